@@ -1,0 +1,69 @@
+// The one table that decides which GEMM kernel runs.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "gemm/kernel.h"
+
+namespace lowp {
+
+extern const GemmKernel kGemmRef;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const GemmKernel kGemmAvx2;
+extern const GemmKernel kGemmAvx512Vnni;
+#endif
+#if defined(__aarch64__)
+extern const GemmKernel kGemmNeon;
+extern const GemmKernel kGemmNeonDot;
+extern const GemmKernel kGemmI8mm;
+#endif
+
+namespace {
+const GemmKernel* const kTable[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    &kGemmAvx512Vnni, &kGemmAvx2,
+#endif
+#if defined(__aarch64__)
+    &kGemmI8mm,       &kGemmNeonDot, &kGemmNeon,
+#endif
+    &kGemmRef,
+};
+}  // namespace
+
+std::vector<const GemmKernel*> compiled_kernels() {
+  std::vector<const GemmKernel*> v(std::begin(kTable), std::end(kTable));
+  std::stable_sort(v.begin(), v.end(), [](const GemmKernel* a, const GemmKernel* b) { return a->priority > b->priority; });
+  return v;
+}
+
+std::vector<const GemmKernel*> available_kernels() {
+  std::vector<const GemmKernel*> v;
+  for (const GemmKernel* k : compiled_kernels())
+    if (k->cpu_supported()) v.push_back(k);
+  return v;
+}
+
+const char* kernel_name(const GemmKernel& k) { return k.name; }
+
+const GemmKernel& select_kernel(const char* name) {
+  if (name == nullptr || name[0] == '\0') {
+    static const char* env = std::getenv("LOWP_KERNEL");
+    if (env && env[0] != '\0') name = env;
+  }
+  if (name == nullptr || name[0] == '\0') {
+    static const GemmKernel* best = available_kernels().front();
+    return *best;
+  }
+  std::string names;
+  for (const GemmKernel* k : compiled_kernels()) {
+    if (std::strcmp(k->name, name) == 0) {
+      LOWP_CHECK(k->cpu_supported(), std::string("kernel '") + name + "' is not supported by this CPU");
+      return *k;
+    }
+    names += (names.empty() ? "" : ", ") + std::string(k->name);
+  }
+  throw Error(std::string("lowp: unknown kernel '") + name + "' (compiled: " + names + ")");
+}
+
+}  // namespace lowp

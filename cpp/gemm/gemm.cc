@@ -1,0 +1,206 @@
+// GEMM driver: prepacking of B, blocking, threading, per-call epilogue terms.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm/kernel.h"
+#include "requant/requant.h"
+#include "runtime/thread_pool.h"
+
+namespace lowp {
+
+namespace {
+constexpr size_t kAlign = 64;
+constexpr size_t kBBlockBytes = 512 * 1024;  // B block kept hot in L2 across A panels
+
+int32_t type_min(DType t) { return t == DType::U8 ? 0 : (t == DType::S8 ? -128 : INT32_MIN); }
+int32_t type_max(DType t) { return t == DType::U8 ? 255 : (t == DType::S8 ? 127 : INT32_MAX); }
+
+// Per-thread scratch that only grows: no allocation in steady state.
+struct Scratch {
+  std::vector<uint8_t> a_panel;
+  std::vector<int32_t> row_sums;
+  uint8_t* aligned_a(size_t bytes) {
+    if (a_panel.size() < bytes + kAlign) a_panel.resize(bytes + kAlign);
+    const uintptr_t p = reinterpret_cast<uintptr_t>(a_panel.data());
+    return reinterpret_cast<uint8_t*>((p + kAlign - 1) & ~(uintptr_t)(kAlign - 1));
+  }
+};
+thread_local Scratch t_scratch;
+
+// Per-call column terms, owned by the calling thread.
+struct CallTerms {
+  std::vector<int32_t> col_term, zb, mult, shift;
+  std::vector<float> scale;
+};
+thread_local CallTerms t_terms;
+}  // namespace
+
+PackedB::PackedB(const GemmKernel& kernel, const void* b, DType b_type, int K, int N, ptrdiff_t ldb,
+                 const int32_t* zb, int zb_count)
+    : kernel_(&kernel), K_(K), N_(N), b_type_(b_type) {
+  LOWP_CHECK(b_type == DType::U8 || b_type == DType::S8, "B must be uint8 or int8");
+  LOWP_CHECK(K >= 1 && N >= 1, "B must have K >= 1 and N >= 1");
+  LOWP_CHECK(ldb >= N, "B row stride must be >= N");
+  LOWP_CHECK(b != nullptr, "B is null");
+  LOWP_CHECK(zb_count == 1 || zb_count == N, "B zero point must have 1 or N entries");
+  const int32_t lo = type_min(b_type), hi = type_max(b_type);
+  for (int i = 0; i < zb_count; ++i)
+    LOWP_CHECK(zb[i] >= lo && zb[i] <= hi, std::string("B zero point out of range for ") + dtype_name(b_type));
+  Kp_ = static_cast<int>(round_up(K, kernel.kr));
+  const int panels = static_cast<int>(ceil_div(N, kernel.nr));
+  const size_t panel_bytes = static_cast<size_t>(Kp_) * kernel.nr * element_size(kernel.b_domain);
+  bytes_ = panel_bytes * panels;
+  storage_.reset(new uint8_t[bytes_ + kAlign]);
+  data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(storage_.get()) + kAlign - 1) & ~(uintptr_t)(kAlign - 1));
+  colsum_.assign(static_cast<size_t>(panels) * kernel.nr, 0);
+  const int32_t shift = domain_shift(b_type, kernel.b_domain);
+  zb_dom_.resize(N);
+  for (int j = 0; j < N; ++j) {
+    zb_dom_[j] = zb[zb_count == 1 ? 0 : j] + shift;
+    if (zb_dom_[j] != 0) zb_nonzero_ = true;
+  }
+  const size_t esz = element_size(b_type);
+  for (int p = 0; p < panels; ++p) {
+    const int j0 = p * kernel.nr;
+    const int ncols = std::min(kernel.nr, N - j0);
+    pack_b_panel(kernel, static_cast<const uint8_t*>(b) + j0 * esz, b_type, K, ncols, ldb, data_ + p * panel_bytes,
+                 colsum_.data() + j0);
+  }
+  colsum_.resize(N);
+}
+
+const void* PackedB::panel(int j0) const {
+  const size_t panel_bytes = static_cast<size_t>(Kp_) * kernel_->nr * element_size(kernel_->b_domain);
+  return data_ + (j0 / kernel_->nr) * panel_bytes;
+}
+
+void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num_threads) {
+  const GemmKernel& k = B.kernel();
+  const int M = args.M, N = B.N(), K = B.K(), Kp = B.Kp();
+  LOWP_CHECK(M >= 0, "M must be >= 0");
+  LOWP_CHECK(args.a_type == DType::U8 || args.a_type == DType::S8, "A must be uint8 or int8");
+  LOWP_CHECK(M == 0 || args.a != nullptr, "A is null");
+  LOWP_CHECK(M == 0 || args.c != nullptr, "C is null");
+  LOWP_CHECK(args.lda >= K, "A row stride must be >= K");
+  LOWP_CHECK(args.ldc >= N, "C row stride must be >= N");
+  LOWP_CHECK(args.za >= type_min(args.a_type) && args.za <= type_max(args.a_type),
+             std::string("A zero point out of range for ") + dtype_name(args.a_type));
+  LOWP_CHECK(out.out_type == DType::S32 || out.out_type == DType::U8 || out.out_type == DType::S8,
+             "output type must be int32, uint8 or int8");
+  LOWP_CHECK(out.bias.empty() || out.bias.size() == static_cast<size_t>(N), "bias must have N entries");
+  const bool requant = out.out_type != DType::S32;
+  if (requant) {
+    LOWP_CHECK(out.qmin >= type_min(out.out_type) && out.qmax <= type_max(out.out_type) && out.qmin <= out.qmax,
+               "activation range must lie inside the output type and have min <= max");
+    LOWP_CHECK(out.zero_point >= type_min(out.out_type) && out.zero_point <= type_max(out.out_type),
+               "output zero point out of range for the output type");
+    if (out.rounding == Rounding::HalfEven) {
+      LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(N), "scale must have 1 or N entries");
+    } else {
+      LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
+                     (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(N)),
+                 "multiplier and shift must both have 1 or N entries");
+      for (size_t i = 0; i < out.multiplier.size(); ++i) {
+        LOWP_CHECK(out.multiplier[i] >= 0, "multiplier must be >= 0");
+        LOWP_CHECK(out.shift[i] >= -31 && out.shift[i] <= 30, "shift must be in [-31, 30]");
+      }
+    }
+  }
+  if (M == 0) return;
+
+  // Per-call column terms.
+  CallTerms& T = t_terms;
+  const int32_t za_dom = args.za + domain_shift(args.a_type, k.a_domain);
+  T.col_term.resize(N);
+  const int32_t* colsum = B.colsum_domain();
+  const int32_t* zb = B.zb_domain();
+  for (int j = 0; j < N; ++j) {
+    uint32_t v = out.bias.empty() ? 0u : static_cast<uint32_t>(out.bias[j]);
+    v -= static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(colsum[j]);
+    v += static_cast<uint32_t>(K) * static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(zb[j]);
+    T.col_term[j] = static_cast<int32_t>(v);
+  }
+  Epilogue ep{};
+  ep.out_type = out.out_type;
+  ep.rounding = out.rounding;
+  ep.zp = out.zero_point;
+  ep.qmin = requant ? out.qmin : 0;
+  ep.qmax = requant ? out.qmax : 0;
+  ep.col_term = T.col_term.data();
+  ep.zb = B.zb_nonzero() ? zb : nullptr;
+  if (requant) {
+    if (out.rounding == Rounding::HalfEven) {
+      T.scale.resize(N);
+      for (int j = 0; j < N; ++j) T.scale[j] = out.scale[out.scale.size() == 1 ? 0 : j];
+      ep.scale = T.scale.data();
+    } else {
+      T.mult.resize(N);
+      T.shift.resize(N);
+      for (int j = 0; j < N; ++j) {
+        const size_t s = out.multiplier.size() == 1 ? 0 : j;
+        T.mult[j] = out.multiplier[s];
+        T.shift[j] = out.shift[s];
+      }
+      ep.mult = T.mult.data();
+      ep.shift = T.shift.data();
+    }
+  }
+  ep.c = args.c;
+  ep.ldc = args.ldc;
+
+  // Blocking.
+  ThreadPool& pool = ThreadPool::global();
+  const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
+  const size_t b_esz = element_size(k.b_domain), a_esz = element_size(k.a_domain);
+  const int n_panels = static_cast<int>(ceil_div(N, k.nr));
+  int nc_panels = static_cast<int>(std::max<size_t>(1, kBBlockBytes / (static_cast<size_t>(Kp) * k.nr * b_esz)));
+  const int m_panels = static_cast<int>(ceil_div(M, k.mr));
+  int mc_panels = std::min(m_panels, std::max(1, 256 / k.mr));
+  if (threads > 1) {
+    // Enough tasks to keep every thread busy: split M first, then N.
+    const int want = threads * 4;
+    const int m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
+    if (m_blocks < want) mc_panels = std::max(1, static_cast<int>(ceil_div(m_panels, want)));
+    const int m_blocks2 = static_cast<int>(ceil_div(m_panels, mc_panels));
+    const int n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
+    if (m_blocks2 * n_blocks < want)
+      nc_panels = std::max(1, static_cast<int>(ceil_div(n_panels, ceil_div(want, m_blocks2))));
+  }
+  nc_panels = std::min(nc_panels, n_panels);
+  const int m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
+  const int n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
+  const size_t a_panel_bytes = static_cast<size_t>(Kp) * k.mr * a_esz;
+  const size_t a_in_esz = element_size(args.a_type);
+  const bool need_row_sums = ep.zb != nullptr;
+
+  auto task = [&](int t, int /*thread*/) {
+    const int nb = t / m_blocks, mb = t % m_blocks;  // neighbouring tasks share a B block
+    Scratch& S = t_scratch;
+    uint8_t* apack = S.aligned_a(a_panel_bytes);
+    if (S.row_sums.size() < static_cast<size_t>(k.mr)) S.row_sums.resize(k.mr);
+    const int p_end = std::min(n_panels, (nb + 1) * nc_panels);
+    const int mp_end = std::min(m_panels, (mb + 1) * mc_panels);
+    for (int mp = mb * mc_panels; mp < mp_end; ++mp) {
+      const int i0 = mp * k.mr;
+      const int m = std::min(k.mr, M - i0);
+      pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type, m, K,
+                   args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+      for (int p = nb * nc_panels; p < p_end; ++p) {
+        const int j0 = p * k.nr;
+        Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};
+        k.ukernel(tile, ep);
+      }
+    }
+  };
+  pool.parallel_for(m_blocks * n_blocks, task, threads);
+}
+
+void quantize_multiplier(double real, int32_t* multiplier, int* shift, bool single_rounding) {
+  requant::quantize_multiplier(real, multiplier, shift, single_rounding);
+}
+
+void set_num_threads(int n) { ThreadPool::global().set_threads(n); }
+int get_num_threads() { return ThreadPool::global().threads(); }
+
+}  // namespace lowp

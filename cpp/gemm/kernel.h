@@ -1,0 +1,77 @@
+// Internal GEMM kernel interface. One GemmKernel per ISA file in gemm/kernels/; the table in
+// gemm/dispatch.cc is the only place that decides which one runs.
+//
+// Packed layouts (shared by every kernel, parameterised by mr/nr/kr and the "domain" types):
+//   packed A panel: mr rows x Kp (Kp = K rounded up to kr), stored k-group by k-group:
+//       [g][r][kk]  (g < Kp/kr, r < mr, kk < kr), element type a_domain
+//   packed B panel: nr columns x Kp, stored [g][c][kk], element type b_domain
+// Rows/columns/k past the valid range are zero in the domain, so they add nothing.
+//
+// Domains: values are shifted into the types the instructions multiply:
+//   U8 domain of an int8 input: a' = a + 128 (za' = za + 128)
+//   S8 domain of a uint8 input: b' = b - 128 (zb' = zb - 128)
+//   S16 domain: the value itself, widened.
+// The driver folds the shifts into per-column terms (see Epilogue), so results stay exact:
+//   Y = sum a'b' - zb'[j]*rowsum'(i) - za'*colsum'(j) + K*za'*zb'[j] + bias[j]
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "lowp/gemm.h"
+#include "lowp/types.h"
+
+namespace lowp {
+
+// Everything an output tile needs besides its accumulators. Arrays are indexed by absolute
+// column (0..N-1) and are always expanded to N entries by the driver.
+struct Epilogue {
+  DType out_type;          // S32, U8 or S8
+  Rounding rounding;
+  int32_t zp, qmin, qmax;
+  const int32_t* col_term; // bias - za'*colsum' + K*za'*zb'   (N)
+  const int32_t* zb;       // zb' per column (N), nullptr when all zero (no row sums needed)
+  const int32_t* mult;     // Gemmlowp/Single (N)
+  const int32_t* shift;    // Gemmlowp/Single (N)
+  const float* scale;      // HalfEven (N)
+  void* c;                 // output base
+  ptrdiff_t ldc;           // elements
+};
+
+// One microkernel call: an (m <= mr) x (n <= nr) tile at (row0, col0).
+struct Tile {
+  int m, n;
+  int kgroups;              // Kp / kr
+  const void* a;            // packed A panel
+  const void* b;            // packed B panel
+  const int32_t* row_sums;  // rowsum'(row0 .. row0+m-1), valid when ep.zb != nullptr
+  int row0, col0;
+};
+
+using UKernelFn = void (*)(const Tile& t, const Epilogue& ep);
+using CpuCheckFn = bool (*)();
+
+struct GemmKernel {
+  const char* name;   // "ref", "avx2", "avx512vnni", "neon", "neondot", "i8mm"
+  int mr, nr, kr;
+  DType a_domain;     // U8, S8 or S16
+  DType b_domain;     // U8, S8 or S16
+  CpuCheckFn cpu_supported;
+  UKernelFn ukernel;
+  int priority;       // higher wins in default dispatch
+};
+
+// ---- helpers shared by kernels (gemm/epilogue.cc) ----
+
+// Scalar epilogue over a raw accumulator tile acc[r*acc_stride + c] (sum a'b', wrapping).
+void epilogue_ref(const Tile& t, const Epilogue& ep, const int32_t* acc, int acc_stride);
+
+// Packing (gemm/pack.cc). Generic over domain and kr; kernels may provide faster ones later.
+size_t element_size(DType d);
+void pack_b_panel(const GemmKernel& k, const void* b, DType b_type, int K, int ncols, ptrdiff_t ldb,
+                  void* dst, int32_t* colsum);
+void pack_a_panel(const GemmKernel& k, const void* a, DType a_type, int mrows, int K, ptrdiff_t lda,
+                  void* dst, int32_t* row_sums);
+// Shift added to a value of type `in` to bring it into domain `dom` (0, +128 or -128).
+int32_t domain_shift(DType in, DType dom);
+
+}  // namespace lowp

@@ -1,0 +1,171 @@
+// Bindings for the GEMM core: packed weights, gemm, requantization helpers, kernels, threads.
+#include <pybind11/stl.h>
+
+#include "gemm/kernel.h"
+#include "lowp/gemm.h"
+#include "python/common.h"
+#include "requant/requant.h"
+#include "runtime/cpu.h"
+
+namespace lowp {
+
+namespace {
+
+std::shared_ptr<PackedB> make_packed(const py::array& b, const py::array& zb, const std::string& kernel) {
+  const DType bt = dtype_of(b, "B");
+  if (bt != DType::U8 && bt != DType::S8) throw py::type_error("lowp: B must be uint8 or int8");
+  const ptrdiff_t ldb = row_stride_2d(b, "B");
+  std::vector<int32_t> z = to_vector<int32_t>(zb);
+  if (z.empty()) z.push_back(0);
+  const GemmKernel& k = select_kernel(kernel.c_str());
+  LOWP_CHECK(b.shape(0) <= INT32_MAX && b.shape(1) <= INT32_MAX, "B is too large");
+  return std::make_shared<PackedB>(k, b.data(), bt, static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1)), ldb,
+                                   z.data(), static_cast<int>(z.size()));
+}
+
+py::array run_gemm(const py::array& a, int32_t za, const PackedB& B, const std::string& out_dtype,
+                   const std::string& rounding, const py::object& bias, const py::object& multiplier,
+                   const py::object& shift, const py::object& scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                   int num_threads, const py::object& out) {
+  const DType at = dtype_of(a, "A");
+  if (at != DType::U8 && at != DType::S8) throw py::type_error("lowp: A must be uint8 or int8");
+  const ptrdiff_t lda = row_stride_2d(a, "A");
+  LOWP_CHECK(a.shape(1) == B.K(), "A has " + std::to_string(a.shape(1)) + " columns but B has K=" + std::to_string(B.K()));
+  const int M = static_cast<int>(a.shape(0));
+  OutputSpec spec;
+  spec.out_type = parse_dtype(out_dtype);
+  spec.rounding = parse_rounding(rounding);
+  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
+  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
+  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
+  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
+  spec.zero_point = zero_point;
+  spec.qmin = qmin;
+  spec.qmax = qmax;
+  py::array c;
+  if (out.is_none()) {
+    c = py::array(np_dtype(spec.out_type), {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});
+  } else {
+    c = py::array(out);
+    LOWP_CHECK(dtype_of(c, "out") == spec.out_type, "out has the wrong dtype");
+    LOWP_CHECK(c.ndim() == 2 && c.shape(0) == M && c.shape(1) == B.N(), "out has the wrong shape");
+    LOWP_CHECK(c.writeable(), "out is read-only");
+  }
+  const ptrdiff_t ldc = row_stride_2d(c, "out");
+  GemmArgs args;
+  args.M = M;
+  args.a = a.data();
+  args.a_type = at;
+  args.lda = lda;
+  args.za = za;
+  args.c = c.mutable_data();
+  args.ldc = ldc;
+  {
+    py::gil_scoped_release nogil;
+    gemm(args, B, spec, num_threads);
+  }
+  return c;
+}
+
+// Requantize an int32 array; per-channel parameters run along the last axis.
+py::array requantize_array(const py::array& acc_in, const py::array& multiplier, const py::array& shift,
+                           const py::array& scale, int32_t zp, int32_t qmin, int32_t qmax, const std::string& rounding,
+                           const std::string& out_dtype) {
+  auto acc = py::array_t<int32_t, py::array::c_style>::ensure(acc_in);
+  if (!acc) throw py::type_error("lowp: acc must be int32");
+  const Rounding r = parse_rounding(rounding);
+  const DType ot = parse_dtype(out_dtype);
+  LOWP_CHECK(ot == DType::U8 || ot == DType::S8, "output dtype must be uint8 or int8");
+  const int32_t lo = ot == DType::U8 ? 0 : -128, hi = ot == DType::U8 ? 255 : 127;
+  LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
+  LOWP_CHECK(zp >= lo && zp <= hi, "zero point out of range for the output type");
+  const std::vector<int32_t> mv = r == Rounding::HalfEven ? std::vector<int32_t>{0} : to_vector<int32_t>(multiplier);
+  const std::vector<int32_t> sv = r == Rounding::HalfEven ? std::vector<int32_t>{0} : to_vector<int32_t>(shift);
+  const std::vector<float> fv = r == Rounding::HalfEven ? to_vector<float>(scale) : std::vector<float>{0.f};
+  const py::ssize_t C = acc.ndim() ? acc.shape(acc.ndim() - 1) : 1;
+  const size_t nparam = r == Rounding::HalfEven ? fv.size() : mv.size();
+  LOWP_CHECK(nparam == 1 || static_cast<py::ssize_t>(nparam) == C, "per-channel parameters must match the last axis");
+  if (r != Rounding::HalfEven) {
+    LOWP_CHECK(mv.size() == sv.size(), "multiplier and shift must have the same length");
+    for (size_t i = 0; i < mv.size(); ++i) {
+      LOWP_CHECK(mv[i] >= 0, "multiplier must be >= 0");
+      LOWP_CHECK(sv[i] >= -31 && sv[i] <= 30, "shift must be in [-31, 30]");
+    }
+  }
+  std::vector<py::ssize_t> shape(acc.shape(), acc.shape() + acc.ndim());
+  py::array res(np_dtype(ot), shape);
+  const int32_t* src = acc.data();
+  const py::ssize_t n = acc.size();
+  uint8_t* dst = static_cast<uint8_t*>(res.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    for (py::ssize_t i = 0; i < n; ++i) {
+      const size_t ch = nparam == 1 ? 0 : static_cast<size_t>(i % C);
+      const int32_t q = requant::requantize_one(src[i], r, mv[r == Rounding::HalfEven ? 0 : ch],
+                                                sv[r == Rounding::HalfEven ? 0 : ch], fv[r == Rounding::HalfEven ? ch : 0],
+                                                zp, qmin, qmax);
+      dst[i] = static_cast<uint8_t>(q);  // two's complement store is right for int8 too
+    }
+  }
+  return res;
+}
+
+}  // namespace
+
+void register_gemm(py::module_& m) {
+  py::class_<PackedB, std::shared_ptr<PackedB>>(m, "PackedB")
+      .def(py::init(&make_packed), py::arg("b"), py::arg("b_zero_point"), py::arg("kernel") = "")
+      .def_property_readonly("K", &PackedB::K)
+      .def_property_readonly("N", &PackedB::N)
+      .def_property_readonly("kernel", [](const PackedB& p) { return std::string(p.kernel().name); })
+      .def_property_readonly("nbytes", &PackedB::packed_bytes)
+      .def_property_readonly("dtype", [](const PackedB& p) { return std::string(dtype_name(p.b_type())); });
+
+  m.def("gemm", &run_gemm, py::arg("a"), py::arg("a_zero_point"), py::arg("b"), py::arg("out_dtype") = "int32",
+        py::arg("rounding") = "half_even", py::arg("bias") = py::none(), py::arg("multiplier") = py::none(),
+        py::arg("shift") = py::none(), py::arg("scale") = py::none(), py::arg("zero_point") = 0, py::arg("qmin") = 0,
+        py::arg("qmax") = 0, py::arg("num_threads") = 0, py::arg("out") = py::none());
+
+  m.def("requantize", &requantize_array, py::arg("acc"), py::arg("multiplier"), py::arg("shift"), py::arg("scale"),
+        py::arg("zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("rounding"), py::arg("out_dtype"));
+
+  m.def("quantize_multiplier", [](double real, bool single_rounding) {
+    LOWP_CHECK(real >= 0.0 && std::isfinite(real), "multiplier must be finite and >= 0");
+    int32_t q;
+    int s;
+    quantize_multiplier(real, &q, &s, single_rounding);
+    return py::make_tuple(q, s);
+  }, py::arg("real"), py::arg("single_rounding") = false);
+
+  m.def("kernels", [] {
+    std::vector<std::string> v;
+    for (auto* k : available_kernels()) v.emplace_back(k->name);
+    return v;
+  });
+  m.def("compiled_kernels", [] {
+    std::vector<std::string> v;
+    for (auto* k : compiled_kernels()) v.emplace_back(k->name);
+    return v;
+  });
+  m.def("default_kernel", [] { return std::string(select_kernel(nullptr).name); });
+  m.def("kernel_info", [](const std::string& name) {
+    const GemmKernel& k = select_kernel(name.c_str());
+    py::dict d;
+    d["name"] = k.name;
+    d["mr"] = k.mr;
+    d["nr"] = k.nr;
+    d["kr"] = k.kr;
+    d["a_domain"] = dtype_name(k.a_domain);
+    d["b_domain"] = dtype_name(k.b_domain);
+    return d;
+  });
+  m.def("set_num_threads", [](int n) {
+    LOWP_CHECK(n >= 1, "number of threads must be >= 1");
+    py::gil_scoped_release nogil;
+    set_num_threads(n);
+  });
+  m.def("get_num_threads", &get_num_threads);
+  m.def("arch", [] { return std::string(cpu::arch()); });
+}
+
+}  // namespace lowp

@@ -1,0 +1,63 @@
+// Helpers shared by the binding files: array checks and dtype mapping. Bindings only marshal.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "lowp/types.h"
+
+namespace lowp {
+namespace py = pybind11;
+
+inline DType dtype_of(const py::array& a, const char* what) {
+  const auto dt = a.dtype();
+  if (dt.is(py::dtype::of<uint8_t>())) return DType::U8;
+  if (dt.is(py::dtype::of<int8_t>())) return DType::S8;
+  if (dt.is(py::dtype::of<int32_t>())) return DType::S32;
+  if (dt.is(py::dtype::of<int16_t>())) return DType::S16;
+  throw py::type_error(std::string("lowp: ") + what + " has unsupported dtype " + std::string(py::str(dt)));
+}
+
+inline py::dtype np_dtype(DType t) {
+  switch (t) {
+    case DType::U8: return py::dtype::of<uint8_t>();
+    case DType::S8: return py::dtype::of<int8_t>();
+    case DType::S16: return py::dtype::of<int16_t>();
+    default: return py::dtype::of<int32_t>();
+  }
+}
+
+inline DType parse_dtype(const std::string& s) {
+  if (s == "uint8") return DType::U8;
+  if (s == "int8") return DType::S8;
+  if (s == "int32") return DType::S32;
+  throw Error("lowp: unsupported output dtype '" + s + "'");
+}
+
+inline Rounding parse_rounding(const std::string& s) {
+  if (s == "gemmlowp") return Rounding::Gemmlowp;
+  if (s == "single") return Rounding::Single;
+  if (s == "half_even") return Rounding::HalfEven;
+  throw Error("lowp: unknown rounding '" + s + "' (expected 'gemmlowp', 'single' or 'half_even')");
+}
+
+// A 2-D array whose rows are contiguous (inner stride == itemsize); returns the row stride in elements.
+inline ptrdiff_t row_stride_2d(const py::array& a, const char* what) {
+  if (a.ndim() != 2) throw Error(std::string("lowp: ") + what + " must be 2-D");
+  const ptrdiff_t isz = a.itemsize();
+  if (a.shape(1) > 1 && a.strides(1) != isz)
+    throw Error(std::string("lowp: ") + what + " must have contiguous rows");
+  if (a.shape(0) > 1 && (a.strides(0) % isz != 0 || a.strides(0) < a.shape(1) * isz))
+    throw Error(std::string("lowp: ") + what + " has an unsupported row stride");
+  return a.shape(0) > 1 ? a.strides(0) / isz : a.shape(1);
+}
+
+template <typename T>
+std::vector<T> to_vector(const py::array& a) {
+  auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!c) throw Error("lowp: cannot convert array");
+  return std::vector<T>(c.data(), c.data() + c.size());
+}
+
+}  // namespace lowp

@@ -1,0 +1,21 @@
+"""lowp: exact integer inference for quantized neural networks on CPUs."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ._dispatch import (  # noqa: F401
+    compiled_kernels,
+    current_kernel,
+    get_num_threads,
+    kernels,
+    set_num_threads,
+    use_kernel,
+)
+from .gemm import (  # noqa: F401
+    ROUNDINGS,
+    PackedMatrix,
+    matmul_integer,
+    qlinear_matmul,
+    quantize_multiplier,
+    requantize,
+)
