@@ -6,8 +6,10 @@
 namespace py = pybind11;
 
 namespace lowp {
-void register_gemm(py::module_& m);  // bind_gemm.cc
-void register_ops(py::module_& m);   // bind_ops.cc
+void register_gemm(py::module_& m);         // bind_gemm.cc: GEMM core, requantization, kernels, threads
+void register_ops_conv(py::module_& m);     // bind_ops_conv.cc: conv, depthwise, FC, matmul
+void register_ops_eltwise(py::module_& m);  // bind_ops_eltwise.cc: pooling, elementwise, LUT, softmax, (de)quantize
+void register_bench(py::module_& m);        // bind_bench.cc: peak probes for the benchmarks
 }  // namespace lowp
 
 PYBIND11_MODULE(_lowp, m) {
@@ -20,5 +22,7 @@ PYBIND11_MODULE(_lowp, m) {
     }
   });
   lowp::register_gemm(m);
-  lowp::register_ops(m);
+  lowp::register_ops_conv(m);
+  lowp::register_ops_eltwise(m);
+  lowp::register_bench(m);
 }

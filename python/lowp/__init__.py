@@ -19,3 +19,4 @@ from .gemm import (  # noqa: F401
     quantize_multiplier,
     requantize,
 )
+from .ops import *  # noqa: F401,F403,E402

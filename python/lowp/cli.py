@@ -1,4 +1,4 @@
-"""The `lowp` command line."""
+"""The `lowp` command line: kernels, bench, demo (more subcommands come with the graph executor)."""
 from __future__ import annotations
 
 import argparse
@@ -13,11 +13,24 @@ def _cmd_kernels(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    if args.target == "gemm":
+        from lowp.benchmarks import gemm as bench_gemm
+
+        return int(bench_gemm.main(args.rest) or 0)
+    print(f"lowp bench: unknown target {args.target!r} (expected 'gemm')", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowp", description="Exact integer inference for quantized networks.")
     sub = p.add_subparsers(dest="command", required=True)
     k = sub.add_parser("kernels", help="list the GEMM kernels this CPU can run")
     k.set_defaults(func=_cmd_kernels)
+    b = sub.add_parser("bench", help="benchmarks: `lowp bench gemm [options]`")
+    b.add_argument("target", help="'gemm'")
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 
