@@ -75,6 +75,16 @@ inline int32x4_t neon_mul_single(int32x4_t x, int32x4_t mult, int64x2_t sh_lo, i
   return vqmovn_high_s64(vqmovn_s64(p_lo), p_hi);
 }
 
+// Wrapping int32 arithmetic done on unsigned lanes: GCC implements vaddq_s32/vmlsq_s32 with
+// signed vector operators, whose overflow would be undefined behaviour.
+inline int32x4_t neon_wrap_add(int32x4_t a, int32x4_t b) {
+  return vreinterpretq_s32_u32(vaddq_u32(vreinterpretq_u32_s32(a), vreinterpretq_u32_s32(b)));
+}
+inline int32x4_t neon_wrap_add_mls(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {  // a + b - c*d
+  return vreinterpretq_s32_u32(vmlsq_u32(vaddq_u32(vreinterpretq_u32_s32(a), vreinterpretq_u32_s32(b)),
+                                         vreinterpretq_u32_s32(c), vreinterpretq_u32_s32(d)));
+}
+
 // acc[r][v] holds sum a'b' for row r, columns 4v..4v+3 of the tile (wrapping int32).
 template <int MR, int NV>
 inline void neon_epilogue(const Tile& t, const Epilogue& ep, int32x4_t (&acc)[MR][NV]) {
@@ -92,13 +102,13 @@ inline void neon_epilogue(const Tile& t, const Epilogue& ep, int32x4_t (&acc)[MR
         if (r >= m) break;
         const int32x4_t rs = vdupq_n_s32(t.row_sums[r]);
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[r][v] = vmlsq_s32(vaddq_s32(acc[r][v], ct[v]), zb[v], rs);
+        for (int v = 0; v < NV; ++v) acc[r][v] = neon_wrap_add_mls(acc[r][v], ct[v], zb[v], rs);
       }
     } else {
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[r][v] = vaddq_s32(acc[r][v], ct[v]);
+        for (int v = 0; v < NV; ++v) acc[r][v] = neon_wrap_add(acc[r][v], ct[v]);
       }
     }
   }
