@@ -284,44 +284,44 @@ LOWP_TEST(gemm_sweep_tiles_small_k) {
   }
 }
 
-// Every partial tile at K=255 and 1000 (rows and columns swept against a full/partial other
-// dimension), all A/B types, zb per tensor and per column, random and extreme data.
+// Every partial tile at K=255 and 1000, all A/B types, zb per tensor and per column, random and extreme data.
 LOWP_TEST(gemm_sweep_tiles_medium_k) {
   std::mt19937 rng(12);
   for (const GemmKernel* k : available_kernels()) {
     Stats st;
     int rot = 0, fails = 0, idx = 0;
-    std::vector<std::pair<int, int>> shapes;
-    for (int m = 1; m <= k->mr; ++m) shapes.push_back({m, k->nr}), shapes.push_back({m, 1 + (m * 5) % k->nr});
-    for (int n = 1; n < k->nr; ++n) shapes.push_back({k->mr, n});
     for (int K : {255, 1000})
-      for (auto [m, n] : shapes)
-        for (DType at : kTypes)
-          for (DType bt : kTypes) {
-            const int i = idx++;
-            check_problem(*k, rng, make_prob(rng, m, n, K, at, bt, i % 2 == 0, (i / 2) % kNumModes), rot, 1, st, fails);
-          }
+      for (int m = 1; m <= k->mr; ++m)
+        for (int n = 1; n <= k->nr; ++n)
+          for (DType at : kTypes)
+            for (DType bt : kTypes) {
+              const int i = idx++;
+              check_problem(*k, rng, make_prob(rng, m, n, K, at, bt, i % 2 == 0, (i / 2) % kNumModes), rot, 1, st, fails);
+            }
     std::printf("  %s: %ld gemm runs, %ld values checked\n", k->name, st.runs, st.values);
   }
 }
 
-// Deep K (4099, 65536): sums that wrap int32 with extreme data, all three families.
+// Deep K: every partial tile at K=4099 (A/B types rotating), a few tiles at K=65536 with
+// extreme data whose sums wrap int32; all three families on each.
 LOWP_TEST(gemm_sweep_large_k) {
   std::mt19937 rng(13);
   for (const GemmKernel* k : available_kernels()) {
     Stats st;
     int rot = 0, fails = 0, idx = 0;
-    for (int K : {4099, 65536}) {
-      std::vector<std::pair<int, int>> shapes = {{k->mr, k->nr}, {1, 1}, {k->mr - 1 > 0 ? k->mr - 1 : 1, 3}};
-      if (K == 4099) shapes.push_back({3, k->nr}), shapes.push_back({k->mr, k->nr - 1 > 0 ? k->nr - 1 : 1});
-      for (auto [m, n] : shapes)
-        for (DType at : kTypes)
-          for (DType bt : kTypes) {
-            const int i = idx++;
-            const int mode = K == 65536 ? 1 + i % 3 : i % kNumModes;  // deepest: extremes only
-            check_problem(*k, rng, make_prob(rng, m, n, K, at, bt, i % 2 == 1, mode), rot, 3, st, fails);
-          }
-    }
+    for (int m = 1; m <= k->mr; ++m)
+      for (int n = 1; n <= k->nr; ++n) {
+        const int i = idx++;
+        check_problem(*k, rng, make_prob(rng, m, n, 4099, kTypes[i % 2], kTypes[(i / 2) % 2], (i / 4) % 2 == 0, i % kNumModes),
+                      rot, 3, st, fails);
+      }
+    const std::pair<int, int> deep[] = {{k->mr, k->nr}, {1, 1}, {k->mr > 1 ? k->mr - 1 : 1, 3}};
+    for (auto [m, n] : deep)
+      for (DType at : kTypes)
+        for (DType bt : kTypes) {
+          const int i = idx++;
+          check_problem(*k, rng, make_prob(rng, m, n, 65536, at, bt, i % 2 == 1, 1 + i % 3), rot, 3, st, fails);
+        }
     std::printf("  %s: %ld gemm runs, %ld values checked\n", k->name, st.runs, st.values);
   }
 }
