@@ -31,13 +31,18 @@ def _qarray(x, name: str) -> np.ndarray:
         raise TypeError(f"lowp: {name} must be uint8 or int8, got {x.dtype}")
     if x.ndim == 0:
         raise ValueError(f"lowp: {name} must have at least 1 dimension")
+    canon = _QTYPES[_QTYPES.index(x.dtype)]
+    if x.dtype is not canon:
+        # Equal but distinct dtype objects (e.g. arrays that went through pickle) are rejected by
+        # the native layer's identity check; a view with the canonical dtype costs nothing.
+        x = x.view(canon)
     return x
 
 
 def _rows_contiguous(x: np.ndarray) -> np.ndarray:
     """2-D view with contiguous rows (any row stride); copies only when it must."""
-    if x.ndim == 2 and (x.shape[1] <= 1 or x.strides[1] == x.itemsize) and x.strides[0] >= 0 \
-            and (x.shape[0] <= 1 or x.strides[0] % x.itemsize == 0):
+    if x.ndim == 2 and (x.shape[1] <= 1 or x.strides[1] == x.itemsize) and (
+            x.shape[0] <= 1 or (x.strides[0] % x.itemsize == 0 and x.strides[0] >= x.shape[1] * x.itemsize)):
         return x
     return np.ascontiguousarray(x)
 
