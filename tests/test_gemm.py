@@ -209,6 +209,7 @@ def test_matmul_integer_non_contiguous():
         (big_a[::-1, ::-1][:, :50], big_b[::-1][:50]),  # negative strides
         (np.asfortranarray(big_a[:, :70]), np.asfortranarray(big_b[:70])),
         (big_a[7], big_b[:, 3]),                        # 1-D strided views
+        (np.broadcast_to(big_a[0, :30], (6, 30)), np.broadcast_to(big_b[:30, :1], (30, 5))),  # stride-0
     ]
     for a, b in cases:
         want = ref_matmul(a, b, 100, -9)
