@@ -112,7 +112,7 @@ def test_peak_probe_rejects_bad_input():
             _lowp.peak_probe(isas[0], -1.0)
         with pytest.raises(ValueError, match="threads"):
             _lowp.peak_probe(isas[0], 0.01, 0)
-    missing = [i for i in ("avx512vnni", "avx2") if i not in isas]
+    missing = [i for i in ("amx", "avx512vnni", "avx2") if i not in isas]
     for isa in missing:
         with pytest.raises(ValueError, match="does not support"):
             _lowp.peak_probe(isa, 0.01)

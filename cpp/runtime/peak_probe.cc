@@ -15,6 +15,7 @@ namespace {
 using LoopFn = uint64_t (*)(uint64_t);
 
 LoopFn find_loop(const std::string& isa) {
+  if (isa == "amx") return peak_amx_supported() ? &peak_loop_amx : nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
   if (isa == "avx512vnni") return cpu::has_avx512vnni() ? &peak_loop_avx512vnni : nullptr;
   if (isa == "avx2") return cpu::has_avx2() ? &peak_loop_avx2 : nullptr;
@@ -52,14 +53,14 @@ double time_loop(LoopFn loop, double seconds) {
 
 std::vector<std::string> peak_probe_isas() {
   std::vector<std::string> v;
-  for (const char* isa : {"avx512vnni", "avx2"})
+  for (const char* isa : {"amx", "avx512vnni", "avx2"})
     if (find_loop(isa)) v.emplace_back(isa);
   return v;
 }
 
 double peak_probe(const std::string& isa, double seconds, int threads) {
-  LOWP_CHECK(isa == "avx512vnni" || isa == "avx2",
-             "unknown peak-probe ISA '" + isa + "' (expected 'avx512vnni' or 'avx2')");
+  LOWP_CHECK(isa == "amx" || isa == "avx512vnni" || isa == "avx2",
+             "unknown peak-probe ISA '" + isa + "' (expected 'amx', 'avx512vnni' or 'avx2')");
   const LoopFn loop = find_loop(isa);
   LOWP_CHECK(loop != nullptr, "this CPU (or build) does not support the '" + isa + "' peak probe");
   LOWP_CHECK(seconds > 0.0 && seconds <= 60.0, "seconds must be in (0, 60]");

@@ -15,8 +15,11 @@ namespace bench {
 // Defined in peak_probe_<isa>.cc (built only on x86); callers must check the CPU first.
 uint64_t peak_loop_avx512vnni(uint64_t iters);  // 12 chains of vpdpbusd zmm  (64 MACs each)
 uint64_t peak_loop_avx2(uint64_t iters);        // 6 chains of vpmaddwd+vpaddd ymm (16 MACs each)
+// AMX-INT8 (peak_probe_amx.cc, inline asm, x86-64 Linux only; elsewhere these are stubs).
+uint64_t peak_loop_amx(uint64_t iters);         // 4 tile accumulators of tdpbusd (16384 MACs each)
+bool peak_amx_supported();                      // CPUID + XCR0 tile state + arch_prctl permission
 
-// ISAs this build and CPU can probe ("avx512vnni", "avx2").
+// ISAs this build and CPU can probe, from "amx", "avx512vnni", "avx2".
 std::vector<std::string> peak_probe_isas();
 
 // Runs the probe on `threads` threads at once for about `seconds` and returns the summed
