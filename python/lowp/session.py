@@ -27,7 +27,7 @@ class NodeArg:
 
     def __init__(self, vi: ValueInfo):
         self.name = vi.name
-        self.shape = [d if isinstance(d, int) else d for d in vi.shape]
+        self.shape = [d for d in vi.shape] if vi.shape is not None else []
         self.type = vi.type
         self.dtype = None if vi.dtype is None else np.dtype(vi.dtype)
 

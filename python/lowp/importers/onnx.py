@@ -49,7 +49,8 @@ def _value_info(vi) -> ValueInfo:
                 shape.append(int(d.dim_value))
             else:
                 shape.append(d.dim_param or None)
-    return ValueInfo(vi.name, _dtype(t.elem_type) if t.elem_type else None, tuple(shape))
+    return ValueInfo(vi.name, _dtype(t.elem_type) if t.elem_type else None,
+                     tuple(shape) if t.HasField("shape") else None)
 
 
 def _attrs(node) -> dict:

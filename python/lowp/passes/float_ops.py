@@ -160,18 +160,18 @@ def _constant_of_shape(attrs, shape):
 def _softmax(attrs, x):
     ax = int(attrs.get("axis", -1))
     e = np.exp(x - np.max(x, axis=ax, keepdims=True))
-    return [(e / np.sum(e, axis=ax, keepdims=True)).astype(x.dtype)]
+    return (e / np.sum(e, axis=ax, keepdims=True)).astype(x.dtype)
 
 
 def _global_avg_pool(attrs, x):
-    return [np.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True, dtype=np.float32).astype(x.dtype)]
+    return np.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True, dtype=np.float32).astype(x.dtype)
 
 
 def _reduce_mean(attrs, *inp):
     x = inp[0]
     axes = _axes_arg(attrs, inp)
     keep = bool(attrs.get("keepdims", 1))
-    return [np.mean(x, axis=None if axes is None else tuple(axes), keepdims=keep).astype(x.dtype)]
+    return np.mean(x, axis=None if axes is None else tuple(axes), keepdims=keep).astype(x.dtype)
 
 
 FLOAT_OPS = {

@@ -65,7 +65,7 @@ def _rank(g: Graph, name: str, ranks: dict):
     if name in g.constants:
         return np.ndim(g.constants[name])
     vi = g.value_info.get(name)
-    if vi is not None and vi.shape is not None and (len(vi.shape) or vi.dtype is not None):
+    if vi is not None and vi.shape is not None:
         return len(vi.shape)
     return None
 
@@ -118,6 +118,8 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
             if i and i in g.constants:
                 runtime_consts[i] = g.constants[i]
         if kind in _NHWC_OPS:
+            if _rank(g, n.inputs[0], ranks) is None:
+                ranks[n.inputs[0]] = 4  # 2-D conv / pool weights imply a 4-D input
             ins = [want(n.inputs[0], "NHWC")]
             if _rank(g, n.inputs[0], ranks) != 4:
                 raise NotImplementedError(f"lowp: {kind} node {n.name} needs a 4-D input (1-D/3-D conv not supported yet)")

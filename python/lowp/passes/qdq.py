@@ -230,6 +230,12 @@ def fuse_qdq(g: Graph) -> None:
             fused = _fuse_gemm(ctx, n)
         elif n.op == "MaxPool" or n.op in MOVE_OPS:
             fused = _fuse_same_scale(ctx, n)
+            vi = g.value_info.get(n.inputs[0])
+            if fused is None and n.op == "MaxPool" and vi is not None and vi.dtype in (np.int8, np.uint8) \
+                    and not (len(n.outputs) > 1 and n.outputs[1]):
+                # QOperator models run MaxPool directly on 8-bit tensors.
+                n.op, n.domain = "QMaxPool", "lowp"
+                continue
         if fused is not None:
             new, qnodes, absorbed = fused
             for a in [n] + absorbed:
