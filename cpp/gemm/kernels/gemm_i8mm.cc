@@ -39,7 +39,7 @@ void ukernel_i8mm_8x8(const Tile& t, const Epilogue& ep) {
       acc[2 * p][h] = vreinterpretq_s32_s64(vzip1q_s64(x, y));
       acc[2 * p + 1][h] = vreinterpretq_s32_s64(vzip2q_s64(x, y));
     }
-  neon_epilogue<kMR, 2>(t, ep, acc);
+  neon_epilogue<kMR>(t, ep, acc);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ void ukernel_neon_8x8(const Tile& t, const Epilogue& ep) {
     a += kMR;
     b += kNR;
   }
-  neon_epilogue<kMR, 2>(t, ep, acc);
+  neon_epilogue<kMR>(t, ep, acc);
 }
 
 }  // namespace

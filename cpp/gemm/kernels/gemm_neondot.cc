@@ -37,7 +37,7 @@ void ukernel_neondot_8x8(const Tile& t, const Epilogue& ep) {
     a += kMR * kKR;
     b += kNR * kKR;
   }
-  neon_epilogue<kMR, 2>(t, ep, acc);
+  neon_epilogue<kMR>(t, ep, acc);
 }
 
 }  // namespace
