@@ -8,6 +8,7 @@
 #include <arm_neon.h>
 
 #include "gemm/kernels/epilogue_neon.h"
+#include "gemm/kernels/pack_neondot.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
@@ -45,7 +46,7 @@ void ukernel_i8mm_8x8(const Tile& t, const Epilogue& ep) {
 }  // namespace
 
 extern const GemmKernel kGemmI8mm = {
-    "i8mm", kMR, kNR, kKR, DType::S8, DType::S8, cpu::has_i8mm, ukernel_i8mm_8x8, 30,
+    "i8mm", kMR, kNR, kKR, DType::S8, DType::S8, cpu::has_i8mm, ukernel_i8mm_8x8, 30, neon_pack_a_s8_8rows<kKR>,
 };
 
 }  // namespace lowp
