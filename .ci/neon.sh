@@ -13,6 +13,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   mkdir -p "$BUILD/obj"
   CXX="aarch64-linux-gnu-g++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Icpp"
   objs=()
+  tests=()
   for src in cpp/gemm/*.cc cpp/gemm/kernels/*.cc cpp/requant/*.cc cpp/ops/*.cc cpp/runtime/*.cc cpp/tests/*.cc; do
     [ -e "$src" ] || continue
     stem=$(basename "$src" .cc)
@@ -27,9 +28,12 @@ if [ "${1:-}" = "--sanitize" ]; then
     if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find cpp -name '*.h' -newer "$obj" | head -1)" ]; then
       $CXX $flags -c "$src" -o "$obj"
     fi
-    objs+=("$obj")
+    case "$src" in cpp/tests/*) tests+=("$obj") ;; *) objs+=("$obj") ;; esac
   done
-  $CXX "${objs[@]}" -o "$BUILD/lowp_tests" -lpthread
+  # Core as a static archive, like the CMake build (only referenced objects are linked).
+  rm -f "$BUILD/liblowp_core.a"
+  aarch64-linux-gnu-ar rcs "$BUILD/liblowp_core.a" "${objs[@]}"
+  $CXX "${tests[@]}" "$BUILD/liblowp_core.a" -o "$BUILD/lowp_tests" -lpthread
   RUN=(qemu-aarch64 -L "$SYSROOT")
   export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1
 else
