@@ -140,7 +140,7 @@ inline void store_row(__m512i x, const ColParams& p, const Epilogue& ep, int32_t
 }
 
 template <int M>
-inline void epilogue(const __m512i (&acc)[M][2], const Tile& t, const Epilogue& ep) {
+inline void epilogue(const __m512i (&acc)[8][2], const Tile& t, const Epilogue& ep) {
   const bool has_zb = ep.zb != nullptr;
   for (int v = 0; v < 2; ++v) {
     const int c0 = v * 16;
@@ -157,61 +157,85 @@ inline void epilogue(const __m512i (&acc)[M][2], const Tile& t, const Epilogue& 
   }
 }
 
+inline __m512i bcast_a(const uint8_t* p) {
+  int32_t w;
+  __builtin_memcpy(&w, p, 4);
+  return _mm512_set1_epi32(w);
+}
+
+// The accumulators are named variables (not an array) so that GCC keeps all 16 in registers.
+#define LOWP_VNNI_ROW(r)                                   \
+  if (M > r) {                                             \
+    const __m512i av = bcast_a(a + r * kKR);               \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);        \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);        \
+  }
+
 template <int M>
 void ukernel_m(const Tile& t, const Epilogue& ep) {
-  __m512i acc[M][2];
-  for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  const __m512i z = _mm512_setzero_si512();
+  __m512i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  __m512i c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
   const uint8_t* a = static_cast<const uint8_t*>(t.a);
   const int8_t* b = static_cast<const int8_t*>(t.b);
   const int G = t.kgroups;
   int g = 0;
   if (M <= 2) {
-    // Few rows: too few independent chains to hide vpdpbusd latency; split K over 4 sets.
-    __m512i acc2[3][M][2];
-    for (int s = 0; s < 3; ++s)
-      for (int r = 0; r < M; ++r) acc2[s][r][0] = acc2[s][r][1] = _mm512_setzero_si512();
+    // Few rows: too few independent chains to hide vpdpbusd latency. Rows 2..7 are unused, so
+    // their accumulators hold k-groups 1, 2, 3 (mod 4) of rows 0..1 and are folded in below.
     for (; g + 4 <= G; g += 4) {
       for (int l = 0; l < 8; ++l) _mm_prefetch(reinterpret_cast<const char*>(b) + 1024 + 64 * l, _MM_HINT_T0);
-      for (int s = 0; s < 4; ++s) {
-        const __m512i b0 = _mm512_loadu_si512(b + s * 128);
-        const __m512i b1 = _mm512_loadu_si512(b + s * 128 + 64);
-        for (int r = 0; r < M; ++r) {
-          int32_t w;
-          __builtin_memcpy(&w, a + s * kMR * kKR + r * kKR, 4);
-          const __m512i av = _mm512_set1_epi32(w);
-          if (s == 0) {
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-          } else {
-            acc2[s - 1][r][0] = _mm512_dpbusd_epi32(acc2[s - 1][r][0], av, b0);
-            acc2[s - 1][r][1] = _mm512_dpbusd_epi32(acc2[s - 1][r][1], av, b1);
-          }
-        }
+      const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+      const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
+      const __m512i b4 = _mm512_loadu_si512(b + 256), b5 = _mm512_loadu_si512(b + 320);
+      const __m512i b6 = _mm512_loadu_si512(b + 384), b7 = _mm512_loadu_si512(b + 448);
+      const __m512i a0 = bcast_a(a), a1 = bcast_a(a + 32), a2 = bcast_a(a + 64), a3 = bcast_a(a + 96);
+      c00 = _mm512_dpbusd_epi32(c00, a0, b0);
+      c01 = _mm512_dpbusd_epi32(c01, a0, b1);
+      c20 = _mm512_dpbusd_epi32(c20, a1, b2);
+      c21 = _mm512_dpbusd_epi32(c21, a1, b3);
+      c40 = _mm512_dpbusd_epi32(c40, a2, b4);
+      c41 = _mm512_dpbusd_epi32(c41, a2, b5);
+      c60 = _mm512_dpbusd_epi32(c60, a3, b6);
+      c61 = _mm512_dpbusd_epi32(c61, a3, b7);
+      if (M == 2) {
+        const __m512i e0 = bcast_a(a + 4), e1 = bcast_a(a + 36), e2 = bcast_a(a + 68), e3 = bcast_a(a + 100);
+        c10 = _mm512_dpbusd_epi32(c10, e0, b0);
+        c11 = _mm512_dpbusd_epi32(c11, e0, b1);
+        c30 = _mm512_dpbusd_epi32(c30, e1, b2);
+        c31 = _mm512_dpbusd_epi32(c31, e1, b3);
+        c50 = _mm512_dpbusd_epi32(c50, e2, b4);
+        c51 = _mm512_dpbusd_epi32(c51, e2, b5);
+        c70 = _mm512_dpbusd_epi32(c70, e3, b6);
+        c71 = _mm512_dpbusd_epi32(c71, e3, b7);
       }
       a += 4 * kMR * kKR;
       b += 4 * kNR * kKR;
     }
-    for (int s = 0; s < 3; ++s)
-      for (int r = 0; r < M; ++r) {
-        acc[r][0] = _mm512_add_epi32(acc[r][0], acc2[s][r][0]);
-        acc[r][1] = _mm512_add_epi32(acc[r][1], acc2[s][r][1]);
-      }
+    c00 = _mm512_add_epi32(_mm512_add_epi32(c00, c20), _mm512_add_epi32(c40, c60));
+    c01 = _mm512_add_epi32(_mm512_add_epi32(c01, c21), _mm512_add_epi32(c41, c61));
+    c10 = _mm512_add_epi32(_mm512_add_epi32(c10, c30), _mm512_add_epi32(c50, c70));
+    c11 = _mm512_add_epi32(_mm512_add_epi32(c11, c31), _mm512_add_epi32(c51, c71));
   }
   for (; g < G; ++g) {
     const __m512i b0 = _mm512_loadu_si512(b);
     const __m512i b1 = _mm512_loadu_si512(b + 64);
-    for (int r = 0; r < M; ++r) {
-      int32_t w;
-      __builtin_memcpy(&w, a + r * kKR, 4);
-      const __m512i av = _mm512_set1_epi32(w);
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-    }
+    LOWP_VNNI_ROW(0)
+    LOWP_VNNI_ROW(1)
+    LOWP_VNNI_ROW(2)
+    LOWP_VNNI_ROW(3)
+    LOWP_VNNI_ROW(4)
+    LOWP_VNNI_ROW(5)
+    LOWP_VNNI_ROW(6)
+    LOWP_VNNI_ROW(7)
     a += kMR * kKR;
     b += kNR * kKR;
   }
+  __m512i acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                       {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   epilogue<M>(acc, t, ep);
 }
+#undef LOWP_VNNI_ROW
 
 void ukernel_avx512vnni(const Tile& t, const Epilogue& ep) {
   switch (t.m) {
