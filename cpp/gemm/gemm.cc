@@ -170,7 +170,8 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   nc_panels = std::min(nc_panels, n_panels);
   const int m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
   const int n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
-  const size_t a_panel_bytes = static_cast<size_t>(Kp) * k.mr * a_esz;
+  // Kernels with their own A packer may pad K to 64 (AMX tiles); allow for it.
+  const size_t a_panel_bytes = static_cast<size_t>(round_up(Kp, 64)) * k.mr * a_esz;
   const size_t a_in_esz = element_size(args.a_type);
   const bool need_row_sums = ep.zb != nullptr;
 
