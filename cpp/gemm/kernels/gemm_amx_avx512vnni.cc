@@ -62,7 +62,7 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-__attribute__((target("amx-tile"))) inline void configure_tiles() {
+TileConfig make_config() {
   TileConfig cfg;
   std::memset(&cfg, 0, sizeof(cfg));
   cfg.palette_id = 1;
@@ -70,7 +70,18 @@ __attribute__((target("amx-tile"))) inline void configure_tiles() {
     cfg.rows[i] = 16;
     cfg.colsb[i] = 64;
   }
-  _tile_loadconfig(&cfg);
+  return cfg;
+}
+const TileConfig kConfig = make_config();
+
+// Loads our tile configuration unless this thread already has it. Reading the current one back
+// (sttilecfg) is cheaper than ldtilecfg, and checking it (rather than trusting a flag) stays
+// correct when other code on this thread (e.g. another library's AMX kernels) changed it.
+__attribute__((target("amx-tile"))) inline void configure_tiles() {
+  TileConfig cur;
+  _tile_storeconfig(&cur);
+  const __m512i want = _mm512_load_si512(&kConfig), have = _mm512_load_si512(&cur);
+  if (_mm512_cmpneq_epi32_mask(want, have) != 0) _tile_loadconfig(&kConfig);
 }
 
 // C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks.
@@ -109,7 +120,7 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, c
   }
   _tile_stored(0, c, kNR * 4);
   _tile_stored(1, c + 16, kNR * 4);
-  _tile_release();
+  // No tilerelease: the next call on this thread reuses the configuration.
 }
 
 void ukernel_amx(const Tile& t, const Epilogue& ep) {
