@@ -129,14 +129,12 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
   const int blocks = t.kgroups / kGB, grem = t.kgroups % kGB;
   __m512i acc[8][2];
   if (t.m <= 2) {
-    // GEMV-like: vpdpbusd over the blocks (rows at stride 64, groups at stride 4 inside a block).
+    // GEMV-like: vpdpbusd over all k-groups (rows at stride 64, groups at stride 4 in a block).
     vnni::zero_acc(acc);
-    for (int kb = 0; kb < blocks; ++kb)
-      vnni::dpbusd_rows_n<kKB, kKR>(t.m, a + static_cast<size_t>(kb) * kABlockBytes,
-                                    b + static_cast<size_t>(kb) * kBBlockBytes, kGB, acc);
-    if (grem)
-      vnni::dpbusd_rows_n<kKB, kKR>(t.m, a + static_cast<size_t>(blocks) * kABlockBytes,
-                                    b + static_cast<size_t>(blocks) * kBBlockBytes, grem, acc);
+    if (t.m == 2)
+      vnni::dpbusd_rows<2, kKB, kKR, kGB, kABlockBytes>(a, b, t.kgroups, acc);
+    else
+      vnni::dpbusd_rows<1, kKB, kKR, kGB, kABlockBytes>(a, b, t.kgroups, acc);
     vnni::store_rows(acc, t.m, 0, t, ep);
     return;
   }

@@ -162,7 +162,9 @@ inline __m512i bcast_a(const uint8_t* p) {
 }
 
 // acc[r][v] += sum over `groups` k-groups of A(row r) . B(columns 16v..16v+15), M <= 8 rows.
-// A's 4 bytes of row r, group g are at a + r*RS + g*GS; B groups are 128 bytes (32 columns x 4).
+// A's 4 bytes of row r, group g are at a + r*RS + g*GS, or, when GPB > 0 (A stored in blocks of
+// GPB groups, BS bytes apart), at a + r*RS + (g/GPB)*BS + (g%GPB)*GS. GPB must be a multiple of 4.
+// B groups are 128 bytes (32 columns x 4).
 // The accumulators live in named variables (not an array) so that GCC keeps them in registers.
 #define LOWP_VNNI_ROW(r)                                   \
   if (M > r) {                                             \
@@ -171,7 +173,7 @@ inline __m512i bcast_a(const uint8_t* p) {
     c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);        \
   }
 
-template <int M, int RS, int GS>
+template <int M, int RS, int GS, int GPB = 0, int BS = 0>
 inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (&acc)[8][2]) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = acc[0][0], c01 = acc[0][1];
@@ -187,7 +189,7 @@ inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (
     // Few rows: too few independent chains to hide vpdpbusd latency. The unused accumulators of
     // rows 2..7 take k-groups 1, 2, 3 (mod 4) of rows 0..1 and are folded in below.
     for (; g + 4 <= groups; g += 4) {
-      for (int l = 0; l < 8; ++l) _mm_prefetch(reinterpret_cast<const char*>(b) + 1024 + 64 * l, _MM_HINT_T0);
+      for (int l = 0; l < 8; ++l) _mm_prefetch(reinterpret_cast<const char*>(b) + 4096 + 64 * l, _MM_HINT_T0);
       const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
       const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
       const __m512i b4 = _mm512_loadu_si512(b + 256), b5 = _mm512_loadu_si512(b + 320);
@@ -215,6 +217,7 @@ inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (
       }
       a += 4 * GS;
       b += 4 * 128;
+      if (GPB > 0 && (g + 4) % GPB == 0) a += BS - GPB * GS;
     }
     c00 = _mm512_add_epi32(_mm512_add_epi32(c00, c20), _mm512_add_epi32(c40, c60));
     c01 = _mm512_add_epi32(_mm512_add_epi32(c01, c21), _mm512_add_epi32(c41, c61));
@@ -234,6 +237,7 @@ inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (
     LOWP_VNNI_ROW(7)
     a += GS;
     b += 128;
+    if (GPB > 0 && (g + 1) % GPB == 0) a += BS - GPB * GS;
   }
   acc[0][0] = c00, acc[0][1] = c01;
   if (M > 1) acc[1][0] = c10, acc[1][1] = c11;
@@ -247,17 +251,17 @@ inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (
 #undef LOWP_VNNI_ROW
 
 // Runtime row count (1..8) -> dpbusd_rows<M>.
-template <int RS, int GS>
+template <int RS, int GS, int GPB = 0, int BS = 0>
 inline void dpbusd_rows_n(int rows, const uint8_t* a, const int8_t* b, int groups, __m512i (&acc)[8][2]) {
   switch (rows) {
-    case 8: return dpbusd_rows<8, RS, GS>(a, b, groups, acc);
-    case 7: return dpbusd_rows<7, RS, GS>(a, b, groups, acc);
-    case 6: return dpbusd_rows<6, RS, GS>(a, b, groups, acc);
-    case 5: return dpbusd_rows<5, RS, GS>(a, b, groups, acc);
-    case 4: return dpbusd_rows<4, RS, GS>(a, b, groups, acc);
-    case 3: return dpbusd_rows<3, RS, GS>(a, b, groups, acc);
-    case 2: return dpbusd_rows<2, RS, GS>(a, b, groups, acc);
-    default: return dpbusd_rows<1, RS, GS>(a, b, groups, acc);
+    case 8: return dpbusd_rows<8, RS, GS, GPB, BS>(a, b, groups, acc);
+    case 7: return dpbusd_rows<7, RS, GS, GPB, BS>(a, b, groups, acc);
+    case 6: return dpbusd_rows<6, RS, GS, GPB, BS>(a, b, groups, acc);
+    case 5: return dpbusd_rows<5, RS, GS, GPB, BS>(a, b, groups, acc);
+    case 4: return dpbusd_rows<4, RS, GS, GPB, BS>(a, b, groups, acc);
+    case 3: return dpbusd_rows<3, RS, GS, GPB, BS>(a, b, groups, acc);
+    case 2: return dpbusd_rows<2, RS, GS, GPB, BS>(a, b, groups, acc);
+    default: return dpbusd_rows<1, RS, GS, GPB, BS>(a, b, groups, acc);
   }
 }
 
