@@ -117,29 +117,42 @@ inline void load_params(ColParams& p, const Epilogue& ep, int j, __mmask16 km) {
   }
 }
 
-// Output stage for one 16-column vector of one row.
-inline void store_row(__m512i x, const ColParams& p, const Epilogue& ep, int32_t row_sum, bool has_zb, size_t off,
-                      __mmask16 km) {
-  x = _mm512_add_epi32(x, p.ct);
-  if (has_zb) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(p.zb, _mm512_set1_epi32(row_sum)));
-  if (ep.out_type == DType::S32) {
-    _mm512_mask_storeu_epi32(static_cast<int32_t*>(ep.c) + off, km, x);
-    return;
+// Output stage for one 16-column vector over `rows` rows. Mode: 0 int32, 1 half_even,
+// 2 gemmlowp, 3 single. Everything read from the Epilogue is hoisted into locals by the caller,
+// so the stores to C cannot force reloads (C is a void* that may alias anything).
+template <int Mode>
+inline void store_vec_rows(const __m512i (&acc)[8][2], int v, int rows, const ColParams& p, const int32_t* row_sums,
+                           void* cbase, ptrdiff_t ldc, __mmask16 km) {
+  for (int r = 0; r < rows; ++r) {
+    __m512i x = _mm512_add_epi32(acc[r][v], p.ct);
+    if (row_sums) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(p.zb, _mm512_set1_epi32(row_sums[r])));
+    if (Mode == 0) {
+      int32_t* dst = static_cast<int32_t*>(cbase) + r * ldc;
+      if (km == 0xFFFF)
+        _mm512_storeu_si512(dst, x);
+      else
+        _mm512_mask_storeu_epi32(dst, km, x);
+    } else {
+      const __m512i q = Mode == 1 ? requant_half_even(x, p) : Mode == 2 ? requant_gemmlowp(x, p) : requant_single(x, p);
+      // q lies in [qmin, qmax] inside the output type: truncation (vpmovdb) is exact.
+      uint8_t* dst = static_cast<uint8_t*>(cbase) + r * ldc;
+      if (km == 0xFFFF)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(q));
+      else
+        _mm512_mask_cvtepi32_storeu_epi8(dst, km, q);
+    }
   }
-  __m512i q;
-  switch (ep.rounding) {
-    case Rounding::HalfEven: q = requant_half_even(x, p); break;
-    case Rounding::Gemmlowp: q = requant_gemmlowp(x, p); break;
-    default: q = requant_single(x, p); break;
-  }
-  // q lies in [qmin, qmax] inside the output type: truncation (vpmovdb) is exact.
-  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(ep.c) + off, km, q);
 }
-
 
 // Output stage for rows r0 .. r0+rows-1 of the tile (rows <= 8), 32 columns held in acc.
 inline void store_rows(const __m512i (&acc)[8][2], int rows, int r0, const Tile& t, const Epilogue& ep) {
-  const bool has_zb = ep.zb != nullptr;
+  const int32_t* row_sums = ep.zb != nullptr ? t.row_sums + r0 : nullptr;
+  const ptrdiff_t ldc = ep.ldc;
+  const int mode = ep.out_type == DType::S32 ? 0
+                   : ep.rounding == Rounding::HalfEven ? 1
+                   : ep.rounding == Rounding::Gemmlowp ? 2 : 3;
+  const size_t esz = ep.out_type == DType::S32 ? 4 : 1;
+  uint8_t* const c = static_cast<uint8_t*>(ep.c);
   for (int v = 0; v < 2; ++v) {
     const int c0 = v * 16;
     if (c0 >= t.n) break;
@@ -148,9 +161,12 @@ inline void store_rows(const __m512i (&acc)[8][2], int rows, int r0, const Tile&
     const int j = t.col0 + c0;
     ColParams p{};
     load_params(p, ep, j, km);
-    for (int r = 0; r < rows; ++r) {
-      const size_t off = static_cast<size_t>(t.row0 + r0 + r) * static_cast<size_t>(ep.ldc) + j;
-      store_row(acc[r][v], p, ep, has_zb ? t.row_sums[r0 + r] : 0, has_zb, off, km);
+    void* base = c + (static_cast<size_t>(t.row0 + r0) * static_cast<size_t>(ldc) + j) * esz;
+    switch (mode) {
+      case 0: store_vec_rows<0>(acc, v, rows, p, row_sums, base, ldc, km); break;
+      case 1: store_vec_rows<1>(acc, v, rows, p, row_sums, base, ldc, km); break;
+      case 2: store_vec_rows<2>(acc, v, rows, p, row_sums, base, ldc, km); break;
+      default: store_vec_rows<3>(acc, v, rows, p, row_sums, base, ldc, km); break;
     }
   }
 }
