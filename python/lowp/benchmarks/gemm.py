@@ -104,6 +104,13 @@ def _parse_shape(s: str) -> tuple:
     return (m, n, k)
 
 
+def _g(x: float) -> str:
+    """GOP/s with about 3-4 significant digits."""
+    if x != x:
+        return "nan"
+    return f"{x:.1f}" if x >= 10 else (f"{x:.2f}" if x >= 0.1 else f"{x:.4f}")
+
+
 def _fmt_shape(shape) -> str:
     return "{}x{}x{}".format(*shape)
 
@@ -365,7 +372,7 @@ def _print_table(rows_t, threads: int, peak: float) -> None:
         best_peer = _best(rs, (INT8_PEER,))
         for r in rs:
             ratio = r.gops / best_peer if best_peer == best_peer else float("nan")
-            print(f"{_fmt_shape(shape):>16} {r.impl:<26} {r.seconds * 1e3:9.3f} {r.gops:8.1f} "
+            print(f"{_fmt_shape(shape):>16} {r.impl:<26} {r.seconds * 1e3:9.3f} {_g(r.gops):>8} "
                   f"{100 * r.gops / peak:5.1f}% {ratio:6.2f}x {r.spread:5.2f}")
         print()
 
@@ -395,7 +402,7 @@ def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
         out.append("|---|" + "---:|" * (len(impls) + 4 + (1 if second else 0)))
         for shape in dict.fromkeys(r.shape for r in rt):
             rs = {r.impl: r for r in rt if r.shape == shape}
-            cells = [f"{rs[i].gops:.1f}" if i in rs else "—" for i in impls]
+            cells = [_g(rs[i].gops) if i in rs else "—" for i in impls]
             lw = _best(rs.values(), (LOWP,))
             bp = _best(rs.values(), (INT8_PEER,))
             ba = _best(rs.values(), (INT8_PEER, FP32_PEER))
@@ -575,16 +582,23 @@ def run(argv=None) -> dict:
     rng = np.random.default_rng(args.seed)
     rows: list[Row] = []
     checks: list[dict] = []
-    for threads in threads_list:
-        if args.have_torch:
-            import torch
+    torch_threads = None
+    if args.have_torch:
+        import torch
 
-            torch.set_num_threads(threads)
-        with _blas_threads(threads, notes):
-            for shape in shapes:
-                rows.extend(_bench_shape(shape, threads, kernels, args, notes, checks, rng))
-        peak = max(peaks[threads].values()) if peaks[threads] else float("nan")
-        _print_table([r for r in rows if r.threads == threads], threads, peak)
+        torch_threads = torch.get_num_threads()
+    try:
+        for threads in threads_list:
+            if args.have_torch:
+                torch.set_num_threads(threads)
+            with _blas_threads(threads, notes):
+                for shape in shapes:
+                    rows.extend(_bench_shape(shape, threads, kernels, args, notes, checks, rng))
+            peak = max(peaks[threads].values()) if peaks[threads] else float("nan")
+            _print_table([r for r in rows if r.threads == threads], threads, peak)
+    finally:
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
 
     peers = [n for n in dict.fromkeys(r.impl for r in rows if r.kind != LOWP)]
     meta = dict(command="lowp bench gemm " + " ".join(argv if argv is not None else sys.argv[1:]),
