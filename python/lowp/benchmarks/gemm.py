@@ -55,6 +55,7 @@ DEFAULT_SHAPES = [
     (196, 1280, 320),
 ]
 
+OVERHEAD_SHAPE = (1, 16, 64)  # per-call overhead probe
 A_ZERO_POINT = 117
 B_ZERO_POINT = 0
 A_SCALE = np.float32(0.02)
@@ -377,7 +378,7 @@ def _print_table(rows_t, threads: int, peak: float) -> None:
         print()
 
 
-def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
+def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list, overhead=()) -> str:
     out = ["# lowp GEMM microbenchmark", ""]
     out.append(f"- command: `{meta['command']}`")
     out.append(f"- date (UTC): {meta['date']}; lowp {meta['lowp_version']} commit `{meta['commit']}`")
@@ -427,6 +428,13 @@ def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
         failed = [c for c in checks if not c["exact"]]
         for c in failed:
             out.append(f"- differs: {c['shape']}: {c['what']}: {c['mismatches']}/{c['total']}")
+        out.append("")
+    if overhead:
+        out.append(f"## Per-call overhead: median µs per call at {_fmt_shape(OVERHEAD_SHAPE)}, 1 thread")
+        out.append("")
+        out.append("| " + " | ".join(r.impl for r in overhead) + " |")
+        out.append("|" + "---:|" * len(overhead))
+        out.append("| " + " | ".join(f"{r.seconds * 1e6:.1f}" for r in overhead) + " |")
         out.append("")
     if notes:
         out.append("## Notes")
@@ -522,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-torch", dest="torch", action="store_false", help="skip PyTorch")
     p.add_argument("--settle", type=float, default=0.002,
                    help="pause (s) before each sample so other runtimes' spinning threads go idle")
+    p.add_argument("--no-overhead", dest="overhead", action="store_false",
+                   help=f"skip the per-call overhead table (a {_fmt_shape(OVERHEAD_SHAPE)} GEMM)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -596,16 +606,28 @@ def run(argv=None) -> dict:
                     rows.extend(_bench_shape(shape, threads, kernels, args, notes, checks, rng))
             peak = max(peaks[threads].values()) if peaks[threads] else float("nan")
             _print_table([r for r in rows if r.threads == threads], threads, peak)
+        overhead = []
+        if args.overhead:
+            # Per-call cost of each API on a GEMM too small to matter (1 thread): the fixed price
+            # every call pays, which dominates the M=1 shapes.
+            if args.have_torch:
+                torch.set_num_threads(1)
+            with _blas_threads(1, notes):
+                overhead = _bench_shape(OVERHEAD_SHAPE, 1, kernels, args, notes, checks, rng)
     finally:
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
+    if overhead:
+        print(f"\n== per-call overhead (median µs per call, {_fmt_shape(OVERHEAD_SHAPE)}, 1 thread) ==")
+        for r in overhead:
+            print(f"{r.impl:<26} {r.seconds * 1e6:8.1f}")
 
     peers = [n for n in dict.fromkeys(r.impl for r in rows if r.kind != LOWP)]
     meta = dict(command="lowp bench gemm " + " ".join(argv if argv is not None else sys.argv[1:]),
                 date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
                 lowp_version=lowp.__version__, commit=_git_commit(), cpu=_cpu_name(), ncpu=ncpu, kernels=kernels,
                 peers=peers, repeat=args.repeat, min_time=args.min_time)
-    md = _markdown(rows, peaks, meta, notes, checks)
+    md = _markdown(rows, peaks, meta, notes, checks, overhead)
     n_fail = sum(1 for c in checks if not c["exact"] and "matmul_integer" in c["what"])
     files = {}
     if args.out:
@@ -615,16 +637,18 @@ def run(argv=None) -> dict:
         png = os.path.join(args.out, "gemm.png")
         if _plot(rows, peaks, png, notes):
             files["png"] = png
-        md = _markdown(rows, peaks, meta, notes, checks)  # again: the plot may have added a note
+        md = _markdown(rows, peaks, meta, notes, checks, overhead)  # again: the plot may have added a note
         with open(files["md"], "w") as f:
             f.write(md + "\n")
         with open(files["json"], "w") as f:
             json.dump(dict(meta=meta, peaks={str(k): v for k, v in peaks.items()},
-                           rows=[r.__dict__ for r in rows], checks=checks, notes=notes), f, indent=1)
+                           rows=[r.__dict__ for r in rows], overhead=[r.__dict__ for r in overhead], checks=checks,
+                           notes=notes), f, indent=1)
         print("wrote " + ", ".join(files.values()))
     if n_fail:
         print(f"ERROR: {n_fail} exactness check(s) of lowp matmul_integer against onnxruntime failed", file=sys.stderr)
-    return dict(rows=rows, peaks=peaks, checks=checks, notes=notes, markdown=md, files=files, failures=n_fail)
+    return dict(rows=rows, peaks=peaks, checks=checks, notes=notes, markdown=md, files=files, failures=n_fail,
+                overhead=overhead)
 
 
 def main(argv=None) -> int:
