@@ -377,3 +377,22 @@ def test_errors():
             pass
     with pytest.raises(ValueError):
         lowp.QLinearFullyConnected(np.zeros((3, 4, 5), np.int8), 0.1)
+
+
+def test_prepacked_call_cache_does_not_hide_changes():
+    """Repeated calls hit a per-argument cache; changing any argument must change the result."""
+    rng = np.random.default_rng(8)
+    w = rng.integers(-128, 128, (8, 8, 3, 3)).astype(np.int8)
+    conv = lowp.QLinearConv(w, 0.01, 0, None, pads=(1, 1, 1, 1))
+    x = rng.integers(0, 256, (1, 8, 6, 6)).astype(np.uint8)
+    base = conv(x, 0.02, np.uint8(100), 0.5, np.uint8(10))
+    np.testing.assert_array_equal(conv(x, 0.02, np.uint8(100), 0.5, np.uint8(10)), base)
+    for args in [(0.03, np.uint8(100), 0.5, np.uint8(10)), (0.02, np.uint8(90), 0.5, np.uint8(10)),
+                 (0.02, np.uint8(100), 0.4, np.uint8(10)), (0.02, np.uint8(100), 0.5, np.uint8(20))]:
+        acc = ref_conv_acc(x, w, int(args[1]), 0, (1, 1), (1, 1), (1, 1, 1, 1), 1)
+        expect = ref_requant(wrap32(acc), "half_even", args[0], 0.01, args[2], int(args[3]), 0, 255, 8)
+        np.testing.assert_array_equal(conv(x, *args).astype(np.int64), expect)
+    with pytest.raises(TypeError):
+        conv(x, 0.02, 100.5, 0.5, np.uint8(10))
+    with pytest.raises(ValueError):
+        conv(x[:, :4], 0.02, np.uint8(100), 0.5, np.uint8(10))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import numbers
+import operator
 
 import numpy as np
 
@@ -181,6 +182,10 @@ def _bias(bias, n):
     return np.ascontiguousarray(b)
 
 
+def _identity(a):
+    return a
+
+
 # --------------------------------------------------------------------------- prepacked conv
 class QLinearConv:
     """A quantized 2-D (or 1-D) convolution with weights prepacked once (graph-executor form).
@@ -218,6 +223,7 @@ class QLinearConv:
             raise ValueError(f"lowp: auto_pad must be one of {_AUTO_PADS}, got {auto_pad!r}")
         self.layout = _layout(layout)
         self._packed: dict = {}
+        self._call_cache: dict = {}
 
     @property
     def weights(self) -> np.ndarray:
@@ -235,19 +241,46 @@ class QLinearConv:
             self._packed[key] = p
         return p
 
-    def _run(self, x, x_zero_point, layout, out_dtype, num_threads, **rq):
+    def _run(self, x, x_zero_point, layout, out_dtype, num_threads, _cache_key=None, **rq):
         layout = _layout(layout or self.layout)
         nd = len(self.kernel_shape)
         xh = _to_nhwc(x, layout, nd, self.in_channels)
         zx = int(_zero_point(x_zero_point, xh.dtype, "x_zero_point")[0])
         in_hw = xh.shape[1:3] if nd == 2 else (xh.shape[2],)
         strides, dilations, pads = _resolve_geometry(in_hw, self.kernel_shape, **self._attrs)
-        y = _lowp.conv2d(xh, zx, self.packed(), list(strides), list(dilations), list(pads), out_dtype,
-                         num_threads=_threads_arg(num_threads), **rq)
+        args = (zx, self.packed(), list(strides), list(dilations), list(pads), out_dtype)
+        kw = dict(num_threads=_threads_arg(num_threads), **rq)
+        y = _lowp.conv2d(xh, *args, **kw)
+        if _cache_key is not None:
+            if len(self._call_cache) > 64:
+                self._call_cache.clear()
+            if layout == "NHWC" and nd == 2:
+                self._call_cache[_cache_key] = (_identity, args, kw, _identity)
+            else:
+                self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), args, kw,
+                                                lambda r: _from_nhwc(r, layout, nd))
         return _from_nhwc(y, layout, nd)
 
     def __call__(self, x, x_scale, x_zero_point, y_scale, y_zero_point, *, rounding="half_even", activation_min=None,
                  activation_max=None, y_dtype=None, layout=None, num_threads=None):
+        # Fast path for repeated calls (graph executor): everything derived from the scalar
+        # arguments and the input shape is cached, so a call only marshals x and runs the kernel.
+        try:
+            key = (x.shape, x.dtype, x.flags.c_contiguous, float(x_scale), operator.index(x_zero_point), float(y_scale),
+                   operator.index(y_zero_point), getattr(y_zero_point, "dtype", None), rounding, activation_min, activation_max,
+                   y_dtype, layout, num_threads, _kernel_arg(), _forced_dw.get())
+            hit = self._call_cache.get(key)
+        except (TypeError, ValueError, AttributeError):
+            key, hit = None, None
+        if hit is not None and type(x) is np.ndarray:
+            xh_fn, args, kw, post = hit
+            return post(_lowp.conv2d(xh_fn(x), *args, **kw))
+        y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                            y_dtype, layout, num_threads, key)
+        return y
+
+    def _call_slow(self, x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                   y_dtype, layout, num_threads, key):
         if self.w_scale is None:
             raise ValueError("lowp: this QLinearConv has no w_scale; pass w_scale to the constructor")
         x = _qarray(x, "x")
@@ -260,7 +293,7 @@ class QLinearConv:
             raise ValueError("lowp: x_scale must be a scalar")
         params = _requant_params(rounding, x_scale, self.w_scale, y_scale, self.out_channels)
         return self._run(x, x_zero_point, layout, dt.name, num_threads, rounding=rounding, bias=self._bias,
-                         zero_point=zy, qmin=qmin, qmax=qmax, **params)
+                         zero_point=zy, qmin=qmin, qmax=qmax, _cache_key=key, **params)
 
     def conv_integer(self, x, x_zero_point=None, *, layout=None, num_threads=None):
         """ONNX ConvInteger with these weights: int32 sums of (x - zx) * (w - zw) (+ bias if given)."""
