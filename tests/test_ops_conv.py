@@ -396,3 +396,43 @@ def test_prepacked_call_cache_does_not_hide_changes():
         conv(x, 0.02, 100.5, 0.5, np.uint8(10))
     with pytest.raises(ValueError):
         conv(x[:, :4], 0.02, np.uint8(100), 0.5, np.uint8(10))
+
+
+DW_CASES = [c for c in CASES if c["cg"] == 1 and c["group"] > 1]
+
+
+@pytest.mark.parametrize("xdt", [np.uint8, np.int8], ids=["u8", "s8"])
+@pytest.mark.parametrize("family", ["int32", "half_even", "gemmlowp", "single"])
+def test_depthwise_int8_weight_paths(family, xdt):
+    """Weights with w - zw inside int8 (int8 with zero point 0, or uint8 near its zero point): this
+    is where the VNNI row kernel runs (it falls back otherwise), every depthwise kernel."""
+    rng = np.random.default_rng(31)
+    for i, c in enumerate(DW_CASES):
+        x, w, zx, zw, kw, pads = build(c, rng, xdt, np.int8)
+        if i % 3 == 2:  # uint8 weights with w - zw in [-128, 127]
+            zw = np.uint8(rng.integers(100, 156))
+            w = (rng.integers(-100, 100, w.shape) + int(zw)).clip(0, 255).astype(np.uint8)
+        else:
+            zw = np.zeros(w.shape[0], np.int8)
+        M = w.shape[0]
+        acc = wrap32(ref_conv_acc(x, w, zx, zw, c["s"], c["d"], pads, c["group"]))
+        if family == "int32":
+            expect = acc
+        else:
+            bias = rng.integers(-4000, 4000, M).astype(np.int32)
+            acc = wrap32(acc + bias.reshape(1, -1, 1, 1))
+            ws = rng.uniform(0.002, 0.02, M).astype(np.float32)
+            lo, hi = (0, 255) if xdt == np.uint8 else (-128, 127)
+            zy = xdt(rng.integers(lo, hi + 1))
+            ys = np.float32(0.01 * 0.01 * 40 * np.prod(c["k"]) ** 0.5)
+            expect = ref_requant(acc, family, 0.01, ws, ys, int(zy), lo, hi, M)
+        for k in DW_KERNELS:
+            with lowp.use_depthwise_kernel(k):
+                xin = to_layout(x, c["layout"])
+                if family == "int32":
+                    y = lowp.conv_integer(xin, w, xdt(zx), zw, layout=c["layout"], **kw)
+                else:
+                    y = lowp.qlinear_conv(xin, 0.01, xdt(zx), w, ws, zw, ys, zy, bias, layout=c["layout"],
+                                          rounding=family, **kw)
+            np.testing.assert_array_equal(from_layout(y, c["layout"]).astype(np.int64), expect,
+                                          err_msg=f"{case_id(c)} kernel {k}")

@@ -63,6 +63,8 @@ PackedConv::PackedConv(const void* w, DType w_type, int Cout, int KH, int KW, in
     dwk_ = &select_dw_kernel(dw_kernel);
     dw_.reset(new DwPacked());
     dw_prepare(*dw_, w, w_type, Cout, KH * KW, zw, zw_count);
+    dw_->KH = KH;
+    dw_->KW = KW;
     dwk_->pack(*dw_);
     return;
   }
