@@ -1,6 +1,7 @@
 """Conv / depthwise / ConvInteger against an independent numpy int64 reference, every GEMM and
 depthwise kernel path, the three requantization families, and argument errors."""
 import itertools
+import zlib
 import os
 import sys
 
@@ -155,7 +156,7 @@ def from_layout(y, layout):
 # --------------------------------------------------------------------------- ConvInteger grid
 @pytest.mark.parametrize("c", CASES, ids=case_id)
 def test_conv_integer_grid_every_path(c):
-    rng = np.random.default_rng(abs(hash(case_id(c))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(case_id(c).encode()))
     x, w, zx, zw, kw, pads = build(c, rng, per_channel_zw=bool(c["N"] % 2))
     expect = wrap32(ref_conv_acc(x, w, zx, zw, c["s"], c["d"], pads, c["group"]))
     for path in paths(c):
