@@ -437,3 +437,18 @@ def test_depthwise_int8_weight_paths(family, xdt):
                                           rounding=family, **kw)
             np.testing.assert_array_equal(from_layout(y, c["layout"]).astype(np.int64), expect,
                                           err_msg=f"{case_id(c)} kernel {k}")
+
+
+def test_fully_connected_call_cache():
+    rng = np.random.default_rng(23)
+    w = rng.integers(-128, 128, (12, 20)).astype(np.int8)
+    fc = lowp.QLinearFullyConnected(w, 0.01, np.int8(0))
+    x = rng.integers(0, 256, (3, 20)).astype(np.uint8)
+    for args in [(0.02, np.uint8(100), 0.5, np.uint8(10)), (0.02, np.uint8(100), 0.5, np.uint8(10)),
+                 (0.03, np.uint8(90), 0.4, np.uint8(20)), (0.03, np.uint8(90), 0.4, np.uint8(20))]:
+        acc = (x.astype(np.int64) - int(args[1])) @ w.astype(np.int64).T
+        expect = ref_requant(acc[:, :, None, None], "half_even", args[0], 0.01, args[2], int(args[3]), 0, 255, 12)
+        np.testing.assert_array_equal(fc(x, *args).astype(np.int64), expect[:, :, 0, 0])
+        np.testing.assert_array_equal(fc(x[0], *args).astype(np.int64), expect[0, :, 0, 0])
+    with pytest.raises(ValueError):
+        fc(x[:, :10], 0.02, np.uint8(100), 0.5, np.uint8(10))

@@ -344,9 +344,39 @@ class QLinearFullyConnected:
         self._packed = PackedMatrix(np.ascontiguousarray(w.T), w_zero_point)
         self.w_scale = w_scale
         self._bias = _bias(bias, w.shape[0])
+        self._call_cache: dict = {}
 
     def __call__(self, x, x_scale, x_zero_point, y_scale, y_zero_point, *, rounding="half_even", activation_min=None,
                  activation_max=None, y_dtype=None, num_threads=None):
+        # Fast path for repeated calls: requantization parameters cached per scalar arguments.
+        try:
+            key = (x.dtype, float(x_scale), operator.index(x_zero_point), float(y_scale), operator.index(y_zero_point),
+                   getattr(y_zero_point, "dtype", None), rounding, activation_min, activation_max, y_dtype, num_threads,
+                   _kernel_arg())
+            hit = self._call_cache.get(key)
+        except (TypeError, ValueError, AttributeError):
+            key, hit = None, None
+        if hit is not None and type(x) is np.ndarray and x.ndim >= 1 and x.shape[-1] == self.in_features \
+                and x.flags.c_contiguous and x.size > 0:
+            args, kw = hit
+            y = _lowp.gemm(x.reshape(-1, self.in_features), *args, **kw)
+            return y.reshape(x.shape[:-1] + (self.out_features,))
+        y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                            y_dtype, num_threads)
+        if key is not None and y.size > 0:
+            dt = y.dtype
+            params = _requant_params(rounding, x_scale, self.w_scale, y_scale, self.out_features)
+            qmin, qmax = _act_range(dt, activation_min, activation_max)
+            if len(self._call_cache) > 64:
+                self._call_cache.clear()
+            self._call_cache[key] = (
+                (int(x_zero_point), self._packed.packed(_kernel_arg()), dt.name, rounding),
+                dict(bias=self._bias, zero_point=int(y_zero_point), qmin=qmin, qmax=qmax,
+                     num_threads=_threads_arg(num_threads), **params))
+        return y
+
+    def _call_slow(self, x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                   y_dtype, num_threads):
         x = _qarray(x, "x")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"lowp: x has {x.shape[-1]} features but the weights expect {self.in_features}")
