@@ -452,3 +452,24 @@ def test_fully_connected_call_cache():
         np.testing.assert_array_equal(fc(x[0], *args).astype(np.int64), expect[0, :, 0, 0])
     with pytest.raises(ValueError):
         fc(x[:, :10], 0.02, np.uint8(100), 0.5, np.uint8(10))
+
+
+@pytest.mark.parametrize("ydt", [np.uint8, np.int8])
+def test_depthwise_half_even_saturation_small_scales(ydt):
+    """All scales < 0.5 (the VNNI kernel's round-then-saturate path) with accumulators that push
+    far past the output range, and a narrowed activation range."""
+    rng = np.random.default_rng(4)
+    C = 130
+    x = rng.choice(np.array([0, 255], np.uint8), (2, C, 5, 6))
+    w = rng.choice(np.array([-128, 127], np.int8), (C, 1, 3, 3))
+    bias = rng.integers(-2**24, 2**24, C).astype(np.int32)
+    w_scale = np.exp(rng.uniform(np.log(1e-7), np.log(0.9), C)).astype(np.float32)
+    lo, hi = (0, 255) if ydt == np.uint8 else (-128, 127)
+    zy, amin, amax = (lo + 30, lo + 30, hi - 40)
+    acc = wrap32(ref_conv_acc(x, w, 77, 0, (1, 1), (1, 1), (1, 1, 1, 1), C) + bias.reshape(1, -1, 1, 1))
+    expect = ref_requant(acc, "half_even", 0.5, w_scale, 1.0, zy, amin, amax, C)
+    for k in DW_KERNELS:
+        with lowp.use_depthwise_kernel(k):
+            y = lowp.qlinear_conv(x, 0.5, np.uint8(77), w, w_scale, np.int8(0), 1.0, ydt(zy), bias, pads=(1, 1, 1, 1),
+                                  group=C, activation_min=amin, activation_max=amax)
+        np.testing.assert_array_equal(y.astype(np.int64), expect, err_msg=k)

@@ -125,8 +125,13 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
   if (requant) {
     if (out.rounding == Rounding::HalfEven) {
       T.scale.resize(C);
-      for (int c = 0; c < C; ++c) T.scale[c] = out.scale[out.scale.size() == 1 ? 0 : c];
+      bool small = true;
+      for (int c = 0; c < C; ++c) {
+        T.scale[c] = out.scale[out.scale.size() == 1 ? 0 : c];
+        small = small && T.scale[c] < 0.5f && T.scale[c] > -0.5f;
+      }
       ep.scale = T.scale.data();
+      ep.scale_below_half = small;
     } else {
       T.mult.resize(C);
       T.shift.resize(C);

@@ -46,6 +46,7 @@ struct DwEpilogue {
   const int32_t* mult;      // C (Gemmlowp / Single)
   const int32_t* shift;     // C
   const float* scale;       // C (HalfEven)
+  bool scale_below_half = false;  // every HalfEven scale < 0.5: |acc * scale| < 2^30 (no float clamp needed)
 };
 
 // One call computes `pixels` output pixels. ind holds pixels * taps pointers, each to channel 0

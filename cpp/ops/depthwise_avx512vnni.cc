@@ -64,6 +64,10 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
   const int8_t* wq = p.wq.data();
   const size_t wblock = static_cast<size_t>(G) * KW * 4 * 64;
   const bool s32 = ep.out_type == DType::S32;
+  const bool fast_half_even = !s32 && ep.rounding == Rounding::HalfEven && ep.scale_below_half;
+  constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512i zpv = _mm512_set1_epi32(ep.zp);
+  const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(ep.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(ep.qmax));
   for (int c0 = 0; c0 < C; c0 += kCb) {
     const int n = C - c0 < kCb ? C - c0 : kCb;
     const __mmask64 m = n == kCb ? ~__mmask64{0} : ((__mmask64{1} << n) - 1);
@@ -133,6 +137,22 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
           if (rem <= 0) break;
           _mm512_mask_storeu_epi32(yp + 16 * L, rem >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << rem) - 1), a[L]);
         }
+        continue;
+      }
+      if (fast_half_even) {
+        // |acc * scale| < 2^30: round first, then let the saturating packs and a byte clamp do
+        // the clamping (round and clamp to integer bounds commute; saturation is monotonic).
+        a0 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), sc[0]), kRne), zpv);
+        a1 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), sc[1]), kRne), zpv);
+        a2 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), sc[2]), kRne), zpv);
+        a3 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), sc[3]), kRne), zpv);
+        const __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
+        __m512i b;
+        if (ep.out_type == DType::U8)
+          b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), qmin8), qmax8);
+        else
+          b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), qmin8), qmax8);
+        _mm512_mask_storeu_epi8(static_cast<uint8_t*>(r.y) + static_cast<size_t>(ow) * C + c0, m, b);
         continue;
       }
       a0 = dw512::requant16_v(a0, sc[0], mu[0], sh[0], ep);
