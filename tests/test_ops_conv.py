@@ -473,3 +473,28 @@ def test_depthwise_half_even_saturation_small_scales(ydt):
             y = lowp.qlinear_conv(x, 0.5, np.uint8(77), w, w_scale, np.int8(0), 1.0, ydt(zy), bias, pads=(1, 1, 1, 1),
                                   group=C, activation_min=amin, activation_max=amax)
         np.testing.assert_array_equal(y.astype(np.int64), expect, err_msg=k)
+
+
+def test_prepacked_objects_pickle():
+    import pickle
+
+    rng = np.random.default_rng(12)
+    x = rng.integers(0, 256, (1, 6, 7, 7)).astype(np.uint8)
+    for w, g in [(rng.integers(-128, 128, (6, 3, 3, 3)).astype(np.int8), 2),
+                 (rng.integers(-128, 128, (6, 1, 3, 3)).astype(np.int8), 6)]:
+        conv = lowp.QLinearConv(w, 0.01, 0, None, pads=(1, 1, 1, 1), group=g)
+        y = conv(x, 0.02, np.uint8(100), 0.5, np.uint8(10))
+        conv2 = pickle.loads(pickle.dumps(conv))
+        np.testing.assert_array_equal(conv2(x, 0.02, np.uint8(100), 0.5, np.uint8(10)), y)
+        xp = pickle.loads(pickle.dumps(x))  # equal-but-distinct dtype object
+        xh = pickle.loads(pickle.dumps(np.ascontiguousarray(x.transpose(0, 2, 3, 1))))
+        for _ in range(2):  # second call takes the cached fast path
+            np.testing.assert_array_equal(conv2(xp, 0.02, np.uint8(100), 0.5, np.uint8(10)), y)
+            np.testing.assert_array_equal(conv2(xh, 0.02, np.uint8(100), 0.5, np.uint8(10), layout="NHWC"),
+                                          y.transpose(0, 2, 3, 1))
+    fc = lowp.QLinearFullyConnected(rng.integers(-128, 128, (5, 49)).astype(np.int8), 0.01, np.int8(0))
+    xf = x[0, 0].reshape(1, 49)
+    yf = fc(xf, 0.02, np.uint8(100), 0.5, np.uint8(10))
+    fc2 = pickle.loads(pickle.dumps(fc))
+    for _ in range(2):
+        np.testing.assert_array_equal(fc2(pickle.loads(pickle.dumps(xf)), 0.02, np.uint8(100), 0.5, np.uint8(10)), yf)

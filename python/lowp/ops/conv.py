@@ -182,8 +182,16 @@ def _bias(bias, n):
     return np.ascontiguousarray(b)
 
 
-def _identity(a):
-    return a
+_U8, _S8 = np.dtype(np.uint8), np.dtype(np.int8)
+
+
+def _canon(a):
+    # The native layer checks dtypes by identity: equal-but-distinct dtype objects (arrays that
+    # went through pickle) get a free view with the canonical one.
+    dt = a.dtype
+    if dt is _U8 or dt is _S8:
+        return a
+    return a.view(_U8 if dt == _U8 else _S8)
 
 
 # --------------------------------------------------------------------------- prepacked conv
@@ -229,6 +237,16 @@ class QLinearConv:
     def weights(self) -> np.ndarray:
         return self._w
 
+    def __getstate__(self):
+        # Native packed forms and call caches are rebuilt lazily after unpickling.
+        d = dict(self.__dict__)
+        d["_packed"] = {}
+        d["_call_cache"] = {}
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+
     @property
     def is_depthwise(self) -> bool:
         return self.group > 1 and self._w.shape[1] == 1
@@ -237,7 +255,7 @@ class QLinearConv:
         key = (_kernel_arg(), _forced_dw.get() or "")
         p = self._packed.get(key)
         if p is None:
-            p = _lowp.PackedConv(self._ohwi, self._zw, self.group, key[0], key[1])
+            p = _lowp.PackedConv(_qarray(self._ohwi, "w"), self._zw, self.group, key[0], key[1])
             self._packed[key] = p
         return p
 
@@ -255,7 +273,7 @@ class QLinearConv:
             if len(self._call_cache) > 64:
                 self._call_cache.clear()
             if layout == "NHWC" and nd == 2:
-                self._call_cache[_cache_key] = (_identity, args, kw, _identity)
+                self._call_cache[_cache_key] = (_canon, args, kw, _canon)
             else:
                 self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), args, kw,
                                                 lambda r: _from_nhwc(r, layout, nd))
@@ -359,7 +377,7 @@ class QLinearFullyConnected:
         if hit is not None and type(x) is np.ndarray and x.ndim >= 1 and x.shape[-1] == self.in_features \
                 and x.flags.c_contiguous and x.size > 0:
             args, kw = hit
-            y = _lowp.gemm(x.reshape(-1, self.in_features), *args, **kw)
+            y = _lowp.gemm(_canon(x.reshape(-1, self.in_features)), *args, **kw)
             return y.reshape(x.shape[:-1] + (self.out_features,))
         y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
                             y_dtype, num_threads)
@@ -374,6 +392,14 @@ class QLinearFullyConnected:
                 dict(bias=self._bias, zero_point=int(y_zero_point), qmin=qmin, qmax=qmax,
                      num_threads=_threads_arg(num_threads), **params))
         return y
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_call_cache"] = {}
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
 
     def _call_slow(self, x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
                    y_dtype, num_threads):
