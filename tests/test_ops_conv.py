@@ -498,3 +498,16 @@ def test_prepacked_objects_pickle():
     fc2 = pickle.loads(pickle.dumps(fc))
     for _ in range(2):
         np.testing.assert_array_equal(fc2(pickle.loads(pickle.dumps(xf)), 0.02, np.uint8(100), 0.5, np.uint8(10)), yf)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_match_reference(threads):
+    rng = np.random.default_rng(40 + threads)
+    for (C, M, H, k, s, g) in [(16, 24, 20, 3, 1, 1), (3, 8, 33, 3, 2, 1), (12, 18, 17, 5, 2, 3), (40, 40, 15, 3, 1, 40),
+                               (8, 16, 12, 1, 1, 1)]:
+        w = rng.integers(-128, 128, (M, C // g, k, k)).astype(np.int8)
+        x = rng.integers(0, 256, (2, C, H, H)).astype(np.uint8)
+        p = k // 2
+        y = lowp.conv_integer(x, w, np.uint8(7), np.int8(0), pads=(p, p, p, p), strides=(s, s), group=g,
+                              num_threads=threads)
+        np.testing.assert_array_equal(y, wrap32(ref_conv_acc(x, w, 7, 0, (s, s), (1, 1), (p, p, p, p), g)))
