@@ -1,0 +1,123 @@
+#include "ops/softmax.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+namespace lowp {
+namespace ops {
+
+void softmax_ort_table(float x_scale, int64_t D, bool is_signed, float table[256]) {
+  LOWP_CHECK(D > 0, "softmax axis must not be empty");
+  // float / size in float, as onnxruntime writes numeric_limits<float>::max() / reduce_len.
+  const float ratio = std::numeric_limits<float>::max() / static_cast<float>(D);
+  double bit_shift = std::log(static_cast<double>(ratio));
+  bit_shift = std::max(0.0, bit_shift - 5.0) / x_scale;
+  for (int i = 0; i < 256; ++i) {
+    const double e = std::exp((static_cast<double>(i) - 255 + bit_shift) * static_cast<double>(x_scale));
+    const uint8_t index = static_cast<uint8_t>(is_signed ? i - 128 : i);
+    table[index] = static_cast<float>(e);
+  }
+}
+
+namespace {
+
+template <typename T, typename Store>
+void softmax_rows(const T* x, int64_t rows, int64_t D, const float* table, Store store) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * D;
+    const int32_t xmax = *std::max_element(xr, xr + D);
+    // index of x in the table: uint8 -> 255 - xmax + x; int8 -> uint8(127 - xmax + x)
+    auto index = [xmax](int32_t v) -> int {
+      if (std::is_signed<T>::value) return static_cast<uint8_t>(127 - xmax + v);
+      return 255 - xmax + v;
+    };
+    float vsum = 0.f;
+    for (int64_t i = 0; i < D; ++i) vsum += table[index(xr[i])];
+    for (int64_t i = 0; i < D; ++i) store(r * D + i, table[index(xr[i])], vsum);
+  }
+}
+
+}  // namespace
+
+void qlinear_softmax_ort(const void* x, void* y, DType t, int64_t rows, int64_t D, const float table[256],
+                         float y_scale, int32_t y_zp) {
+  const float ys = std::floor(1.0f / y_scale);
+  if (t == DType::U8) {
+    uint8_t* yp = static_cast<uint8_t*>(y);
+    softmax_rows(static_cast<const uint8_t*>(x), rows, D, table, [&](int64_t i, float vt, float vsum) {
+      // vt * ys can overflow to inf for tiny D (bit_shift makes the table huge): saturate.
+      const float q = std::nearbyint((vt * ys) / vsum);
+      const int64_t vq = (q < 65536.0f ? static_cast<int64_t>(q) : 65536) + y_zp;
+      yp[i] = vq > 255 ? uint8_t{255} : static_cast<uint8_t>(vq);
+    });
+  } else if (t == DType::S8) {
+    int8_t* yp = static_cast<int8_t*>(y);
+    softmax_rows(static_cast<const int8_t*>(x), rows, D, table, [&](int64_t i, float vt, float vsum) {
+      const float q = std::nearbyint((vt * ys) / vsum);
+      const int64_t vq = (q < 65536.0f ? static_cast<int64_t>(q) : 65536) + y_zp;
+      yp[i] = static_cast<int8_t>(vq > 127 ? 127 : (vq < -128 ? -128 : vq));
+    });
+  } else {
+    throw Error("lowp: softmax takes uint8 or int8");
+  }
+}
+
+void qlinear_softmax_ort_float(const void* x, float* y, DType t, int64_t rows, int64_t D, const float table[256]) {
+  auto store = [&](int64_t i, float vt, float vsum) { y[i] = vt / vsum; };
+  if (t == DType::U8)
+    softmax_rows(static_cast<const uint8_t*>(x), rows, D, table, store);
+  else if (t == DType::S8)
+    softmax_rows(static_cast<const int8_t*>(x), rows, D, table, store);
+  else
+    throw Error("lowp: softmax takes uint8 or int8");
+}
+
+namespace {
+constexpr float kLo = -18.0f, kHi = 18.0f;
+constexpr float a9 = 4.37031012579801e-11f, a7 = 1.15627324459942e-07f, a5 = 6.08574864600143e-05f,
+                a3 = 8.51377133304701e-03f, a1 = 2.48287947061529e-01f;
+constexpr float b10 = 6.10247389755681e-13f, b8 = 5.76102136993427e-09f, b6 = 6.29106785017040e-06f,
+                b4 = 1.70198817374094e-03f, b2 = 1.16817656904453e-01f, b0 = 9.93151921023180e-01f;
+}  // namespace
+
+float mlas_logistic_fma(float x) {
+  float v = kLo > x ? kLo : x;  // MAXPS(lo, x)
+  v = kHi < v ? kHi : v;        // MINPS(hi, v)
+  const float x2 = v * v;
+  float p = std::fma(x2, a9, a7);
+  p = std::fma(x2, p, a5);
+  p = std::fma(x2, p, a3);
+  p = std::fma(x2, p, a1);
+  float q = std::fma(x2, b10, b8);
+  q = std::fma(x2, q, b6);
+  q = std::fma(x2, q, b4);
+  q = std::fma(x2, q, b2);
+  q = std::fma(x2, q, b0);
+  p = v * p;
+  const float r = p / q + 0.5f;
+  return 0.0f > r ? 0.0f : r;
+}
+
+float mlas_logistic_nofma(float x) {
+  float v = x < kLo ? kLo : x;
+  v = v > kHi ? kHi : v;
+  const float x2 = v * v;
+  volatile float t;  // keep every product and sum rounded to float (no contraction)
+  float p = (t = x2 * a9, t + a7);
+  p = (t = p * x2, t + a5);
+  p = (t = p * x2, t + a3);
+  p = (t = p * x2, t + a1);
+  p = p * v;
+  float q = (t = x2 * b10, t + b8);
+  q = (t = q * x2, t + b6);
+  q = (t = q * x2, t + b4);
+  q = (t = q * x2, t + b2);
+  q = (t = q * x2, t + b0);
+  const float r = p / q + 0.5f;
+  return std::min(std::max(r, 0.0f), 1.0f);
+}
+
+}  // namespace ops
+}  // namespace lowp
