@@ -218,3 +218,37 @@ def test_concat_vs_ort(dt, axis):
     const = {"ys", "yz"} | {f"s{j}" for j in range(n)} | {f"z{j}" for j in range(n)}
     want = run_node("QLinearConcat", ins, domain=MS, const=const, attrs={"axis": axis}, out_types=[dt])[0]
     np.testing.assert_array_equal(lowp.qlinear_concat(xs_list, scales, zps, ys, yz, axis=axis), want)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("ctm", ["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"])
+def test_resize_vs_ort(dt, mode, ctm):
+    rng = np.random.default_rng(10)
+    for scales in ([1, 1, 2, 2], [1, 1, 1.5, 0.5], [1, 1, 3, 1.7]):
+        x = rand_q(rng, dt, (2, 3, 7, 9))
+        sc = np.array(scales, f32)
+        want = run_node("Resize", [("x", x), ("roi", None), ("sc", sc)], const={"sc"},
+                        attrs={"mode": mode, "coordinate_transformation_mode": ctm}, opset=19)[0]
+        np.testing.assert_array_equal(lowp.resize(x, scales=scales, mode=mode, coordinate_transformation_mode=ctm),
+                                      want)
+        xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        got = lowp.resize(xh, scales=[1, scales[2], scales[3], 1], mode=mode, coordinate_transformation_mode=ctm,
+                          layout="NHWC")
+        np.testing.assert_array_equal(got, want.transpose(0, 2, 3, 1))
+    sizes = np.array([2, 3, 11, 4], np.int64)
+    want = run_node("Resize", [("x", x), ("roi", None), ("sc", None), ("sz", sizes)], const={"sz"},
+                    attrs={"mode": mode, "coordinate_transformation_mode": ctm}, opset=19)[0]
+    np.testing.assert_array_equal(lowp.resize(x, sizes=sizes, mode=mode, coordinate_transformation_mode=ctm), want)
+
+
+def test_dynamic_quantize_linear_vs_ort():
+    rng = np.random.default_rng(11)
+    for scale in (0.01, 1.0, 37.0):
+        x = (rng.standard_normal((4, 33)) * scale).astype(f32)
+        if scale == 1.0:
+            x = np.abs(x)  # min clamps to 0
+        want = run_node("DynamicQuantizeLinear", [("x", x)], n_outputs=3, out_types=[np.uint8, f32, np.uint8])
+        got = lowp.dynamic_quantize_linear(x)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(np.asarray(g), w)

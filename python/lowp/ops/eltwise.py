@@ -549,14 +549,34 @@ def reshape(x, shape, *, allowzero: int = 0) -> np.ndarray:
     return x.reshape(shape)
 
 
+def _resize_coords(n_out, n_in, scale, ctm):
+    """onnxruntime's float32 source coordinates (upsamplebase.h) for one spatial axis."""
+    f32 = np.float32
+    o = np.arange(n_out).astype(f32)
+    s = f32(scale)
+    if ctm == "half_pixel":
+        c = (o + f32(0.5)) / s - f32(0.5)
+    elif ctm == "pytorch_half_pixel":
+        c = (o + f32(0.5)) / s - f32(0.5) if n_out > 1 else np.zeros(n_out, f32)
+    elif ctm == "align_corners":
+        c = (o * f32(n_in - 1)) / f32(n_out - 1) if n_out > 1 else np.zeros(n_out, f32)
+    elif ctm == "asymmetric":
+        c = o / s
+    else:
+        raise ValueError(f"lowp: unsupported coordinate_transformation_mode {ctm!r}")
+    return np.asarray(c, f32)
+
+
 def resize(x, *, scales=None, sizes=None, mode: str = "nearest", coordinate_transformation_mode: str = "half_pixel",
            nearest_mode: str = "round_prefer_floor", layout: str = "NCHW") -> np.ndarray:
-    """ONNX Resize on the spatial axes of an 8-bit NCHW (or NHWC) tensor.
+    """ONNX Resize on the two spatial axes of a 4-D tensor (NCHW, or NHWC with ``layout``).
 
-    mode="nearest": an exact gather. mode="linear": bilinear weights in float32 with the
-    result rounded half to even (the average of integer taps is computed as
-    ``sum(w_i * x_i)`` and rounded; zero points cancel because the weights sum to 1).
+    mode="nearest": an exact gather (onnxruntime's coordinate and nearest-pixel rules).
+    mode="linear" (bilinear) on uint8/int8: onnxruntime's CPU arithmetic, bit-exact — float32
+    source coordinates and weights, ``dx2*dy2*X11 + dx1*dy2*X21 + dx2*dy1*X12 + dx1*dy1*X22`` on
+    the raw integers in float32, then truncated toward zero (a C++ cast, not a rounding).
     """
+    f32 = np.float32
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"lowp: resize takes a 4-D tensor, got {x.ndim}-D")
@@ -566,41 +586,34 @@ def resize(x, *, scales=None, sizes=None, mode: str = "nearest", coordinate_tran
     if (scales is None) == (sizes is None):
         raise ValueError("lowp: resize needs exactly one of scales or sizes")
     if sizes is not None:
-        sizes = [int(s) for s in sizes]
-        if len(sizes) == 4:
-            sizes = sizes[2:] if layout == "NCHW" else sizes[1:3]
-        if len(sizes) != 2 or min(sizes) < 1:
+        sz = [int(v) for v in sizes]
+        if len(sz) == 4:
+            sz = sz[2:] if layout == "NCHW" else sz[1:3]
+        if len(sz) != 2 or min(sz) < 1:
             raise ValueError("lowp: sizes must give the two spatial output sizes (>= 1)")
-        OH, OW = sizes
-        sh, sw = OH / H, OW / W
+        OH, OW = sz
+        sh, sw = f32(OH) / f32(H), f32(OW) / f32(W)
     else:
-        sc = [float(s) for s in scales]
+        sc = [float(v) for v in scales]
         if len(sc) == 4:
+            if (sc[:2] if layout == "NCHW" else [sc[0], sc[3]]) != [1.0, 1.0]:
+                raise ValueError("lowp: resize only scales the spatial axes")
             sc = sc[2:] if layout == "NCHW" else sc[1:3]
         if len(sc) != 2 or min(sc) <= 0:
             raise ValueError("lowp: scales must give two positive spatial factors")
-        sh, sw = sc
-        OH, OW = int(math.floor(H * sh)), int(math.floor(W * sw))
-
-    def src(o, scale, n_in, n_out):
-        o = np.arange(n_out, dtype=np.float64)
-        if coordinate_transformation_mode == "half_pixel":
-            return (o + 0.5) / scale - 0.5
-        if coordinate_transformation_mode == "pytorch_half_pixel":
-            return (o + 0.5) / scale - 0.5 if n_out > 1 else np.zeros_like(o)
-        if coordinate_transformation_mode == "align_corners":
-            return o * (n_in - 1) / (n_out - 1) if n_out > 1 else np.zeros_like(o)
-        if coordinate_transformation_mode == "asymmetric":
-            return o / scale
-        raise ValueError(f"lowp: unsupported coordinate_transformation_mode {coordinate_transformation_mode!r}")
-
-    ch, cw = src(None, sh, H, OH), src(None, sw, W, OW)
+        sh, sw = f32(sc[0]), f32(sc[1])
+        OH, OW = int(f32(sh) * f32(H)), int(f32(sw) * f32(W))
+    if OH < 1 or OW < 1:
+        raise ValueError("lowp: resize output would be empty")
+    ctm = coordinate_transformation_mode
+    ch, cw = _resize_coords(OH, H, sh, ctm), _resize_coords(OW, W, sw, ctm)
     if mode == "nearest":
         def near(c, n):
+            c = c.astype(np.float64)
             if nearest_mode == "round_prefer_floor":
-                i = np.where(c - np.floor(c) == 0.5, np.floor(c), np.round(c))
+                i = np.where(c == np.trunc(c) + 0.5, np.floor(c), np.sign(c) * np.floor(np.abs(c) + 0.5))
             elif nearest_mode == "round_prefer_ceil":
-                i = np.where(c - np.floor(c) == 0.5, np.ceil(c), np.round(c))
+                i = np.sign(c) * np.floor(np.abs(c) + 0.5)
             elif nearest_mode == "floor":
                 i = np.floor(c)
             elif nearest_mode == "ceil":
@@ -614,19 +627,28 @@ def resize(x, *, scales=None, sizes=None, mode: str = "nearest", coordinate_tran
             raise TypeError("lowp: linear resize takes uint8 or int8")
 
         def lin(c, n):
-            c = np.clip(c, 0, n - 1)
-            i0 = np.floor(c).astype(np.intp)
-            i1 = np.minimum(i0 + 1, n - 1)
-            w1 = (c - i0).astype(np.float32)
-            return i0, i1, np.float32(1) - w1, w1
-        h0, h1, wh0, wh1 = lin(ch, H)
-        w0, w1, ww0, ww1 = lin(cw, W)
-        xf = xv.astype(np.float32)
-        top = xf[:, :, h0][:, :, :, w0] * ww0 + xf[:, :, h0][:, :, :, w1] * ww1
-        bot = xf[:, :, h1][:, :, :, w0] * ww0 + xf[:, :, h1][:, :, :, w1] * ww1
-        v = top * wh0[:, None] + bot * wh1[:, None]
-        lo, hi = _RANGE[x.dtype]
-        y = np.clip(np.rint(v), lo, hi).astype(x.dtype)
+            c = np.maximum(f32(0), np.minimum(c, f32(n - 1))).astype(f32)
+            i1 = np.minimum(c.astype(np.int64), n - 1)
+            i2 = np.minimum(i1 + 1, n - 1)
+            d1 = np.abs(c - i1.astype(f32)).astype(f32)
+            d2 = np.abs(c - i2.astype(f32)).astype(f32)
+            same = i1 == i2
+            d1[same] = f32(0.5)
+            d2[same] = f32(0.5)
+            return i1, i2, d1, d2
+        y1, y2, dy1, dy2 = lin(ch, H)
+        x1, x2, dx1, dx2 = lin(cw, W)
+        X = xv.astype(f32)
+        X11, X21 = X[:, :, y1][:, :, :, x1], X[:, :, y1][:, :, :, x2]
+        X12, X22 = X[:, :, y2][:, :, :, x1], X[:, :, y2][:, :, :, x2]
+        DX1, DX2 = dx1[None, None, None, :], dx2[None, None, None, :]
+        DY1, DY2 = dy1[None, None, :, None], dy2[None, None, :, None]
+
+        def t(a, b, c):
+            return ((a * b).astype(f32) * c).astype(f32)
+        v = ((t(DX2, DY2, X11) + t(DX1, DY2, X21)).astype(f32) + t(DX2, DY1, X12)).astype(f32)
+        v = (v + t(DX1, DY1, X22)).astype(f32)
+        y = np.trunc(v).astype(x.dtype)
     else:
         raise ValueError(f"lowp: resize mode must be 'nearest' or 'linear', got {mode!r}")
     y = np.ascontiguousarray(y)
