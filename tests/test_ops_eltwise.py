@@ -440,3 +440,38 @@ def test_bad_inputs():
         lowp.qlinear_softmax(a, 1.0, 0, 1 / 256, 0, axis=5)
     with pytest.raises(ValueError, match="one scale"):
         lowp.qlinear_concat([a, a], [1.0], [0, 0], 1.0, 0, axis=0)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_reduce_mean_ref(dt):
+    rng = np.random.default_rng(15)
+    x = rq(rng, dt, (2, 5, 6, 7))
+    xs, xz, yz = rs(rng, -4, 0), rzp(rng, dt), rzp(rng, dt)
+    ys = f32(xs * 0.8)
+    for axes, keep in [((2, 3), 1), ((1,), 0), (None, 1), ((-1, 0), 0)]:
+        ax = tuple(range(4)) if axes is None else tuple(a % 4 for a in axes)
+        cnt = int(np.prod([x.shape[a] for a in ax]))
+        acc = x.astype(np.int64).sum(axis=ax, keepdims=bool(keep))
+        y = lowp.qlinear_reduce_mean(x, xs, dt(xz), ys, dt(yz), axes=axes, keepdims=keep)
+        scale = f32(f32(xs) / f32(f32(ys) * f32(cnt)))
+        v = np.clip(((acc - xz * cnt).astype(f32) * scale).astype(f32), np.iinfo(dt).min - yz,
+                    np.iinfo(dt).max - yz)
+        np.testing.assert_array_equal(y, (np.rint(v) + yz).astype(dt))
+        yt = lowp.qlinear_reduce_mean(x, xs, dt(xz), ys, dt(yz), axes=axes, keepdims=keep, rounding="gemmlowp")
+        s = f32(f32(xs) / f32(ys))
+        fv = ((acc.astype(f32) / f32(cnt)).astype(f32) * s).astype(f32) + f32(f32(-xz) * s)
+        fv = fv.astype(f32)
+        want = np.clip(np.sign(fv) * np.floor(np.abs(fv) + f32(0.5)) + yz, np.iinfo(dt).min, np.iinfo(dt).max)
+        np.testing.assert_array_equal(yt, want.astype(dt))
+        # the mean is close to the float mean of the dequantized values (at most 1 step)
+        true = (xs * (x.astype(np.float64) - xz)).mean(axis=ax, keepdims=bool(keep)) / ys + yz
+        assert np.max(np.abs(np.clip(true, np.iinfo(dt).min, np.iinfo(dt).max) - y)) <= 1.0 + 1e-6
+
+
+def test_reduce_mean_matches_global_average_pool():
+    rng = np.random.default_rng(16)
+    for dt in DTYPES:
+        x = rq(rng, dt, (3, 4, 5, 6))
+        args = (x, f32(0.05), dt(3), f32(0.03), dt(-2 if dt == np.int8 else 9))
+        np.testing.assert_array_equal(lowp.qlinear_reduce_mean(*args, axes=(2, 3)),
+                                      lowp.qlinear_global_average_pool(*args))

@@ -41,6 +41,7 @@ __all__ = [
     "max_pool",
     "qlinear_average_pool",
     "qlinear_global_average_pool",
+    "qlinear_reduce_mean",
     # lookup tables
     "lookup_table",
     "qlinear_lut",
@@ -830,6 +831,51 @@ def qlinear_global_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point,
         lo, hi = _RANGE[x.dtype]
         _lowp.avg_pool(xv, yv, k, [1, 1], [0, 0], "int", xs, xz, ys, yz, False, lo, hi)
     return y
+
+
+def qlinear_reduce_mean(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axes=None, keepdims: int = 1,
+                        rounding: str = "half_even") -> np.ndarray:
+    """Quantized mean over ``axes`` (ONNX ReduceMean / TFLite MEAN on 8-bit data).
+
+    The sum is exact (int32). rounding="half_even": ``float(sum - x_zp*count) *
+    (x_scale / (y_scale * count))`` rounded half to even + y_zp (the arithmetic of onnxruntime's
+    QLinearGlobalAveragePool, of which this is the generalisation). rounding="gemmlowp"/"single":
+    TFLite's reference QuantizedMeanOrSum: ``round_half_away(float(sum)/count * s - x_zp * s) +
+    y_zp`` with ``s = x_scale / y_scale`` in float32.
+    """
+    rounding = _rounding(rounding)
+    x = _qarray(x, "x")
+    if x.ndim == 0:
+        raise ValueError("lowp: qlinear_reduce_mean needs at least 1 dimension")
+    xs, ys = _f32(x_scale, "x_scale"), _f32(y_scale, "y_scale")
+    xz, yz = _zp1(x_zero_point, x.dtype, "x_zero_point"), _zp1(y_zero_point, x.dtype, "y_zero_point")
+    nd = x.ndim
+    if axes is None:
+        ax = tuple(range(nd))
+    else:
+        ax = tuple(sorted({(int(a) + nd) if int(a) < 0 else int(a) for a in np.atleast_1d(axes)}))
+        if any(not 0 <= a < nd for a in ax):
+            raise ValueError(f"lowp: axes {axes} out of range for a {nd}-D input")
+    count = int(np.prod([x.shape[a] for a in ax])) if ax else 1
+    if count == 0:
+        raise ValueError("lowp: mean over an empty axis")
+    if count >= 1 << 23:
+        raise ValueError("lowp: too many elements to reduce exactly in int32")
+    acc = x.astype(np.int32).sum(axis=ax, keepdims=bool(keepdims), dtype=np.int32)
+    lo, hi = _RANGE[x.dtype]
+    if rounding == "half_even":
+        scale = np.float32(np.float32(xs) / (np.float32(ys) * np.float32(count)))
+        acc = np.ascontiguousarray(acc - np.int32(xz * count)).astype(np.int32)
+        return _lowp.requantize(acc.reshape(-1), np.zeros(1, np.int32), np.zeros(1, np.int32),
+                                np.array([scale], np.float32), yz, lo, hi, "half_even",
+                                str(x.dtype)).reshape(acc.shape)
+    f32 = np.float32
+    scale = f32(f32(xs) / f32(ys))
+    bias = f32(f32(-xz) * scale)
+    mean = (acc.astype(f32) / f32(count)).astype(f32)
+    v = ((mean * scale).astype(f32) + bias).astype(f32)
+    r = np.trunc(v + np.copysign(f32(0.5), v))  # TfLiteRound: half away from zero
+    return np.clip(r + yz, lo, hi).astype(x.dtype)
 
 
 # --------------------------------------------------------------------------- softmax
