@@ -1,5 +1,7 @@
 """Bit-exactness of lowp's "half_even" elementwise / pooling / LUT / softmax / (de)quantize ops
 against real onnxruntime single-node models (com.microsoft QLinear* ops and ONNX ops)."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -34,9 +36,9 @@ def rand_scale(rng, lo=-6.0, hi=1.0):
                                     ((), (3, 19)), ((2, 1, 5), (1, 6, 1)), ((1, 8, 4, 4), (1, 8, 1, 1)),
                                     ((), ()), ((3, 1), (1, 1)), ((1, 1), (1, 4)), ((5, 4), (5, 1)), ((6, 1), (6, 1))])
 def test_binary_vs_ort(dt, op, shapes):
-    rng = np.random.default_rng(hash((op, str(dt), str(shapes))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((op, str(dt), shapes)).encode()))
     fn = lowp.qlinear_add if op == "QLinearAdd" else lowp.qlinear_mul
-    for _ in range(4):
+    for _ in range(12):
         a, b = rand_q(rng, dt, shapes[0]), rand_q(rng, dt, shapes[1])
         sa, sb, sc = rand_scale(rng), rand_scale(rng), rand_scale(rng, -7, 0)
         za, zb, zc = rand_zp(rng, dt), rand_zp(rng, dt), rand_zp(rng, dt)

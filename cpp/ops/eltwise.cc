@@ -1,49 +1,88 @@
+// Elementwise binary ops: broadcast driver, scalar reference kernels, TFLite arithmetic.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // exactness: never fuse a*b+c (aarch64 would)
+#endif
 #include "ops/eltwise.h"
 
-#include "ops/quantize.h"
+#include <atomic>
+#include <utility>
+
 #include "requant/requant.h"
+#include "runtime/cpu.h"
 
 namespace lowp {
 namespace ops {
 
-// onnxruntime QLinearAdd (MLAS SSE2 kernel, the one onnxruntime 1.32 runs on x86-64; checked
-// bit-exact): with rA = sA / sC, rB = sB / sC and F = float(zC) - (rA * zA + rB * zB) in float32,
-//   both inputs vary along the span:  r = cvt((F + float(a) * rA) + float(b) * rB)
-//   B is a scalar for the span:      F' = F + float(b) * rB;  r = cvt(F' + float(a) * rA)
-// and when A is the scalar onnxruntime swaps the operands (A <-> B, parameters included).
-// cvt rounds half to even (INT32_MIN on overflow); the result saturates to the output type.
-// Sub (not an onnxruntime op) is the same arithmetic with rB negated.
-int32_t add_half_even(int32_t a, int32_t b, const BinaryParams& p, SpanKind kind) {
-  const bool swap = kind == SpanKind::ScalarA;
-  const float sA = swap ? p.scale_b : p.scale_a, sB = swap ? p.scale_a : p.scale_b;
-  const int32_t zA = swap ? p.zp_b : p.zp_a, zB = swap ? p.zp_a : p.zp_b;
-  const int32_t vA = swap ? b : a, vB = swap ? a : b;
-  const float neg = p.op == BinaryOp::Sub ? -1.0f : 1.0f;
+AddHalfEven add_half_even_consts(const BinaryParams& p, bool swapped) {
+  const float sA = swapped ? p.scale_b : p.scale_a, sB = swapped ? p.scale_a : p.scale_b;
+  const int32_t zA = swapped ? p.zp_b : p.zp_a, zB = swapped ? p.zp_a : p.zp_b;
   float rA = sA / p.scale_c, rB = sB / p.scale_c;
-  if (swap) rA *= neg; else rB *= neg;
-  const float fixed = static_cast<float>(p.zp_c) - (rA * static_cast<float>(zA) + rB * static_cast<float>(zB));
-  float v;
-  if (kind == SpanKind::Both) {
-    const float t = fixed + static_cast<float>(vA) * rA;
-    v = t + static_cast<float>(vB) * rB;
-  } else {
-    const float f2 = fixed + static_cast<float>(vB) * rB;
-    v = f2 + static_cast<float>(vA) * rA;
+  if (p.op == BinaryOp::Sub) {
+    if (swapped) rA = -rA;
+    else rB = -rB;
   }
-  int32_t r = cvt_rne(v);
-  r = r < p.qmin ? p.qmin : (r > p.qmax ? p.qmax : r);
-  return r;
+  AddHalfEven k;
+  k.rA = rA;
+  k.rB = rB;
+  k.fixed = static_cast<float>(p.zp_c) - (rA * static_cast<float>(zA) + rB * static_cast<float>(zB));
+  k.lo = p.qmin;
+  k.hi = p.qmax;
+  return k;
 }
 
-// onnxruntime QLinearMul (MLAS SSE2 kernel on x86):
-//   ratio = sa * sb / sc (float32, in that order); v = float((a - za) * (b - zb)) * ratio + float(zc);
-//   cvtps2dq (half to even), then saturating packs to int16 and to the 8-bit type.
-int32_t mul_half_even(int32_t a, int32_t b, const BinaryParams& p) {
-  const float ratio = p.scale_a * p.scale_b / p.scale_c;
-  const int32_t prod = (a - p.zp_a) * (b - p.zp_b);
-  const float v = static_cast<float>(prod) * ratio + static_cast<float>(p.zp_c);
-  const int32_t r = cvt_rne(v);
-  return r < p.qmin ? p.qmin : (r > p.qmax ? p.qmax : r);
+MulHalfEven mul_half_even_consts(const BinaryParams& p, bool swapped) {
+  MulHalfEven k;
+  const float sA = swapped ? p.scale_b : p.scale_a, sB = swapped ? p.scale_a : p.scale_b;
+  k.ratio = sA * sB / p.scale_c;
+  k.zc = static_cast<float>(p.zp_c);
+  k.za = swapped ? p.zp_b : p.zp_a;
+  k.zb = swapped ? p.zp_a : p.zp_b;
+  k.lo = p.qmin;
+  k.hi = p.qmax;
+  return k;
+}
+
+namespace {
+
+template <typename T>
+void add_row_ref(const T* a, const T* b, T* c, int64_t n, bool b_scalar, const AddHalfEven& k) {
+  for (int64_t i = 0; i < n; ++i) c[i] = static_cast<T>(add_he(a[i], b_scalar ? b[0] : b[i], k));
+}
+
+template <typename T>
+void mul_row_ref(const T* a, const T* b, T* c, int64_t n, bool b_scalar, const MulHalfEven& k) {
+  for (int64_t i = 0; i < n; ++i) c[i] = static_cast<T>(mul_he(a[i], b_scalar ? b[0] : b[i], k));
+}
+
+const EltwiseRowKernels kRef = {"ref", add_row_ref<uint8_t>, add_row_ref<int8_t>, mul_row_ref<uint8_t>,
+                                mul_row_ref<int8_t>};
+std::atomic<bool> g_simd{true};
+
+}  // namespace
+
+const EltwiseRowKernels& eltwise_ref_kernels() { return kRef; }
+void set_eltwise_simd(bool on) { g_simd.store(on); }
+
+const EltwiseRowKernels& eltwise_kernels() {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2();
+  if (avx2 && g_simd.load()) return eltwise_avx2_kernels();
+#endif
+  return kRef;
+}
+
+SpanKind span_kind(const BroadcastShape& bs) {
+  for (int d = bs.ndim - 1; d >= 0; --d) {
+    if (bs.shape[d] == 1) continue;
+    const bool va = bs.stride_a[d] != 0, vb = bs.stride_b[d] != 0;
+    if (va && vb) return SpanKind::Both;
+    if (va) return SpanKind::ScalarB;
+    if (vb) return SpanKind::ScalarA;
+    // neither varies along this axis: keep looking further out
+  }
+  return SpanKind::ScalarA;  // a single element: onnxruntime tests input 0 for "scalar" first
 }
 
 namespace {
@@ -71,50 +110,25 @@ int32_t mul_tflite(int32_t a, int32_t b, const BinaryParams& p) {
   return static_cast<int32_t>(out < p.qmin ? p.qmin : (out > p.qmax ? p.qmax : out));
 }
 
-SpanKind span_kind(const BroadcastShape& bs) {
-  // onnxruntime's broadcaster hands its kernels spans along the innermost output axis of size
-  // > 1; which input is constant along it decides the kernel variant.
-  for (int d = bs.ndim - 1; d >= 0; --d) {
-    if (bs.shape[d] == 1) continue;
-    const bool va = bs.stride_a[d] != 0, vb = bs.stride_b[d] != 0;
-    if (va && vb) return SpanKind::Both;
-    if (va) return SpanKind::ScalarB;
-    if (vb) return SpanKind::ScalarA;
-    // neither varies along this axis: keep looking further out
-  }
-  return SpanKind::ScalarA;  // a single element: onnxruntime tests input 0 for scalar first
-}
-
 namespace {
 
-template <typename T, typename F>
-void broadcast_loop(const BroadcastShape& bs, const T* a, const T* b, T* c, F f) {
+// Calls row(pa, pb, pc, inner, ia, ib) for every contiguous output row (last axis).
+template <typename T, typename Row>
+void for_each_row(const BroadcastShape& bs, const T* a, const T* b, T* c, Row row) {
   const int nd = bs.ndim;
   if (nd == 0) {
-    c[0] = static_cast<T>(f(a[0], b[0], SpanKind::ScalarA));
+    row(a, b, c, 1, 1, 1);
     return;
   }
   const int64_t inner = bs.shape[nd - 1];
   const int64_t ia = bs.stride_a[nd - 1], ib = bs.stride_b[nd - 1];
-  const SpanKind kind = span_kind(bs);
   int64_t outer = 1;
   for (int d = 0; d < nd - 1; ++d) outer *= bs.shape[d];
-  if (inner == 0) return;
+  if (inner == 0 || outer == 0) return;
   int64_t idx[kMaxDims] = {};
   int64_t off_a = 0, off_b = 0;
   for (int64_t o = 0; o < outer; ++o) {
-    const T* pa = a + off_a;
-    const T* pb = b + off_b;
-    T* pc = c + o * inner;
-    if (ia == 1 && ib == 1) {
-      for (int64_t i = 0; i < inner; ++i) pc[i] = static_cast<T>(f(pa[i], pb[i], kind));
-    } else if (ia == 1 && ib == 0) {
-      const int32_t vb = pb[0];
-      for (int64_t i = 0; i < inner; ++i) pc[i] = static_cast<T>(f(pa[i], vb, kind));
-    } else {
-      for (int64_t i = 0; i < inner; ++i) pc[i] = static_cast<T>(f(pa[i * ia], pb[i * ib], kind));
-    }
-    // advance the multi-index over the outer dims
+    row(a + off_a, b + off_b, c + o * inner, inner, ia, ib);
     for (int d = nd - 2; d >= 0; --d) {
       ++idx[d];
       off_a += bs.stride_a[d];
@@ -128,18 +142,80 @@ void broadcast_loop(const BroadcastShape& bs, const T* a, const T* b, T* c, F f)
 }
 
 template <typename T>
-void binary_t(const BroadcastShape& bs, const T* a, const T* b, T* c, const BinaryParams& p) {
-  if (p.rounding == Rounding::HalfEven) {
-    if (p.op == BinaryOp::Mul)
-      broadcast_loop(bs, a, b, c, [&p](int32_t x, int32_t y, SpanKind) { return mul_half_even(x, y, p); });
-    else
-      broadcast_loop(bs, a, b, c, [&p](int32_t x, int32_t y, SpanKind k) { return add_half_even(x, y, p, k); });
-  } else {
-    if (p.op == BinaryOp::Mul)
-      broadcast_loop(bs, a, b, c, [&p](int32_t x, int32_t y, SpanKind) { return mul_tflite(x, y, p); });
-    else
-      broadcast_loop(bs, a, b, c, [&p](int32_t x, int32_t y, SpanKind) { return add_tflite(x, y, p); });
+struct RowFns;
+template <>
+struct RowFns<uint8_t> {
+  static auto add(const EltwiseRowKernels& k) { return k.add_u8; }
+  static auto mul(const EltwiseRowKernels& k) { return k.mul_u8; }
+};
+template <>
+struct RowFns<int8_t> {
+  static auto add(const EltwiseRowKernels& k) { return k.add_s8; }
+  static auto mul(const EltwiseRowKernels& k) { return k.mul_s8; }
+};
+
+// Drops size-1 axes and merges adjacent axes both inputs walk contiguously (the output is
+// contiguous), so rows are as long as possible. Leaves span_kind() unchanged.
+BroadcastShape coalesce(const BroadcastShape& in) {
+  BroadcastShape out;
+  int n = 0;
+  for (int d = 0; d < in.ndim; ++d) {
+    if (in.shape[d] == 1) continue;
+    if (n > 0 && out.stride_a[n - 1] == in.stride_a[d] * in.shape[d] &&
+        out.stride_b[n - 1] == in.stride_b[d] * in.shape[d]) {
+      out.shape[n - 1] *= in.shape[d];
+      out.stride_a[n - 1] = in.stride_a[d];
+      out.stride_b[n - 1] = in.stride_b[d];
+      continue;
+    }
+    out.shape[n] = in.shape[d];
+    out.stride_a[n] = in.stride_a[d];
+    out.stride_b[n] = in.stride_b[d];
+    ++n;
   }
+  out.ndim = n;
+  return out;
+}
+
+template <typename T>
+void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const BinaryParams& p) {
+  const BroadcastShape bs_in = coalesce(bs_raw);
+  const SpanKind kind = span_kind(bs_in);
+  // onnxruntime's kernels see "B constant" spans; when A is the constant one, swap.
+  const bool swapped = kind == SpanKind::ScalarA;
+  BroadcastShape bs = bs_in;
+  if (swapped) {
+    for (int d = 0; d < bs.ndim; ++d) std::swap(bs.stride_a[d], bs.stride_b[d]);
+    std::swap(a, b);
+  }
+  const EltwiseRowKernels& rk = eltwise_kernels();
+  if (p.op == BinaryOp::Mul) {
+    const MulHalfEven k = mul_half_even_consts(p, swapped);
+    auto fast = RowFns<T>::mul(rk);
+    for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+      if (ia == 1 && (ib == 1 || ib == 0) && n > 1) return fast(pa, pb, pc, n, ib == 0, k);
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(mul_he(pa[i * ia], pb[i * ib], k));
+    });
+  } else {
+    const AddHalfEven k = add_half_even_consts(p, swapped);
+    auto fast = RowFns<T>::add(rk);
+    for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+      if (ia == 1 && (ib == 1 || ib == 0) && n > 1) return fast(pa, pb, pc, n, ib == 0, k);
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(add_he(pa[i * ia], pb[i * ib], k));
+    });
+  }
+}
+
+template <typename T>
+void tflite_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const BinaryParams& p) {
+  const BroadcastShape bs = coalesce(bs_raw);
+  const bool mul = p.op == BinaryOp::Mul;
+  for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+    if (mul)
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(mul_tflite(pa[i * ia], pb[i * ib], p));
+    else
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(add_tflite(pa[i * ia], pb[i * ib], p));
+  });
 }
 
 }  // namespace
@@ -150,12 +226,20 @@ void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, 
     LOWP_CHECK(p.left_shift >= 0 && p.left_shift <= 20, "left_shift must be in [0, 20]");
     for (int s : {p.shift_a, p.shift_b, p.shift_c}) LOWP_CHECK(s >= -31 && s <= 30, "shift must be in [-31, 30]");
   }
-  if (t == DType::U8)
-    binary_t(bs, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(c), p);
-  else if (t == DType::S8)
-    binary_t(bs, static_cast<const int8_t*>(a), static_cast<const int8_t*>(b), static_cast<int8_t*>(c), p);
-  else
+  const bool he = p.rounding == Rounding::HalfEven;
+  if (t == DType::U8) {
+    auto pa = static_cast<const uint8_t*>(a);
+    auto pb = static_cast<const uint8_t*>(b);
+    auto pc = static_cast<uint8_t*>(c);
+    he ? half_even_t(bs, pa, pb, pc, p) : tflite_t(bs, pa, pb, pc, p);
+  } else if (t == DType::S8) {
+    auto pa = static_cast<const int8_t*>(a);
+    auto pb = static_cast<const int8_t*>(b);
+    auto pc = static_cast<int8_t*>(c);
+    he ? half_even_t(bs, pa, pb, pc, p) : tflite_t(bs, pa, pb, pc, p);
+  } else {
     throw Error("lowp: elementwise ops take uint8 or int8");
+  }
 }
 
 }  // namespace ops

@@ -259,6 +259,9 @@ void register_ops_eltwise(py::module_& m) {
   m.def("softmax", &softmax_py, py::arg("x"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"),
         py::arg("out"));
   m.def("mlas_logistic", &logistic_py, py::arg("x"), py::arg("fma") = true);
+  m.def("_set_eltwise_simd", &ops::set_eltwise_simd, py::arg("on"),
+        "Testing hook: False forces the scalar reference row kernels of the elementwise ops.");
+  m.def("_eltwise_kernel", [] { return std::string(ops::eltwise_kernels().name); });
 }
 
 }  // namespace lowp

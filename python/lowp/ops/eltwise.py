@@ -93,15 +93,42 @@ def _rounding(rounding: str) -> str:
 
 def _f32(s, name: str) -> float:
     """A positive finite scalar scale, as the float32 value a model would store."""
-    arr = _scale(s, name)
-    v = np.float32(arr[0])
-    if not np.isfinite(v) or v <= 0:
+    if isinstance(s, (float, int, np.floating)) and not isinstance(s, bool):
+        v = float(np.float32(s))
+    else:
+        arr = np.asarray(s)
+        if arr.dtype.kind != "f" and arr.dtype.kind not in "iu":
+            raise TypeError(f"lowp: {name} must be a float, got {arr.dtype}")
+        if arr.size != 1:
+            raise ValueError(f"lowp: {name} must be a scalar, got shape {arr.shape}")
+        v = float(np.float32(arr.reshape(-1)[0]))
+    if not (v > 0 and math.isfinite(v)):
         raise ValueError(f"lowp: {name} must be finite and > 0 in float32")
-    return float(v)
+    return v
 
 
 def _zp1(zp, dtype, name: str) -> int:
-    return int(_zero_point(zp, np.dtype(dtype), name)[0])
+    """A scalar zero point as int, range-checked for `dtype` (None -> 0)."""
+    dtype = np.dtype(dtype)
+    lo, hi = _RANGE[dtype]
+    if zp is None:
+        return 0
+    if isinstance(zp, (np.ndarray, np.generic)):
+        arr = np.asarray(zp)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"lowp: {name} must be an integer, got {arr.dtype}")
+        if arr.dtype in _RANGE and arr.dtype != dtype:
+            raise TypeError(f"lowp: {name} has dtype {arr.dtype} but its tensor is {dtype}")
+        if arr.size != 1:
+            raise ValueError(f"lowp: {name} must be a scalar, got shape {arr.shape}")
+        v = int(arr.reshape(-1)[0])
+    elif isinstance(zp, numbers.Integral) and not isinstance(zp, bool):
+        v = int(zp)
+    else:
+        raise TypeError(f"lowp: {name} must be an integer, got {type(zp).__name__}")
+    if not lo <= v <= hi:
+        raise ValueError(f"lowp: {name} out of range [{lo}, {hi}] for {dtype}")
+    return v
 
 
 def _layout(layout: str) -> str:
@@ -392,6 +419,8 @@ def qlinear_leaky_relu(x, x_scale, x_zero_point, y_scale, y_zero_point, *, alpha
 
 # --------------------------------------------------------------------------- binary elementwise
 def _broadcast_pair(a, b):
+    if a.shape == b.shape:
+        return a, b
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
