@@ -501,3 +501,19 @@ def test_simd_rows_match_scalar_reference(dt):
                 finally:
                     _lowp._set_eltwise_simd(True)
                 np.testing.assert_array_equal(fast, ref)
+
+
+def test_lut_simd_matches_scalar():
+    from lowp import _lowp
+    rng = np.random.default_rng(18)
+    t = rng.integers(0, 256, 256, dtype=np.uint8)
+    for n in (0, 1, 63, 64, 65, 127, 128, 1000, 4099):
+        x = rng.integers(0, 256, n, dtype=np.uint8)
+        fast = lowp.lookup_table(x, t)
+        _lowp._set_lut_simd(False)
+        try:
+            ref = lowp.lookup_table(x, t)
+        finally:
+            _lowp._set_lut_simd(True)
+        np.testing.assert_array_equal(fast, t[x])
+        np.testing.assert_array_equal(ref, t[x])

@@ -1,5 +1,9 @@
 #include "ops/quantize.h"
 
+#include <atomic>
+
+#include "runtime/cpu.h"
+
 namespace lowp {
 namespace ops {
 
@@ -63,7 +67,34 @@ void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t
   }
 }
 
+namespace {
+std::atomic<bool> g_lut_simd{true};
+}
+
+void set_lut_simd(bool on) { g_lut_simd.store(on); }
+
+#if defined(__x86_64__) || defined(_M_X64)
+bool cpu_has_avx512vbmi() {
+  static const bool ok = cpu::has_avx512bw() && __builtin_cpu_supports("avx512vbmi");
+  return ok;
+}
+#endif
+
+const char* lut_kernel_name() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu_has_avx512vbmi() && g_lut_simd.load()) return "avx512vbmi";
+#endif
+  return "ref";
+}
+
 void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (g_lut_simd.load() && cpu_has_avx512vbmi()) return lut_apply_vbmi(x, table, y, n);
+#endif
+  lut_apply_ref(x, table, y, n);
+}
+
+void lut_apply_ref(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     const uint8_t a = table[x[i]], b = table[x[i + 1]], c = table[x[i + 2]], d = table[x[i + 3]];

@@ -262,6 +262,8 @@ void register_ops_eltwise(py::module_& m) {
   m.def("_set_eltwise_simd", &ops::set_eltwise_simd, py::arg("on"),
         "Testing hook: False forces the scalar reference row kernels of the elementwise ops.");
   m.def("_eltwise_kernel", [] { return std::string(ops::eltwise_kernels().name); });
+  m.def("_set_lut_simd", &ops::set_lut_simd, py::arg("on"), "Testing hook: False forces the scalar LUT kernel.");
+  m.def("_lut_kernel", [] { return std::string(ops::lut_kernel_name()); });
 }
 
 }  // namespace lowp

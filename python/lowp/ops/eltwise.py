@@ -14,6 +14,7 @@ by construction.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -273,7 +274,8 @@ def lookup_table(x, table) -> np.ndarray:
     table = np.asarray(table)
     if table.dtype not in _QTYPES or table.shape != (256,):
         raise ValueError(f"lowp: table must be 256 entries of uint8 or int8, got {table.dtype} {table.shape}")
-    return _lowp.lut(np.ascontiguousarray(x), np.ascontiguousarray(table), str(table.dtype))
+    return _lowp.lut(x if x.flags.c_contiguous else np.ascontiguousarray(x),
+                     table if table.flags.c_contiguous else np.ascontiguousarray(table), str(table.dtype))
 
 
 qlinear_lut = lookup_table
@@ -374,11 +376,27 @@ def _make_table_builder(name):
     return builder
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_table(name, params, xs, xz, ys, yz, x_dtype, y_dtype, rounding):
+    t = build_lookup_table(LUT_FUNCTIONS[name](**dict(params)), xs, xz, ys, yz, x_dtype=x_dtype, y_dtype=y_dtype,
+                           rounding=rounding)
+    t.setflags(write=False)
+    return t
+
+
+def _table_for(name, params, x_scale, x_zero_point, y_scale, y_zero_point, x_dtype, y_dtype, rounding):
+    """The (cached) table of a named LUT function; the key holds the float32 scales and zero points."""
+    x_dtype, y_dtype = np.dtype(x_dtype), np.dtype(y_dtype)
+    xs, ys = _f32(x_scale, "x_scale"), _f32(y_scale, "y_scale")
+    xz, yz = _zp1(x_zero_point, x_dtype, "x_zero_point"), _zp1(y_zero_point, y_dtype, "y_zero_point")
+    key = tuple(sorted((k, float(v)) for k, v in params.items()))
+    return _cached_table(name, key, xs, xz, ys, yz, str(x_dtype), str(y_dtype), _rounding(rounding))
+
+
 def _make_qlinear(name):
     def op(x, x_scale, x_zero_point, y_scale, y_zero_point, *, rounding: str = "half_even", **params):
         x = _qarray(x, "x")
-        table = build_lookup_table(LUT_FUNCTIONS[name](**params), x_scale, x_zero_point, y_scale, y_zero_point,
-                                   x_dtype=x.dtype, y_dtype=x.dtype, rounding=rounding)
+        table = _table_for(name, params, x_scale, x_zero_point, y_scale, y_zero_point, x.dtype, x.dtype, rounding)
         return lookup_table(x, table)
     op.__name__ = f"qlinear_{name}"
     op.__doc__ = (f"Quantized {name} through a 256-entry table built from the scales (float32 function, "
@@ -412,8 +430,8 @@ def qlinear_leaky_relu(x, x_scale, x_zero_point, y_scale, y_zero_point, *, alpha
                        rounding: str = "half_even"):
     """com.microsoft QLinearLeakyRelu: table of ``v >= 0 ? v : alpha * v`` in float32."""
     x = _qarray(x, "x")
-    table = build_lookup_table(_leaky(alpha), x_scale, x_zero_point, y_scale, y_zero_point,
-                               x_dtype=x.dtype, y_dtype=x.dtype, rounding=rounding)
+    table = _table_for("leaky_relu", {"alpha": float(np.float32(alpha))}, x_scale, x_zero_point, y_scale,
+                       y_zero_point, x.dtype, x.dtype, rounding)
     return lookup_table(x, table)
 
 
