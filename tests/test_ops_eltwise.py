@@ -517,3 +517,20 @@ def test_lut_simd_matches_scalar():
             _lowp._set_lut_simd(True)
         np.testing.assert_array_equal(fast, t[x])
         np.testing.assert_array_equal(ref, t[x])
+
+
+@pytest.mark.parametrize("dt", [np.uint8, np.int8, np.int16])
+def test_quantize_simd_matches_scalar(dt):
+    from lowp import _lowp
+    rng = np.random.default_rng(19)
+    x = (rng.standard_normal(1037) * 300).astype(f32)
+    x[:8] = [np.nan, np.inf, -np.inf, 0.5, 1.5, -2.5, 3e9, -3e9]
+    for s in (f32(0.37), f32(1.0), f32(1e-3)):
+        z = np.array(3, dt)
+        fast = lowp.quantize_linear(x, s, z)
+        _lowp._set_eltwise_simd(False)
+        try:
+            ref = lowp.quantize_linear(x, s, z)
+        finally:
+            _lowp._set_eltwise_simd(True)
+        np.testing.assert_array_equal(fast, ref)

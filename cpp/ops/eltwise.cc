@@ -64,6 +64,7 @@ std::atomic<bool> g_simd{true};
 
 const EltwiseRowKernels& eltwise_ref_kernels() { return kRef; }
 void set_eltwise_simd(bool on) { g_simd.store(on); }
+bool eltwise_simd_enabled() { return g_simd.load(); }
 
 const EltwiseRowKernels& eltwise_kernels() {
 #if defined(__x86_64__) || defined(_M_X64)

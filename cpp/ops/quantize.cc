@@ -41,6 +41,18 @@ void dequantize_t(const T* x, float* y, int64_t outer, int64_t axis_len, int64_t
 
 void quantize_linear(const float* x, void* y, DType yt, int64_t outer, int64_t axis_len, int64_t inner,
                      const float* scale, const int32_t* zp, int64_t nparam) {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2();
+  if (avx2 && eltwise_simd_enabled() && (yt == DType::U8 || yt == DType::S8 || yt == DType::S16)) {
+    const int64_t isz = yt == DType::S16 ? 2 : 1;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t a = 0; a < axis_len; ++a) {
+        const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
+        quantize_row_avx2(x + off, static_cast<char*>(y) + off * isz, yt, inner, scale[p], zp[p]);
+      }
+    return;
+  }
+#endif
   switch (yt) {
     case DType::U8:
       return quantize_t(x, static_cast<uint8_t*>(y), outer, axis_len, inner, scale, zp, nparam, 0, 255);

@@ -46,6 +46,11 @@ void lut_apply_vbmi(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t 
 bool cpu_has_avx512vbmi();
 #endif
 void set_lut_simd(bool on);
+// SIMD switch for quantize (shared with the elementwise row kernels; see eltwise.h)
+bool eltwise_simd_enabled();
+#if defined(__x86_64__) || defined(_M_X64)
+void quantize_row_avx2(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp);  // quantize_avx2.cc
+#endif
 const char* lut_kernel_name();
 
 }  // namespace ops
