@@ -534,3 +534,25 @@ def test_quantize_simd_matches_scalar(dt):
         finally:
             _lowp._set_eltwise_simd(True)
         np.testing.assert_array_equal(fast, ref)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_requantize_linear_per_tensor_and_axis(dt):
+    rng = np.random.default_rng(20)
+    x = rq(rng, dt, (2, 5, 3, 4))
+    i = np.iinfo(dt)
+    # per tensor: the ONNX QDQ composition in float32
+    xs, xz, ys, yz = rs(rng, -4, 0), rzp(rng, dt), rs(rng, -4, 0), rzp(rng, dt)
+    want = lowp.quantize_linear(lowp.dequantize_linear(x, xs, np.array(xz, dt)), ys, np.array(yz, dt))
+    np.testing.assert_array_equal(lowp.requantize_linear(x, xs, np.array(xz, dt), ys, np.array(yz, dt)), want)
+    # per axis 1, mixed scalar / vector parameters
+    xsv = np.exp(rng.uniform(-4, 0, 5)).astype(f32)
+    xzv = rng.integers(i.min, i.max + 1, 5).astype(dt)
+    ysv = np.exp(rng.uniform(-4, 0, 5)).astype(f32)
+    got = lowp.requantize_linear(x, xsv, xzv, ysv, np.array(yz, dt), axis=1)
+    deq = (xsv[None, :, None, None] * (x.astype(np.int64) - xzv.astype(np.int64)[None, :, None, None]).astype(f32))
+    v = (deq.astype(f32) / ysv[None, :, None, None]).astype(f32)
+    ref = np.clip(np.rint(np.clip(v, i.min - yz, i.max - yz)) + yz, i.min, i.max)
+    np.testing.assert_array_equal(got, ref.astype(dt))
+    with pytest.raises(ValueError, match="entries"):
+        lowp.requantize_linear(x, np.ones(4, f32), 0, 1.0, 0, axis=1)

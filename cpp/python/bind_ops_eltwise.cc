@@ -104,6 +104,35 @@ py::array lut_py(const py::array& x, const py::array& table, const std::string& 
   return y;
 }
 
+// Per-axis lookup: x C-contiguous, axis `axis` of length C, tables (C, 256).
+py::array lut_axis_py(const py::array& x, const py::array& tables, int axis, const std::string& out_dtype) {
+  const DType xt = dtype_of(x, "x");
+  LOWP_CHECK(xt == DType::U8 || xt == DType::S8, "x must be uint8 or int8");
+  need_c_contig(x, "x");
+  const DType yt = parse_dtype(out_dtype);
+  LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "lookup table output must be uint8 or int8");
+  LOWP_CHECK(axis >= 0 && axis < x.ndim(), "axis out of range");
+  int64_t outer, len, inner;
+  split_axis(x, axis, &outer, &len, &inner);
+  LOWP_CHECK(tables.ndim() == 2 && tables.shape(0) == len && tables.shape(1) == 256 && tables.itemsize() == 1,
+             "tables must be (axis length, 256) 8-bit entries");
+  auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(tables).view("uint8"));
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  py::array y(np_dtype(yt), shape);
+  const uint8_t* xp = static_cast<const uint8_t*>(x.data());
+  const uint8_t* tp = t.data();
+  uint8_t* yp = static_cast<uint8_t*>(y.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t c = 0; c < len; ++c) {
+        const int64_t off = (o * len + c) * inner;
+        ops::lut_apply(xp + off, tp + c * 256, yp + off, inner);
+      }
+  }
+  return y;
+}
+
 py::array binary_py(const py::array& a, const py::array& b, const std::string& op, const std::string& rounding,
                     float sa, int32_t za, float sb, int32_t zb, float sc, int32_t zc, int left_shift, int32_t ma,
                     int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax) {
@@ -247,6 +276,7 @@ void register_ops_eltwise(py::module_& m) {
   m.def("dequantize_linear", &dequantize_linear_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
         py::arg("axis"));
   m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"));
+  m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
         py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),
         py::arg("ma"), py::arg("sha"), py::arg("mb"), py::arg("shb"), py::arg("mc"), py::arg("shc"),

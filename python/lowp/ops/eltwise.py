@@ -256,14 +256,52 @@ def dynamic_quantize_linear(x):
     return y, scale, zp
 
 
-def requantize_linear(x, x_scale, x_zero_point, y_scale, y_zero_point, *, output_dtype=None) -> np.ndarray:
-    """8-bit -> 8-bit requantization ``q(dq(x))`` with onnxruntime's float32 arithmetic
-    (the per-input table QLinearConcat uses): a 256-entry table applied by the LUT kernel."""
+def requantize_linear(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: int = 1,
+                      output_dtype=None) -> np.ndarray:
+    """8-bit -> 8-bit requantization ``q(dq(x))`` with onnxruntime's float32 arithmetic (the
+    table QLinearConcat builds per input): ``dq = float32(x_scale) * float32(x - x_zp)``, then
+    QuantizeLinear (``/ y_scale``, round half to even, saturate). Per-tensor, or per-axis when
+    any of the four parameters is a 1-D array (along ``axis``). Applied as 256-entry tables."""
     x = _qarray(x, "x")
     out = np.dtype(output_dtype) if output_dtype is not None else x.dtype
-    table = build_lookup_table(lambda v: v, x_scale, x_zero_point, y_scale, y_zero_point,
-                               x_dtype=x.dtype, y_dtype=out)
-    return lookup_table(x, table)
+    if out not in _QTYPES:
+        raise TypeError(f"lowp: requantize output must be uint8 or int8, got {out}")
+    per_axis = any(np.ndim(v) == 1 and np.size(v) > 1 for v in (x_scale, x_zero_point, y_scale, y_zero_point))
+    if not per_axis:
+        table = build_lookup_table(lambda v: v, x_scale, x_zero_point, y_scale, y_zero_point,
+                                   x_dtype=x.dtype, y_dtype=out)
+        return lookup_table(x, table)
+    if x.ndim == 0:
+        raise ValueError("lowp: per-axis requantization needs an array input")
+    ax = axis + x.ndim if axis < 0 else axis
+    if not 0 <= ax < x.ndim:
+        raise ValueError(f"lowp: axis {axis} out of range for a {x.ndim}-D input")
+    C = x.shape[ax]
+
+    def vec(v, name, dtype, is_scale):
+        arr = np.asarray(v if v is not None else 0)
+        if arr.ndim > 1 or (arr.size != 1 and arr.size != C):
+            raise ValueError(f"lowp: {name} must be a scalar or have {C} entries (axis {axis})")
+        if is_scale:
+            arr = arr.astype(np.float32)
+            if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+                raise ValueError(f"lowp: {name} must be finite and > 0")
+        else:
+            if arr.dtype.kind not in "iu":
+                raise TypeError(f"lowp: {name} must be an integer array, got {arr.dtype}")
+            lo, hi = _RANGE[np.dtype(dtype)]
+            if arr.min() < lo or arr.max() > hi:
+                raise ValueError(f"lowp: {name} out of range [{lo}, {hi}] for {np.dtype(dtype)}")
+            arr = arr.astype(np.int32)
+        return np.broadcast_to(arr.reshape(-1), (C,))
+    xs = vec(x_scale, "x_scale", None, True)
+    xz = vec(x_zero_point, "x_zero_point", x.dtype, False)
+    ys = np.ascontiguousarray(vec(y_scale, "y_scale", None, True))
+    yz = np.ascontiguousarray(vec(y_zero_point, "y_zero_point", out, False))
+    vals = _table_inputs(x.dtype)
+    deq = (xs[:, None] * (vals[None, :] - xz[:, None]).astype(np.float32)).astype(np.float32)
+    tables = _lowp.quantize_linear(np.ascontiguousarray(deq), ys, yz, 0, str(out))
+    return _lowp.lut_axis(np.ascontiguousarray(x), tables, ax, str(out))
 
 
 # --------------------------------------------------------------------------- lookup tables
