@@ -556,3 +556,21 @@ def test_requantize_linear_per_tensor_and_axis(dt):
     np.testing.assert_array_equal(got, ref.astype(dt))
     with pytest.raises(ValueError, match="entries"):
         lowp.requantize_linear(x, np.ones(4, f32), 0, 1.0, 0, axis=1)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("rounding", ["gemmlowp", "single"])
+def test_logistic_tflite_reference(dt, rounding):
+    x = np.arange(256, dtype=np.uint8).view(dt)
+    yz = dt(-128) if dt == np.int8 else dt(0)
+    rng = np.random.default_rng(21)
+    for xs in [f32(0.1), f32(0.0234), f32(1 / 16), f32(0.5), rs(rng, -5, -1), rs(rng, -5, -1)]:
+        xz = rzp(rng, dt)
+        got = lowp.qlinear_sigmoid(x, xs, dt(xz), f32(1 / 256), yz, rounding=rounding)
+        want = tfl.logistic(x, xs, xz, single_rounding=rounding == "single")
+        np.testing.assert_array_equal(got, want)
+        # and it is a faithful logistic: within 1 step of the float function
+        true = 1 / (1 + np.exp(-float(xs) * (x.astype(np.float64) - xz))) * 256 + int(yz)
+        assert np.max(np.abs(got.astype(np.float64) - np.clip(true, np.iinfo(dt).min, np.iinfo(dt).max))) <= 1.0
+    with pytest.raises(ValueError, match="1/256"):
+        lowp.qlinear_sigmoid(x, 0.1, dt(0), 0.01, yz, rounding=rounding)

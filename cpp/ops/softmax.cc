@@ -1,5 +1,8 @@
 #include "ops/softmax.h"
 
+#include "ops/fixedpoint.h"
+#include "requant/requant.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -72,6 +75,44 @@ void qlinear_softmax_ort_float(const void* x, float* y, DType t, int64_t rows, i
     softmax_rows(static_cast<const int8_t*>(x), rows, D, table, store);
   else
     throw Error("lowp: softmax takes uint8 or int8");
+}
+
+void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool single, uint8_t table[256]) {
+  constexpr int kInputIntegerBits = 4;
+  const double real = static_cast<double>(x_scale) * static_cast<double>(1 << (31 - kInputIntegerBits));
+  int32_t mult;
+  int left_shift;
+  requant::quantize_multiplier(real, &mult, &left_shift, single);
+  LOWP_CHECK(left_shift >= 0, "x_scale too small for TFLite's logistic (needs x_scale * 2^27 >= 1)");
+  LOWP_CHECK(left_shift <= 30, "x_scale too large for TFLite's logistic");
+  // CalculateInputRadius(4, left_shift, 31)
+  const double max_input_rescaled =
+      1.0 * ((1 << kInputIntegerBits) - 1) * static_cast<double>(int64_t{1} << (31 - kInputIntegerBits)) /
+      static_cast<double>(int64_t{1} << left_shift);
+  const int32_t radius = static_cast<int32_t>(std::floor(max_input_rescaled));
+  for (int v = 0; v < 256; ++v) {
+    const int32_t x = is_int8 ? static_cast<int32_t>(static_cast<int8_t>(static_cast<uint8_t>(v))) : v;
+    const int32_t centered = x - x_zp;
+    int32_t out;
+    if (centered <= -radius) {
+      out = is_int8 ? -128 : 0;
+    } else if (centered >= radius) {
+      out = is_int8 ? 127 : 255;
+    } else {
+      const int32_t in_q4 = single ? requant::mul_single(centered, mult, left_shift)
+                                   : requant::mul_gemmlowp(centered, mult, left_shift);
+      const int32_t q0 = fxp::logistic(in_q4, kInputIntegerBits);
+      int32_t q = requant::rdbpot(q0, 31 - 8);
+      if (is_int8) {
+        q = q - 128;
+        q = q < -128 ? -128 : (q > 127 ? 127 : q);
+      } else if (q == 256) {
+        q = 255;
+      }
+      out = q;
+    }
+    table[v] = static_cast<uint8_t>(out);
+  }
 }
 
 namespace {

@@ -19,6 +19,13 @@ void qlinear_softmax_ort(const void* x, void* y, DType t, int64_t rows, int64_t 
 // Float output: y = vt / vsum with the same table.
 void qlinear_softmax_ort_float(const void* x, float* y, DType t, int64_t rows, int64_t D, const float table[256]);
 
+// TFLite reference integer LOGISTIC (reference_ops::Logistic for uint8, reference_integer_ops::
+// Logistic for int8) evaluated for all 256 inputs: output scale 1/256, zero point 0 (uint8) or
+// -128 (int8); input rescaled to Q4.27 by a Q31 multiplier (QuantizeMultiplierGreaterThanOne of
+// x_scale * 2^27), inputs beyond the radius saturate, gemmlowp fixed-point logistic, Q0.31 ->
+// 8 bits by a rounding shift of 23. `single` = TFLITE_SINGLE_ROUNDING for the input rescale.
+void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool single, uint8_t table[256]);
+
 // onnxruntime MLAS logistic (the FMA3 kernel x86 CPUs with AVX2 run): Eigen's rational
 // polynomial on x clamped to [-18, 18], evaluated with fused multiply-adds, max(0, p/q + 0.5).
 float mlas_logistic_fma(float x);

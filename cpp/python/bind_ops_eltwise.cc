@@ -7,6 +7,8 @@
 #include "ops/softmax.h"
 #include <pybind11/stl.h>
 
+#include <cmath>
+
 #include "python/common.h"
 
 namespace lowp {
@@ -289,6 +291,13 @@ void register_ops_eltwise(py::module_& m) {
   m.def("softmax", &softmax_py, py::arg("x"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"),
         py::arg("out"));
   m.def("mlas_logistic", &logistic_py, py::arg("x"), py::arg("fma") = true);
+  m.def("tflite_logistic_table", [](float x_scale, int32_t x_zp, const std::string& dtype, bool single) {
+    LOWP_CHECK(dtype == "uint8" || dtype == "int8", "dtype must be uint8 or int8");
+    LOWP_CHECK(std::isfinite(x_scale) && x_scale > 0, "x_scale must be finite and > 0");
+    py::array_t<uint8_t> t(256);
+    ops::tflite_logistic_table(x_scale, x_zp, dtype == "int8", single, t.mutable_data());
+    return t;
+  }, py::arg("x_scale"), py::arg("x_zero_point"), py::arg("dtype"), py::arg("single"));
   m.def("_set_eltwise_simd", &ops::set_eltwise_simd, py::arg("on"),
         "Testing hook: False forces the scalar reference row kernels of the elementwise ops.");
   m.def("_eltwise_kernel", [] { return std::string(ops::eltwise_kernels().name); });

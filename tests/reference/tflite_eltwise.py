@@ -127,3 +127,105 @@ def average_pool_nhwc(x, kh, kw, sh, sw, pad_h, pad_w, out_h, out_w, qmin=None, 
             avg = np.sign(num) * (np.abs(num) // cnt)
             y[:, oy, ox, :] = np.clip(avg, qmin, qmax)
     return y
+
+
+# ----------------------------------------------------------------------------- LOGISTIC
+# gemmlowp fixed-point semantics, written with Python integers (Q-formats: `ib` integer bits).
+def _sat32(v):
+    return max(INT32_MIN, min(INT32_MAX, v))
+
+
+def _wrap(v):
+    return ((v + 2**31) % 2**32) - 2**31
+
+
+def _srdhm(a, b):
+    return int(srdhm(np.int64(a), np.int64(b)))
+
+
+def _rdbpot(x, e):
+    return int(rdbpot(np.int64(x), e))
+
+
+def _mul_pot(x, e):
+    """SaturatingRoundingMultiplyByPOT."""
+    if e == 0:
+        return x
+    if e < 0:
+        return _rdbpot(x, -e)
+    return _sat32(x * (1 << e))
+
+
+def _one(ib):
+    return INT32_MAX if ib == 0 else 1 << (31 - ib)
+
+
+def _exp_small(a):
+    """exp on [-1/4, 0) (Q0.31): Taylor polynomial around -1/8 as gemmlowp evaluates it."""
+    c = 1895147668
+    third = 715827883
+    x = _wrap(a + (1 << 28))
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    t = _mul_pot(_wrap(_srdhm(_wrap(_mul_pot(x4, -2) + x3), third) + x2), -1)
+    return _wrap(c + _srdhm(c, _wrap(x + t)))
+
+
+_BARREL = [(-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242)]
+
+
+def _exp_neg(a, ib):
+    fb = 31 - ib
+    quarter = 1 << (fb - 2)
+    amq = _wrap((a & (quarter - 1)) - quarter)
+    r = _exp_small(_mul_pot(amq, ib))
+    rem = _wrap(amq - a)
+    for e, m in _BARREL:
+        if ib > e and (rem >> (fb + e)) & 1:
+            r = _srdhm(r, m)
+    if ib > 5 and a < -(1 << (36 - ib)):
+        r = 0
+    if a == 0:
+        r = INT32_MAX
+    return r
+
+
+def _recip_one_plus(a):
+    s = a + INT32_MAX
+    half = (s + (1 if s >= 0 else -1)) // 2 if s >= 0 else -((-s + 1) // 2)
+    x = _wrap(1515870810 + _srdhm(half, -1010580540))
+    for _ in range(3):
+        om = _wrap((1 << 29) - _srdhm(half, x))
+        x = _wrap(x + _mul_pot(_srdhm(x, om), 2))
+    return _mul_pot(x, 1)
+
+
+def _logistic_q(a, ib):
+    if a == 0:
+        return 1 << 30
+    p = _recip_one_plus(_exp_neg(-abs(a), ib))
+    return p if a > 0 else _wrap(INT32_MAX - p)
+
+
+def logistic(x, x_scale, x_zp, single_rounding=False):
+    """TFLite reference LOGISTIC for uint8 (out zp 0) / int8 (out zp -128), output scale 1/256."""
+    x = np.asarray(x)
+    is_int8 = x.dtype == np.int8
+    m, ls = quantize_multiplier(float(np.float32(x_scale)) * float(1 << 27), single_rounding)
+    radius = int(math.floor(15.0 * (1 << 27) / (1 << ls)))
+    out = np.empty(x.shape, np.int64)
+    for idx, v in np.ndenumerate(x.astype(np.int64)):
+        c = int(v) - x_zp
+        if c <= -radius:
+            out[idx] = -128 if is_int8 else 0
+        elif c >= radius:
+            out[idx] = 127 if is_int8 else 255
+        else:
+            q4 = int(mbqm(np.int64(c), m, ls, single_rounding))
+            q = _rdbpot(_logistic_q(q4, 4), 23)
+            if is_int8:
+                out[idx] = min(127, max(-128, q - 128))
+            else:
+                out[idx] = 255 if q == 256 else q
+    return out.astype(x.dtype)

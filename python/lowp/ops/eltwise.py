@@ -431,9 +431,25 @@ def _table_for(name, params, x_scale, x_zero_point, y_scale, y_zero_point, x_dty
     return _cached_table(name, key, xs, xz, ys, yz, str(x_dtype), str(y_dtype), _rounding(rounding))
 
 
+@functools.lru_cache(maxsize=64)
+def _tflite_logistic_table(xs, xz, dtype, single):
+    t = _lowp.tflite_logistic_table(xs, xz, dtype, single).view(dtype)
+    t.setflags(write=False)
+    return t
+
+
 def _make_qlinear(name):
     def op(x, x_scale, x_zero_point, y_scale, y_zero_point, *, rounding: str = "half_even", **params):
         x = _qarray(x, "x")
+        if name == "sigmoid" and _rounding(rounding) != "half_even":
+            # TFLite's reference integer LOGISTIC: fixed output quantization
+            ys, yz = _f32(y_scale, "y_scale"), _zp1(y_zero_point, x.dtype, "y_zero_point")
+            want_zp = -128 if x.dtype == np.int8 else 0
+            if ys != 1.0 / 256 or yz != want_zp:
+                raise ValueError(f"lowp: TFLite LOGISTIC needs y_scale 1/256 and y_zero_point {want_zp}")
+            table = _tflite_logistic_table(_f32(x_scale, "x_scale"), _zp1(x_zero_point, x.dtype, "x_zero_point"),
+                                           str(x.dtype), rounding == "single")
+            return lookup_table(x, table)
         table = _table_for(name, params, x_scale, x_zero_point, y_scale, y_zero_point, x.dtype, x.dtype, rounding)
         return lookup_table(x, table)
     op.__name__ = f"qlinear_{name}"
@@ -454,7 +470,9 @@ exp_table = _make_table_builder("exp")
 
 qlinear_sigmoid = _make_qlinear("sigmoid")
 qlinear_sigmoid.__doc__ = ("com.microsoft QLinearSigmoid: table of MLAS's float32 logistic "
-                           "(bit-exact with onnxruntime for 'half_even').")
+                           "(bit-exact with onnxruntime for 'half_even'). rounding='gemmlowp'/'single': TFLite's "
+                           "reference integer LOGISTIC (gemmlowp fixed point; y_scale 1/256, y_zero_point 0 for "
+                           "uint8 / -128 for int8).")
 qlinear_tanh = _make_qlinear("tanh")
 qlinear_hard_sigmoid = _make_qlinear("hard_sigmoid")
 qlinear_hard_swish = _make_qlinear("hard_swish")
