@@ -574,3 +574,23 @@ def test_logistic_tflite_reference(dt, rounding):
         assert np.max(np.abs(got.astype(np.float64) - np.clip(true, np.iinfo(dt).min, np.iinfo(dt).max))) <= 1.0
     with pytest.raises(ValueError, match="1/256"):
         lowp.qlinear_sigmoid(x, 0.1, dt(0), 0.01, yz, rounding=rounding)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("rounding", ["gemmlowp", "single"])
+def test_softmax_tflite_reference(dt, rounding):
+    rng = np.random.default_rng(22)
+    yz = dt(-128) if dt == np.int8 else dt(0)
+    for D, xs, beta in [(10, f32(0.1), 1.0), (37, f32(0.02), 1.0), (5, f32(0.5), 2.0), (64, rs(rng, -6, 0), 0.7),
+                        (1, f32(0.1), 1.0), (300, f32(1.0), 1.0)]:
+        x = rq(rng, dt, (4, D))
+        got = lowp.qlinear_softmax(x, xs, dt(0), f32(1 / 256), yz, rounding=rounding, beta=beta)
+        np.testing.assert_array_equal(got, tfl.softmax(x, xs, beta, single_rounding=rounding == "single"))
+        xi = x.astype(np.float64) * float(xs) * beta
+        p = np.exp(xi - xi.max(axis=1, keepdims=True))
+        p = p / p.sum(axis=1, keepdims=True) * 256 + int(yz)
+        assert np.max(np.abs(got - np.clip(p, np.iinfo(dt).min, np.iinfo(dt).max))) <= 1.0
+    x = rq(rng, dt, (2, 3, 5))
+    np.testing.assert_array_equal(
+        lowp.qlinear_softmax(x, 0.1, dt(0), 1 / 256, yz, axis=1, rounding=rounding),
+        np.moveaxis(tfl.softmax(np.moveaxis(x, 1, -1), 0.1, 1.0, rounding == "single"), -1, 1))

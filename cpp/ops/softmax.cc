@@ -116,6 +116,74 @@ void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool singl
 }
 
 namespace {
+
+template <typename T>
+void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, int32_t mult, int left_shift, int32_t diff_min,
+                      bool single) {
+  constexpr int kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12;
+  constexpr int32_t out_min = std::numeric_limits<T>::min(), out_max = std::numeric_limits<T>::max();
+  auto rescaled_exp = [&](int32_t diff) {
+    const int32_t r = single ? requant::mul_single(diff, mult, left_shift) : requant::mul_gemmlowp(diff, mult, left_shift);
+    return fxp::exp_on_negative_values(r, kScaledDiffIntegerBits);  // Q0.31
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * D;
+    T* yr = y + r * D;
+    int32_t max_in_row = out_min;
+    for (int64_t c = 0; c < D; ++c) max_in_row = std::max<int32_t>(max_in_row, xr[c]);
+    int32_t sum_of_exps = 0;  // Q12.19
+    for (int64_t c = 0; c < D; ++c) {
+      const int32_t diff = static_cast<int32_t>(xr[c]) - max_in_row;
+      if (diff >= diff_min) sum_of_exps = fxp::wrap_add(sum_of_exps, fxp::rescale(rescaled_exp(diff), 0, kAccumulationIntegerBits));
+    }
+    // GetReciprocal(sum, 12, &num_bits_over_unit)
+    const uint32_t ux = static_cast<uint32_t>(sum_of_exps);
+    int headroom_plus_one = 0;
+    while (headroom_plus_one < 32 && !(ux & (0x80000000u >> headroom_plus_one))) ++headroom_plus_one;
+    const int num_bits_over_unit = kAccumulationIntegerBits - headroom_plus_one;
+    const int32_t shifted_sum_minus_one =
+        static_cast<int32_t>((ux << headroom_plus_one) - (static_cast<uint32_t>(1) << 31));
+    const int32_t shifted_scale = fxp::one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
+    for (int64_t c = 0; c < D; ++c) {
+      const int32_t diff = static_cast<int32_t>(xr[c]) - max_in_row;
+      int32_t out = out_min;
+      if (diff >= diff_min) {
+        const int32_t unsat = requant::rdbpot(requant::srdhm(shifted_scale, rescaled_exp(diff)), num_bits_over_unit + 31 - 8);
+        const int32_t shifted = unsat + out_min;
+        out = std::max(std::min(shifted, out_max), out_min);
+      }
+      yr[c] = static_cast<T>(out);
+    }
+  }
+}
+
+}  // namespace
+
+void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, float x_scale, float beta, bool single) {
+  constexpr int kScaledDiffIntegerBits = 5;
+  // PreprocessSoftmaxScaling
+  const double max_real = single ? static_cast<double>((int64_t{1} << 30) - 1) : static_cast<double>((int64_t{1} << 31) - 1);
+  const double real = std::min<double>(static_cast<double>(beta) * static_cast<double>(x_scale) *
+                                           static_cast<double>(1 << (31 - kScaledDiffIntegerBits)),
+                                       max_real);
+  int32_t mult;
+  int left_shift;
+  requant::quantize_multiplier(real, &mult, &left_shift, single);
+  LOWP_CHECK(left_shift >= 0 && left_shift <= 30, "beta * x_scale out of the range TFLite's softmax supports");
+  // diff_min = -CalculateInputRadius(5, left_shift, 31)
+  const double radius = 1.0 * ((1 << kScaledDiffIntegerBits) - 1) *
+                        static_cast<double>(int64_t{1} << (31 - kScaledDiffIntegerBits)) /
+                        static_cast<double>(int64_t{1} << left_shift);
+  const int32_t diff_min = -static_cast<int32_t>(std::floor(radius));
+  if (t == DType::U8)
+    tflite_softmax_t(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), rows, D, mult, left_shift, diff_min, single);
+  else if (t == DType::S8)
+    tflite_softmax_t(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), rows, D, mult, left_shift, diff_min, single);
+  else
+    throw Error("lowp: softmax takes uint8 or int8");
+}
+
+namespace {
 constexpr float kLo = -18.0f, kHi = 18.0f;
 constexpr float a9 = 4.37031012579801e-11f, a7 = 1.15627324459942e-07f, a5 = 6.08574864600143e-05f,
                 a3 = 8.51377133304701e-03f, a1 = 2.48287947061529e-01f;

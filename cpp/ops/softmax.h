@@ -26,6 +26,12 @@ void qlinear_softmax_ort_float(const void* x, float* y, DType t, int64_t rows, i
 // 8 bits by a rounding shift of 23. `single` = TFLITE_SINGLE_ROUNDING for the input rescale.
 void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool single, uint8_t table[256]);
 
+// TFLite reference integer SOFTMAX for 8-bit (reference_ops::Softmax, rows of D on the last
+// axis): input differences to the row max rescaled to Q5.26 (PreprocessSoftmaxScaling of
+// beta * x_scale, capped), differences below diff_min dropped, gemmlowp exp_on_negative_values,
+// sum in Q12.19, reciprocal by GetReciprocal, output scale 1/256 and zero point = type minimum.
+void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, float x_scale, float beta, bool single);
+
 // onnxruntime MLAS logistic (the FMA3 kernel x86 CPUs with AVX2 run): Eigen's rational
 // polynomial on x clamped to [-18, 18], evaluated with fused multiply-adds, max(0, p/q + 0.5).
 float mlas_logistic_fma(float x);

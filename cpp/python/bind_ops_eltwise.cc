@@ -240,6 +240,15 @@ py::array softmax_py(const py::array& x, float x_scale, float y_scale, int32_t y
   LOWP_CHECK(x.ndim() == 2, "softmax works on a 2-D (rows, D) array");
   const int64_t rows = x.shape(0), D = x.shape(1);
   LOWP_CHECK(D > 0, "softmax axis must not be empty");
+  if (out == "tflite_gemmlowp" || out == "tflite_single") {
+    // y_scale carries beta here
+    py::array y(np_dtype(t), {rows, D});
+    const void* xp = x.data();
+    void* yp = y.mutable_data();
+    py::gil_scoped_release nogil;
+    ops::tflite_softmax(xp, yp, t, rows, D, x_scale, y_scale, out == "tflite_single");
+    return y;
+  }
   float table[256];
   ops::softmax_ort_table(x_scale, D, t == DType::S8, table);
   const void* xp = x.data();

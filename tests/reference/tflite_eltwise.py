@@ -229,3 +229,35 @@ def logistic(x, x_scale, x_zp, single_rounding=False):
             else:
                 out[idx] = 255 if q == 256 else q
     return out.astype(x.dtype)
+
+
+def softmax(x, x_scale, beta=1.0, single_rounding=False):
+    """TFLite reference SOFTMAX for 8-bit rows (last axis); output scale 1/256, zp = type min."""
+    x = np.asarray(x)
+    info = np.iinfo(x.dtype)
+    cap = float((1 << 30) - 1) if single_rounding else float((1 << 31) - 1)
+    real = min(float(beta) * float(np.float32(x_scale)) * float(1 << 26), cap)
+    m, ls = quantize_multiplier(real, single_rounding)
+    diff_min = -int(math.floor(31.0 * (1 << 26) / (1 << ls)))
+    rows = x.reshape(-1, x.shape[-1]).astype(np.int64)
+    out = np.empty(rows.shape, np.int64)
+    for r, row in enumerate(rows):
+        mx = int(row.max())
+        exps = {}
+        total = 0
+        for c, v in enumerate(row):
+            d = int(v) - mx
+            if d >= diff_min:
+                e = _exp_neg(int(mbqm(np.int64(d), m, ls, single_rounding)), 5)
+                exps[c] = e
+                total = _wrap(total + _rdbpot(e, 12))
+        hp1 = 32 - total.bit_length()  # leading zeros of a positive int32
+        nbou = 12 - hp1
+        scale = _recip_one_plus(_wrap(((total << hp1) & 0xFFFFFFFF) - (1 << 31)))
+        for c in range(len(row)):
+            if c in exps:
+                u = _rdbpot(_srdhm(scale, exps[c]), nbou + 23)
+                out[r, c] = min(info.max, max(info.min, u + info.min))
+            else:
+                out[r, c] = info.min
+    return out.reshape(x.shape).astype(x.dtype)

@@ -983,15 +983,36 @@ def qlinear_reduce_mean(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axes
 
 # --------------------------------------------------------------------------- softmax
 def qlinear_softmax(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: int = -1,
-                    output: str = "quantized") -> np.ndarray:
+                    output: str = "quantized", rounding: str = "half_even", beta: float = 1.0) -> np.ndarray:
     """com.microsoft QLinearSoftmax (opset 13 semantics: softmax along ``axis``).
 
     output="quantized": onnxruntime's arithmetic, bit-exact (a float32 exp table, per-row float
     sum, ``round_half_even(e * floor(1 / y_scale) / sum) + y_zero_point``). TFLite's fixed output
     parameters are scale 1/256 with zero point 0 (uint8) or -128 (int8); results saturate.
     output="float32": the same table, ``e / sum`` as float32.
+    rounding="gemmlowp"/"single": TFLite's reference integer SOFTMAX (gemmlowp fixed point,
+    ``beta``), output quantization fixed at scale 1/256 and zero point 0 (uint8) / -128 (int8).
     """
+    rounding = _rounding(rounding)
     x = _qarray(x, "x")
+    if rounding != "half_even":
+        if output != "quantized":
+            raise ValueError("lowp: TFLite softmax produces quantized output only")
+        ys, yz = _f32(y_scale, "y_scale"), _zp1(y_zero_point, x.dtype, "y_zero_point")
+        want_zp = -128 if x.dtype == np.int8 else 0
+        if ys != 1.0 / 256 or yz != want_zp:
+            raise ValueError(f"lowp: TFLite SOFTMAX needs y_scale 1/256 and y_zero_point {want_zp}")
+        if not (math.isfinite(beta) and beta > 0):
+            raise ValueError("lowp: beta must be finite and > 0")
+        nd = x.ndim
+        ax = axis + nd if axis < 0 else axis
+        if not 0 <= ax < nd or x.shape[ax] == 0:
+            raise ValueError(f"lowp: axis {axis} out of range (or empty) for shape {x.shape}")
+        xt = np.moveaxis(x, ax, -1)
+        shp = xt.shape
+        y2 = _lowp.softmax(np.ascontiguousarray(xt).reshape(-1, shp[-1]), _f32(x_scale, "x_scale"), float(beta), 0,
+                           "tflite_" + rounding)
+        return np.ascontiguousarray(np.moveaxis(y2.reshape(shp), -1, ax))
     _f32(x_scale, "x_scale")
     xs = _f32(x_scale, "x_scale")
     _zp1(x_zero_point, x.dtype, "x_zero_point")  # validated; softmax is shift invariant
