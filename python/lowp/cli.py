@@ -1,8 +1,11 @@
-"""The `lowp` command line: kernels, bench, demo (more subcommands come with the graph executor)."""
+"""The `lowp` command line: demo, info, run, compare, bench, kernels."""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+
+import numpy as np
 
 
 def _cmd_kernels(args) -> int:
@@ -13,22 +16,303 @@ def _cmd_kernels(args) -> int:
     return 0
 
 
+def _cmd_demo(args) -> int:
+    from lowp.demo import run_demo
+
+    run_demo(num_threads=args.threads, batch=args.batch, reps=args.reps)
+    return 0
+
+
+# --------------------------------------------------------------------------- inputs
+def _concrete_shape(arg, batch):
+    return [d if isinstance(d, int) and d > 0 else (batch if k == 0 else 1) for k, d in enumerate(arg.shape)]
+
+
+def _random_input(arg, batch, rng):
+    shape = _concrete_shape(arg, batch)
+    dt = arg.dtype or np.dtype(np.float32)
+    if dt.kind == "f":
+        return rng.random(shape, dtype=np.float32).astype(dt)
+    if dt == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    if dt == np.int8:
+        return rng.integers(-128, 128, shape, dtype=np.int8)
+    return rng.integers(0, 10, shape).astype(dt)
+
+
+def _load_input(path, arg):
+    if path.endswith(".npy"):
+        x = np.load(path)
+    elif path.endswith(".npz"):
+        with np.load(path) as d:
+            x = d[arg.name] if arg.name in d else d[list(d.keys())[0]]
+    else:  # an image file
+        try:
+            from PIL import Image
+        except ImportError:
+            raise SystemExit("lowp: reading images needs Pillow (pip install pillow); or pass a .npy file")
+        shape = arg.shape
+        c = shape[1] if len(shape) == 4 and isinstance(shape[1], int) else 3
+        img = Image.open(path).convert("L" if c == 1 else "RGB")
+        if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
+            img = img.resize((shape[3], shape[2]))
+        x = np.asarray(img, np.float32) / np.float32(255.0)
+        x = x[None, None] if x.ndim == 2 else x.transpose(2, 0, 1)[None]
+    if arg.dtype is not None and x.dtype != arg.dtype:
+        x = x.astype(arg.dtype)
+    return x
+
+
+def _feeds(sess, args, rng):
+    inputs = sess.get_inputs()
+    given = {}
+    for item in args.input or []:
+        if "=" in item:
+            name, path = item.split("=", 1)
+        elif len(inputs) == 1:
+            name, path = inputs[0].name, item
+        else:
+            raise SystemExit("lowp: the model has several inputs; use --input NAME=FILE")
+        arg = next((a for a in inputs if a.name == name), None)
+        if arg is None:
+            raise SystemExit(f"lowp: the model has no input {name!r} (inputs: {[a.name for a in inputs]})")
+        given[name] = _load_input(path, arg)
+    for a in inputs:
+        if a.name not in given:
+            given[a.name] = _random_input(a, args.batch, rng)
+    return given
+
+
+def _ort_session(path, threads):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+# --------------------------------------------------------------------------- info
+def model_report(path):
+    """Per-op table for `lowp info`: (rows, totals). Rows: op, count, status, params, macs."""
+    import onnx
+    from lowp.graph import Graph  # noqa: F401
+    from lowp.importers.onnx import import_onnx, load_model_bytes
+    from lowp.passes import optimize
+    from lowp.passes.lower import unsupported_nodes
+
+    data = load_model_bytes(path)
+    model = onnx.load_from_string(data)
+    g0 = import_onnx(data)
+    g = import_onnx(data)
+    optimize(g)
+    bad = {(n.kind) for n in unsupported_nodes(g)}
+    fused = g.op_counts()
+    params = sum(int(np.size(t)) for t in g0.constants.values() if np.asarray(t).dtype.kind in "iuf")
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {vi.name: [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
+              for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    consts = g0.constants
+    macs = 0
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "QLinearConv", "ConvInteger"):
+            wname = n.input[3] if n.op_type == "QLinearConv" else n.input[1]
+            w = consts.get(wname)
+            out = shapes.get(n.output[0])
+            if w is not None and out:
+                macs += int(np.prod(out)) * int(np.prod(np.shape(w)[1:]))
+        elif n.op_type in ("Gemm", "MatMul", "QGemm", "QLinearMatMul", "MatMulInteger"):
+            wname = n.input[3] if n.op_type in ("QGemm", "QLinearMatMul") else n.input[1]
+            w = consts.get(wname)
+            out = shapes.get(n.output[0])
+            if w is not None and out and np.ndim(w) == 2:
+                kdim = np.shape(w)[1] if n.op_type in ("Gemm", "QGemm") and any(
+                    a.name == "transB" and a.i for a in n.attribute) else np.shape(w)[0]
+                macs += int(np.prod(out)) * int(kdim)
+    counts = {}
+    for n in model.graph.node:
+        k = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
+        counts[k] = counts.get(k, 0) + 1
+    return counts, fused, bad, params, macs, g
+
+
+def _cmd_info(args) -> int:
+    import lowp
+
+    try:
+        counts, fused, bad, params, macs, g = model_report(args.model)
+    except (ValueError, FileNotFoundError) as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(f"model: {args.model}")
+    for i in g.inputs:
+        print(f"  input  {i.name}: {i.type} {list(i.shape)}")
+    for o in g.outputs:
+        print(f"  output {o.name}: {o.type} {list(o.shape)}")
+    print(f"parameters: {params:,}   MACs per image (batch 1): {macs:,}")
+    print("ONNX ops:")
+    for k, v in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {k:<32} x{v}")
+    print("after lowp's passes (what runs):")
+    for k, v in sorted(fused.items(), key=lambda kv: -kv[1]):
+        if k.startswith("lowp."):
+            status = "integer kernel (exact)"
+        elif k in bad:
+            status = "UNSUPPORTED"
+        elif k in ("QuantizeLinear", "DequantizeLinear"):
+            status = "float <-> int8 boundary"
+        else:
+            status = "float (numpy)"
+        print(f"  {k:<32} x{v:<4} {status}")
+    if bad:
+        print(f"unsupported: {', '.join(sorted(bad))}")
+        return 1
+    try:
+        lowp.InferenceSession(args.model)
+        print("status: supported (lowp.InferenceSession loads it)")
+    except Exception as e:  # report, do not crash
+        print(f"status: cannot load: {e}")
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------- run / compare / bench
+def _cmd_run(args) -> int:
+    import lowp
+
+    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
+    feeds = _feeds(sess, args, np.random.default_rng(args.seed))
+    outs = sess.run(None, feeds)
+    for o, y in zip(sess.get_outputs(), outs):
+        print(f"{o.name}: {y.dtype} {list(y.shape)}")
+        with np.printoptions(precision=4, threshold=40, edgeitems=5):
+            print(y)
+        if y.ndim == 2 and y.shape[1] > 1:
+            print(f"  argmax: {y.argmax(1).tolist()[:20]}")
+    if args.output:
+        np.savez(args.output, **{o.name: y for o, y in zip(sess.get_outputs(), outs)})
+        print(f"saved {args.output}")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    import lowp
+
+    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
+    osess = _ort_session(args.model, args.threads)
+    if osess is None:
+        print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(args.seed)
+    worst = 0
+    for trial in range(args.trials):
+        feeds = _feeds(sess, args, rng)
+        ys = sess.run(None, feeds)
+        rs = osess.run(None, feeds)
+        for o, y, r in zip(sess.get_outputs(), ys, rs):
+            r = np.asarray(r)
+            if y.shape != r.shape or y.dtype != r.dtype:
+                print(f"[{trial}] {o.name}: shape/dtype differ: lowp {y.dtype}{list(y.shape)} vs ort {r.dtype}{list(r.shape)}")
+                worst = max(worst, 1)
+                continue
+            diff = y.view(np.uint8) != r.view(np.uint8)
+            bad = np.flatnonzero(np.any(diff.reshape(y.size, -1), axis=1)) if y.size else np.array([], int)
+            line = f"[{trial}] {o.name} {y.dtype}{list(y.shape)}: {len(bad)} mismatching of {y.size}"
+            if len(bad):
+                worst = 1
+                idx = [np.unravel_index(int(b), y.shape) for b in bad[:args.show]]
+                line += " | first: " + ", ".join(f"{tuple(int(v) for v in i)} lowp={y[i]} ort={r[i]}" for i in idx)
+                if y.dtype.kind == "f":
+                    line += f" | max abs diff {float(np.max(np.abs(y.astype(np.float64) - r))):.3g}"
+            else:
+                line += " (bit-exact)"
+            print(line)
+    print("result:", "BIT-EXACT" if worst == 0 else "MISMATCH")
+    return worst
+
+
 def _cmd_bench(args) -> int:
     if args.target == "gemm":
         from lowp.benchmarks import gemm as bench_gemm
 
         return int(bench_gemm.main(args.rest) or 0)
-    print(f"lowp bench: unknown target {args.target!r} (expected 'gemm')", file=sys.stderr)
-    return 2
+    if not args.target.endswith(".onnx"):
+        print(f"lowp bench: unknown target {args.target!r} (expected 'gemm' or a model.onnx)", file=sys.stderr)
+        return 2
+    p = argparse.ArgumentParser(prog="lowp bench model.onnx")
+    p.add_argument("--threads", type=int, default=1, help="threads for lowp and onnxruntime (default 1)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--no-ort", action="store_true", help="skip onnxruntime")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input", action="append")
+    a = p.parse_args(args.rest)
+    import lowp
+    from tqdm import tqdm
+
+    sess = lowp.InferenceSession(args.target, num_threads=a.threads)
+    feeds = _feeds(sess, a, np.random.default_rng(a.seed))
+    runners = {"lowp": lambda: sess.run(None, feeds)}
+    if not a.no_ort:
+        osess = _ort_session(args.target, a.threads)
+        if osess is None:
+            print("onnxruntime not installed: timing lowp only")
+        else:
+            runners["onnxruntime"] = lambda: osess.run(None, feeds)
+    times = {k: [] for k in runners}
+    for k, fn in runners.items():
+        for _ in range(a.warmup):
+            fn()
+    # Interleave the runtimes so machine noise hits both alike.
+    for _ in tqdm(range(a.runs), desc=f"bench {args.target}", unit="run", leave=False):
+        for k, fn in runners.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs (ms)")
+    print(f"{'runtime':<12} {'min':>8} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
+    for k, ts in times.items():
+        t = np.array(ts)
+        print(f"{k:<12} {t.min():8.3f} {np.percentile(t, 50):8.3f} {np.percentile(t, 90):8.3f} "
+              f"{np.percentile(t, 99):8.3f} {t.mean():8.3f}")
+    if len(times) == 2:
+        r = np.median(times["lowp"]) / np.median(times["onnxruntime"])
+        print(f"lowp / onnxruntime (p50): {r:.2f}x")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowp", description="Exact integer inference for quantized networks.")
     sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="run the bundled int8 MNIST model on real digits, lowp vs onnxruntime")
+    d.add_argument("--threads", type=int, default=None)
+    d.add_argument("--batch", type=int, default=100)
+    d.add_argument("--reps", type=int, default=20)
+    d.set_defaults(func=_cmd_demo)
+    i = sub.add_parser("info", help="ops with support status, parameters and MACs of an ONNX model")
+    i.add_argument("model")
+    i.set_defaults(func=_cmd_info)
+    for name, fn, hlp in (("run", _cmd_run, "run a model on .npy/.npz/image inputs (random if none)"),
+                          ("compare", _cmd_compare, "bit-exactness vs onnxruntime, per output")):
+        s = sub.add_parser(name, help=hlp)
+        s.add_argument("model")
+        s.add_argument("--input", "-i", action="append", help="FILE or NAME=FILE (.npy, .npz, image)")
+        s.add_argument("--batch", type=int, default=1, help="batch size for random inputs")
+        s.add_argument("--threads", type=int, default=None)
+        s.add_argument("--seed", type=int, default=0)
+        if name == "run":
+            s.add_argument("--output", "-o", help="save outputs to this .npz")
+        else:
+            s.add_argument("--trials", type=int, default=3, help="random inputs to try (default 3)")
+            s.add_argument("--show", type=int, default=5, help="mismatches to print per output")
+        s.set_defaults(func=fn)
     k = sub.add_parser("kernels", help="list the GEMM kernels this CPU can run")
     k.set_defaults(func=_cmd_kernels)
-    b = sub.add_parser("bench", help="benchmarks: `lowp bench gemm [options]`")
-    b.add_argument("target", help="'gemm'")
+    b = sub.add_parser("bench", help="`lowp bench model.onnx [--threads N --runs R]` or `lowp bench gemm [options]`")
+    b.add_argument("target", help="'gemm' or a model .onnx file")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     b.set_defaults(func=_cmd_bench)
     return p

@@ -1,0 +1,1 @@
+"""Model importers: turn a model file into a lowp.graph.Graph."""

@@ -1,0 +1,236 @@
+"""numpy implementations of the ONNX float/glue ops lowp runs outside its integer kernels.
+
+Used three ways: to fold constant subgraphs at load (Shape/Gather/Constant chains), to evaluate an
+elementwise chain on the 256 values of an 8-bit tensor (building a lookup table), and at run time
+for glue (Reshape, Transpose, ...) which moves data without arithmetic and so is exact on integers.
+Arithmetic is float32 like onnxruntime's CPU kernels. Each entry: fn(attrs, *inputs) -> [outputs].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _axes_arg(attrs, inputs, idx=1):
+    if len(inputs) > idx and inputs[idx] is not None:
+        return [int(a) for a in np.asarray(inputs[idx]).reshape(-1)]
+    a = attrs.get("axes")
+    return None if a is None else [int(x) for x in a]
+
+
+def _reshape(attrs, x, shape):
+    shape = [int(s) for s in np.asarray(shape).reshape(-1)]
+    if not attrs.get("allowzero", 0):
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    return [x.reshape(shape)]
+
+
+def _flatten(attrs, x):
+    ax = int(attrs.get("axis", 1))
+    ax = ax + x.ndim if ax < 0 else ax
+    return [x.reshape(int(np.prod(x.shape[:ax], dtype=np.int64)), -1)]
+
+
+def _squeeze(attrs, *inp):
+    x = inp[0]
+    axes = _axes_arg(attrs, inp)
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    return [np.squeeze(x, axis=tuple(a % x.ndim for a in axes))]
+
+
+def _unsqueeze(attrs, *inp):
+    x = inp[0]
+    axes = _axes_arg(attrs, inp)
+    r = x.ndim + len(axes)
+    for a in sorted(a % r for a in axes):
+        x = np.expand_dims(x, a)
+    return [x]
+
+
+def _concat(attrs, *xs):
+    return [np.concatenate(xs, axis=int(attrs["axis"]))]
+
+
+def _split(attrs, *inp):
+    x = inp[0]
+    ax = int(attrs.get("axis", 0)) % x.ndim
+    if len(inp) > 1 and inp[1] is not None:
+        sizes = [int(s) for s in np.asarray(inp[1]).reshape(-1)]
+    elif "split" in attrs:
+        sizes = [int(s) for s in attrs["split"]]
+    else:
+        n = int(attrs.get("num_outputs", attrs.get("_num_outputs", 1)))
+        c = -(-x.shape[ax] // n)
+        sizes = [min(c, x.shape[ax] - i * c) for i in range(n)]
+    return list(np.split(x, np.cumsum(sizes)[:-1], axis=ax))
+
+
+def _slice(attrs, *inp):
+    x = inp[0]
+    if len(inp) > 1:
+        starts = np.asarray(inp[1]).reshape(-1)
+        ends = np.asarray(inp[2]).reshape(-1)
+        axes = np.asarray(inp[3]).reshape(-1) if len(inp) > 3 and inp[3] is not None else np.arange(len(starts))
+        steps = np.asarray(inp[4]).reshape(-1) if len(inp) > 4 and inp[4] is not None else np.ones(len(starts), np.int64)
+    else:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes = attrs.get("axes", list(range(len(starts))))
+        steps = [1] * len(starts)
+    sl = [slice(None)] * x.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        d = x.shape[int(a)]
+        s, e, st = int(s), int(e), int(st)
+        # ONNX clamps out-of-range starts/ends (INT64_MAX/MIN sentinels); Python slicing does too.
+        s = max(min(s, d), -d - 1) if st > 0 else s
+        sl[int(a) % x.ndim] = slice(s, None if (st < 0 and e < -d) else e, st)
+    return [x[tuple(sl)]]
+
+
+def _pad(attrs, *inp):
+    x = inp[0]
+    mode = attrs.get("mode", "constant")
+    if len(inp) > 1:
+        pads = [int(p) for p in np.asarray(inp[1]).reshape(-1)]
+        value = inp[2].reshape(-1)[0] if len(inp) > 2 and inp[2] is not None and np.size(inp[2]) else 0
+        axes = [int(a) % x.ndim for a in np.asarray(inp[3]).reshape(-1)] if len(inp) > 3 and inp[3] is not None \
+            else list(range(x.ndim))
+    else:
+        pads = list(attrs["pads"])
+        value = attrs.get("value", 0.0)
+        axes = list(range(x.ndim))
+    n = len(axes)
+    width = [(0, 0)] * x.ndim
+    for i, a in enumerate(axes):
+        width[a] = (pads[i], pads[i + n])
+    if any(b < 0 or e < 0 for b, e in width):
+        raise ValueError("lowp: negative Pad amounts are not supported")
+    if mode == "constant":
+        return [np.pad(x, width, mode="constant", constant_values=np.asarray(value).astype(x.dtype))]
+    return [np.pad(x, width, mode={"reflect": "reflect", "edge": "edge"}[mode])]
+
+
+def _transpose(attrs, x):
+    perm = attrs.get("perm")
+    return [np.ascontiguousarray(np.transpose(x, perm))]
+
+
+def _gather(attrs, x, idx):
+    ax = int(attrs.get("axis", 0))
+    idx = np.asarray(idx)
+    return [np.take(x, np.where(idx < 0, idx + x.shape[ax], idx), axis=ax)]
+
+
+def _clip(attrs, *inp):
+    x = inp[0]
+    lo = inp[1] if len(inp) > 1 and inp[1] is not None and np.size(inp[1]) else attrs.get("min")
+    hi = inp[2] if len(inp) > 2 and inp[2] is not None and np.size(inp[2]) else attrs.get("max")
+    y = x
+    if lo is not None:
+        y = np.maximum(y, np.asarray(lo, dtype=x.dtype))
+    if hi is not None:
+        y = np.minimum(y, np.asarray(hi, dtype=x.dtype))
+    return [y]
+
+
+def _f32(fn):
+    def g(attrs, *xs):
+        with np.errstate(all="ignore"):
+            return [np.asarray(fn(attrs, *xs))]
+    return g
+
+
+def _hardsigmoid(a, x):
+    alpha = np.float32(a.get("alpha", 0.2))
+    beta = np.float32(a.get("beta", 0.5))
+    return np.minimum(np.maximum(x * alpha + beta, np.float32(0)), np.float32(1)).astype(x.dtype)
+
+
+def _cast(attrs, x):
+    import onnx
+
+    return [x.astype(onnx.helper.tensor_dtype_to_np_dtype(int(attrs["to"])))]
+
+
+def _constant_of_shape(attrs, shape):
+    v = attrs.get("value")
+    v = np.zeros(1, np.float32) if v is None else np.asarray(v).reshape(-1)
+    return [np.full([int(s) for s in np.asarray(shape).reshape(-1)], v[0], dtype=v.dtype)]
+
+
+def _softmax(attrs, x):
+    ax = int(attrs.get("axis", -1))
+    e = np.exp(x - np.max(x, axis=ax, keepdims=True))
+    return (e / np.sum(e, axis=ax, keepdims=True)).astype(x.dtype)
+
+
+def _global_avg_pool(attrs, x):
+    return np.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True, dtype=np.float32).astype(x.dtype)
+
+
+def _reduce_mean(attrs, *inp):
+    x = inp[0]
+    axes = _axes_arg(attrs, inp)
+    keep = bool(attrs.get("keepdims", 1))
+    return np.mean(x, axis=None if axes is None else tuple(axes), keepdims=keep).astype(x.dtype)
+
+
+FLOAT_OPS = {
+    "Identity": lambda a, x: [x],
+    "Reshape": _reshape,
+    "Flatten": _flatten,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Concat": _concat,
+    "Split": _split,
+    "Slice": _slice,
+    "Pad": _pad,
+    "Transpose": _transpose,
+    "Shape": lambda a, x: [np.array(x.shape, np.int64)[int(a.get("start", 0)):a.get("end")]],
+    "Size": lambda a, x: [np.array(x.size, np.int64)],
+    "Gather": _gather,
+    "Cast": _cast,
+    "ConstantOfShape": _constant_of_shape,
+    "Expand": lambda a, x, s: [x * np.ones([int(v) for v in np.asarray(s).reshape(-1)], x.dtype)],
+    "Range": lambda a, s, l, d: [np.arange(s, l, d).astype(np.asarray(s).dtype)],
+    "Add": _f32(lambda a, x, y: x + y),
+    "Sub": _f32(lambda a, x, y: x - y),
+    "Mul": _f32(lambda a, x, y: x * y),
+    "Div": _f32(lambda a, x, y: x // y if np.asarray(x).dtype.kind in "iu" else x / y),
+    "Pow": _f32(lambda a, x, y: np.power(x, y.astype(x.dtype) if x.dtype.kind == "f" else y)),
+    "Min": _f32(lambda a, *xs: np.minimum.reduce(np.broadcast_arrays(*xs))),
+    "Max": _f32(lambda a, *xs: np.maximum.reduce(np.broadcast_arrays(*xs))),
+    "Neg": _f32(lambda a, x: -x),
+    "Abs": _f32(lambda a, x: np.abs(x)),
+    "Relu": _f32(lambda a, x: np.maximum(x, np.zeros((), x.dtype))),
+    "LeakyRelu": _f32(lambda a, x: np.where(x >= 0, x, x * np.float32(a.get("alpha", 0.01))).astype(x.dtype)),
+    "Clip": _clip,
+    "Sigmoid": _f32(lambda a, x: (np.float32(1) / (np.float32(1) + np.exp(-x))).astype(x.dtype)),
+    "HardSigmoid": _f32(_hardsigmoid),
+    "HardSwish": _f32(lambda a, x: x * _hardsigmoid({"alpha": 1 / 6, "beta": 0.5}, x)),
+    "Tanh": _f32(lambda a, x: np.tanh(x)),
+    "Exp": _f32(lambda a, x: np.exp(x)),
+    "Sqrt": _f32(lambda a, x: np.sqrt(x)),
+    "Reciprocal": _f32(lambda a, x: np.float32(1) / x),
+    "Floor": _f32(lambda a, x: np.floor(x)),
+    "Ceil": _f32(lambda a, x: np.ceil(x)),
+    "Softmax": _f32(_softmax),
+    "GlobalAveragePool": _f32(_global_avg_pool),
+    "ReduceMean": _f32(_reduce_mean),
+    "Equal": lambda a, x, y: [np.equal(x, y)],
+    "Where": lambda a, c, x, y: [np.where(c, x, y)],
+}
+
+# Pure data movement: exact on integer tensors, so they run directly on quantized data.
+MOVE_OPS = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Concat",
+            "Pad", "Gather", "Expand"}
+# Elementwise ops on one tensor (other inputs constant scalars) that a lookup table can absorb.
+ELEMENTWISE_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Neg", "Abs", "Relu", "LeakyRelu", "Clip",
+                   "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Exp", "Sqrt", "Reciprocal", "Floor", "Ceil",
+                   "Identity"}
+# Ops evaluated only at load time (shape arithmetic), never at run time on activations.
+SHAPE_OPS = {"Shape", "Size", "Cast", "ConstantOfShape", "Range", "Equal", "Where"}
+
+
+def evaluate(op: str, attrs: dict, inputs: list) -> list:
+    fn = FLOAT_OPS[op]
+    return fn(attrs, *inputs)

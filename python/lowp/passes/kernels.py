@@ -1,0 +1,286 @@
+"""Kernel adapters: one per lowp node kind, calling lowp's functional API on prepacked constants.
+
+Each make_* builds its immutable state once (packed weights, requantization scales) and returns a
+function of numpy arrays that allocates only its outputs, so one adapter can run from many threads.
+
+TEMPORARY FALLBACKS (marked "FALLBACK" below): until lowp.ops.conv / lowp.ops.eltwise provide the
+operator kernels, convolution runs as numpy im2col + lowp's exact GEMM (lowp.qlinear_matmul with a
+PackedMatrix: integer accumulation, onnxruntime's float32 half-to-even requantization), depthwise
+convolution as numpy int32 accumulation + lowp.requantize, and max-pool as numpy max over uint8/int8.
+All are exact (integer arithmetic, same requantization as the kernels); they are slow, not approximate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import gemm as _gemm
+from .float_ops import evaluate
+from .quant import RANGES, quantize
+
+NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> NHWC axis
+
+
+def to_nhwc(x):
+    return (np.ascontiguousarray(x.transpose(0, 2, 3, 1)),)
+
+
+def to_nchw(x):
+    return (np.ascontiguousarray(x.transpose(0, 3, 1, 2)),)
+
+
+def lut(x, table):
+    return np.take(table, x.view(np.uint8))
+
+
+def _check_q(x, dtype, what):
+    if not isinstance(x, np.ndarray) or x.dtype != dtype:
+        raise TypeError(f"lowp: {what} expects a {np.dtype(dtype)} tensor, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+
+
+def _same_pads(in_size, k, s, d, mode):
+    out = -(-in_size // s)
+    total = max(0, (out - 1) * s + (k - 1) * d + 1 - in_size)
+    small, big = total // 2, total - total // 2
+    return (small, big) if mode == "SAME_UPPER" else (big, small)
+
+
+def _conv_geometry(a, H, W):
+    kh, kw = a["kernel_shape"]
+    sh, sw = a["strides"]
+    dh, dw = a["dilations"]
+    mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        pt, pb = _same_pads(H, kh, sh, dh, mode)
+        pl, pr = _same_pads(W, kw, sw, dw, mode)
+    elif mode == "VALID":
+        pt = pb = pl = pr = 0
+    else:
+        pt, pl, pb, pr = a["pads"]
+    OH = (H + pt + pb - (dh * (kh - 1) + 1)) // sh + 1
+    OW = (W + pl + pr - (dw * (kw - 1) + 1)) // sw + 1
+    return kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, OH, OW
+
+
+def _patches(xp, kh, kw, sh, sw, dh, dw, OH, OW):
+    """List of kh*kw strided views (N, OH, OW, C) of the padded NHWC input."""
+    return [xp[:, i * dh: i * dh + sh * (OH - 1) + 1: sh, j * dw: j * dw + sw * (OW - 1) + 1: sw, :]
+            for i in range(kh) for j in range(kw)]
+
+
+def make_qconv(a, num_threads=0):
+    """QConv on NHWC input. FALLBACK (exact): im2col + lowp GEMM; depthwise numpy int32 + lowp.requantize."""
+    w = np.asarray(a["w"])
+    O, Cg, kh, kw = w.shape
+    group = int(a["group"])
+    xdt = np.asarray(a["x_zero_point"]).dtype
+    ydt = np.asarray(a["y_zero_point"]).dtype
+    xs, xz = np.float32(a["x_scale"]), int(a["x_zero_point"])
+    ys, yz = np.float32(a["y_scale"]), np.asarray(a["y_zero_point"]).astype(ydt)
+    ws = np.asarray(a["w_scale"], np.float32)
+    wz = np.asarray(a["w_zero_point"])
+    bias = a.get("bias")
+    qmin, qmax = int(a["qmin"]), int(a["qmax"])
+    threads = num_threads or None
+    depthwise = group > 1 and Cg == 1
+    Og = O // group
+    if O % group:
+        raise ValueError(f"lowp: Conv has {O} output channels, not a multiple of group={group}")
+    if not depthwise:
+        packs = []
+        for gi in range(group):
+            wg = w[gi * Og:(gi + 1) * Og].transpose(2, 3, 1, 0).reshape(kh * kw * Cg, Og)
+            packs.append(_gemm.PackedMatrix(np.ascontiguousarray(wg), wz[gi * Og:(gi + 1) * Og].copy()))
+    else:
+        mult = O // group
+        wdw = (w[:, 0].astype(np.int32) - wz.astype(np.int32)[:, None, None]).transpose(1, 2, 0).copy()  # (kh,kw,O)
+        # onnxruntime: float32 x_scale * w_scale[o] / y_scale.
+        scale = ((xs * ws) / ys).astype(np.float32)
+    is_1x1 = kh == kw == 1 and list(a["strides"]) == [1, 1] and not any(a["pads"]) and \
+        (a.get("auto_pad", "NOTSET") in ("NOTSET", "VALID", "")) and group == 1
+
+    def run(x):
+        _check_q(x, xdt, "Conv")
+        N, H, W, C = x.shape
+        if C != Cg * group:
+            raise ValueError(f"lowp: Conv expects {Cg * group} input channels, got {C}")
+        if is_1x1:
+            y = _gemm.qlinear_matmul(x.reshape(-1, C), xs, xz, packs[0], ws, None, ys, yz, bias=bias,
+                                     activation_min=qmin, activation_max=qmax, y_dtype=ydt, num_threads=threads)
+            return (y.reshape(N, H, W, O),)
+        kh_, kw_, sh, sw, dh, dw, pt, pb, pl, pr, OH, OW = _conv_geometry(a, H, W)
+        if OH <= 0 or OW <= 0:
+            raise ValueError(f"lowp: Conv input {H}x{W} is smaller than its kernel")
+        xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=xz) if (pt or pb or pl or pr) else x
+        pats = _patches(xp, kh, kw, sh, sw, dh, dw, OH, OW)
+        if depthwise:
+            acc = np.zeros((N, OH, OW, O), np.int32)
+            for k, p in enumerate(pats):
+                pi = p.astype(np.int32) - xz
+                if mult > 1:
+                    pi = np.repeat(pi, mult, axis=3)
+                acc += pi * wdw[k // kw, k % kw]
+            if bias is not None:
+                acc += bias
+            y = _gemm.requantize(acc, scale, None, yz, qmin, qmax, rounding="half_even", dtype=ydt)
+            return (y,)
+        cols = np.stack(pats, axis=3)  # N, OH, OW, kh*kw, C
+        outs = []
+        for gi in range(group):
+            cg = cols[..., gi * Cg:(gi + 1) * Cg] if group > 1 else cols
+            A = np.ascontiguousarray(cg).reshape(N * OH * OW, kh * kw * Cg)
+            sl = slice(gi * Og, (gi + 1) * Og)
+            outs.append(_gemm.qlinear_matmul(A, xs, xz, packs[gi], ws[sl], None, ys, yz,
+                                             bias=None if bias is None else bias[sl], activation_min=qmin,
+                                             activation_max=qmax, y_dtype=ydt, num_threads=threads))
+        y = outs[0] if group == 1 else np.concatenate(outs, axis=1)
+        return (y.reshape(N, OH, OW, O),)
+
+    return run
+
+
+def make_qmaxpool(a):
+    """Integer max-pool on NHWC input. FALLBACK (exact): numpy max over the window views."""
+    kh, kw = a["kernel_shape"]
+    strides = a.get("strides", [1, 1])
+    dil = a.get("dilations", [1, 1])
+    pads = a.get("pads", [0, 0, 0, 0])
+    ceil_mode = int(a.get("ceil_mode", 0))
+    geo = dict(kernel_shape=[kh, kw], strides=list(strides), dilations=list(dil), pads=list(pads),
+               auto_pad=a.get("auto_pad", "NOTSET"))
+    if int(a.get("storage_order", 0)):
+        raise NotImplementedError("lowp: MaxPool storage_order=1 is not supported")
+
+    def run(x):
+        N, H, W, C = x.shape
+        _, _, sh, sw, dh, dw, pt, pb, pl, pr, OH, OW = _conv_geometry(geo, H, W)
+        if ceil_mode:
+            OH = -(-(H + pt + pb - (dh * (kh - 1) + 1)) // sh) + 1
+            OW = -(-(W + pl + pr - (dw * (kw - 1) + 1)) // sw) + 1
+            if (OH - 1) * sh >= H + pt:
+                OH -= 1
+            if (OW - 1) * sw >= W + pl:
+                OW -= 1
+        need_h = (OH - 1) * sh + dh * (kh - 1) + 1
+        need_w = (OW - 1) * sw + dw * (kw - 1) + 1
+        eb = max(pb, need_h - H - pt)
+        er = max(pr, need_w - W - pl)
+        lo = RANGES[x.dtype][0]
+        xp = np.pad(x, ((0, 0), (pt, eb), (pl, er), (0, 0)), constant_values=lo) if (pt or eb or pl or er) else x
+        y = None
+        for p in _patches(xp, kh, kw, sh, sw, dh, dw, OH, OW):
+            y = p.copy() if y is None else np.maximum(y, p, out=y)
+        return (y,)
+
+    return run
+
+
+def make_qgemm(a, num_threads=0):
+    """QGemm / QLinearMatMul with constant weights: lowp.qlinear_matmul on a PackedMatrix (exact)."""
+    w = np.asarray(a["w"])
+    Kd, N = w.shape
+    xdt = np.asarray(a["x_zero_point"]).dtype
+    ydt = np.asarray(a["y_zero_point"]).dtype
+    xs, xz = np.float32(a["x_scale"]), int(a["x_zero_point"])
+    ys, yz = np.float32(a["y_scale"]), np.asarray(a["y_zero_point"]).astype(ydt)
+    ws = np.asarray(a["w_scale"], np.float32)
+    packed = _gemm.PackedMatrix(w, np.asarray(a["w_zero_point"]).copy())
+    bias = a.get("bias")
+    qmin, qmax = int(a["qmin"]), int(a["qmax"])
+    threads = num_threads or None
+
+    def run(x):
+        _check_q(x, xdt, "Gemm/MatMul")
+        if x.shape[-1] != Kd:
+            raise ValueError(f"lowp: Gemm/MatMul expects inner dimension {Kd}, got input shape {x.shape}")
+        y = _gemm.qlinear_matmul(x.reshape(-1, Kd), xs, xz, packed, ws, None, ys, yz, bias=bias,
+                                 activation_min=qmin, activation_max=qmax, y_dtype=ydt, num_threads=threads)
+        return (y.reshape(x.shape[:-1] + (N,)),)
+
+    return run
+
+
+def make_qmove(a, lay):
+    op = a["onnx_op"]
+    attrs = dict(a["onnx_attrs"])
+    if op == "Concat" and lay == "NHWC":
+        attrs["axis"] = NHWC_AXIS[int(attrs["axis"]) % 4]
+    if op == "Pad":
+        s, z = a["scale"], a["zero_point"]
+
+        def pad(x, pads=None, value=None, axes=None):
+            qv = None if value is None or np.size(value) == 0 else quantize(np.asarray(value, np.float32).reshape(-1)[:1],
+                                                                           s, z, dtype=x.dtype)
+            if qv is None and attrs.get("mode", "constant") == "constant":
+                qv = np.asarray([z], x.dtype) if "value" not in attrs else quantize(
+                    np.float32(attrs["value"]), s, z, dtype=x.dtype).reshape(1)
+            ins = [x, pads, qv, axes] if pads is not None else [x]
+            at = dict(attrs)
+            if pads is None and qv is not None:
+                at["value"] = qv[0]
+            return tuple(evaluate("Pad", at, ins))
+        return pad
+    return lambda *xs: tuple(evaluate(op, attrs, list(xs)))
+
+
+def make_float_fallback(n):
+    """Float Conv/Gemm/MatMul/pooling for ops left outside a DQ/Q pattern (float32, not bit-exact
+    with onnxruntime's float kernels: summation order differs)."""
+    op, a = n.op, n.attrs
+    if op in ("Gemm",):
+        def gemm(x, b, c=None):
+            if int(a.get("transA", 0)):
+                x = x.T
+            if int(a.get("transB", 0)):
+                b = b.T
+            y = np.float32(a.get("alpha", 1.0)) * (x @ b)
+            if c is not None:
+                y = y + np.float32(a.get("beta", 1.0)) * c
+            return (y.astype(np.float32),)
+        return gemm
+    if op == "MatMul":
+        return lambda x, b: ((x @ b).astype(np.float32),)
+    if op == "Conv":
+        def conv(x, w, b=None):
+            N, C, H, W = x.shape
+            O, Cg, kh, kw = w.shape
+            group = int(a.get("group", 1))
+            geo = dict(kernel_shape=[kh, kw], strides=list(a.get("strides", [1, 1])),
+                       dilations=list(a.get("dilations", [1, 1])), pads=list(a.get("pads", [0, 0, 0, 0])),
+                       auto_pad=a.get("auto_pad", "NOTSET"))
+            _, _, sh, sw, dh, dw, pt, pb, pl, pr, OH, OW = _conv_geometry(geo, H, W)
+            xh = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+            cols = np.stack(_patches(xh, kh, kw, sh, sw, dh, dw, OH, OW), axis=3)  # N,OH,OW,khkw,C
+            Og = O // group
+            outs = []
+            for gi in range(group):
+                cg = cols[..., gi * Cg:(gi + 1) * Cg].reshape(N * OH * OW, kh * kw * Cg)
+                wg = w[gi * Og:(gi + 1) * Og].transpose(2, 3, 1, 0).reshape(kh * kw * Cg, Og)
+                outs.append(cg @ wg)
+            y = np.concatenate(outs, axis=1).reshape(N, OH, OW, O)
+            if b is not None:
+                y = y + b
+            return (np.ascontiguousarray(y.transpose(0, 3, 1, 2)).astype(np.float32),)
+        return conv
+    if op in ("MaxPool", "AveragePool"):
+        def pool(x):
+            xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+            kh, kw = a["kernel_shape"]
+            geo = dict(kernel_shape=[kh, kw], strides=list(a.get("strides", [1, 1])),
+                       dilations=list(a.get("dilations", [1, 1])), pads=list(a.get("pads", [0, 0, 0, 0])),
+                       auto_pad=a.get("auto_pad", "NOTSET"))
+            _, _, sh, sw, dh, dw, pt, pb, pl, pr, OH, OW = _conv_geometry(geo, x.shape[2], x.shape[3])
+            fill = -np.inf if op == "MaxPool" else 0.0
+            xp = np.pad(xh, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=fill)
+            pats = _patches(xp, kh, kw, sh, sw, dh, dw, OH, OW)
+            if op == "MaxPool":
+                y = np.max(np.stack(pats), axis=0)
+            elif int(a.get("count_include_pad", 0)) or not (pt or pb or pl or pr):
+                y = np.sum(np.stack(pats), axis=0, dtype=np.float32) / np.float32(kh * kw)
+            else:
+                ones = np.pad(np.ones_like(xh[..., :1]), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+                cnt = np.sum(np.stack(_patches(ones, kh, kw, sh, sw, dh, dw, OH, OW)), axis=0)
+                y = np.sum(np.stack(pats), axis=0, dtype=np.float32) / cnt
+            return (np.ascontiguousarray(y.transpose(0, 3, 1, 2)).astype(np.float32),)
+        return pool
+    raise NotImplementedError(f"lowp: no float fallback for {op}")

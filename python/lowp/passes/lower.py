@@ -1,0 +1,208 @@
+"""Lowering: the optimized Graph -> a flat list of kernel calls ("steps"), with NHWC layout inside.
+
+Every node kind maps to a small kernel adapter that prepacks its constants once (immutable after
+construction, so one program can run from many threads) and returns a callable on numpy arrays.
+Layout: 4-D activations produced by convolutions/pooling are kept NHWC; layout-neutral steps
+(lookup tables, quantize/dequantize, elementwise with scalars, concat) keep whatever they get; every
+other step sees NCHW. Transposes are inserted only where a step needs the other layout, so an
+NCHW model converts once at its boundary.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph
+from . import kernels as K
+from .float_ops import ELEMENTWISE_OPS, FLOAT_OPS, MOVE_OPS, SHAPE_OPS, evaluate
+from .quant import dequantize, quantize
+
+# Layout requirements of a step: "NHWC" (4-D inputs must be NHWC), "NCHW", or "any".
+_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool"}
+
+
+class Step:
+    __slots__ = ("fn", "inputs", "outputs", "name", "kind")
+
+    def __init__(self, fn, inputs, outputs, name, kind):
+        self.fn, self.inputs, self.outputs, self.name, self.kind = fn, list(inputs), list(outputs), name, kind
+
+    def __repr__(self):
+        return f"Step({self.kind} {self.name}: {self.inputs} -> {self.outputs})"
+
+
+class Program:
+    """Immutable compiled graph: steps, the constants they read, and when each value dies."""
+
+    def __init__(self, steps, constants, inputs, outputs):
+        self.steps = steps
+        self.constants = constants
+        self.inputs = inputs
+        self.outputs = outputs
+        last = {}
+        for k, s in enumerate(steps):
+            for i in s.inputs:
+                last[i] = k
+        keep = set(outputs)
+        self.free_after = [[i for i in set(s.inputs) if last.get(i) == k and i not in keep and i not in constants]
+                           for k, s in enumerate(steps)]
+
+    def run(self, feed: dict) -> dict:
+        env = dict(self.constants)
+        env.update(feed)
+        for step, dead in zip(self.steps, self.free_after):
+            outs = step.fn(*[env[i] if i else None for i in step.inputs])
+            for name, v in zip(step.outputs, outs):
+                if name:
+                    env[name] = v
+            for d in dead:
+                env.pop(d, None)
+        return env
+
+
+def _rank(g: Graph, name: str, ranks: dict):
+    if name in ranks:
+        return ranks[name]
+    if name in g.constants:
+        return np.ndim(g.constants[name])
+    vi = g.value_info.get(name)
+    if vi is not None and vi.shape is not None:
+        return len(vi.shape)
+    return None
+
+
+def unsupported_nodes(g: Graph) -> list:
+    bad = []
+    for n in g.nodes:
+        if n.domain == "lowp":
+            continue
+        if n.domain == "" and (n.op in FLOAT_OPS or n.op in ("QuantizeLinear", "DequantizeLinear", "MaxPool",
+                                                            "AveragePool", "Conv", "Gemm", "MatMul")):
+            continue
+        bad.append(n)
+    return bad
+
+
+def lower(g: Graph, num_threads: int = 0) -> Program:
+    bad = unsupported_nodes(g)
+    if bad:
+        kinds = sorted({n.kind for n in bad})
+        detail = ", ".join(f"{n.kind} ({n.name})" for n in bad)
+        raise NotImplementedError(f"lowp: unsupported operator type(s) {', '.join(kinds)}; nodes: {detail}")
+    steps = []
+    layout: dict = {}  # name -> "NHWC" for 4-D values held channels-last
+    ranks: dict = {}
+    converted: dict = {}  # (name, layout) -> name of the converted copy
+    runtime_consts = {}
+
+    def want(name, lay):
+        """Name of `name` in layout `lay` (inserting a transpose step if needed)."""
+        if not name or name in g.constants:
+            return name
+        cur = layout.get(name, "NCHW")
+        if _rank(g, name, ranks) != 4 or cur == lay:
+            return name
+        key = (name, lay)
+        if key not in converted:
+            new = f"{name}@{lay}"
+            fn = K.to_nhwc if lay == "NHWC" else K.to_nchw
+            steps.append(Step(fn, [name], [new], f"to_{lay.lower()}({name})", "Transpose(layout)"))
+            converted[key] = new
+            layout[new] = lay
+            ranks[new] = 4
+        return converted[key]
+
+    for n in g.nodes:
+        kind = n.kind
+        act = [i for i in n.inputs if i and i not in g.constants]
+        for i in n.inputs:
+            if i and i in g.constants:
+                runtime_consts[i] = g.constants[i]
+        if kind in _NHWC_OPS:
+            if _rank(g, n.inputs[0], ranks) is None:
+                ranks[n.inputs[0]] = 4  # 2-D conv / pool weights imply a 4-D input
+            ins = [want(n.inputs[0], "NHWC")]
+            if _rank(g, n.inputs[0], ranks) != 4:
+                raise NotImplementedError(f"lowp: {kind} node {n.name} needs a 4-D input (1-D/3-D conv not supported yet)")
+            fn = K.make_qconv(n.attrs, num_threads) if kind == "lowp.QConv" else K.make_qmaxpool(n.attrs)
+            steps.append(Step(fn, ins, n.outputs, n.name, kind))
+            for o in n.outputs:
+                layout[o] = "NHWC"
+                ranks[o] = 4
+            continue
+        # Layout-neutral steps: keep NHWC when every 4-D activation input is NHWC.
+        neutral = False
+        if kind in ("lowp.QLut",):
+            neutral = True
+        elif kind in ("QuantizeLinear", "DequantizeLinear"):
+            neutral = all(np.size(g.constants.get(i, np.zeros(1))) == 1 for i in n.inputs[1:] if i)
+        elif n.domain == "" and n.op in ELEMENTWISE_OPS:
+            neutral = all(np.size(g.constants[i]) == 1 for i in n.inputs if i and i in g.constants)
+            ranks_act = {_rank(g, i, ranks) for i in act}
+            neutral = neutral and len(ranks_act) == 1
+        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] == "Concat") or kind == "Concat":
+            neutral = all(_rank(g, i, ranks) == 4 for i in act) and len(act) == len([i for i in n.inputs if i])
+        nhwc_in = bool(act) and all(layout.get(i, "NCHW") == "NHWC" for i in act if _rank(g, i, ranks) == 4) \
+            and any(_rank(g, i, ranks) == 4 for i in act)
+        if neutral and nhwc_in:
+            lay = "NHWC"
+            ins = [want(i, "NHWC") if i in act else i for i in n.inputs]
+        else:
+            lay = "NCHW"
+            ins = [want(i, "NCHW") if i in act else i for i in n.inputs]
+        fn = _make(n, g, lay, num_threads)
+        steps.append(Step(fn, ins, n.outputs, n.name, kind))
+        for o in n.outputs:
+            if lay == "NHWC" and neutral:
+                layout[o] = "NHWC"
+                ranks[o] = 4
+    out_names = []
+    for o in g.outputs:
+        if layout.get(o.name) == "NHWC" and _rank(g, o.name, ranks) == 4:
+            new = want(o.name, "NCHW")
+            out_names.append(new)
+        else:
+            out_names.append(o.name)
+    inputs = [i.name for i in g.inputs]
+    consts = {k: v for k, v in runtime_consts.items() if any(k in s.inputs for s in steps)}
+    for v in consts.values():
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    prog = Program(steps, consts, inputs, out_names)
+    prog.output_aliases = dict(zip([o.name for o in g.outputs], out_names))
+    return prog
+
+
+def _make(n, g, lay, num_threads):
+    kind = n.kind
+    a = n.attrs
+    if kind == "lowp.QGemm":
+        return K.make_qgemm(a, num_threads)
+    if kind == "lowp.QLut":
+        table = np.ascontiguousarray(a["table"])
+        return lambda x: (K.lut(x, table),)
+    if kind == "lowp.QMove":
+        return K.make_qmove(a, lay)
+    if kind == "QuantizeLinear":
+        axis = int(a.get("axis", 1))
+        if lay == "NHWC" and axis % 4 == 1:
+            axis = 3
+
+        def qfn(x, s, z=None):
+            return (quantize(x, s, z, axis),)
+        return qfn
+    if kind == "DequantizeLinear":
+        axis = int(a.get("axis", 1))
+
+        def dqfn(x, s, z=None):
+            return (dequantize(x, s, z, axis),)
+        return dqfn
+    if n.domain == "" and n.op == "Shape" and lay == "NCHW":
+        return lambda x: tuple(evaluate("Shape", a, [x]))
+    if n.domain == "" and n.op in ("Conv", "Gemm", "MatMul", "MaxPool", "AveragePool"):
+        return K.make_float_fallback(n)
+    if n.op == "Concat" and lay == "NHWC":
+        attrs = dict(a)
+        attrs["axis"] = K.NHWC_AXIS[int(a["axis"]) % 4]
+        return lambda *xs: tuple(evaluate("Concat", attrs, list(xs)))
+    op = n.op
+    return lambda *xs: tuple(evaluate(op, a, list(xs)))

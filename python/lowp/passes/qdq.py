@@ -1,0 +1,454 @@
+"""QDQ fusion: DequantizeLinear -> op -> QuantizeLinear patterns become lowp integer nodes.
+
+QOperator models (QLinearConv, QLinearMatMul, QGemm, com.microsoft QLinear*) are first expanded
+into the equivalent DQ -> op -> Q form (weights become quantized constants), so one set of
+patterns serves both formats. The fusions mirror what onnxruntime does on CPU, so the integer
+result is the one onnxruntime computes:
+
+* DQ(x), DQ(w const), DQ(bias const int32) -> Conv -> [Relu|Clip] -> Q   => lowp.QConv
+* DQ(x), DQ(w const) -> Gemm / MatMul -> [Relu|Clip] -> Q                => lowp.QGemm
+* DQ(x) -> MaxPool -> Q (same scale and zero point)                      => lowp.QMaxPool
+* DQ(x) -> Reshape/Flatten/Transpose/Squeeze/Unsqueeze/Slice/Split/Pad/Concat/Identity -> Q
+  (same scale and zero point everywhere)                                 => lowp.QMove
+* any DAG of elementwise float ops whose only non-constant input is one per-tensor DQ and which
+  ends in one Q (hard-swish as Add/Clip/Mul/Div, Sigmoid*x, HardSigmoid, LeakyRelu, a bare DQ->Q
+  requantization, ...) is a function of 256 values                       => lowp.QLut
+Whatever is left runs as DQ -> float op -> Q, like onnxruntime's own fallback.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph, Node
+from .float_ops import ELEMENTWISE_OPS, MOVE_OPS, evaluate
+from .quant import RANGES, dequantize, quantize
+
+MS = "com.microsoft"
+
+
+# --------------------------------------------------------------------------- QOperator -> QDQ
+def expand_qoperator(g: Graph) -> None:
+    out = []
+    counter = [0]
+
+    def tmp(base):
+        counter[0] += 1
+        return f"{base}__lowp{counter[0]}"
+
+    def dq(x, s, z, axis=1):
+        if x in g.constants:
+            name = tmp(x + "_dq")
+            q = g.constants[x]
+            zp = g.constants[z] if z else None
+            g.constants[name] = dequantize(q, g.constants[s], zp, axis)
+            g.qconstants[name] = (q, np.asarray(g.constants[s], np.float32), zp, axis)
+            return name
+        name = tmp(x + "_dq")
+        out.append(Node("DequantizeLinear", [x, s, z], [name], {}, name))
+        return name
+
+    def q(fx, s, z, y):
+        out.append(Node("QuantizeLinear", [fx, s, z], [y], {}, y + "_q"))
+
+    for n in g.nodes:
+        op = n.op
+        i = n.inputs + [""] * 9
+        if n.domain == "" and op == "QLinearConv" or (n.domain == MS and op == "QLinearConv"):
+            x = dq(i[0], i[1], i[2])
+            w = dq(i[3], i[4], i[5], 0)
+            ins = [x, w]
+            if i[8]:
+                bname = tmp(i[8] + "_b")
+                bq = g.constants[i[8]]
+                bs = (np.float32(np.asarray(g.constants[i[1]]).reshape(-1)[0]) *
+                      np.asarray(g.constants[i[4]], np.float32).reshape(-1)).astype(np.float32)
+                g.constants[bname] = dequantize(bq, bs, None, 0)
+                g.qconstants[bname] = (bq, bs, None, 0)
+                ins.append(bname)
+            f = tmp(n.outputs[0] + "_f")
+            out.append(Node("Conv", ins, [f], {k: v for k, v in n.attrs.items()}, n.name))
+            q(f, i[6], i[7], n.outputs[0])
+        elif n.domain == "" and op == "QLinearMatMul":
+            a = dq(i[0], i[1], i[2])
+            b = dq(i[3], i[4], i[5], -1)
+            f = tmp(n.outputs[0] + "_f")
+            out.append(Node("MatMul", [a, b], [f], {}, n.name))
+            q(f, i[6], i[7], n.outputs[0])
+        elif n.domain == MS and op == "QGemm":
+            a = dq(i[0], i[1], i[2])
+            tb = int(n.attrs.get("transB", 0))
+            b = dq(i[3], i[4], i[5], 0 if tb else 1)
+            ins = [a, b]
+            if i[6]:
+                bname = tmp(i[6] + "_b")
+                bq = g.constants[i[6]]
+                bs = (np.float32(np.asarray(g.constants[i[1]]).reshape(-1)[0]) *
+                      np.asarray(g.constants[i[4]], np.float32).reshape(-1)).astype(np.float32)
+                g.constants[bname] = dequantize(bq, bs, None, 0)
+                g.qconstants[bname] = (bq, bs, None, 0)
+                ins.append(bname)
+            if i[7]:
+                f = tmp(n.outputs[0] + "_f")
+                out.append(Node("Gemm", ins, [f], dict(n.attrs), n.name))
+                q(f, i[7], i[8], n.outputs[0])
+            else:
+                out.append(Node("Gemm", ins, [n.outputs[0]], dict(n.attrs), n.name))
+        elif n.domain == MS and op in ("QLinearAdd", "QLinearMul"):
+            a = dq(i[0], i[1], i[2])
+            b = dq(i[3], i[4], i[5])
+            f = tmp(n.outputs[0] + "_f")
+            out.append(Node(op[7:], [a, b], [f], {}, n.name))
+            q(f, i[6], i[7], n.outputs[0])
+        elif n.domain == MS and op in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearGlobalAveragePool",
+                                       "QLinearSoftmax", "QLinearAveragePool"):
+            a = dq(i[0], i[1], i[2])
+            f = tmp(n.outputs[0] + "_f")
+            fop = {"QLinearSigmoid": "Sigmoid", "QLinearLeakyRelu": "LeakyRelu",
+                   "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearSoftmax": "Softmax",
+                   "QLinearAveragePool": "AveragePool"}[op]
+            attrs = {k: v for k, v in n.attrs.items() if k not in ("channels_last", "opset")}
+            out.append(Node(fop, [a], [f], attrs, n.name))
+            q(f, i[3], i[4], n.outputs[0])
+        elif n.domain == MS and op == "QLinearConcat":
+            ys, yz = i[0], i[1]
+            ins = []
+            k = 2
+            while k + 2 < len(n.inputs) + 1 and n.inputs[k:k + 3] and k + 2 <= len(n.inputs) - 1:
+                ins.append(dq(n.inputs[k], n.inputs[k + 1], n.inputs[k + 2]))
+                k += 3
+            f = tmp(n.outputs[0] + "_f")
+            out.append(Node("Concat", ins, [f], dict(n.attrs), n.name))
+            q(f, ys, yz, n.outputs[0])
+        else:
+            out.append(n)
+    g.nodes = out
+
+
+# --------------------------------------------------------------------------- helpers
+def _scalar(g, name):
+    if not name:
+        return None
+    v = g.constants.get(name)
+    if v is None or np.size(v) != 1:
+        return None
+    return np.asarray(v).reshape(-1)[0]
+
+
+class _Ctx:
+    def __init__(self, g: Graph):
+        self.g = g
+        self.prod = g.producers()
+        self.cons = g.consumers()
+        self.outputs = {o.name for o in g.outputs}
+        self.removed: set = set()
+
+    def dq(self, name):
+        """(quantized input name, scale f32, zero point np scalar) if `name` = per-tensor DQ of an activation."""
+        p = self.prod.get(name)
+        if p is None or p.op != "DequantizeLinear" or p.domain != "" or p.inputs[0] in self.g.constants:
+            return None
+        s = _scalar(self.g, p.inputs[1])
+        if s is None:
+            return None
+        zn = p.inputs[2] if len(p.inputs) > 2 else ""
+        z = _scalar(self.g, zn) if zn else np.uint8(0)
+        if z is None:
+            return None
+        return p.inputs[0], np.float32(s), z
+
+    def q_after(self, name):
+        """The single per-tensor Q consuming `name` (returns (node, scale, zp))."""
+        if name in self.outputs:
+            return None
+        cs = self.cons.get(name, [])
+        if len(cs) != 1 or cs[0] is None or cs[0].op != "QuantizeLinear" or cs[0].domain != "":
+            return None
+        qn = cs[0]
+        s = _scalar(self.g, qn.inputs[1])
+        z = _scalar(self.g, qn.inputs[2]) if len(qn.inputs) > 2 and qn.inputs[2] else np.uint8(0)
+        if s is None or z is None or qn.attrs.get("output_dtype"):
+            return None
+        return qn, np.float32(s), z
+
+    def q_after_act(self, name):
+        """Q after an optional Relu/Clip: returns (q node, scale, zp, qmin, qmax, absorbed nodes)."""
+        r = self.q_after(name)
+        if r is not None:
+            qn, s, z = r
+            lo, hi = RANGES[np.asarray(z).dtype]
+            return qn, s, z, lo, hi, []
+        cs = self.cons.get(name, [])
+        if name in self.outputs or len(cs) != 1 or cs[0] is None or cs[0].op not in ("Relu", "Clip"):
+            return None
+        act = cs[0]
+        r = self.q_after(act.outputs[0])
+        if r is None:
+            return None
+        qn, s, z = r
+        dt = np.asarray(z).dtype
+        lo, hi = RANGES[dt]
+        if act.op == "Relu":
+            return qn, s, z, max(lo, int(z)), hi, [act]
+        fmin = _scalar(self.g, act.inputs[1]) if len(act.inputs) > 1 and act.inputs[1] else act.attrs.get("min")
+        fmax = _scalar(self.g, act.inputs[2]) if len(act.inputs) > 2 and act.inputs[2] else act.attrs.get("max")
+        if (len(act.inputs) > 1 and act.inputs[1] and fmin is None) or (len(act.inputs) > 2 and act.inputs[2] and fmax is None):
+            return None
+        # Q is monotonic, so Q(clip(v, a, b)) == clip(Q(v), Q(a), Q(b)).
+        if fmin is not None:
+            lo = max(lo, int(quantize(np.float32(fmin), s, z, dtype=dt)))
+        if fmax is not None:
+            hi = min(hi, int(quantize(np.float32(fmax), s, z, dtype=dt)))
+        if lo > hi:
+            return None
+        return qn, s, z, lo, hi, [act]
+
+    def qconst(self, name):
+        return self.g.qconstants.get(name)
+
+
+def _qattrs(x, y, lo, hi):
+    return dict(x_scale=x[1], x_zero_point=x[2], y_scale=y[1], y_zero_point=y[2], qmin=lo, qmax=hi)
+
+
+def _per_channel(v, n):
+    v = np.asarray(v).reshape(-1)
+    return np.broadcast_to(v, (n,)).copy() if v.size == 1 else v
+
+
+# --------------------------------------------------------------------------- fusion
+def fuse_qdq(g: Graph) -> None:
+    ctx = _Ctx(g)
+    replaced: dict = {}  # id(node) -> replacement node (placed where the Q node was)
+    drop: set = set()
+    for n in g.nodes:
+        if id(n) in drop or n.domain not in ("",):
+            continue
+        fused = None
+        if n.op == "Conv":
+            fused = _fuse_conv(ctx, n)
+        elif n.op in ("Gemm", "MatMul"):
+            fused = _fuse_gemm(ctx, n)
+        elif n.op == "MaxPool" or n.op in MOVE_OPS:
+            fused = _fuse_same_scale(ctx, n)
+            vi = g.value_info.get(n.inputs[0])
+            if fused is None and n.op == "MaxPool" and vi is not None and vi.dtype in (np.int8, np.uint8) \
+                    and not (len(n.outputs) > 1 and n.outputs[1]):
+                # QOperator models run MaxPool directly on 8-bit tensors.
+                n.op, n.domain = "QMaxPool", "lowp"
+                continue
+        if fused is not None:
+            new, qnodes, absorbed = fused
+            for a in [n] + absorbed:
+                drop.add(id(a))
+            # Place the fused node at the last Q it replaces (all its inputs are defined by then).
+            for qn in qnodes[:-1]:
+                drop.add(id(qn))
+            replaced[id(qnodes[-1])] = new
+    nodes = []
+    for n in g.nodes:
+        if id(n) in replaced:
+            nodes.append(replaced[id(n)])
+        elif id(n) not in drop:
+            nodes.append(n)
+    g.nodes = nodes
+    g.remove_dead()
+    fold_luts(g)
+    g.remove_dead()
+
+
+def _fuse_conv(ctx, n):
+    g = ctx.g
+    x = ctx.dq(n.inputs[0])
+    w = ctx.qconst(n.inputs[1])
+    if x is None or w is None:
+        return None
+    wq, ws, wz, waxis = w
+    if wq.ndim != 4 or np.asarray(wq).dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
+        return None
+    if ws.size != 1 and waxis % wq.ndim != 0:
+        return None
+    bias = None
+    if len(n.inputs) > 2 and n.inputs[2]:
+        b = ctx.qconst(n.inputs[2])
+        if b is None or np.asarray(b[0]).dtype != np.int32 or (b[2] is not None and np.any(np.asarray(b[2]) != 0)):
+            return None
+        bias = np.asarray(b[0], np.int32).reshape(-1)
+    r = ctx.q_after_act(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z, lo, hi, absorbed = r
+    O = wq.shape[0]
+    kh, kw = wq.shape[2:]
+    attrs = dict(
+        w=np.asarray(wq), w_scale=_per_channel(ws, O).astype(np.float32),
+        w_zero_point=_per_channel(wz if wz is not None else np.zeros(1, wq.dtype), O).astype(wq.dtype),
+        bias=bias, strides=list(n.attrs.get("strides", [1, 1])), dilations=list(n.attrs.get("dilations", [1, 1])),
+        pads=list(n.attrs.get("pads", [0, 0, 0, 0])), group=int(n.attrs.get("group", 1)),
+        auto_pad=n.attrs.get("auto_pad", "NOTSET"), kernel_shape=[kh, kw], **_qattrs(x, (None, s, z), lo, hi))
+    return Node("QConv", [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
+
+
+def _fuse_gemm(ctx, n):
+    x = ctx.dq(n.inputs[0])
+    w = ctx.qconst(n.inputs[1])
+    if x is None or w is None:
+        return None
+    wq, ws, wz, waxis = w
+    if wq.ndim != 2 or np.asarray(wq).dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
+        return None
+    if n.op == "Gemm":
+        if float(n.attrs.get("alpha", 1.0)) != 1.0 or int(n.attrs.get("transA", 0)):
+            return None
+        if len(n.inputs) > 2 and n.inputs[2] and float(n.attrs.get("beta", 1.0)) != 1.0:
+            return None
+        trans = int(n.attrs.get("transB", 0))
+    else:
+        trans = 0
+    # Per-channel weights must be per output column.
+    out_axis = 0 if trans else 1
+    if ws.size != 1 and waxis % 2 != out_axis:
+        return None
+    wkn = np.ascontiguousarray(wq.T if trans else wq)
+    N = wkn.shape[1]
+    bias = None
+    if n.op == "Gemm" and len(n.inputs) > 2 and n.inputs[2]:
+        b = ctx.qconst(n.inputs[2])
+        if b is None or np.asarray(b[0]).dtype != np.int32 or (b[2] is not None and np.any(np.asarray(b[2]) != 0)):
+            return None
+        bias = np.broadcast_to(np.asarray(b[0], np.int32).reshape(-1), (N,)).copy()
+    r = ctx.q_after_act(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z, lo, hi, absorbed = r
+    attrs = dict(w=wkn, w_scale=_per_channel(ws, N).astype(np.float32),
+                 w_zero_point=_per_channel(wz if wz is not None else np.zeros(1, wq.dtype), N).astype(wq.dtype),
+                 bias=bias, **_qattrs(x, (None, s, z), lo, hi))
+    return Node("QGemm", [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
+
+
+def _fuse_same_scale(ctx, n):
+    """MaxPool and data-movement ops between DQ and Q with identical scale/zero point."""
+    g = ctx.g
+    act = [i for i in n.inputs if i and i not in g.constants]
+    if not act:
+        return None
+    if n.op != "Concat" and (n.inputs[0] not in act or len(act) != 1):
+        return None
+    dqs = [ctx.dq(i) for i in act]
+    if any(d is None for d in dqs):
+        return None
+    qs = [ctx.q_after(o) for o in n.outputs]
+    if any(r is None for r in qs):
+        return None
+    ref = (dqs[0][1], dqs[0][2])
+    for d in dqs:
+        if d[1] != ref[0] or d[2] != ref[1] or np.asarray(d[2]).dtype != np.asarray(ref[1]).dtype:
+            return None
+    for _, s, z in qs:
+        if s != ref[0] or z != ref[1] or np.asarray(z).dtype != np.asarray(ref[1]).dtype:
+            return None
+    new_inputs = [dqs[act.index(i)][0] if i in act else i for i in n.inputs]
+    outs = [r[0].outputs[0] for r in qs]
+    if n.op == "MaxPool":
+        if len(n.outputs) > 1 and n.outputs[1]:
+            return None
+        attrs = dict(n.attrs)
+        return Node("QMaxPool", new_inputs[:1], outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
+    attrs = dict(onnx_op=n.op, onnx_attrs=dict(n.attrs), zero_point=ref[1], scale=ref[0])
+    return Node("QMove", new_inputs, outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
+
+
+# --------------------------------------------------------------------------- elementwise chains -> LUT
+def fold_luts(g: Graph) -> None:
+    ctx = _Ctx(g)
+    order = {id(n): k for k, n in enumerate(g.nodes)}
+    replaced = {}
+    drop = set()
+    for qn in g.nodes:
+        if qn.op != "QuantizeLinear" or qn.domain != "" or id(qn) in drop:
+            continue
+        s = _scalar(g, qn.inputs[1])
+        z = _scalar(g, qn.inputs[2]) if len(qn.inputs) > 2 and qn.inputs[2] else np.uint8(0)
+        if s is None or z is None or qn.attrs.get("output_dtype") or qn.inputs[0] in g.constants:
+            continue
+        chain = _chain(ctx, qn.inputs[0])
+        if chain is None:
+            continue
+        nodes, dq_node = chain
+        xd = ctx.dq(dq_node.outputs[0])
+        if xd is None:
+            continue
+        xname, xs, xz = xd
+        in_dt = np.asarray(xz).dtype
+        codes = np.arange(256, dtype=np.uint8).view(in_dt)
+        env = {dq_node.outputs[0]: dequantize(codes, xs, xz)}
+        try:
+            for n in sorted(nodes, key=lambda n: order[id(n)]):
+                ins = [env[i] if i in env else (g.constants[i] if i else None) for i in n.inputs]
+                outs = evaluate(n.op, n.attrs, ins)
+                for o, v in zip(n.outputs, outs):
+                    env[o] = np.asarray(v)
+            fv = np.broadcast_to(env[qn.inputs[0]], (256,))
+        except Exception:
+            continue
+        if fv.dtype != np.float32:
+            continue
+        table = quantize(fv, s, z, dtype=np.asarray(z).dtype)
+        desc = "+".join(n.op for n in sorted(nodes, key=lambda n: order[id(n)])) or "Requantize"
+        new = Node("QLut", [xname], [qn.outputs[0]],
+                   dict(table=table, x_scale=xs, x_zero_point=xz, y_scale=np.float32(s), y_zero_point=z,
+                        function=desc), qn.name, "lowp")
+        replaced[id(qn)] = new
+        for n in nodes:
+            drop.add(id(n))
+    g.nodes = [replaced.get(id(n), n) for n in g.nodes if id(n) not in drop]
+
+
+def _chain(ctx, out_name):
+    """Nodes of the elementwise DAG computing `out_name` from one DQ (None if not such a DAG)."""
+    g = ctx.g
+    nodes = {}
+    dq = None
+    stack = [out_name]
+    seen = set()
+    while stack:
+        v = stack.pop()
+        if v in seen or not v:
+            continue
+        seen.add(v)
+        if v in g.constants:
+            if np.size(g.constants[v]) != 1:
+                return None
+            continue
+        p = ctx.prod.get(v)
+        if p is None:
+            return None
+        if p.op == "DequantizeLinear" and p.domain == "":
+            if dq is not None and dq is not p:
+                return None
+            dq = p
+            continue
+        if p.domain != "" or p.op not in ELEMENTWISE_OPS or len(p.outputs) != 1:
+            return None
+        nodes[id(p)] = p
+        stack.extend(p.inputs)
+    if dq is None:
+        return None
+    # Every intermediate value must be used only inside the chain (or by the final Q).
+    inside = set(nodes)
+    for p in nodes.values():
+        for o in p.outputs:
+            if o in ctx.outputs:
+                return None
+            for c in ctx.cons.get(o, []):
+                if c is None:
+                    return None
+                if id(c) not in inside and o != out_name:
+                    return None
+                if o == out_name and id(c) not in inside and c.op != "QuantizeLinear":
+                    return None
+    if nodes:
+        cs = ctx.cons.get(out_name, [])
+        if len([c for c in cs if c is not None and id(c) not in inside]) != 1 or out_name in ctx.outputs:
+            return None
+    return list(nodes.values()), dq

@@ -1,0 +1,136 @@
+"""lowp.InferenceSession: run a quantized ONNX model with lowp's exact integer kernels.
+
+A drop-in for the common onnxruntime calls::
+
+    sess = lowp.InferenceSession("model_int8.onnx")
+    (logits,) = sess.run(None, {"input": x})
+
+Import -> passes (constant folding, QDQ fusion, lookup tables) -> lowering to prepacked kernel
+calls happens once in the constructor. The compiled program is immutable: `run` keeps its
+intermediate tensors in a per-call dictionary, so one session can serve many Python threads at
+once (the kernels release the GIL). Sessions pickle as their model bytes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import ValueInfo
+from .importers.onnx import import_onnx, load_model_bytes
+from .passes import optimize
+from .passes.lower import lower
+
+__all__ = ["InferenceSession", "NodeArg", "load"]
+
+
+class NodeArg:
+    """Name, shape and type of a model input or output (like onnxruntime.NodeArg)."""
+
+    def __init__(self, vi: ValueInfo):
+        self.name = vi.name
+        self.shape = [d for d in vi.shape] if vi.shape is not None else []
+        self.type = vi.type
+        self.dtype = None if vi.dtype is None else np.dtype(vi.dtype)
+
+    def __repr__(self):
+        return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape})"
+
+
+class InferenceSession:
+    """Runs a quantized ONNX model (QDQ or QOperator format) with lowp's integer kernels.
+
+    path_or_bytes: a file path, the serialized model, or an onnx.ModelProto.
+    num_threads: threads for lowp's kernels (default: lowp's pool size).
+    providers / sess_options are accepted (and ignored) for drop-in compatibility with onnxruntime.
+    """
+
+    def __init__(self, path_or_bytes, sess_options=None, providers=None, *, num_threads=None, **kwargs):
+        if num_threads is not None and (not isinstance(num_threads, int) or isinstance(num_threads, bool)
+                                        or num_threads < 1):
+            raise ValueError("lowp: num_threads must be an integer >= 1")
+        self._model_bytes = load_model_bytes(path_or_bytes)
+        self._num_threads = num_threads
+        self._build()
+
+    def _build(self):
+        g = import_onnx(self._model_bytes)
+        self._inputs = [NodeArg(v) for v in g.inputs]
+        self._outputs = [NodeArg(v) for v in g.outputs]
+        optimize(g)
+        self._graph = g
+        self._program = lower(g, self._num_threads or 0)
+
+    # ------------------------------------------------------------------ onnxruntime-style API
+    def get_inputs(self):
+        return list(self._inputs)
+
+    def get_outputs(self):
+        return list(self._outputs)
+
+    def get_providers(self):
+        return ["lowp"]
+
+    @property
+    def graph(self):
+        """The optimized lowp graph (read it, do not modify it)."""
+        return self._graph
+
+    def _check_feed(self, input_feed):
+        if not isinstance(input_feed, dict):
+            raise TypeError(f"lowp: input_feed must be a dict name -> numpy array, got {type(input_feed).__name__}")
+        names = {i.name for i in self._inputs}
+        unknown = sorted(set(input_feed) - names)
+        missing = [i.name for i in self._inputs if i.name not in input_feed]
+        if unknown:
+            raise ValueError(f"lowp: unknown input name(s) {unknown}; the model's inputs are {sorted(names)}")
+        if missing:
+            raise ValueError(f"lowp: missing input(s) {missing}")
+        feed = {}
+        for arg in self._inputs:
+            x = input_feed[arg.name]
+            if not isinstance(x, np.ndarray):
+                x = np.asarray(x)
+            if arg.dtype is not None and x.dtype != arg.dtype:
+                raise TypeError(f"lowp: input {arg.name!r} must be {arg.type} ({arg.dtype}), got {x.dtype}")
+            if len(arg.shape) and x.ndim != len(arg.shape):
+                raise ValueError(f"lowp: input {arg.name!r} must have rank {len(arg.shape)} (shape {arg.shape}), "
+                                 f"got shape {x.shape}")
+            for k, (d, e) in enumerate(zip(x.shape, arg.shape)):
+                if isinstance(e, int) and d != e:
+                    raise ValueError(f"lowp: input {arg.name!r} dimension {k} must be {e} (shape {arg.shape}), "
+                                     f"got shape {x.shape}")
+            feed[arg.name] = x
+        return feed
+
+    def run(self, output_names, input_feed, run_options=None):
+        """Returns the requested outputs (all when output_names is None) as a list of numpy arrays."""
+        feed = self._check_feed(input_feed)
+        all_names = [o.name for o in self._outputs]
+        if output_names is None:
+            output_names = all_names
+        else:
+            if isinstance(output_names, str):
+                raise TypeError("lowp: output_names must be a list of names or None")
+            bad = [n for n in output_names if n not in all_names]
+            if bad:
+                raise ValueError(f"lowp: unknown output name(s) {bad}; the model's outputs are {all_names}")
+        env = self._program.run(feed)
+        alias = self._program.output_aliases
+        return [np.asarray(env[alias[n]]) for n in output_names]
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        return {"model": self._model_bytes, "num_threads": self._num_threads}
+
+    def __setstate__(self, state):
+        self._model_bytes = state["model"]
+        self._num_threads = state["num_threads"]
+        self._build()
+
+    def __repr__(self):
+        ins = ", ".join(f"{i.name}{i.shape}" for i in self._inputs)
+        return f"lowp.InferenceSession(inputs=[{ins}], {len(self._program.steps)} steps)"
+
+
+def load(path_or_bytes, *, num_threads=None) -> InferenceSession:
+    """Same as lowp.InferenceSession(path_or_bytes, num_threads=num_threads)."""
+    return InferenceSession(path_or_bytes, num_threads=num_threads)

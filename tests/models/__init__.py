@@ -1,0 +1,1 @@
+"""Small test models defined in PyTorch, exported to ONNX and quantized with onnxruntime (no downloads)."""

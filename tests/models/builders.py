@@ -1,0 +1,167 @@
+"""Builders for the session tests: tiny PyTorch networks with the structure of real ones
+(MobileNetV2 inverted residuals, ResNet basic blocks, MobileNetV3 SE + hard-swish, EfficientNet SiLU,
+ShuffleNet concat/channel shuffle), random weights with realistic BatchNorm statistics, exported
+with torch.onnx.export(dynamo=False) and quantized with onnxruntime's quantize_static."""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+C_IN, H_IN = 3, 16
+
+
+def _nn():
+    import torch
+    import torch.nn as nn
+
+    return torch, nn
+
+
+def _bn(nn, c):
+    b = nn.BatchNorm2d(c)
+    return b
+
+
+def _realistic_bn(model, seed):
+    torch, nn = _nn()
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g) * 0.2)
+            m.running_var.copy_(torch.rand(c, generator=g) * 1.5 + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=g) * 0.2)
+    return model.eval()
+
+
+def build(name: str):
+    torch, nn = _nn()
+    torch.manual_seed(0)
+
+    def cbr(cin, cout, k=3, s=1, groups=1, act=None):
+        layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), _bn(nn, cout)]
+        if act is not None:
+            layers.append(act())
+        return layers
+
+    class InvertedResidual(nn.Module):
+        def __init__(self, cin, cout, s, e):
+            super().__init__()
+            hid = cin * e
+            self.conv = nn.Sequential(*cbr(cin, hid, 1, act=nn.ReLU6), *cbr(hid, hid, 3, s, groups=hid, act=nn.ReLU6),
+                                      *cbr(hid, cout, 1))
+            self.res = s == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.conv(x) if self.res else self.conv(x)
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, s):
+            super().__init__()
+            self.body = nn.Sequential(*cbr(cin, cout, 3, s, act=nn.ReLU), *cbr(cout, cout, 3))
+            self.down = nn.Sequential(*cbr(cin, cout, 1, s)) if (s != 1 or cin != cout) else nn.Identity()
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.body(x) + self.down(x))
+
+    class SE(nn.Module):
+        def __init__(self, c, r, gate):
+            super().__init__()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc1 = nn.Conv2d(c, r, 1)
+            self.fc2 = nn.Conv2d(r, c, 1)
+            self.act = nn.ReLU()
+            self.gate = gate()
+
+        def forward(self, x):
+            return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+
+    class Shuffle(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.b1 = nn.Sequential(*cbr(c // 2, c // 2, 1, act=nn.ReLU), *cbr(c // 2, c // 2, 3, groups=c // 2))
+            self.c = c
+
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            y = torch.cat([a, self.b1(b)], dim=1)
+            n, c, h, w = y.shape
+            return y.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    head = lambda c: [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10)]  # noqa: E731
+    if name == "plain":  # everything integer in onnxruntime: conv, relu, maxpool, flatten, gemm
+        m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2),
+                          nn.ReLU(), nn.Conv2d(16, 16, 1), nn.ReLU6(), nn.Flatten(), nn.Linear(16 * 3 * 3, 10))
+    elif name == "mobilenetv2":
+        m = nn.Sequential(*cbr(3, 16, 3, 2, act=nn.ReLU6), InvertedResidual(16, 16, 1, 4),
+                          InvertedResidual(16, 24, 2, 4), InvertedResidual(24, 24, 1, 4), *head(24))
+    elif name == "resnet":
+        m = nn.Sequential(*cbr(3, 16, 3, 1, act=nn.ReLU), nn.MaxPool2d(3, 2, 1), BasicBlock(16, 16, 1),
+                          BasicBlock(16, 32, 2), *head(32))
+    elif name == "mobilenetv3":  # hard-swish, SE with hard-sigmoid
+        m = nn.Sequential(*cbr(3, 16, 3, 2, act=nn.Hardswish), *cbr(16, 16, 3, 1, groups=16, act=nn.Hardswish),
+                          SE(16, 8, nn.Hardsigmoid), *cbr(16, 24, 1), *cbr(24, 24, 5, 1, groups=24, act=nn.Hardswish),
+                          *head(24))
+    elif name == "efficientnet":  # SiLU, SE with sigmoid
+        m = nn.Sequential(*cbr(3, 16, 3, 2, act=nn.SiLU), *cbr(16, 16, 3, 1, groups=16, act=nn.SiLU),
+                          SE(16, 4, nn.Sigmoid), *cbr(16, 24, 1), *head(24))
+    elif name == "shufflenet":  # split, concat, channel shuffle, max-pool
+        m = nn.Sequential(*cbr(3, 16, 3, 1, act=nn.ReLU), nn.MaxPool2d(2), Shuffle(16), Shuffle(16), *head(16))
+    else:
+        raise ValueError(name)
+    return _realistic_bn(m, seed=len(name))
+
+
+MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet"]
+
+
+def export(model, path, shape=(1, C_IN, H_IN, H_IN), opset=13):
+    torch, _ = _nn()
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(model, torch.randn(*shape), buf, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
+                          dynamo=False)
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return path
+
+
+def inputs(n, seed, shape=(C_IN, H_IN, H_IN)):
+    return np.random.default_rng(seed).standard_normal((n,) + tuple(shape)).astype(np.float32)
+
+
+def quantize(float_path, out_path, calib, input_name="input", fmt="QDQ", per_channel=True, act="u8", weight="s8",
+             extra_options=None):
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter([{input_name: calib[i:i + 1]} for i in range(len(calib))])
+
+        def get_next(self):
+            return next(self.it, None)
+
+    qt = {"u8": QuantType.QUInt8, "s8": QuantType.QInt8}
+    import logging
+
+    logging.getLogger().setLevel(logging.ERROR)
+    quantize_static(float_path, out_path, Reader(), quant_format=QuantFormat.QDQ if fmt == "QDQ" else QuantFormat.QOperator,
+                    per_channel=per_channel, activation_type=qt[act], weight_type=qt[weight],
+                    extra_options=extra_options or {})
+    return out_path
+
+
+def build_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8"):
+    """Path of the quantized model `name` (float export and quantization cached in `directory`)."""
+    fp = os.path.join(directory, f"{name}_float.onnx")
+    if not os.path.exists(fp):
+        export(build(name), fp)
+    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}.onnx")
+    if not os.path.exists(qp):
+        quantize(fp, qp, inputs(16, seed=1), fmt=fmt, per_channel=per_channel, act=act)
+    return qp

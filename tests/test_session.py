@@ -1,0 +1,204 @@
+"""End-to-end tests of lowp.InferenceSession against onnxruntime (bit-exact where ORT computes in integers)."""
+import os
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import lowp
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("torch")
+
+from models import builders as B  # noqa: E402
+
+DEMO_DIR = os.path.join(os.path.dirname(lowp.__file__), "demo")
+DEMO_MODEL = os.path.join(DEMO_DIR, "mnist_cnn_int8.onnx")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("lowp_models"))
+
+
+def _ort(path, threads=1):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def _mismatch(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    return int(np.sum(a.view(np.uint8) != b.view(np.uint8)))
+
+
+def _demo_data():
+    with np.load(os.path.join(DEMO_DIR, "mnist_test.npz")) as d:
+        return d["images"], d["labels"].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- bundled demo model
+def test_demo_model_bit_exact_and_accurate():
+    images, labels = _demo_data()
+    x = images.astype(np.float32) / np.float32(255)
+    sess = lowp.InferenceSession(DEMO_MODEL)
+    y = np.concatenate([sess.run(None, {"image": x[i:i + 250]})[0] for i in range(0, len(x), 250)])
+    r = _ort(DEMO_MODEL).run(None, {"image": x})[0]
+    assert _mismatch(y, r) == 0
+    acc = (y.argmax(1) == labels).mean()
+    print(f"demo model accuracy on {len(x)} real MNIST test digits: {acc:.4f}")
+    assert acc > 0.95
+    # Every layer really runs as an integer kernel (no float fallback in this model).
+    kinds = set(sess.graph.op_counts())
+    assert kinds <= {"QuantizeLinear", "DequantizeLinear", "lowp.QConv", "lowp.QMaxPool", "lowp.QMove", "lowp.QGemm"}
+
+
+# --------------------------------------------------------------------------- real trained MNIST-8
+def test_mnist8_same_predictions_as_onnxruntime(model_dir):
+    qonnx = pytest.importorskip("qonnx", reason="MNIST-8 ships in qonnx (pip install --no-deps qonnx)")
+    src = os.path.join(os.path.dirname(qonnx.__file__), "data", "onnx", "mnist-conv", "model.onnx")
+    if not os.path.exists(src):
+        pytest.skip("qonnx does not ship mnist-conv/model.onnx")
+    import onnx
+
+    m = onnx.version_converter.convert_version(onnx.load(src), 13)  # opset 8 -> 13 (per-channel DQ needs >= 13)
+    in_name = m.graph.input[0].name
+    fp = os.path.join(model_dir, "mnist8_opset13.onnx")
+    onnx.save(m, fp)
+    images, labels = _demo_data()
+    x = images.astype(np.float32)  # MNIST-8 takes raw 0..255 pixels
+    qp = os.path.join(model_dir, "mnist8_int8.onnx")
+    if not os.path.exists(qp):
+        B.quantize(fp, qp, x[:64], input_name=in_name, fmt="QDQ", per_channel=True)
+    sess = lowp.InferenceSession(qp)
+    osess = _ort(qp)
+    n = 300
+    y = np.concatenate([sess.run(None, {in_name: x[i:i + 1]})[0] for i in range(n)])
+    r = np.concatenate([osess.run(None, {in_name: x[i:i + 1]})[0] for i in range(n)])
+    acc = (y.argmax(1) == labels[:n]).mean()
+    print(f"MNIST-8 int8: lowp accuracy {acc:.4f}, onnxruntime {(r.argmax(1) == labels[:n]).mean():.4f}, "
+          f"mismatching values {_mismatch(y, r)} of {y.size}")
+    assert np.array_equal(y.argmax(1), r.argmax(1))
+    assert acc > 0.9
+
+
+# --------------------------------------------------------------------------- architectures
+CASES = [(name, fmt, pc) for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
+
+
+@pytest.mark.parametrize("name,fmt,per_channel", CASES, ids=[f"{n}-{f}-{'pc' if p else 'pt'}" for n, f, p in CASES])
+def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel):
+    path = B.build_quantized(name, model_dir, fmt, per_channel)
+    sess = lowp.InferenceSession(path)
+    osess = _ort(path)
+    x = B.inputs(8, seed=3)
+    y = sess.run(None, {"input": x})[0]
+    r = osess.run(None, {"input": x})[0]
+    assert y.shape == r.shape == (8, 10)
+    kinds = sess.graph.op_counts()
+    float_ops = {k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear")}
+    bad = _mismatch(y, r)
+    print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'}: {bad} mismatching values of {y.size}; "
+          f"float steps: {sorted(float_ops) or 'none'}")
+    assert bad == 0
+    # Every conv/FC layer is an integer kernel.
+    assert kinds.get("lowp.QConv", 0) >= 1 and kinds.get("lowp.QGemm", 0) == 1
+    assert "Conv" not in kinds and "Gemm" not in kinds
+
+
+def test_dynamic_batch(model_dir):
+    path = B.build_quantized("mobilenetv2", model_dir)
+    sess = lowp.InferenceSession(path)
+    x = B.inputs(5, seed=4)
+    full = sess.run(None, {"input": x})[0]
+    for i in range(5):
+        np.testing.assert_array_equal(sess.run(None, {"input": x[i:i + 1]})[0], full[i:i + 1])
+    (inp,) = sess.get_inputs()
+    assert inp.name == "input" and inp.type == "tensor(float)" and inp.shape[1:] == [3, 16, 16]
+    assert not isinstance(inp.shape[0], int)
+    (out,) = sess.get_outputs()
+    assert out.name == "output" and out.type == "tensor(float)"
+
+
+def test_thread_safety(model_dir):
+    path = B.build_quantized("resnet", model_dir)
+    sess = lowp.InferenceSession(path)
+    xs = [B.inputs(2, seed=10 + i) for i in range(8)]
+    want = [sess.run(None, {"input": x})[0] for x in xs]
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(15):
+                got = sess.run(None, {"input": xs[i]})[0]
+                if not np.array_equal(got.view(np.uint32), want[i].view(np.uint32)):
+                    errors.append(i)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+
+
+def test_pickle_and_load(model_dir):
+    path = B.build_quantized("efficientnet", model_dir)
+    sess = lowp.load(path)
+    x = B.inputs(3, seed=5)
+    y = sess.run(None, {"input": x})[0]
+    s2 = pickle.loads(pickle.dumps(sess))
+    np.testing.assert_array_equal(s2.run(["output"], {"input": x})[0], y)
+    with open(path, "rb") as f:
+        s3 = lowp.InferenceSession(f.read())
+    np.testing.assert_array_equal(s3.run(None, {"input": x})[0], y)
+
+
+# --------------------------------------------------------------------------- errors
+def _model_with(nodes, inputs, outputs, inits=()):
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_unsupported_ops_named_in_one_error():
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    nodes = [helper.make_node("Erf", ["x"], ["a"], name="erf0"),
+             helper.make_node("Einsum", ["a"], ["b"], equation="ij->ij", name="einsum0"),
+             helper.make_node("Relu", ["b"], ["c"], name="relu0"),
+             helper.make_node("Erf", ["c"], ["y"], name="erf1")]
+    with pytest.raises(NotImplementedError) as e:
+        lowp.InferenceSession(_model_with(nodes, [x], [y]))
+    msg = str(e.value)
+    for word in ("Erf", "Einsum", "erf0", "einsum0", "erf1"):
+        assert word in msg
+    assert "relu0" not in msg
+
+
+def test_bad_inputs_raise_clear_errors():
+    sess = lowp.InferenceSession(DEMO_MODEL)
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    with pytest.raises(TypeError, match="float"):
+        sess.run(None, {"image": x.astype(np.float64)})
+    with pytest.raises(ValueError, match="missing"):
+        sess.run(None, {})
+    with pytest.raises(ValueError, match="unknown input"):
+        sess.run(None, {"image": x, "other": x})
+    with pytest.raises(ValueError, match="dimension"):
+        sess.run(None, {"image": np.zeros((2, 1, 27, 28), np.float32)})
+    with pytest.raises(ValueError, match="unknown output"):
+        sess.run(["nope"], {"image": x})
+    with pytest.raises(ValueError, match="not a valid ONNX"):
+        lowp.InferenceSession(b"definitely not onnx")
+    with pytest.raises(FileNotFoundError):
+        lowp.InferenceSession("/nonexistent/model.onnx")
+    with pytest.raises(TypeError):
+        lowp.InferenceSession(12345)
