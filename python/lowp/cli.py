@@ -111,26 +111,21 @@ def model_report(path):
     bad = {(n.kind) for n in unsupported_nodes(g)}
     fused = g.op_counts()
     params = sum(int(np.size(t)) for t in g0.constants.values() if np.asarray(t).dtype.kind in "iuf")
-    inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {vi.name: [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
-              for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
-    consts = g0.constants
     macs = 0
-    for n in model.graph.node:
-        if n.op_type in ("Conv", "QLinearConv", "ConvInteger"):
-            wname = n.input[3] if n.op_type == "QLinearConv" else n.input[1]
-            w = consts.get(wname)
-            out = shapes.get(n.output[0])
-            if w is not None and out:
-                macs += int(np.prod(out)) * int(np.prod(np.shape(w)[1:]))
-        elif n.op_type in ("Gemm", "MatMul", "QGemm", "QLinearMatMul", "MatMulInteger"):
-            wname = n.input[3] if n.op_type in ("QGemm", "QLinearMatMul") else n.input[1]
-            w = consts.get(wname)
-            out = shapes.get(n.output[0])
-            if w is not None and out and np.ndim(w) == 2:
-                kdim = np.shape(w)[1] if n.op_type in ("Gemm", "QGemm") and any(
-                    a.name == "transB" and a.i for a in n.attribute) else np.shape(w)[0]
-                macs += int(np.prod(out)) * int(kdim)
+    for n in g.nodes:
+        vi = g.value_info.get(n.outputs[0]) if n.outputs else None
+        if vi is None or vi.shape is None:
+            continue
+        out = int(np.prod([d if isinstance(d, int) else 1 for d in vi.shape]))
+        if n.kind == "lowp.QConv":
+            macs += out * int(np.prod(np.shape(n.attrs["w"])[1:]))
+        elif n.kind == "lowp.QGemm":
+            macs += out * int(np.shape(n.attrs["w"])[0])
+        elif n.kind in ("Conv", "Gemm", "MatMul") and n.inputs[1] in g.constants:
+            w = g.constants[n.inputs[1]]
+            k = np.prod(np.shape(w)[1:]) if n.kind == "Conv" else (
+                np.shape(w)[1] if n.attrs.get("transB") else np.shape(w)[0])
+            macs += out * int(k)
     counts = {}
     for n in model.graph.node:
         k = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
@@ -140,6 +135,7 @@ def model_report(path):
 
 def _cmd_info(args) -> int:
     import lowp
+    from lowp.passes.float_ops import MOVE_OPS, SHAPE_OPS
 
     try:
         counts, fused, bad, params, macs, g = model_report(args.model)
@@ -163,6 +159,10 @@ def _cmd_info(args) -> int:
             status = "UNSUPPORTED"
         elif k in ("QuantizeLinear", "DequantizeLinear"):
             status = "float <-> int8 boundary"
+        elif k in MOVE_OPS:
+            status = "data movement (exact on integers)"
+        elif k in SHAPE_OPS:
+            status = "shape arithmetic"
         else:
             status = "float (numpy)"
         print(f"  {k:<32} x{v:<4} {status}")
