@@ -1,17 +1,52 @@
 #!/usr/bin/env bash
 # Cross-compile the C++ core + test runner for aarch64 and run it under qemu on three CPUs:
 # max (NEON + dotprod + i8mm), cortex-a76 (dotprod, no i8mm), cortex-a72 (plain NEON).
+# Each run asserts the exact kernel set the CPU must expose (--expect-kernels).
+#   bash .ci/neon.sh             Release build (static), three CPUs
+#   bash .ci/neon.sh --sanitize  ASan + UBSan build (dynamic, qemu -L sysroot), three CPUs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SYSROOT=/usr/aarch64-linux-gnu
+if [ "${1:-}" = "--sanitize" ]; then
+  # CMake links the cross test runner statically, which ASan cannot do: build it directly.
+  BUILD=build/aarch64-asan
+  mkdir -p "$BUILD/obj"
+  CXX="aarch64-linux-gnu-g++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Icpp"
+  objs=()
+  for src in cpp/gemm/*.cc cpp/gemm/kernels/*.cc cpp/requant/*.cc cpp/ops/*.cc cpp/runtime/*.cc cpp/tests/*.cc; do
+    [ -e "$src" ] || continue
+    stem=$(basename "$src" .cc)
+    flags=""
+    case "$stem" in
+      *_avx2|*_avx512|*_avx512vnni) continue ;;
+      *_neon) flags="-march=armv8-a" ;;
+      *_neondot) flags="-march=armv8.2-a+dotprod" ;;
+      *_i8mm) flags="-march=armv8.6-a+dotprod+i8mm" ;;
+    esac
+    obj="$BUILD/obj/$(echo "$src" | tr / _).o"
+    if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find cpp -name '*.h' -newer "$obj" | head -1)" ]; then
+      $CXX $flags -c "$src" -o "$obj"
+    fi
+    objs+=("$obj")
+  done
+  $CXX "${objs[@]}" -o "$BUILD/lowp_tests" -lpthread
+  RUN=(qemu-aarch64 -L "$SYSROOT")
+  export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1
+else
 BUILD=build/aarch64
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
+RUN=(qemu-aarch64)
+cmake --no-warn-unused-cli -S . -B "$BUILD" -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
   -DLOWP_BUILD_PYTHON=OFF -DLOWP_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD" -j2
+fi
 status=0
-for cpu in max cortex-a76 cortex-a72; do
-  echo "== qemu-aarch64 -cpu $cpu"
-  qemu-aarch64 -cpu "$cpu" "$BUILD/lowp_tests" > "$BUILD/log-$cpu.txt" 2>&1 || status=1
+for spec in max:i8mm,neondot,neon,ref cortex-a76:neondot,neon,ref cortex-a72:neon,ref; do
+  cpu=${spec%%:*}
+  expect=${spec#*:}
+  echo "== qemu-aarch64 -cpu $cpu (expect kernels: $expect)"
+  start=$(date +%s)
+  "${RUN[@]}" -cpu "$cpu" "$BUILD/lowp_tests" --expect-kernels="$expect" > "$BUILD/log-$cpu.txt" 2>&1 || status=1
   grep -E "^(FAIL|  FAIL|kernels:)" "$BUILD/log-$cpu.txt" || true
-  tail -n 1 "$BUILD/log-$cpu.txt"
+  echo "$(tail -n 1 "$BUILD/log-$cpu.txt")   [$(( $(date +%s) - start ))s]"
 done
 exit $status

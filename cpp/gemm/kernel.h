@@ -49,6 +49,9 @@ struct Tile {
 
 using UKernelFn = void (*)(const Tile& t, const Epilogue& ep);
 using CpuCheckFn = bool (*)();
+// Optional fast packer of one A panel (same contract and layout as pack_a_panel below).
+using PackAFn = void (*)(const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
+                         int32_t* row_sums);
 
 struct GemmKernel {
   const char* name;   // "ref", "avx2", "avx512vnni", "neon", "neondot", "i8mm"
@@ -58,6 +61,7 @@ struct GemmKernel {
   CpuCheckFn cpu_supported;
   UKernelFn ukernel;
   int priority;       // higher wins in default dispatch
+  PackAFn pack_a = nullptr;  // nullptr: the generic pack_a_panel
 };
 
 // ---- helpers shared by kernels (gemm/epilogue.cc) ----

@@ -79,6 +79,7 @@ void pack_b_panel(const GemmKernel& k, const void* b, DType b_type, int K, int n
 
 void pack_a_panel(const GemmKernel& k, const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
                   int32_t* row_sums) {
+  if (k.pack_a) return k.pack_a(a, a_type, mrows, K, lda, dst, row_sums);
   pack_any(a_type, k.a_domain, a, mrows, k.mr, K, k.kr, lda, 1, dst, row_sums);
 }
 

@@ -1,6 +1,106 @@
-// Bindings: register_ops_conv (see cpp/python/module.cc). Marshalling only; the math lives in cpp/.
-#include <pybind11/pybind11.h>
+// Bindings: register_ops_conv (see cpp/python/module.cc). Marshalling only; the math lives in
+// cpp/ops/conv.cc and cpp/ops/depthwise*.cc.
+#include <pybind11/stl.h>
+
+#include "lowp/gemm.h"
+#include "ops/conv.h"
+#include "python/common.h"
 
 namespace lowp {
-void register_ops_conv(pybind11::module_& m) { (void)m; }
+
+namespace {
+
+std::shared_ptr<PackedConv> make_packed_conv(const py::array& w, const py::array& zw, int group,
+                                             const std::string& gemm_kernel, const std::string& dw_kernel) {
+  const DType wt = dtype_of(w, "w");
+  if (wt != DType::U8 && wt != DType::S8) throw py::type_error("lowp: conv weights must be uint8 or int8");
+  LOWP_CHECK(w.ndim() == 4, "packed conv weights must be 4-D (Cout, KH, KW, Cin/group)");
+  auto wc = py::array::ensure(w, py::array::c_style);
+  if (!wc) throw Error("lowp: cannot make the weights contiguous");
+  std::vector<int32_t> z = to_vector<int32_t>(zw);
+  if (z.empty()) z.push_back(0);
+  for (int i = 0; i < 4; ++i) LOWP_CHECK(w.shape(i) >= 1 && w.shape(i) <= INT32_MAX / 4, "conv weights have a bad shape");
+  return std::make_shared<PackedConv>(wc.data(), wt, static_cast<int>(w.shape(0)), static_cast<int>(w.shape(1)),
+                                      static_cast<int>(w.shape(2)), static_cast<int>(w.shape(3)), group, z.data(),
+                                      static_cast<int>(z.size()), gemm_kernel.c_str(), dw_kernel.c_str());
+}
+
+py::array run_conv(const py::array& x, int32_t zx, const PackedConv& w, std::vector<int> strides,
+                   std::vector<int> dilations, std::vector<int> pads, const std::string& out_dtype,
+                   const std::string& rounding, const py::object& bias, const py::object& multiplier,
+                   const py::object& shift, const py::object& scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                   int num_threads) {
+  const DType xt = dtype_of(x, "x");
+  if (xt != DType::U8 && xt != DType::S8) throw py::type_error("lowp: conv input must be uint8 or int8");
+  LOWP_CHECK(x.ndim() == 4, "conv input must be 4-D (N, H, W, C)");
+  LOWP_CHECK(strides.size() == 2 && dilations.size() == 2 && pads.size() == 4, "bad strides/dilations/pads");
+  auto xc = py::array::ensure(x, py::array::c_style);
+  if (!xc) throw Error("lowp: cannot make the input contiguous");
+  for (int i = 0; i < 4; ++i) LOWP_CHECK(x.shape(i) <= INT32_MAX / 4, "conv input is too large");
+  LOWP_CHECK(x.shape(3) == w.Cin(), "input has " + std::to_string(x.shape(3)) + " channels but the weights expect " +
+                                        std::to_string(w.Cin()) + " (Cin/group * group)");
+  ConvGeometry g;
+  g.N = static_cast<int>(x.shape(0));
+  g.H = static_cast<int>(x.shape(1));
+  g.W = static_cast<int>(x.shape(2));
+  g.KH = w.KH();
+  g.KW = w.KW();
+  g.sh = strides[0];
+  g.sw = strides[1];
+  g.dh = dilations[0];
+  g.dw = dilations[1];
+  g.pt = pads[0];
+  g.pl = pads[1];
+  g.pb = pads[2];
+  g.pr = pads[3];
+  LOWP_CHECK(g.N >= 1 && g.H >= 1 && g.W >= 1, "conv input must have N, H, W >= 1");
+  LOWP_CHECK(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1, "strides and dilations must be >= 1");
+  LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must be >= 0");
+  const int OH = g.OH(), OW = g.OW();
+  LOWP_CHECK(OH >= 1 && OW >= 1, "the (dilated) kernel is larger than the padded input: empty output");
+  OutputSpec spec;
+  spec.out_type = parse_dtype(out_dtype);
+  spec.rounding = parse_rounding(rounding);
+  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
+  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
+  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
+  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
+  spec.zero_point = zero_point;
+  spec.qmin = qmin;
+  spec.qmax = qmax;
+  py::array y(np_dtype(spec.out_type), {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(OH),
+                                        static_cast<py::ssize_t>(OW), static_cast<py::ssize_t>(w.Cout())});
+  const void* xp = xc.data();
+  void* yp = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    conv2d(w, g, xp, xt, zx, yp, spec, num_threads);
+  }
+  return y;
+}
+
+}  // namespace
+
+void register_ops_conv(py::module_& m) {
+  py::class_<PackedConv, std::shared_ptr<PackedConv>>(m, "PackedConv")
+      .def(py::init(&make_packed_conv), py::arg("w"), py::arg("w_zero_point"), py::arg("group") = 1,
+           py::arg("gemm_kernel") = "", py::arg("dw_kernel") = "")
+      .def_property_readonly("kernel", [](const PackedConv& p) { return std::string(p.kernel_name()); })
+      .def_property_readonly("depthwise", &PackedConv::depthwise)
+      .def_property_readonly("nbytes", &PackedConv::packed_bytes)
+      .def_property_readonly("Cout", &PackedConv::Cout)
+      .def_property_readonly("Cin", &PackedConv::Cin)
+      .def_property_readonly("group", &PackedConv::group)
+      .def_property_readonly("kernel_shape", [](const PackedConv& p) { return py::make_tuple(p.KH(), p.KW()); });
+
+  m.def("conv2d", &run_conv, py::arg("x"), py::arg("x_zero_point"), py::arg("w"), py::arg("strides"),
+        py::arg("dilations"), py::arg("pads"), py::arg("out_dtype") = "int32", py::arg("rounding") = "half_even",
+        py::arg("bias") = py::none(), py::arg("multiplier") = py::none(), py::arg("shift") = py::none(),
+        py::arg("scale") = py::none(), py::arg("zero_point") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0,
+        py::arg("num_threads") = 0);
+  m.def("depthwise_kernels", [] { return depthwise_kernel_names(true); });
+  m.def("compiled_depthwise_kernels", [] { return depthwise_kernel_names(false); });
+  m.def("default_depthwise_kernel", [] { return default_depthwise_kernel(); });
+}
+
 }  // namespace lowp

@@ -19,6 +19,8 @@ struct Registrar {
 // Failures inside a case are counted; a case passes when it records none.
 void fail(const char* file, int line, const std::string& msg);
 int failures_in_case();
+// Value of a "--name=value" command-line option (or "" for a bare "--name"), nullptr if absent.
+const char* option(const char* name);
 
 }  // namespace lowp_test
 

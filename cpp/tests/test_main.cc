@@ -13,11 +13,26 @@ void fail(const char* file, int line, const std::string& msg) {
   ++g_case_failures;
 }
 int failures_in_case() { return g_case_failures; }
+static std::vector<std::string> g_options;  // "name=value" or "name"
+const char* option(const char* name) {
+  const size_t len = std::strlen(name);
+  for (const std::string& o : g_options)
+    if (o.compare(0, len, name) == 0 && (o.size() == len || o[len] == '='))
+      return o.size() == len ? "" : o.c_str() + len + 1;
+  return nullptr;
+}
 }  // namespace lowp_test
 
 int main(int argc, char** argv) {
   using namespace lowp_test;
-  const char* filter = argc > 1 ? argv[1] : nullptr;
+  // Usage: lowp_tests [--name=value ...] [filter]   (filter: substring of the case name)
+  const char* filter = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--", 2) == 0)
+      g_options.emplace_back(argv[i] + 2);
+    else
+      filter = argv[i];
+  }
   int passed = 0, failed = 0;
   for (const Case& c : registry()) {
     if (filter && !std::strstr(c.name, filter)) continue;

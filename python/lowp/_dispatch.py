@@ -5,7 +5,11 @@ import contextlib
 import contextvars
 import os
 
+import numpy as np
+
 from . import _lowp
+
+_MAX_THREADS = 4096  # far above any real machine; keeps the value inside the native int
 
 _forced_kernel: contextvars.ContextVar[str | None] = contextvars.ContextVar("lowp_kernel", default=None)
 
@@ -52,9 +56,9 @@ def use_kernel(name: str):
 
 def set_num_threads(n: int) -> None:
     """Size of lowp's thread pool (default: ``$LOWP_NUM_THREADS`` or the number of CPUs)."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError("lowp: number of threads must be an integer >= 1")
-    _lowp.set_num_threads(n)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)) or not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"lowp: number of threads must be an integer in [1, {_MAX_THREADS}], got {n!r}")
+    _lowp.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
@@ -64,9 +68,10 @@ def get_num_threads() -> int:
 def _threads_arg(num_threads) -> int:
     if num_threads is None:
         return 0
-    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
-        raise ValueError("lowp: num_threads must be an integer >= 1")
-    return num_threads
+    if not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, (bool, np.bool_)) \
+            or not 1 <= num_threads <= _MAX_THREADS:
+        raise ValueError(f"lowp: num_threads must be an integer in [1, {_MAX_THREADS}], got {num_threads!r}")
+    return int(num_threads)
 
 
 if os.environ.get("LOWP_KERNEL"):

@@ -31,13 +31,18 @@ def _qarray(x, name: str) -> np.ndarray:
         raise TypeError(f"lowp: {name} must be uint8 or int8, got {x.dtype}")
     if x.ndim == 0:
         raise ValueError(f"lowp: {name} must have at least 1 dimension")
+    canon = _QTYPES[_QTYPES.index(x.dtype)]
+    if x.dtype is not canon:
+        # Equal but distinct dtype objects (e.g. arrays that went through pickle) are rejected by
+        # the native layer's identity check; a view with the canonical dtype costs nothing.
+        x = x.view(canon)
     return x
 
 
 def _rows_contiguous(x: np.ndarray) -> np.ndarray:
     """2-D view with contiguous rows (any row stride); copies only when it must."""
-    if x.ndim == 2 and (x.shape[1] <= 1 or x.strides[1] == x.itemsize) and x.strides[0] >= 0 \
-            and (x.shape[0] <= 1 or x.strides[0] % x.itemsize == 0):
+    if x.ndim == 2 and (x.shape[1] <= 1 or x.strides[1] == x.itemsize) and (
+            x.shape[0] <= 1 or (x.strides[0] % x.itemsize == 0 and x.strides[0] >= x.shape[1] * x.itemsize)):
         return x
     return np.ascontiguousarray(x)
 
@@ -70,6 +75,8 @@ def _zero_point(zp, dtype: np.dtype, name: str, allow_vector_len: int | None = N
 
 
 def _scale(s, name: str, allow_vector_len: int | None = None) -> np.ndarray:
+    if isinstance(s, (str, bytes, bool, np.bool_)) or s is None:
+        raise TypeError(f"lowp: {name} must be a float or a float array, got {type(s).__name__}")
     arr = np.asarray(s, dtype=np.float64) if not isinstance(s, np.ndarray) else s
     if arr.dtype.kind != "f":
         raise TypeError(f"lowp: {name} must be a float, got {arr.dtype}")
@@ -247,7 +254,10 @@ def _requant_params(rounding, a_scale, b_scale, y_scale, n):
     sy = _scale(y_scale, "y_scale")
     if rounding == "half_even":
         # onnxruntime: float32 a_scale * b_scale / y_scale, in that order, in float32.
-        scale = (np.float32(sa[0]) * sb.astype(np.float32)) / np.float32(sy[0])
+        with np.errstate(over="ignore", under="ignore"):
+            scale = (np.float32(sa[0]) * sb.astype(np.float32)) / np.float32(sy[0])
+        if not np.all(np.isfinite(scale)):
+            raise ValueError("lowp: requantization scale a_scale*b_scale/y_scale overflows float32")
         return dict(scale=np.ascontiguousarray(scale, dtype=np.float32))
     # TFLite: double(input_scale) * double(filter_scale) / double(output_scale), QuantizeMultiplier.
     real = (np.float64(np.float32(sa[0])) * sb.astype(np.float32).astype(np.float64)) / np.float64(np.float32(sy[0]))
@@ -261,6 +271,9 @@ def _requant_params(rounding, a_scale, b_scale, y_scale, n):
 
 def _act_range(dt, activation_min, activation_max):
     lo, hi = _RANGE[dt]
+    for v, nm in ((activation_min, "activation_min/qmin"), (activation_max, "activation_max/qmax")):
+        if v is not None and (not isinstance(v, (numbers.Integral, np.integer)) or isinstance(v, (bool, np.bool_))):
+            raise TypeError(f"lowp: {nm} must be an integer, got {type(v).__name__}")
     qmin = lo if activation_min is None else int(activation_min)
     qmax = hi if activation_max is None else int(activation_max)
     if not (lo <= qmin <= qmax <= hi):
@@ -315,6 +328,8 @@ def quantize_multiplier(real: float, *, single_rounding: bool = False) -> tuple[
     multiplier is a Q31 int32 in [2^30, 2^31) (or 0), shift > 0 means a left shift. With
     single_rounding=True, shifts above 30 saturate as under TFLITE_SINGLE_ROUNDING.
     """
+    if not isinstance(real, numbers.Real) or isinstance(real, (bool, np.bool_)):
+        raise TypeError(f"lowp: the real multiplier must be a float, got {type(real).__name__}")
     real = float(real)
     if not np.isfinite(real) or real < 0:
         raise ValueError("lowp: the real multiplier must be finite and >= 0")
