@@ -202,3 +202,14 @@ def test_bad_inputs_raise_clear_errors():
         lowp.InferenceSession("/nonexistent/model.onnx")
     with pytest.raises(TypeError):
         lowp.InferenceSession(12345)
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2", "shufflenet"])
+def test_fallback_kernels_agree_with_ops(model_dir, name, monkeypatch):
+    """The executor's numpy/GEMM reference paths (LOWP_GRAPH_FALLBACK=1) and lowp's operator kernels agree."""
+    path = B.build_quantized(name, model_dir)
+    x = B.inputs(3, seed=7)
+    y = lowp.InferenceSession(path).run(None, {"input": x})[0]
+    monkeypatch.setenv("LOWP_GRAPH_FALLBACK", "1")
+    y_ref = lowp.InferenceSession(path).run(None, {"input": x})[0]
+    assert _mismatch(y, y_ref) == 0

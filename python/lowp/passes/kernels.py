@@ -11,9 +11,20 @@ All are exact (integer arithmetic, same requantization as the kernels); they are
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import gemm as _gemm
+
+try:
+    from ..ops import conv as _convops
+except ImportError:  # pragma: no cover
+    _convops = None
+try:
+    from ..ops import eltwise as _eltops
+except ImportError:  # pragma: no cover
+    _eltops = None
 from .float_ops import evaluate
 from .quant import RANGES, quantize
 
@@ -68,8 +79,35 @@ def _patches(xp, kh, kw, sh, sw, dh, dw, OH, OW):
             for i in range(kh) for j in range(kw)]
 
 
+def _use_fallback() -> bool:
+    return os.environ.get("LOWP_GRAPH_FALLBACK", "") == "1"
+
+
 def make_qconv(a, num_threads=0):
-    """QConv on NHWC input. FALLBACK (exact): im2col + lowp GEMM; depthwise numpy int32 + lowp.requantize."""
+    """QConv on NHWC input: lowp.QLinearConv (prepacked once) when available, else the fallback."""
+    QLC = getattr(_convops, "QLinearConv", None) if _convops is not None else None
+    if QLC is None or _use_fallback():
+        return make_qconv_fallback(a, num_threads)
+    ydt = np.asarray(a["y_zero_point"]).dtype
+    xs, xz = np.float32(a["x_scale"]), np.asarray(a["x_zero_point"])
+    ys, yz = np.float32(a["y_scale"]), np.asarray(a["y_zero_point"]).astype(ydt)
+    qmin, qmax = int(a["qmin"]), int(a["qmax"])
+    threads = num_threads or None
+    mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    conv = QLC(np.asarray(a["w"]), np.asarray(a["w_scale"], np.float32), np.asarray(a["w_zero_point"]), a.get("bias"),
+               strides=list(a["strides"]), pads=None if mode != "NOTSET" else list(a["pads"]),
+               dilations=list(a["dilations"]), group=int(a["group"]), auto_pad=mode,
+               kernel_shape=list(a["kernel_shape"]), layout="NHWC")
+
+    def run(x):
+        return (conv(x, xs, xz, ys, yz, activation_min=qmin, activation_max=qmax, y_dtype=ydt, num_threads=threads),)
+
+    return run
+
+
+def make_qconv_fallback(a, num_threads=0):
+    """QConv on NHWC input. FALLBACK (exact): im2col + lowp GEMM; depthwise numpy int32 + lowp.requantize.
+    Used when lowp.ops.conv is unavailable or LOWP_GRAPH_FALLBACK=1 (a cross-check path in tests)."""
     w = np.asarray(a["w"])
     O, Cg, kh, kw = w.shape
     group = int(a["group"])
@@ -140,6 +178,55 @@ def make_qconv(a, num_threads=0):
 
 
 def make_qmaxpool(a):
+    """Integer max-pool on NHWC input: lowp.max_pool when available, else the numpy fallback."""
+    mp = getattr(_eltops, "max_pool", None) if _eltops is not None else None
+    if mp is None or _use_fallback():
+        return make_qmaxpool_fallback(a)
+    if int(a.get("storage_order", 0)):
+        raise NotImplementedError("lowp: MaxPool storage_order=1 is not supported")
+    kw = dict(strides=a.get("strides"), pads=a.get("pads"), dilations=a.get("dilations"),
+              ceil_mode=int(a.get("ceil_mode", 0)), auto_pad=a.get("auto_pad", "NOTSET") or "NOTSET")
+    ks = list(a["kernel_shape"])
+    return lambda x: (mp(x, ks, layout="NHWC", **kw),)
+
+
+def make_qglobal_avgpool(a):
+    """com.microsoft QLinearGlobalAveragePool on NHWC input (lowp.qlinear_global_average_pool)."""
+    f = _eltops.qlinear_global_average_pool
+    xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
+    return lambda x: (f(x, xs, xz, ys, yz, layout="NHWC"),)
+
+
+def make_qavgpool(a):
+    """com.microsoft QLinearAveragePool on NHWC input (lowp.qlinear_average_pool)."""
+    f = _eltops.qlinear_average_pool
+    p = a["pool"]
+    xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
+    kw = dict(strides=p.get("strides"), pads=p.get("pads"), ceil_mode=int(p.get("ceil_mode", 0)),
+              auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)))
+    ks = list(p["kernel_shape"])
+    return lambda x: (f(x, xs, xz, ys, yz, ks, layout="NHWC", **kw),)
+
+
+def make_qbinary(op, a):
+    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic)."""
+    f = getattr(_eltops, "qlinear_" + op)
+    args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
+    lo, hi = int(a["qmin"]), int(a["qmax"])
+
+    def run(x, y):
+        return (f(x, args[0], args[1], y, args[2], args[3], args[4], args[5], qmin=lo, qmax=hi),)
+    return run
+
+
+def make_qconcat(a, lay):
+    f = _eltops.qlinear_concat
+    axis = NHWC_AXIS[a["axis"] % 4] if lay == "NHWC" else a["axis"]
+    sc, zp, ys, yz = a["scales"], a["zero_points"], a["y_scale"], a["y_zero_point"]
+    return lambda *xs: (f(list(xs), sc, zp, ys, yz, axis=axis),)
+
+
+def make_qmaxpool_fallback(a):
     """Integer max-pool on NHWC input. FALLBACK (exact): numpy max over the window views."""
     kh, kw = a["kernel_shape"]
     strides = a.get("strides", [1, 1])

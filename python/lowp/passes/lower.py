@@ -17,7 +17,7 @@ from .float_ops import ELEMENTWISE_OPS, FLOAT_OPS, MOVE_OPS, SHAPE_OPS, evaluate
 from .quant import dequantize, quantize
 
 # Layout requirements of a step: "NHWC" (4-D inputs must be NHWC), "NCHW", or "any".
-_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool"}
+_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool", "lowp.QGlobalAvgPool", "lowp.QAvgPool"}
 
 
 class Step:
@@ -123,7 +123,8 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
             ins = [want(n.inputs[0], "NHWC")]
             if _rank(g, n.inputs[0], ranks) != 4:
                 raise NotImplementedError(f"lowp: {kind} node {n.name} needs a 4-D input (1-D/3-D conv not supported yet)")
-            fn = K.make_qconv(n.attrs, num_threads) if kind == "lowp.QConv" else K.make_qmaxpool(n.attrs)
+            fn = {"lowp.QConv": lambda a: K.make_qconv(a, num_threads), "lowp.QMaxPool": K.make_qmaxpool,
+                  "lowp.QGlobalAvgPool": K.make_qglobal_avgpool, "lowp.QAvgPool": K.make_qavgpool}[kind](n.attrs)
             steps.append(Step(fn, ins, n.outputs, n.name, kind))
             for o in n.outputs:
                 layout[o] = "NHWC"
@@ -133,13 +134,15 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
         neutral = False
         if kind in ("lowp.QLut",):
             neutral = True
+        elif kind in ("lowp.QAdd", "lowp.QMul"):
+            neutral = len({_rank(g, i, ranks) for i in act}) == 1
         elif kind in ("QuantizeLinear", "DequantizeLinear"):
             neutral = all(np.size(g.constants.get(i, np.zeros(1))) == 1 for i in n.inputs[1:] if i)
         elif n.domain == "" and n.op in ELEMENTWISE_OPS:
             neutral = all(np.size(g.constants[i]) == 1 for i in n.inputs if i and i in g.constants)
             ranks_act = {_rank(g, i, ranks) for i in act}
             neutral = neutral and len(ranks_act) == 1
-        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] == "Concat") or kind == "Concat":
+        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] == "Concat") or kind in ("Concat", "lowp.QConcat"):
             neutral = all(_rank(g, i, ranks) == 4 for i in act) and len(act) == len([i for i in n.inputs if i])
         nhwc_in = bool(act) and all(layout.get(i, "NCHW") == "NHWC" for i in act if _rank(g, i, ranks) == 4) \
             and any(_rank(g, i, ranks) == 4 for i in act)
@@ -182,6 +185,10 @@ def _make(n, g, lay, num_threads):
         return lambda x: (K.lut(x, table),)
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
+    if kind in ("lowp.QAdd", "lowp.QMul"):
+        return K.make_qbinary(kind[6:].lower(), a)
+    if kind == "lowp.QConcat":
+        return K.make_qconcat(a, lay)
     if kind == "QuantizeLinear":
         axis = int(a.get("axis", 1))
         if lay == "NHWC" and axis % 4 == 1:

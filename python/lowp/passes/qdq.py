@@ -26,6 +26,15 @@ from .quant import RANGES, dequantize, quantize
 MS = "com.microsoft"
 
 
+def _elt(name):
+    """The lowp.ops.eltwise function `name`, or None while that op is not available."""
+    try:
+        from ..ops import eltwise
+    except ImportError:  # pragma: no cover
+        return None
+    return getattr(eltwise, name, None)
+
+
 # --------------------------------------------------------------------------- QOperator -> QDQ
 def expand_qoperator(g: Graph) -> None:
     out = []
@@ -228,6 +237,12 @@ def fuse_qdq(g: Graph) -> None:
             fused = _fuse_conv(ctx, n)
         elif n.op in ("Gemm", "MatMul"):
             fused = _fuse_gemm(ctx, n)
+        elif n.op in ("Add", "Mul") and _elt("qlinear_add") is not None:
+            fused = _fuse_binary(ctx, n)
+        elif n.op in ("GlobalAveragePool", "AveragePool") and _elt("qlinear_global_average_pool") is not None:
+            fused = _fuse_avgpool(ctx, n)
+        elif n.op == "Concat" and _elt("qlinear_concat") is not None:
+            fused = _fuse_same_scale(ctx, n) or _fuse_concat(ctx, n)
         elif n.op == "MaxPool" or n.op in MOVE_OPS:
             fused = _fuse_same_scale(ctx, n)
             vi = g.value_info.get(n.inputs[0])
@@ -356,6 +371,60 @@ def _fuse_same_scale(ctx, n):
         return Node("QMaxPool", new_inputs[:1], outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
     attrs = dict(onnx_op=n.op, onnx_attrs=dict(n.attrs), zero_point=ref[1], scale=ref[0])
     return Node("QMove", new_inputs, outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
+
+
+def _fuse_binary(ctx, n):
+    """DQ(a), DQ(b) -> Add/Mul -> [Relu|Clip] -> Q  =>  lowp.QAdd / lowp.QMul (QLinearAdd/QLinearMul)."""
+    if len(n.inputs) != 2 or any(i in ctx.g.constants for i in n.inputs):
+        return None
+    a, b = ctx.dq(n.inputs[0]), ctx.dq(n.inputs[1])
+    if a is None or b is None:
+        return None
+    r = ctx.q_after_act(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z, lo, hi, absorbed = r
+    dts = {np.asarray(a[2]).dtype, np.asarray(b[2]).dtype, np.asarray(z).dtype}
+    if len(dts) != 1:
+        return None
+    attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
+                 qmin=lo, qmax=hi)
+    return Node("Q" + n.op, [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
+
+
+def _fuse_avgpool(ctx, n):
+    x = ctx.dq(n.inputs[0])
+    if x is None:
+        return None
+    r = ctx.q_after(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z = r
+    if np.asarray(z).dtype != np.asarray(x[2]).dtype:
+        return None
+    attrs = dict(x_scale=x[1], x_zero_point=x[2], y_scale=s, y_zero_point=z, pool=dict(n.attrs))
+    op = "QGlobalAvgPool" if n.op == "GlobalAveragePool" else "QAvgPool"
+    if op == "QAvgPool" and len(n.attrs.get("kernel_shape", [])) != 2:
+        return None
+    return Node(op, [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
+
+
+def _fuse_concat(ctx, n):
+    """Concat of DQ'd inputs with different scales -> Q  =>  lowp.QConcat (com.microsoft QLinearConcat)."""
+    if any(not i or i in ctx.g.constants for i in n.inputs):
+        return None
+    dqs = [ctx.dq(i) for i in n.inputs]
+    if any(d is None for d in dqs):
+        return None
+    r = ctx.q_after(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z = r
+    if len({np.asarray(d[2]).dtype for d in dqs} | {np.asarray(z).dtype}) != 1:
+        return None
+    attrs = dict(scales=[d[1] for d in dqs], zero_points=[d[2] for d in dqs], y_scale=s, y_zero_point=z,
+                 axis=int(n.attrs["axis"]))
+    return Node("QConcat", [d[0] for d in dqs], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
 
 
 # --------------------------------------------------------------------------- elementwise chains -> LUT
