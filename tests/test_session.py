@@ -84,24 +84,57 @@ def test_mnist8_same_predictions_as_onnxruntime(model_dir):
 
 
 # --------------------------------------------------------------------------- architectures
-CASES = [(name, fmt, pc) for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
+CASES = [(name, fmt, pc, "u8") for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
+CASES += [(name, "QDQ", True, "s8") for name in B.MODELS]
+_INT_OPS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
+            "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul", "MaxPool")
 
 
-@pytest.mark.parametrize("name,fmt,per_channel", CASES, ids=[f"{n}-{f}-{'pc' if p else 'pt'}" for n, f, p in CASES])
-def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel):
-    path = B.build_quantized(name, model_dir, fmt, per_channel)
-    sess = lowp.InferenceSession(path)
-    osess = _ort(path)
+def _expose_quantized_tensors(path):
+    """The model with every 8-bit intermediate tensor (outputs of Q / QLinear* / MaxPool) as a graph output."""
+    import onnx
+
+    m = onnx.load(path)
+    names = {o.name for o in m.graph.output}
+    dq_out = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    for n in m.graph.node:
+        if n.op_type == "MaxPool" and n.input[0] in dq_out:
+            continue  # a float MaxPool inside a DQ/Q pair (QDQ format): its output is not an 8-bit tensor
+        if n.op_type in _INT_OPS and n.output[0] not in names:
+            m.graph.output.append(onnx.ValueInfoProto(name=n.output[0]))
+            names.add(n.output[0])
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("name,fmt,per_channel,act", CASES,
+                         ids=[f"{n}-{f}-{'pc' if p else 'pt'}-{a}" for n, f, p, a in CASES])
+def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
+    """Every quantized intermediate tensor and the output, compared with onnxruntime."""
+    path = B.build_quantized(name, model_dir, fmt, per_channel, act)
+    model = _expose_quantized_tensors(path)
+    sess = lowp.InferenceSession(model)
+    osess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     x = B.inputs(8, seed=3)
-    y = sess.run(None, {"input": x})[0]
-    r = osess.run(None, {"input": x})[0]
-    assert y.shape == r.shape == (8, 10)
+    ys = sess.run(None, {"input": x})
+    rs = osess.run(None, {"input": x})
+    assert ys[0].shape == (8, 10)
+    total = sum(y.size for y in ys)
+    bad = {o.name: _mismatch(y, r) for o, y, r in zip(sess.get_outputs(), ys, rs)}
+    n_bad = sum(bad.values())
+    diffs = [int(np.abs(y.astype(np.int64) - r.astype(np.int64)).max()) for y, r in zip(ys, rs)
+             if y.dtype != np.float32 and _mismatch(y, r)]
     kinds = sess.graph.op_counts()
-    float_ops = {k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear")}
-    bad = _mismatch(y, r)
-    print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'}: {bad} mismatching values of {y.size}; "
-          f"float steps: {sorted(float_ops) or 'none'}")
-    assert bad == 0
+    float_ops = sorted(k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear"))
+    print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'} {act}: {len(ys)} tensors, "
+          f"{n_bad} mismatching values of {total} ({n_bad / total:.4%}), max |diff| {max(diffs, default=0)}; "
+          f"float steps: {float_ops or 'none'}")
+    if act == "u8":
+        # onnxruntime runs every op of a uint8 QDQ/QOperator model in integers: zero mismatches.
+        assert n_bad == 0, {k: v for k, v in bad.items() if v}
+    else:
+        # int8 activations: onnxruntime falls back to float Conv for some layers (float32 sums): rare +-1
+        # that can propagate; measured 0.002 % here.
+        assert n_bad <= 0.01 * total
     # Every conv/FC layer is an integer kernel.
     assert kinds.get("lowp.QConv", 0) >= 1 and kinds.get("lowp.QGemm", 0) == 1
     assert "Conv" not in kinds and "Gemm" not in kinds

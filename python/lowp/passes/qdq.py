@@ -245,8 +245,7 @@ def fuse_qdq(g: Graph) -> None:
             fused = _fuse_same_scale(ctx, n) or _fuse_concat(ctx, n)
         elif n.op == "MaxPool" or n.op in MOVE_OPS:
             fused = _fuse_same_scale(ctx, n)
-            vi = g.value_info.get(n.inputs[0])
-            if fused is None and n.op == "MaxPool" and vi is not None and vi.dtype in (np.int8, np.uint8) \
+            if fused is None and n.op == "MaxPool" and _is_int8(ctx, n.inputs[0]) \
                     and not (len(n.outputs) > 1 and n.outputs[1]):
                 # QOperator models run MaxPool directly on 8-bit tensors.
                 n.op, n.domain = "QMaxPool", "lowp"
@@ -269,6 +268,14 @@ def fuse_qdq(g: Graph) -> None:
     g.remove_dead()
     fold_luts(g)
     g.remove_dead()
+
+
+def _is_int8(ctx, name):
+    vi = ctx.g.value_info.get(name)
+    if vi is not None and vi.dtype is not None:
+        return vi.dtype in (np.int8, np.uint8)
+    p = ctx.prod.get(name)
+    return p is not None and (p.domain == "lowp" or (p.op == "QuantizeLinear" and p.domain == ""))
 
 
 def _fuse_conv(ctx, n):
