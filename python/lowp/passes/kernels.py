@@ -98,9 +98,52 @@ def make_qconv(a, num_threads=0):
                strides=list(a["strides"]), pads=None if mode != "NOTSET" else list(a["pads"]),
                dilations=list(a["dilations"]), group=int(a["group"]), auto_pad=mode,
                kernel_shape=list(a["kernel_shape"]), layout="NHWC")
+    fast = _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads)
+    if fast is not None:
+        return fast
 
     def run(x):
         return (conv(x, xs, xz, ys, yz, activation_min=qmin, activation_max=qmax, y_dtype=ydt, num_threads=threads),)
+
+    return run
+
+
+def _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads):
+    """Per-call fast path: every parameter of lowp.QLinearConv's native call computed once here
+    (requantization scales, geometry per input size), so a call is one dtype check + one native call.
+    Returns None (use the public call) if lowp's conv module does not expose these pieces."""
+    try:
+        from .. import _lowp
+        from ..gemm import _requant_params
+
+        resolve = _convops._resolve_geometry
+        params = _requant_params("half_even", xs, np.asarray(a["w_scale"], np.float32), ys, conv.out_channels)
+        native = _lowp.conv2d
+    except (AttributeError, ImportError):
+        return None
+    xdt = np.asarray(a["x_zero_point"]).dtype
+    zx = int(xz)
+    geo_kw = dict(strides=list(a["strides"]), pads=list(a["pads"]) if (a.get("auto_pad") or "NOTSET") == "NOTSET"
+                  else None, dilations=list(a["dilations"]), auto_pad=a.get("auto_pad") or "NOTSET")
+    k_hw = tuple(conv.kernel_shape)
+    cin = conv.in_channels
+    cache: dict = {}
+    rq = dict(rounding="half_even", bias=conv._bias, zero_point=int(yz), qmin=qmin, qmax=qmax, **params)
+    out_dt = ydt.name
+    threads = num_threads or 0
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype != xdt or x.ndim != 4 or x.shape[3] != cin:
+            raise ValueError(f"lowp: Conv expects a {xdt} NHWC tensor with {cin} channels, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        hw = x.shape[1:3]
+        geo = cache.get(hw)
+        if geo is None:
+            s, d, p = resolve(hw, k_hw, **geo_kw)
+            geo = cache[hw] = (list(s), list(d), list(p))
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        return (native(x, zx, conv.packed(), geo[0], geo[1], geo[2], out_dt, num_threads=threads, **rq),)
 
     return run
 
@@ -275,13 +318,27 @@ def make_qgemm(a, num_threads=0):
     bias = a.get("bias")
     qmin, qmax = int(a["qmin"]), int(a["qmax"])
     threads = num_threads or None
+    try:
+        from .. import _lowp
+
+        params = _gemm._requant_params("half_even", xs, ws, ys, N)
+        native = _lowp.gemm
+    except (AttributeError, ImportError):  # pragma: no cover - public path below
+        native = None
+    zx, zy, out_dt = int(xz), int(yz), ydt.name
 
     def run(x):
         _check_q(x, xdt, "Gemm/MatMul")
         if x.shape[-1] != Kd:
             raise ValueError(f"lowp: Gemm/MatMul expects inner dimension {Kd}, got input shape {x.shape}")
-        y = _gemm.qlinear_matmul(x.reshape(-1, Kd), xs, xz, packed, ws, None, ys, yz, bias=bias,
-                                 activation_min=qmin, activation_max=qmax, y_dtype=ydt, num_threads=threads)
+        x2 = x.reshape(-1, Kd)
+        if native is not None and x2.shape[0] > 0:
+            # Same call lowp.qlinear_matmul makes, with the requantization scales computed once.
+            y = native(np.ascontiguousarray(x2), zx, packed.packed(), out_dt, "half_even", bias=bias, zero_point=zy,
+                       qmin=qmin, qmax=qmax, num_threads=threads or 0, **params)
+        else:
+            y = _gemm.qlinear_matmul(x2, xs, xz, packed, ws, None, ys, yz, bias=bias, activation_min=qmin,
+                                     activation_max=qmax, y_dtype=ydt, num_threads=threads)
         return (y.reshape(x.shape[:-1] + (N,)),)
 
     return run
