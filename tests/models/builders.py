@@ -165,3 +165,81 @@ def build_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8"):
     if not os.path.exists(qp):
         quantize(fp, qp, inputs(16, seed=1), fmt=fmt, per_channel=per_channel, act=act)
     return qp
+
+
+# --------------------------------------------------------------------------- full-size networks (benchmarks)
+def build_full(name: str):
+    """Full-size MobileNetV2 1.0 / ResNet-18 (torchvision's structure, random weights, realistic BN)."""
+    torch, nn = _nn()
+    torch.manual_seed(0)
+
+    def cbr(cin, cout, k=3, s=1, groups=1, act=None):
+        layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        if act is not None:
+            layers.append(act())
+        return layers
+
+    if name == "mobilenetv2_224":
+        class IR(nn.Module):
+            def __init__(self, cin, cout, s, e):
+                super().__init__()
+                hid = cin * e
+                layers = [] if e == 1 else cbr(cin, hid, 1, act=nn.ReLU6)
+                layers += cbr(hid, hid, 3, s, groups=hid, act=nn.ReLU6) + cbr(hid, cout, 1)
+                self.conv = nn.Sequential(*layers)
+                self.res = s == 1 and cin == cout
+
+            def forward(self, x):
+                return x + self.conv(x) if self.res else self.conv(x)
+
+        layers = cbr(3, 32, 3, 2, act=nn.ReLU6)
+        cin = 32
+        for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                           (6, 160, 3, 2), (6, 320, 1, 1)]:
+            for i in range(n):
+                layers.append(IR(cin, c, s if i == 0 else 1, t))
+                cin = c
+        layers += cbr(320, 1280, 1, act=nn.ReLU6) + [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000)]
+        m = nn.Sequential(*layers)
+    elif name == "resnet18_224":
+        class Basic(nn.Module):
+            def __init__(self, cin, cout, s):
+                super().__init__()
+                self.body = nn.Sequential(*cbr(cin, cout, 3, s, act=nn.ReLU), *cbr(cout, cout, 3))
+                self.down = nn.Sequential(*cbr(cin, cout, 1, s)) if (s != 1 or cin != cout) else nn.Identity()
+                self.relu = nn.ReLU()
+
+            def forward(self, x):
+                return self.relu(self.body(x) + self.down(x))
+
+        layers = cbr(3, 64, 7, 2, act=nn.ReLU) + [nn.MaxPool2d(3, 2, 1)]
+        cin = 64
+        for c, s in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+            layers += [Basic(cin, c, s), Basic(c, c, 1)]
+            cin = c
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+        m = nn.Sequential(*layers)
+    else:
+        raise ValueError(name)
+    return _realistic_bn(m, seed=len(name))
+
+
+def build_full_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8"):
+    """(float path, quantized path) of a full-size network at 224x224 (cached in `directory`)."""
+    fp = os.path.join(directory, f"{name}_float.onnx")
+    if not os.path.exists(fp):
+        export(build_full(name), fp, shape=(1, 3, 224, 224))
+    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}.onnx")
+    if not os.path.exists(qp):
+        quantize(fp, qp, inputs(4, seed=1, shape=(3, 224, 224)), fmt=fmt, per_channel=per_channel, act=act)
+    return fp, qp
+
+
+if __name__ == "__main__":
+    # python tests/models/builders.py OUT_DIR  -> full-size int8 models for `lowp bench`
+    import sys
+
+    out = sys.argv[1] if len(sys.argv) > 1 else "."
+    os.makedirs(out, exist_ok=True)
+    for n in ("mobilenetv2_224", "resnet18_224"):
+        print(build_full_quantized(n, out))
