@@ -246,3 +246,22 @@ def test_fallback_kernels_agree_with_ops(model_dir, name, monkeypatch):
     monkeypatch.setenv("LOWP_GRAPH_FALLBACK", "1")
     y_ref = lowp.InferenceSession(path).run(None, {"input": x})[0]
     assert _mismatch(y, y_ref) == 0
+
+
+def test_memory_plan_demo_model():
+    sess = lowp.InferenceSession(DEMO_MODEL)
+    plan = sess.memory_plan(batch=1)
+    plan.check()
+    # Hand count for the demo CNN (uint8, 64-byte aligned): while the first max-pool runs, the first
+    # conv's output (28*28*16 = 12544 B) and the pool's output (14*14*16 = 3136 B) are both alive.
+    assert plan.peak_bytes == 12544 + 3136
+    assert plan.total_bytes > plan.peak_bytes
+    plan4 = sess.memory_plan(batch=4)
+    assert plan4.peak_bytes == 4 * (12544 + 3136)
+
+
+def test_memory_plan_reuses_memory(model_dir):
+    sess = lowp.InferenceSession(B.build_quantized("mobilenetv2", model_dir))
+    plan = sess.memory_plan(batch=2)
+    plan.check()
+    assert max(plan.sizes.values()) <= plan.peak_bytes < plan.total_bytes / 2

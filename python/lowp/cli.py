@@ -170,8 +170,14 @@ def _cmd_info(args) -> int:
         print(f"unsupported: {', '.join(sorted(bad))}")
         return 1
     try:
-        lowp.InferenceSession(args.model)
+        sess = lowp.InferenceSession(args.model)
         print("status: supported (lowp.InferenceSession loads it)")
+        try:
+            plan = sess.memory_plan(batch=1)
+            print(f"memory plan (batch 1): peak arena {plan.peak_bytes:,} bytes for {len(plan.offsets)} intermediate "
+                  f"tensors ({plan.total_bytes:,} bytes without reuse)")
+        except Exception as e:  # the plan needs one probe run; report, do not fail `info`
+            print(f"memory plan: not available ({e})")
     except Exception as e:  # report, do not crash
         print(f"status: cannot load: {e}")
         return 1
