@@ -265,3 +265,27 @@ def test_memory_plan_reuses_memory(model_dir):
     plan = sess.memory_plan(batch=2)
     plan.check()
     assert max(plan.sizes.values()) <= plan.peak_bytes < plan.total_bytes / 2
+
+
+@pytest.mark.parametrize("name", ["plain", "mobilenetv2"])
+def test_dynamic_quantization_matmulinteger_convinteger(model_dir, name):
+    """quantize_dynamic models: DynamicQuantizeLinear -> ConvInteger/MatMulInteger (integer kernels) -> float glue."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp = os.path.join(model_dir, f"{name}_float.onnx")
+    if not os.path.exists(fp):
+        B.export(B.build(name), fp)
+    qp = os.path.join(model_dir, f"{name}_dynamic.onnx")
+    if not os.path.exists(qp):
+        quantize_dynamic(fp, qp, weight_type=QuantType.QUInt8, op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+    sess = lowp.InferenceSession(qp)
+    kinds = sess.graph.op_counts()
+    assert kinds.get("lowp.ConvInteger", 0) >= 3 and kinds.get("lowp.MatMulInteger", 0) == 1
+    x = B.inputs(6, seed=8)
+    y = sess.run(None, {"input": x})[0]
+    r = _ort(qp).run(None, {"input": x})[0]
+    bad = _mismatch(y, r)
+    print(f"{name} dynamic: {bad} mismatching bytes of {y.nbytes}, max |diff| {np.abs(y - r).max()}")
+    # The integer parts are exact; the float glue (scale multiply, bias add) is elementwise float32
+    # in the same order as onnxruntime: measured bit-exact.
+    assert bad == 0

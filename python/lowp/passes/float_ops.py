@@ -174,7 +174,21 @@ def _reduce_mean(attrs, *inp):
     return np.mean(x, axis=None if axes is None else tuple(axes), keepdims=keep).astype(x.dtype)
 
 
+def _dynamic_quantize_linear(attrs, x):
+    """ONNX DynamicQuantizeLinear (uint8) in float32, as the spec and onnxruntime compute it."""
+    x = np.asarray(x, np.float32)
+    lo = np.minimum(np.float32(0), x.min()) if x.size else np.float32(0)
+    hi = np.maximum(np.float32(0), x.max()) if x.size else np.float32(0)
+    scale = np.float32((hi - lo) / np.float32(255))
+    if scale == 0:
+        scale = np.float32(1)  # all zeros: any scale gives y = zp = 0
+    zp = np.clip(np.rint(np.float32(0) - lo / scale), 0, 255).astype(np.uint8)
+    y = np.clip(np.rint(x / scale) + np.float32(zp), 0, 255).astype(np.uint8)
+    return [y, np.array(scale, np.float32), np.array(zp, np.uint8)]
+
+
 FLOAT_OPS = {
+    "DynamicQuantizeLinear": _dynamic_quantize_linear,
     "Identity": lambda a, x: [x],
     "Reshape": _reshape,
     "Flatten": _flatten,

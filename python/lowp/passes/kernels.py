@@ -344,6 +344,42 @@ def make_qgemm(a, num_threads=0):
     return run
 
 
+def make_matmul_integer(a, num_threads=0):
+    """ONNX MatMulInteger with constant B: lowp.matmul_integer on a PackedMatrix (int32, exact)."""
+    w = np.asarray(a["w"])
+    Kd, N = w.shape
+    wz = np.asarray(a["w_zero_point"]).reshape(-1)
+    packed = _gemm.PackedMatrix(w, wz.copy() if wz.size > 1 else wz[0])
+    threads = num_threads or None
+
+    def run(x, xz=None):
+        if x.shape[-1] != Kd:
+            raise ValueError(f"lowp: MatMulInteger expects inner dimension {Kd}, got input shape {x.shape}")
+        y = _gemm.matmul_integer(x.reshape(-1, Kd), packed, None if xz is None else np.asarray(xz).reshape(()),
+                                 num_threads=threads)
+        return (y.reshape(x.shape[:-1] + (N,)),)
+
+    return run
+
+
+def make_conv_integer(a, num_threads=0):
+    """ONNX ConvInteger with constant weights on NHWC input: lowp.QLinearConv.conv_integer (int32, exact)."""
+    QLC = getattr(_convops, "QLinearConv", None) if _convops is not None else None
+    if QLC is None:
+        raise NotImplementedError("lowp: ConvInteger needs lowp.ops.conv")
+    mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    wz = np.asarray(a["w_zero_point"]).reshape(-1)
+    conv = QLC(np.asarray(a["w"]), None, wz if wz.size > 1 else wz[0], None, strides=list(a["strides"]),
+               pads=None if mode != "NOTSET" else list(a["pads"]), dilations=list(a["dilations"]),
+               group=int(a["group"]), auto_pad=mode, kernel_shape=list(a["kernel_shape"]), layout="NHWC")
+    threads = num_threads or None
+
+    def run(x, xz=None):
+        return (conv.conv_integer(x, None if xz is None else np.asarray(xz).reshape(()), num_threads=threads),)
+
+    return run
+
+
 def make_qmove(a, lay):
     op = a["onnx_op"]
     attrs = dict(a["onnx_attrs"])

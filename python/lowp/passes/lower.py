@@ -17,7 +17,7 @@ from .float_ops import ELEMENTWISE_OPS, FLOAT_OPS, MOVE_OPS, SHAPE_OPS, evaluate
 from .quant import dequantize, quantize
 
 # Layout requirements of a step: "NHWC" (4-D inputs must be NHWC), "NCHW", or "any".
-_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool", "lowp.QGlobalAvgPool", "lowp.QAvgPool"}
+_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool", "lowp.QGlobalAvgPool", "lowp.QAvgPool", "lowp.ConvInteger"}
 
 
 class Step:
@@ -120,11 +120,12 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
         if kind in _NHWC_OPS:
             if _rank(g, n.inputs[0], ranks) is None:
                 ranks[n.inputs[0]] = 4  # 2-D conv / pool weights imply a 4-D input
-            ins = [want(n.inputs[0], "NHWC")]
+            ins = [want(n.inputs[0], "NHWC")] + n.inputs[1:]
             if _rank(g, n.inputs[0], ranks) != 4:
                 raise NotImplementedError(f"lowp: {kind} node {n.name} needs a 4-D input (1-D/3-D conv not supported yet)")
             fn = {"lowp.QConv": lambda a: K.make_qconv(a, num_threads), "lowp.QMaxPool": K.make_qmaxpool,
-                  "lowp.QGlobalAvgPool": K.make_qglobal_avgpool, "lowp.QAvgPool": K.make_qavgpool}[kind](n.attrs)
+                  "lowp.QGlobalAvgPool": K.make_qglobal_avgpool, "lowp.QAvgPool": K.make_qavgpool,
+                  "lowp.ConvInteger": lambda a: K.make_conv_integer(a, num_threads)}[kind](n.attrs)
             steps.append(Step(fn, ins, n.outputs, n.name, kind))
             for o in n.outputs:
                 layout[o] = "NHWC"
@@ -180,6 +181,8 @@ def _make(n, g, lay, num_threads):
     a = n.attrs
     if kind == "lowp.QGemm":
         return K.make_qgemm(a, num_threads)
+    if kind == "lowp.MatMulInteger":
+        return K.make_matmul_integer(a, num_threads)
     if kind == "lowp.QLut":
         table = np.ascontiguousarray(a["table"])
         return lambda x: (K.lut(x, table),)

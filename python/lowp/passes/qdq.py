@@ -237,6 +237,8 @@ def fuse_qdq(g: Graph) -> None:
             fused = _fuse_conv(ctx, n)
         elif n.op in ("Gemm", "MatMul"):
             fused = _fuse_gemm(ctx, n)
+        elif n.op in ("MatMulInteger", "ConvInteger"):
+            fused = _integer_op(ctx, n)
         elif n.op in ("Add", "Mul") and _elt("qlinear_add") is not None:
             fused = _fuse_binary(ctx, n)
         elif n.op in ("GlobalAveragePool", "AveragePool") and _elt("qlinear_global_average_pool") is not None:
@@ -254,6 +256,10 @@ def fuse_qdq(g: Graph) -> None:
             new, qnodes, absorbed = fused
             for a in [n] + absorbed:
                 drop.add(id(a))
+            if not qnodes:  # a rewrite in place
+                drop.discard(id(n))
+                replaced[id(n)] = new
+                continue
             # Place the fused node at the last Q it replaces (all its inputs are defined by then).
             for qn in qnodes[:-1]:
                 drop.add(id(qn))
@@ -378,6 +384,28 @@ def _fuse_same_scale(ctx, n):
         return Node("QMaxPool", new_inputs[:1], outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
     attrs = dict(onnx_op=n.op, onnx_attrs=dict(n.attrs), zero_point=ref[1], scale=ref[0])
     return Node("QMove", new_inputs, outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
+
+
+def _integer_op(ctx, n):
+    """MatMulInteger / ConvInteger with constant weights (dynamic quantization) -> lowp int32 nodes."""
+    g = ctx.g
+    i = n.inputs + ["", "", ""]
+    if i[1] not in g.constants or (i[3] and i[3] not in g.constants):
+        return None
+    w = np.asarray(g.constants[i[1]])
+    wz = np.asarray(g.constants[i[3]]).reshape(-1) if i[3] else np.zeros(1, w.dtype)
+    attrs = dict(w=w, w_zero_point=wz)
+    ins = [i[0], i[2]] if i[2] else [i[0]]  # the x zero point may be a run-time tensor (DynamicQuantizeLinear)
+    if n.op == "MatMulInteger":
+        if w.ndim != 2:
+            return None
+        return Node("MatMulInteger", ins, [n.outputs[0]], attrs, n.name, "lowp"), [], []
+    if w.ndim != 4:
+        return None
+    attrs.update(strides=list(n.attrs.get("strides", [1, 1])), dilations=list(n.attrs.get("dilations", [1, 1])),
+                 pads=list(n.attrs.get("pads", [0, 0, 0, 0])), group=int(n.attrs.get("group", 1)),
+                 auto_pad=n.attrs.get("auto_pad", "NOTSET"), kernel_shape=list(w.shape[2:]))
+    return Node("ConvInteger", ins, [n.outputs[0]], attrs, n.name, "lowp"), [], []
 
 
 def _fuse_binary(ctx, n):
