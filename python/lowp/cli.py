@@ -160,7 +160,7 @@ def _cmd_info(args) -> int:
         elif k in ("QuantizeLinear", "DequantizeLinear"):
             status = "float <-> int8 boundary"
         elif k in MOVE_OPS:
-            status = "data movement (exact on integers)"
+            status = "data movement"
         elif k in SHAPE_OPS:
             status = "shape arithmetic"
         else:

@@ -111,12 +111,43 @@ def build(name: str):
                           SE(16, 4, nn.Sigmoid), *cbr(16, 24, 1), *head(24))
     elif name == "shufflenet":  # split, concat, channel shuffle, max-pool
         m = nn.Sequential(*cbr(3, 16, 3, 1, act=nn.ReLU), nn.MaxPool2d(2), Shuffle(16), Shuffle(16), *head(16))
+    elif name == "yolo":  # SiLU, Split, Concat, MaxPool (SPPF), nearest Resize (FPN), two outputs merged
+        class C2f(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.cv1 = nn.Sequential(*cbr(c, c, 1, act=nn.SiLU))
+                self.m = nn.Sequential(*cbr(c // 2, c // 2, 3, act=nn.SiLU))
+                self.cv2 = nn.Sequential(*cbr(c + c // 2, c, 1, act=nn.SiLU))
+
+            def forward(self, x):
+                a, b = self.cv1(x).split(x.shape[1] // 2, dim=1)
+                return self.cv2(torch.cat([a, b, self.m(b)], dim=1))
+
+        class Yolo(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Sequential(*cbr(3, 16, 3, 2, act=nn.SiLU))
+                self.c2f = C2f(16)
+                self.down = nn.Sequential(*cbr(16, 32, 3, 2, act=nn.SiLU))
+                self.pool = nn.MaxPool2d(5, 1, 2)
+                self.up = nn.Upsample(scale_factor=2, mode="nearest")
+                self.head = nn.Conv2d(16 + 64, 10, 1)
+                self.gap = nn.AdaptiveAvgPool2d(1)
+
+            def forward(self, x):
+                p3 = self.c2f(self.stem(x))
+                p4 = self.down(p3)
+                s = torch.cat([p4, self.pool(p4)], dim=1)
+                y = self.head(torch.cat([p3, self.up(s)], dim=1))
+                return self.gap(y).flatten(1)
+
+        m = Yolo()
     else:
         raise ValueError(name)
     return _realistic_bn(m, seed=len(name))
 
 
-MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet"]
+MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet", "yolo"]
 
 
 def export(model, path, shape=(1, C_IN, H_IN, H_IN), opset=13):
