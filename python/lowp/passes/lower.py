@@ -131,6 +131,16 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
                 layout[o] = "NHWC"
                 ranks[o] = 4
             continue
+        if kind == "Shape":
+            # The logical (NCHW) shape of a tensor held NHWC: no transpose needed just to read it.
+            nhwc = layout.get(n.inputs[0]) == "NHWC" and _rank(g, n.inputs[0], ranks) == 4
+            sa = dict(n.attrs)
+
+            def shape_fn(x, _nhwc=nhwc, _a=sa):
+                shp = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if _nhwc else x.shape
+                return (np.array(shp, np.int64)[int(_a.get("start", 0)):_a.get("end")],)
+            steps.append(Step(shape_fn, [n.inputs[0]], n.outputs, n.name, kind))
+            continue
         # Layout-neutral steps: keep NHWC when every 4-D activation input is NHWC.
         neutral = False
         if kind in ("lowp.QLut",):

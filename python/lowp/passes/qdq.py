@@ -357,10 +357,11 @@ def _fuse_gemm(ctx, n):
 def _fuse_same_scale(ctx, n):
     """MaxPool and data-movement ops between DQ and Q with identical scale/zero point."""
     g = ctx.g
-    act = [i for i in n.inputs if i and i not in g.constants]
+    if n.op == "Concat":
+        act = [i for i in n.inputs if i and i not in g.constants]
+    else:  # only the data input is an activation; shapes/starts/pads may be run-time int64 tensors
+        act = [n.inputs[0]] if n.inputs and n.inputs[0] and n.inputs[0] not in g.constants else []
     if not act:
-        return None
-    if n.op != "Concat" and (n.inputs[0] not in act or len(act) != 1):
         return None
     dqs = [ctx.dq(i) for i in act]
     if any(d is None for d in dqs):
