@@ -293,3 +293,12 @@ def test_dynamic_quantization_matmulinteger_convinteger(model_dir, name):
         assert bad == 0
     np.testing.assert_allclose(y, r, rtol=1e-5, atol=1e-6)
     assert np.array_equal(y.argmax(1), r.argmax(1))
+
+
+def test_num_threads_do_not_change_bits(model_dir):
+    path = B.build_quantized("mobilenetv2", model_dir)
+    x = B.inputs(4, seed=9)
+    ys = [lowp.InferenceSession(path, num_threads=t).run(None, {"input": x})[0] for t in (1, 2, 3)]
+    assert _mismatch(ys[0], ys[1]) == 0 and _mismatch(ys[0], ys[2]) == 0
+    with pytest.raises(ValueError):
+        lowp.InferenceSession(path, num_threads=0)

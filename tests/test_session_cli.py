@@ -74,3 +74,13 @@ def test_cli_bench_model(capsys):
     assert cli.main(["bench", DEMO_MODEL, "--runs", "5", "--warmup", "1", "--no-ort"]) == 0
     out = capsys.readouterr().out
     assert "p50" in out and "lowp" in out
+
+
+def test_cli_run_on_an_image(tmp_path, capsys):
+    Image = pytest.importorskip("PIL.Image")
+    with np.load(os.path.join(DEMO_DIR, "mnist_test.npz")) as d:
+        img, label = d["images"][0, 0], int(d["labels"][0])
+    Image.fromarray(img).save(tmp_path / "digit.png")
+    assert cli.main(["run", DEMO_MODEL, "--input", str(tmp_path / "digit.png")]) == 0
+    out = capsys.readouterr().out
+    assert f"argmax: [{label}]" in out
