@@ -79,6 +79,13 @@ def _patches(xp, kh, kw, sh, sw, dh, dw, OH, OW):
             for i in range(kh) for j in range(kw)]
 
 
+def elt(name):
+    """lowp.ops.eltwise.<name> if that op exists (and LOWP_GRAPH_FALLBACK is not set), else None."""
+    if _eltops is None or _use_fallback():
+        return None
+    return getattr(_eltops, name, None)
+
+
 def _use_fallback() -> bool:
     return os.environ.get("LOWP_GRAPH_FALLBACK", "") == "1"
 

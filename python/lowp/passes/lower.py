@@ -195,6 +195,9 @@ def _make(n, g, lay, num_threads):
         return K.make_matmul_integer(a, num_threads)
     if kind == "lowp.QLut":
         table = np.ascontiguousarray(a["table"])
+        f = K.elt("lookup_table")
+        if f is not None:
+            return lambda x: (f(x, table),)
         return lambda x: (K.lut(x, table),)
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
@@ -207,11 +210,26 @@ def _make(n, g, lay, num_threads):
         if lay == "NHWC" and axis % 4 == 1:
             axis = 3
 
+        fq = K.elt("quantize_linear")
+        if fq is not None and not a.get("output_dtype"):
+            def qfn_native(x, s, z=None):
+                return (fq(x, s, z, axis=axis),)
+            return qfn_native
+
         def qfn(x, s, z=None):
             return (quantize(x, s, z, axis),)
         return qfn
     if kind == "DequantizeLinear":
         axis = int(a.get("axis", 1))
+        if lay == "NHWC" and axis % 4 == 1:
+            axis = 3
+        fdq = K.elt("dequantize_linear")
+        if fdq is not None:
+            def dqfn_native(x, s, z=None):
+                if x.dtype not in (np.uint8, np.int8):  # int32 (bias) and others: numpy
+                    return (dequantize(x, s, z, axis),)
+                return (fdq(x, s, z, axis=axis),)
+            return dqfn_native
 
         def dqfn(x, s, z=None):
             return (dequantize(x, s, z, axis),)

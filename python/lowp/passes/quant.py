@@ -50,5 +50,5 @@ def quantize(x, scale, zero_point=None, axis: int = 1, dtype=None) -> np.ndarray
         # |zp| <= 2^16, so the sum is exact wherever it is not clamped.
         v += zp
         np.clip(v, np.float32(lo), np.float32(hi), out=v)
-    v = np.nan_to_num(v, copy=False, nan=0.0)
+    v = np.nan_to_num(v, copy=False, nan=np.float32(lo))  # NaN -> lowest value, as onnxruntime on x86
     return v.astype(dt)
