@@ -86,6 +86,7 @@ def test_mnist8_same_predictions_as_onnxruntime(model_dir):
 # --------------------------------------------------------------------------- architectures
 CASES = [(name, fmt, pc, "u8") for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
 CASES += [(name, "QDQ", True, "s8") for name in B.MODELS]
+CASES += [("mobilenetv3@17", "QDQ", True, "u8"), ("mobilenetv3@17", "QDQ", True, "s8")]  # HardSwish op (opset 17)
 _INT_OPS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
             "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul", "MaxPool")
 
@@ -110,7 +111,8 @@ def _expose_quantized_tensors(path):
                          ids=[f"{n}-{f}-{'pc' if p else 'pt'}-{a}" for n, f, p, a in CASES])
 def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
     """Every quantized intermediate tensor and the output, compared with onnxruntime."""
-    path = B.build_quantized(name, model_dir, fmt, per_channel, act)
+    base, _, opset = name.partition("@")
+    path = B.build_quantized(base, model_dir, fmt, per_channel, act, opset=int(opset or 13))
     model = _expose_quantized_tensors(path)
     sess = lowp.InferenceSession(model)
     osess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
@@ -136,7 +138,7 @@ def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
         # that can propagate; measured 0.002 % here.
         assert n_bad <= 0.01 * total
     # Every conv/FC layer is an integer kernel.
-    assert kinds.get("lowp.QConv", 0) >= 1 and kinds.get("lowp.QGemm", 0) == (name != "yolo")
+    assert kinds.get("lowp.QConv", 0) >= 1 and kinds.get("lowp.QGemm", 0) == (base != "yolo")
     assert "Conv" not in kinds and "Gemm" not in kinds
 
 

@@ -187,12 +187,14 @@ def quantize(float_path, out_path, calib, input_name="input", fmt="QDQ", per_cha
     return out_path
 
 
-def build_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8"):
-    """Path of the quantized model `name` (float export and quantization cached in `directory`)."""
-    fp = os.path.join(directory, f"{name}_float.onnx")
+def build_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8", opset=13):
+    """Path of the quantized model `name` (float export and quantization cached in `directory`).
+    opset >= 14 exports nn.Hardswish as the HardSwish op (13: HardSigmoid + Mul)."""
+    sfx = "" if opset == 13 else f"_op{opset}"
+    fp = os.path.join(directory, f"{name}_float{sfx}.onnx")
     if not os.path.exists(fp):
-        export(build(name), fp)
-    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}.onnx")
+        export(build(name), fp, opset=opset)
+    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}{sfx}.onnx")
     if not os.path.exists(qp):
         quantize(fp, qp, inputs(16, seed=1), fmt=fmt, per_channel=per_channel, act=act)
     return qp
