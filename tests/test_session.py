@@ -248,6 +248,9 @@ def test_fallback_kernels_agree_with_ops(model_dir, name, monkeypatch):
     monkeypatch.setenv("LOWP_GRAPH_FALLBACK", "1")
     y_ref = lowp.InferenceSession(path).run(None, {"input": x})[0]
     assert _mismatch(y, y_ref) == 0
+    monkeypatch.delenv("LOWP_GRAPH_FALLBACK")
+    monkeypatch.setenv("LOWP_GRAPH_MAXPOOL", "lowp")  # lowp.max_pool instead of the numpy window max
+    assert _mismatch(lowp.InferenceSession(path).run(None, {"input": x})[0], y) == 0
 
 
 def test_memory_plan_demo_model():
