@@ -394,6 +394,13 @@ def make_conv_integer(a, num_threads=0):
 def make_qmove(a, lay):
     op = a["onnx_op"]
     attrs = dict(a["onnx_attrs"])
+    if op == "Flatten":
+        ax = int(attrs.get("axis", 1))
+
+        def flatten(x):
+            k = ax + x.ndim if ax < 0 else ax
+            return (x.reshape(int(np.prod(x.shape[:k], dtype=np.int64)), -1),)
+        return flatten
     if op == "Concat" and lay == "NHWC":
         attrs["axis"] = NHWC_AXIS[int(attrs["axis"]) % 4]
     if op == "Pad":

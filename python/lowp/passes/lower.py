@@ -111,9 +111,15 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
             ranks[new] = 4
         return converted[key]
 
+    consumers = g.consumers()
     for n in g.nodes:
         kind = n.kind
         act = [i for i in n.inputs if i and i not in g.constants]
+        if _flatten_into_gemm(g, n, layout, ranks, consumers):
+            # NHWC tensor -> Flatten -> QGemm: the Gemm's weight rows were permuted to NHWC order, so
+            # the flatten reads the NHWC tensor as is (no transpose back to NCHW).
+            steps.append(Step(K.make_qmove(n.attrs, "NCHW"), n.inputs, n.outputs, n.name, kind))
+            continue
         for i in n.inputs:
             if i and i in g.constants:
                 runtime_consts[i] = g.constants[i]
@@ -184,6 +190,28 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
     prog = Program(steps, consts, inputs, out_names)
     prog.output_aliases = dict(zip([o.name for o in g.outputs], out_names))
     return prog
+
+
+def _flatten_into_gemm(g, n, layout, ranks, consumers) -> bool:
+    if n.kind != "lowp.QMove" or n.attrs["onnx_op"] != "Flatten" or int(n.attrs["onnx_attrs"].get("axis", 1)) != 1:
+        return False
+    x = n.inputs[0]
+    if layout.get(x) != "NHWC" or _rank(g, x, ranks) != 4:
+        return False
+    cs = consumers.get(n.outputs[0], [])
+    if len(cs) != 1 or cs[0] is None or cs[0].kind != "lowp.QGemm":
+        return False
+    vi = g.value_info.get(x)
+    if vi is None or vi.shape is None or len(vi.shape) != 4 or not all(isinstance(d, int) for d in vi.shape[1:]):
+        return False
+    C, H, W = vi.shape[1:]
+    gemm = cs[0]
+    w = gemm.attrs["w"]
+    if w.shape[0] != C * H * W:
+        return False
+    gemm.attrs = dict(gemm.attrs, w=np.ascontiguousarray(
+        w.reshape(C, H, W, -1).transpose(1, 2, 0, 3).reshape(C * H * W, -1)))
+    return True
 
 
 def _make(n, g, lay, num_threads):

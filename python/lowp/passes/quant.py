@@ -43,12 +43,12 @@ def quantize(x, scale, zero_point=None, axis: int = 1, dtype=None) -> np.ndarray
     lo, hi = RANGES[dt]
     s = _bcast(np.asarray(scale, np.float32), x, axis)
     zp = np.float32(0) if zero_point is None else _bcast(np.asarray(zero_point).astype(np.float32), x, axis)
-    with np.errstate(all="ignore"):
-        v = np.divide(x, s)  # a true float32 division, as MLAS (not a multiply by 1/scale)
-        np.rint(v, out=v)  # round half to even
-        # clamp(v, lo - zp, hi - zp) + zp == clamp(v + zp, lo, hi): v is an integer-valued float and
-        # |zp| <= 2^16, so the sum is exact wherever it is not clamped.
-        v += zp
-        np.clip(v, np.float32(lo), np.float32(hi), out=v)
-    v = np.nan_to_num(v, copy=False, nan=np.float32(lo))  # NaN -> lowest value, as onnxruntime on x86
+    v = np.divide(x, s)  # a true float32 division, as MLAS (not a multiply by 1/scale)
+    np.rint(v, out=v)  # round half to even
+    # clamp(v, lo - zp, hi - zp) + zp == clamp(v + zp, lo, hi): v is an integer-valued float and
+    # |zp| <= 2^16, so the sum is exact wherever it is not clamped. fmax/fmin map NaN to the lowest
+    # value (as onnxruntime on x86) and, unlike clip, never warn.
+    v += zp
+    np.fmax(v, np.float32(lo), out=v)
+    np.fmin(v, np.float32(hi), out=v)
     return v.astype(dt)
