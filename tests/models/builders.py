@@ -142,6 +142,23 @@ def build(name: str):
                 return self.gap(y).flatten(1)
 
         m = Yolo()
+    elif name == "attention":  # conv stem + one self-attention block: MatMul of activations, Softmax
+        class Attn(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.stem = nn.Sequential(*cbr(3, c, 3, 2, act=nn.ReLU))
+                self.qkv = nn.Linear(c, 3 * c)
+                self.proj = nn.Linear(c, c)
+                self.fc = nn.Linear(c, 10)
+                self.c = c
+
+            def forward(self, x):
+                t = self.stem(x).flatten(2).transpose(1, 2)  # (N, 64 tokens, c)
+                q, k, v = self.qkv(t).split(self.c, dim=2)
+                a = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * (self.c ** -0.5), dim=-1)
+                return self.fc(self.proj(torch.matmul(a, v)).mean(dim=1))
+
+        m = Attn(16)
     else:
         raise ValueError(name)
     return _realistic_bn(m, seed=len(name))

@@ -273,6 +273,19 @@ def make_qbinary(op, a):
     return run
 
 
+def make_qmatmul_activations(a, num_threads=0):
+    """QLinearMatMul of two activations: lowp.qlinear_matmul (packs b per call), ORT requantization."""
+    args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
+    lo, hi = int(a["qmin"]), int(a["qmax"])
+    threads = num_threads or None
+    ydt = np.asarray(a["y_zero_point"]).dtype
+
+    def run(x, y):
+        return (_gemm.qlinear_matmul(x, args[0], args[1], y, args[2], args[3], args[4], args[5], activation_min=lo,
+                                     activation_max=hi, y_dtype=ydt, num_threads=threads),)
+    return run
+
+
 def make_qconcat(a, lay):
     f = _eltops.qlinear_concat
     axis = NHWC_AXIS[a["axis"] % 4] if lay == "NHWC" else a["axis"]

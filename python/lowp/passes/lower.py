@@ -233,6 +233,13 @@ def _make(n, g, lay, num_threads):
         return K.make_qbinary(kind[6:].lower(), a)
     if kind == "lowp.QConcat":
         return K.make_qconcat(a, lay)
+    if kind == "lowp.QMatMul":
+        return K.make_qmatmul_activations(a, num_threads)
+    if kind == "lowp.QSoftmax":
+        f = K.elt("qlinear_softmax")
+        ax = a["axis"]
+        args = (a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"])
+        return lambda x: (f(x, *args, axis=ax),)
     if kind == "QuantizeLinear":
         axis = int(a.get("axis", 1))
         if lay == "NHWC" and axis % 4 == 1:

@@ -237,6 +237,10 @@ def fuse_qdq(g: Graph) -> None:
             fused = _fuse_conv(ctx, n)
         elif n.op in ("Gemm", "MatMul"):
             fused = _fuse_gemm(ctx, n)
+            if fused is None and n.op == "MatMul":
+                fused = _fuse_matmul_activations(ctx, n)
+        elif n.op == "Softmax" and _elt("qlinear_softmax") is not None:
+            fused = _fuse_softmax(ctx, n)
         elif n.op in ("MatMulInteger", "ConvInteger"):
             fused = _integer_op(ctx, n)
         elif n.op in ("Add", "Mul") and _elt("qlinear_add") is not None:
@@ -407,6 +411,37 @@ def _integer_op(ctx, n):
                  pads=list(n.attrs.get("pads", [0, 0, 0, 0])), group=int(n.attrs.get("group", 1)),
                  auto_pad=n.attrs.get("auto_pad", "NOTSET"), kernel_shape=list(w.shape[2:]))
     return Node("ConvInteger", ins, [n.outputs[0]], attrs, n.name, "lowp"), [], []
+
+
+def _fuse_matmul_activations(ctx, n):
+    """DQ(a), DQ(b) -> MatMul -> Q with both operands activations  =>  lowp.QMatMul (QLinearMatMul)."""
+    if any(i in ctx.g.constants for i in n.inputs[:2]):
+        return None
+    a, b = ctx.dq(n.inputs[0]), ctx.dq(n.inputs[1])
+    if a is None or b is None:
+        return None
+    r = ctx.q_after_act(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z, lo, hi, absorbed = r
+    attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
+                 qmin=lo, qmax=hi)
+    return Node("QMatMul", [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
+
+
+def _fuse_softmax(ctx, n):
+    """DQ -> Softmax -> Q  =>  lowp.QSoftmax (com.microsoft QLinearSoftmax arithmetic)."""
+    x = ctx.dq(n.inputs[0])
+    if x is None or ctx.g.opset < 13:
+        return None
+    r = ctx.q_after(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z = r
+    if np.asarray(z).dtype != np.asarray(x[2]).dtype:
+        return None
+    attrs = dict(x_scale=x[1], x_zero_point=x[2], y_scale=s, y_zero_point=z, axis=int(n.attrs.get("axis", -1)))
+    return Node("QSoftmax", [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
 
 
 def _fuse_binary(ctx, n):
