@@ -307,3 +307,20 @@ def test_num_threads_do_not_change_bits(model_dir):
     assert _mismatch(ys[0], ys[1]) == 0 and _mismatch(ys[0], ys[2]) == 0
     with pytest.raises(ValueError):
         lowp.InferenceSession(path, num_threads=0)
+
+
+@pytest.mark.parametrize("fmt,act", [("QDQ", "u8"), ("QOperator", "u8"), ("QDQ", "s8")])
+def test_attention_block(model_dir, fmt, act):
+    """Self-attention: QLinearMatMul of two activations, Softmax, Mul by a scalar, MatMul+Add linears."""
+    if not hasattr(lowp, "qlinear_softmax"):
+        pytest.skip("needs lowp.qlinear_softmax / qlinear_mul (lowp.ops.eltwise) for onnxruntime's integer arithmetic")
+    path = B.build_quantized("attention", model_dir, fmt, True, act)
+    model = _expose_quantized_tensors(path)
+    sess = lowp.InferenceSession(model)
+    ys = sess.run(None, {"input": B.inputs(4, seed=11)})
+    rs = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"input": B.inputs(4, seed=11)})
+    n_bad = sum(_mismatch(y, r) for y, r in zip(ys, rs))
+    print(f"attention {fmt} {act}: {n_bad} mismatching of {sum(y.size for y in ys)}")
+    assert n_bad == 0
+    if fmt == "QDQ":
+        assert sess.graph.op_counts().get("lowp.QMatMul", 0) == 2
