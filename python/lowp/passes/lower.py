@@ -137,6 +137,16 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
                 layout[o] = "NHWC"
                 ranks[o] = 4
             continue
+        if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
+            # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
+            qa = dict(n.attrs)
+
+            def q_nhwc(x, s, z=None, _a=qa):
+                return (quantize(x.transpose(0, 2, 3, 1), s, z, 3),)
+            steps.append(Step(q_nhwc, n.inputs, n.outputs, n.name, kind))
+            layout[n.outputs[0]] = "NHWC"
+            ranks[n.outputs[0]] = 4
+            continue
         if kind == "Shape":
             # The logical (NCHW) shape of a tensor held NHWC: no transpose needed just to read it.
             nhwc = layout.get(n.inputs[0]) == "NHWC" and _rank(g, n.inputs[0], ranks) == 4
@@ -190,6 +200,16 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
     prog = Program(steps, consts, inputs, out_names)
     prog.output_aliases = dict(zip([o.name for o in g.outputs], out_names))
     return prog
+
+
+def _quantize_into_nhwc(g, n, layout, ranks, consumers) -> bool:
+    x = n.inputs[0]
+    if x in g.constants or layout.get(x, "NCHW") != "NCHW" or _rank(g, x, ranks) != 4:
+        return False
+    if any(np.size(g.constants.get(i, np.zeros(2))) != 1 for i in n.inputs[1:] if i):
+        return False  # per-axis quantization: keep the general path
+    cs = consumers.get(n.outputs[0], [])
+    return any(c is not None and c.kind in _NHWC_OPS for c in cs)
 
 
 def _flatten_into_gemm(g, n, layout, ranks, consumers) -> bool:

@@ -43,7 +43,10 @@ def quantize(x, scale, zero_point=None, axis: int = 1, dtype=None) -> np.ndarray
     lo, hi = RANGES[dt]
     s = _bcast(np.asarray(scale, np.float32), x, axis)
     zp = np.float32(0) if zero_point is None else _bcast(np.asarray(zero_point).astype(np.float32), x, axis)
-    v = np.asarray(np.divide(x, s))  # a true float32 division, as MLAS (not a multiply by 1/scale)
+    # A true float32 division, as MLAS (not a multiply by 1/scale). Output in C order even when x is a
+    # transposed view (quantizing NCHW input straight into NHWC costs no extra pass).
+    v = np.empty(x.shape, np.float32)
+    np.divide(x, s, out=v)
     np.rint(v, out=v)  # round half to even
     # clamp(v, lo - zp, hi - zp) + zp == clamp(v + zp, lo, hi): v is an integer-valued float and
     # |zp| <= 2^16, so the sum is exact wherever it is not clamped. fmax/fmin map NaN to the lowest
