@@ -39,7 +39,7 @@ void split_axis(const py::array& a, int axis, int64_t* outer, int64_t* len, int6
 
 py::array quantize_linear_py(const py::array& x, const py::array& scale, const py::array& zp, int axis,
                              const std::string& out_dtype) {
-  LOWP_CHECK(x.dtype().is(py::dtype::of<float>()), "x must be float32");
+  LOWP_CHECK(x.dtype().equal(py::dtype::of<float>()), "x must be float32");
   need_c_contig(x, "x");
   DType yt;
   if (out_dtype == "uint8") yt = DType::U8;
@@ -181,7 +181,7 @@ ops::Pool2D pool_geometry(const py::array& x, const py::array& y, const std::vec
                           const std::vector<int64_t>& s, const std::vector<int64_t>& d,
                           const std::vector<int64_t>& pads) {
   LOWP_CHECK(x.ndim() == 4 && y.ndim() == 4, "pooling works on 4-D (N, C, H, W) views");
-  LOWP_CHECK(x.dtype().is(y.dtype()), "pooling output dtype must match the input");
+  LOWP_CHECK(x.dtype().equal(y.dtype()), "pooling output dtype must match the input");
   LOWP_CHECK(y.writeable(), "pooling output is read-only");
   LOWP_CHECK(k.size() == 2 && s.size() == 2 && d.size() == 2 && pads.size() == 2, "2-D pooling parameters expected");
   LOWP_CHECK(x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1), "pooling output N, C must match the input");
