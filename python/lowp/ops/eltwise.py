@@ -268,8 +268,7 @@ def requantize_linear(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: 
         raise TypeError(f"lowp: requantize output must be uint8 or int8, got {out}")
     per_axis = any(np.ndim(v) == 1 and np.size(v) > 1 for v in (x_scale, x_zero_point, y_scale, y_zero_point))
     if not per_axis:
-        table = build_lookup_table(lambda v: v, x_scale, x_zero_point, y_scale, y_zero_point,
-                                   x_dtype=x.dtype, y_dtype=out)
+        table = _table_for("identity", {}, x_scale, x_zero_point, y_scale, y_zero_point, x.dtype, out, "half_even")
         return lookup_table(x, table)
     if x.ndim == 0:
         raise ValueError("lowp: per-axis requantization needs an array input")
@@ -403,6 +402,9 @@ LUT_FUNCTIONS = {
 }
 
 
+_ALL_FUNCTIONS = dict(LUT_FUNCTIONS, identity=lambda **k: (lambda v: np.asarray(v, np.float32)))
+
+
 def _make_table_builder(name):
     def builder(x_scale, x_zero_point, y_scale, y_zero_point, *, x_dtype=np.uint8, y_dtype=None,
                 rounding: str = "half_even", **params):
@@ -416,7 +418,7 @@ def _make_table_builder(name):
 
 @functools.lru_cache(maxsize=256)
 def _cached_table(name, params, xs, xz, ys, yz, x_dtype, y_dtype, rounding):
-    t = build_lookup_table(LUT_FUNCTIONS[name](**dict(params)), xs, xz, ys, yz, x_dtype=x_dtype, y_dtype=y_dtype,
+    t = build_lookup_table(_ALL_FUNCTIONS[name](**dict(params)), xs, xz, ys, yz, x_dtype=x_dtype, y_dtype=y_dtype,
                            rounding=rounding)
     t.setflags(write=False)
     return t
