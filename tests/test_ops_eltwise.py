@@ -594,3 +594,29 @@ def test_softmax_tflite_reference(dt, rounding):
     np.testing.assert_array_equal(
         lowp.qlinear_softmax(x, 0.1, dt(0), 1 / 256, yz, axis=1, rounding=rounding),
         np.moveaxis(tfl.softmax(np.moveaxis(x, 1, -1), 0.1, 1.0, rounding == "single"), -1, 1))
+
+
+def test_edge_shapes_and_views():
+    rng = np.random.default_rng(23)
+    x = rq(rng, np.uint8, (2, 3, 5, 6))
+    xr = x[:, :, ::-1, ::-2]  # negative and non-unit strides
+    xc = np.ascontiguousarray(xr)
+    u8 = np.uint8
+    np.testing.assert_array_equal(lowp.qlinear_add(xr, 0.1, u8(3), xr, 0.2, u8(4), 0.3, u8(5)),
+                                  lowp.qlinear_add(xc, 0.1, u8(3), xc, 0.2, u8(4), 0.3, u8(5)))
+    np.testing.assert_array_equal(lowp.max_pool(xr, [2, 2]), lowp.max_pool(xc, [2, 2]))
+    np.testing.assert_array_equal(lowp.qlinear_average_pool(xr, 0.1, u8(3), 0.1, u8(3), [2, 2]),
+                                  lowp.qlinear_average_pool(xc, 0.1, u8(3), 0.1, u8(3), [2, 2]))
+    np.testing.assert_array_equal(lowp.qlinear_global_average_pool(xr, 0.1, u8(3), 0.2, u8(3)),
+                                  lowp.qlinear_global_average_pool(xc, 0.1, u8(3), 0.2, u8(3)))
+    e = np.zeros((0, 3, 4, 4), u8)
+    assert lowp.qlinear_add(e, 0.1, u8(0), np.zeros((1, 3, 1, 1), u8), 0.1, u8(0), 0.1, u8(0)).shape == e.shape
+    assert lowp.max_pool(e, [2, 2]).shape == (0, 3, 3, 3)
+    assert lowp.qlinear_global_average_pool(e, 0.1, u8(0), 0.1, u8(0)).shape == (0, 3, 1, 1)
+    assert lowp.quantize_linear(np.float32(2.5), 1.0, u8(0)).shape == ()
+    assert lowp.quantize_linear(np.float32(2.5), 1.0, u8(0)) == 2
+    assert lowp.dequantize_linear(np.uint8(3), 0.5, u8(1)) == 1.0
+    with pytest.raises(ValueError, match="empty plane"):
+        lowp.qlinear_global_average_pool(np.zeros((1, 3, 0, 4), u8), 0.1, u8(0), 0.1, u8(0))
+    with pytest.raises(ValueError, match="8 dimensions"):
+        lowp.qlinear_add(np.zeros((1,) * 9, u8), 0.1, 0, np.zeros((1,) * 9, u8), 0.1, 0, 0.1, 0)

@@ -132,6 +132,11 @@ def _zp1(zp, dtype, name: str) -> int:
     return v
 
 
+def _c(x, dtype=None):
+    """C-contiguous (copying only when needed); keeps 0-d arrays 0-d."""
+    return np.require(x, dtype=dtype, requirements="C")
+
+
 def _layout(layout: str) -> str:
     if layout not in ("NCHW", "NHWC"):
         raise ValueError(f"lowp: layout must be 'NCHW' or 'NHWC', got {layout!r}")
@@ -211,7 +216,7 @@ def quantize_linear(x, y_scale, y_zero_point=None, *, axis: int = 1, output_dtyp
     s, z, ax = _axis_params(y_scale, y_zero_point, x.ndim, axis, out, "y_scale", "y_zero_point")
     if s.size > 1 and x.shape[ax] != s.size:
         raise ValueError(f"lowp: y_scale has {s.size} entries but axis {axis} of x has {x.shape[ax]}")
-    xc = np.ascontiguousarray(x, dtype=np.float32)
+    xc = _c(x, np.float32)
     return _lowp.quantize_linear(xc, s, z, ax, str(out))
 
 
@@ -231,7 +236,7 @@ def dequantize_linear(x, x_scale, x_zero_point=None, *, axis: int = 1) -> np.nda
         raise ValueError("lowp: int32 dequantization takes a zero point of 0 (ONNX)")
     if s.size > 1 and x.shape[ax] != s.size:
         raise ValueError(f"lowp: x_scale has {s.size} entries but axis {axis} of x has {x.shape[ax]}")
-    return _lowp.dequantize_linear(np.ascontiguousarray(x), s, z, ax)
+    return _lowp.dequantize_linear(_c(x), s, z, ax)
 
 
 def dynamic_quantize_linear(x):
@@ -311,8 +316,7 @@ def lookup_table(x, table) -> np.ndarray:
     table = np.asarray(table)
     if table.dtype not in _QTYPES or table.shape != (256,):
         raise ValueError(f"lowp: table must be 256 entries of uint8 or int8, got {table.dtype} {table.shape}")
-    return _lowp.lut(x if x.flags.c_contiguous else np.ascontiguousarray(x),
-                     table if table.flags.c_contiguous else np.ascontiguousarray(table), str(table.dtype))
+    return _lowp.lut(_c(x), _c(table), str(table.dtype))
 
 
 qlinear_lut = lookup_table
@@ -914,13 +918,12 @@ def qlinear_global_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point,
     if layout == "NCHW":
         C = x.shape[1]
         spatial = x.shape[2:]
-        xv = x.reshape(N, C, 1, -1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(N, C, 1, -1)
+        xv = _c(x).reshape(N, C, 1, int(np.prod(spatial)))
         out_shape = (N, C) + (1,) * len(spatial)
     else:
         C = x.shape[-1]
         spatial = x.shape[1:-1]
-        xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-        xv = xc.reshape(N, 1, -1, C).transpose(0, 3, 1, 2)
+        xv = _c(x).reshape(N, 1, int(np.prod(spatial)), C).transpose(0, 3, 1, 2)
         out_shape = (N,) + (1,) * len(spatial) + (C,)
     count = int(np.prod(spatial))
     if count == 0:
