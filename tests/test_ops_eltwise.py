@@ -481,7 +481,9 @@ def test_simd_rows_match_scalar_reference(dt):
     from lowp import _lowp
     rng = np.random.default_rng(17)
     cases = [((256, 1), (1, 256)), ((1, 256), (256, 1)), ((256, 256), (256, 256)), ((3, 7), (3, 7)),
-             ((5, 17), (5, 1)), ((4, 33), (33,)), ((9,), (9,))]
+             ((5, 17), (5, 1)), ((4, 33), (33,)), ((9,), (9,)), ((2, 47), (2, 47)), ((3, 16), (3, 1))]
+    with pytest.raises(ValueError, match="not available"):
+        _lowp._force_eltwise_kernel("nope")
     for sa, sb, sc in [(0.5, 0.25, 1.0), (1e-3, 2e-3, 1e-7), (0.0876729, 0.013228908, 0.0012737392)]:
         for sh in cases:
             if sh[0] == (256, 1):
@@ -494,13 +496,18 @@ def test_simd_rows_match_scalar_reference(dt):
                 a, b = rq(rng, dt, sh[0]), rq(rng, dt, sh[1])
             args = (a, f32(sa), dt(rzp(rng, dt)), b, f32(sb), dt(rzp(rng, dt)), f32(sc), dt(rzp(rng, dt)))
             for fn in (lowp.qlinear_add, lowp.qlinear_sub, lowp.qlinear_mul):
-                fast = fn(*args)
                 _lowp._set_eltwise_simd(False)
                 try:
                     ref = fn(*args)
                 finally:
                     _lowp._set_eltwise_simd(True)
-                np.testing.assert_array_equal(fast, ref)
+                for kname in _lowp._eltwise_kernels():
+                    _lowp._force_eltwise_kernel(kname)
+                    try:
+                        fast = fn(*args)
+                    finally:
+                        _lowp._force_eltwise_kernel("")
+                    np.testing.assert_array_equal(fast, ref, err_msg=kname)
 
 
 def test_lut_simd_matches_scalar():

@@ -310,6 +310,13 @@ void register_ops_eltwise(py::module_& m) {
   m.def("_set_eltwise_simd", &ops::set_eltwise_simd, py::arg("on"),
         "Testing hook: False forces the scalar reference row kernels of the elementwise ops.");
   m.def("_eltwise_kernel", [] { return std::string(ops::eltwise_kernels().name); });
+  m.def("_eltwise_kernels", [] {
+    std::vector<std::string> v;
+    for (const char* const* p = ops::eltwise_kernel_names(); *p; ++p) v.emplace_back(*p);
+    return v;
+  });
+  m.def("_force_eltwise_kernel", [](const std::string& name) { ops::force_eltwise_kernel(name.c_str()); },
+        py::arg("name"), "Testing hook: run the elementwise rows with one kernel set ('' = automatic).");
   m.def("_set_lut_simd", &ops::set_lut_simd, py::arg("on"), "Testing hook: False forces the scalar LUT kernel.");
   m.def("_lut_kernel", [] { return std::string(ops::lut_kernel_name()); });
 }
