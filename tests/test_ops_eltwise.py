@@ -627,3 +627,25 @@ def test_edge_shapes_and_views():
         lowp.qlinear_global_average_pool(np.zeros((1, 3, 0, 4), u8), 0.1, u8(0), 0.1, u8(0))
     with pytest.raises(ValueError, match="8 dimensions"):
         lowp.qlinear_add(np.zeros((1,) * 9, u8), 0.1, 0, np.zeros((1,) * 9, u8), 0.1, 0, 0.1, 0)
+
+
+def test_out_parameter():
+    rng = np.random.default_rng(24)
+    a, b = rq(rng, np.uint8, (3, 40)), rq(rng, np.uint8, (1, 40))
+    args = (a, 0.1, np.uint8(3), b, 0.2, np.uint8(4), 0.3, np.uint8(5))
+    o = np.empty((3, 40), np.uint8)
+    r = lowp.qlinear_add(*args, out=o)
+    assert r is o or np.shares_memory(r, o)
+    np.testing.assert_array_equal(o, lowp.qlinear_add(*args))
+    t = np.arange(256, dtype=np.uint8)[::-1].copy()
+    o2 = np.empty_like(a)
+    lowp.lookup_table(a, t, out=o2)
+    np.testing.assert_array_equal(o2, t[a])
+    with pytest.raises(ValueError, match="shape"):
+        lowp.qlinear_mul(*args, out=np.empty((3, 41), np.uint8))
+    with pytest.raises(ValueError, match="dtype"):
+        lowp.qlinear_mul(*args, out=np.empty((3, 40), np.int8))
+    with pytest.raises(ValueError, match="contiguous"):
+        lowp.qlinear_mul(*args, out=np.empty((40, 3), np.uint8).T)
+    with pytest.raises(TypeError, match="numpy array"):
+        lowp.qlinear_mul(*args, out=[0] * 120)

@@ -85,7 +85,19 @@ py::array dequantize_linear_py(const py::array& x, const py::array& scale, const
   return y;
 }
 
-py::array lut_py(const py::array& x, const py::array& table, const std::string& out_dtype) {
+// A caller-provided output: right dtype and shape, C-contiguous, writeable (checked before use).
+py::array checked_out(const py::object& out, DType t, const std::vector<py::ssize_t>& shape) {
+  if (!py::isinstance<py::array>(out)) throw py::type_error("lowp: out must be a numpy array");
+  py::array o = py::reinterpret_borrow<py::array>(out);
+  LOWP_CHECK(dtype_of(o, "out") == t, std::string("out must have dtype ") + dtype_name(t));
+  LOWP_CHECK(static_cast<size_t>(o.ndim()) == shape.size(), "out has the wrong shape");
+  for (size_t d = 0; d < shape.size(); ++d) LOWP_CHECK(o.shape(d) == shape[d], "out has the wrong shape");
+  LOWP_CHECK(o.flags() & py::array::c_style, "out must be C-contiguous");
+  LOWP_CHECK(o.writeable(), "out is read-only");
+  return o;
+}
+
+py::array lut_py(const py::array& x, const py::array& table, const std::string& out_dtype, const py::object& out) {
   const DType xt = dtype_of(x, "x");
   LOWP_CHECK(xt == DType::U8 || xt == DType::S8, "x must be uint8 or int8");
   need_c_contig(x, "x");
@@ -94,7 +106,7 @@ py::array lut_py(const py::array& x, const py::array& table, const std::string& 
   LOWP_CHECK(table.ndim() == 1 && table.shape(0) == 256 && table.itemsize() == 1, "table must have 256 8-bit entries");
   auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(table).view("uint8"));
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-  py::array y(np_dtype(yt), shape);
+  py::array y = out.is_none() ? py::array(np_dtype(yt), shape) : checked_out(out, yt, shape);
   const uint8_t* xp = static_cast<const uint8_t*>(x.data());
   const uint8_t* tp = t.data();
   uint8_t* yp = static_cast<uint8_t*>(y.mutable_data());
@@ -137,7 +149,8 @@ py::array lut_axis_py(const py::array& x, const py::array& tables, int axis, con
 
 py::array binary_py(const py::array& a, const py::array& b, const std::string& op, const std::string& rounding,
                     float sa, int32_t za, float sb, int32_t zb, float sc, int32_t zc, int left_shift, int32_t ma,
-                    int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax) {
+                    int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax,
+                    const py::object& out) {
   const DType t = dtype_of(a, "A");
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "A must be uint8 or int8");
   LOWP_CHECK(dtype_of(b, "B") == t, "A and B must have the same dtype");
@@ -165,7 +178,7 @@ py::array binary_py(const py::array& a, const py::array& b, const std::string& o
   const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
   LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
   std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
-  py::array c(np_dtype(t), shape);
+  py::array c = out.is_none() ? py::array(np_dtype(t), shape) : checked_out(out, t, shape);
   const void* ap = a.data();
   const void* bp = b.data();
   void* cp = c.mutable_data();
@@ -286,12 +299,12 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("axis"), py::arg("out_dtype"));
   m.def("dequantize_linear", &dequantize_linear_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
         py::arg("axis"));
-  m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"));
+  m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
         py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),
         py::arg("ma"), py::arg("sha"), py::arg("mb"), py::arg("shb"), py::arg("mc"), py::arg("shc"),
-        py::arg("qmin"), py::arg("qmax"));
+        py::arg("qmin"), py::arg("qmax"), py::arg("out") = py::none());
   m.def("max_pool", &max_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
         py::arg("dilations"), py::arg("pads"));
   m.def("avg_pool", &avg_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),

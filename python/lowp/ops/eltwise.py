@@ -309,14 +309,15 @@ def requantize_linear(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: 
 
 
 # --------------------------------------------------------------------------- lookup tables
-def lookup_table(x, table) -> np.ndarray:
+def lookup_table(x, table, *, out=None) -> np.ndarray:
     """Apply a 256-entry table: ``y[i] = table[x[i]]`` (int8 inputs index by their byte,
-    i.e. ``table[x & 0xFF]``). The output has the table's dtype (uint8 or int8)."""
+    i.e. ``table[x & 0xFF]``). The output has the table's dtype (uint8 or int8); ``out`` may
+    be a preallocated C-contiguous array of that dtype and x's shape (no allocation)."""
     x = _qarray(x, "x")
     table = np.asarray(table)
     if table.dtype not in _QTYPES or table.shape != (256,):
         raise ValueError(f"lowp: table must be 256 entries of uint8 or int8, got {table.dtype} {table.shape}")
-    return _lowp.lut(_c(x), _c(table), str(table.dtype))
+    return _lowp.lut(_c(x), _c(table), str(table.dtype), out)
 
 
 qlinear_lut = lookup_table
@@ -514,7 +515,8 @@ def _tflite_qm(real: float, single: bool):
     return _lowp.quantize_multiplier(float(real), single)
 
 
-def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding, qmin, qmax):
+def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding, qmin, qmax,
+            out=None):
     rounding = _rounding(rounding)
     a = _qarray(a, "a")
     b = _qarray(b, "b")
@@ -544,7 +546,7 @@ def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
         if not -31 <= shc <= 30:
             raise ValueError("lowp: output rescale factor out of the range TFLite supports")
     return _lowp.binary(ab, bb, op, rounding, sa, za, sb, zb, sc, zc, left_shift, ma, sha, mb, shb, mc, shc,
-                        qmin, qmax)
+                        qmin, qmax, out)
 
 
 _BIN_DOC = """{title} with numpy broadcasting; a, b and the result share one dtype (uint8 or int8).
@@ -552,25 +554,26 @@ _BIN_DOC = """{title} with numpy broadcasting; a, b and the result share one dty
     rounding="half_even": onnxruntime com.microsoft {ort} arithmetic (bit-exact on x86).
     rounding="gemmlowp"/"single": TFLite {tfl} reference integer arithmetic{extra}.
     qmin/qmax: optional fused activation range (TFLite style; default the full type range).
+    out: optional preallocated C-contiguous result array (the broadcast shape and dtype).
     """
 
 
 def qlinear_add(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, *,
-                rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                rounding: str = "half_even", qmin=None, qmax=None, out=None) -> np.ndarray:
     return _binary("add", a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding,
-                   qmin, qmax)
+                   qmin, qmax, out)
 
 
 def qlinear_sub(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, *,
-                rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                rounding: str = "half_even", qmin=None, qmax=None, out=None) -> np.ndarray:
     return _binary("sub", a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding,
-                   qmin, qmax)
+                   qmin, qmax, out)
 
 
 def qlinear_mul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, *,
-                rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                rounding: str = "half_even", qmin=None, qmax=None, out=None) -> np.ndarray:
     return _binary("mul", a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding,
-                   qmin, qmax)
+                   qmin, qmax, out)
 
 
 qlinear_add.__doc__ = _BIN_DOC.format(title="Quantized a + b", ort="QLinearAdd", tfl="ADD",
