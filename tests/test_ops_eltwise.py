@@ -649,3 +649,44 @@ def test_out_parameter():
         lowp.qlinear_mul(*args, out=np.empty((40, 3), np.uint8).T)
     with pytest.raises(TypeError, match="numpy array"):
         lowp.qlinear_mul(*args, out=[0] * 120)
+
+
+def ref_resize_linear(x, OH, OW, sh, sw, ctm):
+    """float32 re-derivation of onnxruntime's bilinear resize on 8-bit NCHW (truncating)."""
+    def coords(n_out, n_in, scale):
+        o = np.arange(n_out).astype(f32)
+        s = f32(scale)
+        if ctm == "half_pixel":
+            c = ((o + f32(0.5)) / s).astype(f32) - f32(0.5)
+        elif ctm == "asymmetric":
+            c = (o / s).astype(f32)
+        else:  # align_corners
+            c = ((o * f32(n_in - 1)).astype(f32) / f32(n_out - 1)) if n_out > 1 else np.zeros(n_out, f32)
+        c = np.maximum(f32(0), np.minimum(c.astype(f32), f32(n_in - 1)))
+        i1 = np.minimum(c.astype(np.int64), n_in - 1)
+        i2 = np.minimum(i1 + 1, n_in - 1)
+        d1 = np.abs(c - i1.astype(f32)).astype(f32)
+        d2 = np.abs(c - i2.astype(f32)).astype(f32)
+        d1[i1 == i2] = f32(0.5)
+        d2[i1 == i2] = f32(0.5)
+        return i1, i2, d1, d2
+    y1, y2, dy1, dy2 = coords(OH, x.shape[2], sh)
+    x1, x2, dx1, dx2 = coords(OW, x.shape[3], sw)
+    X = x.astype(f32)
+    g = lambda r, c: X[:, :, r][:, :, :, c]  # noqa: E731
+    DX1, DX2, DY1, DY2 = dx1[None, None, None], dx2[None, None, None], dy1[None, None, :, None], dy2[None, None, :, None]
+    t = lambda a, b, c: ((a * b).astype(f32) * c).astype(f32)  # noqa: E731
+    v = ((t(DX2, DY2, g(y1, x1)) + t(DX1, DY2, g(y1, x2))).astype(f32) + t(DX2, DY1, g(y2, x1))).astype(f32)
+    v = (v + t(DX1, DY1, g(y2, x2))).astype(f32)
+    return np.trunc(v).astype(x.dtype)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("ctm", ["half_pixel", "asymmetric", "align_corners"])
+def test_resize_linear_ref(dt, ctm):
+    rng = np.random.default_rng(25)
+    x = rq(rng, dt, (2, 3, 6, 7))
+    for sh, sw in [(2.0, 2.0), (1.5, 0.5), (3.0, 1.7)]:
+        OH, OW = int(f32(sh) * f32(6)), int(f32(sw) * f32(7))
+        got = lowp.resize(x, scales=[1, 1, sh, sw], mode="linear", coordinate_transformation_mode=ctm)
+        np.testing.assert_array_equal(got, ref_resize_linear(x, OH, OW, sh, sw, ctm))

@@ -4,6 +4,7 @@
 #include "ops/eltwise.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
+#include "ops/resize.h"
 #include "ops/softmax.h"
 #include <pybind11/stl.h>
 
@@ -281,6 +282,44 @@ py::array softmax_py(const py::array& x, float x_scale, float y_scale, int32_t y
   return y;
 }
 
+// x, y: 4-D (N, C, H, W) views (any strides); per-axis index/weight arrays from Python.
+void resize_bilinear_py(const py::array& x, py::array& y, const py::array& yi1, const py::array& yi2,
+                        const py::array& yd1, const py::array& yd2, const py::array& xi1, const py::array& xi2,
+                        const py::array& xd1, const py::array& xd2) {
+  const DType t = dtype_of(x, "x");
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "x must be uint8 or int8");
+  LOWP_CHECK(x.ndim() == 4 && y.ndim() == 4 && x.dtype().is(y.dtype()), "resize works on 4-D views of one dtype");
+  LOWP_CHECK(y.writeable(), "resize output is read-only");
+  LOWP_CHECK(x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1), "resize keeps N and C");
+  const int64_t OH = y.shape(2), OW = y.shape(3);
+  auto i64 = [](const py::array& a, int64_t n, const char* what) {
+    auto c = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    LOWP_CHECK(c && c.ndim() == 1 && c.shape(0) == n, std::string("resize: bad ") + what);
+    return c;
+  };
+  auto f32 = [](const py::array& a, int64_t n, const char* what) {
+    auto c = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
+    LOWP_CHECK(c && c.ndim() == 1 && c.shape(0) == n, std::string("resize: bad ") + what);
+    return c;
+  };
+  auto a1 = i64(yi1, OH, "row indices"), a2 = i64(yi2, OH, "row indices");
+  auto b1 = f32(yd1, OH, "row weights"), b2 = f32(yd2, OH, "row weights");
+  auto c1 = i64(xi1, OW, "column indices"), c2 = i64(xi2, OW, "column indices");
+  auto e1 = f32(xd1, OW, "column weights"), e2 = f32(xd2, OW, "column weights");
+  int64_t xs[4], ys[4];
+  for (int d = 0; d < 4; ++d) {
+    xs[d] = elem_stride(x, d);
+    ys[d] = elem_stride(y, d);
+  }
+  ops::ResizeAxis ay{a1.data(), a2.data(), b1.data(), b2.data()};
+  ops::ResizeAxis ax{c1.data(), c2.data(), e1.data(), e2.data()};
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  const int64_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
+  py::gil_scoped_release nogil;
+  ops::resize_bilinear(xp, yp, t, N, C, H, W, OH, OW, xs, ys, ay, ax);
+}
+
 py::array logistic_py(const py::array& x, bool fma) {
   auto xf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x);
   LOWP_CHECK(xf, "x must be convertible to float32");
@@ -312,6 +351,8 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("y_zero_point"), py::arg("count_include_pad"), py::arg("qmin"), py::arg("qmax"));
   m.def("softmax", &softmax_py, py::arg("x"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"),
         py::arg("out"));
+  m.def("resize_bilinear", &resize_bilinear_py, py::arg("x"), py::arg("y"), py::arg("yi1"), py::arg("yi2"),
+        py::arg("yd1"), py::arg("yd2"), py::arg("xi1"), py::arg("xi2"), py::arg("xd1"), py::arg("xd2"));
   m.def("mlas_logistic", &logistic_py, py::arg("x"), py::arg("fma") = true);
   m.def("tflite_logistic_table", [](float x_scale, int32_t x_zp, const std::string& dtype, bool single) {
     LOWP_CHECK(dtype == "uint8" || dtype == "int8", "dtype must be uint8 or int8");

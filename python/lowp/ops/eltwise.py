@@ -751,17 +751,15 @@ def resize(x, *, scales=None, sizes=None, mode: str = "nearest", coordinate_tran
             return i1, i2, d1, d2
         y1, y2, dy1, dy2 = lin(ch, H)
         x1, x2, dx1, dx2 = lin(cw, W)
-        X = xv.astype(f32)
-        X11, X21 = X[:, :, y1][:, :, :, x1], X[:, :, y1][:, :, :, x2]
-        X12, X22 = X[:, :, y2][:, :, :, x1], X[:, :, y2][:, :, :, x2]
-        DX1, DX2 = dx1[None, None, None, :], dx2[None, None, None, :]
-        DY1, DY2 = dy1[None, None, :, None], dy2[None, None, :, None]
-
-        def t(a, b, c):
-            return ((a * b).astype(f32) * c).astype(f32)
-        v = ((t(DX2, DY2, X11) + t(DX1, DY2, X21)).astype(f32) + t(DX2, DY1, X12)).astype(f32)
-        v = (v + t(DX1, DY1, X22)).astype(f32)
-        y = np.trunc(v).astype(x.dtype)
+        N, C = xv.shape[:2]
+        if layout == "NCHW":
+            y = np.empty((N, C, OH, OW), x.dtype)
+            yv = y
+        else:
+            y = np.empty((N, OH, OW, C), x.dtype)
+            yv = y.transpose(0, 3, 1, 2)
+        _lowp.resize_bilinear(xv, yv, y1, y2, dy1, dy2, x1, x2, dx1, dx2)
+        return y
     else:
         raise ValueError(f"lowp: resize mode must be 'nearest' or 'linear', got {mode!r}")
     y = np.ascontiguousarray(y)
@@ -1034,6 +1032,10 @@ def qlinear_softmax(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: in
         raise ValueError(f"lowp: axis {axis} out of range for a {nd}-D input")
     if x.shape[ax] == 0:
         raise ValueError("lowp: softmax along an empty axis")
+    if ax == nd - 1:
+        x2 = _c(x).reshape(-1, x.shape[-1])
+        y2 = _lowp.softmax(x2, xs, ys, yz, "float32" if output == "float32" else "q")
+        return y2.reshape(x.shape)
     xt = np.moveaxis(x, ax, -1)
     shp = xt.shape
     x2 = np.ascontiguousarray(xt).reshape(-1, shp[-1])
