@@ -690,3 +690,21 @@ def test_resize_linear_ref(dt, ctm):
         OH, OW = int(f32(sh) * f32(6)), int(f32(sw) * f32(7))
         got = lowp.resize(x, scales=[1, 1, sh, sw], mode="linear", coordinate_transformation_mode=ctm)
         np.testing.assert_array_equal(got, ref_resize_linear(x, OH, OW, sh, sw, ctm))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_dequantize_simd_matches_scalar(dt):
+    from lowp import _lowp
+    rng = np.random.default_rng(26)
+    x = rq(rng, dt, (3, 5, 37))
+    sv = np.exp(rng.uniform(-4, 2, 5)).astype(f32)
+    zv = rng.integers(np.iinfo(dt).min, np.iinfo(dt).max + 1, 5).astype(dt)
+    fast = lowp.dequantize_linear(x, sv, zv, axis=1)
+    _lowp._set_eltwise_simd(False)
+    try:
+        ref = lowp.dequantize_linear(x, sv, zv, axis=1)
+    finally:
+        _lowp._set_eltwise_simd(True)
+    np.testing.assert_array_equal(fast, ref)
+    want = (x.astype(np.int64) - zv.astype(np.int64)[None, :, None]).astype(f32) * sv[None, :, None]
+    np.testing.assert_array_equal(fast, want)
