@@ -155,15 +155,23 @@ py::array binary_py(const py::array& a, const py::array& b, const std::string& o
   const DType t = dtype_of(a, "A");
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "A must be uint8 or int8");
   LOWP_CHECK(dtype_of(b, "B") == t, "A and B must have the same dtype");
-  LOWP_CHECK(a.ndim() == b.ndim(), "A and B must be broadcast to the same rank");
-  LOWP_CHECK(a.ndim() <= ops::kMaxDims, "at most 8 dimensions");
+  // numpy broadcasting: align on the right, size-1 (or missing) axes get stride 0
+  const int nd = static_cast<int>(std::max(a.ndim(), b.ndim()));
+  LOWP_CHECK(nd <= ops::kMaxDims, "at most 8 dimensions");
   ops::BroadcastShape bs;
-  bs.ndim = static_cast<int>(a.ndim());
-  for (int d = 0; d < bs.ndim; ++d) {
-    LOWP_CHECK(a.shape(d) == b.shape(d), "A and B must be broadcast to the same shape");
-    bs.shape[d] = a.shape(d);
-    bs.stride_a[d] = elem_stride(a, d);
-    bs.stride_b[d] = elem_stride(b, d);
+  bs.ndim = nd;
+  std::vector<py::ssize_t> shape(nd);
+  for (int d = 0; d < nd; ++d) {
+    const int da = d - (nd - static_cast<int>(a.ndim())), db = d - (nd - static_cast<int>(b.ndim()));
+    const int64_t sa_ = da >= 0 ? a.shape(da) : 1, sb_ = db >= 0 ? b.shape(db) : 1;
+    LOWP_CHECK(sa_ == sb_ || sa_ == 1 || sb_ == 1,
+               "shapes do not broadcast (axis " + std::to_string(d) + ": " + std::to_string(sa_) + " vs " +
+                   std::to_string(sb_) + ")");
+    const int64_t n = sa_ == 1 ? sb_ : sa_;
+    shape[d] = n;
+    bs.shape[d] = n;
+    bs.stride_a[d] = (da >= 0 && sa_ == n && n != 1) ? elem_stride(a, da) : 0;
+    bs.stride_b[d] = (db >= 0 && sb_ == n && n != 1) ? elem_stride(b, db) : 0;
   }
   ops::BinaryParams p;
   if (op == "add") p.op = ops::BinaryOp::Add;
@@ -178,7 +186,6 @@ py::array binary_py(const py::array& a, const py::array& b, const std::string& o
   p.qmin = qmin; p.qmax = qmax;
   const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
   LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
-  std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
   py::array c = out.is_none() ? py::array(np_dtype(t), shape) : checked_out(out, t, shape);
   const void* ap = a.data();
   const void* bp = b.data();

@@ -527,7 +527,6 @@ def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
     zb = _zp1(b_zero_point, a.dtype, "b_zero_point")
     zc = _zp1(c_zero_point, a.dtype, "c_zero_point")
     qmin, qmax = _act_range(a.dtype, qmin, qmax)
-    ab, bb = _broadcast_pair(a, b)
     left_shift, ma, sha, mb, shb, mc, shc = 20, 0, 0, 0, 0, 0, 0
     if rounding != "half_even":
         single = rounding == "single"
@@ -545,7 +544,7 @@ def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
             mc, shc = _tflite_qm(real_out, single)
         if not -31 <= shc <= 30:
             raise ValueError("lowp: output rescale factor out of the range TFLite supports")
-    return _lowp.binary(ab, bb, op, rounding, sa, za, sb, zb, sc, zc, left_shift, ma, sha, mb, shb, mc, shc,
+    return _lowp.binary(a, b, op, rounding, sa, za, sb, zb, sc, zc, left_shift, ma, sha, mb, shb, mc, shc,
                         qmin, qmax, out)
 
 
