@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "python/common.h"
 
@@ -143,6 +144,63 @@ py::array lut_axis_py(const py::array& x, const py::array& tables, int axis, con
       for (int64_t c = 0; c < len; ++c) {
         const int64_t off = (o * len + c) * inner;
         ops::lut_apply(xp + off, tp + c * 256, yp + off, inner);
+      }
+  }
+  return y;
+}
+
+// Concatenate C-contiguous 8-bit arrays along `axis`; tables[i] (256 entries) requantizes input i,
+// None copies it. Shapes are checked here; values go through ops::lut_apply or memcpy.
+py::array concat_py(const py::list& xs, const py::list& tables, int axis, const std::string& out_dtype) {
+  const size_t k = xs.size();
+  LOWP_CHECK(k >= 1 && tables.size() == k, "concat needs inputs and one table slot per input");
+  const DType yt = parse_dtype(out_dtype);
+  LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "concat output must be uint8 or int8");
+  std::vector<py::array> arrs;
+  std::vector<py::array_t<uint8_t>> tabs(k);
+  std::vector<bool> has_tab(k, false);
+  for (size_t i = 0; i < k; ++i) {
+    py::array a = py::reinterpret_borrow<py::array>(xs[i]);
+    LOWP_CHECK(dtype_of(a, "input") == yt, "concat inputs must share the output dtype");
+    need_c_contig(a, "input");
+    arrs.push_back(a);
+    if (!tables[i].is_none()) {
+      py::array t = py::reinterpret_borrow<py::array>(tables[i]);
+      LOWP_CHECK(t.ndim() == 1 && t.shape(0) == 256 && t.itemsize() == 1, "tables must have 256 8-bit entries");
+      tabs[i] = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(t.view("uint8"));
+      has_tab[i] = true;
+    }
+  }
+  const int nd = static_cast<int>(arrs[0].ndim());
+  LOWP_CHECK(axis >= 0 && axis < nd, "axis out of range");
+  std::vector<py::ssize_t> shape(arrs[0].shape(), arrs[0].shape() + nd);
+  shape[axis] = 0;
+  for (auto& a : arrs) {
+    LOWP_CHECK(a.ndim() == nd, "concat inputs must have the same rank");
+    for (int d = 0; d < nd; ++d)
+      if (d != axis) LOWP_CHECK(a.shape(d) == arrs[0].shape(d), "concat inputs differ outside the axis");
+    shape[axis] += a.shape(axis);
+  }
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[d];
+  for (int d = axis + 1; d < nd; ++d) inner *= shape[d];
+  py::array y(np_dtype(yt), shape);
+  std::vector<const uint8_t*> src(k), tp(k, nullptr);
+  std::vector<int64_t> blk(k);
+  for (size_t i = 0; i < k; ++i) {
+    src[i] = static_cast<const uint8_t*>(arrs[i].data());
+    blk[i] = arrs[i].shape(axis) * inner;
+    if (has_tab[i]) tp[i] = tabs[i].data();
+  }
+  uint8_t* dst = static_cast<uint8_t*>(y.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    for (int64_t o = 0; o < outer; ++o)
+      for (size_t i = 0; i < k; ++i) {
+        const uint8_t* s0 = src[i] + o * blk[i];
+        if (tp[i]) ops::lut_apply(s0, tp[i], dst, blk[i]);
+        else if (blk[i]) std::memcpy(dst, s0, static_cast<size_t>(blk[i]));
+        dst += blk[i];
       }
   }
   return y;
@@ -346,6 +404,7 @@ void register_ops_eltwise(py::module_& m) {
   m.def("dequantize_linear", &dequantize_linear_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
         py::arg("axis"));
   m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
+  m.def("concat", &concat_py, py::arg("inputs"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
         py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),

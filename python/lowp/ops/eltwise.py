@@ -604,16 +604,14 @@ def qlinear_concat(inputs, scales, zero_points, y_scale, y_zero_point, *, axis: 
     ax = axis + nd if axis < 0 else axis
     if not 0 <= ax < nd:
         raise ValueError(f"lowp: axis {axis} out of range for {nd}-D inputs")
-    parts = []
+    tables = []
     for i, x in enumerate(xs):
         if x.shape[:ax] + x.shape[ax + 1:] != xs[0].shape[:ax] + xs[0].shape[ax + 1:]:
             raise ValueError(f"lowp: inputs[{i}] shape {x.shape} does not match {xs[0].shape} outside axis {axis}")
         s, z = _f32(scales[i], f"scales[{i}]"), _zp1(zero_points[i], dt, f"zero_points[{i}]")
-        if s == ys and z == yz:
-            parts.append(x)
-        else:
-            parts.append(requantize_linear(x, s, z, ys, yz))
-    return np.concatenate(parts, axis=ax)
+        same = s == ys and z == yz
+        tables.append(None if same else _table_for("identity", {}, s, z, ys, yz, dt, dt, "half_even"))
+    return _lowp.concat([_c(x) for x in xs], tables, ax, str(dt))
 
 
 def pad(x, pads, *, constant_value=0, mode: str = "constant", axes=None) -> np.ndarray:
