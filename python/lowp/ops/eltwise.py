@@ -71,6 +71,7 @@ __all__ = [
 ]
 
 _QTYPES = (np.dtype(np.uint8), np.dtype(np.int8))
+_DT_NAME = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8", np.dtype(np.int16): "int16"}
 _RANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
 
 
@@ -317,7 +318,7 @@ def lookup_table(x, table, *, out=None) -> np.ndarray:
     table = np.asarray(table)
     if table.dtype not in _QTYPES or table.shape != (256,):
         raise ValueError(f"lowp: table must be 256 entries of uint8 or int8, got {table.dtype} {table.shape}")
-    return _lowp.lut(_c(x), _c(table), str(table.dtype), out)
+    return _lowp.lut(_c(x), _c(table), _DT_NAME[table.dtype], out)
 
 
 qlinear_lut = lookup_table
@@ -435,7 +436,7 @@ def _table_for(name, params, x_scale, x_zero_point, y_scale, y_zero_point, x_dty
     xs, ys = _f32(x_scale, "x_scale"), _f32(y_scale, "y_scale")
     xz, yz = _zp1(x_zero_point, x_dtype, "x_zero_point"), _zp1(y_zero_point, y_dtype, "y_zero_point")
     key = tuple(sorted((k, float(v)) for k, v in params.items()))
-    return _cached_table(name, key, xs, xz, ys, yz, str(x_dtype), str(y_dtype), _rounding(rounding))
+    return _cached_table(name, key, xs, xz, ys, yz, x_dtype, y_dtype, _rounding(rounding))
 
 
 @functools.lru_cache(maxsize=64)
@@ -611,7 +612,7 @@ def qlinear_concat(inputs, scales, zero_points, y_scale, y_zero_point, *, axis: 
         s, z = _f32(scales[i], f"scales[{i}]"), _zp1(zero_points[i], dt, f"zero_points[{i}]")
         same = s == ys and z == yz
         tables.append(None if same else _table_for("identity", {}, s, z, ys, yz, dt, dt, "half_even"))
-    return _lowp.concat([_c(x) for x in xs], tables, ax, str(dt))
+    return _lowp.concat([_c(x) for x in xs], tables, ax, _DT_NAME[dt])
 
 
 def pad(x, pads, *, constant_value=0, mode: str = "constant", axes=None) -> np.ndarray:
