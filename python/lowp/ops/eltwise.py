@@ -218,7 +218,7 @@ def quantize_linear(x, y_scale, y_zero_point=None, *, axis: int = 1, output_dtyp
     if s.size > 1 and x.shape[ax] != s.size:
         raise ValueError(f"lowp: y_scale has {s.size} entries but axis {axis} of x has {x.shape[ax]}")
     xc = _c(x, np.float32)
-    return _lowp.quantize_linear(xc, s, z, ax, str(out))
+    return _lowp.quantize_linear(xc, s, z, ax, _DT_NAME[out])
 
 
 def dequantize_linear(x, x_scale, x_zero_point=None, *, axis: int = 1) -> np.ndarray:
