@@ -511,3 +511,19 @@ def test_threads_match_reference(threads):
         y = lowp.conv_integer(x, w, np.uint8(7), np.int8(0), pads=(p, p, p, p), strides=(s, s), group=g,
                               num_threads=threads)
         np.testing.assert_array_equal(y, wrap32(ref_conv_acc(x, w, 7, 0, (s, s), (1, 1), (p, p, p, p), g)))
+
+
+def test_native_conv_call_checks_its_input():
+    from lowp import _lowp
+
+    w = np.zeros((4, 3, 3, 2), np.int8)  # OHWI
+    packed = _lowp.PackedConv(w, np.zeros(1, np.int32), 1)
+    call = _lowp.ConvCall([1, 5, 5, 2], "uint8", 3, packed, [1, 1], [1, 1], [1, 1, 1, 1])
+    x = np.full((1, 5, 5, 2), 3, np.uint8)
+    np.testing.assert_array_equal(call(x), np.zeros((1, 5, 5, 4), np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        call(np.zeros((1, 6, 5, 2), np.uint8))
+    with pytest.raises(TypeError):
+        call(np.zeros((1, 5, 5, 2), np.int8))
+    with pytest.raises(ValueError):
+        _lowp.ConvCall([1, 2, 2, 2], "uint8", 3, packed, [1, 1], [1, 1], [0, 0, 0, 0])  # empty output

@@ -272,10 +272,11 @@ class QLinearConv:
         if _cache_key is not None:
             if len(self._call_cache) > 64:
                 self._call_cache.clear()
+            call = _lowp.ConvCall(list(xh.shape), xh.dtype.name, *args, **kw)
             if layout == "NHWC" and nd == 2:
-                self._call_cache[_cache_key] = (_canon, args, kw, _canon)
+                self._call_cache[_cache_key] = (_canon, call, _canon)
             else:
-                self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), args, kw,
+                self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), call,
                                                 lambda r: _from_nhwc(r, layout, nd))
         return _from_nhwc(y, layout, nd)
 
@@ -291,8 +292,8 @@ class QLinearConv:
         except (TypeError, ValueError, AttributeError):
             key, hit = None, None
         if hit is not None and type(x) is np.ndarray:
-            xh_fn, args, kw, post = hit
-            return post(_lowp.conv2d(xh_fn(x), *args, **kw))
+            xh_fn, call, post = hit
+            return post(call(xh_fn(x)))
         y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
                             y_dtype, layout, num_threads, key)
         return y
