@@ -82,7 +82,8 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
           const int kh = 4 * g + k;
           const uint8_t* src = (kh < KH && col_in && r.rows[kh]) ? r.rows[kh] + static_cast<size_t>(iw) * C + c0
                                                                   : r.zrow + c0;
-          rr[k] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), flip);
+          rr[k] = _mm512_maskz_loadu_epi8(m, src);
+          if (s8) rr[k] = _mm512_xor_si512(rr[k], flip);
         }
         const __m512i t0 = _mm512_unpacklo_epi8(rr[0], rr[1]), t1 = _mm512_unpackhi_epi8(rr[0], rr[1]);
         const __m512i t2 = _mm512_unpacklo_epi8(rr[2], rr[3]), t3 = _mm512_unpackhi_epi8(rr[2], rr[3]);
@@ -115,17 +116,31 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
       }
     }
     const __m512i* wb = reinterpret_cast<const __m512i*>(wq + (c0 / kCb) * wblock);
-    // 3. output pixels
+    // 3. output pixels (3x3: the 12 weight vectors stay in registers across the row)
+    constexpr int kHoist = (kKH > 0 && kKH <= 4 && kKW > 0 && kKW <= 3) ? kKW * 4 : 1;
+    __m512i wr[kHoist];
+    if (kHoist > 1)
+      for (int i = 0; i < kHoist; ++i) wr[i] = _mm512_loadu_si512(wb + i);
     for (int ow = 0; ow < OW; ++ow) {
       __m512i a0 = ct[0], a1 = ct[1], a2 = ct[2], a3 = ct[3];
-      for (int g = 0; g < G; ++g) {
-        for (int kw = 0; kw < KW; ++kw) {
-          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes) + 4 * g;
-          const __m512i* w = wb + (g * KW + kw) * 4;
-          a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), _mm512_loadu_si512(w + 0));
-          a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), _mm512_loadu_si512(w + 1));
-          a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(q + 2), _mm512_loadu_si512(w + 2));
-          a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(q + 3), _mm512_loadu_si512(w + 3));
+      if (kHoist > 1) {
+        for (int kw = 0; kw < kKW; ++kw) {
+          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes);
+          a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), wr[kw * 4 + 0]);
+          a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), wr[kw * 4 + 1]);
+          a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(q + 2), wr[kw * 4 + 2]);
+          a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(q + 3), wr[kw * 4 + 3]);
+        }
+      } else {
+        for (int g = 0; g < G; ++g) {
+          for (int kw = 0; kw < KW; ++kw) {
+            const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes) + 4 * g;
+            const __m512i* w = wb + (g * KW + kw) * 4;
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), _mm512_loadu_si512(w + 0));
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), _mm512_loadu_si512(w + 1));
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(q + 2), _mm512_loadu_si512(w + 2));
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(q + 3), _mm512_loadu_si512(w + 3));
+          }
         }
       }
       if (s32) {
