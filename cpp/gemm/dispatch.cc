@@ -12,6 +12,7 @@ extern const GemmKernel kGemmRef;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const GemmKernel kGemmAvx2;
 extern const GemmKernel kGemmAvx512Vnni;
+extern const GemmKernel kGemmAmx;
 #endif
 #if defined(__aarch64__)
 extern const GemmKernel kGemmNeon;
@@ -22,7 +23,7 @@ extern const GemmKernel kGemmI8mm;
 namespace {
 const GemmKernel* const kTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
-    &kGemmAvx512Vnni, &kGemmAvx2,
+    &kGemmAmx,        &kGemmAvx512Vnni, &kGemmAvx2,
 #endif
 #if defined(__aarch64__)
     &kGemmI8mm,       &kGemmNeonDot, &kGemmNeon,

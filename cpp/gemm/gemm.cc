@@ -154,23 +154,26 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
   const size_t b_esz = element_size(k.b_domain), a_esz = element_size(k.a_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
-  int nc_panels = static_cast<int>(std::max<size_t>(1, kBBlockBytes / (static_cast<size_t>(Kp) * k.nr * b_esz)));
   const int m_panels = static_cast<int>(ceil_div(M, k.mr));
-  int mc_panels = std::min(m_panels, std::max(1, 256 / k.mr));
+  // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
+  const size_t b_panel_bytes = static_cast<size_t>(Kp) * k.nr * b_esz;
+  int n_blocks = static_cast<int>(ceil_div(n_panels, std::max<size_t>(1, kBBlockBytes / b_panel_bytes)));
+  int m_blocks = static_cast<int>(ceil_div(m_panels, std::max(1, 256 / k.mr)));
   if (threads > 1) {
-    // Enough tasks to keep every thread busy: split M first, then N.
-    const int want = threads * 4;
-    const int m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
-    if (m_blocks < want) mc_panels = std::max(1, static_cast<int>(ceil_div(m_panels, want)));
-    const int m_blocks2 = static_cast<int>(ceil_div(m_panels, mc_panels));
-    const int n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
-    if (m_blocks2 * n_blocks < want)
-      nc_panels = std::max(1, static_cast<int>(ceil_div(n_panels, ceil_div(want, m_blocks2))));
+    // Tasks are claimed dynamically. With >= 8 tasks per thread of (nearly) equal size, every
+    // thread finishes within a small fraction of the others. Split M first (B blocks stay
+    // shared by neighbouring tasks), then N.
+    const int want = threads * 8;
+    if (m_blocks * n_blocks < want) m_blocks = std::min(m_panels, static_cast<int>(ceil_div(want, n_blocks)));
+    if (m_blocks * n_blocks < want) n_blocks = std::min(n_panels, static_cast<int>(ceil_div(want, m_blocks)));
   }
-  nc_panels = std::min(nc_panels, n_panels);
-  const int m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
-  const int n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
-  const size_t a_panel_bytes = static_cast<size_t>(Kp) * k.mr * a_esz;
+  // Equal-sized blocks (they differ by at most one panel).
+  const int mc_panels = static_cast<int>(ceil_div(m_panels, m_blocks));
+  const int nc_panels = static_cast<int>(ceil_div(n_panels, n_blocks));
+  m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
+  n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
+  // Kernels with their own A packer may pad K to 64 (AMX tiles); allow for it.
+  const size_t a_panel_bytes = static_cast<size_t>(round_up(Kp, 64)) * k.mr * a_esz;
   const size_t a_in_esz = element_size(args.a_type);
   const bool need_row_sums = ep.zb != nullptr;
 

@@ -49,7 +49,8 @@ struct Tile {
 
 using UKernelFn = void (*)(const Tile& t, const Epilogue& ep);
 using CpuCheckFn = bool (*)();
-// Optional fast packer of one A panel (same contract and layout as pack_a_panel below).
+// Optional fast packer of one A panel (same contract as pack_a_panel below). A kernel that has
+// one may use its own A layout, within round_up(Kp, 64) * mr elements (e.g. AMX tiles).
 using PackAFn = void (*)(const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
                          int32_t* row_sums);
 

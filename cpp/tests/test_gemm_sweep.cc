@@ -163,6 +163,8 @@ struct Stats {
 };
 
 // Runs one GEMM and checks every output value plus the untouched padding and guard row.
+// Every other run reads A with a row stride lda = K + 7 whose padding holds garbage; the A
+// buffer ends exactly at the last element, so over-reads past it are caught by ASan.
 // Returns false (after recording a failure) on any mismatch.
 bool run_check(const GemmKernel& k, const PackedB& B, const Prob& p, const std::vector<int32_t>& ref,
                const OutputSpec& o, const std::string& what, Stats& st) {
@@ -170,11 +172,14 @@ bool run_check(const GemmKernel& k, const PackedB& B, const Prob& p, const std::
   const int pad = 3;
   const ptrdiff_t ldc = p.N + pad;
   std::vector<uint8_t> buf(static_cast<size_t>(p.M + 1) * ldc * esz, 0xA5);
+  const ptrdiff_t lda = p.K + (st.runs % 2 ? 7 : 0);
+  std::vector<uint8_t> abuf(static_cast<size_t>(p.M - 1) * lda + p.K, 0x5C);
+  for (int i = 0; i < p.M; ++i) std::memcpy(&abuf[i * lda], &p.a[static_cast<size_t>(i) * p.K], p.K);
   GemmArgs args;
   args.M = p.M;
-  args.a = p.a.data();
+  args.a = abuf.data();
   args.a_type = p.at;
-  args.lda = p.K;
+  args.lda = lda;
   args.za = p.za;
   args.c = buf.data();
   args.ldc = ldc;

@@ -46,18 +46,6 @@ inline void neon_load_cols(const float* p, int n, float32x4_t (&out)[NV]) {
   }
 }
 
-// Stores the first n of NV*4 bytes of a row.
-template <int NV>
-inline void neon_store_row_bytes(void* dst, int n, const uint8x8_t (&bytes)[NV / 2]) {
-  if (n == NV * 4) {
-    for (int p = 0; p < NV / 2; ++p) vst1_u8(static_cast<uint8_t*>(dst) + 8 * p, bytes[p]);
-  } else {
-    uint8_t tmp[NV * 4];
-    for (int p = 0; p < NV / 2; ++p) vst1_u8(tmp + 8 * p, bytes[p]);
-    std::memcpy(dst, tmp, static_cast<size_t>(n));
-  }
-}
-
 // gemmlowp MultiplyByQuantizedMultiplier on 4 lanes. left = max(shift, 0), neg_right = min(shift, 0).
 inline int32x4_t neon_mul_gemmlowp(int32x4_t x, int32x4_t mult, int32x4_t left, int32x4_t neg_right) {
   const int32x4_t xs = vshlq_s32(x, left);  // wrapping left shift
@@ -85,129 +73,141 @@ inline int32x4_t neon_wrap_add_mls(int32x4_t a, int32x4_t b, int32x4_t c, int32x
                                          vreinterpretq_u32_s32(c), vreinterpretq_u32_s32(d)));
 }
 
-// acc[r][v] holds sum a'b' for row r, columns 4v..4v+3 of the tile (wrapping int32).
-template <int MR, int NV>
-inline void neon_epilogue(const Tile& t, const Epilogue& ep, int32x4_t (&acc)[MR][NV]) {
-  static_assert(NV % 2 == 0, "row width must be a multiple of 8 columns");
-  const int m = t.m, n = t.n, j0 = t.col0;
-  // Zero-point corrections and bias: acc + col_term[j] - zb'[j] * rowsum'(i), wrapping.
-  {
-    int32x4_t ct[NV];
-    neon_load_cols<NV>(ep.col_term + j0, n, ct);
-    if (ep.zb) {
-      int32x4_t zb[NV];
-      neon_load_cols<NV>(ep.zb + j0, n, zb);
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-        if (r >= m) break;
-        const int32x4_t rs = vdupq_n_s32(t.row_sums[r]);
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[r][v] = neon_wrap_add_mls(acc[r][v], ct[v], zb[v], rs);
-      }
-    } else {
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[r][v] = neon_wrap_add(acc[r][v], ct[v]);
-      }
-    }
+// Stores the first n (1..8) bytes of a row: no library call, no byte past dst[n-1].
+inline void neon_store_u8x8(uint8_t* dst, int n, uint8x8_t v) {
+  if (n == 8) {
+    vst1_u8(dst, v);
+    return;
   }
+  if (n & 4) {
+    const uint32_t w = vget_lane_u32(vreinterpret_u32_u8(v), 0);
+    std::memcpy(dst, &w, 4);
+    dst += 4;
+    v = vext_u8(v, v, 4);
+  }
+  if (n & 2) {
+    const uint16_t w = vget_lane_u16(vreinterpret_u16_u8(v), 0);
+    std::memcpy(dst, &w, 2);
+    dst += 2;
+    v = vext_u8(v, v, 2);
+  }
+  if (n & 1) vst1_lane_u8(dst, v, 0);
+}
+
+// Stores the first n (1..8) int32 values of a row held in y0 (columns 0-3), y1 (4-7).
+inline void neon_store_s32x8(int32_t* dst, int n, int32x4_t y0, int32x4_t y1) {
+  if (n == 8) {
+    vst1q_s32(dst, y0);
+    vst1q_s32(dst + 4, y1);
+    return;
+  }
+  if (n & 4) {
+    vst1q_s32(dst, y0);
+    dst += 4;
+    y0 = y1;
+  }
+  if (n & 2) {
+    vst1_s32(dst, vget_low_s32(y0));
+    dst += 2;
+    y0 = vextq_s32(y0, y0, 2);
+  }
+  if (n & 1) vst1q_lane_s32(dst, y0, 0);
+}
+
+inline uint8x8_t neon_narrow_row(int32x4_t y0, int32x4_t y1, bool is_u8) {
+  const int16x8_t h = vqmovn_high_s32(vqmovn_s32(y0), y1);
+  return is_u8 ? vqmovun_s16(h) : vreinterpret_u8_s8(vqmovn_s16(h));
+}
+
+// Calls fn(r, acc[r][0], acc[r][1]) for each valid row, fully unrolled so accumulators stay in
+// registers.
+template <int MR, typename Fn>
+inline void neon_for_rows(int m, const int32x4_t (&acc)[MR][2], Fn&& fn) {
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+    if (r < m) fn(r, acc[r][0], acc[r][1]);
+}
+
+// Output stage for an MR x 8 tile. acc[r][h] holds sum a'b' for row r, columns 4h..4h+3
+// (wrapping int32). One fused pass per row: corrections, requantization, narrowing, store.
+template <int MR>
+inline void neon_epilogue(const Tile& t, const Epilogue& ep, const int32x4_t (&acc)[MR][2]) {
+  const int m = t.m, n = t.n, j0 = t.col0;
+  int32x4_t ct[2], zb[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+  neon_load_cols<2>(ep.col_term + j0, n, ct);
+  // Zero-point corrections and bias: acc + col_term[j] - zb'[j] * rowsum'(i), wrapping. With no
+  // zb the row sums are not computed by the driver and zb stays zero.
+  const bool has_zb = ep.zb != nullptr;
+  if (has_zb) neon_load_cols<2>(ep.zb + j0, n, zb);
+  const int32_t* row_sums = t.row_sums;
+  auto corrected = [&](int r, int32x4_t x, int h) {
+    return has_zb ? neon_wrap_add_mls(x, ct[h], zb[h], vdupq_n_s32(row_sums[r])) : neon_wrap_add(x, ct[h]);
+  };
 
   if (ep.out_type == DType::S32) {
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      if (r >= m) break;
-      int32_t* crow = static_cast<int32_t*>(ep.c) + (t.row0 + r) * ep.ldc + j0;
-      if (n == NV * 4) {
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) vst1q_s32(crow + 4 * v, acc[r][v]);
-      } else {
-        int32_t tmp[NV * 4];
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) vst1q_s32(tmp + 4 * v, acc[r][v]);
-        std::memcpy(crow, tmp, sizeof(int32_t) * static_cast<size_t>(n));
-      }
-    }
+    int32_t* c = static_cast<int32_t*>(ep.c) + t.row0 * ep.ldc + j0;
+    neon_for_rows<MR>(m, acc, [&](int r, int32x4_t x0, int32x4_t x1) {
+      neon_store_s32x8(c + r * ep.ldc, n, corrected(r, x0, 0), corrected(r, x1, 1));
+    });
     return;
   }
 
-  // Requantize in place (results already clamped to [qmin, qmax], zero point added).
+  // Requantize (zero point added with saturation, clamped to [qmin, qmax]), narrow, store.
   const int32x4_t vzp = vdupq_n_s32(ep.zp), vqmin = vdupq_n_s32(ep.qmin), vqmax = vdupq_n_s32(ep.qmax);
+  const bool is_u8 = ep.out_type == DType::U8;
+  uint8_t* c = static_cast<uint8_t*>(ep.c) + t.row0 * ep.ldc + j0;
+  auto finish = [&](int r, int32x4_t q0, int32x4_t q1) {
+    q0 = vminq_s32(vmaxq_s32(vqaddq_s32(q0, vzp), vqmin), vqmax);
+    q1 = vminq_s32(vmaxq_s32(vqaddq_s32(q1, vzp), vqmin), vqmax);
+    neon_store_u8x8(c + r * ep.ldc, n, neon_narrow_row(q0, q1, is_u8));
+  };
   switch (ep.rounding) {
     case Rounding::Gemmlowp: {
-      int32x4_t mult[NV], shift[NV], left[NV], neg_right[NV];
-      neon_load_cols<NV>(ep.mult + j0, n, mult);
-      neon_load_cols<NV>(ep.shift + j0, n, shift);
+      int32x4_t mult[2], shift[2], left[2], neg_right[2];
+      neon_load_cols<2>(ep.mult + j0, n, mult);
+      neon_load_cols<2>(ep.shift + j0, n, shift);
       const int32x4_t zero = vdupq_n_s32(0);
-      for (int v = 0; v < NV; ++v) {
-        left[v] = vmaxq_s32(shift[v], zero);
-        neg_right[v] = vminq_s32(shift[v], zero);
+      for (int h = 0; h < 2; ++h) {
+        left[h] = vmaxq_s32(shift[h], zero);
+        neg_right[h] = vminq_s32(shift[h], zero);
       }
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-        if (r >= m) break;
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) {
-          const int32x4_t q = vqaddq_s32(neon_mul_gemmlowp(acc[r][v], mult[v], left[v], neg_right[v]), vzp);
-          acc[r][v] = vminq_s32(vmaxq_s32(q, vqmin), vqmax);
-        }
-      }
+      neon_for_rows<MR>(m, acc, [&](int r, int32x4_t x0, int32x4_t x1) {
+        finish(r, neon_mul_gemmlowp(corrected(r, x0, 0), mult[0], left[0], neg_right[0]),
+               neon_mul_gemmlowp(corrected(r, x1, 1), mult[1], left[1], neg_right[1]));
+      });
       break;
     }
     case Rounding::Single: {
-      int32x4_t mult[NV], shift[NV];
-      int64x2_t sh_lo[NV], sh_hi[NV];
-      neon_load_cols<NV>(ep.mult + j0, n, mult);
-      neon_load_cols<NV>(ep.shift + j0, n, shift);
+      int32x4_t mult[2], shift[2];
+      int64x2_t sh_lo[2], sh_hi[2];
+      neon_load_cols<2>(ep.mult + j0, n, mult);
+      neon_load_cols<2>(ep.shift + j0, n, shift);
       const int32x4_t k31 = vdupq_n_s32(31);
-      for (int v = 0; v < NV; ++v) {
-        const int32x4_t s = vsubq_s32(shift[v], k31);
-        sh_lo[v] = vmovl_s32(vget_low_s32(s));
-        sh_hi[v] = vmovl_high_s32(s);
+      for (int h = 0; h < 2; ++h) {
+        const int32x4_t s = vsubq_s32(shift[h], k31);  // -(31 - shift): rounding right shift
+        sh_lo[h] = vmovl_s32(vget_low_s32(s));
+        sh_hi[h] = vmovl_high_s32(s);
       }
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-        if (r >= m) break;
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) {
-          const int32x4_t q = vqaddq_s32(neon_mul_single(acc[r][v], mult[v], sh_lo[v], sh_hi[v]), vzp);
-          acc[r][v] = vminq_s32(vmaxq_s32(q, vqmin), vqmax);
-        }
-      }
+      neon_for_rows<MR>(m, acc, [&](int r, int32x4_t x0, int32x4_t x1) {
+        finish(r, neon_mul_single(corrected(r, x0, 0), mult[0], sh_lo[0], sh_hi[0]),
+               neon_mul_single(corrected(r, x1, 1), mult[1], sh_lo[1], sh_hi[1]));
+      });
       break;
     }
     case Rounding::HalfEven: {
-      float32x4_t scale[NV];
-      neon_load_cols<NV>(ep.scale + j0, n, scale);
+      float32x4_t scale[2];
+      neon_load_cols<2>(ep.scale + j0, n, scale);
       const float32x4_t lo = vdupq_n_f32(static_cast<float>(ep.qmin - ep.zp));
       const float32x4_t hi = vdupq_n_f32(static_cast<float>(ep.qmax - ep.zp));
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-        if (r >= m) break;
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) {
-          float32x4_t f = vmulq_f32(vcvtq_f32_s32(acc[r][v]), scale[v]);
-          f = vminq_f32(vmaxq_f32(f, lo), hi);
-          acc[r][v] = vaddq_s32(vcvtnq_s32_f32(f), vzp);
-        }
-      }
+      auto he = [&](int32x4_t x, float32x4_t s) {
+        const float32x4_t f = vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(x), s), lo), hi);
+        return vcvtnq_s32_f32(f);  // in [qmin - zp, qmax - zp]: finish() adds zp, clamps (no-op)
+      };
+      neon_for_rows<MR>(m, acc, [&](int r, int32x4_t x0, int32x4_t x1) {
+        finish(r, he(corrected(r, x0, 0), scale[0]), he(corrected(r, x1, 1), scale[1]));
+      });
       break;
     }
-  }
-
-  // Saturating narrow to 8 bits and store.
-  const bool is_u8 = ep.out_type == DType::U8;
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
-    if (r >= m) break;
-    uint8x8_t bytes[NV / 2];
-#pragma GCC unroll 8
-    for (int p = 0; p < NV / 2; ++p) {
-      const int16x8_t h = vqmovn_high_s32(vqmovn_s32(acc[r][2 * p]), acc[r][2 * p + 1]);
-      bytes[p] = is_u8 ? vqmovun_s16(h) : vreinterpret_u8_s8(vqmovn_s16(h));
-    }
-    uint8_t* crow = static_cast<uint8_t*>(ep.c) + (t.row0 + r) * ep.ldc + j0;
-    neon_store_row_bytes<NV>(crow, n, bytes);
   }
 }
 

@@ -1,12 +1,306 @@
-// x86 AVX2 GEMM kernel (compiled with -mavx2 -mfma). int16 domain, kr=2: exact vpmaddwd products.
-// Stand-in: the generic microkernel compiled for AVX2 until the intrinsics version lands.
-#include "gemm/kernels/ukernel_generic.h"
+// x86 AVX2 GEMM kernel: int16 domain, kr=2, 4x16 tiles, exact vpmaddwd + vpaddd.
+//
+// A and B are widened to int16 while packing (values stay in [-128, 255]). vpmaddwd multiplies
+// pairs of int16 and adds the two products into an int32 lane: |a0*b0 + a1*b1| <= 2*255*255,
+// far from the single saturating case (-32768 * -32768 * 2), and vpaddd accumulates modulo 2^32.
+// vpmaddubsw (which saturates to int16) is never used.
+//
+// Per k-group (2 k values): two ymm of B (16 columns x 2 int16), one vpbroadcastd of each A
+// row's pair, 8 vpmaddwd + 8 vpaddd into 8 accumulators (4 rows x 2 vectors).
+// The output stage is the AVX2 twin of the one in gemm_avx512vnni.cc (same arithmetic, 8 lanes,
+// vpmaskmovd / partial stores for tails), bit-exact with requant/requant.h.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "gemm/kernel.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
+namespace {
+
+constexpr int kMR = 4, kNR = 16, kKR = 2;
+
+inline __m256i lane_mask(int nn) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(nn), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline __m256i load_cols(const int32_t* p, int nn, __m256i m) {
+  return nn == 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskload_epi32(p, m);
+}
+
+struct ColParams {
+  __m256i ct, zb;
+  __m256i mult, mult_odd, left, right;
+  __m256i ts_even, ts_odd, rnd_even, rnd_odd;
+  __m256 scale, flo, fhi;
+  __m256i lo, hi, zp, lo64, hi64;
+};
+
+inline __m256i requant_gemmlowp(__m256i x, const ColParams& p) {
+  const __m256i xs = _mm256_sllv_epi32(x, p.left);
+  const __m256i half = _mm256_set1_epi64x(int64_t{1} << 30);
+  const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(xs, p.mult), half);
+  const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(xs, 32), p.mult_odd), half);
+  // SRDHM = (x*m + 2^30) >> 31: bits 31..62 of the 64-bit sums.
+  const __m256i r = _mm256_blend_epi32(_mm256_srli_epi64(pe, 31), _mm256_slli_epi64(po, 1), 0xAA);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, p.right), one);
+  const __m256i rem = _mm256_and_si256(r, mask);
+  const __m256i thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_srai_epi32(r, 31));
+  __m256i q = _mm256_srav_epi32(r, p.right);
+  q = _mm256_sub_epi32(q, _mm256_cmpgt_epi32(rem, thr));  // +1 where rem > thr
+  q = _mm256_min_epi32(_mm256_max_epi32(q, p.lo), p.hi);
+  return _mm256_add_epi32(q, p.zp);
+}
+
+// Arithmetic right shift of 64-bit lanes by per-lane counts (AVX2 has only the logical one).
+inline __m256i srav_epi64(__m256i v, __m256i s) {
+  const __m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), v);
+  return _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(v, sign), s), sign);
+}
+inline __m256i clamp_epi64(__m256i v, __m256i lo, __m256i hi) {
+  v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
+  return _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
+}
+
+inline __m256i requant_single(__m256i x, const ColParams& p) {
+  __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, p.mult), p.rnd_even);
+  __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), p.mult_odd), p.rnd_odd);
+  pe = clamp_epi64(srav_epi64(pe, p.ts_even), p.lo64, p.hi64);
+  po = clamp_epi64(srav_epi64(po, p.ts_odd), p.lo64, p.hi64);
+  const __m256i q = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+  return _mm256_add_epi32(q, p.zp);
+}
+
+inline __m256i requant_half_even(__m256i x, const ColParams& p) {
+  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x), p.scale);
+  f = _mm256_min_ps(_mm256_max_ps(f, p.flo), p.fhi);
+  return _mm256_add_epi32(_mm256_cvtps_epi32(f), p.zp);
+}
+
+inline void load_params(ColParams& p, const Epilogue& ep, int j, int nn, __m256i m) {
+  p.ct = load_cols(ep.col_term + j, nn, m);
+  p.zb = ep.zb ? load_cols(ep.zb + j, nn, m) : _mm256_setzero_si256();
+  if (ep.out_type == DType::S32) return;
+  p.zp = _mm256_set1_epi32(ep.zp);
+  switch (ep.rounding) {
+    case Rounding::HalfEven:
+      p.scale = _mm256_castsi256_ps(load_cols(reinterpret_cast<const int32_t*>(ep.scale + j), nn, m));
+      p.flo = _mm256_set1_ps(static_cast<float>(ep.qmin - ep.zp));
+      p.fhi = _mm256_set1_ps(static_cast<float>(ep.qmax - ep.zp));
+      break;
+    case Rounding::Gemmlowp: {
+      p.mult = load_cols(ep.mult + j, nn, m);
+      p.mult_odd = _mm256_srli_epi64(p.mult, 32);
+      const __m256i s = load_cols(ep.shift + j, nn, m);
+      p.left = _mm256_max_epi32(s, _mm256_setzero_si256());
+      p.right = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), s), _mm256_setzero_si256());
+      p.lo = _mm256_set1_epi32(ep.qmin - ep.zp);
+      p.hi = _mm256_set1_epi32(ep.qmax - ep.zp);
+      break;
+    }
+    case Rounding::Single: {
+      p.mult = load_cols(ep.mult + j, nn, m);
+      p.mult_odd = _mm256_srli_epi64(p.mult, 32);
+      const __m256i s = load_cols(ep.shift + j, nn, m);
+      const __m256i ts = _mm256_sub_epi32(_mm256_set1_epi32(31), s);  // 1..62
+      p.ts_even = _mm256_and_si256(ts, _mm256_set1_epi64x(0xffffffff));
+      p.ts_odd = _mm256_srli_epi64(ts, 32);
+      const __m256i one64 = _mm256_set1_epi64x(1);
+      p.rnd_even = _mm256_sllv_epi64(one64, _mm256_sub_epi64(p.ts_even, one64));
+      p.rnd_odd = _mm256_sllv_epi64(one64, _mm256_sub_epi64(p.ts_odd, one64));
+      p.lo64 = _mm256_set1_epi64x(ep.qmin - ep.zp);
+      p.hi64 = _mm256_set1_epi64x(ep.qmax - ep.zp);
+      break;
+    }
+  }
+}
+
+inline void store_row(__m256i x, const ColParams& p, const Epilogue& ep, int32_t row_sum, bool has_zb, size_t off,
+                      int nn, __m256i m) {
+  x = _mm256_add_epi32(x, p.ct);
+  if (has_zb) x = _mm256_sub_epi32(x, _mm256_mullo_epi32(p.zb, _mm256_set1_epi32(row_sum)));
+  if (ep.out_type == DType::S32) {
+    int32_t* dst = static_cast<int32_t*>(ep.c) + off;
+    if (nn == 8)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), x);
+    else
+      _mm256_maskstore_epi32(dst, m, x);
+    return;
+  }
+  __m256i q;
+  switch (ep.rounding) {
+    case Rounding::HalfEven: q = requant_half_even(x, p); break;
+    case Rounding::Gemmlowp: q = requant_gemmlowp(x, p); break;
+    default: q = requant_single(x, p); break;
+  }
+  // q lies in [qmin, qmax] inside the output type, so the saturating packs are exact.
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  const __m128i bytes = ep.out_type == DType::U8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+  uint8_t* dst = static_cast<uint8_t*>(ep.c) + off;
+  if (nn == 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), bytes);
+  } else {
+    alignas(16) uint8_t tmp[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+    std::memcpy(dst, tmp, nn);
+  }
+}
+
+inline void epilogue(const __m256i (&acc)[kMR][2], int M, const Tile& t, const Epilogue& ep) {
+  const bool has_zb = ep.zb != nullptr;
+  for (int v = 0; v < 2; ++v) {
+    const int c0 = v * 8;
+    if (c0 >= t.n) break;
+    const int nn = std::min(8, t.n - c0);
+    const __m256i m = lane_mask(nn);
+    const int j = t.col0 + c0;
+    ColParams p{};
+    load_params(p, ep, j, nn, m);
+    for (int r = 0; r < M; ++r) {
+      const size_t off = static_cast<size_t>(t.row0 + r) * static_cast<size_t>(ep.ldc) + j;
+      store_row(acc[r][v], p, ep, has_zb ? t.row_sums[r] : 0, has_zb, off, nn, m);
+    }
+  }
+}
+
+inline __m256i bcast_pair(const int16_t* p) {
+  int32_t w;
+  std::memcpy(&w, p, 4);
+  return _mm256_set1_epi32(w);
+}
+
+#define LOWP_AVX2_ROW(r)                                                       \
+  if (M > r) {                                                                 \
+    const __m256i av = bcast_pair(a + r * kKR);                                \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));            \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));            \
+  }
+
+template <int M>
+void ukernel_m(const Tile& t, const Epilogue& ep) {
+  const __m256i z = _mm256_setzero_si256();
+  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  const int16_t* a = static_cast<const int16_t*>(t.a);
+  const int16_t* b = static_cast<const int16_t*>(t.b);
+  const int G = t.kgroups;
+  int g = 0;
+  if (M == 1) {
+    // One row: split K over the idle accumulators of rows 1..3 for independent chains.
+    for (; g + 4 <= G; g += 4) {
+      const __m256i* bv = reinterpret_cast<const __m256i*>(b);
+      c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(bcast_pair(a), _mm256_loadu_si256(bv + 0)));
+      c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(bcast_pair(a), _mm256_loadu_si256(bv + 1)));
+      c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(bcast_pair(a + 8), _mm256_loadu_si256(bv + 2)));
+      c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(bcast_pair(a + 8), _mm256_loadu_si256(bv + 3)));
+      c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(bcast_pair(a + 16), _mm256_loadu_si256(bv + 4)));
+      c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(bcast_pair(a + 16), _mm256_loadu_si256(bv + 5)));
+      c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(bcast_pair(a + 24), _mm256_loadu_si256(bv + 6)));
+      c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(bcast_pair(a + 24), _mm256_loadu_si256(bv + 7)));
+      a += 4 * kMR * kKR;
+      b += 4 * kNR * kKR;
+    }
+    c00 = _mm256_add_epi32(_mm256_add_epi32(c00, c10), _mm256_add_epi32(c20, c30));
+    c01 = _mm256_add_epi32(_mm256_add_epi32(c01, c11), _mm256_add_epi32(c21, c31));
+    c10 = c11 = c20 = c21 = c30 = c31 = z;
+  }
+  for (; g < G; ++g) {
+    // B streams from L2 (A stays in L1): fetch ~16 k-groups ahead.
+    _mm_prefetch(reinterpret_cast<const char*>(b) + 1024, _MM_HINT_T0);
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b) + 1);
+    LOWP_AVX2_ROW(0)
+    LOWP_AVX2_ROW(1)
+    LOWP_AVX2_ROW(2)
+    LOWP_AVX2_ROW(3)
+    a += kMR * kKR;
+    b += kNR * kKR;
+  }
+  const __m256i acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+  epilogue(acc, M, t, ep);
+}
+#undef LOWP_AVX2_ROW
+
+void ukernel_avx2(const Tile& t, const Epilogue& ep) {
+  switch (t.m) {
+    case 4: return ukernel_m<4>(t, ep);
+    case 3: return ukernel_m<3>(t, ep);
+    case 2: return ukernel_m<2>(t, ep);
+    default: return ukernel_m<1>(t, ep);
+  }
+}
+
+// Packs up to 4 rows of A into the S16 domain, layout [g][r][2], 16 k at a time: each row's
+// 16 bytes widen to 8 int16 pairs (dwords), and the 4 x 8 dwords are transposed. Row sums via
+// vpmaddwd with ones (wrapping int32, like the generic packer).
+void pack_a_avx2(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
+  const uint8_t* src = static_cast<const uint8_t*>(a);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  const bool s8 = a_type == DType::S8;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i sum[kMR] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  auto widen = [&](__m128i v) { return s8 ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v); };
+  // Transposes 4 rows x 16 k (as int16) into 8 groups of 16 bytes at out_g.
+  auto emit = [&](const __m256i (&w)[kMR], uint8_t* out_g, int ngroups) {
+    const __m256i u0 = _mm256_unpacklo_epi32(w[0], w[1]), u1 = _mm256_unpackhi_epi32(w[0], w[1]);
+    const __m256i u2 = _mm256_unpacklo_epi32(w[2], w[3]), u3 = _mm256_unpackhi_epi32(w[2], w[3]);
+    const __m256i o0 = _mm256_unpacklo_epi64(u0, u2), o1 = _mm256_unpackhi_epi64(u0, u2);
+    const __m256i o2 = _mm256_unpacklo_epi64(u1, u3), o3 = _mm256_unpackhi_epi64(u1, u3);
+    const __m256i r0 = _mm256_permute2x128_si256(o0, o1, 0x20), r1 = _mm256_permute2x128_si256(o2, o3, 0x20);
+    const __m256i r2 = _mm256_permute2x128_si256(o0, o1, 0x31), r3 = _mm256_permute2x128_si256(o2, o3, 0x31);
+    if (ngroups == 8) {
+      __m256i* o = reinterpret_cast<__m256i*>(out_g);
+      _mm256_storeu_si256(o + 0, r0);
+      _mm256_storeu_si256(o + 1, r1);
+      _mm256_storeu_si256(o + 2, r2);
+      _mm256_storeu_si256(o + 3, r3);
+    } else {
+      alignas(32) uint8_t tmp[128];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp) + 0, r0);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp) + 1, r1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp) + 2, r2);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp) + 3, r3);
+      std::memcpy(out_g, tmp, static_cast<size_t>(ngroups) * kMR * kKR * sizeof(int16_t));
+    }
+  };
+  constexpr size_t kGroupBytes = kMR * kKR * sizeof(int16_t);
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m256i w[kMR];
+    for (int r = 0; r < kMR; ++r) {
+      w[r] = r < m ? widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + r * lda + k))) : _mm256_setzero_si256();
+      if (row_sums) sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(w[r], ones));
+    }
+    emit(w, out + static_cast<size_t>(k / kKR) * kGroupBytes, 8);
+  }
+  if (k < K) {
+    const int rem = K - k;
+    __m256i w[kMR];
+    for (int r = 0; r < kMR; ++r) {
+      alignas(16) uint8_t buf[16] = {};
+      if (r < m) std::memcpy(buf, src + r * lda + k, rem);
+      // Bytes past K are zero in the input domain; for int8 0 widens to 0 as well.
+      w[r] = r < m ? widen(_mm_load_si128(reinterpret_cast<const __m128i*>(buf))) : _mm256_setzero_si256();
+      if (row_sums) sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(w[r], ones));
+    }
+    emit(w, out + static_cast<size_t>(k / kKR) * kGroupBytes, (rem + kKR - 1) / kKR);
+  }
+  if (row_sums) {
+    for (int r = 0; r < kMR; ++r) {
+      alignas(32) uint32_t s[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(s), sum[r]);
+      uint32_t t = 0;
+      for (int i = 0; i < 8; ++i) t += s[i];
+      row_sums[r] = static_cast<int32_t>(t);
+    }
+  }
+}
+
+}  // namespace
 
 extern const GemmKernel kGemmAvx2 = {
-    "avx2", 4, 16, 2, DType::S16, DType::S16, cpu::has_avx2, ukernel_generic<int16_t, int16_t, 4, 16, 2>, 20,
+    "avx2", kMR, kNR, kKR, DType::S16, DType::S16, cpu::has_avx2, ukernel_avx2, 20, pack_a_avx2,
 };
 
 }  // namespace lowp

@@ -8,6 +8,7 @@
 #include <arm_neon.h>
 
 #include "gemm/kernels/epilogue_neon.h"
+#include "gemm/kernels/pack_neondot.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
@@ -39,13 +40,13 @@ void ukernel_i8mm_8x8(const Tile& t, const Epilogue& ep) {
       acc[2 * p][h] = vreinterpretq_s32_s64(vzip1q_s64(x, y));
       acc[2 * p + 1][h] = vreinterpretq_s32_s64(vzip2q_s64(x, y));
     }
-  neon_epilogue<kMR, 2>(t, ep, acc);
+  neon_epilogue<kMR>(t, ep, acc);
 }
 
 }  // namespace
 
 extern const GemmKernel kGemmI8mm = {
-    "i8mm", kMR, kNR, kKR, DType::S8, DType::S8, cpu::has_i8mm, ukernel_i8mm_8x8, 30,
+    "i8mm", kMR, kNR, kKR, DType::S8, DType::S8, cpu::has_i8mm, ukernel_i8mm_8x8, 30, neon_pack_a_s8_8rows<kKR>,
 };
 
 }  // namespace lowp

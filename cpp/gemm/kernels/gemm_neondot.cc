@@ -7,6 +7,7 @@
 #include <arm_neon.h>
 
 #include "gemm/kernels/epilogue_neon.h"
+#include "gemm/kernels/pack_neondot.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
@@ -37,13 +38,13 @@ void ukernel_neondot_8x8(const Tile& t, const Epilogue& ep) {
     a += kMR * kKR;
     b += kNR * kKR;
   }
-  neon_epilogue<kMR, 2>(t, ep, acc);
+  neon_epilogue<kMR>(t, ep, acc);
 }
 
 }  // namespace
 
 extern const GemmKernel kGemmNeonDot = {
-    "neondot", kMR, kNR, kKR, DType::S8, DType::S8, cpu::has_neondot, ukernel_neondot_8x8, 20,
+    "neondot", kMR, kNR, kKR, DType::S8, DType::S8, cpu::has_neondot, ukernel_neondot_8x8, 20, neon_pack_a_s8_8rows<kKR>,
 };
 
 }  // namespace lowp

@@ -1,0 +1,196 @@
+// x86 AMX-INT8 GEMM kernel (Sapphire Rapids and later): tdpbusd, u8 activations x s8 weights,
+// 32x32 tiles, with the AVX-512 VNNI output stage.
+//
+// Layouts. B is the shared layout with nr=32, kr=4 ([g][32 columns][4], 128 bytes per k-group),
+// so 16 k-groups of 16 columns are exactly one AMX B tile (16 rows of 64 bytes, stride 128).
+// A has its own layout (pack_a_amx): [k-block of 64][32 rows][64 bytes], zero padded, so one A
+// tile is 16 rows x 64 bytes at stride 64.
+//
+// Tile registers: tmm0..3 = C (rows 0-15 / 16-31 x columns 0-15 / 16-31), tmm4,5 = A, tmm6,7 = B.
+// tdpbusd sums u8*s8 products into int32 with wrap-around, as vpdpbusd does, so results are
+// exact modulo 2^32. The k-groups past the last full 64-k block, and tiles of at most 2 rows
+// (GEMV-like calls, which are bandwidth bound), go through vpdpbusd on the same packed data.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#include <cpuid.h>
+
+#include "gemm/kernel.h"
+#include "gemm/kernels/vnni_avx512.h"
+#include "runtime/cpu.h"
+
+namespace lowp {
+namespace {
+
+constexpr int kMR = 32, kNR = 32, kKR = 4;
+constexpr int kKB = 64;                         // k per AMX block
+constexpr int kGB = kKB / kKR;                  // k-groups per block (16)
+constexpr int kABlockBytes = kMR * kKB;         // 2048
+constexpr int kBBlockBytes = kGB * kNR * kKR;   // 2048
+
+bool amx_supported() {
+  static const bool ok = [] {
+    if (!cpu::has_avx512vnni()) return false;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    if (!((d >> 24) & 1u) || !((d >> 25) & 1u)) return false;  // AMX-TILE, AMX-INT8
+    uint32_t xlo = 0, xhi = 0;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG, XTILEDATA enabled by the OS
+#if defined(__linux__)
+    // Linux hands out the (large) tile data state only on request: ARCH_REQ_XCOMP_PERM.
+    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return false;
+    return true;
+#else
+    return false;
+#endif
+  }();
+  return ok;
+}
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+TileConfig make_config() {
+  TileConfig cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.palette_id = 1;
+  for (int i = 0; i < 8; ++i) {
+    cfg.rows[i] = 16;
+    cfg.colsb[i] = 64;
+  }
+  return cfg;
+}
+const TileConfig kConfig = make_config();
+
+// Loads our tile configuration unless this thread already has it. Reading the current one back
+// (sttilecfg) is cheaper than ldtilecfg, and checking it (rather than trusting a flag) stays
+// correct when other code on this thread (e.g. another library's AMX kernels) changed it.
+__attribute__((target("amx-tile"))) inline void configure_tiles() {
+  TileConfig cur;
+  _tile_storeconfig(&cur);
+  const __m512i want = _mm512_load_si512(&kConfig), have = _mm512_load_si512(&cur);
+  if (_mm512_cmpneq_epi32_mask(want, have) != 0) _tile_loadconfig(&kConfig);
+}
+
+// C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks.
+__attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, const int8_t* b, int blocks,
+                                                             bool two_row_tiles, int32_t* c) {
+  configure_tiles();
+  _tile_zero(0);
+  _tile_zero(1);
+  if (two_row_tiles) {
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int kb = 0; kb < blocks; ++kb) {
+      _tile_loadd(4, a, 64);
+      _tile_loadd(6, b, 128);
+      _tile_loadd(7, b + 64, 128);
+      _tile_loadd(5, a + 1024, 64);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+      a += kABlockBytes;
+      b += kBBlockBytes;
+    }
+    _tile_stored(2, c + 16 * kNR, kNR * 4);
+    _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+  } else {
+    for (int kb = 0; kb < blocks; ++kb) {
+      _tile_loadd(4, a, 64);
+      _tile_loadd(6, b, 128);
+      _tile_loadd(7, b + 64, 128);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      a += kABlockBytes;
+      b += kBBlockBytes;
+    }
+  }
+  _tile_stored(0, c, kNR * 4);
+  _tile_stored(1, c + 16, kNR * 4);
+  // No tilerelease: the next call on this thread reuses the configuration.
+}
+
+void ukernel_amx(const Tile& t, const Epilogue& ep) {
+  const uint8_t* a = static_cast<const uint8_t*>(t.a);
+  const int8_t* b = static_cast<const int8_t*>(t.b);
+  const int blocks = t.kgroups / kGB, grem = t.kgroups % kGB;
+  __m512i acc[8][2];
+  if (t.m <= 2) {
+    // GEMV-like: vpdpbusd over all k-groups (rows at stride 64, groups at stride 4 in a block).
+    vnni::zero_acc(acc);
+    if (t.m == 2)
+      vnni::dpbusd_rows<2, kKB, kKR, kGB, kABlockBytes>(a, b, t.kgroups, acc);
+    else
+      vnni::dpbusd_rows<1, kKB, kKR, kGB, kABlockBytes>(a, b, t.kgroups, acc);
+    vnni::store_rows(acc, t.m, 0, t, ep);
+    return;
+  }
+  alignas(64) int32_t c[kMR * kNR];
+  if (blocks > 0) amx_blocks(a, b, blocks, t.m > 16, c);
+  const uint8_t* a_tail = a + static_cast<size_t>(blocks) * kABlockBytes;
+  const int8_t* b_tail = b + static_cast<size_t>(blocks) * kBBlockBytes;
+  for (int r0 = 0; r0 < t.m; r0 += 8) {
+    const int rows = std::min(8, t.m - r0);
+    if (blocks > 0) {
+      for (int r = 0; r < rows; ++r) {
+        acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
+        acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
+      }
+    } else {
+      vnni::zero_acc(acc);
+    }
+    if (grem) vnni::dpbusd_rows_n<kKB, kKR>(rows, a_tail + r0 * kKB, b_tail, grem, acc);
+    vnni::store_rows(acc, rows, r0, t, ep);
+  }
+}
+
+// Packs up to 32 rows of A into the U8 domain, layout [k-block][32 rows][64 bytes]; missing rows
+// and k past K are zero (masked loads: nothing outside A is read). Row sums via vpsadbw.
+void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
+  const uint8_t* src = static_cast<const uint8_t*>(a);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
+  const int blocks = (K + kKB - 1) / kKB;
+  const int tail = K - (blocks - 1) * kKB;  // 1..64
+  const __mmask64 tail_mask = tail == 64 ? ~__mmask64{0} : ((__mmask64{1} << tail) - 1);
+  for (int r = 0; r < kMR; ++r) {
+    uint8_t* o = out + static_cast<size_t>(r) * kKB;
+    if (r >= m) {
+      for (int kb = 0; kb < blocks; ++kb)
+        _mm512_storeu_si512(o + static_cast<size_t>(kb) * kABlockBytes, _mm512_setzero_si512());
+      if (row_sums) row_sums[r] = 0;
+      continue;
+    }
+    const uint8_t* p = src + static_cast<ptrdiff_t>(r) * lda;
+    __m512i sum = _mm512_setzero_si512();
+    for (int kb = 0; kb < blocks; ++kb) {
+      const __mmask64 km = kb == blocks - 1 ? tail_mask : ~__mmask64{0};
+      const __m512i v =
+          _mm512_maskz_mov_epi8(km, _mm512_xor_si512(_mm512_mask_loadu_epi8(_mm512_setzero_si512(), km, p + kb * kKB), flip));
+      _mm512_storeu_si512(o + static_cast<size_t>(kb) * kABlockBytes, v);
+      if (row_sums) sum = _mm512_add_epi64(sum, _mm512_sad_epu8(v, _mm512_setzero_si512()));
+    }
+    if (row_sums) row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi64(sum)));
+  }
+}
+
+}  // namespace
+
+extern const GemmKernel kGemmAmx = {
+    "amx", kMR, kNR, kKR, DType::U8, DType::S8, amx_supported, ukernel_amx, 40, pack_a_amx,
+};
+
+}  // namespace lowp
