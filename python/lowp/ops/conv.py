@@ -50,7 +50,12 @@ def depthwise_kernels(*, compiled: bool = False) -> list[str]:
 
 @contextlib.contextmanager
 def use_depthwise_kernel(name: str):
-    """Force one depthwise kernel for convolutions created/run inside the ``with`` block."""
+    """Force one depthwise kernel for convolutions run inside the ``with`` block (this context only).
+
+    Without it the best available kernel runs (``$LOWP_DW_KERNEL`` overrides the default). The
+    "avx512vnni" kernel needs w - w_zero_point to fit in int8 (true for int8 weights with zero
+    point 0); otherwise it falls back to the "avx512" vpmaddwd kernel.
+    """
     if name not in depthwise_kernels(compiled=True):
         raise ValueError(f"lowp: unknown depthwise kernel {name!r} (compiled: {', '.join(depthwise_kernels(compiled=True))})")
     if name not in depthwise_kernels():
