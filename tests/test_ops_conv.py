@@ -511,3 +511,45 @@ def test_threads_match_reference(threads):
         y = lowp.conv_integer(x, w, np.uint8(7), np.int8(0), pads=(p, p, p, p), strides=(s, s), group=g,
                               num_threads=threads)
         np.testing.assert_array_equal(y, wrap32(ref_conv_acc(x, w, 7, 0, (s, s), (1, 1), (p, p, p, p), g)))
+
+
+def test_native_conv_call_checks_its_input():
+    from lowp import _lowp
+
+    w = np.zeros((4, 3, 3, 2), np.int8)  # OHWI
+    packed = _lowp.PackedConv(w, np.zeros(1, np.int32), 1)
+    call = _lowp.ConvCall([1, 5, 5, 2], "uint8", 3, packed, [1, 1], [1, 1], [1, 1, 1, 1])
+    x = np.full((1, 5, 5, 2), 3, np.uint8)
+    np.testing.assert_array_equal(call(x), np.zeros((1, 5, 5, 4), np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        call(np.zeros((1, 6, 5, 2), np.uint8))
+    with pytest.raises(TypeError):
+        call(np.zeros((1, 5, 5, 2), np.int8))
+    with pytest.raises(ValueError):
+        _lowp.ConvCall([1, 2, 2, 2], "uint8", 3, packed, [1, 1], [1, 1], [0, 0, 0, 0])  # empty output
+
+
+@pytest.mark.parametrize("family", ["int32", "half_even", "gemmlowp"])
+def test_depthwise_3x3_stride1_row_pairs(family):
+    """3x3 stride-1 depthwise: the VNNI kernel computes output rows in pairs from shared quads;
+    odd/even output heights, asymmetric pads, batch 2, channel tails, int8/uint8 input."""
+    rng = np.random.default_rng(55)
+    for H, W, C, pads, xdt in [(1, 5, 70, (1, 1, 1, 1), np.uint8), (2, 3, 64, (1, 0, 0, 1), np.int8),
+                               (7, 6, 33, (1, 0, 1, 2), np.uint8), (8, 8, 130, (2, 1, 0, 1), np.int8),
+                               (5, 9, 17, (0, 0, 0, 0), np.uint8), (4, 4, 3, (2, 2, 2, 2), np.int8)]:
+        lo, hi = (0, 255) if xdt == np.uint8 else (-128, 127)
+        x = rng.integers(lo, hi + 1, (2, C, H, W)).astype(xdt)
+        w = rng.integers(-128, 128, (C, 1, 3, 3)).astype(np.int8)
+        zx = int(rng.integers(lo, hi + 1))
+        acc = wrap32(ref_conv_acc(x, w, zx, 0, (1, 1), (1, 1), pads, C))
+        for k in DW_KERNELS:
+            with lowp.use_depthwise_kernel(k):
+                if family == "int32":
+                    y = lowp.conv_integer(x, w, xdt(zx), np.int8(0), pads=pads, group=C)
+                    expect = acc
+                else:
+                    ws = rng.uniform(0.001, 0.01, C).astype(np.float32)
+                    y = lowp.qlinear_conv(x, 0.05, xdt(zx), w, ws, np.int8(0), 2.0, xdt(lo + 9), None, pads=pads,
+                                          group=C, rounding=family)
+                    expect = ref_requant(acc, family, 0.05, ws, 2.0, lo + 9, lo, hi, C)
+            np.testing.assert_array_equal(y.astype(np.int64), expect, err_msg=f"H={H} C={C} kernel {k}")

@@ -96,13 +96,30 @@ def test_qlinear_conv_matches_onnxruntime(cfg, types):
     np.testing.assert_array_equal(yh.transpose(0, 3, 1, 2), expect)
 
 
+@pytest.mark.parametrize("dilations", [[1, 1], [2, 3]])
 @pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
 @pytest.mark.parametrize("group", [1, 6])
-def test_auto_pad_matches_onnxruntime(auto_pad, group):
+def test_auto_pad_matches_onnxruntime(auto_pad, group, dilations):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (1, 6, 10, 9)).astype(np.uint8)
     w = rng.integers(-128, 128, (6, 6 // group, 4, 3)).astype(np.int8)
-    attrs = dict(strides=[2, 3], auto_pad=auto_pad, group=group)
+    attrs = dict(strides=[2, 3], auto_pad=auto_pad, group=group, dilations=dilations)
+    if dilations != [1, 1] and auto_pad != "VALID":
+        # onnxruntime rejects dilation with SAME_* (and onnx.reference's auto_pad reads the wrong
+        # axes): run ORT with the explicit pads the ONNX spec defines for SAME_*, lowp with auto_pad.
+        begin, end = [], []
+        for i, (n, k, st, d) in enumerate(zip(x.shape[2:], w.shape[2:], attrs["strides"], dilations)):
+            out = -(-n // st)
+            total = max(0, (out - 1) * st + (k - 1) * d + 1 - n)
+            head = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+            begin.append(head)
+            end.append(total - head)
+        ort_attrs = dict(attrs, pads=begin + end)
+        del ort_attrs["auto_pad"]
+        expect = ort_qlinear_conv(x, 0.02, np.uint8(128), w, 0.01, np.int8(0), 0.05, np.uint8(5), None, **ort_attrs)
+        y = lowp.qlinear_conv(x, 0.02, np.uint8(128), w, 0.01, np.int8(0), 0.05, np.uint8(5), **attrs)
+        np.testing.assert_array_equal(y, expect)
+        return
     expect = ort_qlinear_conv(x, 0.02, np.uint8(128), w, 0.01, np.int8(0), 0.05, np.uint8(5), None, **attrs)
     y = lowp.qlinear_conv(x, 0.02, np.uint8(128), w, 0.01, np.int8(0), 0.05, np.uint8(5), **attrs)
     np.testing.assert_array_equal(y, expect)

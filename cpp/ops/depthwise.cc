@@ -166,6 +166,8 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
   const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
   const int zbyte = zx & 0xff;
   const bool use_rows = K.run_row != nullptr && P.row_ok && KH <= 64;
+  const bool use_pairs = use_rows && P.pair_ok && KH == 3 && KW == 3 && g.sh == 1 && g.dh == 1;
+  const int half = (OH + 1) / 2;  // row pairs per image
   auto task = [&](int r, int /*thread*/) {
     DwScratch& S = t_dw;
     if (S.zrow.size() < static_cast<size_t>(C) || (C > 0 && S.zrow[0] != zbyte)) S.zrow.assign(std::max<size_t>(C, S.zrow.size()), static_cast<uint8_t>(zbyte));
@@ -173,14 +175,29 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
     if (S.ind.size() < static_cast<size_t>(OW) * taps) S.ind.resize(static_cast<size_t>(OW) * taps);
     const int n = r / OH, oh = r % OH;
     const uint8_t* ximg = xin + static_cast<size_t>(n) * g.H * g.W * C;
+    if (use_pairs) {
+      // task r covers output rows 2*(r % half) and the next one of image r / half
+      const int n2 = r / half, oh0 = 2 * (r % half);
+      const uint8_t* img = xin + static_cast<size_t>(n2) * g.H * g.W * C;
+      const uint8_t* rp[4];
+      for (int k = 0; k < 4; ++k) {
+        const int ih = oh0 - g.pt + k;
+        rp[k] = ih >= 0 && ih < g.H ? img + static_cast<size_t>(ih) * g.W * C : nullptr;
+      }
+      uint8_t* y0 = static_cast<uint8_t*>(y) + (static_cast<size_t>(n2) * OH + oh0) * OW * C * osz;
+      DwRowArgs ra{rp, oh0 + 1 < OH ? 4 : KH, zrow, g.W, OW, g.sw, g.dw, g.pl, x_type, y0,
+                   oh0 + 1 < OH ? y0 + static_cast<size_t>(OW) * C * osz : nullptr};
+      K.run_row(P, ra, ep);
+      return;
+    }
     if (use_rows) {
       const uint8_t* rp[64];
       for (int kh = 0; kh < KH; ++kh) {
         const int ih = oh * g.sh - g.pt + kh * g.dh;
         rp[kh] = ih >= 0 && ih < g.H ? ximg + static_cast<size_t>(ih) * g.W * C : nullptr;
       }
-      DwRowArgs ra{rp, zrow, g.W, OW, g.sw, g.dw, g.pl, x_type,
-                   static_cast<uint8_t*>(y) + static_cast<size_t>(r) * OW * C * osz};
+      DwRowArgs ra{rp, KH, zrow, g.W, OW, g.sw, g.dw, g.pl, x_type,
+                   static_cast<uint8_t*>(y) + static_cast<size_t>(r) * OW * C * osz, nullptr};
       K.run_row(P, ra, ep);
       return;
     }
@@ -198,7 +215,7 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
     uint8_t* yrow = static_cast<uint8_t*>(y) + static_cast<size_t>(r) * OW * C * osz;
     K.run(P, S.ind.data(), OW, x_type, yrow, C, ep);
   };
-  pool.parallel_for(rows, task, threads);
+  pool.parallel_for(use_pairs ? g.N * half : rows, task, threads);
 }
 
 }  // namespace lowp

@@ -27,15 +27,19 @@ struct DwPacked {
   int KH = 0, KW = 0;          // kernel shape (taps = KH * KW)
   std::vector<int8_t> wq;      // row-kernel packing (int8 weights), valid when row_ok
   bool row_ok = false;         // the kernel's run_row can be used with these weights
+  std::vector<int8_t> wq2;     // 3x3 row-pair packing (see depthwise_avx512vnni.cc)
+  bool pair_ok = false;        // run_row accepts 4 input rows (nrows == 4) and two outputs (y2)
 };
 
 // One output row for row-oriented kernels (DwKernel::run_row): the KH input rows it reads.
 struct DwRowArgs {
-  const uint8_t* const* rows;  // KH pointers to input rows (pixel 0, channel 0); nullptr = padding
+  const uint8_t* const* rows;  // nrows pointers to input rows (pixel 0, channel 0); nullptr = padding
+  int nrows;                   // KH, or KH + 1 for a row pair (pair_ok kernels, stride 1, dilation 1)
   const uint8_t* zrow;         // C bytes equal to the input zero point
   int W, OW, sw, dw, pl;       // input width, output width, stride/dilation/left pad along W
   DType x_type;
   void* y;                     // output row: OW pixels x C
+  void* y2;                    // row pair: the next output row (or nullptr: last row)
 };
 
 struct DwEpilogue {

@@ -51,7 +51,10 @@ struct RowScratch {
 };
 thread_local RowScratch t_row;
 
-template <int kKH, int kKW>
+// kPair (3x3, stride 1, dilation 1 along H): rows holds the 4 input rows of output rows oh and
+// oh+1; the quads of those 4 rows serve both, with weights (w0,w1,w2,0) for oh and (0,w0,w1,w2)
+// for oh+1 (p.wq2), so the interleaving is paid once per two output rows.
+template <int kKH, int kKW, bool kPair>
 void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
   const int KH = kKH > 0 ? kKH : p.KH, KW = kKW > 0 ? kKW : p.KW;
   const int G = (KH + 3) / 4;
@@ -80,9 +83,10 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
         __m512i rr[4];
         for (int k = 0; k < 4; ++k) {
           const int kh = 4 * g + k;
-          const uint8_t* src = (kh < KH && col_in && r.rows[kh]) ? r.rows[kh] + static_cast<size_t>(iw) * C + c0
+          const uint8_t* src = (kh < r.nrows && col_in && r.rows[kh]) ? r.rows[kh] + static_cast<size_t>(iw) * C + c0
                                                                   : r.zrow + c0;
-          rr[k] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), flip);
+          rr[k] = _mm512_maskz_loadu_epi8(m, src);
+          if (s8) rr[k] = _mm512_xor_si512(rr[k], flip);
         }
         const __m512i t0 = _mm512_unpacklo_epi8(rr[0], rr[1]), t1 = _mm512_unpackhi_epi8(rr[0], rr[1]);
         const __m512i t2 = _mm512_unpacklo_epi8(rr[2], rr[3]), t3 = _mm512_unpackhi_epi8(rr[2], rr[3]);
@@ -115,68 +119,102 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
       }
     }
     const __m512i* wb = reinterpret_cast<const __m512i*>(wq + (c0 / kCb) * wblock);
-    // 3. output pixels
+    const __m512i* wb2 = kPair ? reinterpret_cast<const __m512i*>(p.wq2.data() + (c0 / kCb) * wblock) : nullptr;
+    // 3. output pixels (3x3: the 12 weight vectors stay in registers across the row)
+    constexpr int kHoist = (kKH > 0 && kKH <= 4 && kKW > 0 && kKW <= 3) ? kKW * 4 : 1;
+    __m512i wr[kHoist];
+    if (kHoist > 1)
+      for (int i = 0; i < kHoist; ++i) wr[i] = _mm512_loadu_si512(wb + i);
     for (int ow = 0; ow < OW; ++ow) {
       __m512i a0 = ct[0], a1 = ct[1], a2 = ct[2], a3 = ct[3];
-      for (int g = 0; g < G; ++g) {
-        for (int kw = 0; kw < KW; ++kw) {
-          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes) + 4 * g;
-          const __m512i* w = wb + (g * KW + kw) * 4;
-          a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), _mm512_loadu_si512(w + 0));
-          a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), _mm512_loadu_si512(w + 1));
-          a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(q + 2), _mm512_loadu_si512(w + 2));
-          a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(q + 3), _mm512_loadu_si512(w + 3));
+      __m512i b0 = ct[0], b1 = ct[1], b2 = ct[2], b3 = ct[3];
+      if (kHoist > 1) {
+        for (int kw = 0; kw < kKW; ++kw) {
+          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes);
+          const __m512i q0 = _mm512_load_si512(q + 0), q1 = _mm512_load_si512(q + 1);
+          const __m512i q2 = _mm512_load_si512(q + 2), q3 = _mm512_load_si512(q + 3);
+          a0 = _mm512_dpbusd_epi32(a0, q0, wr[kw * 4 + 0]);
+          a1 = _mm512_dpbusd_epi32(a1, q1, wr[kw * 4 + 1]);
+          a2 = _mm512_dpbusd_epi32(a2, q2, wr[kw * 4 + 2]);
+          a3 = _mm512_dpbusd_epi32(a3, q3, wr[kw * 4 + 3]);
+          if (kPair) {
+            const __m512i* w2 = wb2 + kw * 4;
+            b0 = _mm512_dpbusd_epi32(b0, q0, _mm512_loadu_si512(w2 + 0));
+            b1 = _mm512_dpbusd_epi32(b1, q1, _mm512_loadu_si512(w2 + 1));
+            b2 = _mm512_dpbusd_epi32(b2, q2, _mm512_loadu_si512(w2 + 2));
+            b3 = _mm512_dpbusd_epi32(b3, q3, _mm512_loadu_si512(w2 + 3));
+          }
+        }
+      } else {
+        for (int g = 0; g < G; ++g) {
+          for (int kw = 0; kw < KW; ++kw) {
+            const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes) + 4 * g;
+            const __m512i* w = wb + (g * KW + kw) * 4;
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), _mm512_loadu_si512(w + 0));
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), _mm512_loadu_si512(w + 1));
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(q + 2), _mm512_loadu_si512(w + 2));
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(q + 3), _mm512_loadu_si512(w + 3));
+          }
         }
       }
-      if (s32) {
-        transpose_lanes(a0, a1, a2, a3);
-        int32_t* yp = static_cast<int32_t*>(r.y) + static_cast<size_t>(ow) * C + c0;
-        const __m512i a[4] = {a0, a1, a2, a3};
-        for (int L = 0; L < 4; ++L) {
-          const int rem = n - 16 * L;
-          if (rem <= 0) break;
-          _mm512_mask_storeu_epi32(yp + 16 * L, rem >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << rem) - 1), a[L]);
+      auto emit = [&](__m512i a0, __m512i a1, __m512i a2, __m512i a3, void* yrow) {
+        if (s32) {
+          transpose_lanes(a0, a1, a2, a3);
+          int32_t* yp = static_cast<int32_t*>(yrow) + static_cast<size_t>(ow) * C + c0;
+          const __m512i a[4] = {a0, a1, a2, a3};
+          for (int L = 0; L < 4; ++L) {
+            const int rem = n - 16 * L;
+            if (rem <= 0) break;
+            _mm512_mask_storeu_epi32(yp + 16 * L, rem >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << rem) - 1), a[L]);
+          }
+          return;
         }
-        continue;
-      }
-      if (fast_half_even) {
-        // |acc * scale| < 2^30: round first, then let the saturating packs and a byte clamp do
-        // the clamping (round and clamp to integer bounds commute; saturation is monotonic).
-        a0 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), sc[0]), kRne), zpv);
-        a1 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), sc[1]), kRne), zpv);
-        a2 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), sc[2]), kRne), zpv);
-        a3 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), sc[3]), kRne), zpv);
+        if (fast_half_even) {
+          // |acc * scale| < 2^30: round first, then let the saturating packs and a byte clamp do
+          // the clamping (round and clamp to integer bounds commute; saturation is monotonic).
+          a0 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), sc[0]), kRne), zpv);
+          a1 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), sc[1]), kRne), zpv);
+          a2 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), sc[2]), kRne), zpv);
+          a3 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), sc[3]), kRne), zpv);
+          const __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
+          __m512i b;
+          if (ep.out_type == DType::U8)
+            b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), qmin8), qmax8);
+          else
+            b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), qmin8), qmax8);
+          _mm512_mask_storeu_epi8(static_cast<uint8_t*>(yrow) + static_cast<size_t>(ow) * C + c0, m, b);
+          return;
+        }
+        a0 = dw512::requant16_v(a0, sc[0], mu[0], sh[0], ep);
+        a1 = dw512::requant16_v(a1, sc[1], mu[1], sh[1], ep);
+        a2 = dw512::requant16_v(a2, sc[2], mu[2], sh[2], ep);
+        a3 = dw512::requant16_v(a3, sc[3], mu[3], sh[3], ep);
+        // values are in [qmin, qmax]: the saturating packs are exact and restore channel order
         const __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
-        __m512i b;
-        if (ep.out_type == DType::U8)
-          b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), qmin8), qmax8);
-        else
-          b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), qmin8), qmax8);
-        _mm512_mask_storeu_epi8(static_cast<uint8_t*>(r.y) + static_cast<size_t>(ow) * C + c0, m, b);
-        continue;
-      }
-      a0 = dw512::requant16_v(a0, sc[0], mu[0], sh[0], ep);
-      a1 = dw512::requant16_v(a1, sc[1], mu[1], sh[1], ep);
-      a2 = dw512::requant16_v(a2, sc[2], mu[2], sh[2], ep);
-      a3 = dw512::requant16_v(a3, sc[3], mu[3], sh[3], ep);
-      // values are in [qmin, qmax]: the saturating packs are exact and restore channel order
-      const __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
-      const __m512i b = ep.out_type == DType::U8 ? _mm512_packus_epi16(p01, p23) : _mm512_packs_epi16(p01, p23);
-      _mm512_mask_storeu_epi8(static_cast<uint8_t*>(r.y) + static_cast<size_t>(ow) * C + c0, m, b);
+        const __m512i b = ep.out_type == DType::U8 ? _mm512_packus_epi16(p01, p23) : _mm512_packs_epi16(p01, p23);
+        _mm512_mask_storeu_epi8(static_cast<uint8_t*>(yrow) + static_cast<size_t>(ow) * C + c0, m, b);
+      };
+      emit(a0, a1, a2, a3, r.y);
+      if (kPair && r.y2) emit(b0, b1, b2, b3, r.y2);
     }
   }
 }
 
 void run_row(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
-  if (p.KH == 3 && p.KW == 3) return run_row_t<3, 3>(p, r, ep);
-  if (p.KH == 5 && p.KW == 5) return run_row_t<5, 5>(p, r, ep);
-  return run_row_t<0, 0>(p, r, ep);
+  if (p.KH == 3 && p.KW == 3) {
+    if (r.nrows == 4) return run_row_t<3, 3, true>(p, r, ep);
+    return run_row_t<3, 3, false>(p, r, ep);
+  }
+  if (p.KH == 5 && p.KW == 5) return run_row_t<5, 5, false>(p, r, ep);
+  return run_row_t<0, 0, false>(p, r, ep);
 }
 
 void pack(DwPacked& p) {
   dw_pack_avx512(p);  // fallback packing (vpmaddwd kernel)
   p.row_ok = false;
+  p.pair_ok = false;
   p.wq.clear();
+  p.wq2.clear();
   for (int16_t v : p.wn)
     if (v < -128 || v > 127) return;  // w - zw does not fit int8: use the fallback
   if (p.KH < 1 || p.KW < 1 || p.KH * p.KW != p.taps) return;
@@ -196,6 +234,20 @@ void pack(DwPacked& p) {
               *d++ = (c < p.C && kh < p.KH) ? static_cast<int8_t>(p.wn[static_cast<size_t>(kh * p.KW + kw) * p.C + c]) : 0;
             }
   p.row_ok = true;
+  if (p.KH == 3 && p.KW == 3) {  // pair packing: byte rr holds kernel row rr - 1
+    p.wq2.assign(p.wq.size(), 0);
+    int8_t* e = p.wq2.data();
+    for (int b = 0; b < blocks; ++b)
+      for (int kw = 0; kw < 3; ++kw)
+        for (int k = 0; k < 4; ++k)
+          for (int i = 0; i < 16; ++i)
+            for (int rr = 0; rr < 4; ++rr) {
+              const int c = b * kCb + 16 * (i / 4) + 4 * k + i % 4;
+              const int kh = rr - 1;
+              *e++ = (c < p.C && kh >= 0) ? static_cast<int8_t>(p.wn[static_cast<size_t>(kh * 3 + kw) * p.C + c]) : 0;
+            }
+    p.pair_ok = true;
+  }
 }
 
 }  // namespace

@@ -79,9 +79,92 @@ py::array run_conv(const py::array& x, int32_t zx, const PackedConv& w, std::vec
   return y;
 }
 
+// A conv call with every argument but x bound once (graph executors, QLinearConv's call cache):
+// call(x) checks x against the bound shape and runs without re-marshalling the parameters.
+struct ConvCall {
+  std::shared_ptr<PackedConv> w;
+  ConvGeometry g;
+  int32_t zx = 0;
+  DType xt = DType::U8;
+  OutputSpec spec;
+  int num_threads = 0;
+
+  py::array call(const py::array& x) const {
+    if (dtype_of(x, "x") != xt) throw py::type_error(std::string("lowp: x must be ") + dtype_name(xt));
+    LOWP_CHECK(x.ndim() == 4 && x.shape(0) == g.N && x.shape(1) == g.H && x.shape(2) == g.W && x.shape(3) == w->Cin(),
+               "x does not have the shape this conv call was prepared for");
+    auto xc = py::array::ensure(x, py::array::c_style);
+    if (!xc) throw Error("lowp: cannot make the input contiguous");
+    py::array y(np_dtype(spec.out_type), {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(g.OH()),
+                                          static_cast<py::ssize_t>(g.OW()), static_cast<py::ssize_t>(w->Cout())});
+    const void* xp = xc.data();
+    void* yp = y.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      conv2d(*w, g, xp, xt, zx, yp, spec, num_threads);
+    }
+    return y;
+  }
+};
+
+std::shared_ptr<ConvCall> make_conv_call(const std::vector<int64_t>& x_shape, const std::string& x_dtype, int32_t zx,
+                                         std::shared_ptr<PackedConv> w, std::vector<int> strides,
+                                         std::vector<int> dilations, std::vector<int> pads,
+                                         const std::string& out_dtype, const std::string& rounding,
+                                         const py::object& bias, const py::object& multiplier, const py::object& shift,
+                                         const py::object& scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                                         int num_threads) {
+  LOWP_CHECK(x_shape.size() == 4, "x shape must be 4-D (N, H, W, C)");
+  LOWP_CHECK(strides.size() == 2 && dilations.size() == 2 && pads.size() == 4, "bad strides/dilations/pads");
+  for (int64_t d : x_shape) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "bad x shape");
+  LOWP_CHECK(x_shape[3] == w->Cin(), "x has the wrong number of channels for these weights");
+  auto c = std::make_shared<ConvCall>();
+  c->w = std::move(w);
+  c->xt = parse_dtype(x_dtype);
+  LOWP_CHECK(c->xt == DType::U8 || c->xt == DType::S8, "x must be uint8 or int8");
+  c->zx = zx;
+  ConvGeometry& g = c->g;
+  g.N = static_cast<int>(x_shape[0]);
+  g.H = static_cast<int>(x_shape[1]);
+  g.W = static_cast<int>(x_shape[2]);
+  g.KH = c->w->KH();
+  g.KW = c->w->KW();
+  g.sh = strides[0];
+  g.sw = strides[1];
+  g.dh = dilations[0];
+  g.dw = dilations[1];
+  g.pt = pads[0];
+  g.pl = pads[1];
+  g.pb = pads[2];
+  g.pr = pads[3];
+  LOWP_CHECK(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1, "strides and dilations must be >= 1");
+  LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must be >= 0");
+  LOWP_CHECK(g.OH() >= 1 && g.OW() >= 1, "the (dilated) kernel is larger than the padded input: empty output");
+  OutputSpec& spec = c->spec;
+  spec.out_type = parse_dtype(out_dtype);
+  spec.rounding = parse_rounding(rounding);
+  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
+  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
+  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
+  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
+  spec.zero_point = zero_point;
+  spec.qmin = qmin;
+  spec.qmax = qmax;
+  c->num_threads = num_threads;
+  return c;
+}
+
 }  // namespace
 
 void register_ops_conv(py::module_& m) {
+  py::class_<ConvCall, std::shared_ptr<ConvCall>>(m, "ConvCall")
+      .def(py::init(&make_conv_call), py::arg("x_shape"), py::arg("x_dtype"), py::arg("x_zero_point"), py::arg("w"),
+           py::arg("strides"), py::arg("dilations"), py::arg("pads"), py::arg("out_dtype") = "int32",
+           py::arg("rounding") = "half_even", py::arg("bias") = py::none(), py::arg("multiplier") = py::none(),
+           py::arg("shift") = py::none(), py::arg("scale") = py::none(), py::arg("zero_point") = 0,
+           py::arg("qmin") = 0, py::arg("qmax") = 0, py::arg("num_threads") = 0)
+      .def("__call__", &ConvCall::call, py::arg("x"));
+
   py::class_<PackedConv, std::shared_ptr<PackedConv>>(m, "PackedConv")
       .def(py::init(&make_packed_conv), py::arg("w"), py::arg("w_zero_point"), py::arg("group") = 1,
            py::arg("gemm_kernel") = "", py::arg("dw_kernel") = "")

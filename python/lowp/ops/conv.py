@@ -50,7 +50,12 @@ def depthwise_kernels(*, compiled: bool = False) -> list[str]:
 
 @contextlib.contextmanager
 def use_depthwise_kernel(name: str):
-    """Force one depthwise kernel for convolutions created/run inside the ``with`` block."""
+    """Force one depthwise kernel for convolutions run inside the ``with`` block (this context only).
+
+    Without it the best available kernel runs (``$LOWP_DW_KERNEL`` overrides the default). The
+    "avx512vnni" kernel needs w - w_zero_point to fit in int8 (true for int8 weights with zero
+    point 0); otherwise it falls back to the "avx512" vpmaddwd kernel.
+    """
     if name not in depthwise_kernels(compiled=True):
         raise ValueError(f"lowp: unknown depthwise kernel {name!r} (compiled: {', '.join(depthwise_kernels(compiled=True))})")
     if name not in depthwise_kernels():
@@ -272,10 +277,11 @@ class QLinearConv:
         if _cache_key is not None:
             if len(self._call_cache) > 64:
                 self._call_cache.clear()
+            call = _lowp.ConvCall(list(xh.shape), xh.dtype.name, *args, **kw)
             if layout == "NHWC" and nd == 2:
-                self._call_cache[_cache_key] = (_canon, args, kw, _canon)
+                self._call_cache[_cache_key] = (_canon, call, _canon)
             else:
-                self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), args, kw,
+                self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), call,
                                                 lambda r: _from_nhwc(r, layout, nd))
         return _from_nhwc(y, layout, nd)
 
@@ -291,8 +297,8 @@ class QLinearConv:
         except (TypeError, ValueError, AttributeError):
             key, hit = None, None
         if hit is not None and type(x) is np.ndarray:
-            xh_fn, args, kw, post = hit
-            return post(_lowp.conv2d(xh_fn(x), *args, **kw))
+            xh_fn, call, post = hit
+            return post(call(xh_fn(x)))
         y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
                             y_dtype, layout, num_threads, key)
         return y
