@@ -256,6 +256,8 @@ def _cmd_bench(args) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input", action="append")
     p.add_argument("--float-model", help="also time this float32 model in onnxruntime (e.g. the model before quantization)")
+    p.add_argument("--per-op", action="store_true",
+                   help="time per operator kind (best of the runs per step), lowp vs onnxruntime's profiler")
     a = p.parse_args(args.rest)
     import lowp
     from tqdm import tqdm
@@ -282,6 +284,8 @@ def _cmd_bench(args) -> int:
             t = time.perf_counter()
             fn()
             times[k].append((time.perf_counter() - t) * 1e3)
+    if a.per_op:
+        _per_op_table(sess, args.target, feeds, a)
     print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs (ms)")
     print(f"{'runtime':<12} {'min':>8} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
     for k, ts in times.items():
@@ -295,6 +299,53 @@ def _cmd_bench(args) -> int:
         r = np.median(times["ort float32"]) / np.median(times["lowp"])
         print(f"lowp int8 is {r:.2f}x faster than onnxruntime float32 (p50)")
     return 0
+
+
+def _per_op_table(sess, path, feeds, a):
+    """Sum over steps of each step's best time, grouped by kind; onnxruntime's from its profiler."""
+    import collections
+    import json
+    import os
+    import tempfile
+
+    prog = sess._program
+    best = {}
+    for _ in range(max(3, a.runs // 4)):
+        env = dict(prog.constants)
+        env.update(feeds)
+        for k, st in enumerate(prog.steps):
+            t = time.perf_counter()
+            outs = st.fn(*[env[i] if i else None for i in st.inputs])
+            best[k] = min(best.get(k, 1e9), time.perf_counter() - t)
+            env.update(zip(st.outputs, outs))
+    lk = collections.Counter()
+    for k, st in enumerate(prog.steps):
+        lk[st.kind] += best[k] * 1e3
+    print("per operator kind, sum of per-step best times (ms):")
+    print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) + f" | total {sum(lk.values()):.3f}")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    so.enable_profiling = True
+    with tempfile.TemporaryDirectory() as td:
+        so.profile_file_prefix = os.path.join(td, "ort")
+        o = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        for _ in range(max(3, a.runs // 4)):
+            o.run(None, feeds)
+        with open(o.end_profiling()) as f:
+            events = json.load(f)
+    ob, kinds = {}, {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            ob[e["name"]] = min(ob.get(e["name"], 1e18), e["dur"] / 1e3)
+            kinds[e["name"]] = e.get("args", {}).get("op_name", "?")
+    ok = collections.Counter()
+    for n, v in ob.items():
+        ok[kinds[n]] += v
+    print("  onnxruntime: " + ", ".join(f"{k} {v:.3f}" for k, v in ok.most_common()) + f" | total {sum(ok.values()):.3f}")
 
 
 def build_parser() -> argparse.ArgumentParser:

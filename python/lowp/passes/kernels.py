@@ -31,8 +31,20 @@ from .quant import RANGES, quantize
 NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> NHWC axis
 
 
+def nchw_to_nhwc(x):
+    N, C, H, W = x.shape
+    if C <= 16:
+        # numpy's generic transpose is slow for a short innermost axis (an image's 3 channels):
+        # C strided plane copies are ~10x faster.
+        out = np.empty((N, H, W, C), x.dtype)
+        for c in range(C):
+            out[..., c] = x[:, c]
+        return out
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
 def to_nhwc(x):
-    return (np.ascontiguousarray(x.transpose(0, 2, 3, 1)),)
+    return (nchw_to_nhwc(x),)
 
 
 def to_nchw(x):
