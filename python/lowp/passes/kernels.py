@@ -33,6 +33,8 @@ NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> NHWC axis
 
 def nchw_to_nhwc(x):
     N, C, H, W = x.shape
+    if C == 1 and x.flags.c_contiguous:
+        return x.reshape(N, H, W, 1)
     if C <= 16:
         # numpy's generic transpose is slow for a short innermost axis (an image's 3 channels):
         # C strided plane copies are ~10x faster.
