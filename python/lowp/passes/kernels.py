@@ -262,7 +262,33 @@ def make_qglobal_avgpool(a):
     """com.microsoft QLinearGlobalAveragePool on NHWC input (lowp.qlinear_global_average_pool)."""
     f = _eltops.qlinear_global_average_pool
     xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
-    return lambda x: (f(x, xs, xz, ys, yz, layout="NHWC"),)
+    dt = np.asarray(yz).dtype
+    lo, hi = RANGES[dt]
+
+    from .. import _lowp
+
+    z1 = np.zeros(1, np.int32)
+    scales: dict = {}
+    izp, iyz, dname = int(xz), int(yz), dt.name
+
+    def run(x):
+        # Same arithmetic as lowp.qlinear_global_average_pool / MLAS (int32 sum, minus zp*count,
+        # float32 scale x_scale / (y_scale * count), half-to-even requantization), but the channel
+        # sums are one contiguous numpy reduction over NHWC instead of a strided walk per channel.
+        N, H, W, C = x.shape
+        count = H * W
+        sc = scales.get(count)
+        if sc is None:
+            s32 = np.float32(xs) / (np.float32(ys) * np.float32(count))
+            ok = 2.0 ** -32 <= s32 < 256.0 and count < 1 << 24
+            sc = scales[count] = np.array([s32], np.float32) if ok else False
+        if sc is False or os.environ.get("LOWP_GRAPH_GAP") == "lowp":
+            return (f(x, xs, xz, ys, yz, layout="NHWC"),)
+        acc = x.reshape(N, count, C).sum(axis=1, dtype=np.int32)
+        acc -= np.int32(izp * count)
+        y = _lowp.requantize(acc, z1, z1, sc, iyz, lo, hi, "half_even", dname)
+        return (y.reshape(N, 1, 1, C),)
+    return run
 
 
 def make_qavgpool(a):
