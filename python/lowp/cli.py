@@ -19,7 +19,7 @@ def _cmd_kernels(args) -> int:
 def _cmd_demo(args) -> int:
     from lowp.demo import run_demo
 
-    run_demo(num_threads=args.threads, batch=args.batch, reps=args.reps)
+    run_demo(num_threads=args.threads or None, batch=args.batch, reps=args.reps)
     return 0
 
 
@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowp", description="Exact integer inference for quantized networks.")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the bundled int8 MNIST model on real digits, lowp vs onnxruntime")
-    d.add_argument("--threads", type=int, default=None)
+    d.add_argument("--threads", type=int, default=1, help="threads for lowp and onnxruntime (default 1; 0 = all)")
     d.add_argument("--batch", type=int, default=100)
     d.add_argument("--reps", type=int, default=20)
     d.set_defaults(func=_cmd_demo)
