@@ -87,6 +87,8 @@ def test_mnist8_same_predictions_as_onnxruntime(model_dir):
 CASES = [(name, fmt, pc, "u8") for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
 CASES += [(name, "QDQ", True, "s8") for name in B.MODELS]
 CASES += [("mobilenetv3@17", "QDQ", True, "u8"), ("mobilenetv3@17", "QDQ", True, "s8")]  # HardSwish op (opset 17)
+CASES += [(name, "QOperator", False, "u8") for name in ("mobilenetv2", "resnet", "yolo")]
+CASES += [(name, "QOperator", True, "s8") for name in ("plain", "mobilenetv2", "resnet", "mobilenetv3")]
 _INT_OPS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
             "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul", "MaxPool")
 
@@ -126,7 +128,10 @@ def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
     diffs = [int(np.abs(y.astype(np.int64) - r.astype(np.int64)).max()) for y, r in zip(ys, rs)
              if y.dtype != np.float32 and _mismatch(y, r)]
     kinds = sess.graph.op_counts()
-    float_ops = sorted(k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear"))
+    from lowp.passes.float_ops import MOVE_OPS, SHAPE_OPS
+
+    float_ops = sorted(k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear")
+                       and k not in MOVE_OPS and k not in SHAPE_OPS)
     print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'} {act}: {len(ys)} tensors, "
           f"{n_bad} mismatching values of {total} ({n_bad / total:.4%}), max |diff| {max(diffs, default=0)}; "
           f"float steps: {float_ops or 'none'}")
