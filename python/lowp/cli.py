@@ -153,7 +153,10 @@ def _cmd_info(args) -> int:
         print(f"  {k:<32} x{v}")
     print("after lowp's passes (what runs):")
     for k, v in sorted(fused.items(), key=lambda kv: -kv[1]):
-        if k.startswith("lowp."):
+        if k == "lowp.QLut":
+            fns = sorted({n.attrs.get("function", "?") for n in g.nodes if n.kind == k})
+            status = "256-entry lookup table: " + ", ".join(fns)
+        elif k.startswith("lowp."):
             status = "integer kernel (exact)"
         elif k in bad:
             status = "UNSUPPORTED"
