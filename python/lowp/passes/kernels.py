@@ -140,6 +140,7 @@ def _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads):
         resolve = _convops._resolve_geometry
         params = _requant_params("half_even", xs, np.asarray(a["w_scale"], np.float32), ys, conv.out_channels)
         native = _lowp.conv2d
+        conv_bias = conv._bias
     except (AttributeError, ImportError):
         return None
     xdt = np.asarray(a["x_zero_point"]).dtype
@@ -149,7 +150,7 @@ def _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads):
     k_hw = tuple(conv.kernel_shape)
     cin = conv.in_channels
     cache: dict = {}
-    rq = dict(rounding="half_even", bias=conv._bias, zero_point=int(yz), qmin=qmin, qmax=qmax, **params)
+    rq = dict(rounding="half_even", bias=conv_bias, zero_point=int(yz), qmin=qmin, qmax=qmax, **params)
     out_dt = ydt.name
     threads = num_threads or 0
 
