@@ -79,6 +79,9 @@ def cases(rng):
                 ("zc", q3[5])]
     yield ("QLinearAdd 1x64x56x56", session("QLinearAdd", bin_inputs(x, y), C3, u8),
            lambda: lowp.qlinear_add(x, q3[0], q3[1], y, q3[2], q3[3], q3[4], q3[5]))
+    out = np.empty_like(x)
+    yield ("QLinearAdd 1x64x56x56 (out=)", session("QLinearAdd", bin_inputs(x, y), C3, u8),
+           lambda: lowp.qlinear_add(x, q3[0], q3[1], y, q3[2], q3[3], q3[4], q3[5], out=out))
     yield ("QLinearAdd bcast 64x1x1", session("QLinearAdd", bin_inputs(x, bias), C3, u8),
            lambda: lowp.qlinear_add(x, q3[0], q3[1], bias, q3[2], q3[3], q3[4], q3[5]))
     yield ("QLinearMul 1x64x56x56", session("QLinearMul", bin_inputs(x, y), C3, u8),

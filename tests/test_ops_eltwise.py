@@ -481,7 +481,9 @@ def test_simd_rows_match_scalar_reference(dt):
     from lowp import _lowp
     rng = np.random.default_rng(17)
     cases = [((256, 1), (1, 256)), ((1, 256), (256, 1)), ((256, 256), (256, 256)), ((3, 7), (3, 7)),
-             ((5, 17), (5, 1)), ((4, 33), (33,)), ((9,), (9,))]
+             ((5, 17), (5, 1)), ((4, 33), (33,)), ((9,), (9,)), ((2, 47), (2, 47)), ((3, 16), (3, 1))]
+    with pytest.raises(ValueError, match="not available"):
+        _lowp._force_eltwise_kernel("nope")
     for sa, sb, sc in [(0.5, 0.25, 1.0), (1e-3, 2e-3, 1e-7), (0.0876729, 0.013228908, 0.0012737392)]:
         for sh in cases:
             if sh[0] == (256, 1):
@@ -494,13 +496,18 @@ def test_simd_rows_match_scalar_reference(dt):
                 a, b = rq(rng, dt, sh[0]), rq(rng, dt, sh[1])
             args = (a, f32(sa), dt(rzp(rng, dt)), b, f32(sb), dt(rzp(rng, dt)), f32(sc), dt(rzp(rng, dt)))
             for fn in (lowp.qlinear_add, lowp.qlinear_sub, lowp.qlinear_mul):
-                fast = fn(*args)
                 _lowp._set_eltwise_simd(False)
                 try:
                     ref = fn(*args)
                 finally:
                     _lowp._set_eltwise_simd(True)
-                np.testing.assert_array_equal(fast, ref)
+                for kname in _lowp._eltwise_kernels():
+                    _lowp._force_eltwise_kernel(kname)
+                    try:
+                        fast = fn(*args)
+                    finally:
+                        _lowp._force_eltwise_kernel("")
+                    np.testing.assert_array_equal(fast, ref, err_msg=kname)
 
 
 def test_lut_simd_matches_scalar():
@@ -594,3 +601,110 @@ def test_softmax_tflite_reference(dt, rounding):
     np.testing.assert_array_equal(
         lowp.qlinear_softmax(x, 0.1, dt(0), 1 / 256, yz, axis=1, rounding=rounding),
         np.moveaxis(tfl.softmax(np.moveaxis(x, 1, -1), 0.1, 1.0, rounding == "single"), -1, 1))
+
+
+def test_edge_shapes_and_views():
+    rng = np.random.default_rng(23)
+    x = rq(rng, np.uint8, (2, 3, 5, 6))
+    xr = x[:, :, ::-1, ::-2]  # negative and non-unit strides
+    xc = np.ascontiguousarray(xr)
+    u8 = np.uint8
+    np.testing.assert_array_equal(lowp.qlinear_add(xr, 0.1, u8(3), xr, 0.2, u8(4), 0.3, u8(5)),
+                                  lowp.qlinear_add(xc, 0.1, u8(3), xc, 0.2, u8(4), 0.3, u8(5)))
+    np.testing.assert_array_equal(lowp.max_pool(xr, [2, 2]), lowp.max_pool(xc, [2, 2]))
+    np.testing.assert_array_equal(lowp.qlinear_average_pool(xr, 0.1, u8(3), 0.1, u8(3), [2, 2]),
+                                  lowp.qlinear_average_pool(xc, 0.1, u8(3), 0.1, u8(3), [2, 2]))
+    np.testing.assert_array_equal(lowp.qlinear_global_average_pool(xr, 0.1, u8(3), 0.2, u8(3)),
+                                  lowp.qlinear_global_average_pool(xc, 0.1, u8(3), 0.2, u8(3)))
+    e = np.zeros((0, 3, 4, 4), u8)
+    assert lowp.qlinear_add(e, 0.1, u8(0), np.zeros((1, 3, 1, 1), u8), 0.1, u8(0), 0.1, u8(0)).shape == e.shape
+    assert lowp.max_pool(e, [2, 2]).shape == (0, 3, 3, 3)
+    assert lowp.qlinear_global_average_pool(e, 0.1, u8(0), 0.1, u8(0)).shape == (0, 3, 1, 1)
+    assert lowp.quantize_linear(np.float32(2.5), 1.0, u8(0)).shape == ()
+    assert lowp.quantize_linear(np.float32(2.5), 1.0, u8(0)) == 2
+    assert lowp.dequantize_linear(np.uint8(3), 0.5, u8(1)) == 1.0
+    with pytest.raises(ValueError, match="empty plane"):
+        lowp.qlinear_global_average_pool(np.zeros((1, 3, 0, 4), u8), 0.1, u8(0), 0.1, u8(0))
+    with pytest.raises(ValueError, match="8 dimensions"):
+        lowp.qlinear_add(np.zeros((1,) * 9, u8), 0.1, 0, np.zeros((1,) * 9, u8), 0.1, 0, 0.1, 0)
+
+
+def test_out_parameter():
+    rng = np.random.default_rng(24)
+    a, b = rq(rng, np.uint8, (3, 40)), rq(rng, np.uint8, (1, 40))
+    args = (a, 0.1, np.uint8(3), b, 0.2, np.uint8(4), 0.3, np.uint8(5))
+    o = np.empty((3, 40), np.uint8)
+    r = lowp.qlinear_add(*args, out=o)
+    assert r is o or np.shares_memory(r, o)
+    np.testing.assert_array_equal(o, lowp.qlinear_add(*args))
+    t = np.arange(256, dtype=np.uint8)[::-1].copy()
+    o2 = np.empty_like(a)
+    lowp.lookup_table(a, t, out=o2)
+    np.testing.assert_array_equal(o2, t[a])
+    with pytest.raises(ValueError, match="shape"):
+        lowp.qlinear_mul(*args, out=np.empty((3, 41), np.uint8))
+    with pytest.raises(ValueError, match="dtype"):
+        lowp.qlinear_mul(*args, out=np.empty((3, 40), np.int8))
+    with pytest.raises(ValueError, match="contiguous"):
+        lowp.qlinear_mul(*args, out=np.empty((40, 3), np.uint8).T)
+    with pytest.raises(TypeError, match="numpy array"):
+        lowp.qlinear_mul(*args, out=[0] * 120)
+
+
+def ref_resize_linear(x, OH, OW, sh, sw, ctm):
+    """float32 re-derivation of onnxruntime's bilinear resize on 8-bit NCHW (truncating)."""
+    def coords(n_out, n_in, scale):
+        o = np.arange(n_out).astype(f32)
+        s = f32(scale)
+        if ctm == "half_pixel":
+            c = ((o + f32(0.5)) / s).astype(f32) - f32(0.5)
+        elif ctm == "asymmetric":
+            c = (o / s).astype(f32)
+        else:  # align_corners
+            c = ((o * f32(n_in - 1)).astype(f32) / f32(n_out - 1)) if n_out > 1 else np.zeros(n_out, f32)
+        c = np.maximum(f32(0), np.minimum(c.astype(f32), f32(n_in - 1)))
+        i1 = np.minimum(c.astype(np.int64), n_in - 1)
+        i2 = np.minimum(i1 + 1, n_in - 1)
+        d1 = np.abs(c - i1.astype(f32)).astype(f32)
+        d2 = np.abs(c - i2.astype(f32)).astype(f32)
+        d1[i1 == i2] = f32(0.5)
+        d2[i1 == i2] = f32(0.5)
+        return i1, i2, d1, d2
+    y1, y2, dy1, dy2 = coords(OH, x.shape[2], sh)
+    x1, x2, dx1, dx2 = coords(OW, x.shape[3], sw)
+    X = x.astype(f32)
+    g = lambda r, c: X[:, :, r][:, :, :, c]  # noqa: E731
+    DX1, DX2, DY1, DY2 = dx1[None, None, None], dx2[None, None, None], dy1[None, None, :, None], dy2[None, None, :, None]
+    t = lambda a, b, c: ((a * b).astype(f32) * c).astype(f32)  # noqa: E731
+    v = ((t(DX2, DY2, g(y1, x1)) + t(DX1, DY2, g(y1, x2))).astype(f32) + t(DX2, DY1, g(y2, x1))).astype(f32)
+    v = (v + t(DX1, DY1, g(y2, x2))).astype(f32)
+    return np.trunc(v).astype(x.dtype)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("ctm", ["half_pixel", "asymmetric", "align_corners"])
+def test_resize_linear_ref(dt, ctm):
+    rng = np.random.default_rng(25)
+    x = rq(rng, dt, (2, 3, 6, 7))
+    for sh, sw in [(2.0, 2.0), (1.5, 0.5), (3.0, 1.7)]:
+        OH, OW = int(f32(sh) * f32(6)), int(f32(sw) * f32(7))
+        got = lowp.resize(x, scales=[1, 1, sh, sw], mode="linear", coordinate_transformation_mode=ctm)
+        np.testing.assert_array_equal(got, ref_resize_linear(x, OH, OW, sh, sw, ctm))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_dequantize_simd_matches_scalar(dt):
+    from lowp import _lowp
+    rng = np.random.default_rng(26)
+    x = rq(rng, dt, (3, 5, 37))
+    sv = np.exp(rng.uniform(-4, 2, 5)).astype(f32)
+    zv = rng.integers(np.iinfo(dt).min, np.iinfo(dt).max + 1, 5).astype(dt)
+    fast = lowp.dequantize_linear(x, sv, zv, axis=1)
+    _lowp._set_eltwise_simd(False)
+    try:
+        ref = lowp.dequantize_linear(x, sv, zv, axis=1)
+    finally:
+        _lowp._set_eltwise_simd(True)
+    np.testing.assert_array_equal(fast, ref)
+    want = (x.astype(np.int64) - zv.astype(np.int64)[None, :, None]).astype(f32) * sv[None, :, None]
+    np.testing.assert_array_equal(fast, want)

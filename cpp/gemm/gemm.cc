@@ -152,7 +152,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
   const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
-  const size_t b_esz = element_size(k.b_domain), a_esz = element_size(k.a_domain);
+  const size_t b_esz = element_size(k.b_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
   const int m_panels = static_cast<int>(ceil_div(M, k.mr));
   // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
@@ -172,15 +172,14 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   const int nc_panels = static_cast<int>(ceil_div(n_panels, n_blocks));
   m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
   n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
-  // Kernels with their own A packer may pad K to 64 (AMX tiles); allow for it.
-  const size_t a_panel_bytes = static_cast<size_t>(round_up(Kp, 64)) * k.mr * a_esz;
+  const size_t a_bytes = a_panel_bytes(k, K);
   const size_t a_in_esz = element_size(args.a_type);
   const bool need_row_sums = ep.zb != nullptr;
 
   auto task = [&](int t, int /*thread*/) {
     const int nb = t / m_blocks, mb = t % m_blocks;  // neighbouring tasks share a B block
     Scratch& S = t_scratch;
-    uint8_t* apack = S.aligned_a(a_panel_bytes);
+    uint8_t* apack = S.aligned_a(a_bytes);
     if (S.row_sums.size() < static_cast<size_t>(k.mr)) S.row_sums.resize(k.mr);
     const int p_end = std::min(n_panels, (nb + 1) * nc_panels);
     const int mp_end = std::min(m_panels, (mb + 1) * mc_panels);

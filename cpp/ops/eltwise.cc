@@ -7,6 +7,7 @@
 #include "ops/eltwise.h"
 
 #include <atomic>
+#include <string>
 #include <utility>
 
 #include "requant/requant.h"
@@ -66,10 +67,45 @@ const EltwiseRowKernels& eltwise_ref_kernels() { return kRef; }
 void set_eltwise_simd(bool on) { g_simd.store(on); }
 bool eltwise_simd_enabled() { return g_simd.load(); }
 
-const EltwiseRowKernels& eltwise_kernels() {
+namespace {
+std::atomic<int> g_forced{-1};  // -1 automatic, 0 ref, 1 avx2, 2 avx512
+}
+
+const char* const* eltwise_kernel_names() {
 #if defined(__x86_64__) || defined(_M_X64)
-  static const bool avx2 = cpu::has_avx2();
-  if (avx2 && g_simd.load()) return eltwise_avx2_kernels();
+  static const char* names[4] = {nullptr, nullptr, nullptr, nullptr};
+  static const bool init = [] {
+    int i = 0;
+    if (cpu::has_avx512bw()) names[i++] = "avx512";
+    if (cpu::has_avx2()) names[i++] = "avx2";
+    names[i++] = "ref";
+    return true;
+  }();
+  (void)init;
+  return names;
+#else
+  static const char* names[2] = {"ref", nullptr};
+  return names;
+#endif
+}
+
+void force_eltwise_kernel(const char* name) {
+  const std::string n = name ? name : "";
+  if (n.empty()) return g_forced.store(-1);
+  for (const char* const* p = eltwise_kernel_names(); *p; ++p)
+    if (n == *p) return g_forced.store(n == "ref" ? 0 : (n == "avx2" ? 1 : 2));
+  throw Error("lowp: elementwise kernel '" + n + "' is not available on this CPU");
+}
+
+const EltwiseRowKernels& eltwise_kernels() {
+  const int forced = g_forced.load();
+  if (forced == 0 || !g_simd.load()) return kRef;
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2(), avx512 = cpu::has_avx512bw();
+  if (forced == 1) return eltwise_avx2_kernels();
+  if (forced == 2) return eltwise_avx512_kernels();
+  if (avx512) return eltwise_avx512_kernels();
+  if (avx2) return eltwise_avx2_kernels();
 #endif
   return kRef;
 }

@@ -86,8 +86,13 @@ struct EltwiseRowKernels {
 };
 const EltwiseRowKernels& eltwise_ref_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
-const EltwiseRowKernels& eltwise_avx2_kernels();  // eltwise_avx2.cc
+const EltwiseRowKernels& eltwise_avx2_kernels();    // eltwise_avx2.cc
+const EltwiseRowKernels& eltwise_avx512_kernels();  // eltwise_avx512.cc
 #endif
+// Testing hook: force one row-kernel set by name ("" = automatic). Unknown or unsupported
+// names throw lowp::Error.
+void force_eltwise_kernel(const char* name);
+const char* const* eltwise_kernel_names();  // null-terminated, those this CPU can run
 // The row kernels binary_op uses: the best the CPU supports, or the scalar reference when
 // SIMD is switched off (tests compare the two).
 const EltwiseRowKernels& eltwise_kernels();

@@ -121,8 +121,12 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
     for (int64_t c = 0; c < g.C; ++c) {
       const T* xp = x + n * g.xs[0] + c * g.xs[1];
       int32_t acc = 0;
-      for (int64_t h = 0; h < g.H; ++h)
-        for (int64_t w = 0; w < g.W; ++w) acc += xp[h * g.xs[2] + w * g.xs[3]];
+      if (g.xs[3] == 1 && (g.H == 1 || g.xs[2] == g.W)) {
+        for (int64_t i = 0; i < count; ++i) acc += xp[i];  // contiguous plane (vectorisable)
+      } else {
+        for (int64_t h = 0; h < g.H; ++h)
+          for (int64_t w = 0; w < g.W; ++w) acc += xp[h * g.xs[2] + w * g.xs[3]];
+      }
       acc -= x_zp * static_cast<int32_t>(count);
       y[n * g.ys[0] + c * g.ys[1]] = static_cast<T>(requant::requant_half_even(acc, scale, y_zp, lo, hi));
     }

@@ -67,6 +67,17 @@ void quantize_linear(const float* x, void* y, DType yt, int64_t outer, int64_t a
 
 void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t axis_len, int64_t inner,
                        const float* scale, const int32_t* zp, int64_t nparam) {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2();
+  if (avx2 && eltwise_simd_enabled() && (xt == DType::U8 || xt == DType::S8)) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t a = 0; a < axis_len; ++a) {
+        const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
+        dequantize_row_avx2(static_cast<const uint8_t*>(x) + off, xt, y + off, inner, scale[p], zp[p]);
+      }
+    return;
+  }
+#endif
   switch (xt) {
     case DType::U8:
       return dequantize_t(static_cast<const uint8_t*>(x), y, outer, axis_len, inner, scale, zp, nparam);

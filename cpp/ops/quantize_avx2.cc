@@ -32,7 +32,27 @@ void quantize_row(const float* x, T* y, int64_t n, float scale, int32_t zp, int3
   }
   for (; i < n; ++i) y[i] = static_cast<T>(quantize_one(x[i], scale, zp, lo, hi));
 }
+template <typename T>
+void dequantize_row(const T* x, float* y, int64_t n, float scale, int32_t zp) {
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256i z = _mm256_set1_epi32(zp);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i v;
+    if (std::is_same<T, uint8_t>::value)
+      v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i)));
+    else
+      v = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, z)), s));
+  }
+  for (; i < n; ++i) y[i] = static_cast<float>(static_cast<int32_t>(x[i]) - zp) * scale;
+}
 }  // namespace
+
+void dequantize_row_avx2(const void* x, DType t, float* y, int64_t n, float scale, int32_t zp) {
+  if (t == DType::U8) dequantize_row(static_cast<const uint8_t*>(x), y, n, scale, zp);
+  else dequantize_row(static_cast<const int8_t*>(x), y, n, scale, zp);
+}
 
 void quantize_row_avx2(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp) {
   switch (t) {

@@ -4,10 +4,12 @@
 #include "ops/eltwise.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
+#include "ops/resize.h"
 #include "ops/softmax.h"
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "python/common.h"
 
@@ -39,7 +41,7 @@ void split_axis(const py::array& a, int axis, int64_t* outer, int64_t* len, int6
 
 py::array quantize_linear_py(const py::array& x, const py::array& scale, const py::array& zp, int axis,
                              const std::string& out_dtype) {
-  LOWP_CHECK(x.dtype().is(py::dtype::of<float>()), "x must be float32");
+  LOWP_CHECK(x.dtype().equal(py::dtype::of<float>()), "x must be float32");
   need_c_contig(x, "x");
   DType yt;
   if (out_dtype == "uint8") yt = DType::U8;
@@ -85,7 +87,19 @@ py::array dequantize_linear_py(const py::array& x, const py::array& scale, const
   return y;
 }
 
-py::array lut_py(const py::array& x, const py::array& table, const std::string& out_dtype) {
+// A caller-provided output: right dtype and shape, C-contiguous, writeable (checked before use).
+py::array checked_out(const py::object& out, DType t, const std::vector<py::ssize_t>& shape) {
+  if (!py::isinstance<py::array>(out)) throw py::type_error("lowp: out must be a numpy array");
+  py::array o = py::reinterpret_borrow<py::array>(out);
+  LOWP_CHECK(dtype_of(o, "out") == t, std::string("out must have dtype ") + dtype_name(t));
+  LOWP_CHECK(static_cast<size_t>(o.ndim()) == shape.size(), "out has the wrong shape");
+  for (size_t d = 0; d < shape.size(); ++d) LOWP_CHECK(o.shape(d) == shape[d], "out has the wrong shape");
+  LOWP_CHECK(o.flags() & py::array::c_style, "out must be C-contiguous");
+  LOWP_CHECK(o.writeable(), "out is read-only");
+  return o;
+}
+
+py::array lut_py(const py::array& x, const py::array& table, const std::string& out_dtype, const py::object& out) {
   const DType xt = dtype_of(x, "x");
   LOWP_CHECK(xt == DType::U8 || xt == DType::S8, "x must be uint8 or int8");
   need_c_contig(x, "x");
@@ -94,7 +108,7 @@ py::array lut_py(const py::array& x, const py::array& table, const std::string& 
   LOWP_CHECK(table.ndim() == 1 && table.shape(0) == 256 && table.itemsize() == 1, "table must have 256 8-bit entries");
   auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(table).view("uint8"));
   std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-  py::array y(np_dtype(yt), shape);
+  py::array y = out.is_none() ? py::array(np_dtype(yt), shape) : checked_out(out, yt, shape);
   const uint8_t* xp = static_cast<const uint8_t*>(x.data());
   const uint8_t* tp = t.data();
   uint8_t* yp = static_cast<uint8_t*>(y.mutable_data());
@@ -135,21 +149,87 @@ py::array lut_axis_py(const py::array& x, const py::array& tables, int axis, con
   return y;
 }
 
+// Concatenate C-contiguous 8-bit arrays along `axis`; tables[i] (256 entries) requantizes input i,
+// None copies it. Shapes are checked here; values go through ops::lut_apply or memcpy.
+py::array concat_py(const py::list& xs, const py::list& tables, int axis, const std::string& out_dtype) {
+  const size_t k = xs.size();
+  LOWP_CHECK(k >= 1 && tables.size() == k, "concat needs inputs and one table slot per input");
+  const DType yt = parse_dtype(out_dtype);
+  LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "concat output must be uint8 or int8");
+  std::vector<py::array> arrs;
+  std::vector<py::array_t<uint8_t>> tabs(k);
+  std::vector<bool> has_tab(k, false);
+  for (size_t i = 0; i < k; ++i) {
+    py::array a = py::reinterpret_borrow<py::array>(xs[i]);
+    LOWP_CHECK(dtype_of(a, "input") == yt, "concat inputs must share the output dtype");
+    need_c_contig(a, "input");
+    arrs.push_back(a);
+    if (!tables[i].is_none()) {
+      py::array t = py::reinterpret_borrow<py::array>(tables[i]);
+      LOWP_CHECK(t.ndim() == 1 && t.shape(0) == 256 && t.itemsize() == 1, "tables must have 256 8-bit entries");
+      tabs[i] = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(t.view("uint8"));
+      has_tab[i] = true;
+    }
+  }
+  const int nd = static_cast<int>(arrs[0].ndim());
+  LOWP_CHECK(axis >= 0 && axis < nd, "axis out of range");
+  std::vector<py::ssize_t> shape(arrs[0].shape(), arrs[0].shape() + nd);
+  shape[axis] = 0;
+  for (auto& a : arrs) {
+    LOWP_CHECK(a.ndim() == nd, "concat inputs must have the same rank");
+    for (int d = 0; d < nd; ++d)
+      if (d != axis) LOWP_CHECK(a.shape(d) == arrs[0].shape(d), "concat inputs differ outside the axis");
+    shape[axis] += a.shape(axis);
+  }
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[d];
+  for (int d = axis + 1; d < nd; ++d) inner *= shape[d];
+  py::array y(np_dtype(yt), shape);
+  std::vector<const uint8_t*> src(k), tp(k, nullptr);
+  std::vector<int64_t> blk(k);
+  for (size_t i = 0; i < k; ++i) {
+    src[i] = static_cast<const uint8_t*>(arrs[i].data());
+    blk[i] = arrs[i].shape(axis) * inner;
+    if (has_tab[i]) tp[i] = tabs[i].data();
+  }
+  uint8_t* dst = static_cast<uint8_t*>(y.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    for (int64_t o = 0; o < outer; ++o)
+      for (size_t i = 0; i < k; ++i) {
+        const uint8_t* s0 = src[i] + o * blk[i];
+        if (tp[i]) ops::lut_apply(s0, tp[i], dst, blk[i]);
+        else if (blk[i]) std::memcpy(dst, s0, static_cast<size_t>(blk[i]));
+        dst += blk[i];
+      }
+  }
+  return y;
+}
+
 py::array binary_py(const py::array& a, const py::array& b, const std::string& op, const std::string& rounding,
                     float sa, int32_t za, float sb, int32_t zb, float sc, int32_t zc, int left_shift, int32_t ma,
-                    int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax) {
+                    int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax,
+                    const py::object& out) {
   const DType t = dtype_of(a, "A");
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "A must be uint8 or int8");
   LOWP_CHECK(dtype_of(b, "B") == t, "A and B must have the same dtype");
-  LOWP_CHECK(a.ndim() == b.ndim(), "A and B must be broadcast to the same rank");
-  LOWP_CHECK(a.ndim() <= ops::kMaxDims, "at most 8 dimensions");
+  // numpy broadcasting: align on the right, size-1 (or missing) axes get stride 0
+  const int nd = static_cast<int>(std::max(a.ndim(), b.ndim()));
+  LOWP_CHECK(nd <= ops::kMaxDims, "at most 8 dimensions");
   ops::BroadcastShape bs;
-  bs.ndim = static_cast<int>(a.ndim());
-  for (int d = 0; d < bs.ndim; ++d) {
-    LOWP_CHECK(a.shape(d) == b.shape(d), "A and B must be broadcast to the same shape");
-    bs.shape[d] = a.shape(d);
-    bs.stride_a[d] = elem_stride(a, d);
-    bs.stride_b[d] = elem_stride(b, d);
+  bs.ndim = nd;
+  std::vector<py::ssize_t> shape(nd);
+  for (int d = 0; d < nd; ++d) {
+    const int da = d - (nd - static_cast<int>(a.ndim())), db = d - (nd - static_cast<int>(b.ndim()));
+    const int64_t sa_ = da >= 0 ? a.shape(da) : 1, sb_ = db >= 0 ? b.shape(db) : 1;
+    LOWP_CHECK(sa_ == sb_ || sa_ == 1 || sb_ == 1,
+               "shapes do not broadcast (axis " + std::to_string(d) + ": " + std::to_string(sa_) + " vs " +
+                   std::to_string(sb_) + ")");
+    const int64_t n = sa_ == 1 ? sb_ : sa_;
+    shape[d] = n;
+    bs.shape[d] = n;
+    bs.stride_a[d] = (da >= 0 && sa_ == n && n != 1) ? elem_stride(a, da) : 0;
+    bs.stride_b[d] = (db >= 0 && sb_ == n && n != 1) ? elem_stride(b, db) : 0;
   }
   ops::BinaryParams p;
   if (op == "add") p.op = ops::BinaryOp::Add;
@@ -164,8 +244,7 @@ py::array binary_py(const py::array& a, const py::array& b, const std::string& o
   p.qmin = qmin; p.qmax = qmax;
   const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
   LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
-  std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
-  py::array c(np_dtype(t), shape);
+  py::array c = out.is_none() ? py::array(np_dtype(t), shape) : checked_out(out, t, shape);
   const void* ap = a.data();
   const void* bp = b.data();
   void* cp = c.mutable_data();
@@ -181,7 +260,7 @@ ops::Pool2D pool_geometry(const py::array& x, const py::array& y, const std::vec
                           const std::vector<int64_t>& s, const std::vector<int64_t>& d,
                           const std::vector<int64_t>& pads) {
   LOWP_CHECK(x.ndim() == 4 && y.ndim() == 4, "pooling works on 4-D (N, C, H, W) views");
-  LOWP_CHECK(x.dtype().is(y.dtype()), "pooling output dtype must match the input");
+  LOWP_CHECK(x.dtype().equal(y.dtype()), "pooling output dtype must match the input");
   LOWP_CHECK(y.writeable(), "pooling output is read-only");
   LOWP_CHECK(k.size() == 2 && s.size() == 2 && d.size() == 2 && pads.size() == 2, "2-D pooling parameters expected");
   LOWP_CHECK(x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1), "pooling output N, C must match the input");
@@ -268,6 +347,44 @@ py::array softmax_py(const py::array& x, float x_scale, float y_scale, int32_t y
   return y;
 }
 
+// x, y: 4-D (N, C, H, W) views (any strides); per-axis index/weight arrays from Python.
+void resize_bilinear_py(const py::array& x, py::array& y, const py::array& yi1, const py::array& yi2,
+                        const py::array& yd1, const py::array& yd2, const py::array& xi1, const py::array& xi2,
+                        const py::array& xd1, const py::array& xd2) {
+  const DType t = dtype_of(x, "x");
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "x must be uint8 or int8");
+  LOWP_CHECK(x.ndim() == 4 && y.ndim() == 4 && x.dtype().is(y.dtype()), "resize works on 4-D views of one dtype");
+  LOWP_CHECK(y.writeable(), "resize output is read-only");
+  LOWP_CHECK(x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1), "resize keeps N and C");
+  const int64_t OH = y.shape(2), OW = y.shape(3);
+  auto i64 = [](const py::array& a, int64_t n, const char* what) {
+    auto c = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    LOWP_CHECK(c && c.ndim() == 1 && c.shape(0) == n, std::string("resize: bad ") + what);
+    return c;
+  };
+  auto f32 = [](const py::array& a, int64_t n, const char* what) {
+    auto c = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
+    LOWP_CHECK(c && c.ndim() == 1 && c.shape(0) == n, std::string("resize: bad ") + what);
+    return c;
+  };
+  auto a1 = i64(yi1, OH, "row indices"), a2 = i64(yi2, OH, "row indices");
+  auto b1 = f32(yd1, OH, "row weights"), b2 = f32(yd2, OH, "row weights");
+  auto c1 = i64(xi1, OW, "column indices"), c2 = i64(xi2, OW, "column indices");
+  auto e1 = f32(xd1, OW, "column weights"), e2 = f32(xd2, OW, "column weights");
+  int64_t xs[4], ys[4];
+  for (int d = 0; d < 4; ++d) {
+    xs[d] = elem_stride(x, d);
+    ys[d] = elem_stride(y, d);
+  }
+  ops::ResizeAxis ay{a1.data(), a2.data(), b1.data(), b2.data()};
+  ops::ResizeAxis ax{c1.data(), c2.data(), e1.data(), e2.data()};
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  const int64_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
+  py::gil_scoped_release nogil;
+  ops::resize_bilinear(xp, yp, t, N, C, H, W, OH, OW, xs, ys, ay, ax);
+}
+
 py::array logistic_py(const py::array& x, bool fma) {
   auto xf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x);
   LOWP_CHECK(xf, "x must be convertible to float32");
@@ -286,12 +403,13 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("axis"), py::arg("out_dtype"));
   m.def("dequantize_linear", &dequantize_linear_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
         py::arg("axis"));
-  m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"));
+  m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
+  m.def("concat", &concat_py, py::arg("inputs"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
         py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),
         py::arg("ma"), py::arg("sha"), py::arg("mb"), py::arg("shb"), py::arg("mc"), py::arg("shc"),
-        py::arg("qmin"), py::arg("qmax"));
+        py::arg("qmin"), py::arg("qmax"), py::arg("out") = py::none());
   m.def("max_pool", &max_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
         py::arg("dilations"), py::arg("pads"));
   m.def("avg_pool", &avg_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
@@ -299,6 +417,8 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("y_zero_point"), py::arg("count_include_pad"), py::arg("qmin"), py::arg("qmax"));
   m.def("softmax", &softmax_py, py::arg("x"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"),
         py::arg("out"));
+  m.def("resize_bilinear", &resize_bilinear_py, py::arg("x"), py::arg("y"), py::arg("yi1"), py::arg("yi2"),
+        py::arg("yd1"), py::arg("yd2"), py::arg("xi1"), py::arg("xi2"), py::arg("xd1"), py::arg("xd2"));
   m.def("mlas_logistic", &logistic_py, py::arg("x"), py::arg("fma") = true);
   m.def("tflite_logistic_table", [](float x_scale, int32_t x_zp, const std::string& dtype, bool single) {
     LOWP_CHECK(dtype == "uint8" || dtype == "int8", "dtype must be uint8 or int8");
@@ -310,6 +430,13 @@ void register_ops_eltwise(py::module_& m) {
   m.def("_set_eltwise_simd", &ops::set_eltwise_simd, py::arg("on"),
         "Testing hook: False forces the scalar reference row kernels of the elementwise ops.");
   m.def("_eltwise_kernel", [] { return std::string(ops::eltwise_kernels().name); });
+  m.def("_eltwise_kernels", [] {
+    std::vector<std::string> v;
+    for (const char* const* p = ops::eltwise_kernel_names(); *p; ++p) v.emplace_back(*p);
+    return v;
+  });
+  m.def("_force_eltwise_kernel", [](const std::string& name) { ops::force_eltwise_kernel(name.c_str()); },
+        py::arg("name"), "Testing hook: run the elementwise rows with one kernel set ('' = automatic).");
   m.def("_set_lut_simd", &ops::set_lut_simd, py::arg("on"), "Testing hook: False forces the scalar LUT kernel.");
   m.def("_lut_kernel", [] { return std::string(ops::lut_kernel_name()); });
 }

@@ -41,13 +41,17 @@ void check_binary_pairs(DType t, ops::BinaryOp op, float sa, float sb, float sc,
   p.zp_c = zc;
   p.qmin = t == DType::U8 ? 0 : -128;
   p.qmax = t == DType::U8 ? 255 : 127;
-  ops::binary_op(bs, a.data(), b.data(), c1.data(), t, p);
   ops::set_eltwise_simd(false);
   ops::binary_op(bs, a.data(), b.data(), c2.data(), t, p);
   ops::set_eltwise_simd(true);
-  int bad = 0;
-  for (size_t i = 0; i < c1.size(); ++i) bad += c1[i] != c2[i];
-  EXPECT_TRUE(bad == 0, std::to_string(bad) + " SIMD/reference mismatches");
+  for (const char* const* k = ops::eltwise_kernel_names(); *k; ++k) {
+    ops::force_eltwise_kernel(*k);
+    ops::binary_op(bs, a.data(), b.data(), c1.data(), t, p);
+    ops::force_eltwise_kernel("");
+    int bad = 0;
+    for (size_t i = 0; i < c1.size(); ++i) bad += c1[i] != c2[i];
+    EXPECT_TRUE(bad == 0, std::string(*k) + ": " + std::to_string(bad) + " SIMD/reference mismatches");
+  }
 }
 
 }  // namespace

@@ -39,9 +39,9 @@ struct Block {
 // Expected panel: [g][r][kk] in the kernel's domain, zero outside rows 0..m-1 / k 0..K-1.
 std::vector<uint8_t> expected_panel(const GemmKernel& k, const uint8_t* a, DType at, int m, int K, ptrdiff_t lda,
                                     std::vector<int32_t>* sums) {
-  const int Kp = static_cast<int>(round_up(K, k.kr));
+  const int g = a_group(k);
   const size_t esz = element_size(k.a_domain);
-  std::vector<uint8_t> out(static_cast<size_t>(k.mr) * Kp * esz, 0);
+  std::vector<uint8_t> out(a_panel_bytes(k, K), 0);
   sums->assign(m, 0);
   const int32_t shift = domain_shift(at, k.a_domain);
   for (int r = 0; r < m; ++r) {
@@ -50,7 +50,7 @@ std::vector<uint8_t> expected_panel(const GemmKernel& k, const uint8_t* a, DType
       const uint8_t raw = a[r * lda + kk];
       const int32_t v = (at == DType::U8 ? static_cast<int32_t>(raw) : static_cast<int32_t>(static_cast<int8_t>(raw))) + shift;
       s += v;
-      const size_t idx = (static_cast<size_t>(kk / k.kr) * k.mr * k.kr + static_cast<size_t>(r) * k.kr + kk % k.kr) * esz;
+      const size_t idx = (static_cast<size_t>(kk / g) * k.mr * g + static_cast<size_t>(r) * g + kk % g) * esz;
       if (esz == 1) {
         out[idx] = static_cast<uint8_t>(v);
       } else {
@@ -74,8 +74,7 @@ std::vector<uint8_t> run_packer(const GemmKernel& k, bool generic, const uint8_t
                                 ptrdiff_t lda, const std::vector<uint8_t>& want, const std::vector<int32_t>& want_sums) {
   GemmKernel gk = k;
   if (generic) gk.pack_a = nullptr;
-  const int Kp = static_cast<int>(round_up(K, k.kr));
-  const size_t panel = static_cast<size_t>(k.mr) * Kp * element_size(k.a_domain);
+  const size_t panel = a_panel_bytes(k, K);
   const std::string ctx = where(k, generic, at, m, K, lda);
 
   // 1. Exactly sized panel (pre-filled with garbage: the packer must write every byte).

@@ -190,7 +190,7 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
 }  // namespace
 
 extern const GemmKernel kGemmAmx = {
-    "amx", kMR, kNR, kKR, DType::U8, DType::S8, amx_supported, ukernel_amx, 40, pack_a_amx,
+    "amx", kMR, kNR, kKR, DType::U8, DType::S8, amx_supported, ukernel_amx, 40, pack_a_amx, kKB,
 };
 
 }  // namespace lowp

@@ -71,6 +71,7 @@ __all__ = [
 ]
 
 _QTYPES = (np.dtype(np.uint8), np.dtype(np.int8))
+_DT_NAME = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8", np.dtype(np.int16): "int16"}
 _RANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
 
 
@@ -130,6 +131,11 @@ def _zp1(zp, dtype, name: str) -> int:
     if not lo <= v <= hi:
         raise ValueError(f"lowp: {name} out of range [{lo}, {hi}] for {dtype}")
     return v
+
+
+def _c(x, dtype=None):
+    """C-contiguous (copying only when needed); keeps 0-d arrays 0-d."""
+    return np.require(x, dtype=dtype, requirements="C")
 
 
 def _layout(layout: str) -> str:
@@ -211,8 +217,8 @@ def quantize_linear(x, y_scale, y_zero_point=None, *, axis: int = 1, output_dtyp
     s, z, ax = _axis_params(y_scale, y_zero_point, x.ndim, axis, out, "y_scale", "y_zero_point")
     if s.size > 1 and x.shape[ax] != s.size:
         raise ValueError(f"lowp: y_scale has {s.size} entries but axis {axis} of x has {x.shape[ax]}")
-    xc = np.ascontiguousarray(x, dtype=np.float32)
-    return _lowp.quantize_linear(xc, s, z, ax, str(out))
+    xc = _c(x, np.float32)
+    return _lowp.quantize_linear(xc, s, z, ax, _DT_NAME[out])
 
 
 def dequantize_linear(x, x_scale, x_zero_point=None, *, axis: int = 1) -> np.ndarray:
@@ -231,7 +237,7 @@ def dequantize_linear(x, x_scale, x_zero_point=None, *, axis: int = 1) -> np.nda
         raise ValueError("lowp: int32 dequantization takes a zero point of 0 (ONNX)")
     if s.size > 1 and x.shape[ax] != s.size:
         raise ValueError(f"lowp: x_scale has {s.size} entries but axis {axis} of x has {x.shape[ax]}")
-    return _lowp.dequantize_linear(np.ascontiguousarray(x), s, z, ax)
+    return _lowp.dequantize_linear(_c(x), s, z, ax)
 
 
 def dynamic_quantize_linear(x):
@@ -268,8 +274,7 @@ def requantize_linear(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: 
         raise TypeError(f"lowp: requantize output must be uint8 or int8, got {out}")
     per_axis = any(np.ndim(v) == 1 and np.size(v) > 1 for v in (x_scale, x_zero_point, y_scale, y_zero_point))
     if not per_axis:
-        table = build_lookup_table(lambda v: v, x_scale, x_zero_point, y_scale, y_zero_point,
-                                   x_dtype=x.dtype, y_dtype=out)
+        table = _table_for("identity", {}, x_scale, x_zero_point, y_scale, y_zero_point, x.dtype, out, "half_even")
         return lookup_table(x, table)
     if x.ndim == 0:
         raise ValueError("lowp: per-axis requantization needs an array input")
@@ -305,15 +310,15 @@ def requantize_linear(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: 
 
 
 # --------------------------------------------------------------------------- lookup tables
-def lookup_table(x, table) -> np.ndarray:
+def lookup_table(x, table, *, out=None) -> np.ndarray:
     """Apply a 256-entry table: ``y[i] = table[x[i]]`` (int8 inputs index by their byte,
-    i.e. ``table[x & 0xFF]``). The output has the table's dtype (uint8 or int8)."""
+    i.e. ``table[x & 0xFF]``). The output has the table's dtype (uint8 or int8); ``out`` may
+    be a preallocated C-contiguous array of that dtype and x's shape (no allocation)."""
     x = _qarray(x, "x")
     table = np.asarray(table)
     if table.dtype not in _QTYPES or table.shape != (256,):
         raise ValueError(f"lowp: table must be 256 entries of uint8 or int8, got {table.dtype} {table.shape}")
-    return _lowp.lut(x if x.flags.c_contiguous else np.ascontiguousarray(x),
-                     table if table.flags.c_contiguous else np.ascontiguousarray(table), str(table.dtype))
+    return _lowp.lut(_c(x), _c(table), _DT_NAME[table.dtype], out)
 
 
 qlinear_lut = lookup_table
@@ -403,6 +408,9 @@ LUT_FUNCTIONS = {
 }
 
 
+_ALL_FUNCTIONS = dict(LUT_FUNCTIONS, identity=lambda **k: (lambda v: np.asarray(v, np.float32)))
+
+
 def _make_table_builder(name):
     def builder(x_scale, x_zero_point, y_scale, y_zero_point, *, x_dtype=np.uint8, y_dtype=None,
                 rounding: str = "half_even", **params):
@@ -416,7 +424,7 @@ def _make_table_builder(name):
 
 @functools.lru_cache(maxsize=256)
 def _cached_table(name, params, xs, xz, ys, yz, x_dtype, y_dtype, rounding):
-    t = build_lookup_table(LUT_FUNCTIONS[name](**dict(params)), xs, xz, ys, yz, x_dtype=x_dtype, y_dtype=y_dtype,
+    t = build_lookup_table(_ALL_FUNCTIONS[name](**dict(params)), xs, xz, ys, yz, x_dtype=x_dtype, y_dtype=y_dtype,
                            rounding=rounding)
     t.setflags(write=False)
     return t
@@ -428,7 +436,7 @@ def _table_for(name, params, x_scale, x_zero_point, y_scale, y_zero_point, x_dty
     xs, ys = _f32(x_scale, "x_scale"), _f32(y_scale, "y_scale")
     xz, yz = _zp1(x_zero_point, x_dtype, "x_zero_point"), _zp1(y_zero_point, y_dtype, "y_zero_point")
     key = tuple(sorted((k, float(v)) for k, v in params.items()))
-    return _cached_table(name, key, xs, xz, ys, yz, str(x_dtype), str(y_dtype), _rounding(rounding))
+    return _cached_table(name, key, xs, xz, ys, yz, x_dtype, y_dtype, _rounding(rounding))
 
 
 @functools.lru_cache(maxsize=64)
@@ -508,7 +516,8 @@ def _tflite_qm(real: float, single: bool):
     return _lowp.quantize_multiplier(float(real), single)
 
 
-def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding, qmin, qmax):
+def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding, qmin, qmax,
+            out=None):
     rounding = _rounding(rounding)
     a = _qarray(a, "a")
     b = _qarray(b, "b")
@@ -519,7 +528,6 @@ def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
     zb = _zp1(b_zero_point, a.dtype, "b_zero_point")
     zc = _zp1(c_zero_point, a.dtype, "c_zero_point")
     qmin, qmax = _act_range(a.dtype, qmin, qmax)
-    ab, bb = _broadcast_pair(a, b)
     left_shift, ma, sha, mb, shb, mc, shc = 20, 0, 0, 0, 0, 0, 0
     if rounding != "half_even":
         single = rounding == "single"
@@ -537,8 +545,8 @@ def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_z
             mc, shc = _tflite_qm(real_out, single)
         if not -31 <= shc <= 30:
             raise ValueError("lowp: output rescale factor out of the range TFLite supports")
-    return _lowp.binary(ab, bb, op, rounding, sa, za, sb, zb, sc, zc, left_shift, ma, sha, mb, shb, mc, shc,
-                        qmin, qmax)
+    return _lowp.binary(a, b, op, rounding, sa, za, sb, zb, sc, zc, left_shift, ma, sha, mb, shb, mc, shc,
+                        qmin, qmax, out)
 
 
 _BIN_DOC = """{title} with numpy broadcasting; a, b and the result share one dtype (uint8 or int8).
@@ -546,25 +554,26 @@ _BIN_DOC = """{title} with numpy broadcasting; a, b and the result share one dty
     rounding="half_even": onnxruntime com.microsoft {ort} arithmetic (bit-exact on x86).
     rounding="gemmlowp"/"single": TFLite {tfl} reference integer arithmetic{extra}.
     qmin/qmax: optional fused activation range (TFLite style; default the full type range).
+    out: optional preallocated C-contiguous result array (the broadcast shape and dtype).
     """
 
 
 def qlinear_add(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, *,
-                rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                rounding: str = "half_even", qmin=None, qmax=None, out=None) -> np.ndarray:
     return _binary("add", a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding,
-                   qmin, qmax)
+                   qmin, qmax, out)
 
 
 def qlinear_sub(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, *,
-                rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                rounding: str = "half_even", qmin=None, qmax=None, out=None) -> np.ndarray:
     return _binary("sub", a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding,
-                   qmin, qmax)
+                   qmin, qmax, out)
 
 
 def qlinear_mul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, *,
-                rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                rounding: str = "half_even", qmin=None, qmax=None, out=None) -> np.ndarray:
     return _binary("mul", a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding,
-                   qmin, qmax)
+                   qmin, qmax, out)
 
 
 qlinear_add.__doc__ = _BIN_DOC.format(title="Quantized a + b", ort="QLinearAdd", tfl="ADD",
@@ -596,16 +605,14 @@ def qlinear_concat(inputs, scales, zero_points, y_scale, y_zero_point, *, axis: 
     ax = axis + nd if axis < 0 else axis
     if not 0 <= ax < nd:
         raise ValueError(f"lowp: axis {axis} out of range for {nd}-D inputs")
-    parts = []
+    tables = []
     for i, x in enumerate(xs):
         if x.shape[:ax] + x.shape[ax + 1:] != xs[0].shape[:ax] + xs[0].shape[ax + 1:]:
             raise ValueError(f"lowp: inputs[{i}] shape {x.shape} does not match {xs[0].shape} outside axis {axis}")
         s, z = _f32(scales[i], f"scales[{i}]"), _zp1(zero_points[i], dt, f"zero_points[{i}]")
-        if s == ys and z == yz:
-            parts.append(x)
-        else:
-            parts.append(requantize_linear(x, s, z, ys, yz))
-    return np.concatenate(parts, axis=ax)
+        same = s == ys and z == yz
+        tables.append(None if same else _table_for("identity", {}, s, z, ys, yz, dt, dt, "half_even"))
+    return _lowp.concat([_c(x) for x in xs], tables, ax, _DT_NAME[dt])
 
 
 def pad(x, pads, *, constant_value=0, mode: str = "constant", axes=None) -> np.ndarray:
@@ -742,17 +749,15 @@ def resize(x, *, scales=None, sizes=None, mode: str = "nearest", coordinate_tran
             return i1, i2, d1, d2
         y1, y2, dy1, dy2 = lin(ch, H)
         x1, x2, dx1, dx2 = lin(cw, W)
-        X = xv.astype(f32)
-        X11, X21 = X[:, :, y1][:, :, :, x1], X[:, :, y1][:, :, :, x2]
-        X12, X22 = X[:, :, y2][:, :, :, x1], X[:, :, y2][:, :, :, x2]
-        DX1, DX2 = dx1[None, None, None, :], dx2[None, None, None, :]
-        DY1, DY2 = dy1[None, None, :, None], dy2[None, None, :, None]
-
-        def t(a, b, c):
-            return ((a * b).astype(f32) * c).astype(f32)
-        v = ((t(DX2, DY2, X11) + t(DX1, DY2, X21)).astype(f32) + t(DX2, DY1, X12)).astype(f32)
-        v = (v + t(DX1, DY1, X22)).astype(f32)
-        y = np.trunc(v).astype(x.dtype)
+        N, C = xv.shape[:2]
+        if layout == "NCHW":
+            y = np.empty((N, C, OH, OW), x.dtype)
+            yv = y
+        else:
+            y = np.empty((N, OH, OW, C), x.dtype)
+            yv = y.transpose(0, 3, 1, 2)
+        _lowp.resize_bilinear(xv, yv, y1, y2, dy1, dy2, x1, x2, dx1, dx2)
+        return y
     else:
         raise ValueError(f"lowp: resize mode must be 'nearest' or 'linear', got {mode!r}")
     y = np.ascontiguousarray(y)
@@ -912,13 +917,12 @@ def qlinear_global_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point,
     if layout == "NCHW":
         C = x.shape[1]
         spatial = x.shape[2:]
-        xv = x.reshape(N, C, 1, -1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(N, C, 1, -1)
+        xv = _c(x).reshape(N, C, 1, int(np.prod(spatial)))
         out_shape = (N, C) + (1,) * len(spatial)
     else:
         C = x.shape[-1]
         spatial = x.shape[1:-1]
-        xc = x if x.flags.c_contiguous else np.ascontiguousarray(x)
-        xv = xc.reshape(N, 1, -1, C).transpose(0, 3, 1, 2)
+        xv = _c(x).reshape(N, 1, int(np.prod(spatial)), C).transpose(0, 3, 1, 2)
         out_shape = (N,) + (1,) * len(spatial) + (C,)
     count = int(np.prod(spatial))
     if count == 0:
@@ -1026,6 +1030,10 @@ def qlinear_softmax(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axis: in
         raise ValueError(f"lowp: axis {axis} out of range for a {nd}-D input")
     if x.shape[ax] == 0:
         raise ValueError("lowp: softmax along an empty axis")
+    if ax == nd - 1:
+        x2 = _c(x).reshape(-1, x.shape[-1])
+        y2 = _lowp.softmax(x2, xs, ys, yz, "float32" if output == "float32" else "q")
+        return y2.reshape(x.shape)
     xt = np.moveaxis(x, ax, -1)
     shp = xt.shape
     x2 = np.ascontiguousarray(xt).reshape(-1, shp[-1])
