@@ -89,24 +89,12 @@ CASES += [(name, "QDQ", True, "s8") for name in B.MODELS]
 CASES += [("mobilenetv3@17", "QDQ", True, "u8"), ("mobilenetv3@17", "QDQ", True, "s8")]  # HardSwish op (opset 17)
 CASES += [(name, "QOperator", False, "u8") for name in ("mobilenetv2", "resnet", "yolo")]
 CASES += [(name, "QOperator", True, "s8") for name in ("plain", "mobilenetv2", "resnet", "mobilenetv3")]
-_INT_OPS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
-            "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul", "MaxPool")
-
-
 def _expose_quantized_tensors(path):
     """The model with every 8-bit intermediate tensor (outputs of Q / QLinear* / MaxPool) as a graph output."""
-    import onnx
+    from lowp.importers.onnx import expose_quantized_tensors
 
-    m = onnx.load(path)
-    names = {o.name for o in m.graph.output}
-    dq_out = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
-    for n in m.graph.node:
-        if n.op_type == "MaxPool" and n.input[0] in dq_out:
-            continue  # a float MaxPool inside a DQ/Q pair (QDQ format): its output is not an 8-bit tensor
-        if n.op_type in _INT_OPS and n.output[0] not in names:
-            m.graph.output.append(onnx.ValueInfoProto(name=n.output[0]))
-            names.add(n.output[0])
-    return m.SerializeToString()
+    with open(path, "rb") as f:
+        return expose_quantized_tensors(f.read())
 
 
 @pytest.mark.parametrize("name,fmt,per_channel,act", CASES,

@@ -209,12 +209,25 @@ def _cmd_run(args) -> int:
 def _cmd_compare(args) -> int:
     import lowp
 
-    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
-    osess = _ort_session(args.model, args.threads)
+    model = args.model
+    if args.all_tensors:
+        from lowp.importers.onnx import expose_quantized_tensors, load_model_bytes
+
+        model = expose_quantized_tensors(load_model_bytes(args.model))
+    sess = lowp.InferenceSession(model, num_threads=args.threads)
+    osess = _ort_session(model, args.threads)
     if osess is None:
         print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
         return 2
     rng = np.random.default_rng(args.seed)
+    final = set()
+    if args.all_tensors:
+        from lowp.importers.onnx import load_model_bytes as _lmb
+
+        import onnx
+
+        final = {o.name for o in onnx.load_from_string(_lmb(args.model)).graph.output}
+        print(f"comparing {len(sess.get_outputs())} tensors ({len(final)} model outputs + 8-bit intermediates)")
     worst = 0
     for trial in range(args.trials):
         feeds = _feeds(sess, args, rng)
@@ -237,6 +250,8 @@ def _cmd_compare(args) -> int:
                     line += f" | max abs diff {float(np.max(np.abs(y.astype(np.float64) - r))):.3g}"
             else:
                 line += " (bit-exact)"
+                if args.all_tensors and o.name not in final:
+                    continue  # intermediate tensors: report only the ones that differ
             print(line)
     print("result:", "BIT-EXACT" if worst == 0 else "MISMATCH")
     return worst
@@ -375,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--trials", type=int, default=3, help="random inputs to try (default 3)")
             s.add_argument("--show", type=int, default=5, help="mismatches to print per output")
+            s.add_argument("--all-tensors", action="store_true",
+                           help="also compare every 8-bit intermediate tensor (outputs of Q / QLinear* ops)")
         s.set_defaults(func=fn)
     k = sub.add_parser("kernels", help="list the GEMM kernels this CPU can run")
     k.set_defaults(func=_cmd_kernels)
