@@ -45,6 +45,32 @@ def nchw_to_nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
+def native_quantizer():
+    """f(x, scale, zero_point) -> lowp.quantize_linear(x, scale, zero_point, axis=1) as one native
+    call: the (constant) scale / zero point are validated and converted on first use and reused
+    while the same objects are passed. None if lowp's native module is unavailable."""
+    try:
+        from .. import _lowp
+        from ..ops import eltwise as E
+        native = _lowp.quantize_linear
+    except (ImportError, AttributeError):  # pragma: no cover
+        return None
+    memo = [None]
+
+    def q(x, s, z=None):
+        m = memo[0]
+        if m is None or m[0] is not s or m[1] is not z:
+            out = np.asarray(z).dtype if isinstance(z, (np.ndarray, np.generic)) and \
+                np.asarray(z).dtype in E._DT_NAME else np.dtype(np.uint8)
+            sa, za, ax = E._axis_params(s, z, 4, 1, out, "y_scale", "y_zero_point")
+            m = memo[0] = (s, z, np.ascontiguousarray(sa, np.float32), np.ascontiguousarray(za, np.int32), ax,
+                           E._DT_NAME[out])
+        if m[2].size > 1 and x.shape[m[4]] != m[2].size:
+            raise ValueError(f"lowp: y_scale has {m[2].size} entries but axis 1 of x has {x.shape[m[4]]}")
+        return native(x, m[2], m[3], m[4], m[5])
+    return q
+
+
 def to_nhwc(x):
     return (nchw_to_nhwc(x),)
 
