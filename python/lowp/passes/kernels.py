@@ -6,7 +6,8 @@ function of numpy arrays that allocates only its outputs, so one adapter can run
 TEMPORARY FALLBACKS (marked "FALLBACK" below): until lowp.ops.conv / lowp.ops.eltwise provide the
 operator kernels, convolution runs as numpy im2col + lowp's exact GEMM (lowp.qlinear_matmul with a
 PackedMatrix: integer accumulation, onnxruntime's float32 half-to-even requantization), depthwise
-convolution as numpy int32 accumulation + lowp.requantize, and max-pool as numpy max over uint8/int8.
+convolution as numpy int32 accumulation + lowp.requantize, and max-pool as numpy max over uint8/int8
+(LOWP_GRAPH_FALLBACK=1 or LOWP_GRAPH_MAXPOOL=numpy; by default max-pool is lowp's native kernel).
 All are exact (integer arithmetic, same requantization as the kernels); they are slow, not approximate.
 """
 from __future__ import annotations
