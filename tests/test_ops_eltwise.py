@@ -54,6 +54,30 @@ def test_quantize_linear_ref(dt):
         np.testing.assert_array_equal(got.astype(np.int64), want)
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 3, 37, 41), (2, 3, 23, 23), (2, 5, 9, 7), (1, 1, 30, 20)])
+def test_quantize_nchw_to_nhwc_fused(dt, shape):
+    """Graph-boundary kernel: NCHW float32 -> NHWC 8-bit in one call == independent numpy
+    quantization (float32 true division, half-to-even, saturation) transposed; several 512-pixel
+    blocks with a partial last one, the C == 3 interleave and the generic one."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(18)
+    i = np.iinfo(dt)
+    x = (rng.standard_normal(shape) * 40).astype(f32)
+    x.reshape(-1)[:6] = [np.nan, np.inf, -np.inf, 0.5, -0.5, 1.5]
+    s = rs(rng, -2, 0)
+    z = int(rng.integers(i.min, i.max + 1))
+    got = _lowp.quantize_nchw_to_nhwc(x, s, z, np.dtype(dt).name)
+    assert got.dtype == dt and got.shape == (shape[0], shape[2], shape[3], shape[1])
+    want = ref_quantize(x, s, z, i.min, i.max).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(got.astype(np.int64), want)
+    with pytest.raises(ValueError):
+        _lowp.quantize_nchw_to_nhwc(x[:, :, ::2], s, z, np.dtype(dt).name)  # not contiguous
+    with pytest.raises(ValueError):
+        _lowp.quantize_nchw_to_nhwc(x[0], s, z, np.dtype(dt).name)  # not 4-D
+
+
 def test_quantize_linear_ties_half_even():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 254.5, 255.5, 300], f32)
     np.testing.assert_array_equal(lowp.quantize_linear(x, 1.0, np.uint8(0)), [0, 2, 2, 0, 0, 0, 254, 255, 255])

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/eltwise.h"
+#include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
 #include "ops/softmax.h"
@@ -199,6 +200,33 @@ LOWP_TEST(pool_channels_last_matches_generic) {
   ops::global_avg_pool_mlas(ql, nhwc.data(), g1.data(), DType::S8, 0.05f, -3, 0.02f, 7);
   ops::global_avg_pool_mlas(qc, nchw.data(), g2.data(), DType::S8, 0.05f, -3, 0.02f, 7);
   EXPECT_TRUE(g1 == g2, "channels-last global pool == per-channel global pool");
+}
+
+// NCHW float -> NHWC 8-bit in one call against quantize_one per element (C = 3 interleave and the
+// generic one; 1100 pixels = two full 512-pixel blocks and a partial one).
+LOWP_TEST(quantize_nchw_to_nhwc_matches_quantize_one) {
+  std::mt19937 rng(22);
+  std::normal_distribution<float> nd(0.f, 40.f);
+  for (int64_t C : {3, 4}) {
+    const int64_t N = 2, HW = 1100;
+    std::vector<float> x(N * C * HW);
+    for (auto& v : x) v = nd(rng);
+    x[1] = 0.5f;
+    x[2] = -1.5f;
+    std::vector<uint8_t> y(N * HW * C);
+    std::vector<int8_t> ys(N * HW * C);
+    ops::quantize_nchw_to_nhwc(x.data(), y.data(), DType::U8, N, C, HW, 0.25f, 131);
+    ops::quantize_nchw_to_nhwc(x.data(), ys.data(), DType::S8, N, C, HW, 0.25f, -7);
+    bool same = true;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t p = 0; p < HW; ++p) {
+          const float v = x[(n * C + c) * HW + p];
+          same &= y[(n * HW + p) * C + c] == ops::quantize_one(v, 0.25f, 131, 0, 255);
+          same &= ys[(n * HW + p) * C + c] == ops::quantize_one(v, 0.25f, -7, -128, 127);
+        }
+    EXPECT_TRUE(same, "quantize_nchw_to_nhwc == quantize_one transposed");
+  }
 }
 
 LOWP_TEST(avg_pool_int_rounds_half_away) {

@@ -46,14 +46,17 @@ def nchw_to_nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
-def native_quantizer():
+def native_quantizer(nhwc: bool = False):
     """f(x, scale, zero_point) -> lowp.quantize_linear(x, scale, zero_point, axis=1) as one native
     call: the (constant) scale / zero point are validated and converted on first use and reused
-    while the same objects are passed. None if lowp's native module is unavailable."""
+    while the same objects are passed. nhwc=True: x is (N, C, H, W) and the result is returned
+    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters.
+    None if lowp's native module is unavailable."""
     try:
         from .. import _lowp
         from ..ops import eltwise as E
         native = _lowp.quantize_linear
+        fused = getattr(_lowp, "quantize_nchw_to_nhwc", None) if nhwc else None
     except (ImportError, AttributeError):  # pragma: no cover
         return None
     memo = [None]
@@ -68,6 +71,10 @@ def native_quantizer():
                            E._DT_NAME[out])
         if m[2].size > 1 and x.shape[m[4]] != m[2].size:
             raise ValueError(f"lowp: y_scale has {m[2].size} entries but axis 1 of x has {x.shape[m[4]]}")
+        if nhwc:
+            if fused is not None and m[2].size == 1 and m[5] != "int16" and x.ndim == 4:
+                return fused(x, float(m[2][0]), int(m[3][0]), m[5])
+            return nchw_to_nhwc(native(x, m[2], m[3], m[4], m[5]))
         return native(x, m[2], m[3], m[4], m[5])
     return q
 
