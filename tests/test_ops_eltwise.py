@@ -267,6 +267,13 @@ def test_max_pool_channels_last_fast_path(dt, k, s, d, p):
         ow = (W + p[1] + p[3] - (d[1] * (k[1] - 1) + 1)) // s[1] + 1
         ref = ref_max_pool(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), k, s, d, p[0], p[1], oh, ow)
         np.testing.assert_array_equal(y, ref.transpose(0, 2, 3, 1))
+        from lowp import _lowp
+        _lowp._set_eltwise_simd(False)  # the portable channels-last loop (AVX2 kernel off)
+        try:
+            y_ref = lowp.max_pool(x, k, strides=s, dilations=d, pads=p, layout="NHWC")
+        finally:
+            _lowp._set_eltwise_simd(True)
+        np.testing.assert_array_equal(y_ref, y)
 
 
 def test_max_pool_1d():

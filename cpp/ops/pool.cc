@@ -7,6 +7,7 @@
 
 #include "ops/quantize.h"
 #include "requant/requant.h"
+#include "runtime/cpu.h"
 
 namespace lowp {
 namespace ops {
@@ -189,8 +190,18 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
     }                                                                           \
   } while (0)
 
+#if defined(__x86_64__) || defined(_M_X64)
+void max_pool_channels_last_avx2(const Pool2D& g, const void* x, void* y, DType t);  // pool_avx2.cc
+#endif
+
 void max_pool(const Pool2D& g, const void* x, void* y, DType t) {
   check_geometry(g);
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2();
+  if (avx2 && eltwise_simd_enabled() && (t == DType::U8 || t == DType::S8) && g.xs[1] == 1 && g.ys[1] == 1 &&
+      g.C >= 32)
+    return max_pool_channels_last_avx2(g, x, y, t);
+#endif
   LOWP_POOL_DISPATCH(t, max_pool_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y)),
                      max_pool_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y)));
 }
