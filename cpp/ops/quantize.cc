@@ -106,6 +106,8 @@ bool cpu_has_avx512vbmi() {
 const char* lut_kernel_name() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu_has_avx512vbmi() && g_lut_simd.load()) return "avx512vbmi";
+#elif defined(__aarch64__)
+  if (g_lut_simd.load()) return "neon";
 #endif
   return "ref";
 }
@@ -113,6 +115,8 @@ const char* lut_kernel_name() {
 void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (g_lut_simd.load() && cpu_has_avx512vbmi()) return lut_apply_vbmi(x, table, y, n);
+#elif defined(__aarch64__)
+  if (g_lut_simd.load()) return lut_apply_neon(x, table, y, n);  // NEON is baseline on aarch64
 #endif
   lut_apply_ref(x, table, y, n);
 }
