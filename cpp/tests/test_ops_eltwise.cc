@@ -66,6 +66,130 @@ LOWP_TEST(eltwise_simd_matches_reference) {
   }
 }
 
+namespace {
+
+ops::BinaryParams he_params(DType t, ops::BinaryOp op, float sa, float sb, float sc, int za, int zb, int zc) {
+  ops::BinaryParams p;
+  p.op = op;
+  p.rounding = Rounding::HalfEven;
+  p.scale_a = sa;
+  p.scale_b = sb;
+  p.scale_c = sc;
+  p.zp_a = za;
+  p.zp_b = zb;
+  p.zp_c = zc;
+  p.qmin = t == DType::U8 ? 0 : -128;
+  p.qmax = t == DType::U8 ? 255 : 127;
+  return p;
+}
+
+// binary_op with every row-kernel set this CPU runs against the scalar reference kernels;
+// returns the number of differing output bytes summed over the kernel sets.
+int binary_vs_ref(const ops::BroadcastShape& bs, const uint8_t* a, const uint8_t* b, size_t nout, DType t,
+                  const ops::BinaryParams& p, std::string* which) {
+  std::vector<uint8_t> want(nout + 64, 0x5A), got(nout + 64);
+  ops::set_eltwise_simd(false);
+  ops::binary_op(bs, a, b, want.data(), t, p);
+  ops::set_eltwise_simd(true);
+  int bad = 0;
+  for (const char* const* k = ops::eltwise_kernel_names(); *k; ++k) {
+    std::fill(got.begin(), got.end(), uint8_t{0x5A});  // guard bytes past nout must stay
+    ops::force_eltwise_kernel(*k);
+    ops::binary_op(bs, a, b, got.data(), t, p);
+    ops::force_eltwise_kernel("");
+    int nb = 0;
+    for (size_t i = 0; i < got.size(); ++i) nb += got[i] != want[i];
+    if (nb && which) *which += std::string(" ") + *k;
+    bad += nb;
+  }
+  return bad;
+}
+
+// Scale sets: ordinary, tiny output scale, real-model-like, ratios that overflow int32 (the x86
+// conversion gives INT32_MIN -> qmin) and NaN ratios (inf / inf).
+struct ScaleSet {
+  float sa, sb, sc;
+};
+const ScaleSet kScaleSets[] = {{0.5f, 0.25f, 1.0f},      {1e-3f, 2e-3f, 1e-7f},
+                               {0.0876729f, 0.013228908f, 0.0012737392f},
+                               {1.0f, 3.0f, 1e-30f},      {INFINITY, 0.5f, INFINITY},
+                               {0.02f, 0.03f, 0.05f}};
+
+}  // namespace
+
+LOWP_TEST(eltwise_simd_all_pairs_every_span_kind) {
+  // All 65536 (a, b) pairs as one contiguous row (span kind Both), and as a row x column
+  // broadcast in both orientations (B constant / A constant, the latter swapped like ORT).
+  std::vector<uint8_t> a(65536), b(65536), col(256);
+  for (int i = 0; i < 65536; ++i) {
+    a[i] = static_cast<uint8_t>(i >> 8);
+    b[i] = static_cast<uint8_t>(i);
+  }
+  for (int i = 0; i < 256; ++i) col[i] = static_cast<uint8_t>(i);
+  ops::BroadcastShape flat;
+  flat.ndim = 1;
+  flat.shape[0] = 65536;
+  flat.stride_a[0] = flat.stride_b[0] = 1;
+  ops::BroadcastShape rowcol;  // a varies along the last axis, b along the first
+  rowcol.ndim = 2;
+  rowcol.shape[0] = rowcol.shape[1] = 256;
+  rowcol.stride_a[1] = 1;
+  rowcol.stride_b[0] = 1;
+  for (DType t : {DType::U8, DType::S8})
+    for (auto op : {ops::BinaryOp::Add, ops::BinaryOp::Sub, ops::BinaryOp::Mul})
+      for (int si = 0; si < static_cast<int>(sizeof(kScaleSets) / sizeof(kScaleSets[0])); ++si) {
+        const ScaleSet& s = kScaleSets[si];
+        const int za = t == DType::U8 ? 3 : -3, zb = t == DType::U8 ? 250 : 120, zc = t == DType::U8 ? 128 : 0;
+        const ops::BinaryParams p = he_params(t, op, s.sa, s.sb, s.sc, za, zb, zc);
+        std::string which;
+        int bad = binary_vs_ref(flat, a.data(), b.data(), 65536, t, p, &which);
+        bad += binary_vs_ref(rowcol, col.data(), col.data(), 65536, t, p, &which);
+        EXPECT_TRUE(bad == 0, "op " + std::to_string(static_cast<int>(op)) + " scale set " + std::to_string(si) +
+                                  ": " + std::to_string(bad) + " mismatches in" + which);
+      }
+}
+
+LOWP_TEST(eltwise_simd_tails_and_broadcast_shapes) {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> a(4096), b(4096);
+  for (auto& v : a) v = static_cast<uint8_t>(rng());
+  for (auto& v : b) v = static_cast<uint8_t>(rng());
+  int bad = 0;
+  std::string which;
+  for (DType t : {DType::U8, DType::S8})
+    for (auto op : {ops::BinaryOp::Add, ops::BinaryOp::Sub, ops::BinaryOp::Mul}) {
+      const ops::BinaryParams p = he_params(t, op, 0.0876729f, 0.013228908f, 0.0012737392f, 7, -9 + 100 * (t == DType::U8), 5);
+      // rows of every length 0..63 (and a few longer), three span kinds, unaligned starts
+      for (int n = 0; n < 80; ++n)
+        for (int kind = 0; kind < 3; ++kind) {
+          ops::BroadcastShape bs;
+          bs.ndim = 1;
+          bs.shape[0] = n;
+          bs.stride_a[0] = kind == 2 ? 0 : 1;
+          bs.stride_b[0] = kind == 1 ? 0 : 1;
+          bad += binary_vs_ref(bs, a.data() + 1 + n % 7, b.data() + 3, n, t, p, &which);
+        }
+      // broadcast shapes: out [3, 5, 37] from (a, b) shapes listed as per-axis "varies" flags
+      const int shapes[][6] = {{1, 1, 1, 0, 1, 0}, {1, 0, 1, 1, 1, 1}, {0, 1, 1, 1, 0, 1},
+                               {1, 1, 0, 0, 0, 1}, {0, 0, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1}};
+      for (const auto& sh : shapes) {
+        ops::BroadcastShape bs;
+        bs.ndim = 3;
+        const int64_t dims[3] = {3, 5, 37};
+        int64_t sa = 1, sb = 1;
+        for (int d = 2; d >= 0; --d) {
+          bs.shape[d] = dims[d];
+          bs.stride_a[d] = sh[d] ? sa : 0;
+          bs.stride_b[d] = sh[3 + d] ? sb : 0;
+          if (sh[d]) sa *= dims[d];
+          if (sh[3 + d]) sb *= dims[d];
+        }
+        bad += binary_vs_ref(bs, a.data(), b.data(), 3 * 5 * 37, t, p, &which);
+      }
+    }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " SIMD/reference mismatches in" + which);
+}
+
 LOWP_TEST(eltwise_add_half_even_formula) {
   // (F + b*rB) + a*rA with F = zc - (rA*za + rB*zb); the tie 1.5 rounds to 2.
   ops::BinaryParams p;
