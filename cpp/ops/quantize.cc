@@ -52,6 +52,16 @@ void quantize_linear(const float* x, void* y, DType yt, int64_t outer, int64_t a
       }
     return;
   }
+#elif defined(__aarch64__)
+  if (eltwise_simd_enabled() && (yt == DType::U8 || yt == DType::S8 || yt == DType::S16)) {
+    const int64_t isz = yt == DType::S16 ? 2 : 1;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t a = 0; a < axis_len; ++a) {
+        const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
+        quantize_row_neon(x + off, static_cast<char*>(y) + off * isz, yt, inner, scale[p], zp[p]);
+      }
+    return;
+  }
 #endif
   switch (yt) {
     case DType::U8:
@@ -74,6 +84,15 @@ void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t
       for (int64_t a = 0; a < axis_len; ++a) {
         const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
         dequantize_row_avx2(static_cast<const uint8_t*>(x) + off, xt, y + off, inner, scale[p], zp[p]);
+      }
+    return;
+  }
+#elif defined(__aarch64__)
+  if (eltwise_simd_enabled() && (xt == DType::U8 || xt == DType::S8)) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t a = 0; a < axis_len; ++a) {
+        const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
+        dequantize_row_neon(static_cast<const uint8_t*>(x) + off, xt, y + off, inner, scale[p], zp[p]);
       }
     return;
   }

@@ -54,6 +54,9 @@ bool eltwise_simd_enabled();
 #if defined(__x86_64__) || defined(_M_X64)
 void quantize_row_avx2(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp);  // quantize_avx2.cc
 void dequantize_row_avx2(const void* x, DType t, float* y, int64_t n, float scale, int32_t zp);  // U8 / S8
+#elif defined(__aarch64__)
+void quantize_row_neon(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp);  // quantize_neon.cc
+void dequantize_row_neon(const void* x, DType t, float* y, int64_t n, float scale, int32_t zp);  // U8 / S8
 #endif
 const char* lut_kernel_name();
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -246,6 +247,79 @@ LOWP_TEST(quantize_linear_matches_definition) {
     else want = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(v) + 17.f)));
     EXPECT_TRUE(y[i] == want, "quantize " + std::to_string(x[i]));
   }
+}
+
+LOWP_TEST(quantize_simd_matches_reference_edges_and_tails) {
+  // The dispatched QuantizeLinear / DequantizeLinear rows (AVX2 / NEON) against the scalar
+  // reference (SIMD switched off), byte for byte, guard bytes included: edge floats (NaN, +-inf,
+  // +-0, subnormals, exact half ties), scales that overflow or divide by zero, every row length
+  // 0..79 at unaligned starts, per-tensor and per-axis parameters.
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.f, 60.f);
+  std::vector<float> x(512);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = nd(rng);
+  const float edges[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f,
+                         0.25f, 0.75f, -0.25f, -0.75f, 1.25f, -1.25f, 63.75f, -64.25f, 127.25f, 1e9f};
+  for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); ++i) {
+    x[i] = edges[i];
+    x[100 + 3 * i] = edges[i];  // also inside the SIMD blocks at other lane positions
+  }
+  for (int i = 200; i < 264; ++i) x[i] = 0.5f * static_cast<float>(i - 232) + 0.25f;  // ties at scale 0.5
+  const float scales[] = {0.5f, 0.37f, 1e-30f, 3e38f, 0.0f, 1.0f};
+  struct TZ {
+    DType t;
+    int32_t zp;
+    int isz;
+  };
+  const TZ types[] = {{DType::U8, 0, 1}, {DType::U8, 17, 1}, {DType::U8, 255, 1}, {DType::S8, -128, 1},
+                      {DType::S8, 5, 1},  {DType::S16, 0, 2}, {DType::S16, -300, 2}};
+  int bad = 0;
+  for (const TZ& tz : types)
+    for (float s : scales)
+      for (int n = 0; n < 80; ++n) {
+        const int off = n % 5;
+        std::vector<uint8_t> want((n + 16) * tz.isz, 0x5A), got((n + 16) * tz.isz, 0x5A);
+        ops::set_eltwise_simd(false);
+        ops::quantize_linear(x.data() + off, want.data(), tz.t, 1, 1, n, &s, &tz.zp, 1);
+        ops::set_eltwise_simd(true);
+        ops::quantize_linear(x.data() + off, got.data(), tz.t, 1, 1, n, &s, &tz.zp, 1);
+        bad += want != got;
+      }
+  EXPECT_TRUE(bad == 0, "quantize SIMD/reference: " + std::to_string(bad) + " differing rows");
+  // per-axis: [2, 3, 37] with three (scale, zp) pairs along axis 1, over the whole edge array
+  {
+    const float s3[3] = {0.5f, 0.37f, 1e-30f};
+    const int32_t z3[3] = {3, 200, 128};
+    std::vector<uint8_t> want(2 * 3 * 37), got(2 * 3 * 37);
+    ops::set_eltwise_simd(false);
+    ops::quantize_linear(x.data(), want.data(), DType::U8, 2, 3, 37, s3, z3, 3);
+    ops::set_eltwise_simd(true);
+    ops::quantize_linear(x.data(), got.data(), DType::U8, 2, 3, 37, s3, z3, 3);
+    EXPECT_TRUE(want == got, "per-axis quantize SIMD/reference");
+  }
+  // DequantizeLinear: all 256 byte values at every lane, lengths 0..79; compare float bits.
+  std::vector<uint8_t> q(600);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>(i * 37 + 11);
+  int dbad = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (float s : {0.0123f, 1.0f, 3e38f, INFINITY, NAN})
+      for (int32_t zp : {0, 100, -100}) {
+        for (int n = 0; n < 80; ++n) {
+          std::vector<float> want(n + 8, 7.f), got(n + 8, 7.f);
+          ops::set_eltwise_simd(false);
+          ops::dequantize_linear(q.data() + n % 3, t, want.data(), 1, 1, n, &s, &zp, 1);
+          ops::set_eltwise_simd(true);
+          ops::dequantize_linear(q.data() + n % 3, t, got.data(), 1, 1, n, &s, &zp, 1);
+          dbad += std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0;
+        }
+        std::vector<float> want(512), got(512);
+        ops::set_eltwise_simd(false);
+        ops::dequantize_linear(q.data(), t, want.data(), 1, 1, 512, &s, &zp, 1);
+        ops::set_eltwise_simd(true);
+        ops::dequantize_linear(q.data(), t, got.data(), 1, 1, 512, &s, &zp, 1);
+        dbad += std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0;
+      }
+  EXPECT_TRUE(dbad == 0, "dequantize SIMD/reference: " + std::to_string(dbad) + " differing rows");
 }
 
 LOWP_TEST(lut_dispatch_matches_reference) {
