@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "ops/eltwise.h"
@@ -377,6 +378,56 @@ LOWP_TEST(max_pool_nchw) {
   ops::max_pool(g, x.data(), y.data(), DType::U8);
   const int want[4] = {15, 21, 39, 45};
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(y[i] == want[i], "max pool");
+}
+
+LOWP_TEST(max_pool_simd_matches_reference) {
+  // The dispatched max_pool (NEON on aarch64) against the scalar reference (SIMD off) on NCHW
+  // and NHWC contiguous views over channel counts, widths, kernels, strides, dilations and
+  // head paddings; guard bytes past the output must stay untouched.
+  std::mt19937 rng(31);
+  int bad = 0, runs = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (int nhwc = 0; nhwc < 2; ++nhwc)
+      for (int C : {3, 17, 35})
+        for (auto hw : {std::pair<int, int>{5, 40}, std::pair<int, int>{7, 67}})
+          for (int k : {2, 3})
+            for (int s : {1, 2, 3})
+              for (int d : {1, 2})
+                for (int pad : {0, 1}) {
+                  const int H = hw.first, W = hw.second;
+                  const int OH = (H + 2 * pad - d * (k - 1) - 1) / s + 1, OW = (W + 2 * pad - d * (k - 1) - 1) / s + 1;
+                  if (OH < 1 || OW < 1) continue;
+                  ops::Pool2D g;
+                  g.N = 2;
+                  g.C = C;
+                  g.H = H;
+                  g.W = W;
+                  g.OH = OH;
+                  g.OW = OW;
+                  if (nhwc) {
+                    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
+                    g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
+                  } else {
+                    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
+                    g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
+                  }
+                  g.kh = g.kw = k;
+                  g.sh = g.sw = s;
+                  g.dh = g.dw = d;
+                  g.pad_top = g.pad_left = pad;
+                  std::vector<uint8_t> x(static_cast<size_t>(2) * C * H * W);
+                  for (auto& v : x) v = static_cast<uint8_t>(rng());
+                  const size_t ny = static_cast<size_t>(2) * C * OH * OW;
+                  std::vector<uint8_t> want(ny + 32, 0x5A), got(ny + 32, 0x5A);
+                  ops::set_eltwise_simd(false);
+                  ops::max_pool(g, x.data(), want.data(), t);
+                  ops::set_eltwise_simd(true);
+                  ops::max_pool(g, x.data(), got.data(), t);
+                  bad += want != got;
+                  ++runs;
+                }
+  EXPECT_TRUE(runs > 500, "max pool sweep ran " + std::to_string(runs) + " cases");
+  EXPECT_TRUE(bad == 0, "max pool SIMD/reference: " + std::to_string(bad) + " differing cases");
 }
 
 LOWP_TEST(avg_pool_int_rounds_half_away) {
