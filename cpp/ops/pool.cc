@@ -158,6 +158,11 @@ void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_sc
                     int32_t y_zp, bool count_include_pad) {
   check_geometry(g);
   LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+#if defined(__aarch64__)
+  if ((t == DType::U8 || t == DType::S8) && eltwise_simd_enabled() &&
+      avg_pool_float_neon(g, x, y, t, x_scale, x_zp, y_scale, y_zp, count_include_pad))
+    return;
+#endif
   LOWP_POOL_DISPATCH(t,
                      avg_pool_float_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), x_scale, x_zp,
                                       y_scale, y_zp, count_include_pad),

@@ -23,6 +23,8 @@ void max_pool(const Pool2D& g, const void* x, void* y, DType t);
 // pool_neon.cc: channels-contiguous or W-contiguous (stride_w 1/2) layouts; false = not handled.
 // max_pool uses it unless SIMD is switched off (set_eltwise_simd), else its scalar reference.
 bool max_pool_neon(const Pool2D& g, const void* x, void* y, DType t);
+bool avg_pool_float_neon(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp,
+                         float y_scale, int32_t y_zp, bool count_include_pad);
 #endif
 
 // onnxruntime com.microsoft QLinearAveragePool: dequantize to float32 (x_scale * (x - zp)),

@@ -430,6 +430,60 @@ LOWP_TEST(max_pool_simd_matches_reference) {
   EXPECT_TRUE(bad == 0, "max pool SIMD/reference: " + std::to_string(bad) + " differing cases");
 }
 
+LOWP_TEST(avg_pool_float_simd_matches_reference) {
+  // onnxruntime-arithmetic average pool: dispatched (NEON on aarch64) vs scalar reference on NCHW
+  // and NHWC contiguous views, count_include_pad both ways, two scale sets, guard bytes.
+  std::mt19937 rng(41);
+  int bad = 0, runs = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (int nhwc = 0; nhwc < 2; ++nhwc)
+      for (int C : {3, 8, 19})
+        for (auto hw : {std::pair<int, int>{5, 30}, std::pair<int, int>{6, 67}})
+          for (int k : {2, 3})
+            for (int s : {1, 2})
+              for (int pad : {0, 1})
+                for (int cip = 0; cip < 2; ++cip) {
+                  const int H = hw.first, W = hw.second;
+                  const int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
+                  ops::Pool2D g;
+                  g.N = 2;
+                  g.C = C;
+                  g.H = H;
+                  g.W = W;
+                  g.OH = OH;
+                  g.OW = OW;
+                  if (nhwc) {
+                    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
+                    g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
+                  } else {
+                    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
+                    g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
+                  }
+                  g.kh = g.kw = k;
+                  g.sh = g.sw = s;
+                  g.pad_top = g.pad_left = pad;
+                  std::vector<uint8_t> x(static_cast<size_t>(2) * C * H * W);
+                  for (auto& v : x) v = static_cast<uint8_t>(rng());
+                  const size_t ny = static_cast<size_t>(2) * C * OH * OW;
+                  // set 2: inexact 0.1 products whose average sits on .5 ties often (catches a
+                  // fused multiply-add, which rounds the sum differently)
+                  for (int ss = 0; ss < 3; ++ss) {
+                    const float xs = ss == 2 ? 0.1f : ss ? 0.0876729f : 0.5f;
+                    const float ys = ss == 2 ? 0.1f : ss ? 0.0312f : 0.25f;
+                    const int32_t xz = ss == 1 ? 7 : 0, yz = t == DType::U8 ? (ss == 2 ? 0 : 100) : -3;
+                    std::vector<uint8_t> want(ny + 32, 0x5A), got(ny + 32, 0x5A);
+                    ops::set_eltwise_simd(false);
+                    ops::avg_pool_float(g, x.data(), want.data(), t, xs, xz, ys, yz, cip != 0);
+                    ops::set_eltwise_simd(true);
+                    ops::avg_pool_float(g, x.data(), got.data(), t, xs, xz, ys, yz, cip != 0);
+                    bad += want != got;
+                    ++runs;
+                  }
+                }
+  EXPECT_TRUE(runs > 500, "avg pool sweep ran " + std::to_string(runs) + " cases");
+  EXPECT_TRUE(bad == 0, "avg pool SIMD/reference: " + std::to_string(bad) + " differing cases");
+}
+
 LOWP_TEST(avg_pool_int_rounds_half_away) {
   // int8 window {-1, -2} -> -1.5 -> -2; {1, 2} -> 1.5 -> 2
   std::vector<int8_t> x = {-1, -2, 1, 2}, y(2);
