@@ -31,6 +31,7 @@ py::array run_gemm(const py::array& a, int32_t za, const PackedB& B, const std::
   if (at != DType::U8 && at != DType::S8) throw py::type_error("lowp: A must be uint8 or int8");
   const ptrdiff_t lda = row_stride_2d(a, "A");
   LOWP_CHECK(a.shape(1) == B.K(), "A has " + std::to_string(a.shape(1)) + " columns but B has K=" + std::to_string(B.K()));
+  LOWP_CHECK(a.shape(0) <= INT32_MAX, "A has more than 2**31 - 1 rows");
   const int M = static_cast<int>(a.shape(0));
   OutputSpec spec;
   spec.out_type = parse_dtype(out_dtype);

@@ -21,6 +21,7 @@ __all__ = [
 ROUNDINGS = ("gemmlowp", "single", "half_even")
 _QTYPES = (np.dtype(np.uint8), np.dtype(np.int8))
 _RANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
+_INT32_MAX = 2**31 - 1
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -31,6 +32,9 @@ def _qarray(x, name: str) -> np.ndarray:
         raise TypeError(f"lowp: {name} must be uint8 or int8, got {x.dtype}")
     if x.ndim == 0:
         raise ValueError(f"lowp: {name} must have at least 1 dimension")
+    if any(d > _INT32_MAX for d in x.shape):
+        # The kernels index with int; checked here, before any copy of a (possibly broadcast) view.
+        raise ValueError(f"lowp: {name} has a dimension larger than 2**31 - 1: shape {x.shape}")
     canon = _QTYPES[_QTYPES.index(x.dtype)]
     if x.dtype is not canon:
         # Equal but distinct dtype objects (e.g. arrays that went through pickle) are rejected by
@@ -168,6 +172,8 @@ def _prepare(a, b, b_zero_point):
     except ValueError:
         raise ValueError(f"lowp: batch dimensions of a {a.shape} and b {np.shape(b) if b_arr is not None else b.shape} "
                          "do not broadcast") from None
+    if int(np.prod(batch, dtype=np.int64)) * a2.shape[-2] > _INT32_MAX:
+        raise ValueError(f"lowp: a has more than 2**31 - 1 rows in all (batch {tuple(batch)} x M {a2.shape[-2]})")
     return a2, b_arr, K, N, batch, b_batch, a_vec, b_vec
 
 
