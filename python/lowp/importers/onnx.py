@@ -74,6 +74,8 @@ def import_onnx(model_bytes: bytes) -> Graph:
         model = onnx.load_from_string(model_bytes)
     except Exception as e:
         raise ValueError(f"lowp: not a valid ONNX model: {e}") from None
+    if not model.graph.output:  # e.g. empty bytes parse as an empty ModelProto
+        raise ValueError("lowp: not a valid ONNX model: the graph has no outputs")
     opset = 13
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx"):
