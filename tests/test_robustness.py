@@ -124,6 +124,19 @@ CASES = [
     ("mm huge N", "lowp.matmul_integer(u8(2, 1), huge(1, 2**31, dt=np.int8))", "raise"),
     ("mm huge M wraps int32", "lowp.matmul_integer(huge(2**32 + 1, 1), s8(1, 2))", "raise"),
     ("mm huge batch", "lowp.matmul_integer(huge(2**31, 2, 2), s8(2, 2))", "raise"),
+    ("mm num_threads 0", "lowp.matmul_integer(A, B, num_threads=0)", "raise"),
+    ("mm num_threads huge", "lowp.matmul_integer(A, B, num_threads=2**40)", "raise"),
+    ("mm num_threads float", "lowp.matmul_integer(A, B, num_threads=2.5)", "raise"),
+    ("set_num_threads negative", "lowp.set_num_threads(-3)", "raise"),
+    ("use_kernel bogus", "lowp.use_kernel('bogus').__enter__()", "raise"),
+    ("use_depthwise_kernel bogus", "lowp.use_depthwise_kernel('bogus').__enter__()", "raise"),
+    ("mm vector dot", "a = u8(7); b = s8(7)\n"
+     "assert lowp.matmul_integer(a, b, 2, 3) == ((a.astype(np.int64) - 2) @ (b.astype(np.int64) - 3))", "ok"),
+    ("mm s8 x u8 per-column zb", "a = s8(5, 6); b = u8(6, 4)[:, ::-1]; zb = np.array([0, 255, 7, 128], np.uint8)\n"
+     "assert (lowp.matmul_integer(a, b, -3, zb) == ref_mm(a, b, -3, zb.astype(np.int64))).all()", "ok"),
+    ("mm every kernel on a strided view", "a = u8(37, 70)[::2, 3:]; b = s8(70, 45)[3:, ::2]\n"
+     "for k in lowp.kernels():\n    with lowp.use_kernel(k):\n"
+     "        assert (lowp.matmul_integer(a, b, 9, -4) == ref_mm(a, b, 9, -4)).all(), k", "ok"),
     ("mm rank 5 broadcast", "a = u8(2, 1, 3, 2, 4); b = s8(3, 4, 5)\n"
      "assert (lowp.matmul_integer(a, b) == ref_mm(a, b)).all()", "ok"),
     ("ql scale nan", "lowp.qlinear_matmul(A, float('nan'), 0, B, 0.1, 0, 0.1, 0)", "raise"),
