@@ -453,42 +453,77 @@ def test_bad_input(results, name, code, expect):
 _dims = st.integers(min_value=0, max_value=9)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(m=_dims, k=_dims, k2=_dims, n=_dims, rev=st.booleans(), za=st.integers(0, 255), zb=st.integers(-128, 127))
-def test_fuzz_matmul_shapes(m, k, k2, n, rev, za, zb):
-    rng = np.random.default_rng(m * 1000 + k * 100 + n)
+_FUZZ_N = int(os.environ.get("LOWP_FUZZ_EXAMPLES", "40"))  # raise it locally to hunt harder
+
+
+@settings(max_examples=_FUZZ_N + 20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.integers(0, 40), k=st.integers(0, 70), dk=st.sampled_from([0, 0, 0, 1, -1]), n=st.integers(0, 40),
+       rev=st.booleans(), za=st.integers(0, 255), zb=st.integers(-128, 127), per_col=st.booleans())
+def test_fuzz_matmul_shapes(m, k, dk, n, rev, za, zb, per_col):
+    """Every GEMM kernel against an int64 reference on edge shapes (0, 1, odd, > one tile), views."""
+    rng = np.random.default_rng(m * 10000 + k * 100 + n)
     a = rng.integers(0, 256, (m, k)).astype(np.uint8)
-    b = rng.integers(-128, 128, (k2, n)).astype(np.int8)
+    b = rng.integers(-128, 128, (max(k + dk, 0), n)).astype(np.int8)
     if rev:
         a, b = a[::-1, ::-1], b[::-1]
-    if k != k2:
+    zbv = rng.integers(-128, 128, n).astype(np.int8) if per_col and n > 0 else zb
+    if dk != 0 and k + dk >= 0:
         with pytest.raises(ValueError, match="not aligned"):
-            lowp.matmul_integer(a, b, za, zb)
+            lowp.matmul_integer(a, b, za, zbv)
         return
-    y = lowp.matmul_integer(a, b, za, zb)
-    ref = ((a.astype(np.int64) - za) @ (b.astype(np.int64) - zb)).astype(np.int32)
-    assert y.shape == ref.shape and (y == ref).all()
+    if dk != 0:
+        return
+    ref = ((a.astype(np.int64) - za) @ (b.astype(np.int64) - np.asarray(zbv, np.int64))).astype(np.int32)
+    for name in lowp.kernels():
+        with lowp.use_kernel(name):
+            y = lowp.matmul_integer(a, b, za, zbv)
+        assert y.shape == ref.shape and (y == ref).all(), name
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(c=st.integers(1, 4), h=st.integers(0, 7), w=st.integers(0, 7), k=st.integers(1, 4), s=st.integers(1, 3),
-       p=st.integers(0, 2), dw=st.booleans())
-def test_fuzz_conv_geometry(c, h, w, k, s, p, dw):
-    rng = np.random.default_rng(c * 1000 + h * 100 + w * 10 + k)
-    x = rng.integers(0, 256, (1, c, h, w)).astype(np.uint8)
-    m, cg, group = (c, 1, c) if dw else (3, c, 1)
-    wt = rng.integers(-128, 128, (m, cg, k, k)).astype(np.int8)
-    if h + 2 * p < k or w + 2 * p < k or h == 0 or w == 0:  # lowp rejects empty images (even when padded)
-        with pytest.raises(ValueError):
-            lowp.conv_integer(x, wt, 5, 0, strides=[s, s], pads=[p] * 4, group=group)
-        return
-    y = lowp.conv_integer(x, wt, 5, 0, strides=[s, s], pads=[p] * 4, group=group)
-    xp = np.pad(x.astype(np.int64) - 5, ((0, 0), (0, 0), (p, p), (p, p)))
-    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-    ref = np.zeros((1, m, oh, ow), np.int64)
+def _ref_conv_int64(x, wt, zx, s, p, d, group):
+    m, cg, k, _ = wt.shape
+    xp = np.pad(x.astype(np.int64) - zx, ((0, 0), (0, 0), (p, p), (p, p)))
+    ke = (k - 1) * d + 1
+    oh, ow = (xp.shape[2] - ke) // s + 1, (xp.shape[3] - ke) // s + 1
+    ref = np.zeros((x.shape[0], m, oh, ow), np.int64)
     for o in range(m):
         g = o // (m // group)
         for i in range(oh):
             for j in range(ow):
-                ref[0, o, i, j] = (xp[0, g * cg:(g + 1) * cg, i * s:i * s + k, j * s:j * s + k] * wt[o]).sum()
-    assert y.shape == ref.shape and (y == ref).all()
+                patch = xp[:, g * cg:(g + 1) * cg, i * s:i * s + ke:d, j * s:j * s + ke:d]
+                ref[:, o, i, j] = (patch * wt[o]).sum(axis=(1, 2, 3))
+    return ref.astype(np.int32)
+
+
+@settings(max_examples=_FUZZ_N, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(c=st.integers(1, 5), h=st.integers(0, 9), w=st.integers(0, 9), k=st.integers(1, 4), s=st.integers(1, 3),
+       p=st.integers(0, 3), d=st.integers(1, 3), mult=st.integers(0, 2), nhwc=st.booleans(), rev=st.booleans(),
+       zx=st.integers(0, 255))
+def test_fuzz_conv_geometry(c, h, w, k, s, p, d, mult, nhwc, rev, zx):
+    """Every GEMM kernel (mult=0: dense conv) and every depthwise kernel (mult>=1: group=C with
+    channel multiplier) against an int64 reference, on odd geometries, views and both layouts."""
+    rng = np.random.default_rng(c * 1000 + h * 100 + w * 10 + k)
+    x = rng.integers(0, 256, (2, c, h + rev, w)).astype(np.uint8)
+    if rev:
+        x = x[::-1, :, :0:-1]  # negative strides, (2, c, h, w)
+    m, cg, group = (c * mult, 1, c) if mult else (3, c, 1)
+    wt = rng.integers(-128, 128, (m, cg, k, k)).astype(np.int8)
+    kw = dict(strides=[s, s], pads=[p] * 4, dilations=[d, d], group=group)
+    xin = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if nhwc else x
+    if nhwc:
+        kw["layout"] = "NHWC"
+    ke = (k - 1) * d + 1
+    if h + 2 * p < ke or w + 2 * p < ke or h == 0 or w == 0:  # lowp rejects empty images (even when padded)
+        with pytest.raises(ValueError):
+            lowp.conv_integer(xin, wt, zx, 0, **kw)
+        return
+    ref = _ref_conv_int64(x, wt, zx, s, p, d, group)
+    if nhwc:
+        ref = ref.transpose(0, 2, 3, 1)
+    from lowp import _lowp
+    kernels = [("gemm", n) for n in lowp.kernels()] if not mult else [("dw", n) for n in _lowp.depthwise_kernels()]
+    for kind, name in kernels:
+        ctx = lowp.use_kernel(name) if kind == "gemm" else lowp.use_depthwise_kernel(name)
+        with ctx:
+            y = lowp.conv_integer(xin, wt, zx, 0, **kw)
+        assert y.shape == ref.shape and (y == ref).all(), (kind, name)
