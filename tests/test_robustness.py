@@ -67,6 +67,16 @@ def set_attr(m, op, name, value):
         if a.name == name:
             n.attribute.remove(a)
     n.attribute.append(onnx.helper.make_attribute(name, value))
+def node(*a, **k):
+    import onnx
+    return onnx.helper.make_node(*a, **k)
+def tiny_model(nodes, out="y"):
+    """A float model with input x (2,) built from nodes; constructs a session and runs it."""
+    from onnx import helper, TensorProto as T
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [2])],
+                          [helper.make_tensor_value_info(out, T.FLOAT, [2])])
+    s = lowp.InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    return s.run(None, {"x": np.ones(2, np.float32)})
 def run_mutated(fn):
     """Load the demo model, let fn edit it, build a session and run it on zeros."""
     import onnx
@@ -398,6 +408,24 @@ CASES = [
      "def f(m):\n    t = [t for t in m.graph.initializer if t.name == 'image_scale'][0]\n"
      "    t.CopyFrom(onnx.numpy_helper.from_array(np.array(-0.5, np.float32), t.name))\n"
      "run_mutated(f)", "either"),
+    ("session tiny valid model", "(y,) = tiny_model([node('Neg', ['x'], ['t']), node('Relu', ['t'], ['y'])])\n"
+     "assert (y == 0).all() and y.shape == (2,)", "ok"),
+    ("session undefined tensor", "tiny_model([node('Relu', ['nope'], ['y'])])", "raise"),
+    ("session cycle", "tiny_model([node('Relu', ['b'], ['a']), node('Relu', ['a'], ['b'])], out='b')", "raise"),
+    ("session output never produced", "tiny_model([node('Relu', ['x'], ['y'])], out='z')", "raise"),
+    ("session tensor defined twice", "tiny_model([node('Relu', ['x'], ['y']), node('Neg', ['x'], ['y'])])", "raise"),
+    ("session initializer without data", "import onnx; from onnx import helper, TensorProto as T\n"
+     "t = onnx.TensorProto(); t.name = 'w'; t.data_type = T.INT8; t.dims.extend([2**31, 2**31])\n"
+     "g = helper.make_graph([node('MatMulInteger', ['x', 'w'], ['y'])], 'g', [helper.make_tensor_value_info("
+     "'x', T.UINT8, [2, 4])], [helper.make_tensor_value_info('y', T.INT32, [2, 4])], initializer=[t])\n"
+     "lowp.InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]).SerializeToString())",
+     "raise"),
+    ("session MatMulInteger K mismatch", "import onnx; from onnx import helper, TensorProto as T\n"
+     "w = onnx.numpy_helper.from_array(np.ones((5, 3), np.int8), 'w')\n"
+     "g = helper.make_graph([node('MatMulInteger', ['x', 'w'], ['y'])], 'g', [helper.make_tensor_value_info("
+     "'x', T.UINT8, [2, 4])], [helper.make_tensor_value_info('y', T.INT32, [2, 3])], initializer=[w])\n"
+     "s = lowp.InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]).SerializeToString())\n"
+     "s.run(None, {'x': np.ones((2, 4), np.uint8)})", "raise"),
     ("session wrong type", "lowp.InferenceSession(12345)", "raise"),
 ]
 
