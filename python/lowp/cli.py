@@ -333,7 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, OSError, NotImplementedError) as e:
+        # Bad models, inputs or options: one line naming the problem, not a traceback.
+        print(f"lowp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if type(e).__name__ != "DecodeError":  # protobuf's error for a file that is not an ONNX model
+            raise
+        print(f"lowp {args.command}: error: not a valid ONNX model: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
