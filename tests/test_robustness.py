@@ -570,3 +570,25 @@ def test_fuzz_conv_geometry(c, h, w, k, s, p, d, mult, nhwc, rev, zx):
         with ctx:
             y = lowp.conv_integer(xin, wt, zx, 0, **kw)
         assert y.shape == ref.shape and (y == ref).all(), (kind, name)
+
+
+# ------------------------------------------------------------------------- CLI
+@pytest.mark.parametrize("args,needle", [
+    (["run", "/nonexistent/model.onnx"], "model file not found"),
+    (["info", "{rand}"], "not a valid ONNX model"),
+    (["compare", "{rand}"], "not a valid ONNX model"),
+    (["run", DEMO_MODEL, "--threads", "0"], "num_threads"),
+    (["run", DEMO_MODEL, "-i", "nope={bad}"], "no input 'nope'"),
+])
+def test_cli_bad_input_one_line_error(tmp_path, args, needle):
+    rand = tmp_path / "rand.onnx"
+    rand.write_bytes(np.random.default_rng(0).bytes(3000))
+    bad = tmp_path / "bad.npy"
+    bad.write_text("junk")
+    args = [a.format(rand=rand, bad=bad) for a in args]
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(lowp.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([pkg_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    p = subprocess.run([sys.executable, "-m", "lowp.cli"] + args, capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode != 0 and p.returncode > 0, p.stderr  # an error exit, not a signal
+    assert needle in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
