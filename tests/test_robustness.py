@@ -592,3 +592,43 @@ def test_cli_bad_input_one_line_error(tmp_path, args, needle):
     assert p.returncode != 0 and p.returncode > 0, p.stderr  # an error exit, not a signal
     assert needle in p.stderr, p.stderr
     assert "Traceback" not in p.stderr, p.stderr
+
+
+_shape = st.lists(st.integers(0, 5), min_size=0, max_size=4)
+
+
+@settings(max_examples=_FUZZ_N, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sa=_shape, sb=_shape, op=st.sampled_from(["add", "sub", "mul"]),
+       rounding=st.sampled_from(["half_even", "gemmlowp", "single"]), signed=st.booleans(), rev=st.booleans())
+def test_fuzz_binary_broadcast(sa, sb, op, rounding, signed, rev):
+    """qlinear_add/sub/mul on any broadcast pair (0-d, empty, negative-stride views): every
+    eltwise kernel gives the scalar reference kernel's answer on contiguous copies; shapes that do
+    not broadcast raise ValueError."""
+    from lowp import _lowp
+    rng = np.random.default_rng(len(sa) * 100 + len(sb))
+    dt = np.int8 if signed else np.uint8
+    lo, hi = (-128, 128) if signed else (0, 256)
+    a = rng.integers(lo, hi, [d + rev for d in sa]).astype(dt)
+    b = rng.integers(lo, hi, sb).astype(dt)
+    if rev and a.ndim:
+        a = a[(slice(None, 0, -1),) * a.ndim]  # negative strides, shape sa
+    fn = getattr(lowp, "qlinear_" + op)
+    args = (0.05, 3, b, 0.07, -2 if signed else 9, 0.11, 1 if signed else 128)
+    try:
+        np.broadcast_shapes(tuple(sa), tuple(sb))
+    except ValueError:
+        with pytest.raises(ValueError):
+            fn(a, *args, rounding=rounding)
+        return
+    _lowp._force_eltwise_kernel("ref")
+    try:
+        want = fn(a.copy(), *args, rounding=rounding)  # copy(): C order, keeps 0-d
+    finally:
+        _lowp._force_eltwise_kernel("")
+    for name in _lowp._eltwise_kernels():
+        _lowp._force_eltwise_kernel(name)
+        try:
+            got = fn(a, *args, rounding=rounding)
+        finally:
+            _lowp._force_eltwise_kernel("")
+        assert got.shape == want.shape and got.dtype == want.dtype and (got == want).all(), name
