@@ -158,7 +158,8 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
 }
 
 // Packs up to 32 rows of A into the U8 domain, layout [k-block][32 rows][64 bytes]; missing rows
-// and k past K are zero (masked loads: nothing outside A is read). Row sums via vpsadbw.
+// and k past K are zero (masked loads: nothing outside A is read); for m <= 2 the missing rows
+// are left unwritten, as ukernel_amx reads only the valid rows then. Row sums via vpsadbw.
 void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
   const uint8_t* src = static_cast<const uint8_t*>(a);
   uint8_t* out = static_cast<uint8_t*>(dst);
@@ -169,6 +170,11 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
   for (int r = 0; r < kMR; ++r) {
     uint8_t* o = out + static_cast<size_t>(r) * kKB;
     if (r >= m) {
+      // Tiles of <= 2 rows never read the missing rows (they take the vpdpbusd path).
+      if (m <= 2) {
+        if (row_sums) row_sums[r] = 0;
+        continue;
+      }
       for (int kb = 0; kb < blocks; ++kb)
         _mm512_storeu_si512(o + static_cast<size_t>(kb) * kABlockBytes, _mm512_setzero_si512());
       if (row_sums) row_sums[r] = 0;
