@@ -78,10 +78,16 @@ const TileConfig kConfig = make_config();
 // (sttilecfg) is cheaper than ldtilecfg, and checking it (rather than trusting a flag) stays
 // correct when other code on this thread (e.g. another library's AMX kernels) changed it.
 __attribute__((target("amx-tile"))) inline void configure_tiles() {
+  // GCC's sttilecfg/ldtilecfg intrinsics declare only a pointer-sized memory operand, so the
+  // compiler is told explicitly (memory clobbers) that all 64 bytes are written / read.
   TileConfig cur;
   _tile_storeconfig(&cur);
+  __asm__ volatile("" ::: "memory");
   const __m512i want = _mm512_load_si512(&kConfig), have = _mm512_load_si512(&cur);
-  if (_mm512_cmpneq_epi32_mask(want, have) != 0) _tile_loadconfig(&kConfig);
+  if (_mm512_cmpneq_epi32_mask(want, have) != 0) {
+    __asm__ volatile("" ::: "memory");
+    _tile_loadconfig(&kConfig);
+  }
 }
 
 // C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks.
