@@ -94,6 +94,7 @@ __attribute__((target("amx-tile"))) inline void configure_tiles() {
 __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, const int8_t* b, int blocks,
                                                              bool two_row_tiles, int32_t* c) {
   configure_tiles();
+  __asm__ volatile("" ::: "memory");  // A and B were just written by the packers
   _tile_zero(0);
   _tile_zero(1);
   if (two_row_tiles) {
@@ -126,6 +127,8 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, c
   }
   _tile_stored(0, c, kNR * 4);
   _tile_stored(1, c + 16, kNR * 4);
+  // The tile load/store intrinsics do not declare their memory operands: order them explicitly.
+  __asm__ volatile("" ::: "memory");
   // No tilerelease: the next call on this thread reuses the configuration.
 }
 
