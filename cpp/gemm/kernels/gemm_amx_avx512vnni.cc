@@ -15,17 +15,15 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-#include <cpuid.h>
 
 #include "gemm/kernel.h"
 #include "gemm/kernels/vnni_avx512.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
+
+bool cpu_has_amx_int8();  // gemm_amx_cpu.cc (portable code: safe to call on any x86 CPU)
+
 namespace {
 
 constexpr int kMR = 32, kNR = 32, kKR = 4;
@@ -33,26 +31,6 @@ constexpr int kKB = 64;                         // k per AMX block
 constexpr int kGB = kKB / kKR;                  // k-groups per block (16)
 constexpr int kABlockBytes = kMR * kKB;         // 2048
 constexpr int kBBlockBytes = kGB * kNR * kKR;   // 2048
-
-bool amx_supported() {
-  static const bool ok = [] {
-    if (!cpu::has_avx512vnni()) return false;
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-    if (!((d >> 24) & 1u) || !((d >> 25) & 1u)) return false;  // AMX-TILE, AMX-INT8
-    uint32_t xlo = 0, xhi = 0;
-    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-    if ((xlo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG, XTILEDATA enabled by the OS
-#if defined(__linux__)
-    // Linux hands out the (large) tile data state only on request: ARCH_REQ_XCOMP_PERM.
-    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return false;
-    return true;
-#else
-    return false;
-#endif
-  }();
-  return ok;
-}
 
 struct alignas(64) TileConfig {
   uint8_t palette_id;
@@ -62,17 +40,10 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-TileConfig make_config() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  for (int i = 0; i < 8; ++i) {
-    cfg.rows[i] = 16;
-    cfg.colsb[i] = 64;
-  }
-  return cfg;
-}
-const TileConfig kConfig = make_config();
+// Palette 1, tiles 0..7 of 16 rows x 64 bytes. Constant-initialised: this file is compiled with
+// AVX-512 flags, so it must not run any code before dispatch has checked the CPU.
+static_assert(sizeof(TileConfig) == 64, "tile configuration is 64 bytes");
+constexpr TileConfig kConfig = {1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
 
 // Loads our tile configuration unless this thread already has it. Reading the current one back
 // (sttilecfg) is cheaper than ldtilecfg, and checking it (rather than trusting a flag) stays
@@ -205,7 +176,7 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
 }  // namespace
 
 extern const GemmKernel kGemmAmx = {
-    "amx", kMR, kNR, kKR, DType::U8, DType::S8, amx_supported, ukernel_amx, 40, pack_a_amx,
+    "amx", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_amx, 40, pack_a_amx,
 };
 
 }  // namespace lowp
