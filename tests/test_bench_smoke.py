@@ -34,9 +34,13 @@ def test_bench_quick_writes_reports_and_checks_exactness(tmp_path):
     assert {"ORT MatMulInteger", "ORT QLinearMatMul", "numpy f32 matmul", "ORT f32 MatMul"} <= impls
     assert all(r["gops"] > 0 and r["samples"] == 2 for r in data["rows"])
     # The harness compared every lowp kernel with onnxruntime before timing, and found them equal.
-    lowp_checks = [c for c in res["checks"] if c["what"].startswith("lowp")]
-    assert len(lowp_checks) == 2 * len([k for k in lowp.kernels() if k != "ref"])
+    nk = len([k for k in lowp.kernels() if k != "ref"])
+    lowp_checks = [c for c in res["checks"] if c["what"].startswith("lowp") and c["shape"] == "5x24x40 t=1"]
+    assert len(lowp_checks) == 2 * nk
     assert all(c["exact"] and c["mismatches"] == 0 and c["total"] == 5 * 24 for c in lowp_checks)
+    # ... and on the per-call overhead shape, which gets its own table.
+    assert len([c for c in res["checks"] if c["shape"].startswith("1x16x64") and c["exact"]]) >= 2 * nk
+    assert "Per-call overhead" in md and len(res["overhead"]) == len({r.impl for r in res["rows"]})
 
 
 def test_bench_models_match_numpy_reference():
@@ -63,10 +67,10 @@ def test_bench_flags_a_wrong_result(monkeypatch, tmp_path):
         return y
 
     monkeypatch.setattr(lowp, "matmul_integer", off_by_one)
-    res = G.run(TINY + ["--no-fp32", "--no-torch"])
+    res = G.run(TINY + ["--no-fp32", "--no-torch", "--no-overhead"])
     assert res["failures"] == len([k for k in lowp.kernels() if k != "ref"])  # one int32 check per kernel
     assert any("MISMATCH" in n for n in res["notes"])
-    assert G.main(TINY + ["--no-fp32", "--no-torch"]) == 1
+    assert G.main(TINY + ["--no-fp32", "--no-torch", "--no-overhead"]) == 1
 
 
 def test_bench_skips_missing_optional_peers(monkeypatch, tmp_path):
@@ -78,7 +82,7 @@ def test_bench_skips_missing_optional_peers(monkeypatch, tmp_path):
         return real_import(name, *args, **kw)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    res = G.run(TINY + ["--no-fp32", "--out", str(tmp_path)])
+    res = G.run(TINY + ["--no-fp32", "--no-overhead", "--out", str(tmp_path)])
     assert res["failures"] == 0
     assert any("torch is not installed" in n for n in res["notes"])
     assert any("matplotlib is not installed" in n for n in res["notes"])

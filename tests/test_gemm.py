@@ -8,10 +8,9 @@ import os
 import pickle
 import subprocess
 import sys
+import zlib
 
 import numpy as np
-
-from reference.seeds import stable_seed
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -55,6 +54,11 @@ def ref_qlinear(a, sa, za, b, sb, zb, sy, zy, ydt, rounding, bias=None, qmin=Non
         s = np.array([x for _, x in ms], np.int64)
         out = tfl.requantize(acc, m, s, int(zy), qmin, qmax, single_rounding=rounding == "single")
     return out.astype(ydt)
+
+
+def _seed(key):
+    """A stable seed (hash() of types changes from run to run)."""
+    return zlib.crc32(repr(key).encode())
 
 
 def rand(rng, dt, shape):
@@ -309,7 +313,7 @@ def test_set_num_threads_roundtrip():
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 @pytest.mark.parametrize("at,bt", ALL4)
 def test_qlinear_matmul_all_roundings(rounding, at, bt):
-    rng = np.random.default_rng(stable_seed(rounding, at, bt))
+    rng = np.random.default_rng(_seed((rounding, at, bt)))
     n_mid = n_all = 0
     for (M, K, N) in [(1, 1, 1), (5, 17, 33), (9, 64, 40), (17, 300, 7)]:
         a, b = rand(rng, at, (M, K)), rand(rng, bt, (K, N))
@@ -400,3 +404,37 @@ def test_lowp_kernel_env_var_unknown():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "no_such_kernel" in r.stderr and "LOWP_KERNEL" in r.stderr
+
+
+@pytest.mark.parametrize("rounding", ["gemmlowp", "single"])
+def test_qlinear_matmul_multiplier_is_derived_in_double(rounding):
+    """TFLite forms the effective scale as double(a_scale) * double(b_scale) / double(y_scale).
+    Doing it in float32 changes the low bits of the Q31 multiplier, which shows only on
+    accumulators whose product lands next to a rounding boundary: search for such accumulators,
+    feed them through the bias (a = za, so the GEMM sum is 0) and require the double result."""
+    single = rounding == "single"
+    rng = np.random.default_rng(_seed(("derive", rounding)))
+    # real ~ 1e-7 lets |acc| reach ~1e9, where a few ulps of multiplier move the output by > 1e-6
+    for _ in range(1000):
+        sa, sb, sy = (np.float32(v) for v in np.exp(rng.uniform([-6, -9, -1], [-4, -7, 0])))
+        real64 = float(np.float64(sa) * np.float64(sb) / np.float64(sy))
+        real32 = float(np.float32(np.float32(sa * sb) / sy))
+        m64, s64 = tfl.quantize_multiplier(real64, single)
+        m32, s32 = tfl.quantize_multiplier(real32, single)
+        if 3e-8 < real64 < 3e-7 and s64 == s32 and abs(m64 - m32) > 30:
+            break
+    assert (m64, s64) != (m32, s32)
+    # accumulators next to every rounding boundary (t + 1/2) / real of the outputs t in [-120, 120)
+    centers = np.round((np.arange(-120, 120) + 0.5) / real64).astype(np.int64)
+    acc = (centers[:, None] + np.arange(-40, 41)[None, :]).reshape(-1).astype(np.int32)
+    y64 = tfl.requantize(acc, m64, s64, 0, -128, 127, single)
+    y32 = tfl.requantize(acc, m32, s32, 0, -128, 127, single)
+    bias = acc[y64 != y32][:64]
+    assert bias.size >= 4, "no distinguishing accumulator found"
+    bias = np.concatenate([bias, acc[:64]])
+    N = bias.size
+    a = np.full((2, 3), 7, np.int8)
+    b = rand(rng, np.int8, (3, N))
+    want = tfl.requantize(np.broadcast_to(bias, (2, N)), m64, s64, 0, -128, 127, single).astype(np.int8)
+    check_all_kernels(lambda: lowp.qlinear_matmul(a, sa, np.int8(7), b, sb, np.int8(0), sy, np.int8(0), bias=bias,
+                                                  rounding=rounding), want)

@@ -84,26 +84,61 @@ def test_mnist8_same_predictions_as_onnxruntime(model_dir):
 
 
 # --------------------------------------------------------------------------- architectures
-CASES = [(name, fmt, pc) for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
+CASES = [(name, fmt, pc, "u8") for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
+CASES += [(name, "QDQ", True, "s8") for name in B.MODELS]
+CASES += [("mobilenetv3@17", "QDQ", True, "u8"), ("mobilenetv3@17", "QDQ", True, "s8")]  # HardSwish op (opset 17)
+_INT_OPS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
+            "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul", "MaxPool")
 
 
-@pytest.mark.parametrize("name,fmt,per_channel", CASES, ids=[f"{n}-{f}-{'pc' if p else 'pt'}" for n, f, p in CASES])
-def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel):
-    path = B.build_quantized(name, model_dir, fmt, per_channel)
-    sess = lowp.InferenceSession(path)
-    osess = _ort(path)
+def _expose_quantized_tensors(path):
+    """The model with every 8-bit intermediate tensor (outputs of Q / QLinear* / MaxPool) as a graph output."""
+    import onnx
+
+    m = onnx.load(path)
+    names = {o.name for o in m.graph.output}
+    dq_out = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    for n in m.graph.node:
+        if n.op_type == "MaxPool" and n.input[0] in dq_out:
+            continue  # a float MaxPool inside a DQ/Q pair (QDQ format): its output is not an 8-bit tensor
+        if n.op_type in _INT_OPS and n.output[0] not in names:
+            m.graph.output.append(onnx.ValueInfoProto(name=n.output[0]))
+            names.add(n.output[0])
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("name,fmt,per_channel,act", CASES,
+                         ids=[f"{n}-{f}-{'pc' if p else 'pt'}-{a}" for n, f, p, a in CASES])
+def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
+    """Every quantized intermediate tensor and the output, compared with onnxruntime."""
+    base, _, opset = name.partition("@")
+    path = B.build_quantized(base, model_dir, fmt, per_channel, act, opset=int(opset or 13))
+    model = _expose_quantized_tensors(path)
+    sess = lowp.InferenceSession(model)
+    osess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     x = B.inputs(8, seed=3)
-    y = sess.run(None, {"input": x})[0]
-    r = osess.run(None, {"input": x})[0]
-    assert y.shape == r.shape == (8, 10)
+    ys = sess.run(None, {"input": x})
+    rs = osess.run(None, {"input": x})
+    assert ys[0].shape == (8, 10)
+    total = sum(y.size for y in ys)
+    bad = {o.name: _mismatch(y, r) for o, y, r in zip(sess.get_outputs(), ys, rs)}
+    n_bad = sum(bad.values())
+    diffs = [int(np.abs(y.astype(np.int64) - r.astype(np.int64)).max()) for y, r in zip(ys, rs)
+             if y.dtype != np.float32 and _mismatch(y, r)]
     kinds = sess.graph.op_counts()
-    float_ops = {k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear")}
-    bad = _mismatch(y, r)
-    print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'}: {bad} mismatching values of {y.size}; "
-          f"float steps: {sorted(float_ops) or 'none'}")
-    assert bad == 0
+    float_ops = sorted(k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear"))
+    print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'} {act}: {len(ys)} tensors, "
+          f"{n_bad} mismatching values of {total} ({n_bad / total:.4%}), max |diff| {max(diffs, default=0)}; "
+          f"float steps: {float_ops or 'none'}")
+    if act == "u8":
+        # onnxruntime runs every op of a uint8 QDQ/QOperator model in integers: zero mismatches.
+        assert n_bad == 0, {k: v for k, v in bad.items() if v}
+    else:
+        # int8 activations: onnxruntime falls back to float Conv for some layers (float32 sums): rare +-1
+        # that can propagate; measured 0.002 % here.
+        assert n_bad <= 0.01 * total
     # Every conv/FC layer is an integer kernel.
-    assert kinds.get("lowp.QConv", 0) >= 1 and kinds.get("lowp.QGemm", 0) == 1
+    assert kinds.get("lowp.QConv", 0) >= 1 and kinds.get("lowp.QGemm", 0) == (base != "yolo")
     assert "Conv" not in kinds and "Gemm" not in kinds
 
 
@@ -202,3 +237,90 @@ def test_bad_inputs_raise_clear_errors():
         lowp.InferenceSession("/nonexistent/model.onnx")
     with pytest.raises(TypeError):
         lowp.InferenceSession(12345)
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2", "shufflenet"])
+def test_fallback_kernels_agree_with_ops(model_dir, name, monkeypatch):
+    """The executor's numpy/GEMM reference paths (LOWP_GRAPH_FALLBACK=1) and lowp's operator kernels agree."""
+    path = B.build_quantized(name, model_dir)
+    x = B.inputs(3, seed=7)
+    y = lowp.InferenceSession(path).run(None, {"input": x})[0]
+    monkeypatch.setenv("LOWP_GRAPH_FALLBACK", "1")
+    y_ref = lowp.InferenceSession(path).run(None, {"input": x})[0]
+    assert _mismatch(y, y_ref) == 0
+    monkeypatch.delenv("LOWP_GRAPH_FALLBACK")
+    monkeypatch.setenv("LOWP_GRAPH_MAXPOOL", "lowp")  # lowp.max_pool instead of the numpy window max
+    assert _mismatch(lowp.InferenceSession(path).run(None, {"input": x})[0], y) == 0
+
+
+def test_memory_plan_demo_model():
+    sess = lowp.InferenceSession(DEMO_MODEL)
+    plan = sess.memory_plan(batch=1)
+    plan.check()
+    # Hand count for the demo CNN (uint8, 64-byte aligned): while the first max-pool runs, the first
+    # conv's output (28*28*16 = 12544 B) and the pool's output (14*14*16 = 3136 B) are both alive.
+    assert plan.peak_bytes == 12544 + 3136
+    assert plan.total_bytes > plan.peak_bytes
+    plan4 = sess.memory_plan(batch=4)
+    assert plan4.peak_bytes == 4 * (12544 + 3136)
+
+
+def test_memory_plan_reuses_memory(model_dir):
+    sess = lowp.InferenceSession(B.build_quantized("mobilenetv2", model_dir))
+    plan = sess.memory_plan(batch=2)
+    plan.check()
+    assert max(plan.sizes.values()) <= plan.peak_bytes < plan.total_bytes / 2
+
+
+@pytest.mark.parametrize("name", ["plain", "mobilenetv2"])
+def test_dynamic_quantization_matmulinteger_convinteger(model_dir, name):
+    """quantize_dynamic models: DynamicQuantizeLinear -> ConvInteger/MatMulInteger (integer kernels) -> float glue."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp = os.path.join(model_dir, f"{name}_float.onnx")
+    if not os.path.exists(fp):
+        B.export(B.build(name), fp)
+    qp = os.path.join(model_dir, f"{name}_dynamic.onnx")
+    if not os.path.exists(qp):
+        quantize_dynamic(fp, qp, weight_type=QuantType.QUInt8, op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+    sess = lowp.InferenceSession(qp)
+    kinds = sess.graph.op_counts()
+    assert kinds.get("lowp.ConvInteger", 0) >= 3 and kinds.get("lowp.MatMulInteger", 0) == 1
+    x = B.inputs(6, seed=8)
+    y = sess.run(None, {"input": x})[0]
+    r = _ort(qp).run(None, {"input": x})[0]
+    bad = _mismatch(y, r)
+    print(f"{name} dynamic: {bad} mismatching bytes of {y.nbytes}, max |diff| {np.abs(y - r).max()}")
+    # The integer parts are exact and the elementwise float glue (scale multiply, bias add) is float32
+    # in onnxruntime's order; only float reductions (GlobalAveragePool in float, numpy's pairwise sum vs
+    # onnxruntime's) may differ, in the last bits of a float: measured <= 6e-8 absolute here.
+    if name == "plain":
+        assert bad == 0
+    np.testing.assert_allclose(y, r, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(y.argmax(1), r.argmax(1))
+
+
+def test_num_threads_do_not_change_bits(model_dir):
+    path = B.build_quantized("mobilenetv2", model_dir)
+    x = B.inputs(4, seed=9)
+    ys = [lowp.InferenceSession(path, num_threads=t).run(None, {"input": x})[0] for t in (1, 2, 3)]
+    assert _mismatch(ys[0], ys[1]) == 0 and _mismatch(ys[0], ys[2]) == 0
+    with pytest.raises(ValueError):
+        lowp.InferenceSession(path, num_threads=0)
+
+
+@pytest.mark.parametrize("fmt,act", [("QDQ", "u8"), ("QOperator", "u8"), ("QDQ", "s8")])
+def test_attention_block(model_dir, fmt, act):
+    """Self-attention: QLinearMatMul of two activations, Softmax, Mul by a scalar, MatMul+Add linears."""
+    if not hasattr(lowp, "qlinear_softmax"):
+        pytest.skip("needs lowp.qlinear_softmax / qlinear_mul (lowp.ops.eltwise) for onnxruntime's integer arithmetic")
+    path = B.build_quantized("attention", model_dir, fmt, True, act)
+    model = _expose_quantized_tensors(path)
+    sess = lowp.InferenceSession(model)
+    ys = sess.run(None, {"input": B.inputs(4, seed=11)})
+    rs = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"input": B.inputs(4, seed=11)})
+    n_bad = sum(_mismatch(y, r) for y, r in zip(ys, rs))
+    print(f"attention {fmt} {act}: {n_bad} mismatching of {sum(y.size for y in ys)}")
+    assert n_bad == 0
+    if fmt == "QDQ":
+        assert sess.graph.op_counts().get("lowp.QMatMul", 0) == 2

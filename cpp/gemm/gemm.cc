@@ -1,5 +1,6 @@
 // GEMM driver: prepacking of B, blocking, threading, per-call epilogue terms.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -20,6 +21,8 @@ int32_t type_max(DType t) { return t == DType::U8 ? 255 : (t == DType::S8 ? 127 
 struct Scratch {
   std::vector<uint8_t> a_panel;
   std::vector<int32_t> row_sums;
+  uint64_t call = 0;  // which gemm() call and A panel the scratch holds (see "reuse" below)
+  int panel = -1;
   uint8_t* aligned_a(size_t bytes) {
     if (a_panel.size() < bytes + kAlign) a_panel.resize(bytes + kAlign);
     const uintptr_t p = reinterpret_cast<uintptr_t>(a_panel.data());
@@ -27,6 +30,7 @@ struct Scratch {
   }
 };
 thread_local Scratch t_scratch;
+std::atomic<uint64_t> g_calls{0};
 
 // Per-call column terms, owned by the calling thread.
 struct CallTerms {
@@ -152,7 +156,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
   const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
-  const size_t b_esz = element_size(k.b_domain), a_esz = element_size(k.a_domain);
+  const size_t b_esz = element_size(k.b_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
   const int m_panels = static_cast<int>(ceil_div(M, k.mr));
   // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
@@ -172,23 +176,30 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   const int nc_panels = static_cast<int>(ceil_div(n_panels, n_blocks));
   m_blocks = static_cast<int>(ceil_div(m_panels, mc_panels));
   n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
-  // Kernels with their own A packer may pad K to 64 (AMX tiles); allow for it.
-  const size_t a_panel_bytes = static_cast<size_t>(round_up(Kp, 64)) * k.mr * a_esz;
+  const size_t a_bytes = a_panel_bytes(k, K);
   const size_t a_in_esz = element_size(args.a_type);
   const bool need_row_sums = ep.zb != nullptr;
 
+  // Reuse: when every task covers a single A panel (e.g. GEMV, M <= mr), a thread that runs
+  // several tasks of the same panel packs it once per call instead of once per task.
+  const uint64_t call = ++g_calls;
+  const bool reuse = mc_panels == 1;
   auto task = [&](int t, int /*thread*/) {
     const int nb = t / m_blocks, mb = t % m_blocks;  // neighbouring tasks share a B block
     Scratch& S = t_scratch;
-    uint8_t* apack = S.aligned_a(a_panel_bytes);
+    uint8_t* apack = S.aligned_a(a_bytes);
     if (S.row_sums.size() < static_cast<size_t>(k.mr)) S.row_sums.resize(k.mr);
     const int p_end = std::min(n_panels, (nb + 1) * nc_panels);
     const int mp_end = std::min(m_panels, (mb + 1) * mc_panels);
     for (int mp = mb * mc_panels; mp < mp_end; ++mp) {
       const int i0 = mp * k.mr;
       const int m = std::min(k.mr, M - i0);
-      pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type, m, K,
-                   args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+      if (!(reuse && S.call == call && S.panel == mp)) {
+        pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type,
+                     m, K, args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+        S.call = call;
+        S.panel = mp;
+      }
       for (int p = nb * nc_panels; p < p_end; ++p) {
         const int j0 = p * k.nr;
         Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};

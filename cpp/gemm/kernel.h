@@ -63,7 +63,11 @@ struct GemmKernel {
   UKernelFn ukernel;
   int priority;       // higher wins in default dispatch
   PackAFn pack_a = nullptr;  // nullptr: the generic pack_a_panel
+  int a_kr = 0;              // k-group of the A panel layout when it differs from kr (AMX: 64)
 };
+
+// k-group of packed A panels, and the bytes one A panel takes (what a packer may write).
+inline int a_group(const GemmKernel& k) { return k.a_kr > 0 ? k.a_kr : k.kr; }
 
 // ---- helpers shared by kernels (gemm/epilogue.cc) ----
 
@@ -72,6 +76,9 @@ void epilogue_ref(const Tile& t, const Epilogue& ep, const int32_t* acc, int acc
 
 // Packing (gemm/pack.cc). Generic over domain and kr; kernels may provide faster ones later.
 size_t element_size(DType d);
+inline size_t a_panel_bytes(const GemmKernel& k, int K) {
+  return static_cast<size_t>(round_up(round_up(K, k.kr), a_group(k))) * k.mr * element_size(k.a_domain);
+}
 void pack_b_panel(const GemmKernel& k, const void* b, DType b_type, int K, int ncols, ptrdiff_t ldb,
                   void* dst, int32_t* colsum);
 void pack_a_panel(const GemmKernel& k, const void* a, DType a_type, int mrows, int K, ptrdiff_t lda,

@@ -33,7 +33,7 @@ inline int32_t load(const void* p, ptrdiff_t idx) {
 template <typename TIn, typename TDom>
 void pack_lines(const void* src, int lines, int tile, int K, int kr, ptrdiff_t lstride, ptrdiff_t estride,
                 int32_t shift, void* dst, int32_t* sums) {
-  const int Kp = static_cast<int>(round_up(K, kr));
+  const int Kp = static_cast<int>(round_up(K, kr));  // kr: this layout's k-group
   TDom* out = static_cast<TDom*>(dst);
   std::memset(out, 0, sizeof(TDom) * static_cast<size_t>(Kp) * tile);
   const TIn* s = static_cast<const TIn*>(src);
@@ -80,7 +80,7 @@ void pack_b_panel(const GemmKernel& k, const void* b, DType b_type, int K, int n
 void pack_a_panel(const GemmKernel& k, const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
                   int32_t* row_sums) {
   if (k.pack_a) return k.pack_a(a, a_type, mrows, K, lda, dst, row_sums);
-  pack_any(a_type, k.a_domain, a, mrows, k.mr, K, k.kr, lda, 1, dst, row_sums);
+  pack_any(a_type, k.a_domain, a, mrows, k.mr, K, a_group(k), lda, 1, dst, row_sums);
 }
 
 }  // namespace lowp

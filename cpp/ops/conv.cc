@@ -9,6 +9,7 @@
 #include "gemm/kernel.h"
 #include "ops/depthwise.h"
 #include "ops/im2col.h"
+#include "runtime/thread_pool.h"
 
 namespace lowp {
 
@@ -63,6 +64,8 @@ PackedConv::PackedConv(const void* w, DType w_type, int Cout, int KH, int KW, in
     dwk_ = &select_dw_kernel(dw_kernel);
     dw_.reset(new DwPacked());
     dw_prepare(*dw_, w, w_type, Cout, KH * KW, zw, zw_count);
+    dw_->KH = KH;
+    dw_->KW = KW;
     dwk_->pack(*dw_);
     return;
   }
@@ -139,6 +142,8 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
   const bool direct = w.KH() == 1 && w.KW() == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
                       g.pb == 0 && g.pr == 0;
   const int Kg = w.KH() * w.KW() * Cg;
+  ThreadPool& pool = ThreadPool::global();
+  const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
   for (int gi = 0; gi < G; ++gi) {
     OutputSpec sg;
     const OutputSpec* spec = &out;
@@ -173,8 +178,20 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
     if (S.cols.size() < static_cast<size_t>(mc * Kg)) S.cols.resize(static_cast<size_t>(mc * Kg));
     for (int64_t m0 = 0; m0 < M; m0 += mc) {
       const int64_t m = std::min(mc, M - m0);
-      im2col_nhwc(static_cast<const uint8_t*>(x), g, Cin, gi * Cg, Cg, w.KH(), w.KW(), static_cast<uint8_t>(zx & 0xff),
-                  m0, m, S.cols.data(), Kg);
+      if (threads > 1 && m >= 64) {
+        // Split the im2col rows over the pool (the GEMM below is threaded too).
+        const int tasks = threads * 2;
+        uint8_t* cols = S.cols.data();
+        pool.parallel_for(tasks, [&](int t, int /*thread*/) {
+          const int64_t r0 = m * t / tasks, r1 = m * (t + 1) / tasks;
+          if (r1 > r0)
+            im2col_nhwc(static_cast<const uint8_t*>(x), g, Cin, gi * Cg, Cg, w.KH(), w.KW(),
+                        static_cast<uint8_t>(zx & 0xff), m0 + r0, r1 - r0, cols + r0 * Kg, Kg);
+        }, threads);
+      } else {
+        im2col_nhwc(static_cast<const uint8_t*>(x), g, Cin, gi * Cg, Cg, w.KH(), w.KW(), static_cast<uint8_t>(zx & 0xff),
+                    m0, m, S.cols.data(), Kg);
+      }
       a.M = static_cast<int>(m);
       a.a = S.cols.data();
       a.lda = Kg;

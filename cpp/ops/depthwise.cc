@@ -15,6 +15,7 @@ extern const DwKernel kDwRef;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const DwKernel kDwAvx2;
 extern const DwKernel kDwAvx512;
+extern const DwKernel kDwAvx512Vnni;
 #endif
 #if defined(__aarch64__)
 extern const DwKernel kDwNeon;
@@ -23,7 +24,7 @@ extern const DwKernel kDwNeon;
 namespace {
 const DwKernel* const kDwTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
-    &kDwAvx512, &kDwAvx2,
+    &kDwAvx512Vnni, &kDwAvx512, &kDwAvx2,
 #endif
 #if defined(__aarch64__)
     &kDwNeon,
@@ -80,6 +81,8 @@ std::string default_depthwise_kernel() { return select_dw_kernel(nullptr).name; 
 void dw_prepare(DwPacked& p, const void* w, DType w_type, int Cout, int taps, const int32_t* zw, int zw_count) {
   p.C = Cout;
   p.taps = taps;
+  p.row_ok = false;
+  p.wq.clear();
   p.wn.assign(static_cast<size_t>(taps) * Cout, 0);
   p.wsum.assign(Cout, 0);
   for (int c = 0; c < Cout; ++c) {
@@ -122,8 +125,13 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
   if (requant) {
     if (out.rounding == Rounding::HalfEven) {
       T.scale.resize(C);
-      for (int c = 0; c < C; ++c) T.scale[c] = out.scale[out.scale.size() == 1 ? 0 : c];
+      bool small = true;
+      for (int c = 0; c < C; ++c) {
+        T.scale[c] = out.scale[out.scale.size() == 1 ? 0 : c];
+        small = small && T.scale[c] < 0.5f && T.scale[c] > -0.5f;
+      }
       ep.scale = T.scale.data();
+      ep.scale_below_half = small;
     } else {
       T.mult.resize(C);
       T.shift.resize(C);
@@ -157,6 +165,7 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
   ThreadPool& pool = ThreadPool::global();
   const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
   const int zbyte = zx & 0xff;
+  const bool use_rows = K.run_row != nullptr && P.row_ok && KH <= 64;
   auto task = [&](int r, int /*thread*/) {
     DwScratch& S = t_dw;
     if (S.zrow.size() < static_cast<size_t>(C) || (C > 0 && S.zrow[0] != zbyte)) S.zrow.assign(std::max<size_t>(C, S.zrow.size()), static_cast<uint8_t>(zbyte));
@@ -164,6 +173,17 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
     if (S.ind.size() < static_cast<size_t>(OW) * taps) S.ind.resize(static_cast<size_t>(OW) * taps);
     const int n = r / OH, oh = r % OH;
     const uint8_t* ximg = xin + static_cast<size_t>(n) * g.H * g.W * C;
+    if (use_rows) {
+      const uint8_t* rp[64];
+      for (int kh = 0; kh < KH; ++kh) {
+        const int ih = oh * g.sh - g.pt + kh * g.dh;
+        rp[kh] = ih >= 0 && ih < g.H ? ximg + static_cast<size_t>(ih) * g.W * C : nullptr;
+      }
+      DwRowArgs ra{rp, zrow, g.W, OW, g.sw, g.dw, g.pl, x_type,
+                   static_cast<uint8_t*>(y) + static_cast<size_t>(r) * OW * C * osz};
+      K.run_row(P, ra, ep);
+      return;
+    }
     const void** ind = S.ind.data();
     for (int ow = 0; ow < OW; ++ow) {
       for (int kh = 0; kh < KH; ++kh) {

@@ -24,6 +24,18 @@ struct DwPacked {
   std::vector<int16_t> wn;     // natural layout [taps][C]: w - zw
   std::vector<int32_t> wsum;   // [C]: sum_t wn[t][c]
   std::vector<int16_t> wp;     // kernel-specific packing (filled by DwKernel::pack), may be empty
+  int KH = 0, KW = 0;          // kernel shape (taps = KH * KW)
+  std::vector<int8_t> wq;      // row-kernel packing (int8 weights), valid when row_ok
+  bool row_ok = false;         // the kernel's run_row can be used with these weights
+};
+
+// One output row for row-oriented kernels (DwKernel::run_row): the KH input rows it reads.
+struct DwRowArgs {
+  const uint8_t* const* rows;  // KH pointers to input rows (pixel 0, channel 0); nullptr = padding
+  const uint8_t* zrow;         // C bytes equal to the input zero point
+  int W, OW, sw, dw, pl;       // input width, output width, stride/dilation/left pad along W
+  DType x_type;
+  void* y;                     // output row: OW pixels x C
 };
 
 struct DwEpilogue {
@@ -34,6 +46,7 @@ struct DwEpilogue {
   const int32_t* mult;      // C (Gemmlowp / Single)
   const int32_t* shift;     // C
   const float* scale;       // C (HalfEven)
+  bool scale_below_half = false;  // every HalfEven scale < 0.5: |acc * scale| < 2^30 (no float clamp needed)
 };
 
 // One call computes `pixels` output pixels. ind holds pixels * taps pointers, each to channel 0
@@ -42,6 +55,7 @@ struct DwEpilogue {
 using DwRunFn = void (*)(const DwPacked& p, const void* const* ind, int pixels, DType x_type, void* y,
                          ptrdiff_t y_stride, const DwEpilogue& ep);
 using DwPackFn = void (*)(DwPacked& p);
+using DwRowFn = void (*)(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep);
 
 struct DwKernel {
   const char* name;  // "ref", "avx2", "avx512", "neon"
@@ -49,6 +63,7 @@ struct DwKernel {
   DwPackFn pack;
   DwRunFn run;
   int priority;
+  DwRowFn run_row = nullptr;  // optional row kernel, used when the packing sets row_ok
 };
 
 // Dispatch (ops/depthwise.cc).
@@ -64,6 +79,13 @@ void dw_pixel_ref(const DwPacked& p, const void* const* ind, int c0, int c1, DTy
 // Packing for the x86 vpmaddwd kernels: [block of cb channels][tap pair][lo cb int16][hi cb int16]
 // in the lane order of unpacklo/unpackhi_epi16 (lanes of 8 int16). Odd taps get a zero partner.
 void dw_pack_pairs(DwPacked& p, int cb);
+
+#if defined(__x86_64__) || defined(_M_X64)
+// The AVX-512 vpmaddwd kernel (depthwise_avx512.cc), also the fallback of the VNNI row kernel.
+void dw_run_avx512(const DwPacked& p, const void* const* ind, int pixels, DType x_type, void* y, ptrdiff_t y_stride,
+                   const DwEpilogue& ep);
+void dw_pack_avx512(DwPacked& p);
+#endif
 
 }  // namespace lowp
 

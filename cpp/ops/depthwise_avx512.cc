@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "ops/depthwise.h"
+#include "ops/depthwise_avx512_requant.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
@@ -17,73 +18,13 @@ inline __m512i load_x(const void* p, __mmask32 m) {
   return kU8 ? _mm512_cvtepu8_epi16(v) : _mm512_cvtepi8_epi16(v);
 }
 
-// Rounded (a * b) / 2^31 of the 64-bit products in each 64-bit lane (gemmlowp SRDHM without the
-// saturating case, which needs b == INT32_MIN and multipliers are >= 0).
-inline __m512i srdhm64(__m512i ab) {
-  const __mmask8 neg = _mm512_cmplt_epi64_mask(ab, _mm512_setzero_si512());
-  const __m512i nudge = _mm512_mask_blend_epi64(neg, _mm512_set1_epi64(int64_t{1} << 30),
-                                                _mm512_set1_epi64(1 - (int64_t{1} << 30)));
-  __m512i s = _mm512_add_epi64(ab, nudge);
-  // Division truncating toward zero: add 2^31 - 1 to negative values before the shift.
-  const __mmask8 sneg = _mm512_cmplt_epi64_mask(s, _mm512_setzero_si512());
-  s = _mm512_mask_add_epi64(s, sneg, s, _mm512_set1_epi64((int64_t{1} << 31) - 1));
-  return _mm512_srai_epi64(s, 31);
-}
-
-// Requantizes 16 int32 accumulators of channels c..c+15 (masked by m), result in [qmin, qmax].
-inline __m512i requant16(__m512i acc, int c, __mmask16 m, const DwEpilogue& ep) {
-  const __m512i zp = _mm512_set1_epi32(ep.zp);
-  if (ep.rounding == Rounding::HalfEven) {
-    const __m512 s = _mm512_maskz_loadu_ps(m, ep.scale + c);
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), s);
-    f = _mm512_max_ps(f, _mm512_set1_ps(static_cast<float>(ep.qmin - ep.zp)));
-    f = _mm512_min_ps(f, _mm512_set1_ps(static_cast<float>(ep.qmax - ep.zp)));
-    return _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
-  }
-  const __m512i mult = _mm512_maskz_loadu_epi32(m, ep.mult + c);
-  const __m512i shift = _mm512_maskz_loadu_epi32(m, ep.shift + c);
-  const __m512i lo = _mm512_set1_epi32(ep.qmin - ep.zp), hi = _mm512_set1_epi32(ep.qmax - ep.zp);
-  __m512i r;
-  if (ep.rounding == Rounding::Gemmlowp) {
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i left = _mm512_max_epi32(shift, zero);
-    const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-    const __m512i xs = _mm512_sllv_epi32(acc, left);
-    const __m512i ev = srdhm64(_mm512_mul_epi32(xs, mult));
-    const __m512i od = srdhm64(_mm512_mul_epi32(_mm512_srli_epi64(xs, 32), _mm512_srli_epi64(mult, 32)));
-    const __m512i h = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
-    // RoundingDivideByPOT(h, right)
-    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), right), _mm512_set1_epi32(1));
-    const __m512i rem = _mm512_and_si512(h, mask);
-    const __m512i thr = _mm512_sub_epi32(_mm512_srai_epi32(mask, 1), _mm512_srai_epi32(h, 31));
-    r = _mm512_srav_epi32(h, right);
-    r = _mm512_mask_add_epi32(r, _mm512_cmpgt_epi32_mask(rem, thr), r, _mm512_set1_epi32(1));
-    r = _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
-  } else {  // Single: (x*m + 2^(total-1)) >> total, total = 31 - shift, clamped in 64 bits
-    const __m512i total = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);
-    const __m512i tev = _mm512_and_si512(total, _mm512_set1_epi64(0xffffffff));
-    const __m512i tod = _mm512_srli_epi64(total, 32);
-    const __m512i one = _mm512_set1_epi64(1);
-    const __m512i lo64 = _mm512_set1_epi64(ep.qmin - ep.zp), hi64 = _mm512_set1_epi64(ep.qmax - ep.zp);
-    auto rnd = [&](__m512i prod, __m512i t) {
-      const __m512i round = _mm512_sllv_epi64(one, _mm512_sub_epi64(t, one));
-      __m512i v = _mm512_srav_epi64(_mm512_add_epi64(prod, round), t);
-      return _mm512_min_epi64(_mm512_max_epi64(v, lo64), hi64);
-    };
-    const __m512i ev = rnd(_mm512_mul_epi32(acc, mult), tev);
-    const __m512i od = rnd(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), _mm512_srli_epi64(mult, 32)), tod);
-    r = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
-  }
-  return _mm512_add_epi32(r, zp);
-}
-
 inline void store16(__m512i acc, int c, __mmask16 m, const DwEpilogue& ep, void* y) {
   acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(m, ep.col_term + c));
   if (ep.out_type == DType::S32) {
     _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + c, m, acc);
     return;
   }
-  const __m512i q = requant16(acc, c, m, ep);
+  const __m512i q = dw512::requant16(acc, c, m, ep);
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + c, m, q);
 }
 
@@ -129,18 +70,18 @@ void run_x(const DwPacked& p, const void* const* ind, int pixels, void* y, ptrdi
   }
 }
 
-void run(const DwPacked& p, const void* const* ind, int pixels, DType x_type, void* y, ptrdiff_t y_stride,
-         const DwEpilogue& ep) {
+}  // namespace
+
+void dw_run_avx512(const DwPacked& p, const void* const* ind, int pixels, DType x_type, void* y, ptrdiff_t y_stride,
+                   const DwEpilogue& ep) {
   if (x_type == DType::U8)
     run_x<true>(p, ind, pixels, y, y_stride, ep);
   else
     run_x<false>(p, ind, pixels, y, y_stride, ep);
 }
 
-void pack(DwPacked& p) { dw_pack_pairs(p, kCb); }
+void dw_pack_avx512(DwPacked& p) { dw_pack_pairs(p, kCb); }
 
-}  // namespace
-
-extern const DwKernel kDwAvx512 = {"avx512", cpu::has_avx512bw, pack, run, 20};
+extern const DwKernel kDwAvx512 = {"avx512", cpu::has_avx512bw, dw_pack_avx512, dw_run_avx512, 20};
 
 }  // namespace lowp

@@ -1,6 +1,317 @@
-// Bindings: register_ops_eltwise (see cpp/python/module.cc). Marshalling only; the math lives in cpp/.
-#include <pybind11/pybind11.h>
+// Bindings: register_ops_eltwise (see cpp/python/module.cc). Marshalling only; the math lives in
+// cpp/ops/{quantize,eltwise,pool,softmax}.cc. Shapes and dtypes are checked here before any memory
+// is touched; the Python layer (python/lowp/ops/eltwise.py) does the user-facing validation.
+#include "ops/eltwise.h"
+#include "ops/pool.h"
+#include "ops/quantize.h"
+#include "ops/softmax.h"
+#include <pybind11/stl.h>
+
+#include <cmath>
+
+#include "python/common.h"
 
 namespace lowp {
-void register_ops_eltwise(pybind11::module_& m) { (void)m; }
+
+namespace {
+
+int64_t elem_stride(const py::array& a, int d) {
+  const ptrdiff_t isz = a.itemsize();
+  LOWP_CHECK(a.strides(d) % isz == 0, "array strides must be multiples of the item size");
+  return a.strides(d) / isz;
+}
+
+void need_c_contig(const py::array& a, const char* what) {
+  LOWP_CHECK(a.flags() & py::array::c_style, std::string(what) + " must be C-contiguous");
+}
+
+// [outer, axis_len, inner] split of a C-contiguous array around `axis`.
+void split_axis(const py::array& a, int axis, int64_t* outer, int64_t* len, int64_t* inner) {
+  *outer = 1;
+  *inner = 1;
+  *len = 1;
+  for (int d = 0; d < a.ndim(); ++d) {
+    if (d < axis) *outer *= a.shape(d);
+    else if (d == axis) *len = a.shape(d);
+    else *inner *= a.shape(d);
+  }
+}
+
+py::array quantize_linear_py(const py::array& x, const py::array& scale, const py::array& zp, int axis,
+                             const std::string& out_dtype) {
+  LOWP_CHECK(x.dtype().equal(py::dtype::of<float>()), "x must be float32");
+  need_c_contig(x, "x");
+  DType yt;
+  if (out_dtype == "uint8") yt = DType::U8;
+  else if (out_dtype == "int8") yt = DType::S8;
+  else if (out_dtype == "int16") yt = DType::S16;
+  else throw Error("lowp: quantize_linear output must be uint8, int8 or int16");
+  auto s = to_vector<float>(scale);
+  auto z = to_vector<int32_t>(zp);
+  LOWP_CHECK(s.size() == z.size(), "scale and zero point must have the same length");
+  LOWP_CHECK(axis >= 0 && (axis < x.ndim() || (x.ndim() == 0 && axis == 0)), "axis out of range");
+  int64_t outer, len, inner;
+  split_axis(x, axis, &outer, &len, &inner);
+  LOWP_CHECK(s.size() == 1 || static_cast<int64_t>(s.size()) == len, "per-axis scale must match the axis length");
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  py::array y(np_dtype(yt), shape);
+  const float* xp = static_cast<const float*>(x.data());
+  void* yp = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    ops::quantize_linear(xp, yp, yt, outer, len, inner, s.data(), z.data(), static_cast<int64_t>(s.size()));
+  }
+  return y;
+}
+
+py::array dequantize_linear_py(const py::array& x, const py::array& scale, const py::array& zp, int axis) {
+  const DType xt = dtype_of(x, "x");
+  need_c_contig(x, "x");
+  auto s = to_vector<float>(scale);
+  auto z = to_vector<int32_t>(zp);
+  LOWP_CHECK(s.size() == z.size(), "scale and zero point must have the same length");
+  LOWP_CHECK(axis >= 0 && (axis < x.ndim() || (x.ndim() == 0 && axis == 0)), "axis out of range");
+  int64_t outer, len, inner;
+  split_axis(x, axis, &outer, &len, &inner);
+  LOWP_CHECK(s.size() == 1 || static_cast<int64_t>(s.size()) == len, "per-axis scale must match the axis length");
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  py::array_t<float> y(shape);
+  const void* xp = x.data();
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    ops::dequantize_linear(xp, xt, yp, outer, len, inner, s.data(), z.data(), static_cast<int64_t>(s.size()));
+  }
+  return y;
+}
+
+py::array lut_py(const py::array& x, const py::array& table, const std::string& out_dtype) {
+  const DType xt = dtype_of(x, "x");
+  LOWP_CHECK(xt == DType::U8 || xt == DType::S8, "x must be uint8 or int8");
+  need_c_contig(x, "x");
+  const DType yt = parse_dtype(out_dtype);
+  LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "lookup table output must be uint8 or int8");
+  LOWP_CHECK(table.ndim() == 1 && table.shape(0) == 256 && table.itemsize() == 1, "table must have 256 8-bit entries");
+  auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(table).view("uint8"));
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  py::array y(np_dtype(yt), shape);
+  const uint8_t* xp = static_cast<const uint8_t*>(x.data());
+  const uint8_t* tp = t.data();
+  uint8_t* yp = static_cast<uint8_t*>(y.mutable_data());
+  const int64_t n = x.size();
+  {
+    py::gil_scoped_release nogil;
+    ops::lut_apply(xp, tp, yp, n);
+  }
+  return y;
+}
+
+// Per-axis lookup: x C-contiguous, axis `axis` of length C, tables (C, 256).
+py::array lut_axis_py(const py::array& x, const py::array& tables, int axis, const std::string& out_dtype) {
+  const DType xt = dtype_of(x, "x");
+  LOWP_CHECK(xt == DType::U8 || xt == DType::S8, "x must be uint8 or int8");
+  need_c_contig(x, "x");
+  const DType yt = parse_dtype(out_dtype);
+  LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "lookup table output must be uint8 or int8");
+  LOWP_CHECK(axis >= 0 && axis < x.ndim(), "axis out of range");
+  int64_t outer, len, inner;
+  split_axis(x, axis, &outer, &len, &inner);
+  LOWP_CHECK(tables.ndim() == 2 && tables.shape(0) == len && tables.shape(1) == 256 && tables.itemsize() == 1,
+             "tables must be (axis length, 256) 8-bit entries");
+  auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(tables).view("uint8"));
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  py::array y(np_dtype(yt), shape);
+  const uint8_t* xp = static_cast<const uint8_t*>(x.data());
+  const uint8_t* tp = t.data();
+  uint8_t* yp = static_cast<uint8_t*>(y.mutable_data());
+  {
+    py::gil_scoped_release nogil;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t c = 0; c < len; ++c) {
+        const int64_t off = (o * len + c) * inner;
+        ops::lut_apply(xp + off, tp + c * 256, yp + off, inner);
+      }
+  }
+  return y;
+}
+
+py::array binary_py(const py::array& a, const py::array& b, const std::string& op, const std::string& rounding,
+                    float sa, int32_t za, float sb, int32_t zb, float sc, int32_t zc, int left_shift, int32_t ma,
+                    int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax) {
+  const DType t = dtype_of(a, "A");
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "A must be uint8 or int8");
+  LOWP_CHECK(dtype_of(b, "B") == t, "A and B must have the same dtype");
+  LOWP_CHECK(a.ndim() == b.ndim(), "A and B must be broadcast to the same rank");
+  LOWP_CHECK(a.ndim() <= ops::kMaxDims, "at most 8 dimensions");
+  ops::BroadcastShape bs;
+  bs.ndim = static_cast<int>(a.ndim());
+  for (int d = 0; d < bs.ndim; ++d) {
+    LOWP_CHECK(a.shape(d) == b.shape(d), "A and B must be broadcast to the same shape");
+    bs.shape[d] = a.shape(d);
+    bs.stride_a[d] = elem_stride(a, d);
+    bs.stride_b[d] = elem_stride(b, d);
+  }
+  ops::BinaryParams p;
+  if (op == "add") p.op = ops::BinaryOp::Add;
+  else if (op == "sub") p.op = ops::BinaryOp::Sub;
+  else if (op == "mul") p.op = ops::BinaryOp::Mul;
+  else throw Error("lowp: unknown binary op '" + op + "'");
+  p.rounding = parse_rounding(rounding);
+  p.scale_a = sa; p.scale_b = sb; p.scale_c = sc;
+  p.zp_a = za; p.zp_b = zb; p.zp_c = zc;
+  p.left_shift = left_shift;
+  p.mult_a = ma; p.shift_a = sha; p.mult_b = mb; p.shift_b = shb; p.mult_c = mc; p.shift_c = shc;
+  p.qmin = qmin; p.qmax = qmax;
+  const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
+  LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
+  std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
+  py::array c(np_dtype(t), shape);
+  const void* ap = a.data();
+  const void* bp = b.data();
+  void* cp = c.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    ops::binary_op(bs, ap, bp, cp, t, p);
+  }
+  return c;
+}
+
+// x and y are 4-D views in logical (N, C, H, W) order with arbitrary strides; y is written in place.
+ops::Pool2D pool_geometry(const py::array& x, const py::array& y, const std::vector<int64_t>& k,
+                          const std::vector<int64_t>& s, const std::vector<int64_t>& d,
+                          const std::vector<int64_t>& pads) {
+  LOWP_CHECK(x.ndim() == 4 && y.ndim() == 4, "pooling works on 4-D (N, C, H, W) views");
+  LOWP_CHECK(x.dtype().equal(y.dtype()), "pooling output dtype must match the input");
+  LOWP_CHECK(y.writeable(), "pooling output is read-only");
+  LOWP_CHECK(k.size() == 2 && s.size() == 2 && d.size() == 2 && pads.size() == 2, "2-D pooling parameters expected");
+  LOWP_CHECK(x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1), "pooling output N, C must match the input");
+  ops::Pool2D g;
+  g.N = x.shape(0); g.C = x.shape(1); g.H = x.shape(2); g.W = x.shape(3);
+  g.OH = y.shape(2); g.OW = y.shape(3);
+  for (int i = 0; i < 4; ++i) {
+    g.xs[i] = elem_stride(x, i);
+    g.ys[i] = elem_stride(y, i);
+  }
+  g.kh = k[0]; g.kw = k[1]; g.sh = s[0]; g.sw = s[1]; g.dh = d[0]; g.dw = d[1];
+  g.pad_top = pads[0]; g.pad_left = pads[1];
+  // Every output tap must have at least its window origin inside [-pad, H + pad) — enforced by
+  // the caller's output-size computation; the kernels bound-check each tap anyway.
+  return g;
+}
+
+void max_pool_py(const py::array& x, py::array& y, const std::vector<int64_t>& k, const std::vector<int64_t>& s,
+                 const std::vector<int64_t>& d, const std::vector<int64_t>& pads) {
+  const DType t = dtype_of(x, "x");
+  ops::Pool2D g = pool_geometry(x, y, k, s, d, pads);
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  py::gil_scoped_release nogil;
+  ops::max_pool(g, xp, yp, t);
+}
+
+void avg_pool_py(const py::array& x, py::array& y, const std::vector<int64_t>& k, const std::vector<int64_t>& s,
+                 const std::vector<int64_t>& pads, const std::string& mode, float xs, int32_t xz, float ys,
+                 int32_t yz, bool count_include_pad, int32_t qmin, int32_t qmax) {
+  const DType t = dtype_of(x, "x");
+  ops::Pool2D g = pool_geometry(x, y, k, s, {1, 1}, pads);
+  const void* xp = x.data();
+  void* yp = y.mutable_data();
+  if (mode == "float") {
+    py::gil_scoped_release nogil;
+    ops::avg_pool_float(g, xp, yp, t, xs, xz, ys, yz, count_include_pad);
+  } else if (mode == "int") {
+    const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
+    LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
+    py::gil_scoped_release nogil;
+    ops::avg_pool_int(g, xp, yp, t, xz, count_include_pad, qmin, qmax);
+  } else if (mode == "global_mlas") {
+    LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W, "global pooling geometry expected");
+    py::gil_scoped_release nogil;
+    ops::global_avg_pool_mlas(g, xp, yp, t, xs, xz, ys, yz);
+  } else {
+    throw Error("lowp: unknown average pool mode '" + mode + "'");
+  }
+}
+
+py::array softmax_py(const py::array& x, float x_scale, float y_scale, int32_t y_zp, const std::string& out) {
+  const DType t = dtype_of(x, "x");
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "x must be uint8 or int8");
+  need_c_contig(x, "x");
+  LOWP_CHECK(x.ndim() == 2, "softmax works on a 2-D (rows, D) array");
+  const int64_t rows = x.shape(0), D = x.shape(1);
+  LOWP_CHECK(D > 0, "softmax axis must not be empty");
+  if (out == "tflite_gemmlowp" || out == "tflite_single") {
+    // y_scale carries beta here
+    py::array y(np_dtype(t), {rows, D});
+    const void* xp = x.data();
+    void* yp = y.mutable_data();
+    py::gil_scoped_release nogil;
+    ops::tflite_softmax(xp, yp, t, rows, D, x_scale, y_scale, out == "tflite_single");
+    return y;
+  }
+  float table[256];
+  ops::softmax_ort_table(x_scale, D, t == DType::S8, table);
+  const void* xp = x.data();
+  if (out == "float32") {
+    py::array_t<float> y({rows, D});
+    float* yp = y.mutable_data();
+    py::gil_scoped_release nogil;
+    ops::qlinear_softmax_ort_float(xp, yp, t, rows, D, table);
+    return std::move(y);
+  }
+  py::array y(np_dtype(t), {rows, D});
+  void* yp = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    ops::qlinear_softmax_ort(xp, yp, t, rows, D, table, y_scale, y_zp);
+  }
+  return y;
+}
+
+py::array logistic_py(const py::array& x, bool fma) {
+  auto xf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(x);
+  LOWP_CHECK(xf, "x must be convertible to float32");
+  std::vector<py::ssize_t> shape(xf.shape(), xf.shape() + xf.ndim());
+  py::array_t<float> y(shape);
+  const float* xp = xf.data();
+  float* yp = y.mutable_data();
+  for (py::ssize_t i = 0; i < xf.size(); ++i) yp[i] = fma ? ops::mlas_logistic_fma(xp[i]) : ops::mlas_logistic_nofma(xp[i]);
+  return y;
+}
+
+}  // namespace
+
+void register_ops_eltwise(py::module_& m) {
+  m.def("quantize_linear", &quantize_linear_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
+        py::arg("axis"), py::arg("out_dtype"));
+  m.def("dequantize_linear", &dequantize_linear_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
+        py::arg("axis"));
+  m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"));
+  m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
+  m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
+        py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),
+        py::arg("ma"), py::arg("sha"), py::arg("mb"), py::arg("shb"), py::arg("mc"), py::arg("shc"),
+        py::arg("qmin"), py::arg("qmax"));
+  m.def("max_pool", &max_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
+        py::arg("dilations"), py::arg("pads"));
+  m.def("avg_pool", &avg_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
+        py::arg("pads"), py::arg("mode"), py::arg("x_scale"), py::arg("x_zero_point"), py::arg("y_scale"),
+        py::arg("y_zero_point"), py::arg("count_include_pad"), py::arg("qmin"), py::arg("qmax"));
+  m.def("softmax", &softmax_py, py::arg("x"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"),
+        py::arg("out"));
+  m.def("mlas_logistic", &logistic_py, py::arg("x"), py::arg("fma") = true);
+  m.def("tflite_logistic_table", [](float x_scale, int32_t x_zp, const std::string& dtype, bool single) {
+    LOWP_CHECK(dtype == "uint8" || dtype == "int8", "dtype must be uint8 or int8");
+    LOWP_CHECK(std::isfinite(x_scale) && x_scale > 0, "x_scale must be finite and > 0");
+    py::array_t<uint8_t> t(256);
+    ops::tflite_logistic_table(x_scale, x_zp, dtype == "int8", single, t.mutable_data());
+    return t;
+  }, py::arg("x_scale"), py::arg("x_zero_point"), py::arg("dtype"), py::arg("single"));
+  m.def("_set_eltwise_simd", &ops::set_eltwise_simd, py::arg("on"),
+        "Testing hook: False forces the scalar reference row kernels of the elementwise ops.");
+  m.def("_eltwise_kernel", [] { return std::string(ops::eltwise_kernels().name); });
+  m.def("_set_lut_simd", &ops::set_lut_simd, py::arg("on"), "Testing hook: False forces the scalar LUT kernel.");
+  m.def("_lut_kernel", [] { return std::string(ops::lut_kernel_name()); });
+}
+
 }  // namespace lowp

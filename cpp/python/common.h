@@ -12,10 +12,10 @@ namespace py = pybind11;
 
 inline DType dtype_of(const py::array& a, const char* what) {
   const auto dt = a.dtype();
-  if (dt.is(py::dtype::of<uint8_t>())) return DType::U8;
-  if (dt.is(py::dtype::of<int8_t>())) return DType::S8;
-  if (dt.is(py::dtype::of<int32_t>())) return DType::S32;
-  if (dt.is(py::dtype::of<int16_t>())) return DType::S16;
+  if (dt.equal(py::dtype::of<uint8_t>())) return DType::U8;
+  if (dt.equal(py::dtype::of<int8_t>())) return DType::S8;
+  if (dt.equal(py::dtype::of<int32_t>())) return DType::S32;
+  if (dt.equal(py::dtype::of<int16_t>())) return DType::S16;
   throw py::type_error(std::string("lowp: ") + what + " has unsupported dtype " + std::string(py::str(dt)));
 }
 

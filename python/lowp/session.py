@@ -117,6 +117,33 @@ class InferenceSession:
         alias = self._program.output_aliases
         return [np.asarray(env[alias[n]]) for n in output_names]
 
+    def memory_plan(self, input_feed=None, batch: int = 1):
+        """Static arena plan (lowp.passes.memory.MemoryPlan) for these inputs (default: zeros, `batch`).
+
+        ``plan.peak_bytes`` is the arena a preallocated executor needs for every intermediate
+        tensor; ``plan.total_bytes`` what keeping them all alive would cost.
+        """
+        from .passes.memory import plan_memory
+
+        if input_feed is None:
+            input_feed = {}
+            for a in self._inputs:
+                shape = [d if isinstance(d, int) and d > 0 else (batch if k == 0 else 1) for k, d in enumerate(a.shape)]
+                input_feed[a.name] = np.zeros(shape, a.dtype or np.float32)
+        feed = self._check_feed(input_feed)
+        sizes = {}
+        env = dict(self._program.constants)
+        env.update(feed)
+        for step in self._program.steps:
+            outs = step.fn(*[env[i] if i else None for i in step.inputs])
+            for name, v in zip(step.outputs, outs):
+                if name:
+                    env[name] = v
+                    sizes[name] = int(np.asarray(v).nbytes)
+        plan = plan_memory(self._program, sizes)
+        plan.check()
+        return plan
+
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
         return {"model": self._model_bytes, "num_threads": self._num_threads}

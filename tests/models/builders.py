@@ -111,12 +111,60 @@ def build(name: str):
                           SE(16, 4, nn.Sigmoid), *cbr(16, 24, 1), *head(24))
     elif name == "shufflenet":  # split, concat, channel shuffle, max-pool
         m = nn.Sequential(*cbr(3, 16, 3, 1, act=nn.ReLU), nn.MaxPool2d(2), Shuffle(16), Shuffle(16), *head(16))
+    elif name == "yolo":  # SiLU, Split, Concat, MaxPool (SPPF), nearest Resize (FPN), two outputs merged
+        class C2f(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.cv1 = nn.Sequential(*cbr(c, c, 1, act=nn.SiLU))
+                self.m = nn.Sequential(*cbr(c // 2, c // 2, 3, act=nn.SiLU))
+                self.cv2 = nn.Sequential(*cbr(c + c // 2, c, 1, act=nn.SiLU))
+
+            def forward(self, x):
+                a, b = self.cv1(x).split(x.shape[1] // 2, dim=1)
+                return self.cv2(torch.cat([a, b, self.m(b)], dim=1))
+
+        class Yolo(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Sequential(*cbr(3, 16, 3, 2, act=nn.SiLU))
+                self.c2f = C2f(16)
+                self.down = nn.Sequential(*cbr(16, 32, 3, 2, act=nn.SiLU))
+                self.pool = nn.MaxPool2d(5, 1, 2)
+                self.up = nn.Upsample(scale_factor=2, mode="nearest")
+                self.head = nn.Conv2d(16 + 64, 10, 1)
+                self.gap = nn.AdaptiveAvgPool2d(1)
+
+            def forward(self, x):
+                p3 = self.c2f(self.stem(x))
+                p4 = self.down(p3)
+                s = torch.cat([p4, self.pool(p4)], dim=1)
+                y = self.head(torch.cat([p3, self.up(s)], dim=1))
+                return self.gap(y).flatten(1)
+
+        m = Yolo()
+    elif name == "attention":  # conv stem + one self-attention block: MatMul of activations, Softmax
+        class Attn(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.stem = nn.Sequential(*cbr(3, c, 3, 2, act=nn.ReLU))
+                self.qkv = nn.Linear(c, 3 * c)
+                self.proj = nn.Linear(c, c)
+                self.fc = nn.Linear(c, 10)
+                self.c = c
+
+            def forward(self, x):
+                t = self.stem(x).flatten(2).transpose(1, 2)  # (N, 64 tokens, c)
+                q, k, v = self.qkv(t).split(self.c, dim=2)
+                a = torch.softmax(torch.matmul(q, k.transpose(1, 2)) * (self.c ** -0.5), dim=-1)
+                return self.fc(self.proj(torch.matmul(a, v)).mean(dim=1))
+
+        m = Attn(16)
     else:
         raise ValueError(name)
     return _realistic_bn(m, seed=len(name))
 
 
-MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet"]
+MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet", "yolo"]
 
 
 def export(model, path, shape=(1, C_IN, H_IN, H_IN), opset=13):
@@ -156,12 +204,92 @@ def quantize(float_path, out_path, calib, input_name="input", fmt="QDQ", per_cha
     return out_path
 
 
-def build_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8"):
-    """Path of the quantized model `name` (float export and quantization cached in `directory`)."""
-    fp = os.path.join(directory, f"{name}_float.onnx")
+def build_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8", opset=13):
+    """Path of the quantized model `name` (float export and quantization cached in `directory`).
+    opset >= 14 exports nn.Hardswish as the HardSwish op (13: HardSigmoid + Mul)."""
+    sfx = "" if opset == 13 else f"_op{opset}"
+    fp = os.path.join(directory, f"{name}_float{sfx}.onnx")
     if not os.path.exists(fp):
-        export(build(name), fp)
-    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}.onnx")
+        export(build(name), fp, opset=opset)
+    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}{sfx}.onnx")
     if not os.path.exists(qp):
         quantize(fp, qp, inputs(16, seed=1), fmt=fmt, per_channel=per_channel, act=act)
     return qp
+
+
+# --------------------------------------------------------------------------- full-size networks (benchmarks)
+def build_full(name: str):
+    """Full-size MobileNetV2 1.0 / ResNet-18 (torchvision's structure, random weights, realistic BN)."""
+    torch, nn = _nn()
+    torch.manual_seed(0)
+
+    def cbr(cin, cout, k=3, s=1, groups=1, act=None):
+        layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        if act is not None:
+            layers.append(act())
+        return layers
+
+    if name == "mobilenetv2_224":
+        class IR(nn.Module):
+            def __init__(self, cin, cout, s, e):
+                super().__init__()
+                hid = cin * e
+                layers = [] if e == 1 else cbr(cin, hid, 1, act=nn.ReLU6)
+                layers += cbr(hid, hid, 3, s, groups=hid, act=nn.ReLU6) + cbr(hid, cout, 1)
+                self.conv = nn.Sequential(*layers)
+                self.res = s == 1 and cin == cout
+
+            def forward(self, x):
+                return x + self.conv(x) if self.res else self.conv(x)
+
+        layers = cbr(3, 32, 3, 2, act=nn.ReLU6)
+        cin = 32
+        for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                           (6, 160, 3, 2), (6, 320, 1, 1)]:
+            for i in range(n):
+                layers.append(IR(cin, c, s if i == 0 else 1, t))
+                cin = c
+        layers += cbr(320, 1280, 1, act=nn.ReLU6) + [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000)]
+        m = nn.Sequential(*layers)
+    elif name == "resnet18_224":
+        class Basic(nn.Module):
+            def __init__(self, cin, cout, s):
+                super().__init__()
+                self.body = nn.Sequential(*cbr(cin, cout, 3, s, act=nn.ReLU), *cbr(cout, cout, 3))
+                self.down = nn.Sequential(*cbr(cin, cout, 1, s)) if (s != 1 or cin != cout) else nn.Identity()
+                self.relu = nn.ReLU()
+
+            def forward(self, x):
+                return self.relu(self.body(x) + self.down(x))
+
+        layers = cbr(3, 64, 7, 2, act=nn.ReLU) + [nn.MaxPool2d(3, 2, 1)]
+        cin = 64
+        for c, s in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+            layers += [Basic(cin, c, s), Basic(c, c, 1)]
+            cin = c
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+        m = nn.Sequential(*layers)
+    else:
+        raise ValueError(name)
+    return _realistic_bn(m, seed=len(name))
+
+
+def build_full_quantized(name, directory, fmt="QDQ", per_channel=True, act="u8"):
+    """(float path, quantized path) of a full-size network at 224x224 (cached in `directory`)."""
+    fp = os.path.join(directory, f"{name}_float.onnx")
+    if not os.path.exists(fp):
+        export(build_full(name), fp, shape=(1, 3, 224, 224))
+    qp = os.path.join(directory, f"{name}_{fmt}_{'pc' if per_channel else 'pt'}_{act}.onnx")
+    if not os.path.exists(qp):
+        quantize(fp, qp, inputs(4, seed=1, shape=(3, 224, 224)), fmt=fmt, per_channel=per_channel, act=act)
+    return fp, qp
+
+
+if __name__ == "__main__":
+    # python tests/models/builders.py OUT_DIR  -> full-size int8 models for `lowp bench`
+    import sys
+
+    out = sys.argv[1] if len(sys.argv) > 1 else "."
+    os.makedirs(out, exist_ok=True)
+    for n in ("mobilenetv2_224", "resnet18_224"):
+        print(build_full_quantized(n, out))

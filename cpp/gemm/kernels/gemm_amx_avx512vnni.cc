@@ -138,8 +138,7 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
 }
 
 // Packs up to 32 rows of A into the U8 domain, layout [k-block][32 rows][64 bytes]; missing rows
-// and k past K are zero (masked loads: nothing outside A is read); for m <= 2 the missing rows
-// are left unwritten, as ukernel_amx reads only the valid rows then. Row sums via vpsadbw.
+// and k past K are zero (masked loads: nothing outside A is read). Row sums via vpsadbw.
 void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
   const uint8_t* src = static_cast<const uint8_t*>(a);
   uint8_t* out = static_cast<uint8_t*>(dst);
@@ -147,16 +146,23 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
   const int blocks = (K + kKB - 1) / kKB;
   const int tail = K - (blocks - 1) * kKB;  // 1..64
   const __mmask64 tail_mask = tail == 64 ? ~__mmask64{0} : ((__mmask64{1} << tail) - 1);
+  // Missing rows: zero, written block by block (each block's rows m..31 are contiguous). Tiles of
+  // <= 2 rows never read them (they take the vpdpbusd path), so there the zeros bypass the caches
+  // with streaming stores instead of evicting the B panel that GEMV calls stream through.
+  const bool stream = m <= 2 && (reinterpret_cast<uintptr_t>(out) & 63) == 0;
+  for (int kb = 0; kb < blocks; ++kb) {
+    uint8_t* o = out + static_cast<size_t>(kb) * kABlockBytes;
+    for (int r = m; r < kMR; ++r) {
+      if (stream)
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(o + r * kKB), _mm512_setzero_si512());
+      else
+        _mm512_storeu_si512(o + r * kKB, _mm512_setzero_si512());
+    }
+  }
+  if (stream) _mm_sfence();
   for (int r = 0; r < kMR; ++r) {
     uint8_t* o = out + static_cast<size_t>(r) * kKB;
     if (r >= m) {
-      // Tiles of <= 2 rows never read the missing rows (they take the vpdpbusd path).
-      if (m <= 2) {
-        if (row_sums) row_sums[r] = 0;
-        continue;
-      }
-      for (int kb = 0; kb < blocks; ++kb)
-        _mm512_storeu_si512(o + static_cast<size_t>(kb) * kABlockBytes, _mm512_setzero_si512());
       if (row_sums) row_sums[r] = 0;
       continue;
     }
@@ -176,7 +182,7 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
 }  // namespace
 
 extern const GemmKernel kGemmAmx = {
-    "amx", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_amx, 40, pack_a_amx,
+    "amx", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_amx, 40, pack_a_amx, kKB,
 };
 
 }  // namespace lowp

@@ -55,6 +55,7 @@ DEFAULT_SHAPES = [
     (196, 1280, 320),
 ]
 
+OVERHEAD_SHAPE = (1, 16, 64)  # per-call overhead probe
 A_ZERO_POINT = 117
 B_ZERO_POINT = 0
 A_SCALE = np.float32(0.02)
@@ -87,6 +88,7 @@ class Row:
     samples: int
     calls_per_sample: int
     spread: float       # (p75 - p25) / median of the samples, a noise indicator
+    best_gops: float    # from the fastest sample (noise on a shared machine only slows samples down)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -101,6 +103,13 @@ def _parse_shape(s: str) -> tuple:
     if min(m, n, k) < 1:
         raise argparse.ArgumentTypeError(f"shape {s!r}: M, N and K must be >= 1")
     return (m, n, k)
+
+
+def _g(x: float) -> str:
+    """GOP/s with about 3-4 significant digits."""
+    if x != x:
+        return "nan"
+    return f"{x:.1f}" if x >= 10 else (f"{x:.2f}" if x >= 0.1 else f"{x:.4f}")
 
 
 def _fmt_shape(shape) -> str:
@@ -344,13 +353,13 @@ def _bench_shape(shape, threads: int, kernels: list, args, notes: list, checks: 
     for im in impls:
         med = statistics.median(im.samples)
         rows.append(Row(threads, tuple(shape), im.name, im.kind, med, ops / med * 1e-9, len(im.samples), im.calls,
-                        _quartile_spread(im.samples)))
+                        _quartile_spread(im.samples), ops / min(im.samples) * 1e-9))
     return rows
 
 
 # --------------------------------------------------------------------------- reporting
-def _best(rows, kinds) -> float:
-    vals = [r.gops for r in rows if r.kind in kinds]
+def _best(rows, kinds, attr: str = "gops") -> float:
+    vals = [getattr(r, attr) for r in rows if r.kind in kinds]
     return max(vals) if vals else float("nan")
 
 
@@ -364,12 +373,12 @@ def _print_table(rows_t, threads: int, peak: float) -> None:
         best_peer = _best(rs, (INT8_PEER,))
         for r in rs:
             ratio = r.gops / best_peer if best_peer == best_peer else float("nan")
-            print(f"{_fmt_shape(shape):>16} {r.impl:<26} {r.seconds * 1e3:9.3f} {r.gops:8.1f} "
+            print(f"{_fmt_shape(shape):>16} {r.impl:<26} {r.seconds * 1e3:9.3f} {_g(r.gops):>8} "
                   f"{100 * r.gops / peak:5.1f}% {ratio:6.2f}x {r.spread:5.2f}")
         print()
 
 
-def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
+def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list, overhead=()) -> str:
     out = ["# lowp GEMM microbenchmark", ""]
     out.append(f"- command: `{meta['command']}`")
     out.append(f"- date (UTC): {meta['date']}; lowp {meta['lowp_version']} commit `{meta['commit']}`")
@@ -390,17 +399,18 @@ def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
         second = second[0] if second else None  # e.g. the vector (VNNI) peak when AMX is the best
         out.append("| M×N×K | " + " | ".join(impls) + " | best lowp % of int8 peak"
                    + (f" | % of {second} peak" if second else "") + " | best lowp ÷ best int8 peer "
-                   "| best lowp ÷ best peer (incl. fp32) |")
-        out.append("|---|" + "---:|" * (len(impls) + 3 + (1 if second else 0)))
+                   "| best lowp ÷ best peer (incl. fp32) | same ÷ int8 peer, fastest samples |")
+        out.append("|---|" + "---:|" * (len(impls) + 4 + (1 if second else 0)))
         for shape in dict.fromkeys(r.shape for r in rt):
             rs = {r.impl: r for r in rt if r.shape == shape}
-            cells = [f"{rs[i].gops:.1f}" if i in rs else "—" for i in impls]
+            cells = [_g(rs[i].gops) if i in rs else "—" for i in impls]
             lw = _best(rs.values(), (LOWP,))
             bp = _best(rs.values(), (INT8_PEER,))
             ba = _best(rs.values(), (INT8_PEER, FP32_PEER))
             sec = f" | {100 * lw / peaks[threads][second]:.1f}%" if second else ""
+            fast = _best(rs.values(), (LOWP,), "best_gops") / _best(rs.values(), (INT8_PEER,), "best_gops")
             out.append(f"| {_fmt_shape(shape)} | " + " | ".join(cells) +
-                       f" | {100 * lw / peak:.1f}%{sec} | {lw / bp:.2f}× | {lw / ba:.2f}× |")
+                       f" | {100 * lw / peak:.1f}%{sec} | {lw / bp:.2f}× | {lw / ba:.2f}× | {fast:.2f}× |")
         out.append("")
     if checks:
         n_exact = sum(1 for c in checks if c["exact"] and c["what"].startswith("lowp"))
@@ -419,6 +429,13 @@ def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
         for c in failed:
             out.append(f"- differs: {c['shape']}: {c['what']}: {c['mismatches']}/{c['total']}")
         out.append("")
+    if overhead:
+        out.append(f"## Per-call overhead: median µs per call at {_fmt_shape(OVERHEAD_SHAPE)}, 1 thread")
+        out.append("")
+        out.append("| " + " | ".join(r.impl for r in overhead) + " |")
+        out.append("|" + "---:|" * len(overhead))
+        out.append("| " + " | ".join(f"{r.seconds * 1e6:.1f}" for r in overhead) + " |")
+        out.append("")
     if notes:
         out.append("## Notes")
         out.append("")
@@ -427,7 +444,7 @@ def _markdown(rows, peaks: dict, meta: dict, notes: list, checks: list) -> str:
     return "\n".join(out)
 
 
-def _plot(rows, path: str, notes: list) -> bool:
+def _plot(rows, peaks: dict, path: str, notes: list) -> bool:
     try:
         import matplotlib
 
@@ -453,6 +470,10 @@ def _plot(rows, path: str, notes: list) -> bool:
             kind = next(r.kind for r in rt if r.impl == name)
             hatch = "" if kind == LOWP else ("//" if kind == INT8_PEER else "..")
             ax.bar(xs, ys, width=width, label=name, hatch=hatch)
+        for isa, v in peaks.get(threads, {}).items():
+            ax.axhline(v, ls="--", lw=0.8, color="gray")
+            ax.text(0.995, v, f"{isa} peak {v:.0f}", fontsize=7, va="bottom", ha="right", color="gray",
+                    transform=ax.get_yaxis_transform())
         ax.set_xticks(range(len(shapes)))
         ax.set_xticklabels([_fmt_shape(s) for s in shapes], fontsize=8)
         ax.set_yscale("log")
@@ -509,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-torch", dest="torch", action="store_false", help="skip PyTorch")
     p.add_argument("--settle", type=float, default=0.002,
                    help="pause (s) before each sample so other runtimes' spinning threads go idle")
+    p.add_argument("--no-overhead", dest="overhead", action="store_false",
+                   help=f"skip the per-call overhead table (a {_fmt_shape(OVERHEAD_SHAPE)} GEMM)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -569,23 +592,42 @@ def run(argv=None) -> dict:
     rng = np.random.default_rng(args.seed)
     rows: list[Row] = []
     checks: list[dict] = []
-    for threads in threads_list:
-        if args.have_torch:
-            import torch
+    torch_threads = None
+    if args.have_torch:
+        import torch
 
-            torch.set_num_threads(threads)
-        with _blas_threads(threads, notes):
-            for shape in shapes:
-                rows.extend(_bench_shape(shape, threads, kernels, args, notes, checks, rng))
-        peak = max(peaks[threads].values()) if peaks[threads] else float("nan")
-        _print_table([r for r in rows if r.threads == threads], threads, peak)
+        torch_threads = torch.get_num_threads()
+    try:
+        for threads in threads_list:
+            if args.have_torch:
+                torch.set_num_threads(threads)
+            with _blas_threads(threads, notes):
+                for shape in shapes:
+                    rows.extend(_bench_shape(shape, threads, kernels, args, notes, checks, rng))
+            peak = max(peaks[threads].values()) if peaks[threads] else float("nan")
+            _print_table([r for r in rows if r.threads == threads], threads, peak)
+        overhead = []
+        if args.overhead:
+            # Per-call cost of each API on a GEMM too small to matter (1 thread): the fixed price
+            # every call pays, which dominates the M=1 shapes.
+            if args.have_torch:
+                torch.set_num_threads(1)
+            with _blas_threads(1, notes):
+                overhead = _bench_shape(OVERHEAD_SHAPE, 1, kernels, args, notes, checks, rng)
+    finally:
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+    if overhead:
+        print(f"\n== per-call overhead (median µs per call, {_fmt_shape(OVERHEAD_SHAPE)}, 1 thread) ==")
+        for r in overhead:
+            print(f"{r.impl:<26} {r.seconds * 1e6:8.1f}")
 
     peers = [n for n in dict.fromkeys(r.impl for r in rows if r.kind != LOWP)]
     meta = dict(command="lowp bench gemm " + " ".join(argv if argv is not None else sys.argv[1:]),
                 date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
                 lowp_version=lowp.__version__, commit=_git_commit(), cpu=_cpu_name(), ncpu=ncpu, kernels=kernels,
                 peers=peers, repeat=args.repeat, min_time=args.min_time)
-    md = _markdown(rows, peaks, meta, notes, checks)
+    md = _markdown(rows, peaks, meta, notes, checks, overhead)
     n_fail = sum(1 for c in checks if not c["exact"] and "matmul_integer" in c["what"])
     files = {}
     if args.out:
@@ -593,18 +635,20 @@ def run(argv=None) -> dict:
         files["md"] = os.path.join(args.out, "gemm.md")
         files["json"] = os.path.join(args.out, "gemm.json")
         png = os.path.join(args.out, "gemm.png")
-        if _plot(rows, png, notes):
+        if _plot(rows, peaks, png, notes):
             files["png"] = png
-        md = _markdown(rows, peaks, meta, notes, checks)  # again: the plot may have added a note
+        md = _markdown(rows, peaks, meta, notes, checks, overhead)  # again: the plot may have added a note
         with open(files["md"], "w") as f:
             f.write(md + "\n")
         with open(files["json"], "w") as f:
             json.dump(dict(meta=meta, peaks={str(k): v for k, v in peaks.items()},
-                           rows=[r.__dict__ for r in rows], checks=checks, notes=notes), f, indent=1)
+                           rows=[r.__dict__ for r in rows], overhead=[r.__dict__ for r in overhead], checks=checks,
+                           notes=notes), f, indent=1)
         print("wrote " + ", ".join(files.values()))
     if n_fail:
         print(f"ERROR: {n_fail} exactness check(s) of lowp matmul_integer against onnxruntime failed", file=sys.stderr)
-    return dict(rows=rows, peaks=peaks, checks=checks, notes=notes, markdown=md, files=files, failures=n_fail)
+    return dict(rows=rows, peaks=peaks, checks=checks, notes=notes, markdown=md, files=files, failures=n_fail,
+                overhead=overhead)
 
 
 def main(argv=None) -> int:

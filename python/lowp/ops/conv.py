@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import numbers
+import operator
 
 import numpy as np
 
@@ -181,6 +182,18 @@ def _bias(bias, n):
     return np.ascontiguousarray(b)
 
 
+_U8, _S8 = np.dtype(np.uint8), np.dtype(np.int8)
+
+
+def _canon(a):
+    # The native layer checks dtypes by identity: equal-but-distinct dtype objects (arrays that
+    # went through pickle) get a free view with the canonical one.
+    dt = a.dtype
+    if dt is _U8 or dt is _S8:
+        return a
+    return a.view(_U8 if dt == _U8 else _S8)
+
+
 # --------------------------------------------------------------------------- prepacked conv
 class QLinearConv:
     """A quantized 2-D (or 1-D) convolution with weights prepacked once (graph-executor form).
@@ -218,10 +231,21 @@ class QLinearConv:
             raise ValueError(f"lowp: auto_pad must be one of {_AUTO_PADS}, got {auto_pad!r}")
         self.layout = _layout(layout)
         self._packed: dict = {}
+        self._call_cache: dict = {}
 
     @property
     def weights(self) -> np.ndarray:
         return self._w
+
+    def __getstate__(self):
+        # Native packed forms and call caches are rebuilt lazily after unpickling.
+        d = dict(self.__dict__)
+        d["_packed"] = {}
+        d["_call_cache"] = {}
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
 
     @property
     def is_depthwise(self) -> bool:
@@ -231,23 +255,50 @@ class QLinearConv:
         key = (_kernel_arg(), _forced_dw.get() or "")
         p = self._packed.get(key)
         if p is None:
-            p = _lowp.PackedConv(self._ohwi, self._zw, self.group, key[0], key[1])
+            p = _lowp.PackedConv(_qarray(self._ohwi, "w"), self._zw, self.group, key[0], key[1])
             self._packed[key] = p
         return p
 
-    def _run(self, x, x_zero_point, layout, out_dtype, num_threads, **rq):
+    def _run(self, x, x_zero_point, layout, out_dtype, num_threads, _cache_key=None, **rq):
         layout = _layout(layout or self.layout)
         nd = len(self.kernel_shape)
         xh = _to_nhwc(x, layout, nd, self.in_channels)
         zx = int(_zero_point(x_zero_point, xh.dtype, "x_zero_point")[0])
         in_hw = xh.shape[1:3] if nd == 2 else (xh.shape[2],)
         strides, dilations, pads = _resolve_geometry(in_hw, self.kernel_shape, **self._attrs)
-        y = _lowp.conv2d(xh, zx, self.packed(), list(strides), list(dilations), list(pads), out_dtype,
-                         num_threads=_threads_arg(num_threads), **rq)
+        args = (zx, self.packed(), list(strides), list(dilations), list(pads), out_dtype)
+        kw = dict(num_threads=_threads_arg(num_threads), **rq)
+        y = _lowp.conv2d(xh, *args, **kw)
+        if _cache_key is not None:
+            if len(self._call_cache) > 64:
+                self._call_cache.clear()
+            if layout == "NHWC" and nd == 2:
+                self._call_cache[_cache_key] = (_canon, args, kw, _canon)
+            else:
+                self._call_cache[_cache_key] = (lambda a: _to_nhwc(a, layout, nd, self.in_channels), args, kw,
+                                                lambda r: _from_nhwc(r, layout, nd))
         return _from_nhwc(y, layout, nd)
 
     def __call__(self, x, x_scale, x_zero_point, y_scale, y_zero_point, *, rounding="half_even", activation_min=None,
                  activation_max=None, y_dtype=None, layout=None, num_threads=None):
+        # Fast path for repeated calls (graph executor): everything derived from the scalar
+        # arguments and the input shape is cached, so a call only marshals x and runs the kernel.
+        try:
+            key = (x.shape, x.dtype, x.flags.c_contiguous, float(x_scale), operator.index(x_zero_point), float(y_scale),
+                   operator.index(y_zero_point), getattr(y_zero_point, "dtype", None), rounding, activation_min, activation_max,
+                   y_dtype, layout, num_threads, _kernel_arg(), _forced_dw.get())
+            hit = self._call_cache.get(key)
+        except (TypeError, ValueError, AttributeError):
+            key, hit = None, None
+        if hit is not None and type(x) is np.ndarray:
+            xh_fn, args, kw, post = hit
+            return post(_lowp.conv2d(xh_fn(x), *args, **kw))
+        y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                            y_dtype, layout, num_threads, key)
+        return y
+
+    def _call_slow(self, x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                   y_dtype, layout, num_threads, key):
         if self.w_scale is None:
             raise ValueError("lowp: this QLinearConv has no w_scale; pass w_scale to the constructor")
         x = _qarray(x, "x")
@@ -260,7 +311,7 @@ class QLinearConv:
             raise ValueError("lowp: x_scale must be a scalar")
         params = _requant_params(rounding, x_scale, self.w_scale, y_scale, self.out_channels)
         return self._run(x, x_zero_point, layout, dt.name, num_threads, rounding=rounding, bias=self._bias,
-                         zero_point=zy, qmin=qmin, qmax=qmax, **params)
+                         zero_point=zy, qmin=qmin, qmax=qmax, _cache_key=key, **params)
 
     def conv_integer(self, x, x_zero_point=None, *, layout=None, num_threads=None):
         """ONNX ConvInteger with these weights: int32 sums of (x - zx) * (w - zw) (+ bias if given)."""
@@ -311,9 +362,47 @@ class QLinearFullyConnected:
         self._packed = PackedMatrix(np.ascontiguousarray(w.T), w_zero_point)
         self.w_scale = w_scale
         self._bias = _bias(bias, w.shape[0])
+        self._call_cache: dict = {}
 
     def __call__(self, x, x_scale, x_zero_point, y_scale, y_zero_point, *, rounding="half_even", activation_min=None,
                  activation_max=None, y_dtype=None, num_threads=None):
+        # Fast path for repeated calls: requantization parameters cached per scalar arguments.
+        try:
+            key = (x.dtype, float(x_scale), operator.index(x_zero_point), float(y_scale), operator.index(y_zero_point),
+                   getattr(y_zero_point, "dtype", None), rounding, activation_min, activation_max, y_dtype, num_threads,
+                   _kernel_arg())
+            hit = self._call_cache.get(key)
+        except (TypeError, ValueError, AttributeError):
+            key, hit = None, None
+        if hit is not None and type(x) is np.ndarray and x.ndim >= 1 and x.shape[-1] == self.in_features \
+                and x.flags.c_contiguous and x.size > 0:
+            args, kw = hit
+            y = _lowp.gemm(_canon(x.reshape(-1, self.in_features)), *args, **kw)
+            return y.reshape(x.shape[:-1] + (self.out_features,))
+        y = self._call_slow(x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                            y_dtype, num_threads)
+        if key is not None and y.size > 0:
+            dt = y.dtype
+            params = _requant_params(rounding, x_scale, self.w_scale, y_scale, self.out_features)
+            qmin, qmax = _act_range(dt, activation_min, activation_max)
+            if len(self._call_cache) > 64:
+                self._call_cache.clear()
+            self._call_cache[key] = (
+                (int(x_zero_point), self._packed.packed(_kernel_arg()), dt.name, rounding),
+                dict(bias=self._bias, zero_point=int(y_zero_point), qmin=qmin, qmax=qmax,
+                     num_threads=_threads_arg(num_threads), **params))
+        return y
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_call_cache"] = {}
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+
+    def _call_slow(self, x, x_scale, x_zero_point, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                   y_dtype, num_threads):
         x = _qarray(x, "x")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"lowp: x has {x.shape[-1]} features but the weights expect {self.in_features}")

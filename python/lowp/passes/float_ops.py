@@ -174,7 +174,70 @@ def _reduce_mean(attrs, *inp):
     return np.mean(x, axis=None if axes is None else tuple(axes), keepdims=keep).astype(x.dtype)
 
 
+def _nearest_index(i, in_size, out_size, scale, ctm, nearest_mode):
+    i = i.astype(np.float32)
+    s = np.float32(scale)
+    if ctm == "asymmetric":
+        x = i / s
+    elif ctm == "align_corners":
+        x = i * np.float32(in_size - 1) / np.float32(out_size - 1) if out_size > 1 else np.zeros_like(i)
+    elif ctm == "tf_half_pixel_for_nn":
+        x = (i + np.float32(0.5)) / s
+    elif ctm == "pytorch_half_pixel":
+        x = (i + np.float32(0.5)) / s - np.float32(0.5) if out_size > 1 else np.zeros_like(i)
+    else:  # half_pixel
+        x = (i + np.float32(0.5)) / s - np.float32(0.5)
+    if nearest_mode == "floor":
+        r = np.floor(x)
+    elif nearest_mode == "ceil":
+        r = np.ceil(x)
+    elif nearest_mode == "round_prefer_ceil":
+        r = np.floor(x + np.float32(0.5))
+    else:  # round_prefer_floor
+        r = np.ceil(x - np.float32(0.5))
+    return np.clip(r.astype(np.int64), 0, in_size - 1)
+
+
+def _resize(attrs, *inp):
+    """ONNX Resize, mode "nearest" only (pure data movement, exact on integers)."""
+    x = inp[0]
+    if attrs.get("mode", "nearest") != "nearest":
+        raise NotImplementedError("lowp: Resize supports mode='nearest' only")
+    scales = inp[2] if len(inp) > 2 and inp[2] is not None and np.size(inp[2]) else None
+    sizes = inp[3] if len(inp) > 3 and inp[3] is not None and np.size(inp[3]) else None
+    if sizes is not None:
+        out = [int(v) for v in np.asarray(sizes).reshape(-1)]
+        sc = [np.float32(o) / np.float32(i) for o, i in zip(out, x.shape)]
+    else:
+        sc = [np.float32(v) for v in np.asarray(scales, np.float32).reshape(-1)]
+        out = [int(np.floor(np.float32(d) * s)) for d, s in zip(x.shape, sc)]
+    ctm = attrs.get("coordinate_transformation_mode", "half_pixel")
+    nm = attrs.get("nearest_mode", "round_prefer_floor")
+    y = x
+    for ax in range(x.ndim):
+        if out[ax] == x.shape[ax] and sc[ax] == 1:
+            continue
+        idx = _nearest_index(np.arange(out[ax]), x.shape[ax], out[ax], sc[ax], ctm, nm)
+        y = np.take(y, idx, axis=ax)
+    return [np.ascontiguousarray(y)]
+
+
+def _dynamic_quantize_linear(attrs, x):
+    """ONNX DynamicQuantizeLinear (uint8) in float32, as the spec and onnxruntime compute it."""
+    x = np.asarray(x, np.float32)
+    lo = np.minimum(np.float32(0), x.min()) if x.size else np.float32(0)
+    hi = np.maximum(np.float32(0), x.max()) if x.size else np.float32(0)
+    scale = np.float32((hi - lo) / np.float32(255))
+    if scale == 0:
+        scale = np.float32(1)  # all zeros: any scale gives y = zp = 0
+    zp = np.clip(np.rint(np.float32(0) - lo / scale), 0, 255).astype(np.uint8)
+    y = np.clip(np.rint(x / scale) + np.float32(zp), 0, 255).astype(np.uint8)
+    return [y, np.array(scale, np.float32), np.array(zp, np.uint8)]
+
+
 FLOAT_OPS = {
+    "Resize": _resize,
+    "DynamicQuantizeLinear": _dynamic_quantize_linear,
     "Identity": lambda a, x: [x],
     "Reshape": _reshape,
     "Flatten": _flatten,
@@ -222,7 +285,7 @@ FLOAT_OPS = {
 
 # Pure data movement: exact on integer tensors, so they run directly on quantized data.
 MOVE_OPS = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Concat",
-            "Pad", "Gather", "Expand"}
+            "Pad", "Gather", "Expand", "Resize"}
 # Elementwise ops on one tensor (other inputs constant scalars) that a lookup table can absorb.
 ELEMENTWISE_OPS = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Neg", "Abs", "Relu", "LeakyRelu", "Clip",
                    "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Exp", "Sqrt", "Reciprocal", "Floor", "Ceil",

@@ -15,8 +15,21 @@ def fold_constants(g: Graph) -> None:
     can hand the stored int8 weights / int32 bias straight to the integer kernels.
     """
     keep = []
+    known_shapes = {}  # Shape output -> list of dims (None where dynamic)
     for n in g.nodes:
         ins = [i for i in n.inputs if i]
+        if n.op == "Shape" and n.domain == "" and not n.attrs.get("start") and n.attrs.get("end") is None:
+            vi = g.value_info.get(n.inputs[0])
+            if vi is not None and vi.shape is not None:
+                known_shapes[n.outputs[0]] = [d if isinstance(d, int) and d > 0 else None for d in vi.shape]
+        if n.op == "Gather" and n.domain == "" and n.inputs[0] in known_shapes and n.inputs[1] in g.constants:
+            dims = known_shapes[n.inputs[0]]
+            idx = np.asarray(g.constants[n.inputs[1]])
+            picked = [dims[int(i)] for i in idx.reshape(-1)]
+            if all(d is not None for d in picked):
+                # A static dimension of a tensor whose batch size is dynamic.
+                g.constants[n.outputs[0]] = np.array(picked, np.int64).reshape(idx.shape)
+                continue
         if n.domain == "" and all(i in g.constants for i in ins) and ins:
             if n.op == "DequantizeLinear":
                 q = g.constants[n.inputs[0]]

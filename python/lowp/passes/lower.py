@@ -17,7 +17,7 @@ from .float_ops import ELEMENTWISE_OPS, FLOAT_OPS, MOVE_OPS, SHAPE_OPS, evaluate
 from .quant import dequantize, quantize
 
 # Layout requirements of a step: "NHWC" (4-D inputs must be NHWC), "NCHW", or "any".
-_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool"}
+_NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool", "lowp.QGlobalAvgPool", "lowp.QAvgPool", "lowp.ConvInteger"}
 
 
 class Step:
@@ -111,35 +111,65 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
             ranks[new] = 4
         return converted[key]
 
+    consumers = g.consumers()
     for n in g.nodes:
         kind = n.kind
         act = [i for i in n.inputs if i and i not in g.constants]
+        if _flatten_into_gemm(g, n, layout, ranks, consumers):
+            # NHWC tensor -> Flatten -> QGemm: the Gemm's weight rows were permuted to NHWC order, so
+            # the flatten reads the NHWC tensor as is (no transpose back to NCHW).
+            steps.append(Step(K.make_qmove(n.attrs, "NCHW"), n.inputs, n.outputs, n.name, kind))
+            continue
         for i in n.inputs:
             if i and i in g.constants:
                 runtime_consts[i] = g.constants[i]
         if kind in _NHWC_OPS:
             if _rank(g, n.inputs[0], ranks) is None:
                 ranks[n.inputs[0]] = 4  # 2-D conv / pool weights imply a 4-D input
-            ins = [want(n.inputs[0], "NHWC")]
+            ins = [want(n.inputs[0], "NHWC")] + n.inputs[1:]
             if _rank(g, n.inputs[0], ranks) != 4:
                 raise NotImplementedError(f"lowp: {kind} node {n.name} needs a 4-D input (1-D/3-D conv not supported yet)")
-            fn = K.make_qconv(n.attrs, num_threads) if kind == "lowp.QConv" else K.make_qmaxpool(n.attrs)
+            fn = {"lowp.QConv": lambda a: K.make_qconv(a, num_threads), "lowp.QMaxPool": K.make_qmaxpool,
+                  "lowp.QGlobalAvgPool": K.make_qglobal_avgpool, "lowp.QAvgPool": K.make_qavgpool,
+                  "lowp.ConvInteger": lambda a: K.make_conv_integer(a, num_threads)}[kind](n.attrs)
             steps.append(Step(fn, ins, n.outputs, n.name, kind))
             for o in n.outputs:
                 layout[o] = "NHWC"
                 ranks[o] = 4
             continue
+        if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
+            # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
+            qa = dict(n.attrs)
+
+            def q_nhwc(x, s, z=None, _a=qa):
+                return (quantize(x.transpose(0, 2, 3, 1), s, z, 3),)
+            steps.append(Step(q_nhwc, n.inputs, n.outputs, n.name, kind))
+            layout[n.outputs[0]] = "NHWC"
+            ranks[n.outputs[0]] = 4
+            continue
+        if kind == "Shape":
+            # The logical (NCHW) shape of a tensor held NHWC: no transpose needed just to read it.
+            nhwc = layout.get(n.inputs[0]) == "NHWC" and _rank(g, n.inputs[0], ranks) == 4
+            sa = dict(n.attrs)
+
+            def shape_fn(x, _nhwc=nhwc, _a=sa):
+                shp = (x.shape[0], x.shape[3], x.shape[1], x.shape[2]) if _nhwc else x.shape
+                return (np.array(shp, np.int64)[int(_a.get("start", 0)):_a.get("end")],)
+            steps.append(Step(shape_fn, [n.inputs[0]], n.outputs, n.name, kind))
+            continue
         # Layout-neutral steps: keep NHWC when every 4-D activation input is NHWC.
         neutral = False
         if kind in ("lowp.QLut",):
             neutral = True
+        elif kind in ("lowp.QAdd", "lowp.QMul"):
+            neutral = len({_rank(g, i, ranks) for i in act}) == 1
         elif kind in ("QuantizeLinear", "DequantizeLinear"):
             neutral = all(np.size(g.constants.get(i, np.zeros(1))) == 1 for i in n.inputs[1:] if i)
         elif n.domain == "" and n.op in ELEMENTWISE_OPS:
             neutral = all(np.size(g.constants[i]) == 1 for i in n.inputs if i and i in g.constants)
             ranks_act = {_rank(g, i, ranks) for i in act}
             neutral = neutral and len(ranks_act) == 1
-        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] == "Concat") or kind == "Concat":
+        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] == "Concat") or kind in ("Concat", "lowp.QConcat"):
             neutral = all(_rank(g, i, ranks) == 4 for i in act) and len(act) == len([i for i in n.inputs if i])
         nhwc_in = bool(act) and all(layout.get(i, "NCHW") == "NHWC" for i in act if _rank(g, i, ranks) == 4) \
             and any(_rank(g, i, ranks) == 4 for i in act)
@@ -172,27 +202,78 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
     return prog
 
 
+def _quantize_into_nhwc(g, n, layout, ranks, consumers) -> bool:
+    x = n.inputs[0]
+    if x in g.constants or layout.get(x, "NCHW") != "NCHW" or _rank(g, x, ranks) != 4:
+        return False
+    if any(np.size(g.constants.get(i, np.zeros(2))) != 1 for i in n.inputs[1:] if i):
+        return False  # per-axis quantization: keep the general path
+    cs = consumers.get(n.outputs[0], [])
+    return any(c is not None and c.kind in _NHWC_OPS for c in cs)
+
+
+def _flatten_into_gemm(g, n, layout, ranks, consumers) -> bool:
+    if n.kind != "lowp.QMove" or n.attrs["onnx_op"] != "Flatten" or int(n.attrs["onnx_attrs"].get("axis", 1)) != 1:
+        return False
+    x = n.inputs[0]
+    if layout.get(x) != "NHWC" or _rank(g, x, ranks) != 4:
+        return False
+    cs = consumers.get(n.outputs[0], [])
+    if len(cs) != 1 or cs[0] is None or cs[0].kind != "lowp.QGemm":
+        return False
+    vi = g.value_info.get(x)
+    if vi is None or vi.shape is None or len(vi.shape) != 4 or not all(isinstance(d, int) for d in vi.shape[1:]):
+        return False
+    C, H, W = vi.shape[1:]
+    gemm = cs[0]
+    w = gemm.attrs["w"]
+    if w.shape[0] != C * H * W:
+        return False
+    gemm.attrs = dict(gemm.attrs, w=np.ascontiguousarray(
+        w.reshape(C, H, W, -1).transpose(1, 2, 0, 3).reshape(C * H * W, -1)))
+    return True
+
+
 def _make(n, g, lay, num_threads):
     kind = n.kind
     a = n.attrs
     if kind == "lowp.QGemm":
         return K.make_qgemm(a, num_threads)
+    if kind == "lowp.MatMulInteger":
+        return K.make_matmul_integer(a, num_threads)
     if kind == "lowp.QLut":
         table = np.ascontiguousarray(a["table"])
+        f = K.elt("lookup_table")
+        if f is not None:
+            return lambda x: (f(x, table),)
         return lambda x: (K.lut(x, table),)
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
+    if kind in ("lowp.QAdd", "lowp.QMul"):
+        return K.make_qbinary(kind[6:].lower(), a)
+    if kind == "lowp.QConcat":
+        return K.make_qconcat(a, lay)
+    if kind == "lowp.QMatMul":
+        return K.make_qmatmul_activations(a, num_threads)
+    if kind == "lowp.QSoftmax":
+        f = K.elt("qlinear_softmax")
+        ax = a["axis"]
+        args = (a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"])
+        return lambda x: (f(x, *args, axis=ax),)
     if kind == "QuantizeLinear":
         axis = int(a.get("axis", 1))
         if lay == "NHWC" and axis % 4 == 1:
             axis = 3
 
+        # numpy float32 in place (4 passes): as fast as lowp.quantize_linear on 224x224x3 and
+        # lighter on small tensors; bit-exact with onnxruntime (tests/test_session_quant.py).
         def qfn(x, s, z=None):
             return (quantize(x, s, z, axis),)
         return qfn
     if kind == "DequantizeLinear":
         axis = int(a.get("axis", 1))
-
+        if lay == "NHWC" and axis % 4 == 1:
+            axis = 3
         def dqfn(x, s, z=None):
             return (dequantize(x, s, z, axis),)
         return dqfn

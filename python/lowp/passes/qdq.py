@@ -26,6 +26,15 @@ from .quant import RANGES, dequantize, quantize
 MS = "com.microsoft"
 
 
+def _elt(name):
+    """The lowp.ops.eltwise function `name`, or None while that op is not available."""
+    try:
+        from ..ops import eltwise
+    except ImportError:  # pragma: no cover
+        return None
+    return getattr(eltwise, name, None)
+
+
 # --------------------------------------------------------------------------- QOperator -> QDQ
 def expand_qoperator(g: Graph) -> None:
     out = []
@@ -228,10 +237,21 @@ def fuse_qdq(g: Graph) -> None:
             fused = _fuse_conv(ctx, n)
         elif n.op in ("Gemm", "MatMul"):
             fused = _fuse_gemm(ctx, n)
+            if fused is None and n.op == "MatMul":
+                fused = _fuse_matmul_activations(ctx, n)
+        elif n.op == "Softmax" and _elt("qlinear_softmax") is not None:
+            fused = _fuse_softmax(ctx, n)
+        elif n.op in ("MatMulInteger", "ConvInteger"):
+            fused = _integer_op(ctx, n)
+        elif n.op in ("Add", "Mul") and _elt("qlinear_add") is not None:
+            fused = _fuse_binary(ctx, n)
+        elif n.op in ("GlobalAveragePool", "AveragePool") and _elt("qlinear_global_average_pool") is not None:
+            fused = _fuse_avgpool(ctx, n)
+        elif n.op == "Concat" and _elt("qlinear_concat") is not None:
+            fused = _fuse_same_scale(ctx, n) or _fuse_concat(ctx, n)
         elif n.op == "MaxPool" or n.op in MOVE_OPS:
             fused = _fuse_same_scale(ctx, n)
-            vi = g.value_info.get(n.inputs[0])
-            if fused is None and n.op == "MaxPool" and vi is not None and vi.dtype in (np.int8, np.uint8) \
+            if fused is None and n.op == "MaxPool" and _is_int8(ctx, n.inputs[0]) \
                     and not (len(n.outputs) > 1 and n.outputs[1]):
                 # QOperator models run MaxPool directly on 8-bit tensors.
                 n.op, n.domain = "QMaxPool", "lowp"
@@ -240,6 +260,10 @@ def fuse_qdq(g: Graph) -> None:
             new, qnodes, absorbed = fused
             for a in [n] + absorbed:
                 drop.add(id(a))
+            if not qnodes:  # a rewrite in place
+                drop.discard(id(n))
+                replaced[id(n)] = new
+                continue
             # Place the fused node at the last Q it replaces (all its inputs are defined by then).
             for qn in qnodes[:-1]:
                 drop.add(id(qn))
@@ -254,6 +278,14 @@ def fuse_qdq(g: Graph) -> None:
     g.remove_dead()
     fold_luts(g)
     g.remove_dead()
+
+
+def _is_int8(ctx, name):
+    vi = ctx.g.value_info.get(name)
+    if vi is not None and vi.dtype is not None:
+        return vi.dtype in (np.int8, np.uint8)
+    p = ctx.prod.get(name)
+    return p is not None and (p.domain == "lowp" or (p.op == "QuantizeLinear" and p.domain == ""))
 
 
 def _fuse_conv(ctx, n):
@@ -329,10 +361,11 @@ def _fuse_gemm(ctx, n):
 def _fuse_same_scale(ctx, n):
     """MaxPool and data-movement ops between DQ and Q with identical scale/zero point."""
     g = ctx.g
-    act = [i for i in n.inputs if i and i not in g.constants]
+    if n.op == "Concat":
+        act = [i for i in n.inputs if i and i not in g.constants]
+    else:  # only the data input is an activation; shapes/starts/pads may be run-time int64 tensors
+        act = [n.inputs[0]] if n.inputs and n.inputs[0] and n.inputs[0] not in g.constants else []
     if not act:
-        return None
-    if n.op != "Concat" and (n.inputs[0] not in act or len(act) != 1):
         return None
     dqs = [ctx.dq(i) for i in act]
     if any(d is None for d in dqs):
@@ -356,6 +389,113 @@ def _fuse_same_scale(ctx, n):
         return Node("QMaxPool", new_inputs[:1], outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
     attrs = dict(onnx_op=n.op, onnx_attrs=dict(n.attrs), zero_point=ref[1], scale=ref[0])
     return Node("QMove", new_inputs, outs, attrs, n.name, "lowp"), [r[0] for r in qs], []
+
+
+def _integer_op(ctx, n):
+    """MatMulInteger / ConvInteger with constant weights (dynamic quantization) -> lowp int32 nodes."""
+    g = ctx.g
+    i = n.inputs + ["", "", ""]
+    if i[1] not in g.constants or (i[3] and i[3] not in g.constants):
+        return None
+    w = np.asarray(g.constants[i[1]])
+    wz = np.asarray(g.constants[i[3]]).reshape(-1) if i[3] else np.zeros(1, w.dtype)
+    attrs = dict(w=w, w_zero_point=wz)
+    ins = [i[0], i[2]] if i[2] else [i[0]]  # the x zero point may be a run-time tensor (DynamicQuantizeLinear)
+    if n.op == "MatMulInteger":
+        if w.ndim != 2:
+            return None
+        return Node("MatMulInteger", ins, [n.outputs[0]], attrs, n.name, "lowp"), [], []
+    if w.ndim != 4:
+        return None
+    attrs.update(strides=list(n.attrs.get("strides", [1, 1])), dilations=list(n.attrs.get("dilations", [1, 1])),
+                 pads=list(n.attrs.get("pads", [0, 0, 0, 0])), group=int(n.attrs.get("group", 1)),
+                 auto_pad=n.attrs.get("auto_pad", "NOTSET"), kernel_shape=list(w.shape[2:]))
+    return Node("ConvInteger", ins, [n.outputs[0]], attrs, n.name, "lowp"), [], []
+
+
+def _fuse_matmul_activations(ctx, n):
+    """DQ(a), DQ(b) -> MatMul -> Q with both operands activations  =>  lowp.QMatMul (QLinearMatMul)."""
+    if any(i in ctx.g.constants for i in n.inputs[:2]):
+        return None
+    a, b = ctx.dq(n.inputs[0]), ctx.dq(n.inputs[1])
+    if a is None or b is None:
+        return None
+    r = ctx.q_after_act(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z, lo, hi, absorbed = r
+    attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
+                 qmin=lo, qmax=hi)
+    return Node("QMatMul", [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
+
+
+def _fuse_softmax(ctx, n):
+    """DQ -> Softmax -> Q  =>  lowp.QSoftmax (com.microsoft QLinearSoftmax arithmetic)."""
+    x = ctx.dq(n.inputs[0])
+    if x is None or ctx.g.opset < 13:
+        return None
+    r = ctx.q_after(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z = r
+    if np.asarray(z).dtype != np.asarray(x[2]).dtype:
+        return None
+    attrs = dict(x_scale=x[1], x_zero_point=x[2], y_scale=s, y_zero_point=z, axis=int(n.attrs.get("axis", -1)))
+    return Node("QSoftmax", [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
+
+
+def _fuse_binary(ctx, n):
+    """DQ(a), DQ(b) -> Add/Mul -> [Relu|Clip] -> Q  =>  lowp.QAdd / lowp.QMul (QLinearAdd/QLinearMul)."""
+    if len(n.inputs) != 2 or any(i in ctx.g.constants for i in n.inputs):
+        return None
+    a, b = ctx.dq(n.inputs[0]), ctx.dq(n.inputs[1])
+    if a is None or b is None:
+        return None
+    r = ctx.q_after_act(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z, lo, hi, absorbed = r
+    dts = {np.asarray(a[2]).dtype, np.asarray(b[2]).dtype, np.asarray(z).dtype}
+    if len(dts) != 1:
+        return None
+    attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
+                 qmin=lo, qmax=hi)
+    return Node("Q" + n.op, [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
+
+
+def _fuse_avgpool(ctx, n):
+    x = ctx.dq(n.inputs[0])
+    if x is None:
+        return None
+    r = ctx.q_after(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z = r
+    if np.asarray(z).dtype != np.asarray(x[2]).dtype:
+        return None
+    attrs = dict(x_scale=x[1], x_zero_point=x[2], y_scale=s, y_zero_point=z, pool=dict(n.attrs))
+    op = "QGlobalAvgPool" if n.op == "GlobalAveragePool" else "QAvgPool"
+    if op == "QAvgPool" and len(n.attrs.get("kernel_shape", [])) != 2:
+        return None
+    return Node(op, [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
+
+
+def _fuse_concat(ctx, n):
+    """Concat of DQ'd inputs with different scales -> Q  =>  lowp.QConcat (com.microsoft QLinearConcat)."""
+    if any(not i or i in ctx.g.constants for i in n.inputs):
+        return None
+    dqs = [ctx.dq(i) for i in n.inputs]
+    if any(d is None for d in dqs):
+        return None
+    r = ctx.q_after(n.outputs[0])
+    if r is None:
+        return None
+    qn, s, z = r
+    if len({np.asarray(d[2]).dtype for d in dqs} | {np.asarray(z).dtype}) != 1:
+        return None
+    attrs = dict(scales=[d[1] for d in dqs], zero_points=[d[2] for d in dqs], y_scale=s, y_zero_point=z,
+                 axis=int(n.attrs["axis"]))
+    return Node("QConcat", [d[0] for d in dqs], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
 
 
 # --------------------------------------------------------------------------- elementwise chains -> LUT

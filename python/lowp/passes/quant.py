@@ -24,8 +24,15 @@ def _bcast(v, x, axis):
 def dequantize(q, scale, zero_point=None, axis: int = 1) -> np.ndarray:
     q = np.asarray(q)
     s = _bcast(np.asarray(scale, np.float32), q, axis)
-    zp = 0 if zero_point is None else _bcast(np.asarray(zero_point).astype(np.int32), q, axis)
-    return ((q.astype(np.int32) - zp).astype(np.float32) * s).astype(np.float32)
+    zp = np.float32(0) if zero_point is None else _bcast(np.asarray(zero_point).astype(np.float32), q, axis)
+    if q.dtype.itemsize > 2:  # int32 (bias): float32(q - zp) must round the exact integer difference once
+        zpi = 0 if zero_point is None else _bcast(np.asarray(zero_point).astype(np.int64), q, axis)
+        return ((q.astype(np.int64) - zpi).astype(np.float32) * s).astype(np.float32)
+    # 8/16-bit: q and zp are exact in float32 and so is their difference.
+    y = q.astype(np.float32)
+    y -= zp
+    y *= s
+    return y
 
 
 def quantize(x, scale, zero_point=None, axis: int = 1, dtype=None) -> np.ndarray:
@@ -35,10 +42,16 @@ def quantize(x, scale, zero_point=None, axis: int = 1, dtype=None) -> np.ndarray
     dt = np.dtype(dtype)
     lo, hi = RANGES[dt]
     s = _bcast(np.asarray(scale, np.float32), x, axis)
-    zp = np.int32(0) if zero_point is None else _bcast(np.asarray(zero_point).astype(np.int32), x, axis)
-    with np.errstate(all="ignore"):
-        v = np.rint(x / s)
-        v = np.clip(v, (lo - zp).astype(np.float32) if np.ndim(zp) else np.float32(lo - int(zp)),
-                    (hi - zp).astype(np.float32) if np.ndim(zp) else np.float32(hi - int(zp)))
-    v = np.nan_to_num(v, nan=0.0)
-    return (v.astype(np.int32) + zp).astype(dt)
+    zp = np.float32(0) if zero_point is None else _bcast(np.asarray(zero_point).astype(np.float32), x, axis)
+    # A true float32 division, as MLAS (not a multiply by 1/scale). Output in C order even when x is a
+    # transposed view (quantizing NCHW input straight into NHWC costs no extra pass).
+    v = np.empty(x.shape, np.float32)
+    np.divide(x, s, out=v)
+    np.rint(v, out=v)  # round half to even
+    # clamp(v, lo - zp, hi - zp) + zp == clamp(v + zp, lo, hi): v is an integer-valued float and
+    # |zp| <= 2^16, so the sum is exact wherever it is not clamped. fmax/fmin map NaN to the lowest
+    # value (as onnxruntime on x86) and, unlike clip, never warn.
+    v += zp
+    np.fmax(v, np.float32(lo), out=v)
+    np.fmin(v, np.float32(hi), out=v)
+    return v.astype(dt)

@@ -1,0 +1,205 @@
+// x86 AVX-512 VNNI depthwise row kernel (vpdpbusd: u8 x s8 -> int32, exact, no saturation).
+//
+// For one output row and a block of 64 channels, each input column iw is turned once into
+// "quads": the bytes of 4 kernel rows (kh = 4g .. 4g+3) interleaved per channel, 4 zmm holding
+// channels in the lane order of unpack{lo,hi}_epi8/epi16. Every output pixel then needs only
+// KW * ceil(KH/4) * 4 vpdpbusd against weights prepacked in the same order, and neighbouring
+// pixels share the quads (the column is built once, used KW/stride times). The accumulator
+// order is undone for free by packssdw/packuswb when storing bytes.
+// Domains: x (uint8, or int8 + 128), w' = w - zw must fit in int8 (checked at pack time; else the
+// vpmaddwd kernel of depthwise_avx512.cc runs). Exactness: sum (x + s)(w') - (zx + s) sum w' + bias.
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "ops/depthwise.h"
+#include "ops/depthwise_avx512_requant.h"
+#include "runtime/cpu.h"
+
+namespace lowp {
+namespace {
+
+constexpr int kCb = 64;
+
+// 4x4 transpose of 128-bit lanes: out_k.lane L = in_L.lane k.
+inline void transpose_lanes(__m512i& a0, __m512i& a1, __m512i& a2, __m512i& a3) {
+  const __m512i u0 = _mm512_shuffle_i32x4(a0, a1, 0x44), u1 = _mm512_shuffle_i32x4(a0, a1, 0xEE);
+  const __m512i u2 = _mm512_shuffle_i32x4(a2, a3, 0x44), u3 = _mm512_shuffle_i32x4(a2, a3, 0xEE);
+  a0 = _mm512_shuffle_i32x4(u0, u2, 0x88);
+  a1 = _mm512_shuffle_i32x4(u0, u2, 0xDD);
+  a2 = _mm512_shuffle_i32x4(u1, u3, 0x88);
+  a3 = _mm512_shuffle_i32x4(u1, u3, 0xDD);
+}
+
+// Loads 64 natural int32 values (channels c .. c+63, masked to n) in accumulator order.
+inline void load_perm(const int32_t* src, int n, __m512i out[4]) {
+  for (int L = 0; L < 4; ++L) {
+    const int rem = n - 16 * L;
+    const __mmask16 m = rem >= 16 ? 0xFFFF : (rem <= 0 ? 0 : static_cast<__mmask16>((1u << rem) - 1));
+    out[L] = _mm512_maskz_loadu_epi32(m, src + 16 * L);
+  }
+  transpose_lanes(out[0], out[1], out[2], out[3]);
+}
+
+struct RowScratch {
+  std::vector<uint8_t> q;
+  uint8_t* get(size_t bytes) {
+    if (q.size() < bytes + 64) q.resize(bytes + 64);
+    return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(q.data()) + 63) & ~uintptr_t{63});
+  }
+};
+thread_local RowScratch t_row;
+
+template <int kKH, int kKW>
+void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
+  const int KH = kKH > 0 ? kKH : p.KH, KW = kKW > 0 ? kKW : p.KW;
+  const int G = (KH + 3) / 4;
+  const int C = p.C, W = r.W, OW = r.OW, sw = r.sw, dw = r.dw, pl = r.pl;
+  const int ncol = (OW - 1) * sw + (KW - 1) * dw + 1;
+  const bool s8 = r.x_type == DType::S8;
+  const __m512i flip = _mm512_set1_epi8(s8 ? static_cast<char>(0x80) : 0);
+  const size_t col_bytes = static_cast<size_t>(G) * 4 * 64;
+  uint8_t* Q = t_row.get(static_cast<size_t>(ncol) * col_bytes);
+  const int8_t* wq = p.wq.data();
+  const size_t wblock = static_cast<size_t>(G) * KW * 4 * 64;
+  const bool s32 = ep.out_type == DType::S32;
+  const bool fast_half_even = !s32 && ep.rounding == Rounding::HalfEven && ep.scale_below_half;
+  constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512i zpv = _mm512_set1_epi32(ep.zp);
+  const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(ep.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(ep.qmax));
+  for (int c0 = 0; c0 < C; c0 += kCb) {
+    const int n = C - c0 < kCb ? C - c0 : kCb;
+    const __mmask64 m = n == kCb ? ~__mmask64{0} : ((__mmask64{1} << n) - 1);
+    // 1. quads for every input column this row reads
+    for (int ci = 0; ci < ncol; ++ci) {
+      const int iw = ci - pl;
+      const bool col_in = iw >= 0 && iw < W;
+      __m512i* q = reinterpret_cast<__m512i*>(Q + ci * col_bytes);
+      for (int g = 0; g < G; ++g) {
+        __m512i rr[4];
+        for (int k = 0; k < 4; ++k) {
+          const int kh = 4 * g + k;
+          const uint8_t* src = (kh < KH && col_in && r.rows[kh]) ? r.rows[kh] + static_cast<size_t>(iw) * C + c0
+                                                                  : r.zrow + c0;
+          rr[k] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), flip);
+        }
+        const __m512i t0 = _mm512_unpacklo_epi8(rr[0], rr[1]), t1 = _mm512_unpackhi_epi8(rr[0], rr[1]);
+        const __m512i t2 = _mm512_unpacklo_epi8(rr[2], rr[3]), t3 = _mm512_unpackhi_epi8(rr[2], rr[3]);
+        _mm512_store_si512(q + 4 * g + 0, _mm512_unpacklo_epi16(t0, t2));
+        _mm512_store_si512(q + 4 * g + 1, _mm512_unpackhi_epi16(t0, t2));
+        _mm512_store_si512(q + 4 * g + 2, _mm512_unpacklo_epi16(t1, t3));
+        _mm512_store_si512(q + 4 * g + 3, _mm512_unpackhi_epi16(t1, t3));
+      }
+    }
+    // 2. per-channel terms in accumulator order
+    __m512i ct[4], ws[4], mu[4], sh[4];
+    __m512 sc[4];
+    load_perm(ep.col_term + c0, n, ct);
+    if (s8) {  // the +128 input shift: subtract 128 * sum w'
+      load_perm(p.wsum.data() + c0, n, ws);
+      for (int k = 0; k < 4; ++k) ct[k] = _mm512_sub_epi32(ct[k], _mm512_slli_epi32(ws[k], 7));
+    }
+    if (!s32) {
+      if (ep.rounding == Rounding::HalfEven) {
+        __m512i t[4];
+        load_perm(reinterpret_cast<const int32_t*>(ep.scale + c0), n, t);
+        for (int k = 0; k < 4; ++k) {
+          sc[k] = _mm512_castsi512_ps(t[k]);
+          mu[k] = sh[k] = _mm512_setzero_si512();
+        }
+      } else {
+        load_perm(ep.mult + c0, n, mu);
+        load_perm(ep.shift + c0, n, sh);
+        for (int k = 0; k < 4; ++k) sc[k] = _mm512_setzero_ps();
+      }
+    }
+    const __m512i* wb = reinterpret_cast<const __m512i*>(wq + (c0 / kCb) * wblock);
+    // 3. output pixels
+    for (int ow = 0; ow < OW; ++ow) {
+      __m512i a0 = ct[0], a1 = ct[1], a2 = ct[2], a3 = ct[3];
+      for (int g = 0; g < G; ++g) {
+        for (int kw = 0; kw < KW; ++kw) {
+          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes) + 4 * g;
+          const __m512i* w = wb + (g * KW + kw) * 4;
+          a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), _mm512_loadu_si512(w + 0));
+          a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), _mm512_loadu_si512(w + 1));
+          a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(q + 2), _mm512_loadu_si512(w + 2));
+          a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(q + 3), _mm512_loadu_si512(w + 3));
+        }
+      }
+      if (s32) {
+        transpose_lanes(a0, a1, a2, a3);
+        int32_t* yp = static_cast<int32_t*>(r.y) + static_cast<size_t>(ow) * C + c0;
+        const __m512i a[4] = {a0, a1, a2, a3};
+        for (int L = 0; L < 4; ++L) {
+          const int rem = n - 16 * L;
+          if (rem <= 0) break;
+          _mm512_mask_storeu_epi32(yp + 16 * L, rem >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << rem) - 1), a[L]);
+        }
+        continue;
+      }
+      if (fast_half_even) {
+        // |acc * scale| < 2^30: round first, then let the saturating packs and a byte clamp do
+        // the clamping (round and clamp to integer bounds commute; saturation is monotonic).
+        a0 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), sc[0]), kRne), zpv);
+        a1 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a1), sc[1]), kRne), zpv);
+        a2 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a2), sc[2]), kRne), zpv);
+        a3 = _mm512_add_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(a3), sc[3]), kRne), zpv);
+        const __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
+        __m512i b;
+        if (ep.out_type == DType::U8)
+          b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(p01, p23), qmin8), qmax8);
+        else
+          b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(p01, p23), qmin8), qmax8);
+        _mm512_mask_storeu_epi8(static_cast<uint8_t*>(r.y) + static_cast<size_t>(ow) * C + c0, m, b);
+        continue;
+      }
+      a0 = dw512::requant16_v(a0, sc[0], mu[0], sh[0], ep);
+      a1 = dw512::requant16_v(a1, sc[1], mu[1], sh[1], ep);
+      a2 = dw512::requant16_v(a2, sc[2], mu[2], sh[2], ep);
+      a3 = dw512::requant16_v(a3, sc[3], mu[3], sh[3], ep);
+      // values are in [qmin, qmax]: the saturating packs are exact and restore channel order
+      const __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
+      const __m512i b = ep.out_type == DType::U8 ? _mm512_packus_epi16(p01, p23) : _mm512_packs_epi16(p01, p23);
+      _mm512_mask_storeu_epi8(static_cast<uint8_t*>(r.y) + static_cast<size_t>(ow) * C + c0, m, b);
+    }
+  }
+}
+
+void run_row(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
+  if (p.KH == 3 && p.KW == 3) return run_row_t<3, 3>(p, r, ep);
+  if (p.KH == 5 && p.KW == 5) return run_row_t<5, 5>(p, r, ep);
+  return run_row_t<0, 0>(p, r, ep);
+}
+
+void pack(DwPacked& p) {
+  dw_pack_avx512(p);  // fallback packing (vpmaddwd kernel)
+  p.row_ok = false;
+  p.wq.clear();
+  for (int16_t v : p.wn)
+    if (v < -128 || v > 127) return;  // w - zw does not fit int8: use the fallback
+  if (p.KH < 1 || p.KW < 1 || p.KH * p.KW != p.taps) return;
+  const int G = (p.KH + 3) / 4;
+  const int blocks = static_cast<int>(ceil_div(p.C, kCb));
+  p.wq.assign(static_cast<size_t>(blocks) * G * p.KW * 4 * 64, 0);
+  int8_t* d = p.wq.data();
+  for (int b = 0; b < blocks; ++b)
+    for (int g = 0; g < G; ++g)
+      for (int kw = 0; kw < p.KW; ++kw)
+        for (int k = 0; k < 4; ++k)
+          for (int i = 0; i < 16; ++i)
+            for (int rr = 0; rr < 4; ++rr) {
+              const int L = i / 4, j = i % 4;
+              const int c = b * kCb + 16 * L + 4 * k + j;
+              const int kh = 4 * g + rr;
+              *d++ = (c < p.C && kh < p.KH) ? static_cast<int8_t>(p.wn[static_cast<size_t>(kh * p.KW + kw) * p.C + c]) : 0;
+            }
+  p.row_ok = true;
+}
+
+}  // namespace
+
+extern const DwKernel kDwAvx512Vnni = {"avx512vnni", cpu::has_avx512vnni, pack, dw_run_avx512, 30, run_row};
+
+}  // namespace lowp

@@ -1,0 +1,247 @@
+// Elementwise binary ops: broadcast driver, scalar reference kernels, TFLite arithmetic.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // exactness: never fuse a*b+c (aarch64 would)
+#endif
+#include "ops/eltwise.h"
+
+#include <atomic>
+#include <utility>
+
+#include "requant/requant.h"
+#include "runtime/cpu.h"
+
+namespace lowp {
+namespace ops {
+
+AddHalfEven add_half_even_consts(const BinaryParams& p, bool swapped) {
+  const float sA = swapped ? p.scale_b : p.scale_a, sB = swapped ? p.scale_a : p.scale_b;
+  const int32_t zA = swapped ? p.zp_b : p.zp_a, zB = swapped ? p.zp_a : p.zp_b;
+  float rA = sA / p.scale_c, rB = sB / p.scale_c;
+  if (p.op == BinaryOp::Sub) {
+    if (swapped) rA = -rA;
+    else rB = -rB;
+  }
+  AddHalfEven k;
+  k.rA = rA;
+  k.rB = rB;
+  k.fixed = static_cast<float>(p.zp_c) - (rA * static_cast<float>(zA) + rB * static_cast<float>(zB));
+  k.lo = p.qmin;
+  k.hi = p.qmax;
+  return k;
+}
+
+MulHalfEven mul_half_even_consts(const BinaryParams& p, bool swapped) {
+  MulHalfEven k;
+  const float sA = swapped ? p.scale_b : p.scale_a, sB = swapped ? p.scale_a : p.scale_b;
+  k.ratio = sA * sB / p.scale_c;
+  k.zc = static_cast<float>(p.zp_c);
+  k.za = swapped ? p.zp_b : p.zp_a;
+  k.zb = swapped ? p.zp_a : p.zp_b;
+  k.lo = p.qmin;
+  k.hi = p.qmax;
+  return k;
+}
+
+namespace {
+
+template <typename T>
+void add_row_ref(const T* a, const T* b, T* c, int64_t n, bool b_scalar, const AddHalfEven& k) {
+  for (int64_t i = 0; i < n; ++i) c[i] = static_cast<T>(add_he(a[i], b_scalar ? b[0] : b[i], k));
+}
+
+template <typename T>
+void mul_row_ref(const T* a, const T* b, T* c, int64_t n, bool b_scalar, const MulHalfEven& k) {
+  for (int64_t i = 0; i < n; ++i) c[i] = static_cast<T>(mul_he(a[i], b_scalar ? b[0] : b[i], k));
+}
+
+const EltwiseRowKernels kRef = {"ref", add_row_ref<uint8_t>, add_row_ref<int8_t>, mul_row_ref<uint8_t>,
+                                mul_row_ref<int8_t>};
+std::atomic<bool> g_simd{true};
+
+}  // namespace
+
+const EltwiseRowKernels& eltwise_ref_kernels() { return kRef; }
+void set_eltwise_simd(bool on) { g_simd.store(on); }
+bool eltwise_simd_enabled() { return g_simd.load(); }
+
+const EltwiseRowKernels& eltwise_kernels() {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2();
+  if (avx2 && g_simd.load()) return eltwise_avx2_kernels();
+#endif
+  return kRef;
+}
+
+SpanKind span_kind(const BroadcastShape& bs) {
+  for (int d = bs.ndim - 1; d >= 0; --d) {
+    if (bs.shape[d] == 1) continue;
+    const bool va = bs.stride_a[d] != 0, vb = bs.stride_b[d] != 0;
+    if (va && vb) return SpanKind::Both;
+    if (va) return SpanKind::ScalarB;
+    if (vb) return SpanKind::ScalarA;
+    // neither varies along this axis: keep looking further out
+  }
+  return SpanKind::ScalarA;  // a single element: onnxruntime tests input 0 for "scalar" first
+}
+
+namespace {
+inline int32_t mul_by_q(int32_t x, int32_t m, int shift, Rounding r) {
+  return r == Rounding::Single ? requant::mul_single(x, m, shift) : requant::mul_gemmlowp(x, m, shift);
+}
+}  // namespace
+
+// TFLite reference ADD/SUB for 8-bit (SUB = ADD with the second input multiplier negated,
+// which the caller puts in mult_b).
+int32_t add_tflite(int32_t a, int32_t b, const BinaryParams& p) {
+  const int32_t va = (a - p.zp_a) * (1 << p.left_shift);
+  const int32_t vb = (b - p.zp_b) * (1 << p.left_shift);
+  const int32_t sa = mul_by_q(va, p.mult_a, p.shift_a, p.rounding);
+  const int32_t sb = mul_by_q(vb, p.mult_b, p.shift_b, p.rounding);
+  const int32_t raw = static_cast<int32_t>(static_cast<uint32_t>(sa) + static_cast<uint32_t>(sb));
+  const int64_t out = int64_t{mul_by_q(raw, p.mult_c, p.shift_c, p.rounding)} + p.zp_c;
+  return static_cast<int32_t>(out < p.qmin ? p.qmin : (out > p.qmax ? p.qmax : out));
+}
+
+// TFLite reference MUL for 8-bit: zc + MultiplyByQuantizedMultiplier((a - za) * (b - zb), m, s).
+int32_t mul_tflite(int32_t a, int32_t b, const BinaryParams& p) {
+  const int32_t prod = (a - p.zp_a) * (b - p.zp_b);
+  const int64_t out = int64_t{mul_by_q(prod, p.mult_c, p.shift_c, p.rounding)} + p.zp_c;
+  return static_cast<int32_t>(out < p.qmin ? p.qmin : (out > p.qmax ? p.qmax : out));
+}
+
+namespace {
+
+// Calls row(pa, pb, pc, inner, ia, ib) for every contiguous output row (last axis).
+template <typename T, typename Row>
+void for_each_row(const BroadcastShape& bs, const T* a, const T* b, T* c, Row row) {
+  const int nd = bs.ndim;
+  if (nd == 0) {
+    row(a, b, c, 1, 1, 1);
+    return;
+  }
+  const int64_t inner = bs.shape[nd - 1];
+  const int64_t ia = bs.stride_a[nd - 1], ib = bs.stride_b[nd - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < nd - 1; ++d) outer *= bs.shape[d];
+  if (inner == 0 || outer == 0) return;
+  int64_t idx[kMaxDims] = {};
+  int64_t off_a = 0, off_b = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    row(a + off_a, b + off_b, c + o * inner, inner, ia, ib);
+    for (int d = nd - 2; d >= 0; --d) {
+      ++idx[d];
+      off_a += bs.stride_a[d];
+      off_b += bs.stride_b[d];
+      if (idx[d] < bs.shape[d]) break;
+      off_a -= bs.stride_a[d] * bs.shape[d];
+      off_b -= bs.stride_b[d] * bs.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <typename T>
+struct RowFns;
+template <>
+struct RowFns<uint8_t> {
+  static auto add(const EltwiseRowKernels& k) { return k.add_u8; }
+  static auto mul(const EltwiseRowKernels& k) { return k.mul_u8; }
+};
+template <>
+struct RowFns<int8_t> {
+  static auto add(const EltwiseRowKernels& k) { return k.add_s8; }
+  static auto mul(const EltwiseRowKernels& k) { return k.mul_s8; }
+};
+
+// Drops size-1 axes and merges adjacent axes both inputs walk contiguously (the output is
+// contiguous), so rows are as long as possible. Leaves span_kind() unchanged.
+BroadcastShape coalesce(const BroadcastShape& in) {
+  BroadcastShape out;
+  int n = 0;
+  for (int d = 0; d < in.ndim; ++d) {
+    if (in.shape[d] == 1) continue;
+    if (n > 0 && out.stride_a[n - 1] == in.stride_a[d] * in.shape[d] &&
+        out.stride_b[n - 1] == in.stride_b[d] * in.shape[d]) {
+      out.shape[n - 1] *= in.shape[d];
+      out.stride_a[n - 1] = in.stride_a[d];
+      out.stride_b[n - 1] = in.stride_b[d];
+      continue;
+    }
+    out.shape[n] = in.shape[d];
+    out.stride_a[n] = in.stride_a[d];
+    out.stride_b[n] = in.stride_b[d];
+    ++n;
+  }
+  out.ndim = n;
+  return out;
+}
+
+template <typename T>
+void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const BinaryParams& p) {
+  const BroadcastShape bs_in = coalesce(bs_raw);
+  const SpanKind kind = span_kind(bs_in);
+  // onnxruntime's kernels see "B constant" spans; when A is the constant one, swap.
+  const bool swapped = kind == SpanKind::ScalarA;
+  BroadcastShape bs = bs_in;
+  if (swapped) {
+    for (int d = 0; d < bs.ndim; ++d) std::swap(bs.stride_a[d], bs.stride_b[d]);
+    std::swap(a, b);
+  }
+  const EltwiseRowKernels& rk = eltwise_kernels();
+  if (p.op == BinaryOp::Mul) {
+    const MulHalfEven k = mul_half_even_consts(p, swapped);
+    auto fast = RowFns<T>::mul(rk);
+    for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+      if (ia == 1 && (ib == 1 || ib == 0) && n > 1) return fast(pa, pb, pc, n, ib == 0, k);
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(mul_he(pa[i * ia], pb[i * ib], k));
+    });
+  } else {
+    const AddHalfEven k = add_half_even_consts(p, swapped);
+    auto fast = RowFns<T>::add(rk);
+    for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+      if (ia == 1 && (ib == 1 || ib == 0) && n > 1) return fast(pa, pb, pc, n, ib == 0, k);
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(add_he(pa[i * ia], pb[i * ib], k));
+    });
+  }
+}
+
+template <typename T>
+void tflite_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const BinaryParams& p) {
+  const BroadcastShape bs = coalesce(bs_raw);
+  const bool mul = p.op == BinaryOp::Mul;
+  for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+    if (mul)
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(mul_tflite(pa[i * ia], pb[i * ib], p));
+    else
+      for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(add_tflite(pa[i * ia], pb[i * ib], p));
+  });
+}
+
+}  // namespace
+
+void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p) {
+  LOWP_CHECK(bs.ndim >= 0 && bs.ndim <= kMaxDims, "too many dimensions for a broadcast op (max 8)");
+  if (p.rounding != Rounding::HalfEven) {
+    LOWP_CHECK(p.left_shift >= 0 && p.left_shift <= 20, "left_shift must be in [0, 20]");
+    for (int s : {p.shift_a, p.shift_b, p.shift_c}) LOWP_CHECK(s >= -31 && s <= 30, "shift must be in [-31, 30]");
+  }
+  const bool he = p.rounding == Rounding::HalfEven;
+  if (t == DType::U8) {
+    auto pa = static_cast<const uint8_t*>(a);
+    auto pb = static_cast<const uint8_t*>(b);
+    auto pc = static_cast<uint8_t*>(c);
+    he ? half_even_t(bs, pa, pb, pc, p) : tflite_t(bs, pa, pb, pc, p);
+  } else if (t == DType::S8) {
+    auto pa = static_cast<const int8_t*>(a);
+    auto pb = static_cast<const int8_t*>(b);
+    auto pc = static_cast<int8_t*>(c);
+    he ? half_even_t(bs, pa, pb, pc, p) : tflite_t(bs, pa, pb, pc, p);
+  } else {
+    throw Error("lowp: elementwise ops take uint8 or int8");
+  }
+}
+
+}  // namespace ops
+}  // namespace lowp

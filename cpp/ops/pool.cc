@@ -1,0 +1,184 @@
+#include "ops/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/quantize.h"
+#include "requant/requant.h"
+
+namespace lowp {
+namespace ops {
+
+namespace {
+
+void check_geometry(const Pool2D& g) {
+  LOWP_CHECK(g.N >= 0 && g.C >= 0 && g.H >= 0 && g.W >= 0 && g.OH >= 0 && g.OW >= 0, "negative pooling shape");
+  LOWP_CHECK(g.kh >= 1 && g.kw >= 1, "kernel_shape must be >= 1");
+  LOWP_CHECK(g.sh >= 1 && g.sw >= 1, "strides must be >= 1");
+  LOWP_CHECK(g.dh >= 1 && g.dw >= 1, "dilations must be >= 1");
+  LOWP_CHECK(g.pad_top >= 0 && g.pad_left >= 0, "pads must be >= 0");
+}
+
+// Calls f(n, c, oh, ow, h0, h1, w0, w1) with the in-bounds tap range of each output (for
+// dilation 1 the taps are h0..h1-1; dilated windows are handled by the callers).
+template <typename F>
+void for_each_window(const Pool2D& g, F f) {
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) f(n, c, oh, ow);
+}
+
+template <typename T>
+void max_pool_t(const Pool2D& g, const T* x, T* y) {
+  for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
+    const T* xp = x + n * g.xs[0] + c * g.xs[1];
+    int32_t m = std::numeric_limits<T>::lowest();
+    const int64_t h0 = oh * g.sh - g.pad_top, w0 = ow * g.sw - g.pad_left;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t h = h0 + i * g.dh;
+      if (h < 0 || h >= g.H) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t w = w0 + j * g.dw;
+        if (w < 0 || w >= g.W) continue;
+        const int32_t v = xp[h * g.xs[2] + w * g.xs[3]];
+        m = v > m ? v : m;
+      }
+    }
+    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] = static_cast<T>(m);
+  });
+}
+
+template <typename T>
+void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
+                      bool cip) {
+  constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  float deq[256];
+  for (int v = 0; v < 256; ++v) {
+    const T tv = static_cast<T>(static_cast<uint8_t>(v));
+    deq[v] = x_scale * static_cast<float>(static_cast<int32_t>(tv) - x_zp);
+  }
+  for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
+    const T* xp = x + n * g.xs[0] + c * g.xs[1];
+    int64_t hs = oh * g.sh - g.pad_top, ws = ow * g.sw - g.pad_left;
+    const int64_t he = std::min(hs + g.kh, g.H), we = std::min(ws + g.kw, g.W);
+    hs = std::max<int64_t>(hs, 0);
+    ws = std::max<int64_t>(ws, 0);
+    float acc = 0.f;
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) acc += deq[static_cast<uint8_t>(xp[h * g.xs[2] + w * g.xs[3]])];
+    const int64_t count = cip ? g.kh * g.kw : (he - hs) * (we - ws);
+    acc /= static_cast<float>(count);
+    int32_t q = static_cast<int32_t>(std::nearbyint(acc / y_scale + static_cast<float>(y_zp)));
+    q = q < lo ? lo : (q > hi ? hi : q);
+    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] = static_cast<T>(q);
+  });
+}
+
+template <typename T>
+void avg_pool_int_t(const Pool2D& g, const T* x, T* y, int32_t zp, bool cip, int32_t qmin, int32_t qmax) {
+  for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
+    const T* xp = x + n * g.xs[0] + c * g.xs[1];
+    const int64_t h0 = oh * g.sh - g.pad_top, w0 = ow * g.sw - g.pad_left;
+    int32_t acc = 0, count = 0;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t h = h0 + i;
+      if (h < 0 || h >= g.H) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t w = w0 + j;
+        if (w < 0 || w >= g.W) continue;
+        acc += xp[h * g.xs[2] + w * g.xs[3]];
+        ++count;
+      }
+    }
+    if (cip) {
+      const int32_t full = static_cast<int32_t>(g.kh * g.kw);
+      acc += (full - count) * zp;
+      count = full;
+    }
+    int32_t avg;
+    if (count == 0) {
+      avg = zp;
+    } else {
+      avg = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+    }
+    avg = avg < qmin ? qmin : (avg > qmax ? qmax : avg);
+    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] = static_cast<T>(avg);
+  });
+}
+
+template <typename T>
+void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale,
+                            int32_t y_zp) {
+  constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  const int64_t count = g.H * g.W;
+  LOWP_CHECK(count < 0x1000000, "global average pool: image too large");
+  const float scale = x_scale / (y_scale * static_cast<float>(count));
+  LOWP_CHECK(scale >= 0x1.0p-32f && scale < 256.0f,
+             "global average pool: x_scale / (y_scale * H * W) is out of the range onnxruntime accepts");
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      const T* xp = x + n * g.xs[0] + c * g.xs[1];
+      int32_t acc = 0;
+      for (int64_t h = 0; h < g.H; ++h)
+        for (int64_t w = 0; w < g.W; ++w) acc += xp[h * g.xs[2] + w * g.xs[3]];
+      acc -= x_zp * static_cast<int32_t>(count);
+      y[n * g.ys[0] + c * g.ys[1]] = static_cast<T>(requant::requant_half_even(acc, scale, y_zp, lo, hi));
+    }
+}
+
+}  // namespace
+
+#define LOWP_POOL_DISPATCH(t, CALL_U8, CALL_S8)                                  \
+  do {                                                                          \
+    if ((t) == DType::U8) {                                                     \
+      CALL_U8;                                                                  \
+    } else if ((t) == DType::S8) {                                              \
+      CALL_S8;                                                                  \
+    } else {                                                                    \
+      throw Error("lowp: pooling takes uint8 or int8");                         \
+    }                                                                           \
+  } while (0)
+
+void max_pool(const Pool2D& g, const void* x, void* y, DType t) {
+  check_geometry(g);
+  LOWP_POOL_DISPATCH(t, max_pool_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y)),
+                     max_pool_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y)));
+}
+
+void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
+                    int32_t y_zp, bool count_include_pad) {
+  check_geometry(g);
+  LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+  LOWP_POOL_DISPATCH(t,
+                     avg_pool_float_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), x_scale, x_zp,
+                                      y_scale, y_zp, count_include_pad),
+                     avg_pool_float_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), x_scale, x_zp,
+                                      y_scale, y_zp, count_include_pad));
+}
+
+void avg_pool_int(const Pool2D& g, const void* x, void* y, DType t, int32_t zero_point, bool count_include_pad,
+                  int32_t qmin, int32_t qmax) {
+  check_geometry(g);
+  LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+  LOWP_CHECK(g.kh * g.kw < (int64_t{1} << 23), "average pool kernel too large");
+  LOWP_POOL_DISPATCH(t,
+                     avg_pool_int_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), zero_point,
+                                    count_include_pad, qmin, qmax),
+                     avg_pool_int_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), zero_point,
+                                    count_include_pad, qmin, qmax));
+}
+
+void global_avg_pool_mlas(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp,
+                          float y_scale, int32_t y_zp) {
+  check_geometry(g);
+  LOWP_POOL_DISPATCH(t,
+                     global_avg_pool_mlas_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), x_scale,
+                                            x_zp, y_scale, y_zp),
+                     global_avg_pool_mlas_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), x_scale,
+                                            x_zp, y_scale, y_zp));
+}
+
+}  // namespace ops
+}  // namespace lowp

@@ -1,0 +1,43 @@
+// 2-D pooling on 8-bit tensors, read and written through element strides so NCHW and NHWC (and
+// any view) share one kernel: max pool, average pool (two arithmetics), global-average style
+// integer-sum pooling.
+#pragma once
+#include <cstdint>
+
+#include "lowp/types.h"
+
+namespace lowp {
+namespace ops {
+
+struct Pool2D {
+  int64_t N = 0, C = 0, H = 0, W = 0;  // input
+  int64_t OH = 0, OW = 0;              // output
+  int64_t xs[4] = {};                  // input element strides for n, c, h, w
+  int64_t ys[4] = {};                  // output element strides for n, c, oh, ow
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pad_top = 0, pad_left = 0;
+};
+
+// ONNX MaxPool on 8-bit data: max over the in-bounds taps (padding never wins).
+void max_pool(const Pool2D& g, const void* x, void* y, DType t);
+
+// onnxruntime com.microsoft QLinearAveragePool: dequantize to float32 (x_scale * (x - zp)),
+// sum the in-bounds taps row by row in float32, divide by the count (the kernel area when
+// count_include_pad, else the in-bounds area), y = clamp(rne(avg / y_scale + y_zp)).
+void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
+                    int32_t y_zp, bool count_include_pad);
+
+// TFLite AVERAGE_POOL_2D reference integer arithmetic (same quantization in and out): sum of the
+// in-bounds raw values divided by their count, rounded half away from zero, clamped to
+// [qmin, qmax]. With count_include_pad the padded taps count as zero_point and the divisor is
+// the kernel area.
+void avg_pool_int(const Pool2D& g, const void* x, void* y, DType t, int32_t zero_point, bool count_include_pad,
+                  int32_t qmin, int32_t qmax);
+
+// onnxruntime QLinearGlobalAveragePool (MLAS): acc = sum(x) - x_zp * count (int32), then
+// float(acc) * (x_scale / (y_scale * float(count))), clamp, round half to even, + y_zp.
+// Uses the whole window (kernel == input plane, no padding) of g.
+void global_avg_pool_mlas(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp,
+                          float y_scale, int32_t y_zp);
+
+}  // namespace ops
+}  // namespace lowp

@@ -1,0 +1,57 @@
+// Quantize / dequantize (ONNX QuantizeLinear / DequantizeLinear) and the 256-entry lookup table
+// kernel that carries every other per-tensor 8-bit -> 8-bit map (requantize, activations).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "lowp/types.h"
+
+namespace lowp {
+namespace ops {
+
+// Round-to-nearest-even conversion with the x86 cvtps2dq convention: NaN and values outside
+// int32 give INT32_MIN (the "integer indefinite" value). onnxruntime's kernels rely on it.
+inline int32_t cvt_rne(float v) {
+  if (!(v >= -2147483648.0f && v < 2147483648.0f)) return INT32_MIN;
+  return static_cast<int32_t>(std::nearbyint(v));
+}
+
+// ONNX QuantizeLinear as onnxruntime's MlasQuantizeLinear computes it (float32 throughout):
+// v = x / scale (a true division), clamped to [lo - zp, hi - zp] (NaN -> lo - zp, as MAXPS does),
+// rounded half to even, + zp.
+inline int32_t quantize_one(float x, float scale, int32_t zp, int32_t lo, int32_t hi) {
+  float v = x / scale;
+  const float fl = static_cast<float>(lo - zp), fh = static_cast<float>(hi - zp);
+  v = v > fl ? v : fl;
+  v = v < fh ? v : fh;
+  return static_cast<int32_t>(std::nearbyint(v)) + zp;
+}
+
+// x: contiguous [outer, axis_len, inner] float32; y: same shape of `yt` (uint8/int8/uint16/int16).
+// nparam == 1 (per tensor) or axis_len (per axis).
+void quantize_linear(const float* x, void* y, DType yt, int64_t outer, int64_t axis_len, int64_t inner,
+                     const float* scale, const int32_t* zp, int64_t nparam);
+
+// y = float(int32(x) - zp) * scale (onnxruntime's DequantizeLinear arithmetic). xt: U8, S8, S16, S32.
+void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t axis_len, int64_t inner,
+                       const float* scale, const int32_t* zp, int64_t nparam);
+
+// y[i] = table[(uint8)x[i]] for n bytes (int8 data indexes by its two's complement byte).
+// lut_apply picks the best kernel (AVX-512 VBMI where available) unless SIMD is switched off;
+// lut_apply_ref is the scalar reference.
+void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);
+void lut_apply_ref(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);
+#if defined(__x86_64__) || defined(_M_X64)
+void lut_apply_vbmi(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);  // lut_avx512.cc
+bool cpu_has_avx512vbmi();
+#endif
+void set_lut_simd(bool on);
+// SIMD switch for quantize (shared with the elementwise row kernels; see eltwise.h)
+bool eltwise_simd_enabled();
+#if defined(__x86_64__) || defined(_M_X64)
+void quantize_row_avx2(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp);  // quantize_avx2.cc
+#endif
+const char* lut_kernel_name();
+
+}  // namespace ops
+}  // namespace lowp

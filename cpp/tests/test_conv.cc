@@ -1,0 +1,171 @@
+// Conv2D and depthwise: every depthwise kernel and GEMM kernel this CPU runs (also under qemu on
+// aarch64), against a naive int64 reference with the scalar requantization of requant.h.
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lowp/gemm.h"
+#include "ops/conv.h"
+#include "requant/requant.h"
+#include "tests/test_framework.h"
+
+using namespace lowp;
+
+namespace {
+
+struct ConvCase {
+  int N, H, W, Cg, group, OCg, KH, KW, sh, sw, dh, dw, pt, pl, pb, pr;
+  DType xt, wt, ot;
+  Rounding rounding;
+};
+
+int32_t v(const std::vector<uint8_t>& a, size_t i, DType t) {
+  return t == DType::U8 ? int32_t{a[i]} : int32_t{static_cast<int8_t>(a[i])};
+}
+
+void run_case(const ConvCase& c, std::mt19937& rng, bool small_w) {
+  const int Cin = c.Cg * c.group, Cout = c.OCg * c.group;
+  ConvGeometry g;
+  g.N = c.N; g.H = c.H; g.W = c.W; g.KH = c.KH; g.KW = c.KW;
+  g.sh = c.sh; g.sw = c.sw; g.dh = c.dh; g.dw = c.dw; g.pt = c.pt; g.pl = c.pl; g.pb = c.pb; g.pr = c.pr;
+  const int OH = g.OH(), OW = g.OW();
+  auto lo = [](DType t) { return t == DType::U8 ? 0 : -128; };
+  auto hi = [](DType t) { return t == DType::U8 ? 255 : 127; };
+  std::uniform_int_distribution<int> dx(lo(c.xt), hi(c.xt)), dwt(lo(c.wt), hi(c.wt));
+  std::vector<uint8_t> x(static_cast<size_t>(c.N) * c.H * c.W * Cin), w(static_cast<size_t>(Cout) * c.KH * c.KW * c.Cg);
+  for (auto& e : x) e = static_cast<uint8_t>(dx(rng));
+  const int zx = dx(rng);
+  std::vector<int32_t> zw(Cout);
+  for (auto& z : zw) z = small_w ? (c.wt == DType::U8 ? 128 : 0) : dwt(rng);
+  std::uniform_int_distribution<int> dsmall(-100, 100);
+  for (size_t i = 0; i < w.size(); ++i) {
+    const int oc = static_cast<int>(i / (static_cast<size_t>(c.KH) * c.KW * c.Cg));
+    w[i] = static_cast<uint8_t>(small_w ? zw[oc] + dsmall(rng) : dwt(rng));
+  }
+  OutputSpec out;
+  out.out_type = c.ot;
+  out.rounding = c.rounding;
+  std::uniform_int_distribution<int> db(-3000, 3000);
+  for (int o = 0; o < Cout; ++o) out.bias.push_back(db(rng));
+  std::uniform_real_distribution<float> ds(0.0005f, 0.01f);
+  for (int o = 0; o < Cout; ++o) {
+    const float s = ds(rng);
+    out.scale.push_back(s);
+    int32_t m;
+    int sh;
+    requant::quantize_multiplier(s, &m, &sh, c.rounding == Rounding::Single);
+    out.multiplier.push_back(m);
+    out.shift.push_back(sh);
+  }
+  if (c.ot != DType::S32) {
+    out.zero_point = (lo(c.ot) + hi(c.ot)) / 2 + 3;
+    out.qmin = lo(c.ot) + 5;
+    out.qmax = hi(c.ot) - 2;
+  }
+  // reference
+  std::vector<int32_t> ref(static_cast<size_t>(c.N) * OH * OW * Cout);
+  for (int n = 0; n < c.N; ++n)
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow)
+        for (int oc = 0; oc < Cout; ++oc) {
+          const int gi = oc / c.OCg;
+          int64_t s = out.bias[oc];
+          for (int kh = 0; kh < c.KH; ++kh)
+            for (int kw = 0; kw < c.KW; ++kw)
+              for (int ci = 0; ci < c.Cg; ++ci) {
+                const int ih = oh * c.sh - c.pt + kh * c.dh, iw = ow * c.sw - c.pl + kw * c.dw;
+                const int32_t xv = (ih >= 0 && ih < c.H && iw >= 0 && iw < c.W)
+                                       ? v(x, ((static_cast<size_t>(n) * c.H + ih) * c.W + iw) * Cin + gi * c.Cg + ci, c.xt)
+                                       : zx;
+                const int32_t wv = v(w, ((static_cast<size_t>(oc) * c.KH + kh) * c.KW + kw) * c.Cg + ci, c.wt);
+                s += int64_t{xv - zx} * (wv - zw[oc]);
+              }
+          const int32_t acc = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(s)));
+          ref[((static_cast<size_t>(n) * OH + oh) * OW + ow) * Cout + oc] =
+              c.ot == DType::S32 ? acc
+                                 : requant::requantize_one(acc, c.rounding, out.multiplier[oc], out.shift[oc],
+                                                           out.scale[oc], out.zero_point, out.qmin, out.qmax);
+        }
+  const bool dwise = c.Cg == 1 && c.group > 1;
+  std::vector<std::string> names;
+  if (dwise)
+    names = depthwise_kernel_names(true);
+  else
+    for (const GemmKernel* k : available_kernels()) names.push_back(kernel_name(*k));
+  for (const std::string& name : names) {
+    PackedConv pc(w.data(), c.wt, Cout, c.KH, c.KW, c.Cg, c.group, zw.data(), Cout, dwise ? "" : name.c_str(),
+                  dwise ? name.c_str() : "");
+    const size_t osz = c.ot == DType::S32 ? 4 : 1;
+    std::vector<uint8_t> y(ref.size() * osz, 0xAB);
+    conv2d(pc, g, x.data(), c.xt, zx, y.data(), out, 1);
+    int bad = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      int32_t got;
+      if (c.ot == DType::S32) got = reinterpret_cast<const int32_t*>(y.data())[i];
+      else got = c.ot == DType::U8 ? int32_t{y[i]} : int32_t{static_cast<int8_t>(y[i])};
+      if (got != ref[i] && bad++ < 3)
+        EXPECT_TRUE(false, "kernel " + name + " index " + std::to_string(i) + ": got " + std::to_string(got) +
+                               " expected " + std::to_string(ref[i]));
+    }
+  }
+}
+
+}  // namespace
+
+LOWP_TEST(conv_depthwise_every_kernel) {
+  std::mt19937 rng(42);
+  const DType types[] = {DType::U8, DType::S8};
+  const Rounding rs[] = {Rounding::HalfEven, Rounding::Gemmlowp, Rounding::Single};
+  int i = 0;
+  for (int k : {3, 5, 2}) {
+    for (int s : {1, 2}) {
+      for (int C : {8, 19, 64, 70}) {
+        for (int mult : {1, 2}) {
+          const DType xt = types[i % 2], wt = types[(i / 2) % 2];
+          const DType ot = i % 4 == 3 ? DType::S32 : xt;
+          ConvCase c{1 + i % 2, 7 + i % 3, 9, 1, C, mult, k, k, s, s, 1 + (i % 5 == 4), 1, k / 2, k / 2, (k - 1) / 2,
+                     k / 2, xt, wt, ot, rs[i % 3]};
+          run_case(c, rng, i % 2 == 0);
+          ++i;
+        }
+      }
+    }
+  }
+}
+
+LOWP_TEST(conv_gemm_paths_every_kernel) {
+  std::mt19937 rng(7);
+  const ConvCase cases[] = {
+      {2, 6, 7, 5, 1, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, DType::U8, DType::S8, DType::U8, Rounding::HalfEven},
+      {1, 8, 8, 16, 1, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, DType::S8, DType::S8, DType::S8, Rounding::Gemmlowp},
+      {1, 9, 7, 3, 2, 4, 3, 2, 2, 1, 2, 1, 2, 0, 1, 1, DType::U8, DType::U8, DType::S32, Rounding::HalfEven},
+      {1, 11, 10, 3, 1, 8, 7, 7, 3, 3, 1, 1, 3, 3, 3, 3, DType::U8, DType::S8, DType::U8, Rounding::Single},
+  };
+  for (const ConvCase& c : cases) run_case(c, rng, false);
+}
+
+LOWP_TEST(conv_rejects_bad_arguments) {
+  std::vector<uint8_t> w(4 * 3 * 3 * 2, 1);
+  int32_t zw = 0;
+  bool threw = false;
+  try {
+    PackedConv pc(w.data(), DType::S8, 4, 3, 3, 2, 3, &zw, 1, "", "");  // 4 % 3 != 0
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "Cout not divisible by group must throw");
+  PackedConv pc(w.data(), DType::S8, 4, 3, 3, 2, 1, &zw, 1, "", "");
+  ConvGeometry g;
+  g.N = 1; g.H = 2; g.W = 2; g.KH = 3; g.KW = 3;
+  std::vector<uint8_t> x(8), y(64);
+  OutputSpec out;
+  out.out_type = DType::S32;
+  threw = false;
+  try {
+    conv2d(pc, g, x.data(), DType::U8, 0, y.data(), out, 1);  // 3x3 kernel on 2x2 unpadded input
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "empty output must throw");
+}

@@ -1,0 +1,68 @@
+"""The executor's float <-> 8-bit boundary and lookup-table arithmetic vs onnxruntime single-node models."""
+import numpy as np
+import pytest
+
+from lowp.passes.quant import dequantize, quantize
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+
+def _run_node(op, x, scale, zp, out_type):
+    xi = helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(x.dtype), list(x.shape))
+    yo = helper.make_tensor_value_info("y", out_type, list(x.shape))
+    inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [float(scale)]),
+             helper.make_tensor("z", helper.np_dtype_to_tensor_dtype(np.asarray(zp).dtype), [], [int(zp)])]
+    g = helper.make_graph([helper.make_node(op, ["x", "s", "z"], ["y"])], "g", [xi], [yo], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize("dt,zp", [(np.uint8, 0), (np.uint8, 131), (np.int8, 0), (np.int8, -7)])
+@pytest.mark.parametrize("scale", [0.0123, 1.0 / 255, 0.5, 3.7])
+def test_quantize_matches_onnxruntime(dt, zp, scale):
+    rng = np.random.default_rng(0)
+    s = np.float32(scale)
+    ties = (np.arange(-300, 300, dtype=np.float32) + np.float32(0.5)) * s  # exact halves (where representable)
+    x = np.concatenate([rng.standard_normal(4000).astype(np.float32) * 200 * s, ties,
+                        np.array([0.0, -0.0, 1e30, -1e30, np.inf, -np.inf], np.float32)]).reshape(1, -1)
+    zpa = np.array(zp, dt)
+    want = _run_node("QuantizeLinear", x, s, zpa, helper.np_dtype_to_tensor_dtype(np.dtype(dt)))
+    got = quantize(x, s, zpa)
+    assert got.dtype == want.dtype
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("dt,zp", [(np.uint8, 128), (np.int8, 3)])
+def test_dequantize_matches_onnxruntime(dt, zp):
+    info = np.iinfo(dt)
+    x = np.arange(info.min, info.max + 1).astype(dt).reshape(1, -1)
+    s = np.float32(0.0731)
+    want = _run_node("DequantizeLinear", x, s, np.array(zp, dt), TensorProto.FLOAT)
+    assert np.array_equal(dequantize(x, s, np.array(zp, dt)).view(np.uint32), want.view(np.uint32))
+
+
+def test_lut_folding_hardswish_chain():
+    """DQ -> Add/Clip/Mul/Div (hard-swish as exported by older torch) -> Q becomes one lowp.QLut whose
+    table equals onnxruntime's result on all 256 inputs."""
+    import lowp
+
+    xi = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 256])
+    yo = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 256])
+    c = lambda n, v: helper.make_tensor(n, TensorProto.FLOAT, [], [v])  # noqa: E731
+    inits = [c("xs", 0.047), helper.make_tensor("xz", TensorProto.UINT8, [], [120]), c("ys", 0.031),
+             helper.make_tensor("yz", TensorProto.UINT8, [], [20]), c("three", 3.0), c("zero", 0.0), c("six", 6.0)]
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["f"]),
+             helper.make_node("Add", ["f", "three"], ["a"]),
+             helper.make_node("Clip", ["a", "zero", "six"], ["b"]),
+             helper.make_node("Mul", ["f", "b"], ["m"]),
+             helper.make_node("Div", ["m", "six"], ["d"]),
+             helper.make_node("QuantizeLinear", ["d", "ys", "yz"], ["y"])]
+    m = helper.make_model(helper.make_graph(nodes, "g", [xi], [yo], inits),
+                          opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    x = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    sess = lowp.InferenceSession(m)
+    assert sess.graph.op_counts() == {"lowp.QLut": 1}
+    want = ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.array_equal(sess.run(None, {"x": x})[0], want)
