@@ -13,8 +13,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
-
 
 #include "gemm/kernel.h"
 #include "gemm/kernels/vnni_avx512.h"
