@@ -134,3 +134,24 @@ def _check_dataflow(nodes, inputs, outputs, constants):
     missing = [v.name for v in outputs if v.name not in defined]
     if missing:
         raise ValueError(f"lowp: invalid model: graph output(s) {missing} are never produced")
+
+
+_EIGHT_BIT_PRODUCERS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool",
+                        "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul",
+                        "QLinearAveragePool", "QLinearSoftmax", "MaxPool")
+
+
+def expose_quantized_tensors(model_bytes: bytes) -> bytes:
+    """The model with every 8-bit intermediate tensor (outputs of QuantizeLinear / QLinear* / MaxPool
+    on 8-bit data) added as a graph output, to compare runtimes tensor by tensor."""
+    onnx = _onnx()
+    m = onnx.load_from_string(model_bytes)
+    names = {o.name for o in m.graph.output}
+    dq_out = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    for n in m.graph.node:
+        if n.op_type == "MaxPool" and n.input[0] in dq_out:
+            continue  # a float MaxPool inside a DQ/Q pair (QDQ format)
+        if n.op_type in _EIGHT_BIT_PRODUCERS and n.output[0] not in names:
+            m.graph.output.append(onnx.ValueInfoProto(name=n.output[0]))
+            names.add(n.output[0])
+    return m.SerializeToString()
