@@ -187,7 +187,7 @@ def _prepare(a, b, b_zero_point):
 def _run(a, b, b_zero_point, a_zero_point, call):
     """Shared driver for matmul_integer/qlinear_matmul: call(a2d, za, packed, m, n) -> 2-D result."""
     if (type(b) is PackedMatrix and type(a) is np.ndarray and a.ndim == 2 and b_zero_point is None
-            and a.shape[1] == b.shape[0] and a.shape[0] > 0 and a.dtype in _QTYPES
+            and a.shape[1] == b.shape[0] and 0 < a.shape[0] <= _INT32_MAX and a.dtype in _QTYPES
             and (a_zero_point is None or np.ndim(a_zero_point) == 0)):
         # Fast path: a 2-D activation against prepacked weights (the serving case).
         za = _zero_point(a_zero_point, a.dtype, "a_zero_point")
