@@ -133,6 +133,9 @@ CASES = [
     ("mm huge K", "lowp.matmul_integer(huge(1, 2**31), huge(2**31, 1, dt=np.int8))", "raise"),
     ("mm huge N", "lowp.matmul_integer(u8(2, 1), huge(1, 2**31, dt=np.int8))", "raise"),
     ("mm huge M wraps int32", "lowp.matmul_integer(huge(2**32 + 1, 1), s8(1, 2))", "raise"),
+    ("mm huge M packed", "lowp.matmul_integer(huge(2**32 + 1, 3), lowp.PackedMatrix(s8(3, 2)))", "raise"),
+    ("ql huge M packed", "lowp.qlinear_matmul(huge(2**32 + 1, 3), 0.1, 0, lowp.PackedMatrix(s8(3, 2)), 0.1, None, "
+     "0.1, 0)", "raise"),
     ("mm huge batch", "lowp.matmul_integer(huge(2**31, 2, 2), s8(2, 2))", "raise"),
     ("mm num_threads 0", "lowp.matmul_integer(A, B, num_threads=0)", "raise"),
     ("mm num_threads huge", "lowp.matmul_integer(A, B, num_threads=2**40)", "raise"),
