@@ -258,12 +258,13 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    if args.target == "gemm":
-        from lowp.benchmarks import gemm as bench_gemm
+    if args.target in ("gemm", "conv"):
+        import importlib
 
-        return int(bench_gemm.main(args.rest) or 0)
+        suite = importlib.import_module(f"lowp.benchmarks.{args.target}")
+        return int(suite.main(args.rest) or 0)
     if not args.target.endswith(".onnx"):
-        print(f"lowp bench: unknown target {args.target!r} (expected 'gemm' or a model.onnx)", file=sys.stderr)
+        print(f"lowp bench: unknown target {args.target!r} (expected 'gemm', 'conv' or a model.onnx)", file=sys.stderr)
         return 2
     p = argparse.ArgumentParser(prog="lowp bench model.onnx")
     p.add_argument("--threads", type=int, default=1, help="threads for lowp and onnxruntime (default 1)")
@@ -395,8 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(func=fn)
     k = sub.add_parser("kernels", help="list the GEMM kernels this CPU can run")
     k.set_defaults(func=_cmd_kernels)
-    b = sub.add_parser("bench", help="`lowp bench model.onnx [--threads N --runs R]` or `lowp bench gemm [options]`")
-    b.add_argument("target", help="'gemm' or a model .onnx file")
+    b = sub.add_parser("bench", help="`lowp bench model.onnx [--threads N --runs R]`, `lowp bench gemm|conv [options]`")
+    b.add_argument("target", help="'gemm', 'conv' or a model .onnx file")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     b.set_defaults(func=_cmd_bench)
     return p
@@ -404,7 +405,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, OSError, NotImplementedError) as e:
+        # Bad models, inputs or options: one line naming the problem, not a traceback.
+        print(f"lowp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if type(e).__name__ != "DecodeError":  # protobuf's error for a file that is not an ONNX model
+            raise
+        print(f"lowp {args.command}: error: not a valid ONNX model: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
