@@ -155,7 +155,11 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
 
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
-  const int threads = std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
+  // Below ~2M multiply-adds a GEMM takes a few microseconds: handing work to another thread costs more.
+  constexpr double kMinParallelMacs = 2.0 * 1024 * 1024;
+  const bool tiny = static_cast<double>(M) * N * K < kMinParallelMacs;
+  const int threads =
+      tiny ? 1 : std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
   const size_t b_esz = element_size(k.b_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
   const int m_panels = static_cast<int>(ceil_div(M, k.mr));

@@ -1,11 +1,37 @@
 #include "runtime/thread_pool.h"
 
+#include <chrono>
 #include <cstdlib>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
 
 namespace lowp {
 
 namespace {
 thread_local bool t_in_pool_task = false;
+
+// Waking a sleeping thread costs tens of microseconds on a VM, more than many GEMMs take. Workers
+// and the caller therefore poll for a short while before blocking (like ruy / pthreadpool).
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+template <typename Pred>
+bool spin_until(Pred pred) {
+  const auto end = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > end) return false;
+  }
+}
 
 int default_threads() {
   if (const char* s = std::getenv("LOWP_NUM_THREADS")) {
@@ -55,20 +81,23 @@ void ThreadPool::worker(int id) {
   for (;;) {
     const std::function<void(int, int)>* fn;
     int n;
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return quit_ || (generation_ != seen && id < active_); });
+      sleeping_.store(true, std::memory_order_relaxed);
+      cv_.wait(lk, [&] { return quit_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (quit_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
+      if (id >= active_) continue;  // this round does not use this worker
       fn = fn_;
       n = n_;
     }
     t_in_pool_task = true;
     for (int t; (t = next_.fetch_add(1)) < n;) (*fn)(t, id);
     t_in_pool_task = false;
-    {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lk(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
@@ -83,21 +112,25 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
   }
   std::lock_guard<std::mutex> run(run_mu_);
   if (use > threads_) use = threads_;
+  bool wake;
   {
     std::lock_guard<std::mutex> lk(mu_);
     fn_ = &fn;
     n_ = n;
     active_ = use;
-    pending_ = use - 1;
+    pending_.store(use - 1, std::memory_order_relaxed);
     next_.store(0);
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
+    wake = sleeping_.exchange(false, std::memory_order_relaxed);
   }
-  cv_.notify_all();
+  if (wake) cv_.notify_all();  // spinning workers see the new generation by themselves
   t_in_pool_task = true;
   for (int t; (t = next_.fetch_add(1)) < n;) fn(t, 0);
   t_in_pool_task = false;
-  std::unique_lock<std::mutex> lk(mu_);
-  done_cv_.wait(lk, [&] { return pending_ == 0; });
+  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+  }
 }
 
 }  // namespace lowp

@@ -32,7 +32,10 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   const std::function<void(int, int)>* fn_ = nullptr;
-  int n_ = 0, active_ = 0, generation_ = 0, pending_ = 0;
+  int n_ = 0, active_ = 0;
+  // Published with release stores so spinning workers/callers can poll them without the mutex.
+  std::atomic<int> generation_{0}, pending_{0};
+  std::atomic<bool> sleeping_{false};  // some worker may be blocked on cv_
   std::atomic<int> next_{0};
   bool quit_ = false;
 };
