@@ -87,24 +87,14 @@ def test_mnist8_same_predictions_as_onnxruntime(model_dir):
 CASES = [(name, fmt, pc, "u8") for name in B.MODELS for fmt, pc in (("QDQ", True), ("QOperator", True), ("QDQ", False))]
 CASES += [(name, "QDQ", True, "s8") for name in B.MODELS]
 CASES += [("mobilenetv3@17", "QDQ", True, "u8"), ("mobilenetv3@17", "QDQ", True, "s8")]  # HardSwish op (opset 17)
-_INT_OPS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
-            "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul", "MaxPool")
-
-
+CASES += [(name, "QOperator", False, "u8") for name in ("mobilenetv2", "resnet", "yolo")]
+CASES += [(name, "QOperator", True, "s8") for name in ("plain", "mobilenetv2", "resnet", "mobilenetv3")]
 def _expose_quantized_tensors(path):
     """The model with every 8-bit intermediate tensor (outputs of Q / QLinear* / MaxPool) as a graph output."""
-    import onnx
+    from lowp.importers.onnx import expose_quantized_tensors
 
-    m = onnx.load(path)
-    names = {o.name for o in m.graph.output}
-    dq_out = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
-    for n in m.graph.node:
-        if n.op_type == "MaxPool" and n.input[0] in dq_out:
-            continue  # a float MaxPool inside a DQ/Q pair (QDQ format): its output is not an 8-bit tensor
-        if n.op_type in _INT_OPS and n.output[0] not in names:
-            m.graph.output.append(onnx.ValueInfoProto(name=n.output[0]))
-            names.add(n.output[0])
-    return m.SerializeToString()
+    with open(path, "rb") as f:
+        return expose_quantized_tensors(f.read())
 
 
 @pytest.mark.parametrize("name,fmt,per_channel,act", CASES,
@@ -126,7 +116,10 @@ def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
     diffs = [int(np.abs(y.astype(np.int64) - r.astype(np.int64)).max()) for y, r in zip(ys, rs)
              if y.dtype != np.float32 and _mismatch(y, r)]
     kinds = sess.graph.op_counts()
-    float_ops = sorted(k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear"))
+    from lowp.passes.float_ops import MOVE_OPS, SHAPE_OPS
+
+    float_ops = sorted(k for k in kinds if not k.startswith("lowp.") and k not in ("QuantizeLinear", "DequantizeLinear")
+                       and k not in MOVE_OPS and k not in SHAPE_OPS)
     print(f"{name} {fmt} {'per-channel' if per_channel else 'per-tensor'} {act}: {len(ys)} tensors, "
           f"{n_bad} mismatching values of {total} ({n_bad / total:.4%}), max |diff| {max(diffs, default=0)}; "
           f"float steps: {float_ops or 'none'}")
@@ -250,6 +243,7 @@ def test_fallback_kernels_agree_with_ops(model_dir, name, monkeypatch):
     assert _mismatch(y, y_ref) == 0
     monkeypatch.delenv("LOWP_GRAPH_FALLBACK")
     monkeypatch.setenv("LOWP_GRAPH_MAXPOOL", "lowp")  # lowp.max_pool instead of the numpy window max
+    monkeypatch.setenv("LOWP_GRAPH_GAP", "lowp")  # lowp.qlinear_global_average_pool instead of numpy sums
     assert _mismatch(lowp.InferenceSession(path).run(None, {"input": x})[0], y) == 0
 
 

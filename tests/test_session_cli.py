@@ -68,6 +68,9 @@ def test_cli_run_and_compare(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["compare", DEMO_MODEL, "--batch", "3", "--trials", "2"]) == 0
     assert "BIT-EXACT" in capsys.readouterr().out
+    assert cli.main(["compare", DEMO_MODEL, "--batch", "2", "--trials", "1", "--all-tensors"]) == 0
+    out = capsys.readouterr().out
+    assert "comparing 9 tensors" in out and "BIT-EXACT" in out
 
 
 def test_cli_bench_model(capsys):

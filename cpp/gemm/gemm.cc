@@ -1,5 +1,6 @@
 // GEMM driver: prepacking of B, blocking, threading, per-call epilogue terms.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -20,6 +21,8 @@ int32_t type_max(DType t) { return t == DType::U8 ? 255 : (t == DType::S8 ? 127 
 struct Scratch {
   std::vector<uint8_t> a_panel;
   std::vector<int32_t> row_sums;
+  uint64_t call = 0;  // which gemm() call and A panel the scratch holds (see "reuse" below)
+  int panel = -1;
   uint8_t* aligned_a(size_t bytes) {
     if (a_panel.size() < bytes + kAlign) a_panel.resize(bytes + kAlign);
     const uintptr_t p = reinterpret_cast<uintptr_t>(a_panel.data());
@@ -27,6 +30,7 @@ struct Scratch {
   }
 };
 thread_local Scratch t_scratch;
+std::atomic<uint64_t> g_calls{0};
 
 // Per-call column terms, owned by the calling thread.
 struct CallTerms {
@@ -176,6 +180,10 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   const size_t a_in_esz = element_size(args.a_type);
   const bool need_row_sums = ep.zb != nullptr;
 
+  // Reuse: when every task covers a single A panel (e.g. GEMV, M <= mr), a thread that runs
+  // several tasks of the same panel packs it once per call instead of once per task.
+  const uint64_t call = ++g_calls;
+  const bool reuse = mc_panels == 1;
   auto task = [&](int t, int /*thread*/) {
     const int nb = t / m_blocks, mb = t % m_blocks;  // neighbouring tasks share a B block
     Scratch& S = t_scratch;
@@ -186,8 +194,12 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     for (int mp = mb * mc_panels; mp < mp_end; ++mp) {
       const int i0 = mp * k.mr;
       const int m = std::min(k.mr, M - i0);
-      pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type, m, K,
-                   args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+      if (!(reuse && S.call == call && S.panel == mp)) {
+        pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type,
+                     m, K, args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+        S.call = call;
+        S.panel = mp;
+      }
       for (int p = nb * nc_panels; p < p_end; ++p) {
         const int j0 = p * k.nr;
         Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};

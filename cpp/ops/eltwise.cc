@@ -68,7 +68,7 @@ void set_eltwise_simd(bool on) { g_simd.store(on); }
 bool eltwise_simd_enabled() { return g_simd.load(); }
 
 namespace {
-std::atomic<int> g_forced{-1};  // -1 automatic, 0 ref, 1 avx2, 2 avx512
+std::atomic<int> g_forced{-1};  // -1 automatic, 0 ref, 1 avx2, 2 avx512, 3 neon
 }
 
 const char* const* eltwise_kernel_names() {
@@ -83,6 +83,9 @@ const char* const* eltwise_kernel_names() {
   }();
   (void)init;
   return names;
+#elif defined(__aarch64__)
+  static const char* names[3] = {"neon", "ref", nullptr};  // NEON is baseline on aarch64
+  return names;
 #else
   static const char* names[2] = {"ref", nullptr};
   return names;
@@ -93,7 +96,7 @@ void force_eltwise_kernel(const char* name) {
   const std::string n = name ? name : "";
   if (n.empty()) return g_forced.store(-1);
   for (const char* const* p = eltwise_kernel_names(); *p; ++p)
-    if (n == *p) return g_forced.store(n == "ref" ? 0 : (n == "avx2" ? 1 : 2));
+    if (n == *p) return g_forced.store(n == "ref" ? 0 : n == "avx2" ? 1 : n == "avx512" ? 2 : 3);
   throw Error("lowp: elementwise kernel '" + n + "' is not available on this CPU");
 }
 
@@ -106,6 +109,8 @@ const EltwiseRowKernels& eltwise_kernels() {
   if (forced == 2) return eltwise_avx512_kernels();
   if (avx512) return eltwise_avx512_kernels();
   if (avx2) return eltwise_avx2_kernels();
+#elif defined(__aarch64__)
+  return eltwise_neon_kernels();
 #endif
   return kRef;
 }

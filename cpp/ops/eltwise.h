@@ -3,7 +3,8 @@
 //  "gemmlowp" / "single": TFLite ADD / SUB / MUL reference integer arithmetic (left_shift 20,
 //  per-input Q31 multipliers, output multiplier), with the rounding of requant.h.
 // The scalar element functions here are the reference; eltwise_avx2.cc vectorises the
-// contiguous rows of the half_even family with the same float32 operations in the same order.
+// contiguous rows of the half_even family with the same float32 operations in the same order
+// (eltwise_avx512.cc and eltwise_neon.cc likewise).
 #pragma once
 #include <cstdint>
 
@@ -88,6 +89,9 @@ const EltwiseRowKernels& eltwise_ref_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
 const EltwiseRowKernels& eltwise_avx2_kernels();    // eltwise_avx2.cc
 const EltwiseRowKernels& eltwise_avx512_kernels();  // eltwise_avx512.cc
+#endif
+#if defined(__aarch64__)
+const EltwiseRowKernels& eltwise_neon_kernels();  // eltwise_neon.cc
 #endif
 // Testing hook: force one row-kernel set by name ("" = automatic). Unknown or unsupported
 // names throw lowp::Error.

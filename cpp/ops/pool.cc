@@ -147,6 +147,9 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
 
 void max_pool(const Pool2D& g, const void* x, void* y, DType t) {
   check_geometry(g);
+#if defined(__aarch64__)
+  if ((t == DType::U8 || t == DType::S8) && eltwise_simd_enabled() && max_pool_neon(g, x, y, t)) return;
+#endif
   LOWP_POOL_DISPATCH(t, max_pool_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y)),
                      max_pool_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y)));
 }
@@ -155,6 +158,11 @@ void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_sc
                     int32_t y_zp, bool count_include_pad) {
   check_geometry(g);
   LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+#if defined(__aarch64__)
+  if ((t == DType::U8 || t == DType::S8) && eltwise_simd_enabled() &&
+      avg_pool_float_neon(g, x, y, t, x_scale, x_zp, y_scale, y_zp, count_include_pad))
+    return;
+#endif
   LOWP_POOL_DISPATCH(t,
                      avg_pool_float_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), x_scale, x_zp,
                                       y_scale, y_zp, count_include_pad),

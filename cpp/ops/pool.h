@@ -19,6 +19,13 @@ struct Pool2D {
 
 // ONNX MaxPool on 8-bit data: max over the in-bounds taps (padding never wins).
 void max_pool(const Pool2D& g, const void* x, void* y, DType t);
+#if defined(__aarch64__)
+// pool_neon.cc: channels-contiguous or W-contiguous (stride_w 1/2) layouts; false = not handled.
+// max_pool uses it unless SIMD is switched off (set_eltwise_simd), else its scalar reference.
+bool max_pool_neon(const Pool2D& g, const void* x, void* y, DType t);
+bool avg_pool_float_neon(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp,
+                         float y_scale, int32_t y_zp, bool count_include_pad);
+#endif
 
 // onnxruntime com.microsoft QLinearAveragePool: dequantize to float32 (x_scale * (x - zp)),
 // sum the in-bounds taps row by row in float32, divide by the count (the kernel area when

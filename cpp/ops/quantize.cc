@@ -52,6 +52,16 @@ void quantize_linear(const float* x, void* y, DType yt, int64_t outer, int64_t a
       }
     return;
   }
+#elif defined(__aarch64__)
+  if (eltwise_simd_enabled() && (yt == DType::U8 || yt == DType::S8 || yt == DType::S16)) {
+    const int64_t isz = yt == DType::S16 ? 2 : 1;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t a = 0; a < axis_len; ++a) {
+        const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
+        quantize_row_neon(x + off, static_cast<char*>(y) + off * isz, yt, inner, scale[p], zp[p]);
+      }
+    return;
+  }
 #endif
   switch (yt) {
     case DType::U8:
@@ -74,6 +84,15 @@ void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t
       for (int64_t a = 0; a < axis_len; ++a) {
         const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
         dequantize_row_avx2(static_cast<const uint8_t*>(x) + off, xt, y + off, inner, scale[p], zp[p]);
+      }
+    return;
+  }
+#elif defined(__aarch64__)
+  if (eltwise_simd_enabled() && (xt == DType::U8 || xt == DType::S8)) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t a = 0; a < axis_len; ++a) {
+        const int64_t p = nparam == 1 ? 0 : a, off = (o * axis_len + a) * inner;
+        dequantize_row_neon(static_cast<const uint8_t*>(x) + off, xt, y + off, inner, scale[p], zp[p]);
       }
     return;
   }
@@ -106,6 +125,8 @@ bool cpu_has_avx512vbmi() {
 const char* lut_kernel_name() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu_has_avx512vbmi() && g_lut_simd.load()) return "avx512vbmi";
+#elif defined(__aarch64__)
+  if (g_lut_simd.load()) return "neon";
 #endif
   return "ref";
 }
@@ -113,6 +134,8 @@ const char* lut_kernel_name() {
 void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (g_lut_simd.load() && cpu_has_avx512vbmi()) return lut_apply_vbmi(x, table, y, n);
+#elif defined(__aarch64__)
+  if (g_lut_simd.load()) return lut_apply_neon(x, table, y, n);  // NEON is baseline on aarch64
 #endif
   lut_apply_ref(x, table, y, n);
 }

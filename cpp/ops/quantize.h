@@ -37,7 +37,7 @@ void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t
                        const float* scale, const int32_t* zp, int64_t nparam);
 
 // y[i] = table[(uint8)x[i]] for n bytes (int8 data indexes by its two's complement byte).
-// lut_apply picks the best kernel (AVX-512 VBMI where available) unless SIMD is switched off;
+// lut_apply picks the best kernel (AVX-512 VBMI where available, NEON TBL/TBX on aarch64) unless SIMD is switched off;
 // lut_apply_ref is the scalar reference.
 void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);
 void lut_apply_ref(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);
@@ -45,12 +45,18 @@ void lut_apply_ref(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n
 void lut_apply_vbmi(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);  // lut_avx512.cc
 bool cpu_has_avx512vbmi();
 #endif
+#if defined(__aarch64__)
+void lut_apply_neon(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);  // lut_neon.cc
+#endif
 void set_lut_simd(bool on);
 // SIMD switch for quantize (shared with the elementwise row kernels; see eltwise.h)
 bool eltwise_simd_enabled();
 #if defined(__x86_64__) || defined(_M_X64)
 void quantize_row_avx2(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp);  // quantize_avx2.cc
 void dequantize_row_avx2(const void* x, DType t, float* y, int64_t n, float scale, int32_t zp);  // U8 / S8
+#elif defined(__aarch64__)
+void quantize_row_neon(const float* x, void* y, DType t, int64_t n, float scale, int32_t zp);  // quantize_neon.cc
+void dequantize_row_neon(const void* x, DType t, float* y, int64_t n, float scale, int32_t zp);  // U8 / S8
 #endif
 const char* lut_kernel_name();
 

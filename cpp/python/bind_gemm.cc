@@ -31,17 +31,9 @@ py::array run_gemm(const py::array& a, int32_t za, const PackedB& B, const std::
   if (at != DType::U8 && at != DType::S8) throw py::type_error("lowp: A must be uint8 or int8");
   const ptrdiff_t lda = row_stride_2d(a, "A");
   LOWP_CHECK(a.shape(1) == B.K(), "A has " + std::to_string(a.shape(1)) + " columns but B has K=" + std::to_string(B.K()));
+  LOWP_CHECK(a.shape(0) <= INT32_MAX, "A has more than 2**31 - 1 rows");
   const int M = static_cast<int>(a.shape(0));
-  OutputSpec spec;
-  spec.out_type = parse_dtype(out_dtype);
-  spec.rounding = parse_rounding(rounding);
-  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
-  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
-  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
-  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
-  spec.zero_point = zero_point;
-  spec.qmin = qmin;
-  spec.qmax = qmax;
+  const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
   py::array c;
   if (out.is_none()) {
     c = py::array(np_dtype(spec.out_type), {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});

@@ -58,16 +58,7 @@ py::array run_conv(const py::array& x, int32_t zx, const PackedConv& w, std::vec
   LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must be >= 0");
   const int OH = g.OH(), OW = g.OW();
   LOWP_CHECK(OH >= 1 && OW >= 1, "the (dilated) kernel is larger than the padded input: empty output");
-  OutputSpec spec;
-  spec.out_type = parse_dtype(out_dtype);
-  spec.rounding = parse_rounding(rounding);
-  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
-  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
-  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
-  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
-  spec.zero_point = zero_point;
-  spec.qmin = qmin;
-  spec.qmax = qmax;
+  const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
   py::array y(np_dtype(spec.out_type), {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(OH),
                                         static_cast<py::ssize_t>(OW), static_cast<py::ssize_t>(w.Cout())});
   const void* xp = xc.data();
@@ -140,16 +131,7 @@ std::shared_ptr<ConvCall> make_conv_call(const std::vector<int64_t>& x_shape, co
   LOWP_CHECK(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1, "strides and dilations must be >= 1");
   LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must be >= 0");
   LOWP_CHECK(g.OH() >= 1 && g.OW() >= 1, "the (dilated) kernel is larger than the padded input: empty output");
-  OutputSpec& spec = c->spec;
-  spec.out_type = parse_dtype(out_dtype);
-  spec.rounding = parse_rounding(rounding);
-  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
-  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
-  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
-  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
-  spec.zero_point = zero_point;
-  spec.qmin = qmin;
-  spec.qmax = qmax;
+  c->spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
   c->num_threads = num_threads;
   return c;
 }

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "lowp/gemm.h"
 #include "lowp/types.h"
 
 namespace lowp {
@@ -58,6 +59,23 @@ std::vector<T> to_vector(const py::array& a) {
   auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
   if (!c) throw Error("lowp: cannot convert array");
   return std::vector<T>(c.data(), c.data() + c.size());
+}
+
+// The output stage arguments every GEMM-based binding takes, marshalled into an OutputSpec.
+inline OutputSpec output_spec(const std::string& out_dtype, const std::string& rounding, const py::object& bias,
+                              const py::object& multiplier, const py::object& shift, const py::object& scale,
+                              int32_t zero_point, int32_t qmin, int32_t qmax) {
+  OutputSpec spec;
+  spec.out_type = parse_dtype(out_dtype);
+  spec.rounding = parse_rounding(rounding);
+  if (!bias.is_none()) spec.bias = to_vector<int32_t>(py::array(bias));
+  if (!multiplier.is_none()) spec.multiplier = to_vector<int32_t>(py::array(multiplier));
+  if (!shift.is_none()) spec.shift = to_vector<int32_t>(py::array(shift));
+  if (!scale.is_none()) spec.scale = to_vector<float>(py::array(scale));
+  spec.zero_point = zero_point;
+  spec.qmin = qmin;
+  spec.qmax = qmax;
+  return spec;
 }
 
 }  // namespace lowp

@@ -268,3 +268,35 @@ LOWP_TEST(gemm_x86_thread_invariance) {
     }
   }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+// The AMX kernel keeps its tile configuration across calls and checks it with sttilecfg. Another
+// configuration loaded on the same thread (as another library's AMX code would) must not leak
+// into results.
+__attribute__((target("amx-tile"))) static void load_foreign_tile_config() {
+  alignas(64) uint8_t cfg[64] = {};
+  cfg[0] = 1;  // palette 1
+  for (int i = 0; i < 8; ++i) {
+    cfg[16 + 2 * i] = 32;  // colsb: 32 bytes
+    cfg[48 + i] = 8;       // rows: 8
+  }
+  __asm__ volatile("" ::: "memory");  // the intrinsic's asm does not declare the 64 bytes it reads
+  _tile_loadconfig(cfg);
+}
+
+LOWP_TEST(gemm_x86_amx_survives_foreign_tile_config) {
+  const GemmKernel* amx = nullptr;
+  for (const GemmKernel* k : available_kernels())
+    if (std::strcmp(k->name, "amx") == 0) amx = k;
+  if (!amx) return;  // CPU without AMX: nothing to check (the other tests cover the rest)
+  std::mt19937 rng(15);
+  const Case c = make_case(rng, 70, 45, 300, DType::U8, DType::S8, true, false);
+  PackedB B(*amx, c.b.data(), DType::S8, c.K, c.N, c.N, c.zb.data(), static_cast<int>(c.zb.size()));
+  for (int round = 0; round < 3; ++round) {
+    load_foreign_tile_config();
+    const size_t bad = run_and_compare(*amx, B, c, nullptr, nullptr, 0, 1);
+    EXPECT_TRUE(bad == 0, where(*amx, c, "after foreign tile config") + " bad=" + std::to_string(bad));
+  }
+}
+#endif

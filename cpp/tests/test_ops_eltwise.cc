@@ -4,7 +4,9 @@
 #include <cmath>
 #include <string>
 #include <cstdint>
+#include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "ops/eltwise.h"
@@ -66,6 +68,130 @@ LOWP_TEST(eltwise_simd_matches_reference) {
   }
 }
 
+namespace {
+
+ops::BinaryParams he_params(DType t, ops::BinaryOp op, float sa, float sb, float sc, int za, int zb, int zc) {
+  ops::BinaryParams p;
+  p.op = op;
+  p.rounding = Rounding::HalfEven;
+  p.scale_a = sa;
+  p.scale_b = sb;
+  p.scale_c = sc;
+  p.zp_a = za;
+  p.zp_b = zb;
+  p.zp_c = zc;
+  p.qmin = t == DType::U8 ? 0 : -128;
+  p.qmax = t == DType::U8 ? 255 : 127;
+  return p;
+}
+
+// binary_op with every row-kernel set this CPU runs against the scalar reference kernels;
+// returns the number of differing output bytes summed over the kernel sets.
+int binary_vs_ref(const ops::BroadcastShape& bs, const uint8_t* a, const uint8_t* b, size_t nout, DType t,
+                  const ops::BinaryParams& p, std::string* which) {
+  std::vector<uint8_t> want(nout + 64, 0x5A), got(nout + 64);
+  ops::set_eltwise_simd(false);
+  ops::binary_op(bs, a, b, want.data(), t, p);
+  ops::set_eltwise_simd(true);
+  int bad = 0;
+  for (const char* const* k = ops::eltwise_kernel_names(); *k; ++k) {
+    std::fill(got.begin(), got.end(), uint8_t{0x5A});  // guard bytes past nout must stay
+    ops::force_eltwise_kernel(*k);
+    ops::binary_op(bs, a, b, got.data(), t, p);
+    ops::force_eltwise_kernel("");
+    int nb = 0;
+    for (size_t i = 0; i < got.size(); ++i) nb += got[i] != want[i];
+    if (nb && which) *which += std::string(" ") + *k;
+    bad += nb;
+  }
+  return bad;
+}
+
+// Scale sets: ordinary, tiny output scale, real-model-like, ratios that overflow int32 (the x86
+// conversion gives INT32_MIN -> qmin) and NaN ratios (inf / inf).
+struct ScaleSet {
+  float sa, sb, sc;
+};
+const ScaleSet kScaleSets[] = {{0.5f, 0.25f, 1.0f},      {1e-3f, 2e-3f, 1e-7f},
+                               {0.0876729f, 0.013228908f, 0.0012737392f},
+                               {1.0f, 3.0f, 1e-30f},      {INFINITY, 0.5f, INFINITY},
+                               {0.02f, 0.03f, 0.05f}};
+
+}  // namespace
+
+LOWP_TEST(eltwise_simd_all_pairs_every_span_kind) {
+  // All 65536 (a, b) pairs as one contiguous row (span kind Both), and as a row x column
+  // broadcast in both orientations (B constant / A constant, the latter swapped like ORT).
+  std::vector<uint8_t> a(65536), b(65536), col(256);
+  for (int i = 0; i < 65536; ++i) {
+    a[i] = static_cast<uint8_t>(i >> 8);
+    b[i] = static_cast<uint8_t>(i);
+  }
+  for (int i = 0; i < 256; ++i) col[i] = static_cast<uint8_t>(i);
+  ops::BroadcastShape flat;
+  flat.ndim = 1;
+  flat.shape[0] = 65536;
+  flat.stride_a[0] = flat.stride_b[0] = 1;
+  ops::BroadcastShape rowcol;  // a varies along the last axis, b along the first
+  rowcol.ndim = 2;
+  rowcol.shape[0] = rowcol.shape[1] = 256;
+  rowcol.stride_a[1] = 1;
+  rowcol.stride_b[0] = 1;
+  for (DType t : {DType::U8, DType::S8})
+    for (auto op : {ops::BinaryOp::Add, ops::BinaryOp::Sub, ops::BinaryOp::Mul})
+      for (int si = 0; si < static_cast<int>(sizeof(kScaleSets) / sizeof(kScaleSets[0])); ++si) {
+        const ScaleSet& s = kScaleSets[si];
+        const int za = t == DType::U8 ? 3 : -3, zb = t == DType::U8 ? 250 : 120, zc = t == DType::U8 ? 128 : 0;
+        const ops::BinaryParams p = he_params(t, op, s.sa, s.sb, s.sc, za, zb, zc);
+        std::string which;
+        int bad = binary_vs_ref(flat, a.data(), b.data(), 65536, t, p, &which);
+        bad += binary_vs_ref(rowcol, col.data(), col.data(), 65536, t, p, &which);
+        EXPECT_TRUE(bad == 0, "op " + std::to_string(static_cast<int>(op)) + " scale set " + std::to_string(si) +
+                                  ": " + std::to_string(bad) + " mismatches in" + which);
+      }
+}
+
+LOWP_TEST(eltwise_simd_tails_and_broadcast_shapes) {
+  std::mt19937 rng(11);
+  std::vector<uint8_t> a(4096), b(4096);
+  for (auto& v : a) v = static_cast<uint8_t>(rng());
+  for (auto& v : b) v = static_cast<uint8_t>(rng());
+  int bad = 0;
+  std::string which;
+  for (DType t : {DType::U8, DType::S8})
+    for (auto op : {ops::BinaryOp::Add, ops::BinaryOp::Sub, ops::BinaryOp::Mul}) {
+      const ops::BinaryParams p = he_params(t, op, 0.0876729f, 0.013228908f, 0.0012737392f, 7, -9 + 100 * (t == DType::U8), 5);
+      // rows of every length 0..63 (and a few longer), three span kinds, unaligned starts
+      for (int n = 0; n < 80; ++n)
+        for (int kind = 0; kind < 3; ++kind) {
+          ops::BroadcastShape bs;
+          bs.ndim = 1;
+          bs.shape[0] = n;
+          bs.stride_a[0] = kind == 2 ? 0 : 1;
+          bs.stride_b[0] = kind == 1 ? 0 : 1;
+          bad += binary_vs_ref(bs, a.data() + 1 + n % 7, b.data() + 3, n, t, p, &which);
+        }
+      // broadcast shapes: out [3, 5, 37] from (a, b) shapes listed as per-axis "varies" flags
+      const int shapes[][6] = {{1, 1, 1, 0, 1, 0}, {1, 0, 1, 1, 1, 1}, {0, 1, 1, 1, 0, 1},
+                               {1, 1, 0, 0, 0, 1}, {0, 0, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1}};
+      for (const auto& sh : shapes) {
+        ops::BroadcastShape bs;
+        bs.ndim = 3;
+        const int64_t dims[3] = {3, 5, 37};
+        int64_t sa = 1, sb = 1;
+        for (int d = 2; d >= 0; --d) {
+          bs.shape[d] = dims[d];
+          bs.stride_a[d] = sh[d] ? sa : 0;
+          bs.stride_b[d] = sh[3 + d] ? sb : 0;
+          if (sh[d]) sa *= dims[d];
+          if (sh[3 + d]) sb *= dims[d];
+        }
+        bad += binary_vs_ref(bs, a.data(), b.data(), 3 * 5 * 37, t, p, &which);
+      }
+    }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " SIMD/reference mismatches in" + which);
+}
+
 LOWP_TEST(eltwise_add_half_even_formula) {
   // (F + b*rB) + a*rA with F = zc - (rA*za + rB*zb); the tie 1.5 rounds to 2.
   ops::BinaryParams p;
@@ -124,6 +250,79 @@ LOWP_TEST(quantize_linear_matches_definition) {
   }
 }
 
+LOWP_TEST(quantize_simd_matches_reference_edges_and_tails) {
+  // The dispatched QuantizeLinear / DequantizeLinear rows (AVX2 / NEON) against the scalar
+  // reference (SIMD switched off), byte for byte, guard bytes included: edge floats (NaN, +-inf,
+  // +-0, subnormals, exact half ties), scales that overflow or divide by zero, every row length
+  // 0..79 at unaligned starts, per-tensor and per-axis parameters.
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.f, 60.f);
+  std::vector<float> x(512);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = nd(rng);
+  const float edges[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, -1e-45f, 3.4e38f, -3.4e38f,
+                         0.25f, 0.75f, -0.25f, -0.75f, 1.25f, -1.25f, 63.75f, -64.25f, 127.25f, 1e9f};
+  for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); ++i) {
+    x[i] = edges[i];
+    x[100 + 3 * i] = edges[i];  // also inside the SIMD blocks at other lane positions
+  }
+  for (int i = 200; i < 264; ++i) x[i] = 0.5f * static_cast<float>(i - 232) + 0.25f;  // ties at scale 0.5
+  const float scales[] = {0.5f, 0.37f, 1e-30f, 3e38f, 0.0f, 1.0f};
+  struct TZ {
+    DType t;
+    int32_t zp;
+    int isz;
+  };
+  const TZ types[] = {{DType::U8, 0, 1}, {DType::U8, 17, 1}, {DType::U8, 255, 1}, {DType::S8, -128, 1},
+                      {DType::S8, 5, 1},  {DType::S16, 0, 2}, {DType::S16, -300, 2}};
+  int bad = 0;
+  for (const TZ& tz : types)
+    for (float s : scales)
+      for (int n = 0; n < 80; ++n) {
+        const int off = n % 5;
+        std::vector<uint8_t> want((n + 16) * tz.isz, 0x5A), got((n + 16) * tz.isz, 0x5A);
+        ops::set_eltwise_simd(false);
+        ops::quantize_linear(x.data() + off, want.data(), tz.t, 1, 1, n, &s, &tz.zp, 1);
+        ops::set_eltwise_simd(true);
+        ops::quantize_linear(x.data() + off, got.data(), tz.t, 1, 1, n, &s, &tz.zp, 1);
+        bad += want != got;
+      }
+  EXPECT_TRUE(bad == 0, "quantize SIMD/reference: " + std::to_string(bad) + " differing rows");
+  // per-axis: [2, 3, 37] with three (scale, zp) pairs along axis 1, over the whole edge array
+  {
+    const float s3[3] = {0.5f, 0.37f, 1e-30f};
+    const int32_t z3[3] = {3, 200, 128};
+    std::vector<uint8_t> want(2 * 3 * 37), got(2 * 3 * 37);
+    ops::set_eltwise_simd(false);
+    ops::quantize_linear(x.data(), want.data(), DType::U8, 2, 3, 37, s3, z3, 3);
+    ops::set_eltwise_simd(true);
+    ops::quantize_linear(x.data(), got.data(), DType::U8, 2, 3, 37, s3, z3, 3);
+    EXPECT_TRUE(want == got, "per-axis quantize SIMD/reference");
+  }
+  // DequantizeLinear: all 256 byte values at every lane, lengths 0..79; compare float bits.
+  std::vector<uint8_t> q(600);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>(i * 37 + 11);
+  int dbad = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (float s : {0.0123f, 1.0f, 3e38f, INFINITY, NAN})
+      for (int32_t zp : {0, 100, -100}) {
+        for (int n = 0; n < 80; ++n) {
+          std::vector<float> want(n + 8, 7.f), got(n + 8, 7.f);
+          ops::set_eltwise_simd(false);
+          ops::dequantize_linear(q.data() + n % 3, t, want.data(), 1, 1, n, &s, &zp, 1);
+          ops::set_eltwise_simd(true);
+          ops::dequantize_linear(q.data() + n % 3, t, got.data(), 1, 1, n, &s, &zp, 1);
+          dbad += std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0;
+        }
+        std::vector<float> want(512), got(512);
+        ops::set_eltwise_simd(false);
+        ops::dequantize_linear(q.data(), t, want.data(), 1, 1, 512, &s, &zp, 1);
+        ops::set_eltwise_simd(true);
+        ops::dequantize_linear(q.data(), t, got.data(), 1, 1, 512, &s, &zp, 1);
+        dbad += std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0;
+      }
+  EXPECT_TRUE(dbad == 0, "dequantize SIMD/reference: " + std::to_string(dbad) + " differing rows");
+}
+
 LOWP_TEST(lut_dispatch_matches_reference) {
   std::mt19937 rng(2);
   std::vector<uint8_t> t(256), x(1000), y1(1000), y2(1000);
@@ -134,6 +333,34 @@ LOWP_TEST(lut_dispatch_matches_reference) {
     ops::lut_apply_ref(x.data(), t.data(), y2.data(), n);
     for (int i = 0; i < n; ++i) EXPECT_TRUE(y1[i] == t[x[i]] && y2[i] == t[x[i]], "lut");
   }
+}
+
+LOWP_TEST(lut_simd_every_length_and_offset) {
+  // The dispatched kernel (NEON TBL/TBX on aarch64, VBMI where the CPU has it) against the
+  // definition y[i] = t[x[i]] for every length 0..300 and unaligned starts; guard bytes past the
+  // end must stay untouched. Every one of the 256 indices appears (x cycles through them).
+#if defined(__aarch64__)
+  EXPECT_TRUE(std::string(ops::lut_kernel_name()) == "neon", "aarch64 LUT kernel must be neon");
+#endif
+  std::mt19937 rng(5);
+  std::vector<uint8_t> t(256), x(400), y(400);
+  for (int rep = 0; rep < 3; ++rep) {
+    for (auto& v : t) v = static_cast<uint8_t>(rng());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(rep == 0 ? i * 7 + 3 : rng());
+    int bad = 0;
+    for (int off = 0; off < 4; ++off)
+      for (int n = 0; n <= 300; ++n) {
+        std::fill(y.begin(), y.end(), uint8_t{0xA5});
+        ops::lut_apply(x.data() + off, t.data(), y.data() + off, n);
+        for (int i = 0; i < off; ++i) bad += y[i] != 0xA5;
+        for (int i = 0; i < n; ++i) bad += y[off + i] != t[x[off + i]];
+        for (int i = off + n; i < static_cast<int>(y.size()); ++i) bad += y[i] != 0xA5;
+      }
+    EXPECT_TRUE(bad == 0, "lut SIMD: " + std::to_string(bad) + " wrong bytes");
+  }
+  ops::set_lut_simd(false);
+  EXPECT_TRUE(std::string(ops::lut_kernel_name()) == "ref", "set_lut_simd(false) selects ref");
+  ops::set_lut_simd(true);
 }
 
 LOWP_TEST(max_pool_nchw) {
@@ -151,6 +378,110 @@ LOWP_TEST(max_pool_nchw) {
   ops::max_pool(g, x.data(), y.data(), DType::U8);
   const int want[4] = {15, 21, 39, 45};
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(y[i] == want[i], "max pool");
+}
+
+LOWP_TEST(max_pool_simd_matches_reference) {
+  // The dispatched max_pool (NEON on aarch64) against the scalar reference (SIMD off) on NCHW
+  // and NHWC contiguous views over channel counts, widths, kernels, strides, dilations and
+  // head paddings; guard bytes past the output must stay untouched.
+  std::mt19937 rng(31);
+  int bad = 0, runs = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (int nhwc = 0; nhwc < 2; ++nhwc)
+      for (int C : {3, 17, 35})
+        for (auto hw : {std::pair<int, int>{5, 40}, std::pair<int, int>{7, 67}})
+          for (int k : {2, 3})
+            for (int s : {1, 2, 3})
+              for (int d : {1, 2})
+                for (int pad : {0, 1}) {
+                  const int H = hw.first, W = hw.second;
+                  const int OH = (H + 2 * pad - d * (k - 1) - 1) / s + 1, OW = (W + 2 * pad - d * (k - 1) - 1) / s + 1;
+                  if (OH < 1 || OW < 1) continue;
+                  ops::Pool2D g;
+                  g.N = 2;
+                  g.C = C;
+                  g.H = H;
+                  g.W = W;
+                  g.OH = OH;
+                  g.OW = OW;
+                  if (nhwc) {
+                    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
+                    g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
+                  } else {
+                    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
+                    g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
+                  }
+                  g.kh = g.kw = k;
+                  g.sh = g.sw = s;
+                  g.dh = g.dw = d;
+                  g.pad_top = g.pad_left = pad;
+                  std::vector<uint8_t> x(static_cast<size_t>(2) * C * H * W);
+                  for (auto& v : x) v = static_cast<uint8_t>(rng());
+                  const size_t ny = static_cast<size_t>(2) * C * OH * OW;
+                  std::vector<uint8_t> want(ny + 32, 0x5A), got(ny + 32, 0x5A);
+                  ops::set_eltwise_simd(false);
+                  ops::max_pool(g, x.data(), want.data(), t);
+                  ops::set_eltwise_simd(true);
+                  ops::max_pool(g, x.data(), got.data(), t);
+                  bad += want != got;
+                  ++runs;
+                }
+  EXPECT_TRUE(runs > 500, "max pool sweep ran " + std::to_string(runs) + " cases");
+  EXPECT_TRUE(bad == 0, "max pool SIMD/reference: " + std::to_string(bad) + " differing cases");
+}
+
+LOWP_TEST(avg_pool_float_simd_matches_reference) {
+  // onnxruntime-arithmetic average pool: dispatched (NEON on aarch64) vs scalar reference on NCHW
+  // and NHWC contiguous views, count_include_pad both ways, two scale sets, guard bytes.
+  std::mt19937 rng(41);
+  int bad = 0, runs = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (int nhwc = 0; nhwc < 2; ++nhwc)
+      for (int C : {3, 8, 19})
+        for (auto hw : {std::pair<int, int>{5, 30}, std::pair<int, int>{6, 67}})
+          for (int k : {2, 3})
+            for (int s : {1, 2})
+              for (int pad : {0, 1})
+                for (int cip = 0; cip < 2; ++cip) {
+                  const int H = hw.first, W = hw.second;
+                  const int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
+                  ops::Pool2D g;
+                  g.N = 2;
+                  g.C = C;
+                  g.H = H;
+                  g.W = W;
+                  g.OH = OH;
+                  g.OW = OW;
+                  if (nhwc) {
+                    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
+                    g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
+                  } else {
+                    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
+                    g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
+                  }
+                  g.kh = g.kw = k;
+                  g.sh = g.sw = s;
+                  g.pad_top = g.pad_left = pad;
+                  std::vector<uint8_t> x(static_cast<size_t>(2) * C * H * W);
+                  for (auto& v : x) v = static_cast<uint8_t>(rng());
+                  const size_t ny = static_cast<size_t>(2) * C * OH * OW;
+                  // set 2: inexact 0.1 products whose average sits on .5 ties often (catches a
+                  // fused multiply-add, which rounds the sum differently)
+                  for (int ss = 0; ss < 3; ++ss) {
+                    const float xs = ss == 2 ? 0.1f : ss ? 0.0876729f : 0.5f;
+                    const float ys = ss == 2 ? 0.1f : ss ? 0.0312f : 0.25f;
+                    const int32_t xz = ss == 1 ? 7 : 0, yz = t == DType::U8 ? (ss == 2 ? 0 : 100) : -3;
+                    std::vector<uint8_t> want(ny + 32, 0x5A), got(ny + 32, 0x5A);
+                    ops::set_eltwise_simd(false);
+                    ops::avg_pool_float(g, x.data(), want.data(), t, xs, xz, ys, yz, cip != 0);
+                    ops::set_eltwise_simd(true);
+                    ops::avg_pool_float(g, x.data(), got.data(), t, xs, xz, ys, yz, cip != 0);
+                    bad += want != got;
+                    ++runs;
+                  }
+                }
+  EXPECT_TRUE(runs > 500, "avg pool sweep ran " + std::to_string(runs) + " cases");
+  EXPECT_TRUE(bad == 0, "avg pool SIMD/reference: " + std::to_string(bad) + " differing cases");
 }
 
 LOWP_TEST(avg_pool_int_rounds_half_away) {

@@ -1,5 +1,4 @@
 """lowp: exact integer inference for quantized neural networks on CPUs."""
-from __future__ import annotations
 
 __version__ = "0.1.0"
 

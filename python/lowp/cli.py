@@ -19,7 +19,7 @@ def _cmd_kernels(args) -> int:
 def _cmd_demo(args) -> int:
     from lowp.demo import run_demo
 
-    run_demo(num_threads=args.threads, batch=args.batch, reps=args.reps)
+    run_demo(num_threads=args.threads or None, batch=args.batch, reps=args.reps)
     return 0
 
 
@@ -153,7 +153,10 @@ def _cmd_info(args) -> int:
         print(f"  {k:<32} x{v}")
     print("after lowp's passes (what runs):")
     for k, v in sorted(fused.items(), key=lambda kv: -kv[1]):
-        if k.startswith("lowp."):
+        if k == "lowp.QLut":
+            fns = sorted({n.attrs.get("function", "?") for n in g.nodes if n.kind == k})
+            status = "256-entry lookup table: " + ", ".join(fns)
+        elif k.startswith("lowp."):
             status = "integer kernel (exact)"
         elif k in bad:
             status = "UNSUPPORTED"
@@ -206,12 +209,25 @@ def _cmd_run(args) -> int:
 def _cmd_compare(args) -> int:
     import lowp
 
-    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
-    osess = _ort_session(args.model, args.threads)
+    model = args.model
+    if args.all_tensors:
+        from lowp.importers.onnx import expose_quantized_tensors, load_model_bytes
+
+        model = expose_quantized_tensors(load_model_bytes(args.model))
+    sess = lowp.InferenceSession(model, num_threads=args.threads)
+    osess = _ort_session(model, args.threads)
     if osess is None:
         print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
         return 2
     rng = np.random.default_rng(args.seed)
+    final = set()
+    if args.all_tensors:
+        from lowp.importers.onnx import load_model_bytes as _lmb
+
+        import onnx
+
+        final = {o.name for o in onnx.load_from_string(_lmb(args.model)).graph.output}
+        print(f"comparing {len(sess.get_outputs())} tensors ({len(final)} model outputs + 8-bit intermediates)")
     worst = 0
     for trial in range(args.trials):
         feeds = _feeds(sess, args, rng)
@@ -234,18 +250,21 @@ def _cmd_compare(args) -> int:
                     line += f" | max abs diff {float(np.max(np.abs(y.astype(np.float64) - r))):.3g}"
             else:
                 line += " (bit-exact)"
+                if args.all_tensors and o.name not in final:
+                    continue  # intermediate tensors: report only the ones that differ
             print(line)
     print("result:", "BIT-EXACT" if worst == 0 else "MISMATCH")
     return worst
 
 
 def _cmd_bench(args) -> int:
-    if args.target == "gemm":
-        from lowp.benchmarks import gemm as bench_gemm
+    if args.target in ("gemm", "conv"):
+        import importlib
 
-        return int(bench_gemm.main(args.rest) or 0)
+        suite = importlib.import_module(f"lowp.benchmarks.{args.target}")
+        return int(suite.main(args.rest) or 0)
     if not args.target.endswith(".onnx"):
-        print(f"lowp bench: unknown target {args.target!r} (expected 'gemm' or a model.onnx)", file=sys.stderr)
+        print(f"lowp bench: unknown target {args.target!r} (expected 'gemm', 'conv' or a model.onnx)", file=sys.stderr)
         return 2
     p = argparse.ArgumentParser(prog="lowp bench model.onnx")
     p.add_argument("--threads", type=int, default=1, help="threads for lowp and onnxruntime (default 1)")
@@ -256,6 +275,8 @@ def _cmd_bench(args) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input", action="append")
     p.add_argument("--float-model", help="also time this float32 model in onnxruntime (e.g. the model before quantization)")
+    p.add_argument("--per-op", action="store_true",
+                   help="time per operator kind (best of the runs per step), lowp vs onnxruntime's profiler")
     a = p.parse_args(args.rest)
     import lowp
     from tqdm import tqdm
@@ -282,6 +303,8 @@ def _cmd_bench(args) -> int:
             t = time.perf_counter()
             fn()
             times[k].append((time.perf_counter() - t) * 1e3)
+    if a.per_op:
+        _per_op_table(sess, args.target, feeds, a)
     print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs (ms)")
     print(f"{'runtime':<12} {'min':>8} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
     for k, ts in times.items():
@@ -297,11 +320,58 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _per_op_table(sess, path, feeds, a):
+    """Sum over steps of each step's best time, grouped by kind; onnxruntime's from its profiler."""
+    import collections
+    import json
+    import os
+    import tempfile
+
+    prog = sess._program
+    best = {}
+    for _ in range(max(3, a.runs // 4)):
+        env = dict(prog.constants)
+        env.update(feeds)
+        for k, st in enumerate(prog.steps):
+            t = time.perf_counter()
+            outs = st.fn(*[env[i] if i else None for i in st.inputs])
+            best[k] = min(best.get(k, 1e9), time.perf_counter() - t)
+            env.update(zip(st.outputs, outs))
+    lk = collections.Counter()
+    for k, st in enumerate(prog.steps):
+        lk[st.kind] += best[k] * 1e3
+    print("per operator kind, sum of per-step best times (ms):")
+    print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) + f" | total {sum(lk.values()):.3f}")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    so.enable_profiling = True
+    with tempfile.TemporaryDirectory() as td:
+        so.profile_file_prefix = os.path.join(td, "ort")
+        o = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        for _ in range(max(3, a.runs // 4)):
+            o.run(None, feeds)
+        with open(o.end_profiling()) as f:
+            events = json.load(f)
+    ob, kinds = {}, {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            ob[e["name"]] = min(ob.get(e["name"], 1e18), e["dur"] / 1e3)
+            kinds[e["name"]] = e.get("args", {}).get("op_name", "?")
+    ok = collections.Counter()
+    for n, v in ob.items():
+        ok[kinds[n]] += v
+    print("  onnxruntime: " + ", ".join(f"{k} {v:.3f}" for k, v in ok.most_common()) + f" | total {sum(ok.values()):.3f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowp", description="Exact integer inference for quantized networks.")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the bundled int8 MNIST model on real digits, lowp vs onnxruntime")
-    d.add_argument("--threads", type=int, default=None)
+    d.add_argument("--threads", type=int, default=1, help="threads for lowp and onnxruntime (default 1; 0 = all)")
     d.add_argument("--batch", type=int, default=100)
     d.add_argument("--reps", type=int, default=20)
     d.set_defaults(func=_cmd_demo)
@@ -321,11 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--trials", type=int, default=3, help="random inputs to try (default 3)")
             s.add_argument("--show", type=int, default=5, help="mismatches to print per output")
+            s.add_argument("--all-tensors", action="store_true",
+                           help="also compare every 8-bit intermediate tensor (outputs of Q / QLinear* ops)")
         s.set_defaults(func=fn)
     k = sub.add_parser("kernels", help="list the GEMM kernels this CPU can run")
     k.set_defaults(func=_cmd_kernels)
-    b = sub.add_parser("bench", help="`lowp bench model.onnx [--threads N --runs R]` or `lowp bench gemm [options]`")
-    b.add_argument("target", help="'gemm' or a model .onnx file")
+    b = sub.add_parser("bench", help="`lowp bench model.onnx [--threads N --runs R]`, `lowp bench gemm|conv [options]`")
+    b.add_argument("target", help="'gemm', 'conv' or a model .onnx file")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     b.set_defaults(func=_cmd_bench)
     return p
@@ -333,7 +405,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, OSError, NotImplementedError) as e:
+        # Bad models, inputs or options: one line naming the problem, not a traceback.
+        print(f"lowp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if type(e).__name__ != "DecodeError":  # protobuf's error for a file that is not an ONNX model
+            raise
+        print(f"lowp {args.command}: error: not a valid ONNX model: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ __all__ = [
 ROUNDINGS = ("gemmlowp", "single", "half_even")
 _QTYPES = (np.dtype(np.uint8), np.dtype(np.int8))
 _RANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
+_INT32_MAX = 2**31 - 1
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -31,6 +32,9 @@ def _qarray(x, name: str) -> np.ndarray:
         raise TypeError(f"lowp: {name} must be uint8 or int8, got {x.dtype}")
     if x.ndim == 0:
         raise ValueError(f"lowp: {name} must have at least 1 dimension")
+    if any(d > _INT32_MAX for d in x.shape):
+        # The kernels index with int; checked here, before any copy of a (possibly broadcast) view.
+        raise ValueError(f"lowp: {name} has a dimension larger than 2**31 - 1: shape {x.shape}")
     canon = _QTYPES[_QTYPES.index(x.dtype)]
     if x.dtype is not canon:
         # Equal but distinct dtype objects (e.g. arrays that went through pickle) are rejected by
@@ -52,6 +56,13 @@ def _zero_point(zp, dtype: np.dtype, name: str, allow_vector_len: int | None = N
     lo, hi = _RANGE[dtype]
     if zp is None:
         return np.zeros(1, np.int32)
+    tz = type(zp)
+    if tz is int or ((tz is np.uint8 or tz is np.int8) and zp.dtype == dtype):
+        # Fast path for the common scalar forms; same checks as below.
+        v = int(zp)
+        if v < lo or v > hi:
+            raise ValueError(f"lowp: {name} out of range [{lo}, {hi}] for {dtype}")
+        return np.array([v], np.int32)
     if isinstance(zp, np.ndarray) or isinstance(zp, np.generic):
         arr = np.asarray(zp)
         if arr.dtype.kind not in "iu":
@@ -168,11 +179,19 @@ def _prepare(a, b, b_zero_point):
     except ValueError:
         raise ValueError(f"lowp: batch dimensions of a {a.shape} and b {np.shape(b) if b_arr is not None else b.shape} "
                          "do not broadcast") from None
+    if int(np.prod(batch, dtype=np.int64)) * a2.shape[-2] > _INT32_MAX:
+        raise ValueError(f"lowp: a has more than 2**31 - 1 rows in all (batch {tuple(batch)} x M {a2.shape[-2]})")
     return a2, b_arr, K, N, batch, b_batch, a_vec, b_vec
 
 
 def _run(a, b, b_zero_point, a_zero_point, call):
-    """Shared driver for matmul_integer/qlinear_matmul: call(a2d, packed) -> 2-D result."""
+    """Shared driver for matmul_integer/qlinear_matmul: call(a2d, za, packed, m, n) -> 2-D result."""
+    if (type(b) is PackedMatrix and type(a) is np.ndarray and a.ndim == 2 and b_zero_point is None
+            and a.shape[1] == b.shape[0] and 0 < a.shape[0] <= _INT32_MAX and a.dtype in _QTYPES
+            and (a_zero_point is None or np.ndim(a_zero_point) == 0)):
+        # Fast path: a 2-D activation against prepacked weights (the serving case).
+        za = _zero_point(a_zero_point, a.dtype, "a_zero_point")
+        return call(_rows_contiguous(a), int(za[0]), b.packed(_kernel_arg()), a.shape[0], b.shape[1])
     a2, b_arr, K, N, batch, b_batch, a_vec, b_vec = _prepare(a, b, b_zero_point)
     za = _zero_point(a_zero_point, a2.dtype, "a_zero_point")
     if np.ndim(a_zero_point) == 1 and np.size(a_zero_point) > 1:
@@ -245,8 +264,37 @@ def _out_dtype(y_zero_point, a_dtype, y_dtype):
     return np.dtype(a_dtype)
 
 
+_REQUANT_CACHE: dict = {}
+
+
+def _scale_key(s):
+    """A hashable key for a scale argument (None when it cannot be keyed cheaply)."""
+    t = type(s)
+    if t is float or t is np.float32 or t is np.float64:
+        return float(s)
+    if t is np.ndarray and s.dtype.kind == "f" and s.size <= 4096:
+        return (s.dtype.str, s.shape, s.tobytes())
+    return None
+
+
 def _requant_params(rounding, a_scale, b_scale, y_scale, n):
-    """Per-column multipliers exactly as each family's reference computes them."""
+    """Per-column multipliers exactly as each family's reference computes them (memoised: a
+    model calls this with the same scales on every inference)."""
+    key = (rounding, n, _scale_key(a_scale), _scale_key(b_scale), _scale_key(y_scale))
+    if None in key:
+        return _requant_params_uncached(rounding, a_scale, b_scale, y_scale, n)
+    hit = _REQUANT_CACHE.get(key)
+    if hit is None:
+        hit = _requant_params_uncached(rounding, a_scale, b_scale, y_scale, n)
+        for v in hit.values():
+            v.setflags(write=False)
+        if len(_REQUANT_CACHE) >= 512:
+            _REQUANT_CACHE.clear()
+        _REQUANT_CACHE[key] = hit
+    return hit
+
+
+def _requant_params_uncached(rounding, a_scale, b_scale, y_scale, n):
     if rounding not in ROUNDINGS:
         raise ValueError(f"lowp: unknown rounding {rounding!r} (expected one of {ROUNDINGS})")
     sa = _scale(a_scale, "a_scale")

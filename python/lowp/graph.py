@@ -9,14 +9,20 @@ quantized ops (domain "lowp", integer in / integer out, all quantization paramet
 
   lowp.QConv     x -> y      attrs: w (OIHW int8/uint8), w_scale, w_zero_point, x_scale, x_zero_point,
                              y_scale, y_zero_point, bias (int32 or None), strides, pads, dilations,
-                             group, qmin, qmax
-  lowp.QGemm     x -> y      x (M, K) @ w (K, N) + bias, requantized; same quantization attrs
+                             group, qmin, qmax (fused Relu/Clip as the output range)
+  lowp.QGemm     x -> y      x (..., K) @ w (K, N) + bias, requantized; same quantization attrs
+  lowp.QMatMul   a, b -> y   QLinearMatMul of two activations (per-tensor a/b/y parameters)
+  lowp.QAdd/QMul a, b -> y   com.microsoft QLinearAdd / QLinearMul (broadcasting)
   lowp.QMaxPool  x -> y      kernel_shape, strides, pads, dilations, ceil_mode (integer max)
+  lowp.QAvgPool / lowp.QGlobalAvgPool   x -> y   com.microsoft QLinearAveragePool / GlobalAveragePool
+  lowp.QConcat   xs -> y     QLinearConcat (inputs requantized to the output's scale when they differ)
+  lowp.QSoftmax  x -> y      com.microsoft QLinearSoftmax
   lowp.QLut      x -> y      table (256 entries, output dtype): y = table[x]
   lowp.QMove     x.. -> y..  a data-movement op (Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
                              Slice, Split, Concat with equal scales, Pad with the zero point,
-                             Identity) run directly on the integers; attrs: onnx_op, onnx_attrs
-  QuantizeLinear / DequantizeLinear   (float <-> 8-bit, ONNX semantics)
+                             nearest Resize, Identity) run directly on the integers; attrs: onnx_op, onnx_attrs
+  lowp.MatMulInteger / lowp.ConvInteger   x[, x_zero_point] -> int32, constant weights
+  QuantizeLinear / DequantizeLinear   (float <-> 8-bit, onnxruntime's arithmetic)
 """
 from __future__ import annotations
 

@@ -142,6 +142,10 @@ def build(name: str):
                 return self.gap(y).flatten(1)
 
         m = Yolo()
+    elif name == "avgpool":  # AveragePool with and without counting padding, LeakyReLU, Sub of activations
+        m = nn.Sequential(*cbr(3, 16, 3, 1, act=lambda: nn.LeakyReLU(0.1)),
+                          nn.AvgPool2d(3, 2, 1, count_include_pad=False), *cbr(16, 16, 3, 1, act=nn.ReLU),
+                          nn.AvgPool2d(2, 2), *cbr(16, 24, 1, act=nn.Tanh), *head(24))
     elif name == "attention":  # conv stem + one self-attention block: MatMul of activations, Softmax
         class Attn(nn.Module):
             def __init__(self, c):
@@ -164,7 +168,7 @@ def build(name: str):
     return _realistic_bn(m, seed=len(name))
 
 
-MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet", "yolo"]
+MODELS = ["plain", "mobilenetv2", "resnet", "mobilenetv3", "efficientnet", "shufflenet", "yolo", "avgpool"]
 
 
 def export(model, path, shape=(1, C_IN, H_IN, H_IN), opset=13):

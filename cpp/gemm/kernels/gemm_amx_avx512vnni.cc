@@ -13,19 +13,17 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
-
-#if defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-#include <cpuid.h>
 
 #include "gemm/kernel.h"
 #include "gemm/kernels/vnni_avx512.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
+
+bool cpu_has_amx_int8();  // gemm_amx_cpu.cc (portable code: safe to call on any x86 CPU)
+
 namespace {
 
 constexpr int kMR = 32, kNR = 32, kKR = 4;
@@ -33,26 +31,6 @@ constexpr int kKB = 64;                         // k per AMX block
 constexpr int kGB = kKB / kKR;                  // k-groups per block (16)
 constexpr int kABlockBytes = kMR * kKB;         // 2048
 constexpr int kBBlockBytes = kGB * kNR * kKR;   // 2048
-
-bool amx_supported() {
-  static const bool ok = [] {
-    if (!cpu::has_avx512vnni()) return false;
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-    if (!((d >> 24) & 1u) || !((d >> 25) & 1u)) return false;  // AMX-TILE, AMX-INT8
-    uint32_t xlo = 0, xhi = 0;
-    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-    if ((xlo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG, XTILEDATA enabled by the OS
-#if defined(__linux__)
-    // Linux hands out the (large) tile data state only on request: ARCH_REQ_XCOMP_PERM.
-    if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return false;
-    return true;
-#else
-    return false;
-#endif
-  }();
-  return ok;
-}
 
 struct alignas(64) TileConfig {
   uint8_t palette_id;
@@ -62,32 +40,32 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-TileConfig make_config() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  for (int i = 0; i < 8; ++i) {
-    cfg.rows[i] = 16;
-    cfg.colsb[i] = 64;
-  }
-  return cfg;
-}
-const TileConfig kConfig = make_config();
+// Palette 1, tiles 0..7 of 16 rows x 64 bytes. Constant-initialised: this file is compiled with
+// AVX-512 flags, so it must not run any code before dispatch has checked the CPU.
+static_assert(sizeof(TileConfig) == 64, "tile configuration is 64 bytes");
+constexpr TileConfig kConfig = {1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
 
 // Loads our tile configuration unless this thread already has it. Reading the current one back
 // (sttilecfg) is cheaper than ldtilecfg, and checking it (rather than trusting a flag) stays
 // correct when other code on this thread (e.g. another library's AMX kernels) changed it.
 __attribute__((target("amx-tile"))) inline void configure_tiles() {
+  // GCC's sttilecfg/ldtilecfg intrinsics declare only a pointer-sized memory operand, so the
+  // compiler is told explicitly (memory clobbers) that all 64 bytes are written / read.
   TileConfig cur;
   _tile_storeconfig(&cur);
+  __asm__ volatile("" ::: "memory");
   const __m512i want = _mm512_load_si512(&kConfig), have = _mm512_load_si512(&cur);
-  if (_mm512_cmpneq_epi32_mask(want, have) != 0) _tile_loadconfig(&kConfig);
+  if (_mm512_cmpneq_epi32_mask(want, have) != 0) {
+    __asm__ volatile("" ::: "memory");
+    _tile_loadconfig(&kConfig);
+  }
 }
 
 // C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks.
 __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, const int8_t* b, int blocks,
                                                              bool two_row_tiles, int32_t* c) {
   configure_tiles();
+  __asm__ volatile("" ::: "memory");  // A and B were just written by the packers
   _tile_zero(0);
   _tile_zero(1);
   if (two_row_tiles) {
@@ -120,6 +98,8 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, c
   }
   _tile_stored(0, c, kNR * 4);
   _tile_stored(1, c + 16, kNR * 4);
+  // The tile load/store intrinsics do not declare their memory operands: order them explicitly.
+  __asm__ volatile("" ::: "memory");
   // No tilerelease: the next call on this thread reuses the configuration.
 }
 
@@ -166,11 +146,23 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
   const int blocks = (K + kKB - 1) / kKB;
   const int tail = K - (blocks - 1) * kKB;  // 1..64
   const __mmask64 tail_mask = tail == 64 ? ~__mmask64{0} : ((__mmask64{1} << tail) - 1);
+  // Missing rows: zero, written block by block (each block's rows m..31 are contiguous). Tiles of
+  // <= 2 rows never read them (they take the vpdpbusd path), so there the zeros bypass the caches
+  // with streaming stores instead of evicting the B panel that GEMV calls stream through.
+  const bool stream = m <= 2 && (reinterpret_cast<uintptr_t>(out) & 63) == 0;
+  for (int kb = 0; kb < blocks; ++kb) {
+    uint8_t* o = out + static_cast<size_t>(kb) * kABlockBytes;
+    for (int r = m; r < kMR; ++r) {
+      if (stream)
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(o + r * kKB), _mm512_setzero_si512());
+      else
+        _mm512_storeu_si512(o + r * kKB, _mm512_setzero_si512());
+    }
+  }
+  if (stream) _mm_sfence();
   for (int r = 0; r < kMR; ++r) {
     uint8_t* o = out + static_cast<size_t>(r) * kKB;
     if (r >= m) {
-      for (int kb = 0; kb < blocks; ++kb)
-        _mm512_storeu_si512(o + static_cast<size_t>(kb) * kABlockBytes, _mm512_setzero_si512());
       if (row_sums) row_sums[r] = 0;
       continue;
     }
@@ -190,7 +182,7 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
 }  // namespace
 
 extern const GemmKernel kGemmAmx = {
-    "amx", kMR, kNR, kKR, DType::U8, DType::S8, amx_supported, ukernel_amx, 40, pack_a_amx, kKB,
+    "amx", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_amx, 40, pack_a_amx, kKB,
 };
 
 }  // namespace lowp

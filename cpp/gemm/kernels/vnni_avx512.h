@@ -29,6 +29,8 @@
 namespace lowp {
 namespace vnni {
 
+#define LOWP_INLINE inline __attribute__((always_inline))
+
 inline __m512i load_cols(const int32_t* p, __mmask16 km) {
   return _mm512_mask_loadu_epi32(_mm512_setzero_si512(), km, p);
 }
@@ -79,7 +81,7 @@ inline __m512i requant_half_even(__m512i x, const ColParams& p) {
   return _mm512_add_epi32(_mm512_cvtps_epi32(f), p.zp);
 }
 
-inline void load_params(ColParams& p, const Epilogue& ep, int j, __mmask16 km) {
+LOWP_INLINE void load_params(ColParams& p, const Epilogue& ep, int j, __mmask16 km) {
   p.ct = load_cols(ep.col_term + j, km);
   p.zb = ep.zb ? load_cols(ep.zb + j, km) : _mm512_setzero_si512();
   if (ep.out_type == DType::S32) return;
@@ -121,7 +123,7 @@ inline void load_params(ColParams& p, const Epilogue& ep, int j, __mmask16 km) {
 // 2 gemmlowp, 3 single. Everything read from the Epilogue is hoisted into locals by the caller,
 // so the stores to C cannot force reloads (C is a void* that may alias anything).
 template <int Mode>
-inline void store_vec_rows(const __m512i (&acc)[8][2], int v, int rows, const ColParams& p, const int32_t* row_sums,
+LOWP_INLINE void store_vec_rows(const __m512i (&acc)[8][2], int v, int rows, const ColParams& p, const int32_t* row_sums,
                            void* cbase, ptrdiff_t ldc, __mmask16 km) {
   for (int r = 0; r < rows; ++r) {
     __m512i x = _mm512_add_epi32(acc[r][v], p.ct);
@@ -145,7 +147,7 @@ inline void store_vec_rows(const __m512i (&acc)[8][2], int v, int rows, const Co
 }
 
 // Output stage for rows r0 .. r0+rows-1 of the tile (rows <= 8), 32 columns held in acc.
-inline void store_rows(const __m512i (&acc)[8][2], int rows, int r0, const Tile& t, const Epilogue& ep) {
+LOWP_INLINE void store_rows(const __m512i (&acc)[8][2], int rows, int r0, const Tile& t, const Epilogue& ep) {
   const int32_t* row_sums = ep.zb != nullptr ? t.row_sums + r0 : nullptr;
   const ptrdiff_t ldc = ep.ldc;
   const int mode = ep.out_type == DType::S32 ? 0
@@ -190,7 +192,7 @@ inline __m512i bcast_a(const uint8_t* p) {
   }
 
 template <int M, int RS, int GS, int GPB = 0, int BS = 0>
-inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (&acc)[8][2]) {
+LOWP_INLINE void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (&acc)[8][2]) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = acc[0][0], c01 = acc[0][1];
   __m512i c10 = M > 1 ? acc[1][0] : z, c11 = M > 1 ? acc[1][1] : z;
@@ -271,7 +273,7 @@ inline void dpbusd_rows(const uint8_t* a, const int8_t* b, int groups, __m512i (
 
 // Runtime row count (1..8) -> dpbusd_rows<M>.
 template <int RS, int GS, int GPB = 0, int BS = 0>
-inline void dpbusd_rows_n(int rows, const uint8_t* a, const int8_t* b, int groups, __m512i (&acc)[8][2]) {
+LOWP_INLINE void dpbusd_rows_n(int rows, const uint8_t* a, const int8_t* b, int groups, __m512i (&acc)[8][2]) {
   switch (rows) {
     case 8: return dpbusd_rows<8, RS, GS, GPB, BS>(a, b, groups, acc);
     case 7: return dpbusd_rows<7, RS, GS, GPB, BS>(a, b, groups, acc);

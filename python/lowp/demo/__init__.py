@@ -32,7 +32,8 @@ def _latency(fn, reps):
     return float(np.median(ts)) * 1e3
 
 
-def run_demo(num_threads=None, batch=100, reps=20, out=print) -> dict:
+def run_demo(num_threads=1, batch=100, reps=20, out=print) -> dict:
+    """Accuracy, agreement with onnxruntime and latency; both runtimes get `num_threads` threads."""
     import lowp
 
     x, labels = load_data()
@@ -56,8 +57,7 @@ def run_demo(num_threads=None, batch=100, reps=20, out=print) -> dict:
            f"lowp_b{batch}": _latency(lambda: sess.run(None, {name: x[:batch]}), max(3, reps // 4))}
     if ort is not None:
         so = ort.SessionOptions()
-        if num_threads:
-            so.intra_op_num_threads = num_threads
+        so.intra_op_num_threads = num_threads or 0
         osess = ort.InferenceSession(MODEL_PATH, so, providers=["CPUExecutionProvider"])
         r = np.concatenate([osess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
         same_pred = int((r.argmax(1) == y.argmax(1)).sum())
@@ -70,8 +70,9 @@ def run_demo(num_threads=None, batch=100, reps=20, out=print) -> dict:
             f"({mism} mismatching values of {r.size})")
         lat["ort_b1"] = _latency(lambda: osess.run(None, {name: x[:1]}), reps)
         lat[f"ort_b{batch}"] = _latency(lambda: osess.run(None, {name: x[:batch]}), max(3, reps // 4))
+    out(f"latency ({num_threads or 'all'} thread(s), median of {reps} runs):")
     for b in (1, batch):
-        line = f"latency batch {b:>3}: lowp {lat[f'lowp_b{b}']:.3f} ms"
+        line = f"  batch {b:>3}: lowp {lat[f'lowp_b{b}']:.3f} ms"
         if f"ort_b{b}" in lat:
             line += f" | onnxruntime {lat[f'ort_b{b}']:.3f} ms | lowp/ort = {lat[f'lowp_b{b}'] / lat[f'ort_b{b}']:.2f}x"
         out(line)

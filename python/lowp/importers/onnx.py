@@ -74,6 +74,8 @@ def import_onnx(model_bytes: bytes) -> Graph:
         model = onnx.load_from_string(model_bytes)
     except Exception as e:
         raise ValueError(f"lowp: not a valid ONNX model: {e}") from None
+    if not model.graph.output:  # e.g. empty bytes parse as an empty ModelProto
+        raise ValueError("lowp: not a valid ONNX model: the graph has no outputs")
     opset = 13
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx"):
@@ -111,5 +113,45 @@ def import_onnx(model_bytes: bytes) -> Graph:
             pass
         nodes.append(Node(n.op_type, list(n.input), list(n.output), _attrs(n), n.name or f"{n.op_type}_{i}",
                           n.domain if n.domain != "ai.onnx" else ""))
+    _check_dataflow(nodes, inputs, outputs, constants)
     return Graph(nodes=nodes, inputs=inputs, outputs=outputs, constants=constants, value_info=value_info,
                  opset=opset)
+
+
+def _check_dataflow(nodes, inputs, outputs, constants):
+    """ONNX graphs are topologically sorted SSA: reject what would fail later with a KeyError."""
+    defined = {v.name for v in inputs} | set(constants)
+    for nd in nodes:
+        for name in nd.inputs:
+            if name and name not in defined:
+                raise ValueError(f"lowp: invalid model: node {nd.name!r} reads {name!r}, which no earlier node, "
+                                 "graph input or initializer defines")
+        for name in nd.outputs:
+            if name in defined:
+                raise ValueError(f"lowp: invalid model: {name!r} is defined more than once")
+            if name:
+                defined.add(name)
+    missing = [v.name for v in outputs if v.name not in defined]
+    if missing:
+        raise ValueError(f"lowp: invalid model: graph output(s) {missing} are never produced")
+
+
+_EIGHT_BIT_PRODUCERS = ("QuantizeLinear", "QLinearConv", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool",
+                        "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QGemm", "QLinearMatMul",
+                        "QLinearAveragePool", "QLinearSoftmax", "MaxPool")
+
+
+def expose_quantized_tensors(model_bytes: bytes) -> bytes:
+    """The model with every 8-bit intermediate tensor (outputs of QuantizeLinear / QLinear* / MaxPool
+    on 8-bit data) added as a graph output, to compare runtimes tensor by tensor."""
+    onnx = _onnx()
+    m = onnx.load_from_string(model_bytes)
+    names = {o.name for o in m.graph.output}
+    dq_out = {n.output[0] for n in m.graph.node if n.op_type == "DequantizeLinear"}
+    for n in m.graph.node:
+        if n.op_type == "MaxPool" and n.input[0] in dq_out:
+            continue  # a float MaxPool inside a DQ/Q pair (QDQ format)
+        if n.op_type in _EIGHT_BIT_PRODUCERS and n.output[0] not in names:
+            m.graph.output.append(onnx.ValueInfoProto(name=n.output[0]))
+            names.add(n.output[0])
+    return m.SerializeToString()

@@ -81,6 +81,8 @@ def _int_tuple(v, n, name, minimum):
         raise ValueError(f"lowp: {name} must have {n} entries, got {len(t)}")
     if any(i < minimum for i in t):
         raise ValueError(f"lowp: {name} must be >= {minimum}, got {t}")
+    if any(i > 2**31 - 1 for i in t):
+        raise ValueError(f"lowp: {name} must be < 2**31, got {t}")
     return t
 
 

@@ -627,6 +627,8 @@ def pad(x, pads, *, constant_value=0, mode: str = "constant", axes=None) -> np.n
     axes = list(range(nd)) if axes is None else [a + nd if a < 0 else a for a in axes]
     if len(pads) != 2 * len(axes):
         raise ValueError(f"lowp: pads must have 2 * {len(axes)} entries, got {len(pads)}")
+    if any(not 0 <= a < nd for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"lowp: pad axes must be distinct and in range for a {nd}-D input, got {axes}")
     if mode not in ("constant", "reflect", "edge", "wrap"):
         raise ValueError(f"lowp: unknown pad mode {mode!r}")
     if x.dtype.kind in "iu":
@@ -637,6 +639,8 @@ def pad(x, pads, *, constant_value=0, mode: str = "constant", axes=None) -> np.n
     end = [0] * nd
     for i, a in enumerate(axes):
         begin[a], end[a] = pads[i], pads[i + len(axes)]
+        if x.shape[a] + begin[a] + end[a] < 0:
+            raise ValueError(f"lowp: pads {pads} crop more than axis {a} holds ({x.shape[a]})")
     # crop negative pads first
     sl = tuple(slice(max(0, -b), x.shape[d] - max(0, -e)) for d, (b, e) in enumerate(zip(begin, end)))
     x = x[sl]

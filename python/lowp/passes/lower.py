@@ -46,16 +46,21 @@ class Program:
         self.free_after = [[i for i in set(s.inputs) if last.get(i) == k and i not in keep and i not in constants]
                            for k, s in enumerate(steps)]
 
+        # Flat tuples for the hot loop: (kernel, input names, (output index, name) pairs, names to free).
+        self._plan = [(s.fn, tuple(s.inputs), tuple((k, o) for k, o in enumerate(s.outputs) if o), tuple(dead))
+                      for s, dead in zip(steps, self.free_after)]
+        self._base = dict(constants)
+        self._base[""] = None  # an omitted optional input
+
     def run(self, feed: dict) -> dict:
-        env = dict(self.constants)
+        env = self._base.copy()
         env.update(feed)
-        for step, dead in zip(self.steps, self.free_after):
-            outs = step.fn(*[env[i] if i else None for i in step.inputs])
-            for name, v in zip(step.outputs, outs):
-                if name:
-                    env[name] = v
+        for fn, ins, outs, dead in self._plan:
+            res = fn(*[env[i] for i in ins])
+            for k, name in outs:
+                env[name] = res[k]
             for d in dead:
-                env.pop(d, None)
+                del env[d]
         return env
 
 
@@ -139,9 +144,13 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
             continue
         if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
             # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
-            qa = dict(n.attrs)
+            fq = K.elt("quantize_linear")
 
-            def q_nhwc(x, s, z=None, _a=qa):
+            def q_nhwc(x, s, z=None):
+                if fq is not None and x.dtype == np.float32 and x.size >= 4096:
+                    return (K.nchw_to_nhwc(fq(x, s, z)),)
+                if x.shape[1] == 1:
+                    return (K.nchw_to_nhwc(quantize(x, s, z, 1)),)
                 return (quantize(x.transpose(0, 2, 3, 1), s, z, 3),)
             steps.append(Step(q_nhwc, n.inputs, n.outputs, n.name, kind))
             layout[n.outputs[0]] = "NHWC"
@@ -265,8 +274,15 @@ def _make(n, g, lay, num_threads):
         if lay == "NHWC" and axis % 4 == 1:
             axis = 3
 
-        # numpy float32 in place (4 passes): as fast as lowp.quantize_linear on 224x224x3 and
-        # lighter on small tensors; bit-exact with onnxruntime (tests/test_session_quant.py).
+        # lowp.quantize_linear (one native pass) when present; else numpy float32 in place. Both are
+        # bit-exact with onnxruntime (tests/test_session_quant.py, and every model test).
+        fq = K.elt("quantize_linear")
+        if fq is not None and not a.get("output_dtype"):
+            def qfn_native(x, s, z=None):
+                if x.dtype != np.float32 or x.size < 4096:  # tiny tensors: numpy has less call overhead
+                    return (quantize(x, s, z, axis),)
+                return (fq(x, s, z, axis=axis),)
+            return qfn_native
         def qfn(x, s, z=None):
             return (quantize(x, s, z, axis),)
         return qfn
