@@ -54,6 +54,30 @@ def test_quantize_linear_ref(dt):
         np.testing.assert_array_equal(got.astype(np.int64), want)
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 3, 37, 41), (2, 3, 23, 23), (2, 5, 9, 7), (1, 1, 30, 20)])
+def test_quantize_nchw_to_nhwc_fused(dt, shape):
+    """Graph-boundary kernel: NCHW float32 -> NHWC 8-bit in one call == independent numpy
+    quantization (float32 true division, half-to-even, saturation) transposed; several 512-pixel
+    blocks with a partial last one, the C == 3 interleave and the generic one."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(18)
+    i = np.iinfo(dt)
+    x = (rng.standard_normal(shape) * 40).astype(f32)
+    x.reshape(-1)[:6] = [np.nan, np.inf, -np.inf, 0.5, -0.5, 1.5]
+    s = rs(rng, -2, 0)
+    z = int(rng.integers(i.min, i.max + 1))
+    got = _lowp.quantize_nchw_to_nhwc(x, s, z, np.dtype(dt).name)
+    assert got.dtype == dt and got.shape == (shape[0], shape[2], shape[3], shape[1])
+    want = ref_quantize(x, s, z, i.min, i.max).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(got.astype(np.int64), want)
+    with pytest.raises(ValueError):
+        _lowp.quantize_nchw_to_nhwc(x[:, :, ::2], s, z, np.dtype(dt).name)  # not contiguous
+    with pytest.raises(ValueError):
+        _lowp.quantize_nchw_to_nhwc(x[0], s, z, np.dtype(dt).name)  # not 4-D
+
+
 def test_quantize_linear_ties_half_even():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 254.5, 255.5, 300], f32)
     np.testing.assert_array_equal(lowp.quantize_linear(x, 1.0, np.uint8(0)), [0, 2, 2, 0, 0, 0, 254, 255, 255])
@@ -230,6 +254,28 @@ def test_max_pool_ref(dt, k, s, d, p):
     np.testing.assert_array_equal(y2, y.transpose(0, 2, 3, 1))
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("k,s,d,p", [((3, 3), (2, 2), (1, 1), (1, 1, 1, 1)), ((3, 2), (2, 3), (2, 1), (2, 0, 1, 1))])
+def test_max_pool_channels_last_fast_path(dt, k, s, d, p):
+    """Channels-last kernel (channel stride 1): many channels, contiguous and a channel-sliced view."""
+    rng = np.random.default_rng(16)
+    wide = rq(rng, dt, (2, 13, 12, 80))
+    for x in (np.ascontiguousarray(wide[..., :67]), wide[..., 5:72]):
+        y = lowp.max_pool(x, k, strides=s, dilations=d, pads=p, layout="NHWC")
+        H, W = x.shape[1:3]
+        oh = (H + p[0] + p[2] - (d[0] * (k[0] - 1) + 1)) // s[0] + 1
+        ow = (W + p[1] + p[3] - (d[1] * (k[1] - 1) + 1)) // s[1] + 1
+        ref = ref_max_pool(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), k, s, d, p[0], p[1], oh, ow)
+        np.testing.assert_array_equal(y, ref.transpose(0, 2, 3, 1))
+        from lowp import _lowp
+        _lowp._set_eltwise_simd(False)  # the portable channels-last loop (AVX2 kernel off)
+        try:
+            y_ref = lowp.max_pool(x, k, strides=s, dilations=d, pads=p, layout="NHWC")
+        finally:
+            _lowp._set_eltwise_simd(True)
+        np.testing.assert_array_equal(y_ref, y)
+
+
 def test_max_pool_1d():
     rng = np.random.default_rng(7)
     x = rq(rng, np.int8, (2, 3, 17))
@@ -303,6 +349,22 @@ def test_global_average_pool_ref():
         yt = lowp.qlinear_global_average_pool(x, xs, dt(xz), xs, dt(xz), rounding="gemmlowp")
         ref = tfl.average_pool_nhwc(x.transpose(0, 2, 3, 1), 6, 5, 1, 1, 0, 0, 1, 1)
         np.testing.assert_array_equal(yt.reshape(2, 4), ref.reshape(2, 4))
+
+
+def test_global_average_pool_channels_last_fast_path():
+    """NHWC (channel stride 1) global pool: one pass with per-channel int32 sums, same MLAS arithmetic."""
+    rng = np.random.default_rng(17)
+    for dt in DTYPES:
+        x = rq(rng, dt, (3, 7, 9, 45))
+        xs, xz, yz = rs(rng, -4, 0), rzp(rng, dt), rzp(rng, dt)
+        ys = f32(xs * 0.6)
+        y = lowp.qlinear_global_average_pool(x, xs, dt(xz), ys, dt(yz), layout="NHWC")
+        acc = x.astype(np.int64).sum(axis=(1, 2)) - xz * 63
+        scale = f32(f32(xs) / f32(f32(ys) * f32(63)))
+        v = np.clip((acc.astype(f32) * scale).astype(f32), np.iinfo(dt).min - yz, np.iinfo(dt).max - yz)
+        np.testing.assert_array_equal(y.reshape(3, 45), np.rint(v).astype(np.int64) + yz)
+        yc = lowp.qlinear_global_average_pool(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), xs, dt(xz), ys, dt(yz))
+        np.testing.assert_array_equal(yc.reshape(3, 45), y.reshape(3, 45))
 
 
 # --------------------------------------------------------------------------- LUT, softmax, concat, data movement

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "ops/quantize.h"
 #include "requant/requant.h"
+#include "runtime/cpu.h"
 
 namespace lowp {
 namespace ops {
@@ -30,8 +32,34 @@ void for_each_window(const Pool2D& g, F f) {
         for (int64_t ow = 0; ow < g.OW; ++ow) f(n, c, oh, ow);
 }
 
+// Channels-last fast path (x and y channel stride 1): for each output pixel, an elementwise max of
+// C contiguous bytes over the in-bounds taps (auto-vectorised; same result as the generic loop:
+// a max of the same integers).
+template <typename T>
+void max_pool_channels_last(const Pool2D& g, const T* x, T* y) {
+  const int64_t C = g.C;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        T* __restrict yp = y + n * g.ys[0] + oh * g.ys[2] + ow * g.ys[3];
+        for (int64_t c = 0; c < C; ++c) yp[c] = std::numeric_limits<T>::lowest();
+        const int64_t h0 = oh * g.sh - g.pad_top, w0 = ow * g.sw - g.pad_left;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t h = h0 + i * g.dh;
+          if (h < 0 || h >= g.H) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t w = w0 + j * g.dw;
+            if (w < 0 || w >= g.W) continue;
+            const T* __restrict xp = x + n * g.xs[0] + h * g.xs[2] + w * g.xs[3];
+            for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+          }
+        }
+      }
+}
+
 template <typename T>
 void max_pool_t(const Pool2D& g, const T* x, T* y) {
+  if (g.xs[1] == 1 && g.ys[1] == 1 && g.C > 1) return max_pool_channels_last(g, x, y);
   for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
     const T* xp = x + n * g.xs[0] + c * g.xs[1];
     int32_t m = std::numeric_limits<T>::lowest();
@@ -117,6 +145,23 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
   const float scale = x_scale / (y_scale * static_cast<float>(count));
   LOWP_CHECK(scale >= 0x1.0p-32f && scale < 256.0f,
              "global average pool: x_scale / (y_scale * H * W) is out of the range onnxruntime accepts");
+  if (g.xs[1] == 1 && g.C > 1 && (g.H == 1 || g.xs[2] == g.W * g.xs[3])) {
+    // Channels-last: one pass over the pixels with C int32 sums (contiguous, auto-vectorised)
+    // instead of a strided walk per channel. Same int32 sums, same requantization.
+    std::vector<int32_t> acc(static_cast<size_t>(g.C));
+    for (int64_t n = 0; n < g.N; ++n) {
+      std::fill(acc.begin(), acc.end(), 0);
+      int32_t* __restrict a = acc.data();
+      for (int64_t p = 0; p < count; ++p) {
+        const T* __restrict xp = x + n * g.xs[0] + p * g.xs[3];
+        for (int64_t c = 0; c < g.C; ++c) a[c] += xp[c];
+      }
+      for (int64_t c = 0; c < g.C; ++c)
+        y[n * g.ys[0] + c * g.ys[1]] = static_cast<T>(
+            requant::requant_half_even(a[c] - x_zp * static_cast<int32_t>(count), scale, y_zp, lo, hi));
+    }
+    return;
+  }
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t c = 0; c < g.C; ++c) {
       const T* xp = x + n * g.xs[0] + c * g.xs[1];
@@ -145,9 +190,18 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
     }                                                                           \
   } while (0)
 
+#if defined(__x86_64__) || defined(_M_X64)
+void max_pool_channels_last_avx2(const Pool2D& g, const void* x, void* y, DType t);  // pool_avx2.cc
+#endif
+
 void max_pool(const Pool2D& g, const void* x, void* y, DType t) {
   check_geometry(g);
-#if defined(__aarch64__)
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool avx2 = cpu::has_avx2();
+  if (avx2 && eltwise_simd_enabled() && (t == DType::U8 || t == DType::S8) && g.xs[1] == 1 && g.ys[1] == 1 &&
+      g.C >= 32)
+    return max_pool_channels_last_avx2(g, x, y, t);
+#elif defined(__aarch64__)
   if ((t == DType::U8 || t == DType::S8) && eltwise_simd_enabled() && max_pool_neon(g, x, y, t)) return;
 #endif
   LOWP_POOL_DISPATCH(t, max_pool_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y)),

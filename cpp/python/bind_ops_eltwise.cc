@@ -2,6 +2,7 @@
 // cpp/ops/{quantize,eltwise,pool,softmax}.cc. Shapes and dtypes are checked here before any memory
 // is touched; the Python layer (python/lowp/ops/eltwise.py) does the user-facing validation.
 #include "ops/eltwise.h"
+#include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
 #include "ops/resize.h"
@@ -62,6 +63,29 @@ py::array quantize_linear_py(const py::array& x, const py::array& scale, const p
   {
     py::gil_scoped_release nogil;
     ops::quantize_linear(xp, yp, yt, outer, len, inner, s.data(), z.data(), static_cast<int64_t>(s.size()));
+  }
+  return y;
+}
+
+// NCHW float32 (N, C, H, W) -> NHWC 8-bit (N, H, W, C), per-tensor QuantizeLinear (graph input boundary).
+py::array quantize_nchw_to_nhwc_py(const py::array& x, float scale, int32_t zp, const std::string& out_dtype) {
+  LOWP_CHECK(x.dtype().equal(py::dtype::of<float>()), "x must be float32");
+  need_c_contig(x, "x");
+  LOWP_CHECK(x.ndim() == 4, "x must be 4-D (N, C, H, W)");
+  LOWP_CHECK(std::isfinite(scale) && scale > 0, "scale must be finite and > 0");
+  DType yt;
+  if (out_dtype == "uint8") yt = DType::U8;
+  else if (out_dtype == "int8") yt = DType::S8;
+  else throw Error("lowp: quantize_nchw_to_nhwc output must be uint8 or int8");
+  LOWP_CHECK(yt == DType::U8 ? (zp >= 0 && zp <= 255) : (zp >= -128 && zp <= 127), "zero point out of range");
+  const int64_t N = x.shape(0), C = x.shape(1), H = x.shape(2), W = x.shape(3);
+  LOWP_CHECK(C >= 1, "x must have at least one channel");
+  py::array y(np_dtype(yt), std::vector<py::ssize_t>{N, H, W, C});
+  const float* xp = static_cast<const float*>(x.data());
+  void* yp = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    ops::quantize_nchw_to_nhwc(xp, yp, yt, N, C, H * W, scale, zp);
   }
   return y;
 }
@@ -406,6 +430,8 @@ void register_ops_eltwise(py::module_& m) {
   m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
   m.def("concat", &concat_py, py::arg("inputs"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
+  m.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
+        py::arg("out_dtype"));
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
         py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),
         py::arg("ma"), py::arg("sha"), py::arg("mb"), py::arg("shb"), py::arg("mc"), py::arg("shc"),

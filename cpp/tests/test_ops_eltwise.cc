@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ops/eltwise.h"
+#include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
 #include "ops/softmax.h"
@@ -378,6 +379,81 @@ LOWP_TEST(max_pool_nchw) {
   ops::max_pool(g, x.data(), y.data(), DType::U8);
   const int want[4] = {15, 21, 39, 45};
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(y[i] == want[i], "max pool");
+}
+
+// The channels-last kernels (channel stride 1) against the generic strided loop on the same data
+// read through NCHW strides: max pool with padding/stride/dilation, and the MLAS global pool.
+LOWP_TEST(pool_channels_last_matches_generic) {
+  const int64_t N = 2, C = 37, H = 9, W = 8;
+  std::mt19937 rng(21);
+  std::vector<int8_t> nhwc(N * H * W * C), nchw(N * C * H * W);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t w = 0; w < W; ++w)
+        for (int64_t c = 0; c < C; ++c) {
+          const int8_t v = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);
+          nhwc[((n * H + h) * W + w) * C + c] = v;
+          nchw[((n * C + c) * H + h) * W + w] = v;
+        }
+  ops::Pool2D g;
+  g.N = N; g.C = C; g.H = H; g.W = W;
+  g.kh = 3; g.kw = 2; g.sh = 2; g.sw = 1; g.dh = 1; g.dw = 2; g.pad_top = 1; g.pad_left = 1;
+  g.OH = (H + 2 - 3) / 2 + 1;
+  g.OW = (W + 1 - 3) / 1 + 1;
+  const int64_t OH = g.OH, OW = g.OW;
+  std::vector<int8_t> y1(N * C * OH * OW), y2(N * C * OH * OW);
+  ops::Pool2D gl = g, gc = g;  // channels last / NCHW
+  gl.xs[0] = H * W * C; gl.xs[1] = 1; gl.xs[2] = W * C; gl.xs[3] = C;
+  gl.ys[0] = OH * OW * C; gl.ys[1] = 1; gl.ys[2] = OW * C; gl.ys[3] = C;
+  gc.xs[0] = C * H * W; gc.xs[1] = H * W; gc.xs[2] = W; gc.xs[3] = 1;
+  gc.ys[0] = C * OH * OW; gc.ys[1] = OH * OW; gc.ys[2] = OW; gc.ys[3] = 1;
+  ops::max_pool(gl, nhwc.data(), y1.data(), DType::S8);
+  ops::max_pool(gc, nchw.data(), y2.data(), DType::S8);
+  bool same = true;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < OH * OW; ++i) same &= y1[(n * OH * OW + i) * C + c] == y2[(n * C + c) * OH * OW + i];
+  EXPECT_TRUE(same, "channels-last max pool == generic max pool");
+  // global pool over the whole plane: channels-last view (N, C, 1, H*W) vs NCHW plane sums
+  ops::Pool2D ql, qc;
+  ql.N = qc.N = N; ql.C = qc.C = C; ql.H = 1; ql.W = H * W; qc.H = H; qc.W = W;
+  ql.OH = ql.OW = qc.OH = qc.OW = 1;
+  ql.kh = 1; ql.kw = H * W; qc.kh = H; qc.kw = W;
+  ql.xs[0] = H * W * C; ql.xs[1] = 1; ql.xs[2] = H * W * C; ql.xs[3] = C;
+  ql.ys[0] = C; ql.ys[1] = 1; ql.ys[2] = C; ql.ys[3] = C;
+  qc.xs[0] = C * H * W; qc.xs[1] = H * W; qc.xs[2] = W; qc.xs[3] = 1;
+  qc.ys[0] = C; qc.ys[1] = 1; qc.ys[2] = 1; qc.ys[3] = 1;
+  std::vector<int8_t> g1(N * C), g2(N * C);
+  ops::global_avg_pool_mlas(ql, nhwc.data(), g1.data(), DType::S8, 0.05f, -3, 0.02f, 7);
+  ops::global_avg_pool_mlas(qc, nchw.data(), g2.data(), DType::S8, 0.05f, -3, 0.02f, 7);
+  EXPECT_TRUE(g1 == g2, "channels-last global pool == per-channel global pool");
+}
+
+// NCHW float -> NHWC 8-bit in one call against quantize_one per element (C = 3 interleave and the
+// generic one; 1100 pixels = two full 512-pixel blocks and a partial one).
+LOWP_TEST(quantize_nchw_to_nhwc_matches_quantize_one) {
+  std::mt19937 rng(22);
+  std::normal_distribution<float> nd(0.f, 40.f);
+  for (int64_t C : {3, 4}) {
+    const int64_t N = 2, HW = 1100;
+    std::vector<float> x(N * C * HW);
+    for (auto& v : x) v = nd(rng);
+    x[1] = 0.5f;
+    x[2] = -1.5f;
+    std::vector<uint8_t> y(N * HW * C);
+    std::vector<int8_t> ys(N * HW * C);
+    ops::quantize_nchw_to_nhwc(x.data(), y.data(), DType::U8, N, C, HW, 0.25f, 131);
+    ops::quantize_nchw_to_nhwc(x.data(), ys.data(), DType::S8, N, C, HW, 0.25f, -7);
+    bool same = true;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t p = 0; p < HW; ++p) {
+          const float v = x[(n * C + c) * HW + p];
+          same &= y[(n * HW + p) * C + c] == ops::quantize_one(v, 0.25f, 131, 0, 255);
+          same &= ys[(n * HW + p) * C + c] == ops::quantize_one(v, 0.25f, -7, -128, 127);
+        }
+    EXPECT_TRUE(same, "quantize_nchw_to_nhwc == quantize_one transposed");
+  }
 }
 
 LOWP_TEST(max_pool_simd_matches_reference) {

@@ -6,7 +6,8 @@ function of numpy arrays that allocates only its outputs, so one adapter can run
 TEMPORARY FALLBACKS (marked "FALLBACK" below): until lowp.ops.conv / lowp.ops.eltwise provide the
 operator kernels, convolution runs as numpy im2col + lowp's exact GEMM (lowp.qlinear_matmul with a
 PackedMatrix: integer accumulation, onnxruntime's float32 half-to-even requantization), depthwise
-convolution as numpy int32 accumulation + lowp.requantize, and max-pool as numpy max over uint8/int8.
+convolution as numpy int32 accumulation + lowp.requantize, and max-pool as numpy max over uint8/int8
+(LOWP_GRAPH_FALLBACK=1 or LOWP_GRAPH_MAXPOOL=numpy; by default max-pool is lowp's native kernel).
 All are exact (integer arithmetic, same requantization as the kernels); they are slow, not approximate.
 """
 from __future__ import annotations
@@ -43,6 +44,39 @@ def nchw_to_nhwc(x):
             out[..., c] = x[:, c]
         return out
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def native_quantizer(nhwc: bool = False):
+    """f(x, scale, zero_point) -> lowp.quantize_linear(x, scale, zero_point, axis=1) as one native
+    call: the (constant) scale / zero point are validated and converted on first use and reused
+    while the same objects are passed. nhwc=True: x is (N, C, H, W) and the result is returned
+    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters.
+    None if lowp's native module is unavailable."""
+    try:
+        from .. import _lowp
+        from ..ops import eltwise as E
+        native = _lowp.quantize_linear
+        fused = getattr(_lowp, "quantize_nchw_to_nhwc", None) if nhwc else None
+    except (ImportError, AttributeError):  # pragma: no cover
+        return None
+    memo = [None]
+
+    def q(x, s, z=None):
+        m = memo[0]
+        if m is None or m[0] is not s or m[1] is not z:
+            out = np.asarray(z).dtype if isinstance(z, (np.ndarray, np.generic)) and \
+                np.asarray(z).dtype in E._DT_NAME else np.dtype(np.uint8)
+            sa, za, ax = E._axis_params(s, z, 4, 1, out, "y_scale", "y_zero_point")
+            m = memo[0] = (s, z, np.ascontiguousarray(sa, np.float32), np.ascontiguousarray(za, np.int32), ax,
+                           E._DT_NAME[out])
+        if m[2].size > 1 and x.shape[m[4]] != m[2].size:
+            raise ValueError(f"lowp: y_scale has {m[2].size} entries but axis 1 of x has {x.shape[m[4]]}")
+        if nhwc:
+            if fused is not None and m[2].size == 1 and m[5] != "int16" and x.ndim == 4:
+                return fused(x, float(m[2][0]), int(m[3][0]), m[5])
+            return nchw_to_nhwc(native(x, m[2], m[3], m[4], m[5]))
+        return native(x, m[2], m[3], m[4], m[5])
+    return q
 
 
 def to_nhwc(x):
@@ -243,20 +277,43 @@ def make_qconv_fallback(a, num_threads=0):
 
 
 def make_qmaxpool(a):
-    """Integer max-pool on NHWC input.
+    """Integer max-pool on NHWC input: lowp's native max-pool (channels-last fast path), geometry
+    resolved once per input size, output preallocated here; one native call per run.
 
-    Default: the numpy strided-window max (exact: a max of integers), measured 8x faster than
-    lowp.max_pool on 112x112x64 (5.8 ms vs 0.7 ms, 3x3/2) when this was written;
-    LOWP_GRAPH_MAXPOOL=lowp selects lowp.max_pool (tests check both agree)."""
-    mp = getattr(_eltops, "max_pool", None) if _eltops is not None else None
-    if mp is None or os.environ.get("LOWP_GRAPH_MAXPOOL", "") != "lowp":
-        return make_qmaxpool_fallback(a)
+    LOWP_GRAPH_MAXPOOL=numpy (or LOWP_GRAPH_FALLBACK=1) selects the numpy strided-window max
+    (tests check both agree)."""
     if int(a.get("storage_order", 0)):
         raise NotImplementedError("lowp: MaxPool storage_order=1 is not supported")
-    kw = dict(strides=a.get("strides"), pads=a.get("pads"), dilations=a.get("dilations"),
-              ceil_mode=int(a.get("ceil_mode", 0)), auto_pad=a.get("auto_pad", "NOTSET") or "NOTSET")
+    try:
+        from .. import _lowp
+        from ..ops.eltwise import _pool_geometry
+        native = _lowp.max_pool
+    except (ImportError, AttributeError):  # pragma: no cover
+        native = None
+    if native is None or _use_fallback() or os.environ.get("LOWP_GRAPH_MAXPOOL", "") == "numpy":
+        return make_qmaxpool_fallback(a)
     ks = list(a["kernel_shape"])
-    return lambda x: (mp(x, ks, layout="NHWC", **kw),)
+    if len(ks) != 2:
+        return make_qmaxpool_fallback(a)
+    geo_kw = (a.get("strides"), a.get("pads"), a.get("dilations"), int(a.get("ceil_mode", 0)),
+              a.get("auto_pad", "NOTSET") or "NOTSET")
+    cache: dict = {}
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.uint8, np.int8) or x.ndim != 4:
+            raise ValueError(f"lowp: MaxPool expects a uint8/int8 NHWC tensor, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        hw = x.shape[1:3]
+        geo = cache.get(hw)
+        if geo is None:
+            k, st, d, head, _tail, out = _pool_geometry(list(hw), ks, *geo_kw)
+            geo = cache[hw] = (list(k), list(st), list(d), list(head), tuple(out))
+        N, C = x.shape[0], x.shape[3]
+        y = np.empty((N, geo[4][0], geo[4][1], C), x.dtype)
+        native(x.transpose(0, 3, 1, 2), y.transpose(0, 3, 1, 2), geo[0], geo[1], geo[2], geo[3])
+        return (y,)
+
+    return run
 
 
 def make_qglobal_avgpool(a):
@@ -264,31 +321,27 @@ def make_qglobal_avgpool(a):
     f = _eltops.qlinear_global_average_pool
     xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
     dt = np.asarray(yz).dtype
-    lo, hi = RANGES[dt]
 
     from .. import _lowp
 
-    z1 = np.zeros(1, np.int32)
-    scales: dict = {}
-    izp, iyz, dname = int(xz), int(yz), dt.name
+    native = _lowp.avg_pool
+    izp, iyz = int(xz), int(yz)
+    fxs, fys = float(np.float32(xs)), float(np.float32(ys))
 
     def run(x):
-        # Same arithmetic as lowp.qlinear_global_average_pool / MLAS (int32 sum, minus zp*count,
-        # float32 scale x_scale / (y_scale * count), half-to-even requantization), but the channel
-        # sums are one contiguous numpy reduction over NHWC instead of a strided walk per channel.
+        # lowp.qlinear_global_average_pool's native call (MLAS arithmetic: int32 sum, minus
+        # zp*count, float32 scale x_scale / (y_scale * count), half-to-even), channels-last pass.
+        if not isinstance(x, np.ndarray) or x.dtype != dt or x.ndim != 4:
+            raise ValueError(f"lowp: GlobalAveragePool expects a {dt} NHWC tensor, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
         N, H, W, C = x.shape
-        count = H * W
-        sc = scales.get(count)
-        if sc is None:
-            s32 = np.float32(xs) / (np.float32(ys) * np.float32(count))
-            ok = 2.0 ** -32 <= s32 < 256.0 and count < 1 << 24
-            sc = scales[count] = np.array([s32], np.float32) if ok else False
-        if sc is False or os.environ.get("LOWP_GRAPH_GAP") == "lowp":
+        if not x.flags.c_contiguous:
             return (f(x, xs, xz, ys, yz, layout="NHWC"),)
-        acc = x.reshape(N, count, C).sum(axis=1, dtype=np.int32)
-        acc -= np.int32(izp * count)
-        y = _lowp.requantize(acc, z1, z1, sc, iyz, lo, hi, "half_even", dname)
-        return (y.reshape(N, 1, 1, C),)
+        count = H * W
+        y = np.empty((N, 1, 1, C), dt)
+        native(x.reshape(N, 1, count, C).transpose(0, 3, 1, 2), y.reshape(N, 1, 1, C).transpose(0, 3, 1, 2),
+               [1, count], [1, 1], [0, 0], "global_mlas", fxs, izp, fys, iyz, False, 0, 0)
+        return (y,)
     return run
 
 
@@ -309,8 +362,28 @@ def make_qbinary(op, a):
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
 
+    try:
+        from .. import _lowp
+        native = _lowp.binary
+    except (ImportError, AttributeError):  # pragma: no cover
+        native = None
+    dt = np.asarray(a["y_zero_point"]).dtype
+    zps = [np.asarray(a[k]) for k in ("a_zero_point", "b_zero_point", "y_zero_point")]
+    if native is None or any(z.size != 1 for z in zps) or op not in ("add", "mul"):
+        def run_public(x, y):
+            return (f(x, args[0], args[1], y, args[2], args[3], args[4], args[5], qmin=lo, qmax=hi),)
+        return run_public
+    # The same native call lowp.qlinear_add/mul makes (onnxruntime half-to-even arithmetic), with
+    # every scalar parameter converted once here.
+    sa, sb, sc = (_eltops._f32(args[i], n) for i, n in ((0, "a_scale"), (2, "b_scale"), (4, "y_scale")))
+    za, zb, zc = (_eltops._zp1(z.reshape(-1)[0], dt, n) for z, n in zip(zps, ("a_zero_point", "b_zero_point",
+                                                                          "y_zero_point")))
+
     def run(x, y):
-        return (f(x, args[0], args[1], y, args[2], args[3], args[4], args[5], qmin=lo, qmax=hi),)
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
+            raise TypeError(f"lowp: QLinear{op.capitalize()} expects two {dt} tensors, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
+        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi),)
     return run
 
 

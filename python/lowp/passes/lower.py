@@ -145,9 +145,12 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
         if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
             # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
             fq = K.elt("quantize_linear")
+            qnative = K.native_quantizer(nhwc=True) if fq is not None else None
 
             def q_nhwc(x, s, z=None):
                 if fq is not None and x.dtype == np.float32 and x.size >= 4096:
+                    if qnative is not None and x.flags.c_contiguous:
+                        return (qnative(x, s, z),)
                     return (K.nchw_to_nhwc(fq(x, s, z)),)
                 if x.shape[1] == 1:
                     return (K.nchw_to_nhwc(quantize(x, s, z, 1)),)
