@@ -22,7 +22,7 @@ def main(argv):
     os.makedirs(perf, exist_ok=True)
     with open(os.path.join(src, "gemm.md")) as f:
         report = f.read().split("\n", 1)[1].strip()  # drop the "# ..." title
-    report = report.replace("\n## ", "\n### ")
+    report = report.replace("\n## ", "\n#### ")  # under "## GEMM microbenchmark" / "### Results"
     for name in ("gemm.png", "gemm.json"):
         if os.path.exists(os.path.join(src, name)):
             shutil.copy(os.path.join(src, name), os.path.join(perf, name))
