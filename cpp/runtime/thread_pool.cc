@@ -28,7 +28,11 @@ bool spin_until(Pred pred) {
   const auto end = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0;; ++i) {
     if (pred()) return true;
-    cpu_relax();
+    if (i < 1024) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();  // let a descheduled peer (or anyone) run on an oversubscribed CPU
+    }
     if ((i & 63) == 63 && std::chrono::steady_clock::now() > end) return false;
   }
 }
@@ -79,23 +83,26 @@ void ThreadPool::set_threads(int threads) {
 void ThreadPool::worker(int id) {
   int seen = 0;
   for (;;) {
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     const std::function<void(int, int)>* fn;
     int n;
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lk(mu_);
-      sleeping_.store(true, std::memory_order_relaxed);
-      cv_.wait(lk, [&] { return quit_ || generation_.load(std::memory_order_relaxed) != seen; });
+      if (generation_.load(std::memory_order_relaxed) == seen && !quit_) {
+        sleeping_.store(true, std::memory_order_relaxed);
+        cv_.wait(lk, [&] { return quit_ || generation_.load(std::memory_order_relaxed) != seen; });
+      }
       if (quit_) return;
       seen = generation_.load(std::memory_order_relaxed);
-      if (id >= active_) continue;  // this round does not use this worker
+      if (!open_ || id >= active_) continue;  // too late for this round, or not used by it
+      inflight_.fetch_add(1, std::memory_order_relaxed);
       fn = fn_;
       n = n_;
     }
     t_in_pool_task = true;
     for (int t; (t = next_.fetch_add(1)) < n;) (*fn)(t, id);
     t_in_pool_task = false;
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lk(mu_);
       done_cv_.notify_one();
     }
@@ -118,8 +125,8 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
     fn_ = &fn;
     n_ = n;
     active_ = use;
-    pending_.store(use - 1, std::memory_order_relaxed);
-    next_.store(0);
+    open_ = true;
+    next_.store(0, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
     wake = sleeping_.exchange(false, std::memory_order_relaxed);
   }
@@ -127,9 +134,13 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
   t_in_pool_task = true;
   for (int t; (t = next_.fetch_add(1)) < n;) fn(t, 0);
   t_in_pool_task = false;
-  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    open_ = false;  // from here on no worker joins; wait only for those inside
+  }
+  if (!spin_until([&] { return inflight_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    done_cv_.wait(lk, [&] { return inflight_.load(std::memory_order_acquire) == 0; });
   }
 }
 

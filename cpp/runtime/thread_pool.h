@@ -1,6 +1,8 @@
 // A small persistent thread pool. parallel_for(n, fn) runs fn(task, thread) for task in [0, n)
 // on up to `threads` threads (the caller is thread 0) and returns when all are done.
 // Tasks are claimed dynamically, so work must not depend on which thread runs a task.
+// The caller works too and never waits for a worker that has not joined the round yet: on a
+// loaded machine a descheduled worker costs nothing, the caller just does more of the tasks.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -31,10 +33,13 @@ class ThreadPool {
   std::mutex run_mu_;  // one parallel_for at a time
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
+  // Round state, written under mu_. A worker joins a round (inflight_++) only while it is open;
+  // the caller closes it when it runs out of tasks and waits only for the workers that joined.
   const std::function<void(int, int)>* fn_ = nullptr;
   int n_ = 0, active_ = 0;
-  // Published with release stores so spinning workers/callers can poll them without the mutex.
-  std::atomic<int> generation_{0}, pending_{0};
+  bool open_ = false;
+  std::atomic<int> generation_{0};  // polled by spinning workers
+  std::atomic<int> inflight_{0};    // workers inside the current round, polled by the caller
   std::atomic<bool> sleeping_{false};  // some worker may be blocked on cv_
   std::atomic<int> next_{0};
   bool quit_ = false;
