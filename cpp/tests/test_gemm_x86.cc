@@ -300,3 +300,33 @@ LOWP_TEST(gemm_x86_amx_survives_foreign_tile_config) {
   }
 }
 #endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// AMX with K < 64 runs one tdpbusd step with a shortened K dimension (its own tile
+// configuration); K >= 64 uses the full-block configuration. Every K in 1..72 (every k-group
+// count 1..15 of the short path, and the switch back and forth on one thread), partial row tiles
+// (3, 17, 32 rows in the last panel) and partial column tiles, int32 and requantized outputs.
+LOWP_TEST(gemm_x86_amx_small_k_every_k) {
+  const GemmKernel* amx = nullptr;
+  for (const GemmKernel* k : available_kernels())
+    if (std::strcmp(k->name, "amx") == 0) amx = k;
+  if (!amx) return;  // CPU without AMX: nothing to check
+  std::mt19937 rng(29);
+  const int Ms[] = {35, 49, 64};  // last panel: 3, 17, 32 rows
+  for (int K = 1; K <= 72; ++K) {
+    const int M = Ms[K % 3], N = K % 2 ? 45 : 96;
+    const Case c = make_case(rng, M, N, K, K % 4 == 3 ? DType::S8 : DType::U8, DType::S8, K % 5 == 0, K % 7 == 0);
+    PackedB B(*amx, c.b.data(), DType::S8, K, N, N, c.zb.data(), static_cast<int>(c.zb.size()));
+    size_t bad = run_and_compare(*amx, B, c, nullptr, nullptr, 0, 1);
+    EXPECT_TRUE(bad == 0, where(*amx, c, "small-K int32") + " bad=" + std::to_string(bad));
+    const Quant q = make_quant(rng, N, K % 2 == 0, false);
+    bad = run_and_compare(*amx, B, c, &q, &kVariants[K % kNumVariants], 3, 1);
+    EXPECT_TRUE(bad == 0, where(*amx, c, "small-K requant") + " bad=" + std::to_string(bad));
+    // Alternate with a K >= 64 GEMM on the same thread: each must (re)load its configuration.
+    const Case big = make_case(rng, 40, 33, 64 + K, DType::U8, DType::S8, true, false);
+    PackedB BB(*amx, big.b.data(), DType::S8, big.K, big.N, big.N, big.zb.data(), static_cast<int>(big.zb.size()));
+    bad = run_and_compare(*amx, BB, big, nullptr, nullptr, 0, 1);
+    EXPECT_TRUE(bad == 0, where(*amx, big, "after small-K") + " bad=" + std::to_string(bad));
+  }
+}
+#endif

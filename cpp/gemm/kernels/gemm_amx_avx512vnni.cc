@@ -8,8 +8,9 @@
 //
 // Tile registers: tmm0..3 = C (rows 0-15 / 16-31 x columns 0-15 / 16-31), tmm4,5 = A, tmm6,7 = B.
 // tdpbusd sums u8*s8 products into int32 with wrap-around, as vpdpbusd does, so results are
-// exact modulo 2^32. The k-groups past the last full 64-k block, and tiles of at most 2 rows
-// (GEMV-like calls, which are bandwidth bound), go through vpdpbusd on the same packed data.
+// exact modulo 2^32. K < 64 takes one AMX step with a shortened K (amx_small_k). The k-groups
+// past the last full 64-k block when K > 64, and tiles of at most 2 rows (GEMV-like calls,
+// which are bandwidth bound), go through vpdpbusd on the same packed data.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -48,16 +49,16 @@ constexpr TileConfig kConfig = {1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, {16,
 // Loads our tile configuration unless this thread already has it. Reading the current one back
 // (sttilecfg) is cheaper than ldtilecfg, and checking it (rather than trusting a flag) stays
 // correct when other code on this thread (e.g. another library's AMX kernels) changed it.
-__attribute__((target("amx-tile"))) inline void configure_tiles() {
+__attribute__((target("amx-tile"))) inline void configure_tiles(const TileConfig& cfg = kConfig) {
   // GCC's sttilecfg/ldtilecfg intrinsics declare only a pointer-sized memory operand, so the
   // compiler is told explicitly (memory clobbers) that all 64 bytes are written / read.
   TileConfig cur;
   _tile_storeconfig(&cur);
   __asm__ volatile("" ::: "memory");
-  const __m512i want = _mm512_load_si512(&kConfig), have = _mm512_load_si512(&cur);
+  const __m512i want = _mm512_load_si512(&cfg), have = _mm512_load_si512(&cur);
   if (_mm512_cmpneq_epi32_mask(want, have) != 0) {
     __asm__ volatile("" ::: "memory");
-    _tile_loadconfig(&kConfig);
+    _tile_loadconfig(&cfg);
   }
 }
 
@@ -103,6 +104,39 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, c
   // No tilerelease: the next call on this thread reuses the configuration.
 }
 
+// Small K (no full 64-k block, groups = Kp/4 in 1..15): one AMX step with the K dimension
+// shortened to `groups` k-groups: A tiles of 16 rows x 4*groups bytes (the first bytes of each
+// 64-byte packed row), B tiles of `groups` rows x 64 bytes (stride 128). This needs its own tile
+// configuration (loaded once per thread while every tile of a GEMM has the same K), and reads
+// exactly the packed k-groups: nothing past the B panel.
+__attribute__((target("amx-tile,amx-int8"))) void amx_small_k(const uint8_t* a, const int8_t* b, int groups,
+                                                              bool two_row_tiles, int32_t* c) {
+  alignas(64) TileConfig cfg = kConfig;
+  cfg.colsb[4] = cfg.colsb[5] = static_cast<uint16_t>(groups * kKR);
+  cfg.rows[6] = cfg.rows[7] = static_cast<uint8_t>(groups);
+  configure_tiles(cfg);
+  __asm__ volatile("" ::: "memory");  // A and B were just written by the packers
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_loadd(4, a, 64);
+  _tile_loadd(6, b, 128);
+  _tile_loadd(7, b + 64, 128);
+  _tile_dpbusd(0, 4, 6);
+  _tile_dpbusd(1, 4, 7);
+  if (two_row_tiles) {
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(5, a + 1024, 64);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+    _tile_stored(2, c + 16 * kNR, kNR * 4);
+    _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+  }
+  _tile_stored(0, c, kNR * 4);
+  _tile_stored(1, c + 16, kNR * 4);
+  __asm__ volatile("" ::: "memory");
+}
+
 void ukernel_amx(const Tile& t, const Epilogue& ep) {
   const uint8_t* a = static_cast<const uint8_t*>(t.a);
   const int8_t* b = static_cast<const int8_t*>(t.b);
@@ -119,18 +153,27 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
     return;
   }
   alignas(64) int32_t c[kMR * kNR];
-  if (blocks > 0) amx_blocks(a, b, blocks, t.m > 16, c);
-  const uint8_t* a_tail = a + static_cast<size_t>(blocks) * kABlockBytes;
-  const int8_t* b_tail = b + static_cast<size_t>(blocks) * kBBlockBytes;
-  for (int r0 = 0; r0 < t.m; r0 += 8) {
-    const int rows = std::min(8, t.m - r0);
-    if (blocks > 0) {
+  if (blocks == 0) {
+    // K < 64: a single shortened AMX step instead of vpdpbusd over the whole tile.
+    amx_small_k(a, b, grem, t.m > 16, c);
+    for (int r0 = 0; r0 < t.m; r0 += 8) {
+      const int rows = std::min(8, t.m - r0);
       for (int r = 0; r < rows; ++r) {
         acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
         acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
       }
-    } else {
-      vnni::zero_acc(acc);
+      vnni::store_rows(acc, rows, r0, t, ep);
+    }
+    return;
+  }
+  amx_blocks(a, b, blocks, t.m > 16, c);
+  const uint8_t* a_tail = a + static_cast<size_t>(blocks) * kABlockBytes;
+  const int8_t* b_tail = b + static_cast<size_t>(blocks) * kBBlockBytes;
+  for (int r0 = 0; r0 < t.m; r0 += 8) {
+    const int rows = std::min(8, t.m - r0);
+    for (int r = 0; r < rows; ++r) {
+      acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
+      acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
     }
     if (grem) vnni::dpbusd_rows_n<kKB, kKR>(rows, a_tail + r0 * kKB, b_tail, grem, acc);
     vnni::store_rows(acc, rows, r0, t, ep);
