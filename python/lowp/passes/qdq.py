@@ -59,6 +59,16 @@ def expand_qoperator(g: Graph) -> None:
     def q(fx, s, z, y):
         out.append(Node("QuantizeLinear", [fx, s, z], [y], {}, y + "_q"))
 
+    def qbias(bias, x_scale, w_scale):
+        """int32 bias of a QOperator node as a constant DQ'd with scale x_scale * w_scale."""
+        bname = tmp(bias + "_b")
+        bq = g.constants[bias]
+        bs = (np.float32(np.asarray(g.constants[x_scale]).reshape(-1)[0]) *
+              np.asarray(g.constants[w_scale], np.float32).reshape(-1)).astype(np.float32)
+        g.constants[bname] = dequantize(bq, bs, None, 0)
+        g.qconstants[bname] = (bq, bs, None, 0)
+        return bname
+
     for n in g.nodes:
         op = n.op
         i = n.inputs + [""] * 9
@@ -67,13 +77,7 @@ def expand_qoperator(g: Graph) -> None:
             w = dq(i[3], i[4], i[5], 0)
             ins = [x, w]
             if i[8]:
-                bname = tmp(i[8] + "_b")
-                bq = g.constants[i[8]]
-                bs = (np.float32(np.asarray(g.constants[i[1]]).reshape(-1)[0]) *
-                      np.asarray(g.constants[i[4]], np.float32).reshape(-1)).astype(np.float32)
-                g.constants[bname] = dequantize(bq, bs, None, 0)
-                g.qconstants[bname] = (bq, bs, None, 0)
-                ins.append(bname)
+                ins.append(qbias(i[8], i[1], i[4]))
             f = tmp(n.outputs[0] + "_f")
             out.append(Node("Conv", ins, [f], {k: v for k, v in n.attrs.items()}, n.name))
             q(f, i[6], i[7], n.outputs[0])
@@ -89,13 +93,7 @@ def expand_qoperator(g: Graph) -> None:
             b = dq(i[3], i[4], i[5], 0 if tb else 1)
             ins = [a, b]
             if i[6]:
-                bname = tmp(i[6] + "_b")
-                bq = g.constants[i[6]]
-                bs = (np.float32(np.asarray(g.constants[i[1]]).reshape(-1)[0]) *
-                      np.asarray(g.constants[i[4]], np.float32).reshape(-1)).astype(np.float32)
-                g.constants[bname] = dequantize(bq, bs, None, 0)
-                g.qconstants[bname] = (bq, bs, None, 0)
-                ins.append(bname)
+                ins.append(qbias(i[6], i[1], i[4]))
             if i[7]:
                 f = tmp(n.outputs[0] + "_f")
                 out.append(Node("Gemm", ins, [f], dict(n.attrs), n.name))
