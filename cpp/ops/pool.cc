@@ -61,20 +61,7 @@ template <typename T>
 void max_pool_t(const Pool2D& g, const T* x, T* y) {
   if (g.xs[1] == 1 && g.ys[1] == 1 && g.C > 1) return max_pool_channels_last(g, x, y);
   for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
-    const T* xp = x + n * g.xs[0] + c * g.xs[1];
-    int32_t m = std::numeric_limits<T>::lowest();
-    const int64_t h0 = oh * g.sh - g.pad_top, w0 = ow * g.sw - g.pad_left;
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t h = h0 + i * g.dh;
-      if (h < 0 || h >= g.H) continue;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t w = w0 + j * g.dw;
-        if (w < 0 || w >= g.W) continue;
-        const int32_t v = xp[h * g.xs[2] + w * g.xs[3]];
-        m = v > m ? v : m;
-      }
-    }
-    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] = static_cast<T>(m);
+    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] = max_pool_one(g, x + n * g.xs[0] + c * g.xs[1], oh, ow);
   });
 }
 

@@ -3,6 +3,7 @@
 // integer-sum pooling.
 #pragma once
 #include <cstdint>
+#include <limits>
 
 #include "lowp/types.h"
 
@@ -16,6 +17,25 @@ struct Pool2D {
   int64_t ys[4] = {};                  // output element strides for n, c, oh, ow
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pad_top = 0, pad_left = 0;
 };
+
+// The scalar reference for one max-pool output: max over the in-bounds taps of the (n, c) plane
+// starting at xp (padding never wins). Shared by pool.cc and the SIMD files' border outputs.
+template <typename T>
+inline T max_pool_one(const Pool2D& g, const T* xp, int64_t oh, int64_t ow) {
+  int32_t m = std::numeric_limits<T>::lowest();
+  const int64_t h0 = oh * g.sh - g.pad_top, w0 = ow * g.sw - g.pad_left;
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const int64_t h = h0 + i * g.dh;
+    if (h < 0 || h >= g.H) continue;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t w = w0 + j * g.dw;
+      if (w < 0 || w >= g.W) continue;
+      const int32_t v = xp[h * g.xs[2] + w * g.xs[3]];
+      m = v > m ? v : m;
+    }
+  }
+  return static_cast<T>(m);
+}
 
 // ONNX MaxPool on 8-bit data: max over the in-bounds taps (padding never wins).
 void max_pool(const Pool2D& g, const void* x, void* y, DType t);

@@ -48,24 +48,6 @@ struct V<int8_t> {
   static void store(int8_t* p, vec v) { vst1q_s8(p, v); }
 };
 
-// One output, as the scalar reference computes it.
-template <typename T>
-inline T max_one(const Pool2D& g, const T* xp, int64_t oh, int64_t ow) {
-  int32_t m = std::numeric_limits<T>::lowest();
-  const int64_t h0 = oh * g.sh - g.pad_top, w0 = ow * g.sw - g.pad_left;
-  for (int64_t i = 0; i < g.kh; ++i) {
-    const int64_t h = h0 + i * g.dh;
-    if (h < 0 || h >= g.H) continue;
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const int64_t w = w0 + j * g.dw;
-      if (w < 0 || w >= g.W) continue;
-      const int32_t v = xp[h * g.xs[2] + w * g.xs[3]];
-      m = v > m ? v : m;
-    }
-  }
-  return static_cast<T>(m);
-}
-
 template <typename T>
 void channels_last(const Pool2D& g, const T* x, T* y) {
   using O = V<T>;
@@ -89,7 +71,7 @@ void channels_last(const Pool2D& g, const T* x, T* y) {
           }
           O::store(yp + c, m);
         }
-        for (int64_t c = Cv; c < g.C; ++c) yp[c] = max_one(g, xn + c, oh, ow);
+        for (int64_t c = Cv; c < g.C; ++c) yp[c] = max_pool_one(g, xn + c, oh, ow);
       }
 }
 
@@ -106,7 +88,7 @@ void rows(const Pool2D& g, const T* x, T* y) {
         T* yp = y + n * g.ys[0] + c * g.ys[1] + oh * g.ys[2];
         const int64_t h0 = oh * g.sh - g.pad_top;
         int64_t ow = 0;
-        for (; ow < g.OW && ow < ow_lo; ++ow) yp[ow] = max_one(g, xp, oh, ow);
+        for (; ow < g.OW && ow < ow_lo; ++ow) yp[ow] = max_pool_one(g, xp, oh, ow);
         for (; ow + 16 <= g.OW; ow += 16) {
           const int64_t wf = ow * kStride - g.pad_left;  // first tap of the first output (>= 0)
           const int64_t last_read = wf + (g.kw - 1) + (kStride == 2 ? 31 : 15);
@@ -120,7 +102,7 @@ void rows(const Pool2D& g, const T* x, T* y) {
           }
           O::store(yp + ow, m);
         }
-        for (; ow < g.OW; ++ow) yp[ow] = max_one(g, xp, oh, ow);
+        for (; ow < g.OW; ++ow) yp[ow] = max_pool_one(g, xp, oh, ow);
       }
     }
 }
