@@ -204,7 +204,7 @@ def unsupported_nodes(g: Graph) -> list:
     return bad
 
 
-def lower(g: Graph, num_threads: int = 0) -> Program:
+def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
     bad = unsupported_nodes(g)
     if bad:
         kinds = sorted({n.kind for n in bad})
@@ -327,7 +327,7 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
     for v in consts.values():
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
-    prog = Program(steps, consts, inputs, out_names)
+    prog = Program(steps, consts, inputs, out_names, native=native)
     prog.output_aliases = dict(zip([o.name for o in g.outputs], out_names))
     return prog
 
