@@ -98,11 +98,8 @@ class Program:
 
     # ------------------------------------------------------------------ native programs
     def _signature(self, feed):
-        from .._dispatch import _kernel_arg
-        from ..ops.conv import _forced_dw
-
         sig = tuple((np.shape(feed[n]), getattr(feed[n], "dtype", None)) for n in self.inputs)
-        return sig, _kernel_arg(), _forced_dw.get() or ""
+        return sig, _FORCED_GEMM.get(), _FORCED_DW.get()
 
     def _items(self, feed):
         key = self._signature(feed)
@@ -171,6 +168,19 @@ class Program:
         if kind == "single":
             return [body.prog]
         return [v.prog for k, v in body[0] if k == "native"]
+
+
+def _forced_kernels():
+    import contextvars
+    try:
+        from .._dispatch import _forced_kernel
+        from ..ops.conv import _forced_dw
+    except ImportError:  # pragma: no cover - no native module: the Python path only
+        _forced_kernel = _forced_dw = contextvars.ContextVar("lowp_none", default=None)
+    return _forced_kernel, _forced_dw
+
+
+_FORCED_GEMM, _FORCED_DW = _forced_kernels()  # context variables: the kernels packed weights are for
 
 
 def _native_available() -> bool:
