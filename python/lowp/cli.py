@@ -364,12 +364,12 @@ def _per_op_table(sess, path, feeds, a):
     import tempfile
 
     prog = sess._program
+    best = {}
     if prog.native and len(feeds) == len(prog.inputs):
         kind, body = prog._items(feeds)
-        if kind == "single":
+        if kind == "single":  # one native program: its own per-op timer
             _per_op_native(sess, body, feeds, a)
             best = None
-    best = {} if not (prog.native and len(feeds) == len(prog.inputs) and kind == "single") else None
     for _ in range(max(3, a.runs // 4) if best is not None else 0):
         env = dict(prog.constants)
         env.update(feeds)
