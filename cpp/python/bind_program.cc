@@ -51,6 +51,8 @@ class NativeProgram {
                "conv: bad shape / strides / dilations / pads");
     LOWP_CHECK(w && xs[3] == w->Cin(), "conv: input channels do not match the weights");
     for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "conv: bad input shape");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]),
+               "conv: input size does not match its shape");
     ConvGeometry g;
     g.N = static_cast<int>(xs[0]);
     g.H = static_cast<int>(xs[1]);
@@ -99,6 +101,16 @@ class NativeProgram {
       return st;
     };
     const auto sta = cstrides(as), stb = cstrides(bs_);
+    auto numel = [](const std::vector<int64_t>& s) {
+      int64_t n = 1;
+      for (int64_t d : s) {
+        LOWP_CHECK(d >= 0, "binary: negative dimension");
+        n *= d;
+      }
+      return static_cast<size_t>(n);
+    };
+    LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs_),
+               "binary: input sizes do not match their shapes");
     ops::BroadcastShape bsh;
     bsh.ndim = nd;
     int64_t total = 1;
