@@ -149,7 +149,7 @@ class PackedMatrix:
 
     def _native(self):
         """packed() for the current kernel, minus the method-call and name-resolution overhead."""
-        key = _forced_kernel.get() or _default_kernel()
+        key = _forced_kernel.get() or (_DEFAULT_KERNEL[0] if _DEFAULT_KERNEL else _default_kernel())
         p = self._packed.get(key)
         return p if p is not None else self.packed(key)
 
@@ -296,8 +296,8 @@ def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, num_threads=No
     Sums wrap modulo 2^32 like every int32 MatMulInteger.
     """
     if type(b) is PackedMatrix and type(a) is np.ndarray and b_zero_point is None:
-        za = _fast_za(a_zero_point, a.dtype)
-        th = _fast_threads(num_threads)
+        za = 0 if a_zero_point is None else _fast_za(a_zero_point, a.dtype)
+        th = 0 if num_threads is None else _fast_threads(num_threads)
         if za is not None and th is not None:
             y = b._native().matmul(a, za, th)
             if y is not None:
@@ -404,15 +404,22 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     (TFLITE_SINGLE_ROUNDING / ruy). activation_min/max clamp the output (fused ReLU/ReLU6).
     """
     if type(b) is PackedMatrix and type(a) is np.ndarray and b_zero_point is None:
-        za = _fast_za(a_zero_point, a.dtype)
-        th = _fast_threads(num_threads)
+        za = 0 if a_zero_point is None else _fast_za(a_zero_point, a.dtype)
+        th = 0 if num_threads is None else _fast_threads(num_threads)
         if za is not None and th is not None and a.dtype in _QTYPES:
+            # Scalars key as (type, value) pairs directly; numpy arrays (unhashable) by their bytes.
+            key = (a.dtype.char, type(a_scale), a_scale, type(b_scale), b_scale, type(y_scale), y_scale,
+                   type(y_zero_point), y_zero_point, rounding, type(activation_min), activation_min,
+                   type(activation_max), activation_max, y_dtype)
             try:
-                key = (a.dtype.char, _key1(a_scale), _key1(b_scale), _key1(y_scale), _key1(y_zero_point), _key1(rounding),
-                       _key1(activation_min), _key1(activation_max), _key1(y_dtype))
                 spec = b._specs.get(key)
-            except TypeError:  # unhashable or large argument: no memo
-                key = spec = None
+            except TypeError:
+                try:
+                    key = (a.dtype.char, _key1(a_scale), _key1(b_scale), _key1(y_scale), _key1(y_zero_point),
+                           _key1(rounding), _key1(activation_min), _key1(activation_max), _key1(y_dtype))
+                    spec = b._specs.get(key)
+                except TypeError:  # unhashable or large argument: no memo
+                    key = spec = None
             if spec is None:
                 spec = _qlinear_spec(a.dtype, a_scale, b.shape[1], b_scale, y_scale, y_zero_point, rounding,
                                      activation_min, activation_max, y_dtype)
