@@ -588,7 +588,36 @@ def make_qconcat(a, lay):
         if len([i for i in ins if i]) != len(sc) or nb.dtype(outs[0]) not in (np.uint8, np.int8):
             return False
         return native_concat(axis, tables)(nb, ins, outs)
-    return with_native(lambda *xs: (f(list(xs), sc, zp, ys, yz, axis=axis),), desc)
+
+    return with_native(_python_qconcat(f, axis, sc, zp, ys, yz), desc)
+
+
+def _python_qconcat(f, axis, sc, zp, ys, yz):
+    """The Python-step QConcat: lowp.qlinear_concat's tables (onnxruntime's float32 requantization)
+    built once, then one native concat per run."""
+    try:
+        from .. import _lowp
+        native = _lowp.concat
+    except (ImportError, AttributeError):  # pragma: no cover
+        native = None
+    dt = np.asarray(yz).dtype
+    if native is None or dt not in (np.dtype(np.uint8), np.dtype(np.int8)):
+        return lambda *xs: (f(list(xs), sc, zp, ys, yz, axis=axis),)
+    fys, fyz = _eltops._f32(ys, "y_scale"), _eltops._zp1(yz, dt, "y_zero_point")
+    tabs = []
+    for s_, z_ in zip(sc, zp):
+        same = _eltops._f32(s_, "scale") == fys and _eltops._zp1(z_, dt, "zero_point") == fyz
+        tabs.append(None if same else np.ascontiguousarray(
+            _eltops._table_for("identity", {}, s_, z_, ys, yz, dt, dt, "half_even")))
+    dtn = str(dt)
+
+    def concat(*xs):
+        if all(isinstance(x, np.ndarray) and x.dtype == dt and x.flags.c_contiguous for x in xs) and xs \
+                and all(x.ndim == xs[0].ndim for x in xs):
+            ax = axis + xs[0].ndim if axis < 0 else axis
+            return (native(list(xs), tabs, ax, dtn),)
+        return (f(list(xs), sc, zp, ys, yz, axis=axis),)
+    return concat
 
 
 def make_qmaxpool_fallback(a):
@@ -732,9 +761,87 @@ def make_conv_integer(a, num_threads=0):
     return run
 
 
+def qmove_nhwc_ok(a, consts) -> bool:
+    """Whether a 4-D lowp.QMove can run on the NHWC tensor as is (see make_qmove): Split along any
+    axis; nearest Resize whose constant scales/sizes keep N and C."""
+    op = a["onnx_op"]
+    if op == "Split":
+        return True
+    if op == "Resize":
+        at = a["onnx_attrs"]
+        if at.get("mode", "nearest") != "nearest" or (len(consts) > 1 and consts[1] is not None and np.size(consts[1])):
+            return False  # roi only matters for tf_crop_and_resize; keep the general path
+        sc = consts[2] if len(consts) > 2 and consts[2] is not None and np.size(consts[2]) else None
+        sz = consts[3] if len(consts) > 3 and consts[3] is not None and np.size(consts[3]) else None
+        if (sc is None) == (sz is None):
+            return False
+        if sc is not None:
+            return np.size(sc) == 4 and float(sc.reshape(-1)[0]) == 1 and float(sc.reshape(-1)[1]) == 1
+        return False  # sizes: batch dimension unknown at load time
+    return False
+
+
+def _nhwc_nearest_resize(attrs):
+    """Nearest Resize on NHWC data (scales in ONNX NCHW order): onnxruntime's source-index rules
+    (float_ops._nearest_index); integer upsampling with index = out // factor is one broadcast copy."""
+    from .float_ops import _nearest_index
+
+    ctm = attrs.get("coordinate_transformation_mode", "half_pixel")
+    nm = attrs.get("nearest_mode", "round_prefer_floor")
+    cache = {}
+
+    def plan(H, W, sh, sw):
+        key = (H, W, float(sh), float(sw))
+        p = cache.get(key)
+        if p is None:
+            OH, OW = int(np.floor(np.float32(H) * sh)), int(np.floor(np.float32(W) * sw))
+            ih = _nearest_index(np.arange(OH), H, OH, sh, ctm, nm)
+            iw = _nearest_index(np.arange(OW), W, OW, sw, ctm, nm)
+            fh, fw = OH // H if H else 0, OW // W if W else 0
+            rep = (fh >= 1 and fw >= 1 and OH == fh * H and OW == fw * W
+                   and np.array_equal(ih, np.arange(OH) // fh) and np.array_equal(iw, np.arange(OW) // fw))
+            p = cache[key] = (OH, OW, ih, iw, (fh, fw) if rep else None)
+        return p
+
+    def resize(x, roi=None, scales=None, sizes=None):
+        sc = np.asarray(scales, np.float32).reshape(-1)
+        N, H, W, C = x.shape
+        OH, OW, ih, iw, rep = plan(H, W, sc[2], sc[3])
+        if rep is not None:
+            fh, fw = rep
+            y = np.empty((N, H, fh, W, fw, C), x.dtype)
+            y[...] = x[:, :, None, :, None, :]
+            return (y.reshape(N, OH, OW, C),)
+        return (np.ascontiguousarray(np.take(np.take(x, ih, axis=1), iw, axis=2)),)
+    return resize
+
+
 def make_qmove(a, lay):
     op = a["onnx_op"]
     attrs = dict(a["onnx_attrs"])
+    if lay == "NHWC" and op == "Split":
+        attrs["axis"] = ax = NHWC_AXIS[int(attrs.get("axis", 0)) % 4]
+        # Channel splits of an NHWC tensor would be strided views: the native split copies each piece
+        # out contiguous in one strided pass.
+        try:
+            from .. import _lowp
+            native = _lowp.split
+        except (ImportError, AttributeError):  # pragma: no cover
+            native = None
+
+        def split(x, sizes=None):
+            if native is None or not x.flags.c_contiguous:
+                return tuple(np.ascontiguousarray(v) for v in evaluate("Split", attrs, [x, sizes]))
+            if sizes is not None:
+                sz = [int(v) for v in np.asarray(sizes).reshape(-1)]
+            elif "split" in attrs:
+                sz = [int(v) for v in attrs["split"]]
+            else:
+                return tuple(np.ascontiguousarray(v) for v in evaluate("Split", attrs, [x]))
+            return tuple(native(x, sz, ax))
+        return split
+    if lay == "NHWC" and op == "Resize":
+        return _nhwc_nearest_resize(attrs)
     if op == "Flatten":
         ax = int(attrs.get("axis", 1))
 

@@ -309,6 +309,10 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
             neutral = all(np.size(g.constants[i]) == 1 for i in n.inputs if i and i in g.constants)
             ranks_act = {_rank(g, i, ranks) for i in act}
             neutral = neutral and len(ranks_act) == 1
+        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] in ("Split", "Resize")) or kind in ("Split", "Resize"):
+            neutral = _rank(g, n.inputs[0], ranks) == 4 and K.qmove_nhwc_ok(
+                n.attrs if n.domain == "lowp" else {"onnx_op": n.op, "onnx_attrs": n.attrs},
+                [g.constants.get(i) for i in n.inputs])
         elif (kind == "lowp.QMove" and n.attrs["onnx_op"] == "Concat") or kind in ("Concat", "lowp.QConcat"):
             neutral = all(_rank(g, i, ranks) == 4 for i in act) and len(act) == len([i for i in n.inputs if i])
         nhwc_in = bool(act) and all(layout.get(i, "NCHW") == "NHWC" for i in act if _rank(g, i, ranks) == 4) \
@@ -437,6 +441,8 @@ def _make(n, g, lay, num_threads):
         return lambda x: tuple(evaluate("Shape", a, [x]))
     if n.domain == "" and n.op in ("Conv", "Gemm", "MatMul", "MaxPool", "AveragePool"):
         return K.make_float_fallback(n)
+    if n.domain == "" and n.op in ("Split", "Resize") and lay == "NHWC":  # 8-bit data of a QOperator model
+        return K.make_qmove({"onnx_op": n.op, "onnx_attrs": a}, lay)
     if n.op == "Concat" and lay == "NHWC":
         attrs = dict(a)
         attrs["axis"] = K.NHWC_AXIS[int(a["axis"]) % 4]
