@@ -82,10 +82,11 @@ def _copy_runs(src, es):
     return np.stack([src[starts] * es, starts * es, (ends - starts) * es], axis=1).astype(np.int64)
 
 
-def native_index_move(op, attrs):
-    """Slice / Split / Gather / Expand / Transpose ...: pure data movement whose other inputs are
-    constants for this signature. The step itself, evaluated on an array of element indices, says
-    where every output element comes from; contiguous runs become one native copy op."""
+def native_index_move(op, attrs, fn=None):
+    """Slice / Split / Gather / Expand / Transpose / nearest Resize ...: pure data movement whose
+    other inputs are constants for this signature. The step itself (fn, default evaluate(op)),
+    run on an array of element indices, says where every output element comes from; contiguous
+    runs become one native copy op."""
     def desc(nb, ins, outs):
         xa = nb.array(ins[0])
         if xa is None or xa.size > (1 << 26):
@@ -97,7 +98,7 @@ def native_index_move(op, attrs):
                 return False
             others.append(v)
         idx = np.arange(xa.size, dtype=np.int64).reshape(xa.shape)
-        res = evaluate(op, attrs, [idx] + others)
+        res = evaluate(op, attrs, [idx] + others) if fn is None else fn(idx, *others)
         ys, runs = [], []
         for o, r in zip(outs, res):
             if not o:
@@ -839,9 +840,10 @@ def make_qmove(a, lay):
             else:
                 return tuple(np.ascontiguousarray(v) for v in evaluate("Split", attrs, [x]))
             return tuple(native(x, sz, ax))
-        return split
+        return with_native(split, native_index_move("Split", attrs))
     if lay == "NHWC" and op == "Resize":
-        return _nhwc_nearest_resize(attrs)
+        resize = _nhwc_nearest_resize(attrs)
+        return with_native(resize, native_index_move("Resize", attrs, fn=resize))
     if op == "Flatten":
         ax = int(attrs.get("axis", 1))
 
