@@ -342,18 +342,24 @@ def _per_op_native(sess, seg, feeds, a):
     names = prog.op_names
     best = [float("inf")] * len(names)
     walls, calls, inside = [], [], []
-    for _ in range(max(10, a.runs)):
-        t = time.perf_counter()
-        _, ns = prog.run(ins, timed=True)
-        t = (time.perf_counter() - t) * 1e3
-        best = [min(b, v) for b, v in zip(best, ns)]
-        inside.append(t - sum(ns) / 1e6)  # this call's time outside its ops (paired, same run)
-        t = time.perf_counter()
-        sess.run(None, feeds)
-        walls.append((time.perf_counter() - t) * 1e3)
-        t = time.perf_counter()
-        prog.run(ins)
-        calls.append((time.perf_counter() - t) * 1e3)
+    # In blocks (not run by run): interleaving different callers disturbs the caches and
+    # spinning threads of the next one, which would be charged to the executor.
+    n = max(5, a.runs // 3)
+    for _ in range(3):
+        for _ in range(n):
+            t = time.perf_counter()
+            _, ns = prog.run(ins, timed=True)
+            t = (time.perf_counter() - t) * 1e3
+            best = [min(b, v) for b, v in zip(best, ns)]
+            inside.append(t - sum(ns) / 1e6)  # this call's time outside its ops (paired, same run)
+        for _ in range(n):
+            t = time.perf_counter()
+            sess.run(None, feeds)
+            walls.append((time.perf_counter() - t) * 1e3)
+        for _ in range(n):
+            t = time.perf_counter()
+            prog.run(ins)
+            calls.append((time.perf_counter() - t) * 1e3)
     lk = collections.Counter()
     for nm, b in zip(names, best):
         lk[nm.split("(")[0]] += b / 1e6
@@ -361,7 +367,7 @@ def _per_op_native(sess, seg, feeds, a):
     print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) + f" | total {sum(lk.values()):.3f}")
     # Overhead = (session.run - native call) [Python: input checks, dispatch, output arrays]
     #          + (native call - its ops)     [binding, arena, loop between ops]; minima resist noise.
-    py_us = 1e3 * (min(walls) - min(calls))
+    py_us = 1e3 * (min(walls) - min(calls))  # can come out slightly negative: noise
     in_us = 1e3 * min(inside)
     print(f"  lowp overhead: session.run min {min(walls):.3f} ms; Python around the native call {py_us:.0f} us, "
           f"inside it outside the ops {in_us:.0f} us (p50 {1e3 * float(np.median(inside)):.0f} us): "
