@@ -41,7 +41,9 @@ struct ShapeRule {
 };
 const ShapeRule kShapeRules[] = {
 #if defined(__x86_64__) || defined(_M_X64)
-    {&kGemmAmx, &kGemmAmxSmallK, 64},  // one tdpbusd step: output-stage bound (gemm_smallk_amx_avx512vnni.cc)
+    // 1-2 tdpbusd steps per tile: output-stage bound (gemm_smallk_amx_avx512vnni.cc). At K >= 144
+    // its 128-row A panels (>= 24 KiB) no longer sit in L1 beside C and B, and "amx" wins.
+    {&kGemmAmx, &kGemmAmxSmallK, 128},
 #endif
     {nullptr, nullptr, 0},
 };

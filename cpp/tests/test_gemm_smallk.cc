@@ -4,9 +4,10 @@
 // random scales mostly exceed 1 somewhere in a tile, which sends the tile to the per-vector
 // output stage; here every scale is < 1 (the packed stage) unless a case says otherwise.
 //
-// Covered: every K in 1..64 (each k-group count of the single tdpbusd step) and K > 64 (the
-// delegation to "amx" panels); last panels of 1..128 rows (1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33
-// and 127 rows); n tails 1..32 (both the 4-row and the 2-row narrowing); u8 and s8 outputs with
+// Covered: every K in 1..72 (each k-group count of the single shortened tdpbusd step, and the
+// first multi-step depths with a zero-padded partial B block), K up to 200 and 4100 (more
+// B blocks than the kernel lists on its stack); last panels of 1, 2, 3, 4, 5, 15, 16, 17, 31,
+// 32, 33, 127 and 128 rows; n tails 1..32 (both the 4-row and the 2-row narrowing); u8 and s8 outputs with
 // zero points and clamps at both ends; accumulators over the whole int32 range (full-range bias)
 // with scales just below 1 (the largest |f| the packed stage accepts); .5 ties; a scale >= 1 in
 // one column (fallback tile next to packed tiles); int8 activations; uint8 weights (row sums);
@@ -139,7 +140,7 @@ std::string where(const Prob& p, const char* what) {
 
 }  // namespace
 
-// Every K 1..72 x last-panel sizes x n tails, packed output stage, u8 and s8.
+// Every K 1..72 (and a few deeper, up to 3 k-blocks and a K > 4096 forced run) x last-panel sizes x n tails, packed output stage, u8 and s8.
 LOWP_TEST(gemm_smallk_every_k_and_tail) {
   const GemmKernel* k = find_kernel("amx_smallk");
   if (!k) return;  // CPU without AMX
@@ -147,10 +148,13 @@ LOWP_TEST(gemm_smallk_every_k_and_tail) {
   const int last_rows[] = {1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33, 127, 128};
   const int ns[] = {1, 2, 3, 5, 8, 15, 16, 17, 24, 31, 32, 33, 48, 70, 96};
   int it = 0;
-  for (int K = 1; K <= 72; ++K)
-    for (int rep = 0; rep < 3; ++rep, ++it) {
-      const int M = (it % 3) * 128 + last_rows[it % 13];
-      const int N = ns[(it * 7) % 15];
+  std::vector<int> Ks;
+  for (int K = 1; K <= 72; ++K) Ks.push_back(K);
+  for (int K : {96, 100, 127, 128, 129, 144, 192, 200, 4100}) Ks.push_back(K);  // 2, 3 and 65 k-blocks
+  for (int K : Ks)
+    for (int rep = 0; rep < (K > 1000 ? 1 : 3); ++rep, ++it) {
+      const int M = K > 1000 ? 130 : (it % 3) * 128 + last_rows[it % 13];
+      const int N = K > 1000 ? 33 : ns[(it * 7) % 15];
       const DType ot = it % 2 ? DType::S8 : DType::U8;
       const DType at = it % 5 == 4 ? DType::S8 : DType::U8;
       const Prob p = make(rng, M, N, K, at, DType::S8, ot, it % 4 == 1 ? 1 : 0, it % 3 == 2);
@@ -190,7 +194,7 @@ LOWP_TEST(gemm_smallk_fallback_tiles) {
   }
 }
 
-// Default dispatch picks amx_smallk for K <= 64 where amx is the best kernel, never when forced.
+// Default dispatch picks amx_smallk for K <= 128 where amx is the best kernel, never when forced.
 LOWP_TEST(gemm_smallk_default_choice) {
   const GemmKernel* k = find_kernel("amx_smallk");
   if (!k) return;
@@ -198,8 +202,8 @@ LOWP_TEST(gemm_smallk_default_choice) {
   const GemmKernel& best = select_kernel(nullptr);
   if (std::strcmp(best.name, "amx") != 0) return;
   EXPECT_TRUE(&select_kernel_for(nullptr, 16) == k, "K=16 should default to amx_smallk");
-  EXPECT_TRUE(&select_kernel_for("", 64) == k, "K=64 should default to amx_smallk");
-  EXPECT_TRUE(&select_kernel_for(nullptr, 65) == &best, "K=65 should default to amx");
+  EXPECT_TRUE(&select_kernel_for("", 128) == k, "K=128 should default to amx_smallk");
+  EXPECT_TRUE(&select_kernel_for(nullptr, 129) == &best, "K=129 should default to amx");
   EXPECT_TRUE(&select_kernel_for("amx", 16) == &best, "a forced amx must stay amx");
 }
 

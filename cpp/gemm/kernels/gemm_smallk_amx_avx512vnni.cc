@@ -1,21 +1,26 @@
-// x86 AMX-INT8 GEMM kernel for small depths (K <= 64): 1x1 convolutions with few input
-// channels (MobileNet expansions K = 16..32), 3-channel stems after im2col (K = 27), ...
-// The dispatch table picks it instead of "amx" by default when K <= 64 (dispatch.cc).
+// x86 AMX-INT8 GEMM kernel for shallow GEMMs (K <= 128 by default): 1x1 convolutions
+// (MobileNet expansions K = 16..96, projections K = 96), 3-channel stems after im2col (K = 27),
+// ... The dispatch table picks it instead of "amx" by default for such depths
+// (dispatch.cc); forced, it runs any K.
 //
-// At such depths the multiply is a single shortened tdpbusd step and the time goes to the
-// output stage and to moving tiles, so this kernel differs from "amx" (gemm_amx_avx512vnni.cc)
-// in the parts around the multiply:
-//  * 128-row panels (4 chunks of 32 rows): the tile configuration check and the two B tiles are
-//    loaded once per 128 x 32 block instead of per 32 x 32 tile;
+// At such depths a 32 x 32 tile takes one or two tdpbusd steps and the time goes to the output
+// stage and to moving tiles, so this kernel differs from "amx" (gemm_amx_avx512vnni.cc) in the
+// parts around the multiply:
+//  * 128-row panels (4 chunks of 32 rows): the tile configuration check (and, for K <= 64, the
+//    two B tiles) once per 128 x 32 block instead of per 32 x 32 tile;
 //  * the column terms (bias - za'*colsum' + K*za'*zb') are loaded into the C tiles before
 //    tdpbusd accumulates onto them (no vector add per output vector);
 //  * the next 32-row chunk's tiles are issued before the current chunk's output stage runs;
 //  * "half_even" requantization to 8 bits narrows four vectors at once with saturating packs
 //    (requant_pack_avx512.h) when every scale has |s| < 1, the case of every real model; other
 //    cases (int32 output, gemmlowp/single, per-column weight zero points, |s| >= 1) use the
-//    shared per-vector output stage (vnni_avx512.h).
-// For K > 64 the kernel packs A as consecutive "amx" panels of 32 rows and runs "amx" on them,
-// so it is correct (and tested) for every shape when forced.
+//    shared per-vector output stage (vnni_avx512.h);
+//  * K <= 64: one tdpbusd step shortened to the packed k-groups (own tile configuration);
+//    K > 64: full 64-k steps with the configuration of "amx": A is zero past K, and a partial
+//    last k-block of B is copied into a zero-padded 2 KiB buffer, so no tile reads past the
+//    packed B panel.
+// Layouts: B is the shared layout (nr=32, kr=4: 16 k-groups of 16 columns = one B tile at
+// stride 128). A panels are the generic layout with k-group 64: [k-block][128 rows][64 bytes].
 //
 // Exactness: tdpbusd sums u8*s8 products into int32 with wrap-around, as vpdpbusd does; the
 // column terms added first wrap the same way (addition is associative modulo 2^32).
@@ -32,16 +37,16 @@
 
 namespace lowp {
 
-bool cpu_has_amx_int8();         // gemm_amx_cpu.cc
-extern const GemmKernel kGemmAmx;  // gemm_amx_avx512vnni.cc: K > 64
+bool cpu_has_amx_int8();  // gemm_amx_cpu.cc
 
 namespace {
 
 constexpr int kMR = 128, kNR = 32, kKR = 4;
-constexpr int kChunk = 32;        // rows per AMX step (two 16-row tiles)
-constexpr int kMaxGroups = 16;    // K <= 64: one tdpbusd step
-constexpr int kAmxRows = 32;      // "amx" panel rows (K > 64)
-constexpr int kRowBytes = 64;     // A panel row stride (K <= 64)
+constexpr int kChunk = 32;              // rows per AMX step (two 16-row tiles)
+constexpr int kKB = 64;                 // k per tdpbusd step
+constexpr int kGB = kKB / kKR;          // k-groups per step (16)
+constexpr int kABlock = kMR * kKB;      // bytes of one k-block of an A panel (8 KiB)
+constexpr int kBBlock = kGB * kNR * kKR;  // bytes of one k-block of a B panel (2 KiB)
 
 struct alignas(64) TileConfig {
   uint8_t palette_id;
@@ -52,18 +57,19 @@ struct alignas(64) TileConfig {
 };
 static_assert(sizeof(TileConfig) == 64, "tile configuration is 64 bytes");
 
-// tmm0..3: C (16 rows x 16 int32), tmm4,5: A (16 rows x Kp bytes), tmm6,7: B (groups rows x 64).
+// Palette 1, tmm0..3: C (16 rows x 16 int32), tmm4,5: A (16 rows x 4*groups bytes), tmm6,7: B
+// (groups rows x 64 bytes). K > 64 uses groups = 16 (the configuration of "amx", so alternating
+// with it costs no reload); K <= 64 shortens the one step to the packed k-groups (tdpbusd then
+// takes proportionally less time, and the B tiles read exactly the packed panel).
 inline TileConfig make_config(int groups) {
   TileConfig c;
   std::memset(&c, 0, sizeof(c));
   c.palette_id = 1;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 8; ++i) {
     c.colsb[i] = 64;
     c.rows[i] = 16;
   }
   c.colsb[4] = c.colsb[5] = static_cast<uint16_t>(groups * kKR);
-  c.rows[4] = c.rows[5] = 16;
-  c.colsb[6] = c.colsb[7] = 64;
   c.rows[6] = c.rows[7] = static_cast<uint8_t>(groups);
   return c;
 }
@@ -81,9 +87,17 @@ __attribute__((target("amx-tile"))) inline void configure_tiles(const TileConfig
   }
 }
 
-// One 32-row chunk: C = ct + A . B into buf (32 rows x 32 int32, row stride 128 bytes).
-// ct: 16 rows of the first 16 column terms, then 16 rows of the next 16 (or null: start at 0).
-__attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_t* a, bool two,
+__attribute__((target("amx-tile"))) inline void load_b(const int8_t* b) {
+  _tile_loadd(6, b, 128);
+  _tile_loadd(7, b + 64, 128);
+}
+
+// One 32-row chunk: buf (32 rows x 32 int32, row stride 128 bytes) = ct + A . B over `blocks`
+// k-blocks. a: the chunk's rows in k-block 0 (blocks kABlock apart). b_blocks[kb]: B k-block kb,
+// or null when blocks == 1 (B tiles already loaded). ct: 16 rows of the first 16 column terms,
+// then 16 rows of the next 16 (or null: start at 0).
+__attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_t* a, int blocks,
+                                                                    const int8_t* const* b_blocks, bool two,
                                                                     const int32_t* ct, int32_t* buf) {
   if (ct) {
     _tile_loadd(0, ct, 64);
@@ -92,9 +106,6 @@ __attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_
     _tile_zero(0);
     _tile_zero(1);
   }
-  _tile_loadd(4, a, kRowBytes);
-  _tile_dpbusd(0, 4, 6);
-  _tile_dpbusd(1, 4, 7);
   if (two) {
     if (ct) {
       _tile_loadd(2, ct, 64);
@@ -103,9 +114,20 @@ __attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_
       _tile_zero(2);
       _tile_zero(3);
     }
-    _tile_loadd(5, a + 16 * kRowBytes, kRowBytes);
-    _tile_dpbusd(2, 5, 6);
-    _tile_dpbusd(3, 5, 7);
+  }
+  for (int kb = 0; kb < blocks; ++kb) {
+    if (b_blocks) load_b(b_blocks[kb]);
+    const uint8_t* ak = a + static_cast<size_t>(kb) * kABlock;
+    _tile_loadd(4, ak, kKB);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if (two) {
+      _tile_loadd(5, ak + 16 * kKB, kKB);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
+  }
+  if (two) {
     _tile_stored(2, buf + 16 * kNR, kNR * 4);
     _tile_stored(3, buf + 16 * kNR + 16, kNR * 4);
   }
@@ -113,11 +135,6 @@ __attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_
   _tile_stored(1, buf + 16, kNR * 4);
   // The tile intrinsics do not declare their memory operands: order them explicitly.
   __asm__ volatile("" ::: "memory");
-}
-
-__attribute__((target("amx-tile"))) inline void load_b(const int8_t* b) {
-  _tile_loadd(6, b, 128);
-  _tile_loadd(7, b + 64, 128);
 }
 
 inline __mmask32 mask32(int n) { return n >= 32 ? ~__mmask32{0} : ((__mmask32{1} << n) - 1); }
@@ -179,23 +196,24 @@ void store_generic(const int32_t* buf, int rows, int r0, const Tile& t, const Ep
   }
 }
 
-void ukernel_large_k(const Tile& t, const Epilogue& ep) {
-  const size_t panel = static_cast<size_t>(round_up(t.kgroups * kKR, 64)) * kAmxRows;
-  for (int s = 0; s * kAmxRows < t.m; ++s) {
-    Tile sub = t;
-    sub.m = std::min(kAmxRows, t.m - s * kAmxRows);
-    sub.a = static_cast<const uint8_t*>(t.a) + s * panel;
-    sub.row_sums = t.row_sums + s * kAmxRows;
-    sub.row0 = t.row0 + s * kAmxRows;
-    kGemmAmx.ukernel(sub, ep);
-  }
-}
-
 __attribute__((target("amx-tile,amx-int8"))) void ukernel_smallk(const Tile& t, const Epilogue& ep) {
-  if (t.kgroups > kMaxGroups) return ukernel_large_k(t, ep);
-  const int groups = t.kgroups;
   const uint8_t* a = static_cast<const uint8_t*>(t.a);
+  const int8_t* b = static_cast<const int8_t*>(t.b);
   const int n = t.n;
+  const int blocks = (t.kgroups + kGB - 1) / kGB, grem = t.kgroups % kGB;
+  // K > 64: B k-blocks; a partial last block is copied into a zero-padded buffer (tiles read 16
+  // groups). K <= 64: one step with the k dimension shortened to the packed groups.
+  alignas(64) int8_t bpad[kBBlock];
+  if (grem && blocks > 1) {
+    const int8_t* last = b + static_cast<size_t>(blocks - 1) * kBBlock;
+    for (int i = 0; i < grem * 2; ++i) _mm512_store_si512(bpad + 64 * i, _mm512_loadu_si512(last + 64 * i));
+    for (int i = grem * 2; i < kBBlock / 64; ++i) _mm512_store_si512(bpad + 64 * i, _mm512_setzero_si512());
+  }
+  constexpr int kMaxListed = 64;  // B blocks listed on the stack (K <= 4096); deeper: per step
+  const int8_t* blist[kMaxListed];
+  const int listed = std::min(blocks, kMaxListed);
+  for (int kb = 0; kb < listed; ++kb)
+    blist[kb] = (kb == blocks - 1 && grem && blocks > 1) ? bpad : b + static_cast<size_t>(kb) * kBBlock;
   // Packed output stage: 8-bit half_even output, no row-sum term, every scale |s| < 1.
   const bool packed = ep.out_type != DType::S32 && ep.rounding == Rounding::HalfEven && ep.zb == nullptr &&
                       rqpack::scales_below_one(ep.scale + t.col0, std::min(n, 16)) &&
@@ -213,58 +231,87 @@ __attribute__((target("amx-tile,amx-int8"))) void ukernel_smallk(const Tile& t, 
     if (n > 16) s1 = _mm512_maskz_loadu_ps(mask16(n - 16), ep.scale + t.col0 + 16);
   }
   const rqpack::Params p = rqpack::make_params(ep.zp, ep.qmin, ep.qmax);
-  const TileConfig cfg = make_config(groups);
+  const TileConfig cfg = make_config(blocks == 1 ? t.kgroups : kGB);
   configure_tiles(cfg);
-  __asm__ volatile("" ::: "memory");  // A and B were just written by the packers
-  load_b(static_cast<const int8_t*>(t.b));
+  __asm__ volatile("" ::: "memory");  // A, B and the buffers above were just written
   alignas(64) int32_t buf[2][kChunk * kNR];
   const int chunks = (t.m + kChunk - 1) / kChunk;
   const ptrdiff_t ldc = ep.ldc;
   uint8_t* const cbase = static_cast<uint8_t*>(ep.c) + static_cast<size_t>(t.row0) * ldc + t.col0;
   const bool sgn = ep.out_type == DType::S8;
+  const int32_t* cti = packed ? ct : nullptr;
   auto rows_of = [&](int ch) { return std::min(kChunk, t.m - ch * kChunk); };
-  chunk_step(a, rows_of(0) > 16, packed ? ct : nullptr, buf[0]);
+  if (blocks > kMaxListed) {
+    // Very deep (forced only): one chunk at a time, B blocks looked up per step.
+    for (int ch = 0; ch < chunks; ++ch) {
+      const int rows = rows_of(ch);
+      const uint8_t* ach = a + static_cast<size_t>(ch) * kChunk * kKB;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int kb = 0; kb < blocks; ++kb) {
+        load_b((kb == blocks - 1 && grem) ? bpad : b + static_cast<size_t>(kb) * kBBlock);
+        _tile_loadd(4, ach + static_cast<size_t>(kb) * kABlock, kKB);
+        _tile_loadd(5, ach + static_cast<size_t>(kb) * kABlock + 16 * kKB, kKB);
+        _tile_dpbusd(0, 4, 6);
+        _tile_dpbusd(1, 4, 7);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+      }
+      _tile_stored(0, buf[0], kNR * 4);
+      _tile_stored(1, buf[0] + 16, kNR * 4);
+      _tile_stored(2, buf[0] + 16 * kNR, kNR * 4);
+      _tile_stored(3, buf[0] + 16 * kNR + 16, kNR * 4);
+      __asm__ volatile("" ::: "memory");
+      store_generic(buf[0], rows, ch * kChunk, t, ep);
+    }
+    return;
+  }
+  const int8_t* const* bl = blocks == 1 ? nullptr : blist;
+  if (blocks == 1) load_b(blist[0]);  // stays in tmm6/7 for every chunk
+  chunk_step(a, blocks, bl, rows_of(0) > 16, cti, buf[0]);
   for (int ch = 0; ch < chunks; ++ch) {
     // Issue the next chunk's tiles before this chunk's output stage.
     if (ch + 1 < chunks)
-      chunk_step(a + static_cast<size_t>(ch + 1) * kChunk * kRowBytes, rows_of(ch + 1) > 16, packed ? ct : nullptr,
+      chunk_step(a + static_cast<size_t>(ch + 1) * kChunk * kKB, blocks, bl, rows_of(ch + 1) > 16, cti,
                  buf[(ch + 1) & 1]);
-    const int32_t* b = buf[ch & 1];
+    const int32_t* cb = buf[ch & 1];
     const int rows = rows_of(ch);
     if (packed) {
       uint8_t* c = cbase + static_cast<size_t>(ch) * kChunk * ldc;
       if (sgn)
-        store_packed<true>(b, rows, n, c, ldc, s0, s1, p);
+        store_packed<true>(cb, rows, n, c, ldc, s0, s1, p);
       else
-        store_packed<false>(b, rows, n, c, ldc, s0, s1, p);
+        store_packed<false>(cb, rows, n, c, ldc, s0, s1, p);
     } else {
-      store_generic(b, rows, ch * kChunk, t, ep);
+      store_generic(cb, rows, ch * kChunk, t, ep);
     }
   }
 }
 
-// A panel for K <= 64: [128 rows][64 bytes] in the U8 domain (the generic layout with k-group
-// 64), k past K and rows past m zero. K > 64: consecutive "amx" panels of 32 rows.
+// A panel: the generic layout with k-group 64, [k-block][128 rows][64 bytes], in the U8 domain;
+// k past K and rows past m are zero. Row sums (in the domain) from vpsadbw.
 void pack_a_smallk(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
   const uint8_t* src = static_cast<const uint8_t*>(a);
   uint8_t* out = static_cast<uint8_t*>(dst);
-  if (K > kMaxGroups * kKR) {
-    const size_t panel = static_cast<size_t>(round_up(round_up(K, kKR), 64)) * kAmxRows;
-    for (int s = 0; s * kAmxRows < m; ++s)
-      kGemmAmx.pack_a(src + static_cast<ptrdiff_t>(s) * kAmxRows * lda, a_type, std::min(kAmxRows, m - s * kAmxRows), K,
-                      lda, out + s * panel, row_sums ? row_sums + s * kAmxRows : nullptr);
-    return;
-  }
   const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
-  const __mmask64 kmask = K >= 64 ? ~__mmask64{0} : ((__mmask64{1} << K) - 1);
+  const int blocks = (K + kKB - 1) / kKB;
+  const int tail = K - (blocks - 1) * kKB;  // 1..64
+  const __mmask64 tail_mask = tail == 64 ? ~__mmask64{0} : ((__mmask64{1} << tail) - 1);
   for (int r = 0; r < m; ++r) {
-    const __m512i v = _mm512_maskz_mov_epi8(kmask, _mm512_xor_si512(_mm512_maskz_loadu_epi8(kmask, src + r * lda), flip));
-    _mm512_storeu_si512(out + r * kRowBytes, v);
-    if (row_sums)
-      row_sums[r] = static_cast<int32_t>(
-          static_cast<uint32_t>(_mm512_reduce_add_epi64(_mm512_sad_epu8(v, _mm512_setzero_si512()))));
+    const uint8_t* row = src + static_cast<ptrdiff_t>(r) * lda;
+    __m512i sum = _mm512_setzero_si512();
+    for (int kb = 0; kb < blocks; ++kb) {
+      const __mmask64 km = kb == blocks - 1 ? tail_mask : ~__mmask64{0};
+      const __m512i v = _mm512_maskz_mov_epi8(km, _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, row + kb * kKB), flip));
+      _mm512_storeu_si512(out + static_cast<size_t>(kb) * kABlock + r * kKB, v);
+      if (row_sums) sum = _mm512_add_epi64(sum, _mm512_sad_epu8(v, _mm512_setzero_si512()));
+    }
+    if (row_sums) row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi64(sum)));
   }
-  for (int r = m; r < kMR; ++r) _mm512_storeu_si512(out + r * kRowBytes, _mm512_setzero_si512());
+  for (int kb = 0; kb < blocks; ++kb)
+    for (int r = m; r < kMR; ++r) _mm512_storeu_si512(out + static_cast<size_t>(kb) * kABlock + r * kKB, _mm512_setzero_si512());
   if (row_sums)
     for (int r = m; r < kMR; ++r) row_sums[r] = 0;
 }
@@ -272,7 +319,7 @@ void pack_a_smallk(const void* a, DType a_type, int m, int K, ptrdiff_t lda, voi
 }  // namespace
 
 extern const GemmKernel kGemmAmxSmallK = {
-    "amx_smallk", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_smallk, 35, pack_a_smallk, 64,
+    "amx_smallk", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_smallk, 35, pack_a_smallk, kKB,
 };
 
 }  // namespace lowp
