@@ -106,25 +106,44 @@ __attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_
     _tile_zero(0);
     _tile_zero(1);
   }
-  if (two) {
-    if (ct) {
-      _tile_loadd(2, ct, 64);
-      _tile_loadd(3, ct + 256, 64);
-    } else {
-      _tile_zero(2);
-      _tile_zero(3);
-    }
-  }
-  for (int kb = 0; kb < blocks; ++kb) {
-    if (b_blocks) load_b(b_blocks[kb]);
-    const uint8_t* ak = a + static_cast<size_t>(kb) * kABlock;
-    _tile_loadd(4, ak, kKB);
+  if (!b_blocks) {
+    // One step, B tiles already loaded.
+    _tile_loadd(4, a, kKB);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
     if (two) {
-      _tile_loadd(5, ak + 16 * kKB, kKB);
+      if (ct) {
+        _tile_loadd(2, ct, 64);
+        _tile_loadd(3, ct + 256, 64);
+      } else {
+        _tile_zero(2);
+        _tile_zero(3);
+      }
+      _tile_loadd(5, a + 16 * kKB, kKB);
       _tile_dpbusd(2, 5, 6);
       _tile_dpbusd(3, 5, 7);
+    }
+  } else {
+    if (two) {
+      if (ct) {
+        _tile_loadd(2, ct, 64);
+        _tile_loadd(3, ct + 256, 64);
+      } else {
+        _tile_zero(2);
+        _tile_zero(3);
+      }
+    }
+    for (int kb = 0; kb < blocks; ++kb) {
+      load_b(b_blocks[kb]);
+      const uint8_t* ak = a + static_cast<size_t>(kb) * kABlock;
+      _tile_loadd(4, ak, kKB);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      if (two) {
+        _tile_loadd(5, ak + 16 * kKB, kKB);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+      }
     }
   }
   if (two) {
@@ -142,7 +161,7 @@ inline __mmask16 mask16(int n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF)
 
 // Packed half_even output stage of `rows` rows of buf (ct already added) to C.
 template <bool kSigned>
-void store_packed(const int32_t* buf, int rows, int n, uint8_t* c, ptrdiff_t ldc, __m512 s0, __m512 s1,
+LOWP_INLINE void store_packed(const int32_t* buf, int rows, int n, uint8_t* c, ptrdiff_t ldc, __m512 s0, __m512 s1,
                   const rqpack::Params& p) {
   using rqpack::round_scaled;
   if (n > 16) {
@@ -196,24 +215,27 @@ void store_generic(const int32_t* buf, int rows, int r0, const Tile& t, const Ep
   }
 }
 
-__attribute__((target("amx-tile,amx-int8"))) void ukernel_smallk(const Tile& t, const Epilogue& ep) {
+// kMulti = false: K <= 64, one step with the k dimension shortened to the packed groups, B tiles
+// loaded once. kMulti = true: K > 64, B k-blocks per step; a partial last block is copied into a
+// zero-padded buffer (tiles read 16 groups). (Two instantiations: the K <= 64 one keeps the
+// smaller stack frame, which measured ~10 % faster.)
+template <bool kMulti>
+__attribute__((target("amx-tile,amx-int8"))) void run_t(const Tile& t, const Epilogue& ep) {
   const uint8_t* a = static_cast<const uint8_t*>(t.a);
   const int8_t* b = static_cast<const int8_t*>(t.b);
   const int n = t.n;
-  const int blocks = (t.kgroups + kGB - 1) / kGB, grem = t.kgroups % kGB;
-  // K > 64: B k-blocks; a partial last block is copied into a zero-padded buffer (tiles read 16
-  // groups). K <= 64: one step with the k dimension shortened to the packed groups.
-  alignas(64) int8_t bpad[kBBlock];
-  if (grem && blocks > 1) {
+  const int blocks = kMulti ? (t.kgroups + kGB - 1) / kGB : 1, grem = t.kgroups % kGB;
+  constexpr int kMaxListed = kMulti ? 64 : 1;  // B blocks listed on the stack (K <= 4096); deeper: per step
+  alignas(64) int8_t bpad[kMulti ? kBBlock : 64];
+  const int8_t* blist[kMaxListed];
+  if (kMulti && grem) {
     const int8_t* last = b + static_cast<size_t>(blocks - 1) * kBBlock;
     for (int i = 0; i < grem * 2; ++i) _mm512_store_si512(bpad + 64 * i, _mm512_loadu_si512(last + 64 * i));
     for (int i = grem * 2; i < kBBlock / 64; ++i) _mm512_store_si512(bpad + 64 * i, _mm512_setzero_si512());
   }
-  constexpr int kMaxListed = 64;  // B blocks listed on the stack (K <= 4096); deeper: per step
-  const int8_t* blist[kMaxListed];
   const int listed = std::min(blocks, kMaxListed);
   for (int kb = 0; kb < listed; ++kb)
-    blist[kb] = (kb == blocks - 1 && grem && blocks > 1) ? bpad : b + static_cast<size_t>(kb) * kBBlock;
+    blist[kb] = (kMulti && kb == blocks - 1 && grem) ? bpad : b + static_cast<size_t>(kb) * kBBlock;
   // Packed output stage: 8-bit half_even output, no row-sum term, every scale |s| < 1.
   const bool packed = ep.out_type != DType::S32 && ep.rounding == Rounding::HalfEven && ep.zb == nullptr &&
                       rqpack::scales_below_one(ep.scale + t.col0, std::min(n, 16)) &&
@@ -231,17 +253,17 @@ __attribute__((target("amx-tile,amx-int8"))) void ukernel_smallk(const Tile& t, 
     if (n > 16) s1 = _mm512_maskz_loadu_ps(mask16(n - 16), ep.scale + t.col0 + 16);
   }
   const rqpack::Params p = rqpack::make_params(ep.zp, ep.qmin, ep.qmax);
-  const TileConfig cfg = make_config(blocks == 1 ? t.kgroups : kGB);
+  const TileConfig cfg = make_config(kMulti ? kGB : t.kgroups);
   configure_tiles(cfg);
   __asm__ volatile("" ::: "memory");  // A, B and the buffers above were just written
-  alignas(64) int32_t buf[2][kChunk * kNR];
+  alignas(64) int32_t buf[2][kChunk * kNR + 16];  // +64 bytes: the two buffers must not alias mod 4 KiB
   const int chunks = (t.m + kChunk - 1) / kChunk;
   const ptrdiff_t ldc = ep.ldc;
   uint8_t* const cbase = static_cast<uint8_t*>(ep.c) + static_cast<size_t>(t.row0) * ldc + t.col0;
   const bool sgn = ep.out_type == DType::S8;
   const int32_t* cti = packed ? ct : nullptr;
   auto rows_of = [&](int ch) { return std::min(kChunk, t.m - ch * kChunk); };
-  if (blocks > kMaxListed) {
+  if (kMulti && blocks > kMaxListed) {
     // Very deep (forced only): one chunk at a time, B blocks looked up per step.
     for (int ch = 0; ch < chunks; ++ch) {
       const int rows = rows_of(ch);
@@ -268,8 +290,8 @@ __attribute__((target("amx-tile,amx-int8"))) void ukernel_smallk(const Tile& t, 
     }
     return;
   }
-  const int8_t* const* bl = blocks == 1 ? nullptr : blist;
-  if (blocks == 1) load_b(blist[0]);  // stays in tmm6/7 for every chunk
+  const int8_t* const* bl = kMulti ? blist : nullptr;
+  if (!kMulti) load_b(b);  // stays in tmm6/7 for every chunk
   chunk_step(a, blocks, bl, rows_of(0) > 16, cti, buf[0]);
   for (int ch = 0; ch < chunks; ++ch) {
     // Issue the next chunk's tiles before this chunk's output stage.
@@ -290,6 +312,11 @@ __attribute__((target("amx-tile,amx-int8"))) void ukernel_smallk(const Tile& t, 
   }
 }
 
+void ukernel_smallk(const Tile& t, const Epilogue& ep) {
+  if (t.kgroups <= kGB) return run_t<false>(t, ep);
+  run_t<true>(t, ep);
+}
+
 // A panel: the generic layout with k-group 64, [k-block][128 rows][64 bytes], in the U8 domain;
 // k past K and rows past m are zero. Row sums (in the domain) from vpsadbw.
 void pack_a_smallk(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
@@ -299,7 +326,17 @@ void pack_a_smallk(const void* a, DType a_type, int m, int K, ptrdiff_t lda, voi
   const int blocks = (K + kKB - 1) / kKB;
   const int tail = K - (blocks - 1) * kKB;  // 1..64
   const __mmask64 tail_mask = tail == 64 ? ~__mmask64{0} : ((__mmask64{1} << tail) - 1);
-  for (int r = 0; r < m; ++r) {
+  if (blocks == 1) {
+    for (int r = 0; r < m; ++r) {
+      const __m512i v =
+          _mm512_maskz_mov_epi8(tail_mask, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail_mask, src + r * lda), flip));
+      _mm512_storeu_si512(out + r * kKB, v);
+      if (row_sums)
+        row_sums[r] = static_cast<int32_t>(
+            static_cast<uint32_t>(_mm512_reduce_add_epi64(_mm512_sad_epu8(v, _mm512_setzero_si512()))));
+    }
+  }
+  for (int r = 0; r < m && blocks > 1; ++r) {
     const uint8_t* row = src + static_cast<ptrdiff_t>(r) * lda;
     __m512i sum = _mm512_setzero_si512();
     for (int kb = 0; kb < blocks; ++kb) {
