@@ -26,6 +26,7 @@ extern const GemmKernel kGemmI8mm;
 void gemv_ref(const GemvCall& g, int p0, int p1);
 #if defined(__x86_64__) || defined(_M_X64)
 void gemv_avx512vnni(const GemvCall& g, int p0, int p1);
+void gemv_avx2(const GemvCall& g, int p0, int p1);
 #endif
 
 namespace {
@@ -43,6 +44,7 @@ const GemvKernel kGemvTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16},
 #endif
     {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
 };
