@@ -1,7 +1,13 @@
-// x86 AVX2 GEMV (M <= 4 rows): exact vpmaddwd + vpaddd on the packed B of the avx2 GEMM kernel
-// (int16 domain, nr=16, kr=2: [panel][g][16 columns][2], 64 bytes per k-group). vpmaddubsw
-// (saturating) is never used: both operands are int16 in [-128, 255], each pair sum is at most
-// 2*255*255 in magnitude, and vpaddd accumulates modulo 2^32.
+// x86 AVX2 GEMV (M <= 4 rows): exact vpmaddwd + vpaddd. vpmaddubsw (saturating) is never used:
+// both operands are int16 in [-128, 255], each pair sum is at most 2*255*255 in magnitude, and
+// vpaddd accumulates modulo 2^32.
+//
+// B layout: the avx2 GEMM kernel packs B as int16 ([panel][g][16 columns][2], 64 bytes per
+// k-group), twice the bytes of the weights, and a GEMV is bound by streaming B. So this twin
+// narrows that packing once per PackedB (build_layout_avx2: every int16 to its low byte, same
+// order, 32 bytes per k-group) and widens it back in registers (vpmovsxbw for int8 weights,
+// vpmovzxbw for uint8: exactly the int16 values of the original packing, so the column sums and
+// zero points of the PackedB still apply).
 //
 // A is widened once per call into a per-thread int16 buffer (zero padded to whole k-groups), so
 // the loop broadcasts each row's int16 pair from memory. Chains: rows x 2 vectors x U k-groups
@@ -19,8 +25,14 @@ namespace lowp {
 
 namespace {
 
-constexpr int kNR = 16, kKR = 2, kGroupBytes = kNR * kKR * 2;
-constexpr int kPrefetch = 1024;  // bytes of B ahead (16 k-groups)
+constexpr int kNR = 16, kKR = 2, kGroupBytes = kNR * kKR;  // narrowed layout: 1 byte per value
+constexpr int kPrefetch = 1024;  // bytes of B ahead (32 k-groups)
+
+template <bool kU8>
+inline __m256i widen(const uint8_t* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return kU8 ? _mm256_cvtepu8_epi16(v) : _mm256_cvtepi8_epi16(v);
+}
 
 inline __m256i bcast_pair(const int16_t* p) {
   int32_t w;
@@ -28,7 +40,7 @@ inline __m256i bcast_pair(const int16_t* p) {
   return _mm256_set1_epi32(w);
 }
 
-template <int M>
+template <int M, bool kU8>
 inline __attribute__((always_inline)) void panel_dot(const int16_t* a, size_t a_stride, const uint8_t* b, int groups,
                                                      __m256i (&out)[M][2]) {
   constexpr int U = M == 1 ? 4 : (M == 2 ? 2 : 1);
@@ -40,11 +52,11 @@ inline __attribute__((always_inline)) void panel_dot(const int16_t* a, size_t a_
   int g = 0;
   for (; g + U <= groups; g += U) {
 #pragma GCC unroll 8
-    for (int l = 0; l < U; ++l) _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetch + 64 * l, _MM_HINT_T0);
+    for (int l = 0; l < (U + 1) / 2; ++l) _mm_prefetch(reinterpret_cast<const char*>(b) + kPrefetch + 64 * l, _MM_HINT_T0);
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + u * kGroupBytes));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + u * kGroupBytes + 32));
+      const __m256i b0 = widen<kU8>(b + u * kGroupBytes);
+      const __m256i b1 = widen<kU8>(b + u * kGroupBytes + 16);
 #pragma GCC unroll 8
       for (int r = 0; r < M; ++r) {
         const __m256i av = bcast_pair(a + r * a_stride + kKR * (g + u));
@@ -55,8 +67,8 @@ inline __attribute__((always_inline)) void panel_dot(const int16_t* a, size_t a_
     b += U * kGroupBytes;
   }
   for (; g < groups; ++g) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+    const __m256i b0 = widen<kU8>(b);
+    const __m256i b1 = widen<kU8>(b + 16);
 #pragma GCC unroll 8
     for (int r = 0; r < M; ++r) {
       const __m256i av = bcast_pair(a + r * a_stride + kKR * g);
@@ -143,8 +155,9 @@ void rq_params(avx2::ColParams& p, const GemvCall& g, int j, int nn, __m256i m) 
   }
 }
 
-template <int M>
+template <int M, bool kU8>
 void gemv_rows(const GemvCall& g, int p0, int p1) {
+  const size_t panel_bytes = static_cast<size_t>(g.kgroups) * kGroupBytes;
   const size_t row_elems = static_cast<size_t>(g.kgroups) * kKR;
   const int16_t* a = prepare_a(g, row_elems);
   const __m256i za = _mm256_set1_epi32(g.za_dom);
@@ -154,7 +167,7 @@ void gemv_rows(const GemvCall& g, int p0, int p1) {
   for (int p = p0; p < p1; ++p) {
     const int j0 = p * kNR;
     __m256i acc[M][2];
-    panel_dot<M>(a, row_elems, static_cast<const uint8_t*>(g.B->panel(j0)), g.kgroups, acc);
+    panel_dot<M, kU8>(a, row_elems, g.layout + p * panel_bytes, g.kgroups, acc);
     for (int v = 0; v < 2; ++v) {
       const int j = j0 + 8 * v;
       if (j >= g.N) break;
@@ -200,13 +213,30 @@ void gemv_rows(const GemvCall& g, int p0, int p1) {
 
 }  // namespace
 
-void gemv_avx2(const GemvCall& g, int p0, int p1) {
+template <bool kU8>
+void gemv_avx2_t(const GemvCall& g, int p0, int p1) {
   switch (g.m) {
-    case 1: return gemv_rows<1>(g, p0, p1);
-    case 2: return gemv_rows<2>(g, p0, p1);
-    case 3: return gemv_rows<3>(g, p0, p1);
-    default: return gemv_rows<4>(g, p0, p1);
+    case 1: return gemv_rows<1, kU8>(g, p0, p1);
+    case 2: return gemv_rows<2, kU8>(g, p0, p1);
+    case 3: return gemv_rows<3, kU8>(g, p0, p1);
+    default: return gemv_rows<4, kU8>(g, p0, p1);
   }
+}
+
+void gemv_avx2(const GemvCall& g, int p0, int p1) {
+  if (g.B->b_type() == DType::U8)
+    gemv_avx2_t<true>(g, p0, p1);
+  else
+    gemv_avx2_t<false>(g, p0, p1);
+}
+
+// The narrowed layout: one byte per int16 of the avx2 packing, same order (gemv_layout).
+size_t layout_bytes_avx2(const PackedB& B) { return B.packed_bytes() / 2; }
+
+void build_layout_avx2(const PackedB& B, uint8_t* dst) {
+  const int16_t* src = static_cast<const int16_t*>(B.panel(0));
+  const size_t n = B.packed_bytes() / 2;
+  for (size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(src[i]);  // values lie in [-128, 255]
 }
 
 }  // namespace lowp
