@@ -27,6 +27,9 @@ extern const GemmKernel kGemmI8mm;
 void gemv_ref(const GemvCall& g, int p0, int p1);
 #if defined(__x86_64__) || defined(_M_X64)
 void gemv_avx512vnni(const GemvCall& g, int p0, int p1);
+void gemv_avx2(const GemvCall& g, int p0, int p1);
+size_t layout_bytes_avx2(const PackedB& B);
+void build_layout_avx2(const PackedB& B, uint8_t* dst);
 #endif
 
 namespace {
@@ -44,6 +47,7 @@ const GemvKernel kGemvTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16, layout_bytes_avx2, build_layout_avx2},
 #endif
     {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
 };
