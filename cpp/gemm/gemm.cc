@@ -198,15 +198,33 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     for (int mp = mb * mc_panels; mp < mp_end; ++mp) {
       const int i0 = mp * k.mr;
       const int m = std::min(k.mr, M - i0);
+      const uint8_t* a_src = static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz;
+      bool in_place = false;
       if (!(reuse && S.call == call && S.panel == mp)) {
-        pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type,
-                     m, K, args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+        int32_t* rs = need_row_sums ? S.row_sums.data() : nullptr;
+        in_place = k.in_place_a && k.in_place_a(a_src, args.a_type, m, K, args.lda, apack, rs);
+        if (!in_place) pack_a_panel(k, a_src, args.a_type, m, K, args.lda, apack, rs);
         S.call = call;
-        S.panel = mp;
+        S.panel = in_place ? -1 : mp;
       }
-      for (int p = nb * nc_panels; p < p_end; ++p) {
+      const int p_begin = nb * nc_panels;
+      if (k.panel_kernel && p_end > p_begin) {
+        const int j0 = p_begin * k.nr;
+        Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};
+        if (in_place) {
+          tile.a_src = a_src;
+          tile.a_lda = args.lda;
+        }
+        k.panel_kernel(tile, p_end - p_begin, static_cast<ptrdiff_t>(b_panel_bytes), std::min(N, p_end * k.nr) - j0, ep);
+        continue;
+      }
+      for (int p = p_begin; p < p_end; ++p) {
         const int j0 = p * k.nr;
         Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};
+        if (in_place) {
+          tile.a_src = a_src;
+          tile.a_lda = args.lda;
+        }
         k.ukernel(tile, ep);
       }
     }
