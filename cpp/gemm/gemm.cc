@@ -4,6 +4,12 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__has_include)
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
+#endif
+
 #include "gemm/kernel.h"
 #include "requant/requant.h"
 #include "runtime/thread_pool.h"
@@ -12,7 +18,18 @@ namespace lowp {
 
 namespace {
 constexpr size_t kAlign = 64;
-constexpr size_t kBBlockBytes = 512 * 1024;  // B block kept hot in L2 across A panels
+// B block kept hot in L2 while the A panels stream through it: half the L2 (512 KB when the size
+// is unknown, clamped to 256 KB..2 MB). 256x256x2304 on AMX (2 MB L2): B (590 KB) fits in one
+// block at 1 MB, so each A panel is loaded/packed once instead of twice: 121 -> 105 us.
+size_t b_block_bytes() {
+  long l2 = 0;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+  if (l2 <= 0) return 512 * 1024;
+  return std::min<size_t>(2u << 20, std::max<size_t>(256u << 10, static_cast<size_t>(l2) / 2));
+}
+const size_t kBBlockBytes = b_block_bytes();
 
 int32_t type_min(DType t) { return t == DType::U8 ? 0 : (t == DType::S8 ? -128 : INT32_MIN); }
 int32_t type_max(DType t) { return t == DType::U8 ? 255 : (t == DType::S8 ? 127 : INT32_MAX); }
@@ -214,6 +231,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
         if (in_place) {
           tile.a_src = a_src;
           tile.a_lda = args.lda;
+          tile.a_type = args.a_type;
         }
         k.panel_kernel(tile, p_end - p_begin, static_cast<ptrdiff_t>(b_panel_bytes), std::min(N, p_end * k.nr) - j0, ep);
         continue;
@@ -224,6 +242,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
         if (in_place) {
           tile.a_src = a_src;
           tile.a_lda = args.lda;
+          tile.a_type = args.a_type;
         }
         k.ukernel(tile, ep);
       }

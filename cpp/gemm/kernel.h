@@ -46,9 +46,10 @@ struct Tile {
   const int32_t* row_sums;  // rowsum'(row0 .. row0+m-1), valid when ep.zb != nullptr
   int row0, col0;
   // Set when the kernel's in_place_a hook accepted this A panel: the kernel reads A itself
-  // (row stride a_lda elements) and `a` holds only what that hook wrote.
+  // (a_type, row stride a_lda elements) and `a` holds only what that hook wrote.
   const void* a_src = nullptr;
   ptrdiff_t a_lda = 0;
+  DType a_type = DType::U8;
 };
 
 using UKernelFn = void (*)(const Tile& t, const Epilogue& ep);
@@ -62,8 +63,8 @@ using CpuCheckFn = bool (*)();
 using PackAFn = void (*)(const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
                          int32_t* row_sums);
 
-// Optional: lets a kernel read an A panel in place instead of packing it (AMX tile loads take a
-// row stride). Returns false to decline (the driver then packs). When it accepts, it writes to
+// Optional: lets a kernel read an A panel itself instead of having it packed up front (AMX packs
+// it chunk by chunk into an L1-resident buffer). Returns false to decline (the driver then packs). When it accepts, it writes to
 // dst only what the kernel needs besides A itself (at most what pack_a may write) and the row
 // sums (when row_sums != nullptr), like a packer.
 using InPlaceAFn = bool (*)(const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
