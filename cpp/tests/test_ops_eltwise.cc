@@ -209,6 +209,16 @@ LOWP_TEST(eltwise_add_half_even_formula) {
   EXPECT_TRUE(ops::add_he(0, 230, k) == 0, "0.5 rounds to 0");
 }
 
+LOWP_TEST(pool_saturate_round_defined_everywhere) {
+  // Float average -> 8 bit: half to even, saturated, and NaN (0/0 of an empty window) defined.
+  const float nan = std::nanf("");
+  EXPECT_TRUE(ops::saturate_round<uint8_t>(nan) == 0 && ops::saturate_round<int8_t>(nan) == -128, "NaN -> low bound");
+  EXPECT_TRUE(ops::saturate_round<uint8_t>(1e30f) == 255 && ops::saturate_round<int8_t>(-1e30f) == -128, "saturate");
+  EXPECT_TRUE(ops::saturate_round<uint8_t>(INFINITY) == 255 && ops::saturate_round<int8_t>(-INFINITY) == -128, "inf");
+  EXPECT_TRUE(ops::saturate_round<uint8_t>(2.5f) == 2 && ops::saturate_round<uint8_t>(3.5f) == 4, "half to even");
+  EXPECT_TRUE(ops::saturate_round<int8_t>(-2.5f) == -2 && ops::saturate_round<int8_t>(127.5f) == 127, "int8");
+}
+
 LOWP_TEST(eltwise_tflite_add_identity) {
   // scales 1, zero points 0: TFLite ADD is exact integer addition (saturated)
   for (Rounding r : {Rounding::Gemmlowp, Rounding::Single}) {

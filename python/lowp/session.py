@@ -44,11 +44,11 @@ class InferenceSession:
     """
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, *, num_threads=None, **kwargs):
-        if num_threads is not None and (not isinstance(num_threads, int) or isinstance(num_threads, bool)
-                                        or num_threads < 1):
-            raise ValueError("lowp: num_threads must be an integer >= 1")
+        from ._dispatch import _threads_arg
+
+        threads = _threads_arg(num_threads) or None  # ValueError outside [1, 4096]
         self._model_bytes = load_model_bytes(path_or_bytes)
-        self._num_threads = num_threads
+        self._num_threads = threads
         self._build()
 
     def _build(self):
