@@ -150,12 +150,12 @@ def nchw_to_nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
-def native_quantizer(nhwc: bool = False):
+def native_quantizer(nhwc: bool = False, num_threads: int = 1):
     """f(x, scale, zero_point) -> lowp.quantize_linear(x, scale, zero_point, axis=1) as one native
     call: the (constant) scale / zero point are validated and converted on first use and reused
     while the same objects are passed. nhwc=True: x is (N, C, H, W) and the result is returned
-    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters.
-    None if lowp's native module is unavailable."""
+    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters, on up
+    to num_threads threads (0: all of lowp's pool). None if lowp's native module is unavailable."""
     try:
         from .. import _lowp
         from ..ops import eltwise as E
@@ -177,7 +177,7 @@ def native_quantizer(nhwc: bool = False):
             raise ValueError(f"lowp: y_scale has {m[2].size} entries but axis 1 of x has {x.shape[m[4]]}")
         if nhwc:
             if fused is not None and m[2].size == 1 and m[5] != "int16" and x.ndim == 4:
-                return fused(x, float(m[2][0]), int(m[3][0]), m[5])
+                return fused(x, float(m[2][0]), int(m[3][0]), m[5], num_threads)
             return nchw_to_nhwc(native(x, m[2], m[3], m[4], m[5]))
         return native(x, m[2], m[3], m[4], m[5])
     return q
@@ -515,8 +515,9 @@ def make_qavgpool(a):
     return with_native(lambda x: (f(x, xs, xz, ys, yz, ks, layout="NHWC", **kw),), desc)
 
 
-def make_qbinary(op, a):
-    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic)."""
+def make_qbinary(op, a, num_threads=1):
+    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic); large ones
+    on up to num_threads threads (0: all of lowp's pool)."""
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -542,7 +543,8 @@ def make_qbinary(op, a):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
             raise TypeError(f"lowp: QLinear{op.capitalize()} expects two {dt} tensors, got "
                             f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
-        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi),)
+        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi,
+                       num_threads=num_threads),)
 
     def desc(nb, ins, outs):
         a, b, c = ins[0], ins[1], outs[0]

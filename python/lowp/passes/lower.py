@@ -272,7 +272,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
         if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
             # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
             fq = K.elt("quantize_linear")
-            qnative = K.native_quantizer(nhwc=True) if fq is not None else None
+            qnative = K.native_quantizer(nhwc=True, num_threads=num_threads) if fq is not None else None
 
             def q_nhwc(x, s, z=None):
                 if fq is not None and x.dtype == np.float32 and x.size >= 4096:
@@ -402,7 +402,7 @@ def _make(n, g, lay, num_threads):
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
     if kind in ("lowp.QAdd", "lowp.QMul"):
-        return K.make_qbinary(kind[6:].lower(), a)
+        return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
         return K.make_qconcat(a, lay)
     if kind == "lowp.QMatMul":
