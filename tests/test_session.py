@@ -171,6 +171,38 @@ def test_models_fused_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
         assert _mismatch(y, r) <= 0.01 * y.size
 
 
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_detection_head_flatten_folds(model_dir, fmt):
+    """YOLO-style heads: torch.cat([h.flatten(2) for h in heads], 2) exports Shape -> Slice -> Concat
+    reshape targets on the dequantized head outputs; they fold to batch-dynamic constants (no Shape and no
+    float DequantizeLinear left per inference) and the result keeps onnxruntime's bits at any batch size."""
+    import torch
+    import torch.nn as nn
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.SiLU(), nn.Conv2d(8, 6, 1))
+            self.b = nn.Sequential(nn.Conv2d(3, 8, 3, 4, 1), nn.SiLU(), nn.Conv2d(8, 6, 1))
+
+        def forward(self, x):
+            return torch.cat([self.a(x).flatten(2), self.b(x).flatten(2)], 2)
+
+    torch.manual_seed(3)
+    fp = os.path.join(model_dir, "heads_float.onnx")
+    if not os.path.exists(fp):
+        B.export(Heads().eval(), fp)
+    qp = B.quantize(fp, os.path.join(model_dir, f"heads_{fmt}.onnx"), B.inputs(8, seed=1), fmt=fmt)
+    sess = lowp.InferenceSession(qp)
+    kinds = sess.graph.op_counts()
+    assert "Shape" not in kinds and kinds.get("DequantizeLinear", 0) == 1, kinds
+    x = B.inputs(5, seed=2)
+    y = sess.run(None, {"input": x})[0]
+    assert y.shape == (5, 6, 80)
+    assert _mismatch(y, _ort(qp).run(None, {"input": x})[0]) == 0
+    assert np.array_equal(sess.run(None, {"input": x[:2]})[0], y[:2])
+
+
 def test_dynamic_batch(model_dir):
     path = B.build_quantized("mobilenetv2", model_dir)
     sess = lowp.InferenceSession(path)

@@ -74,7 +74,7 @@ def fold_constants(g: Graph) -> None:
 _SAME_SHAPE = {"QuantizeLinear", "DequantizeLinear", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
                "HardSwish", "Tanh", "Identity", "Cast", "Neg", "Abs", "Exp", "Sqrt", "Reciprocal", "Floor", "Ceil"}
 _BROADCAST = {"Add", "Sub", "Mul", "Div", "Pow", "Min", "Max"}
-_PROBE_MOVES = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Concat"}
+_PROBE_MOVES = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Concat", "Resize"}
 
 
 class _ShapeProbe:
@@ -170,6 +170,23 @@ def _batch_reshape(g, n, prod, probe):
         if k != 0:
             return
         u = prod.get(i)
+        if u is not None and u.op == "Slice" and u.domain == "" and len(u.inputs) >= 3:
+            # x.shape[:e] (flatten(start_dim=e)): [0] + the static dims 1..e-1
+            consts = [np.asarray(g.constants[j]).reshape(-1).tolist() if j in g.constants else None
+                      for j in u.inputs[1:]]
+            if any(c is None for c in consts) or consts[0] != [0] or (len(consts) > 2 and consts[2] != [0]) \
+                    or (len(consts) > 3 and consts[3] != [1]):
+                return
+            sh = prod.get(u.inputs[0])
+            if sh is None or sh.op != "Shape" or sh.domain != "" or sh.attrs.get("start") \
+                    or sh.attrs.get("end") is not None or not probe.is_batch_dim0(sh.inputs[0]):
+                return
+            dims = probe.dims(sh.inputs[0])
+            e = int(consts[1][0])
+            if e < 1 or e > len(dims) or any(d is None for d in dims[1:e]):
+                return
+            parts.extend([0] + [int(d) for d in dims[1:e]])
+            continue
         if u is None or u.op != "Unsqueeze" or u.domain != "":
             return
         axes = u.attrs.get("axes")
