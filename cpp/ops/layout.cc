@@ -81,5 +81,35 @@ void copy_rows(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst
   }
 }
 
+void gather_channels_ref(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
+                         int64_t pixels) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t j = 0; j < c_out; ++j) y[p * c_out + j] = x[p * c_in + idx[j]];
+}
+
+void gather_channels(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y, int64_t pixels) {
+  if (pixels <= 0 || c_out <= 0) return;
+  struct Run {
+    int64_t src, dst, len;
+  };
+  std::vector<Run> runs;
+  for (int64_t j = 0; j < c_out; ++j) {
+    if (!runs.empty() && runs.back().src + runs.back().len == idx[j]) ++runs.back().len;
+    else runs.push_back({idx[j], j, 1});
+  }
+  if (runs.size() <= 4) {  // slices / concatenations of ranges: strided row copies
+    for (const Run& r : runs) copy_rows(x + r.src, c_in, y + r.dst, c_out, r.len, pixels);
+    return;
+  }
+  // Interleaving permutations (channel shuffle): a byte gather per pixel, the index list in 32-bit.
+  std::vector<int32_t> ix(idx, idx + c_out);
+  const int32_t* __restrict pi = ix.data();
+  for (int64_t p = 0; p < pixels; ++p) {
+    const uint8_t* __restrict xp = x + p * c_in;
+    uint8_t* __restrict yp = y + p * c_out;
+    for (int64_t j = 0; j < c_out; ++j) yp[j] = xp[pi[j]];
+  }
+}
+
 }  // namespace ops
 }  // namespace lowp

@@ -24,5 +24,12 @@ void copy_rows(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst
 void copy_rows_ref(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride, int64_t row_bytes,
                    int64_t rows);
 
+// y[p, j] = x[p, idx[j]] for p < pixels, j < c_out, x rows of c_in bytes (an NHWC channel gather:
+// ShuffleNet's channel shuffle, channel slices). Runs of consecutive indices are copied with
+// copy_rows; idx must hold values in [0, c_in) (checked by the caller).
+void gather_channels(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y, int64_t pixels);
+void gather_channels_ref(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
+                         int64_t pixels);
+
 }  // namespace ops
 }  // namespace lowp
