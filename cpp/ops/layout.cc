@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "ops/quantize.h"
@@ -81,6 +82,12 @@ void copy_rows(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst
   }
 }
 
+namespace {
+std::atomic<bool> g_gather_simd{true};
+}
+void set_gather_simd(bool on) { g_gather_simd.store(on); }
+bool simd_gather_enabled() { return g_gather_simd.load(); }
+
 void gather_channels_ref(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
                          int64_t pixels) {
   for (int64_t p = 0; p < pixels; ++p)
@@ -101,6 +108,10 @@ void gather_channels(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t
     for (const Run& r : runs) copy_rows(x + r.src, c_in, y + r.dst, c_out, r.len, pixels);
     return;
   }
+#if defined(__x86_64__) || defined(_M_X64)
+  if (c_in <= 128 && c_out <= 256 && cpu_has_avx512vbmi() && simd_gather_enabled())
+    return gather_channels_vbmi(x, c_in, idx, c_out, y, pixels);
+#endif
   // Interleaving permutations (channel shuffle): a byte gather per pixel, the index list in 32-bit.
   std::vector<int32_t> ix(idx, idx + c_out);
   const int32_t* __restrict pi = ix.data();

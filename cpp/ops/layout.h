@@ -30,6 +30,14 @@ void copy_rows_ref(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t
 void gather_channels(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y, int64_t pixels);
 void gather_channels_ref(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
                          int64_t pixels);
+// Switch for the tests: false makes gather_channels use its portable loops only.
+void set_gather_simd(bool on);
+bool simd_gather_enabled();
+#if defined(__x86_64__) || defined(_M_X64)
+// layout_avx512.cc (AVX-512 VBMI), for c_in <= 128 and c_out <= 256.
+void gather_channels_vbmi(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
+                          int64_t pixels);
+#endif
 
 }  // namespace ops
 }  // namespace lowp

@@ -706,7 +706,41 @@ def fuse_channel_shuffle(g: Graph) -> None:
             new = Node("QMove", [r1.inputs[0], pname], list(r2.outputs), attrs, r2.name, "lowp")
         else:
             new = Node("Gather", [r1.inputs[0], pname], list(r2.outputs), gattrs, r2.name, "")
-        replaced[id(r2)] = new
         drop.update((id(r1), id(tr)))
+        # ShuffleNet splits the shuffled tensor into halves right away: each channel Slice of it is a
+        # gather of part of the permutation from x itself (one pass instead of gather + slice copies).
+        users = cons.get(r2.outputs[0], [])
+        ranges = [_channel_slice(g, u, C) for u in users] if r2.outputs[0] not in outputs else [None]
+        if users and all(r is not None for r in ranges):
+            for u, (c0, c1) in zip(users, ranges):
+                part = u.outputs[0] + "__gather_idx"
+                g.constants[part] = perm[c0:c1].copy()
+                if u.kind == "lowp.QMove":
+                    nu = Node("QMove", [r1.inputs[0], part], list(u.outputs),
+                              dict(u.attrs, onnx_op="Gather", onnx_attrs={"axis": 1}), u.name, "lowp")
+                else:
+                    nu = Node("Gather", [r1.inputs[0], part], list(u.outputs), {"axis": 1}, u.name, "")
+                replaced[id(u)] = nu
+            drop.add(id(r2))
+            continue
+        replaced[id(r2)] = new
     if replaced:
         g.nodes = [replaced.get(id(n), n) for n in g.nodes if id(n) not in drop]
+
+
+def _channel_slice(g, u, C):
+    """(c0, c1) if node u is an 8-bit Slice of channels [c0, c1) (axis 1, step 1, constant bounds) of a C-channel tensor."""
+    if u is None:
+        return None
+    op, at = _move(u)
+    if op != "Slice" or len(u.inputs) < 3 or any(i and i not in g.constants for i in u.inputs[1:]):
+        return None
+    vals = [np.asarray(g.constants[i]).reshape(-1).tolist() if i else None for i in u.inputs[1:5]]
+    starts, ends = vals[0], vals[1]
+    axes = vals[2] if len(vals) > 2 and vals[2] is not None else list(range(len(starts)))
+    steps = vals[3] if len(vals) > 3 and vals[3] is not None else [1] * len(starts)
+    if len(starts) != 1 or len(ends) != 1 or len(axes) != 1 or axes[0] % 4 != 1 or steps != [1]:
+        return None
+    c0 = max(0, min(C, starts[0] + C if starts[0] < 0 else starts[0]))
+    c1 = max(0, min(C, ends[0] + C if ends[0] < 0 else ends[0]))
+    return (c0, c1) if c1 > c0 else None
