@@ -770,6 +770,11 @@ def qmove_nhwc_ok(a, consts) -> bool:
     op = a["onnx_op"]
     if op == "Split":
         return True
+    if op == "Slice":  # ONNX >= 10 form: starts, ends[, axes[, steps]] as constant inputs
+        return len(consts) >= 3 and all(c is not None for c in consts[1:])
+    if op == "Gather":  # a channel gather (the fused channel shuffle)
+        return int(a["onnx_attrs"].get("axis", 0)) % 4 == 1 and len(consts) == 2 and consts[1] is not None \
+            and np.ndim(consts[1]) == 1
     if op == "Resize":
         at = a["onnx_attrs"]
         if at.get("mode", "nearest") != "nearest" or (len(consts) > 1 and consts[1] is not None and np.size(consts[1])):
@@ -846,6 +851,36 @@ def make_qmove(a, lay):
     if lay == "NHWC" and op == "Resize":
         resize = _nhwc_nearest_resize(attrs)
         return with_native(resize, native_index_move("Resize", attrs, fn=resize))
+    if lay == "NHWC" and op in ("Slice", "Gather"):
+        try:
+            from .. import _lowp
+            gather = _lowp.gather_channels
+        except (ImportError, AttributeError):  # pragma: no cover
+            gather = None
+        if op == "Gather":
+            def gather_channels(x, idx):
+                idx = np.asarray(idx, np.int64)
+                idx = np.where(idx < 0, idx + x.shape[3], idx)
+                if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous:
+                    return (gather(x, idx),)
+                return (np.take(x, idx, axis=3),)
+            return gather_channels
+
+        def slice_nhwc(x, starts, ends, axes=None, steps=None):
+            n = np.size(starts)
+            ax = np.arange(n) if axes is None else np.asarray(axes).reshape(-1)
+            ax = np.array([NHWC_AXIS[int(v) % 4] for v in ax], np.int64)
+            y = evaluate("Slice", attrs, [x, starts, ends, ax, steps])[0]
+            if y.flags.c_contiguous:
+                return (y,)
+            st = [1] * n if steps is None else [int(v) for v in np.asarray(steps).reshape(-1)]
+            if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous and y.shape[:3] == x.shape[:3] \
+                    and all(v == 1 for v in st) and y.shape[3]:
+                # a channel range: one strided row copy (x[..., c0:c0 + k] as a contiguous array)
+                c0 = (y.__array_interface__["data"][0] - x.__array_interface__["data"][0]) % x.shape[3]
+                return (gather(x, np.arange(c0, c0 + y.shape[3], dtype=np.int64)),)
+            return (np.ascontiguousarray(y),)
+        return with_native(slice_nhwc, native_index_move("Slice", attrs, fn=slice_nhwc))
     if op == "Flatten":
         ax = int(attrs.get("axis", 1))
 
