@@ -281,7 +281,7 @@ void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, con
       flat.ndim = 1;
       flat.shape[0] = n;
       flat.stride_a[0] = flat.stride_b[0] = 1;
-      half_even_t(flat, pa, pb, c + r0 * C, p);
+      half_even_t(flat, pa, pb, c + r0 * C, p, 1);
     }
     return;
   }

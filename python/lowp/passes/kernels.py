@@ -116,6 +116,24 @@ def native_index_move(op, attrs, fn=None):
     return desc
 
 
+def _native_gather_channels(nb, ins, outs):
+    """8-bit NHWC channel Gather with constant 1-D indices: one native ops::gather_channels."""
+    if len(ins) < 2 or not ins[1] or not outs or not outs[0]:
+        return False
+    x, y = ins[0], outs[0]
+    shp, dt, idx = tuple(nb.shape(x)), nb.dtype(x), nb.value(ins[1])
+    if idx is None or dt.itemsize != 1 or len(shp) != 4 or np.ndim(idx) != 1 or np.size(idx) == 0:
+        return False
+    C = shp[3]
+    idx = np.asarray(idx, np.int64)
+    idx = np.where(idx < 0, idx + C, idx)
+    if (idx < 0).any() or (idx >= C).any() or tuple(nb.shape(y)) != shp[:3] + (idx.size,) or nb.dtype(y) != dt:
+        return False
+    pixels = shp[0] * shp[1] * shp[2]
+    nb.op([x], [y], lambda P, S: P.gather_channels(S(x), S(y), pixels, C, [int(v) for v in idx], name=f"Gather({y})"))
+    return True
+
+
 def native_concat(axis, tables=None):
     """Concatenation of contiguous tensors along `axis` (tables(nb, ins) -> per-input 256-entry
     requantization tables or None)."""
@@ -864,7 +882,7 @@ def make_qmove(a, lay):
                 if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous:
                     return (gather(x, idx),)
                 return (np.take(x, idx, axis=3),)
-            return gather_channels
+            return with_native(gather_channels, _native_gather_channels)
 
         def slice_nhwc(x, starts, ends, axes=None, steps=None):
             n = np.size(starts)
