@@ -58,12 +58,13 @@ void im2col_nhwc(const uint8_t* x, const ConvGeometry& g, int Cin, int c0, int C
         const int ih = oh * g.sh - g.pt + kh * g.dh;
         rowp[kh] = (ih < 0 || ih >= g.H) ? nullptr : ximg + static_cast<int64_t>(ih) * g.W * Cin + c0;
       }
-    for (int i = 0; i < seg; ++i, ++m) {
+    // One patch through the general path (padding, partial kw runs, short copies).
+    auto general = [&](int i, int64_t mm) {
       const int o = ow + i;
-      uint8_t* d = dst + (m - m0) * ld;
+      uint8_t* d = dst + (mm - m0) * ld;
       const int iw0 = o * g.sw - g.pl;
       const bool interior = contiguous_kw && iw0 >= 0 && iw0 + KW <= g.W;
-      const bool last = m + 1 == m_end;
+      const bool last = mm + 1 == m_end;
       for (int kh = 0; kh < KH; ++kh) {
         const uint8_t* xrow;
         if (hoisted) {
@@ -97,7 +98,39 @@ void im2col_nhwc(const uint8_t* x, const ConvGeometry& g, int Cin, int c0, int C
           d += Cg;
         }
       }
+    };
+    // Fast stretch [i_lo, i_hi): every kh row inside the image, the patch inside along W, block
+    // reads inside the input, not the call's last patch.
+    int i_lo = seg, i_hi = seg;
+    if (blocks_ok && hoisted) {
+      bool rows_in = true;
+      for (int kh = 0; kh < KH; ++kh) rows_in = rows_in && rowp[kh] != nullptr;
+      if (rows_in) {
+        // iw0 = (ow + i) * sw - pl >= 0  and  iw0 + KW <= W
+        i_lo = std::min(seg, std::max(0, (g.pl + g.sw - 1) / g.sw - ow));
+        const int o_max = g.W - KW + g.pl >= 0 ? (g.W - KW + g.pl) / g.sw : -1;  // last interior ow
+        i_hi = std::min(seg, o_max - ow + 1);
+        if (m + i_hi >= m_end) i_hi = static_cast<int>(m_end - m) - 1;  // keep the last patch out
+        while (i_hi > i_lo && rowp[KH - 1] + static_cast<int64_t>((ow + i_hi - 1) * g.sw - g.pl) * Cin + blk > x_end)
+          --i_hi;
+        if (i_hi <= i_lo) i_lo = i_hi = seg;
+      }
     }
+    int i = 0;
+    for (; i < i_lo; ++i, ++m) general(i, m);
+    if (i < i_hi) {
+      uint8_t* d = dst + (m - m0) * ld;
+      for (; i < i_hi; ++i, ++m, d += ld) {
+        const int64_t off = static_cast<int64_t>((ow + i) * g.sw - g.pl) * Cin;
+        uint8_t* dd = d;
+        for (int kh = 0; kh < KH; ++kh, dd += run) {
+          const uint8_t* s0 = rowp[kh] + off;
+          std::memcpy(dd, s0, 16);
+          if (blk == 32) std::memcpy(dd + 16, s0 + 16, 16);
+        }
+      }
+    }
+    for (; i < seg; ++i, ++m) general(i, m);
     ow += seg;
     if (ow == OW) {
       ow = 0;
