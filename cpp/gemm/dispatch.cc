@@ -27,6 +27,9 @@ extern const GemmKernel kGemmI8mm;
 void gemv_ref(const GemvCall& g, int p0, int p1);
 #if defined(__x86_64__) || defined(_M_X64)
 void gemv_avx512vnni(const GemvCall& g, int p0, int p1);
+void gemv_avx2(const GemvCall& g, int p0, int p1);
+size_t layout_bytes_avx2(const PackedB& B);
+void build_layout_avx2(const PackedB& B, uint8_t* dst);
 #endif
 
 namespace {
@@ -38,6 +41,16 @@ const GemmKernel* const kTable[] = {
     &kGemmI8mm,       &kGemmNeonDot, &kGemmNeon,
 #endif
     &kGemmRef,
+};
+
+const GemvKernel kGemvTable[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAmxSmallK, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16, layout_bytes_avx2, build_layout_avx2},
+#endif
+    {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
 };
 
 // Shape rules for the default choice: at depth K <= max_k, `variant` (same CPU requirement)
@@ -54,15 +67,6 @@ const ShapeRule kShapeRules[] = {
     {&kGemmAmx, &kGemmAmxSmallK, 128},
 #endif
     {nullptr, nullptr, 0},
-};
-
-const GemvKernel kGemvTable[] = {
-#if defined(__x86_64__) || defined(_M_X64)
-    {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
-    {&kGemmAmxSmallK, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
-    {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
-#endif
-    {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
 };
 }  // namespace
 

@@ -7,6 +7,7 @@
 // A (activations, M x K, row stride lda) is read in place and packed per tile by the driver.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "lowp/types.h"
@@ -42,6 +43,9 @@ class PackedB {
   const int32_t* colsum_domain() const { return colsum_.data(); }  // N entries
   bool zb_nonzero() const { return zb_nonzero_; }
   size_t packed_bytes() const { return bytes_; }
+  // A second packing of these weights in the own layout of the kernel's GEMV twin (gemm/gemv.cc),
+  // built by `build` into `bytes` bytes on first use (thread-safe) and kept; see gemm/gemv.h.
+  const uint8_t* gemv_layout(size_t bytes, void (*build)(const PackedB&, uint8_t*)) const;
 
  private:
   const GemmKernel* kernel_;
@@ -52,6 +56,9 @@ class PackedB {
   size_t bytes_ = 0;
   std::unique_ptr<uint8_t[]> storage_;
   uint8_t* data_ = nullptr;  // 64-byte aligned into storage_
+  mutable std::unique_ptr<std::once_flag> gemv_once_ = std::make_unique<std::once_flag>();
+  mutable std::unique_ptr<uint8_t[]> gemv_storage_;
+  mutable uint8_t* gemv_data_ = nullptr;
 };
 
 struct GemmArgs {
