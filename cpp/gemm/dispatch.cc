@@ -32,6 +32,7 @@ void build_layout_avx2(const PackedB& B, uint8_t* dst);
 #endif
 #if defined(__aarch64__)
 void gemv_neondot(const GemvCall& g, int p0, int p1);
+void gemv_neondot_kr8(const GemvCall& g, int p0, int p1);
 #endif
 
 namespace {
@@ -52,6 +53,7 @@ const GemvKernel kGemvTable[] = {
     {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16, layout_bytes_avx2, build_layout_avx2},
 #endif
 #if defined(__aarch64__)
+    {&kGemmI8mm, gemv_neondot_kr8, 8, 8, DType::S8, DType::S8},
     {&kGemmNeonDot, gemv_neondot, 8, 4, DType::S8, DType::S8},
 #endif
     {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},

@@ -7,6 +7,12 @@
 // loaded 16 bytes (4 k-groups) at a time; SDOT by lane picks each group. Independent chains:
 // rows x 2 vectors x S accumulator sets (S = 4, 2, 1, 1 for 1..4 rows). The output stage is the
 // shared NEON one (epilogue_neon.h) on an 8-column Epilogue whose column terms are computed here.
+//
+// The same file serves the i8mm kernel's layout (kr=8: [g][8 columns][8], 64 bytes per k-group,
+// 16-byte vector = 2 columns x 8 k) with plain SDOT: A's 8 bytes are duplicated into both halves,
+// so each accumulator lane sums half a column's k-group ([c lo, c hi, c+1 lo, c+1 hi]) and one
+// pairwise add per 4 columns finishes them. The i8mm kernel itself already requires dotprod
+// (its A packer computes row sums with SDOT), so this twin adds no requirement.
 #include <arm_neon.h>
 
 #include <cstring>
@@ -20,6 +26,7 @@ namespace lowp {
 namespace {
 
 constexpr int kNR = 8, kKR = 4, kGroupBytes = kNR * kKR;
+constexpr int kGroupBytes8 = kNR * 8;  // i8mm layout
 
 template <int M>
 inline __attribute__((always_inline)) void panel_dot(const int8_t* a, size_t a_stride, const int8_t* b, int groups,
@@ -73,6 +80,44 @@ inline __attribute__((always_inline)) void panel_dot(const int8_t* a, size_t a_s
   }
 }
 
+// kr = 8 (i8mm layout): out[r][0] = columns 0-3, out[r][1] = columns 4-7.
+template <int M>
+inline __attribute__((always_inline)) void panel_dot8(const int8_t* a, size_t a_stride, const int8_t* b, int groups,
+                                                      int32x4_t (&out)[M][2]) {
+  constexpr int S = M == 1 ? 2 : 1;
+  int32x4_t acc[S][M][4];
+#pragma GCC unroll 8
+  for (int s = 0; s < S; ++s)
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) acc[s][r][0] = acc[s][r][1] = acc[s][r][2] = acc[s][r][3] = vdupq_n_s32(0);
+  for (int g = 0; g < groups; ++g) {
+    const int s = S == 1 ? 0 : (g & (S - 1));
+    const int8x16_t q0 = vld1q_s8(b), q1 = vld1q_s8(b + 16), q2 = vld1q_s8(b + 32), q3 = vld1q_s8(b + 48);
+#pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) {
+      uint64_t w;
+      std::memcpy(&w, a + r * a_stride + 8 * g, 8);
+      const int8x16_t av = vreinterpretq_s8_u64(vdupq_n_u64(w));
+      acc[s][r][0] = vdotq_s32(acc[s][r][0], q0, av);
+      acc[s][r][1] = vdotq_s32(acc[s][r][1], q1, av);
+      acc[s][r][2] = vdotq_s32(acc[s][r][2], q2, av);
+      acc[s][r][3] = vdotq_s32(acc[s][r][3], q3, av);
+    }
+    b += kGroupBytes8;
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < M; ++r) {
+    uint32x4_t t[4];
+    for (int i = 0; i < 4; ++i) {
+      t[i] = vreinterpretq_u32_s32(acc[0][r][i]);
+#pragma GCC unroll 4
+      for (int u = 1; u < S; ++u) t[i] = vaddq_u32(t[i], vreinterpretq_u32_s32(acc[u][r][i]));
+    }
+    out[r][0] = vreinterpretq_s32_u32(vpaddq_u32(t[0], t[1]));
+    out[r][1] = vreinterpretq_s32_u32(vpaddq_u32(t[2], t[3]));
+  }
+}
+
 // A' in the s8 domain, rows padded with zeros to whole blocks of 4 k-groups (16 bytes).
 const int8_t* prepare_a(const GemvCall& g, size_t row_bytes) {
   thread_local std::vector<int8_t> buf;
@@ -92,9 +137,9 @@ const int8_t* prepare_a(const GemvCall& g, size_t row_bytes) {
   return out;
 }
 
-template <int M>
+template <int M, int KR>
 void gemv_rows(const GemvCall& g, int p0, int p1) {
-  const size_t row_bytes = static_cast<size_t>((g.kgroups + 3) / 4) * 4 * kKR;
+  const size_t row_bytes = static_cast<size_t>((g.kgroups + 3) / 4) * 4 * KR;
   const int8_t* a = prepare_a(g, row_bytes);
   // Per-tensor requantization parameters expanded to the 8 columns of a panel, once per call.
   int32_t mult8[kNR], shift8[kNR];
@@ -114,7 +159,10 @@ void gemv_rows(const GemvCall& g, int p0, int p1) {
     const int j0 = p * kNR;
     const int n = g.N - j0 < kNR ? g.N - j0 : kNR;
     int32x4_t acc[M][2];
-    panel_dot<M>(a, row_bytes, static_cast<const int8_t*>(g.B->panel(j0)), g.kgroups, acc);
+    if (KR == 4)
+      panel_dot<M>(a, row_bytes, static_cast<const int8_t*>(g.B->panel(j0)), g.kgroups, acc);
+    else
+      panel_dot8<M>(a, row_bytes, static_cast<const int8_t*>(g.B->panel(j0)), g.kgroups, acc);
     int32_t ct[kNR];
     for (int c = 0; c < n; ++c) ct[c] = gemv_col_term(g, j0 + c);
     // An Epilogue and Tile for this panel alone: column 0 of them is column j0 of C.
@@ -138,15 +186,19 @@ void gemv_rows(const GemvCall& g, int p0, int p1) {
   }
 }
 
-}  // namespace
-
-void gemv_neondot(const GemvCall& g, int p0, int p1) {
+template <int KR>
+void gemv_kr(const GemvCall& g, int p0, int p1) {
   switch (g.m) {
-    case 1: return gemv_rows<1>(g, p0, p1);
-    case 2: return gemv_rows<2>(g, p0, p1);
-    case 3: return gemv_rows<3>(g, p0, p1);
-    default: return gemv_rows<4>(g, p0, p1);
+    case 1: return gemv_rows<1, KR>(g, p0, p1);
+    case 2: return gemv_rows<2, KR>(g, p0, p1);
+    case 3: return gemv_rows<3, KR>(g, p0, p1);
+    default: return gemv_rows<4, KR>(g, p0, p1);
   }
 }
+
+}  // namespace
+
+void gemv_neondot(const GemvCall& g, int p0, int p1) { gemv_kr<4>(g, p0, p1); }
+void gemv_neondot_kr8(const GemvCall& g, int p0, int p1) { gemv_kr<8>(g, p0, p1); }
 
 }  // namespace lowp
