@@ -83,6 +83,9 @@ std::vector<const GemmKernel*> compiled_kernels();
 // nullptr/"" -> default: $LOWP_KERNEL if set, else the best available. Throws on unknown or
 // unsupported names.
 const GemmKernel& select_kernel(const char* name);
+// The kernel to pack weights of depth K for: a forced name (or $LOWP_KERNEL) as select_kernel;
+// the default may depend on K (shape rules in dispatch.cc, e.g. "amx_smallk" for K <= 128).
+const GemmKernel& select_kernel_for(const char* name, int K);
 const char* kernel_name(const GemmKernel& k);
 
 // ---- requantization entry points (requant/requant.h has the scalar functions) ----

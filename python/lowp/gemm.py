@@ -140,7 +140,7 @@ class PackedMatrix:
 
     def packed(self, kernel: str = ""):
         """The native packed form for `kernel` ("" = the kernel calls would use now)."""
-        key = kernel or _kernel_arg() or _lowp.default_kernel()
+        key = kernel or _kernel_arg() or _lowp.default_kernel(self._b.shape[0])
         p = self._packed.get(key)
         if p is None:
             p = _lowp.PackedB(self._b, self._zb, key)
