@@ -329,7 +329,9 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
 // if any: one [32 rows][64 bytes] block in dst, zero padded, for the vpdpbusd tail) and computes
 // the row sums (U8 domain).
 bool in_place_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
-  if (m <= 2 || K < kKB) return false;
+  // K % 64 in 61..63: the kernel (which sees only the k-group count, K rounded up to 4) would
+  // take the last partial block for a full one and read past the rows of A: packed instead.
+  if (m <= 2 || K < kKB || K % kKB > kKB - kKR) return false;
   const uint8_t* src = static_cast<const uint8_t*>(a);
   const __m512i zero = _mm512_setzero_si512();
   const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
