@@ -204,6 +204,7 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
 // K chunk of the panel kernel, in 64-k blocks: 8 blocks = 16 KB of A (32 rows x 512), which stays
 // in L1 while the chunk runs over every B panel (16 KB of B each, streamed from L2).
 constexpr int kKC = 8;
+constexpr int kKCMax = 12;  // a K that fits in this many blocks stays one chunk
 
 struct PanelScratch {
   std::vector<int32_t> c;   // partial sums, 32x32 per B panel
@@ -217,15 +218,18 @@ struct PanelScratch {
 thread_local PanelScratch t_panel;
 
 // Packs k-blocks [kb0, kb0 + nb) (all full) of rows 0..m-1 of A into buf ([kb][32][64], the U8
-// domain); rows m..rows-1 are zero.
+// domain); rows m..rows-1 are zero. Row by row, so that A is read sequentially (the hardware
+// prefetchers follow it when A streams from L3/memory); the scattered stores stay in L1.
 void pack_a_chunk(const uint8_t* src, ptrdiff_t lda, int m, int rows, int kb0, int nb, __m512i flip, uint8_t* buf) {
   const __m512i zero = _mm512_setzero_si512();
-  for (int kb = 0; kb < nb; ++kb) {
-    uint8_t* o = buf + static_cast<size_t>(kb) * kABlockBytes;
-    const uint8_t* p = src + static_cast<size_t>(kb0 + kb) * kKB;
-    for (int r = 0; r < m; ++r, p += lda) _mm512_store_si512(o + r * kKB, _mm512_xor_si512(_mm512_loadu_si512(p), flip));
-    for (int r = m; r < rows; ++r) _mm512_store_si512(o + r * kKB, zero);
+  src += static_cast<size_t>(kb0) * kKB;
+  for (int r = 0; r < m; ++r, src += lda) {
+    uint8_t* o = buf + r * kKB;
+    for (int kb = 0; kb < nb; ++kb)
+      _mm512_store_si512(o + static_cast<size_t>(kb) * kABlockBytes, _mm512_xor_si512(_mm512_loadu_si512(src + kb * kKB), flip));
   }
+  for (int r = m; r < rows; ++r)
+    for (int kb = 0; kb < nb; ++kb) _mm512_store_si512(buf + static_cast<size_t>(kb) * kABlockBytes + r * kKB, zero);
 }
 
 // One A panel x `panels` B panels (the driver's inner loop).
@@ -250,7 +254,7 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   }
   const int blocks = t0.kgroups / kGB, grem = t0.kgroups % kGB;
   int32_t* cbuf = PanelScratch::aligned(t_panel.c, static_cast<size_t>(panels) * kMR * kNR);
-  uint8_t* abuf = PanelScratch::aligned(t_panel.a, static_cast<size_t>(kKC) * kABlockBytes);
+  uint8_t* abuf = PanelScratch::aligned(t_panel.a, static_cast<size_t>(kKCMax) * kABlockBytes);
   const uint8_t* a_src = static_cast<const uint8_t*>(t0.a_src);
   const uint8_t* a_tail = static_cast<const uint8_t*>(t0.a);  // packed by in_place_a_amx
   const __m512i flip = _mm512_set1_epi8(t0.a_type == DType::S8 ? static_cast<char>(0x80) : 0);
@@ -261,8 +265,20 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   const size_t lda = static_cast<size_t>(t0.a_lda);
   const bool direct = t0.m == kMR && t0.a_type == DType::U8 && lda % 64 == 0 && lda % 512 != 0 &&
                       (reinterpret_cast<uintptr_t>(a_src) & 63) == 0;
-  for (int kc = 0; kc < blocks; kc += kKC) {
-    const int nb = std::min(kKC, blocks - kc);
+  // Balanced chunks of at most kKC blocks (9 blocks: 5 + 4, not 8 + 1); up to 12 blocks (24 KB
+  // of A) stay one chunk, which saves a round of partial-sum loads/stores.
+  const int nchunks = blocks <= kKCMax ? 1 : (blocks + kKC - 1) / kKC;
+  const int chunk = (blocks + nchunks - 1) / nchunks;
+  auto finish_panel = [&](int p) {
+    const int8_t* b = b0 + p * b_stride;
+    t.b = b;
+    t.col0 = t0.col0 + p * kNR;
+    t.n = std::min(kNR, ncols - p * kNR);
+    finish_tile(t, cbuf + static_cast<size_t>(p) * kMR * kNR, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes,
+                grem, ep);
+  };
+  for (int kc = 0; kc < blocks; kc += chunk) {
+    const int nb = std::min(chunk, blocks - kc);
     const bool last = kc + nb == blocks;
     if (!direct) pack_a_chunk(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf);
     for (int p = 0; p < panels; ++p) {
@@ -273,13 +289,11 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
         amx_blocks(a_src + static_cast<size_t>(kc) * kKB, lda, 16 * lda, kKB, bk, nb, true, c, kc > 0);
       else
         amx_blocks(abuf, kKB, kABlockBytes / 2, kABlockBytes, bk, nb, two, c, kc > 0);
-      if (last) {
-        t.b = b;
-        t.col0 = t0.col0 + p * kNR;
-        t.n = std::min(kNR, ncols - p * kNR);
-        finish_tile(t, c, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes, grem, ep);
-      }
+      // Output stage of the previous panel after this panel's AMX work is issued: the core
+      // runs it while the tile unit works (a tile's AMX work and its own output stage are serial).
+      if (last && p > 0) finish_panel(p - 1);
     }
+    if (last) finish_panel(panels - 1);
   }
 }
 
@@ -337,6 +351,7 @@ bool in_place_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, vo
   const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
   const int full = K / kKB, tail = K % kKB;
   const __mmask64 tail_mask = (__mmask64{1} << tail) - 1;  // tail < 64
+  if (tail == 0 && !row_sums) return true;  // nothing to write (and no need to touch A here)
   for (int r = 0; r < kMR; ++r) {
     if (r >= m) {
       if (row_sums) row_sums[r] = 0;
