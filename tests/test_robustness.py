@@ -430,6 +430,18 @@ CASES = [
      "s = lowp.InferenceSession(helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)]).SerializeToString())\n"
      "s.run(None, {'x': np.ones((2, 4), np.uint8)})", "raise"),
     ("session wrong type", "lowp.InferenceSession(12345)", "raise"),
+    ("session num_threads huge", "lowp.InferenceSession(DEMO, num_threads=10**6)", "raise"),
+    ("session num_threads float", "lowp.InferenceSession(DEMO, num_threads=2.0)", "raise"),
+    ("session reflect pad beyond axis", "import onnx\n"
+     "p = node('Constant', [], ['p'], value=onnx.numpy_helper.from_array(np.array([2, 2], np.int64)))\n"
+     "tiny_model([p, node('Pad', ['x', 'p'], ['y'], mode='reflect')])", "raise"),
+    ("session reflect pad inside axis", "import onnx\n"
+     "p = node('Constant', [], ['p'], value=onnx.numpy_helper.from_array(np.array([1, 1], np.int64)))\n"
+     "(y,) = tiny_model([p, node('Pad', ['x', 'p'], ['y'], mode='reflect')])\nassert y.shape == (4,)", "ok"),
+    ("session reduce_mean repeated axes", "tiny_model([node('ReduceMean', ['x'], ['y'], axes=[0, 0])])", "raise"),
+    ("session reduce_mean axis out of range", "tiny_model([node('ReduceMean', ['x'], ['y'], axes=[3])])", "raise"),
+    ("dynamic_quantize NaN", "lowp.dynamic_quantize_linear(np.array([1, np.nan], np.float32))", "raise"),
+    ("dynamic_quantize inf", "lowp.dynamic_quantize_linear(np.array([1, np.inf], np.float32))", "raise"),
 ]
 
 

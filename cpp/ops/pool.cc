@@ -68,7 +68,6 @@ void max_pool_t(const Pool2D& g, const T* x, T* y) {
 template <typename T>
 void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
                       bool cip) {
-  constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
   float deq[256];
   for (int v = 0; v < 256; ++v) {
     const T tv = static_cast<T>(static_cast<uint8_t>(v));
@@ -85,9 +84,8 @@ void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t 
       for (int64_t w = ws; w < we; ++w) acc += deq[static_cast<uint8_t>(xp[h * g.xs[2] + w * g.xs[3]])];
     const int64_t count = cip ? g.kh * g.kw : (he - hs) * (we - ws);
     acc /= static_cast<float>(count);
-    int32_t q = static_cast<int32_t>(std::nearbyint(acc / y_scale + static_cast<float>(y_zp)));
-    q = q < lo ? lo : (q > hi ? hi : q);
-    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] = static_cast<T>(q);
+    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] =
+        saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
   });
 }
 

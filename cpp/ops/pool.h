@@ -2,6 +2,7 @@
 // any view) share one kernel: max pool, average pool (two arithmetics), global-average style
 // integer-sum pooling.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -20,6 +21,17 @@ struct Pool2D {
 
 // The scalar reference for one max-pool output: max over the in-bounds taps of the (n, c) plane
 // starting at xp (padding never wins). Shared by pool.cc and the SIMD files' border outputs.
+// Float average -> T: round half to even and saturate, defined for every float (NaN, e.g. 0/0 from
+// an all-padding window with count_include_pad=0, maps to the zero point's low bound on every CPU).
+template <typename T>
+inline T saturate_round(float v) {
+  constexpr float lo = static_cast<float>(std::numeric_limits<T>::lowest());
+  constexpr float hi = static_cast<float>(std::numeric_limits<T>::max());
+  if (!(v >= lo)) v = lo;  // also NaN
+  if (v > hi) v = hi;
+  return static_cast<T>(static_cast<int32_t>(std::nearbyint(v)));
+}
+
 template <typename T>
 inline T max_pool_one(const Pool2D& g, const T* xp, int64_t oh, int64_t ow) {
   int32_t m = std::numeric_limits<T>::lowest();

@@ -167,7 +167,6 @@ inline void store8(T* p, int32x4_t a, int32x4_t b) {
 template <typename T>
 inline T avg_one(const Pool2D& g, const T* xp, int64_t oh, int64_t ow, float x_scale, int32_t x_zp,
                  float y_scale, int32_t y_zp, bool cip) {
-  constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
   int64_t hs = oh * g.sh - g.pad_top, ws = ow * g.sw - g.pad_left;
   const int64_t he = std::min(hs + g.kh, g.H), we = std::min(ws + g.kw, g.W);
   hs = std::max<int64_t>(hs, 0);
@@ -178,9 +177,7 @@ inline T avg_one(const Pool2D& g, const T* xp, int64_t oh, int64_t ow, float x_s
       acc += x_scale * static_cast<float>(static_cast<int32_t>(xp[h * g.xs[2] + w * g.xs[3]]) - x_zp);
   const int64_t count = cip ? g.kh * g.kw : (he - hs) * (we - ws);
   acc /= static_cast<float>(count);
-  int32_t q = static_cast<int32_t>(std::nearbyint(acc / y_scale + static_cast<float>(y_zp)));
-  q = q < lo ? lo : (q > hi ? hi : q);
-  return static_cast<T>(q);
+  return saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
 }
 
 template <typename T>

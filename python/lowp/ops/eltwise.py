@@ -251,6 +251,8 @@ def dynamic_quantize_linear(x):
         raise TypeError(f"lowp: dynamic_quantize_linear takes float32, got {x.dtype}")
     if x.size == 0:
         raise ValueError("lowp: dynamic_quantize_linear needs a non-empty input")
+    if not np.isfinite(x).all():
+        raise ValueError("lowp: dynamic_quantize_linear input contains NaN or infinity (no finite scale exists)")
     xmin = np.minimum(np.float32(0), x.min())
     xmax = np.maximum(np.float32(0), x.max())
     scale = np.float32((xmax - xmin) / np.float32(255))

@@ -106,6 +106,12 @@ def _pad(attrs, *inp):
         raise ValueError("lowp: negative Pad amounts are not supported")
     if mode == "constant":
         return [np.pad(x, width, mode="constant", constant_values=np.asarray(value).astype(x.dtype))]
+    for a, (b, e) in enumerate(width):
+        if (b or e) and x.shape[a] == 0:
+            raise ValueError(f"lowp: Pad mode {mode!r} cannot pad the empty axis {a}")
+        if mode == "reflect" and max(b, e) >= x.shape[a]:
+            raise ValueError(f"lowp: Pad mode 'reflect' needs pads smaller than the axis (axis {a} has size "
+                             f"{x.shape[a]}, pads {b}, {e}), as onnxruntime requires")
     return [np.pad(x, width, mode={"reflect": "reflect", "edge": "edge"}[mode])]
 
 
@@ -170,6 +176,13 @@ def _global_avg_pool(attrs, x):
 def _reduce_mean(attrs, *inp):
     x = inp[0]
     axes = _axes_arg(attrs, inp)
+    if axes is not None:
+        norm = [a + x.ndim if a < 0 else a for a in axes]
+        if any(not 0 <= a < x.ndim for a in norm) or len(set(norm)) != len(norm):
+            raise ValueError(f"lowp: ReduceMean axes {axes} are out of range or repeated for a {x.ndim}-D input")
+        if not axes and attrs.get("noop_with_empty_axes", 0):
+            return x
+        axes = norm or None
     keep = bool(attrs.get("keepdims", 1))
     return np.mean(x, axis=None if axes is None else tuple(axes), keepdims=keep).astype(x.dtype)
 
