@@ -217,19 +217,65 @@ struct PanelScratch {
 };
 thread_local PanelScratch t_panel;
 
-// Packs k-blocks [kb0, kb0 + nb) (all full) of rows 0..m-1 of A into buf ([kb][32][64], the U8
-// domain); rows m..rows-1 are zero. Row by row, so that A is read sequentially (the hardware
-// prefetchers follow it when A streams from L3/memory); the scattered stores stay in L1.
-void pack_a_chunk(const uint8_t* src, ptrdiff_t lda, int m, int rows, int kb0, int nb, __m512i flip, uint8_t* buf) {
+// amx_blocks on packed A for the first B panel of a chunk, fused with packing that chunk: block
+// kb+1 is packed (loads from A, which streams from L3/memory on large M) while the tile unit
+// works on block kb, instead of packing the whole chunk first with the tile unit idle.
+__attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8_t* src, ptrdiff_t lda, int m, int rows,
+                                                                     int kb0, int nb, __m512i flip, uint8_t* abuf,
+                                                                     const int8_t* b, bool two, int32_t* c,
+                                                                     bool accumulate) {
   const __m512i zero = _mm512_setzero_si512();
   src += static_cast<size_t>(kb0) * kKB;
-  for (int r = 0; r < m; ++r, src += lda) {
-    uint8_t* o = buf + r * kKB;
-    for (int kb = 0; kb < nb; ++kb)
-      _mm512_store_si512(o + static_cast<size_t>(kb) * kABlockBytes, _mm512_xor_si512(_mm512_loadu_si512(src + kb * kKB), flip));
+  auto pack_block = [&](int kb) {
+    uint8_t* o = abuf + static_cast<size_t>(kb) * kABlockBytes;
+    const uint8_t* p = src + static_cast<size_t>(kb) * kKB;
+    for (int r = 0; r < m; ++r, p += lda) _mm512_store_si512(o + r * kKB, _mm512_xor_si512(_mm512_loadu_si512(p), flip));
+    for (int r = m; r < rows; ++r) _mm512_store_si512(o + r * kKB, zero);
+  };
+  configure_tiles();
+  pack_block(0);
+  __asm__ volatile("" ::: "memory");
+  if (accumulate) {
+    _tile_loadd(0, c, kNR * 4);
+    _tile_loadd(1, c + 16, kNR * 4);
+    if (two) {
+      _tile_loadd(2, c + 16 * kNR, kNR * 4);
+      _tile_loadd(3, c + 16 * kNR + 16, kNR * 4);
+    }
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (two) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
   }
-  for (int r = m; r < rows; ++r)
-    for (int kb = 0; kb < nb; ++kb) _mm512_store_si512(buf + static_cast<size_t>(kb) * kABlockBytes + r * kKB, zero);
+  for (int kb = 0; kb < nb; ++kb) {
+    const uint8_t* a = abuf + static_cast<size_t>(kb) * kABlockBytes;
+    _tile_loadd(4, a, kKB);
+    _tile_loadd(6, b, 128);
+    _tile_loadd(7, b + 64, 128);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if (two) {
+      _tile_loadd(5, a + kABlockBytes / 2, kKB);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
+    b += kBBlockBytes;
+    if (kb + 1 < nb) {
+      __asm__ volatile("" ::: "memory");  // the tile loads above read the previous block first
+      pack_block(kb + 1);
+      __asm__ volatile("" ::: "memory");
+    }
+  }
+  _tile_stored(0, c, kNR * 4);
+  _tile_stored(1, c + 16, kNR * 4);
+  if (two) {
+    _tile_stored(2, c + 16 * kNR, kNR * 4);
+    _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+  }
+  __asm__ volatile("" ::: "memory");
 }
 
 // One A panel x `panels` B panels (the driver's inner loop).
@@ -280,12 +326,13 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   for (int kc = 0; kc < blocks; kc += chunk) {
     const int nb = std::min(chunk, blocks - kc);
     const bool last = kc + nb == blocks;
-    if (!direct) pack_a_chunk(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf);
     for (int p = 0; p < panels; ++p) {
       const int8_t* b = b0 + p * b_stride;
       int32_t* c = cbuf + static_cast<size_t>(p) * kMR * kNR;
       const int8_t* bk = b + static_cast<size_t>(kc) * kBBlockBytes;
-      if (direct)
+      if (!direct && p == 0)
+        amx_blocks_packing(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf, bk, two, c, kc > 0);
+      else if (direct)
         amx_blocks(a_src + static_cast<size_t>(kc) * kKB, lda, 16 * lda, kKB, bk, nb, true, c, kc > 0);
       else
         amx_blocks(abuf, kKB, kABlockBytes / 2, kABlockBytes, bk, nb, two, c, kc > 0);
