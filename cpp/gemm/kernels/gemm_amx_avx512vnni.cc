@@ -280,7 +280,7 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8
 
 // One A panel x `panels` B panels (the driver's inner loop).
 //  - A deferred by in_place_a_amx (t0.a_src set: 3..32 rows, K >= 64): A is packed one K chunk at
-//    a time into a 16 KB per-thread buffer that stays in L1 while the chunk runs over every B
+//    a time into a 16-24 KB per-thread buffer that stays in L1 while the chunk runs over every B
 //    panel; the partial 32x32 int32 sums of every panel wait in a per-thread buffer between
 //    chunks (tile load/store: 8 KB per chunk and panel against 16 KB of B from L2). A panel's
 //    output stage runs right after its last chunk. Packing this way never writes A to L2, works
