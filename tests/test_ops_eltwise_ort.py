@@ -34,7 +34,8 @@ def rand_scale(rng, lo=-6.0, hi=1.0):
 @pytest.mark.parametrize("op", ["QLinearAdd", "QLinearMul"])
 @pytest.mark.parametrize("shapes", [((2, 3, 17, 9), (2, 3, 17, 9)), ((4, 1, 33), (5, 1)), ((7,), ()),
                                     ((), (3, 19)), ((2, 1, 5), (1, 6, 1)), ((1, 8, 4, 4), (1, 8, 1, 1)),
-                                    ((), ()), ((3, 1), (1, 1)), ((1, 1), (1, 4)), ((5, 4), (5, 1)), ((6, 1), (6, 1))])
+                                    ((), ()), ((3, 1), (1, 1)), ((1, 1), (1, 4)), ((5, 4), (5, 1)), ((6, 1), (6, 1)),
+                                    ((1, 6, 5, 32), (1, 1, 1, 32)), ((1, 1, 1, 24), (2, 3, 4, 24))])
 def test_binary_vs_ort(dt, op, shapes):
     rng = np.random.default_rng(zlib.crc32(repr((op, str(dt), shapes)).encode()))
     fn = lowp.qlinear_add if op == "QLinearAdd" else lowp.qlinear_mul
@@ -220,6 +221,41 @@ def test_concat_vs_ort(dt, axis):
     const = {"ys", "yz"} | {f"s{j}" for j in range(n)} | {f"z{j}" for j in range(n)}
     want = run_node("QLinearConcat", ins, domain=MS, const=const, attrs={"axis": axis}, out_types=[dt])[0]
     np.testing.assert_array_equal(lowp.qlinear_concat(xs_list, scales, zps, ys, yz, axis=axis), want)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_concat_channels_last_vs_ort(dt):
+    """Concat along the last axis of NHWC-shaped tensors (short blocks per pixel: the table pass +
+    strided row copy path), requantized and copied inputs mixed."""
+    rng = np.random.default_rng(10)
+    for cs in [(16, 16, 16), (32, 3, 64), (8, 24, 48, 300), (5, 7)]:
+        xs_list = [rand_q(rng, dt, (2, 9, 11, c)) for c in cs]
+        ys, yz = rand_scale(rng, -4, 0), rand_zp(rng, dt)
+        scales = [ys if j % 2 else rand_scale(rng, -4, 0) for j in range(len(cs))]
+        zps = [yz if j % 2 else rand_zp(rng, dt) for j in range(len(cs))]
+        ins = [("ys", ys), ("yz", yz)]
+        for j in range(len(cs)):
+            ins += [(f"x{j}", xs_list[j]), (f"s{j}", scales[j]), (f"z{j}", zps[j])]
+        const = {"ys", "yz"} | {f"s{j}" for j in range(len(cs))} | {f"z{j}" for j in range(len(cs))}
+        want = run_node("QLinearConcat", ins, domain=MS, const=const, attrs={"axis": 3}, out_types=[dt])[0]
+        np.testing.assert_array_equal(lowp.qlinear_concat(xs_list, scales, zps, ys, yz, axis=3), want)
+
+
+def test_native_split_matches_numpy():
+    from lowp import _lowp
+
+    rng = np.random.default_rng(12)
+    for shape, axis, sizes in [((1, 7, 5, 32), 3, [16, 16]), ((2, 3, 4, 48), 3, [16, 0, 32]), ((2, 6, 5), 1, [1, 2, 3]),
+                               ((3, 40), 0, [1, 2]), ((2, 5, 3, 300), 3, [100, 200])]:
+        x = rng.integers(0, 256, shape, dtype=np.uint8)
+        got = _lowp.split(x, sizes, axis)
+        want = np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.flags.c_contiguous and g.dtype == x.dtype
+            np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError):
+        _lowp.split(np.zeros((2, 4), np.uint8), [1, 2], 1)
 
 
 @pytest.mark.parametrize("dt", DTYPES)

@@ -135,6 +135,34 @@ def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
     assert "Conv" not in kinds and "Gemm" not in kinds
 
 
+FUSED_CASES = [(n, f, pc, a) for n in ("mobilenetv3", "efficientnet", "yolo", "shufflenet")
+               for f, pc, a in (("QDQ", True, "u8"), ("QOperator", True, "u8"), ("QDQ", False, "u8"), ("QDQ", True, "s8"))]
+
+
+@pytest.mark.parametrize("name,fmt,per_channel,act", FUSED_CASES,
+                         ids=[f"{n}-{f}-{'pc' if p else 'pt'}-{a}" for n, f, p, a in FUSED_CASES])
+def test_models_fused_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
+    """The models as shipped (intermediate tensors not exposed, so the fusions that need a tensor to stay
+    internal -- x * gate(x) into one table, NHWC split/resize/shuffle -- apply): same output bits."""
+    path = B.build_quantized(name, model_dir, fmt, per_channel, act)
+    sess = lowp.InferenceSession(path)
+    x = B.inputs(8, seed=5)
+    y = sess.run(None, {"input": x})[0]
+    r = _ort(path).run(None, {"input": x})[0]
+    kinds = sess.graph.op_counts()
+    if name in ("mobilenetv3", "efficientnet"):
+        assert kinds.get("lowp.QMul", 0) == 1  # only the SE block's broadcast multiply is left
+    if name == "yolo":
+        assert "lowp.QMul" not in kinds
+        # Split, nearest Resize and Concat run on the NHWC tensors: the only layout change left is the
+        # 1x1 pooled head's.
+        assert sum(st.kind == "Transpose(layout)" for st in sess._program.steps) <= 1
+    if act == "u8":
+        assert _mismatch(y, r) == 0
+    else:
+        assert _mismatch(y, r) <= 0.01 * y.size
+
+
 def test_dynamic_batch(model_dir):
     path = B.build_quantized("mobilenetv2", model_dir)
     sess = lowp.InferenceSession(path)

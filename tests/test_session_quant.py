@@ -69,6 +69,38 @@ def test_lut_folding_hardswish_chain():
 
 
 @pytest.mark.parametrize("dt", [np.uint8, np.int8])
+@pytest.mark.parametrize("gate,op,swap", [("Sigmoid", "Mul", False), ("HardSigmoid", "Mul", True),
+                                          ("Sigmoid", "Add", True), ("HardSigmoid", "Mul", False)])
+def test_gated_lut_folding(dt, gate, op, swap):
+    """x * sigmoid(x) (SiLU) / x * hard_sigmoid(x) as quantize_static exports them -- DQ -> gate -> Q, then
+    DQ(x), DQ(gate) -> Mul -> Q -- folds into one lowp.QLut equal to onnxruntime on all 256 codes."""
+    import lowp
+
+    T = helper.np_dtype_to_tensor_dtype(np.dtype(dt))
+    z0 = 0 if dt == np.int8 else 128
+    xi = helper.make_tensor_value_info("x", T, [1, 256])
+    yo = helper.make_tensor_value_info("y", T, [1, 256])
+    c = lambda n, v: helper.make_tensor(n, TensorProto.FLOAT, [], [v])  # noqa: E731
+    zt = lambda n, v: helper.make_tensor(n, T, [], [v])  # noqa: E731
+    inits = [c("xs", 0.061), zt("xz", z0 - 9), c("hs", 1.0 / 255), zt("hz", -128 if dt == np.int8 else 0),
+             c("ys", 0.037), zt("yz", z0 - 101)]
+    ins = ["fx", "fh"] if not swap else ["fh", "fx"]
+    nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["fx"]),
+             helper.make_node(gate, ["fx"], ["g"]),
+             helper.make_node("QuantizeLinear", ["g", "hs", "hz"], ["h"]),
+             helper.make_node("DequantizeLinear", ["h", "hs", "hz"], ["fh"]),
+             helper.make_node(op, ins, ["m"]),
+             helper.make_node("QuantizeLinear", ["m", "ys", "yz"], ["y"])]
+    m = helper.make_model(helper.make_graph(nodes, "g", [xi], [yo], inits),
+                          opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    x = np.arange(256, dtype=np.uint8).view(dt).reshape(1, 256)
+    sess = lowp.InferenceSession(m)
+    assert sess.graph.op_counts() == {"lowp.QLut": 1}
+    want = ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.array_equal(sess.run(None, {"x": x})[0], want)
+
+
+@pytest.mark.parametrize("dt", [np.uint8, np.int8])
 @pytest.mark.parametrize("k,s,p,d,ceil", [(2, 2, 0, 1, 0), (3, 2, 1, 1, 0), (3, 1, 1, 1, 0), (3, 2, 0, 1, 1),
                                           (5, 1, 2, 1, 0), (2, 1, 0, 2, 0), (3, 3, 1, 1, 1)])
 def test_executor_maxpool_vs_onnxruntime(dt, k, s, p, d, ceil):

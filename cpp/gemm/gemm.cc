@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gemm/gemv.h"
 #include "gemm/kernel.h"
 #include "requant/requant.h"
 #include "runtime/thread_pool.h"
@@ -112,6 +113,8 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     }
   }
   if (M == 0) return;
+  // Few rows (M <= kGemvMaxM): the streaming GEMV path of gemm/gemv.cc, when the kernel has one.
+  if (gemv(args, B, out, num_threads)) return;
 
   // Per-call column terms.
   CallTerms& T = t_terms;

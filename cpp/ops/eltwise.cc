@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "requant/requant.h"
 #include "runtime/thread_pool.h"
@@ -261,6 +263,28 @@ void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, con
     std::swap(a, b);
   }
   const EltwiseRowKernels& rk = eltwise_kernels();
+  // (rows, C) op (1, C): an NHWC tensor times a per-channel vector (the squeeze-excitation gate).
+  // Rows of C elements are too short for the vector kernels, so tile the vector into a buffer of
+  // many rows and run the row kernel over long spans (elementwise: the same values, fewer calls).
+  if (bs.ndim == 2 && bs.shape[1] < 1024 && bs.shape[0] > 1 && bs.stride_a[1] == 1 && bs.stride_b[1] == 1 &&
+      ((bs.stride_a[0] == bs.shape[1] && bs.stride_b[0] == 0) || (bs.stride_a[0] == 0 && bs.stride_b[0] == bs.shape[1]))) {
+    const int64_t C = bs.shape[1], R = bs.shape[0];
+    const int64_t reps = std::max<int64_t>(1, 4096 / C);
+    const bool a_rep = bs.stride_a[0] == 0;
+    std::vector<T> tile(static_cast<size_t>(C * reps));
+    for (int64_t r = 0; r < reps; ++r) std::memcpy(tile.data() + r * C, a_rep ? a : b, static_cast<size_t>(C) * sizeof(T));
+    BroadcastShape flat;
+    for (int64_t r0 = 0; r0 < R; r0 += reps) {
+      const int64_t n = std::min(reps, R - r0) * C;
+      const T* pa = a_rep ? tile.data() : a + r0 * C;
+      const T* pb = a_rep ? b + r0 * C : tile.data();
+      flat.ndim = 1;
+      flat.shape[0] = n;
+      flat.stride_a[0] = flat.stride_b[0] = 1;
+      half_even_t(flat, pa, pb, c + r0 * C, p);
+    }
+    return;
+  }
   if (p.op == BinaryOp::Mul) {
     const MulHalfEven k = mul_half_even_consts(p, swapped);
     auto fast = RowFns<T>::mul(rk);

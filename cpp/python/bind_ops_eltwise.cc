@@ -9,6 +9,7 @@
 #include "ops/softmax.h"
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -218,17 +219,68 @@ py::array concat_py(const py::list& xs, const py::list& tables, int axis, const 
     if (has_tab[i]) tp[i] = tabs[i].data();
   }
   uint8_t* dst = static_cast<uint8_t*>(y.mutable_data());
+  int64_t row = 0;
+  for (size_t i = 0; i < k; ++i) row += blk[i];
   {
     py::gil_scoped_release nogil;
-    for (int64_t o = 0; o < outer; ++o)
+    if (outer > 1 && *std::min_element(blk.begin(), blk.end()) < 256) {
+      // Short blocks (an NHWC channel concat: a few dozen bytes per pixel): requantize each input in
+      // one contiguous table pass, then interleave with strided row copies.
+      std::vector<uint8_t> tmp;
+      int64_t off = 0;
       for (size_t i = 0; i < k; ++i) {
-        const uint8_t* s0 = src[i] + o * blk[i];
-        if (tp[i]) ops::lut_apply(s0, tp[i], dst, blk[i]);
-        else if (blk[i]) std::memcpy(dst, s0, static_cast<size_t>(blk[i]));
-        dst += blk[i];
+        const uint8_t* s0 = src[i];
+        if (tp[i]) {
+          tmp.resize(static_cast<size_t>(outer * blk[i]));
+          ops::lut_apply(s0, tp[i], tmp.data(), outer * blk[i]);
+          s0 = tmp.data();
+        }
+        ops::copy_rows(s0, blk[i], dst + off, row, blk[i], outer);
+        off += blk[i];
       }
+    } else {
+      for (int64_t o = 0; o < outer; ++o)
+        for (size_t i = 0; i < k; ++i) {
+          const uint8_t* s0 = src[i] + o * blk[i];
+          if (tp[i]) ops::lut_apply(s0, tp[i], dst, blk[i]);
+          else if (blk[i]) std::memcpy(dst, s0, static_cast<size_t>(blk[i]));
+          dst += blk[i];
+        }
+    }
   }
   return y;
+}
+
+// Split a C-contiguous array along `axis` into contiguous pieces of the given sizes (ONNX Split).
+py::list split_py(const py::array& x, const std::vector<int64_t>& sizes, int axis) {
+  need_c_contig(x, "x");
+  const int nd = static_cast<int>(x.ndim());
+  LOWP_CHECK(axis >= 0 && axis < nd, "axis out of range");
+  int64_t total = 0;
+  for (int64_t v : sizes) {
+    LOWP_CHECK(v >= 0, "split sizes must be >= 0");
+    total += v;
+  }
+  LOWP_CHECK(total == x.shape(axis), "split sizes must add up to the axis length");
+  int64_t outer = 1, inner = static_cast<int64_t>(x.itemsize());
+  for (int d = 0; d < axis; ++d) outer *= x.shape(d);
+  for (int d = axis + 1; d < nd; ++d) inner *= x.shape(d);
+  const int64_t row = total * inner;
+  const uint8_t* src = static_cast<const uint8_t*>(x.data());
+  py::list out;
+  int64_t off = 0;
+  for (int64_t v : sizes) {
+    std::vector<py::ssize_t> shape(x.shape(), x.shape() + nd);
+    shape[axis] = v;
+    py::array y(x.dtype(), shape);
+    {
+      py::gil_scoped_release nogil;
+      ops::copy_rows(src + off, row, static_cast<uint8_t*>(y.mutable_data()), v * inner, v * inner, outer);
+    }
+    off += v * inner;
+    out.append(y);
+  }
+  return out;
 }
 
 py::array binary_py(const py::array& a, const py::array& b, const std::string& op, const std::string& rounding,
@@ -430,6 +482,7 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("axis"));
   m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
   m.def("concat", &concat_py, py::arg("inputs"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
+  m.def("split", &split_py, py::arg("x"), py::arg("sizes"), py::arg("axis"));
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
         py::arg("out_dtype"), py::arg("num_threads") = 1);

@@ -193,6 +193,61 @@ LOWP_TEST(eltwise_simd_tails_and_broadcast_shapes) {
   EXPECT_TRUE(bad == 0, std::to_string(bad) + " SIMD/reference mismatches in" + which);
 }
 
+// (rows, C) op (1, C) and (1, C) op (rows, C): the per-channel broadcast (squeeze-excitation gate on
+// an NHWC tensor) goes through a tiled fast path; every element against add_he / mul_he directly.
+LOWP_TEST(eltwise_channel_vector_broadcast_matches_formula) {
+  std::mt19937 rng(21);
+  int bad = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (auto op : {ops::BinaryOp::Add, ops::BinaryOp::Mul})
+      for (int64_t C : {2, 3, 16, 24, 96, 1000, 1500})
+        for (int64_t R : {2, 7, 300})
+          for (int vec_first = 0; vec_first < 2; ++vec_first) {
+            const ops::BinaryParams p = he_params(t, op, 0.031f, 0.0047f, 0.0123f, 3, -9 + 100 * (t == DType::U8), 5);
+            std::vector<uint8_t> x(static_cast<size_t>(R * C)), v(static_cast<size_t>(C)), y(x.size());
+            for (auto& e : x) e = static_cast<uint8_t>(rng());
+            for (auto& e : v) e = static_cast<uint8_t>(rng());
+            ops::BroadcastShape bs;
+            bs.ndim = 2;
+            bs.shape[0] = R;
+            bs.shape[1] = C;
+            bs.stride_a[0] = vec_first ? 0 : C;
+            bs.stride_b[0] = vec_first ? C : 0;
+            bs.stride_a[1] = bs.stride_b[1] = 1;
+            const uint8_t* a = vec_first ? v.data() : x.data();
+            const uint8_t* b = vec_first ? x.data() : v.data();
+            ops::binary_op(bs, a, b, y.data(), t, p);
+            const ops::AddHalfEven ka = ops::add_half_even_consts(p, false);
+            const ops::MulHalfEven km = ops::mul_half_even_consts(p, false);
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t c = 0; c < C; ++c) {
+                const uint8_t ea = vec_first ? v[c] : x[r * C + c], eb = vec_first ? x[r * C + c] : v[c];
+                const int32_t ia = t == DType::S8 ? static_cast<int8_t>(ea) : ea;
+                const int32_t ib = t == DType::S8 ? static_cast<int8_t>(eb) : eb;
+                const int32_t want = op == ops::BinaryOp::Mul ? ops::mul_he(ia, ib, km) : ops::add_he(ia, ib, ka);
+                bad += static_cast<uint8_t>(want) != y[r * C + c];
+              }
+          }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " mismatches in the channel-vector broadcast");
+}
+
+LOWP_TEST(copy_rows_matches_reference) {
+  std::mt19937 rng(5);
+  std::vector<uint8_t> src(64 * 400);
+  for (auto& e : src) e = static_cast<uint8_t>(rng());
+  int bad = 0;
+  for (int64_t row : {1, 3, 8, 15, 16, 17, 24, 32, 40, 48, 64, 100, 255, 256, 300})
+    for (int64_t extra_s : {0, 5, 64})
+      for (int64_t extra_d : {0, 3, 48}) {
+        const int64_t rows = 37, ss = row + extra_s, ds = row + extra_d;
+        std::vector<uint8_t> want(static_cast<size_t>(ds * rows + 16), 0xA5), got(want);
+        ops::copy_rows_ref(src.data() + 1, ss, want.data(), ds, row, rows);
+        ops::copy_rows(src.data() + 1, ss, got.data(), ds, row, rows);
+        bad += got != want;
+      }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " copy_rows cases differ from the reference");
+}
+
 LOWP_TEST(eltwise_add_half_even_formula) {
   // (F + b*rB) + a*rA with F = zc - (rA*za + rB*zb); the tie 1.5 rounds to 2.
   ops::BinaryParams p;

@@ -13,6 +13,8 @@ result is the one onnxruntime computes:
 * any DAG of elementwise float ops whose only non-constant input is one per-tensor DQ and which
   ends in one Q (hard-swish as Add/Clip/Mul/Div, Sigmoid*x, HardSigmoid, LeakyRelu, a bare DQ->Q
   requantization, ...) is a function of 256 values                       => lowp.QLut
+* QMul / QAdd (x, QLut(x)) -- x * sigmoid(x) (SiLU), x * hard_sigmoid(x) (hard-swish) after the
+  LUT fold -- is again a function of x's 256 values                      => one lowp.QLut
 Whatever is left runs as DQ -> float op -> Q, like onnxruntime's own fallback.
 """
 from __future__ import annotations
@@ -275,6 +277,8 @@ def fuse_qdq(g: Graph) -> None:
     g.nodes = nodes
     g.remove_dead()
     fold_luts(g)
+    g.remove_dead()
+    fold_gated_luts(g)
     g.remove_dead()
 
 
@@ -590,3 +594,45 @@ def _chain(ctx, out_name):
         if len([c for c in cs if c is not None and id(c) not in inside]) != 1 or out_name in ctx.outputs:
             return None
     return list(nodes.values()), dq
+
+
+# --------------------------------------------------------------------------- x (*|+) f(x) -> LUT
+def fold_gated_luts(g: Graph) -> None:
+    """QMul/QAdd(x, QLut(x)) -> QLut(x): SiLU (x * sigmoid(x)) and hard-swish (x * hard_sigmoid(x)) as
+    exported into QDQ models are DQ -> Sigmoid -> Q, then QLinearMul of that and x. Both operands are
+    functions of x's byte, so the result is too: its table is the runtime's own QLinearMul/QLinearAdd
+    kernel applied to (every code, first table[code]), hence the same bits as the two-step form."""
+    from .kernels import make_qbinary
+
+    prod = g.producers()
+    cons = g.consumers()
+    outputs = {o.name for o in g.outputs}
+    replaced, drop = {}, set()
+    for n in g.nodes:
+        if n.kind not in ("lowp.QMul", "lowp.QAdd") or len(n.inputs) != 2:
+            continue
+        for k in (0, 1):
+            x, h = n.inputs[k], n.inputs[1 - k]
+            lut = prod.get(h)
+            if lut is None or lut.kind != "lowp.QLut" or lut.inputs[0] != x or id(lut) in drop:
+                continue
+            if h in outputs or len(cons.get(h, [])) != 1:
+                continue
+            dt = np.asarray(lut.attrs["x_zero_point"]).dtype
+            if np.asarray(n.attrs["y_zero_point"]).dtype != dt or np.asarray(lut.attrs["table"]).dtype != dt:
+                continue
+            codes = np.arange(256, dtype=np.uint8).view(dt)
+            first = np.ascontiguousarray(lut.attrs["table"])
+            ops = (codes, first) if k == 0 else (first, codes)
+            table = make_qbinary(n.op[1:].lower(), n.attrs)(*ops)[0]
+            if table.dtype != dt or table.shape != (256,):
+                continue
+            attrs = dict(table=np.ascontiguousarray(table), x_scale=lut.attrs["x_scale"],
+                         x_zero_point=lut.attrs["x_zero_point"], y_scale=n.attrs["y_scale"],
+                         y_zero_point=n.attrs["y_zero_point"],
+                         function=f"{lut.attrs.get('function', 'f')}->{n.op[1:]}(x, .)")
+            replaced[id(n)] = Node("QLut", [x], list(n.outputs), attrs, n.name, "lowp")
+            drop.add(id(lut))
+            break
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if id(n) not in drop]
