@@ -126,6 +126,8 @@ def test_quantize_nchw_to_nhwc_threads_identical(shape, dt, zp):
 @pytest.mark.parametrize("op", ["add", "mul"])
 @pytest.mark.parametrize("sa,sb", [((1, 56, 56, 24), (1, 56, 56, 24)),      # same shape: one 1-D run
                                    ((2, 3, 100, 128), (1, 3, 1, 128)),      # broadcast rows
+                                   ((1, 28, 28, 96), (1, 1, 1, 96)),        # channel vector (tiled rows)
+                                   ((1, 1, 1, 64), (1, 40, 40, 64)),
                                    ((3, 70000), (1, 1)),                     # scalar B
                                    ((1, 1), (5, 33000))])                    # scalar A (swapped)
 def test_binary_threads_identical(op, sa, sb):
