@@ -551,7 +551,7 @@ def make_qbinary(op, a, num_threads=1):
             return False
         sha, shb = list(nb.shape(a)), list(nb.shape(b))
         nb.op([a, b], [c], lambda P, S: P.binary(S(a), S(b), S(c), sha, shb, dt.name, op, "half_even", sa, za, sb, zb,
-                                                 sc, zc, lo, hi, name=f"Q{op.capitalize()}({c})"))
+                                                 sc, zc, lo, hi, num_threads=num_threads, name=f"Q{op.capitalize()}({c})"))
         return True
     return with_native(run, desc)
 
