@@ -69,8 +69,8 @@ PackedConv::PackedConv(const void* w, DType w_type, int Cout, int KH, int KW, in
     dwk_->pack(*dw_);
     return;
   }
-  const GemmKernel& k = select_kernel(gemm_kernel);
   const int Kg = KH * KW * Cg;
+  const GemmKernel& k = select_kernel_for(gemm_kernel, Kg);
   std::vector<uint8_t> bt(static_cast<size_t>(Kg) * OCg);
   std::vector<int32_t> zg(OCg);
   const uint8_t* wb = static_cast<const uint8_t*>(w);

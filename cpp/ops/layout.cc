@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "ops/quantize.h"
@@ -95,6 +96,46 @@ void copy_rows(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst
     int64_t j = 0;
     for (; j < body; j += 16) std::memcpy(d + j, s + j, 16);
     for (; j < row_bytes; ++j) d[j] = s[j];
+  }
+}
+
+namespace {
+std::atomic<bool> g_gather_simd{true};
+}
+void set_gather_simd(bool on) { g_gather_simd.store(on); }
+bool simd_gather_enabled() { return g_gather_simd.load(); }
+
+void gather_channels_ref(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
+                         int64_t pixels) {
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t j = 0; j < c_out; ++j) y[p * c_out + j] = x[p * c_in + idx[j]];
+}
+
+void gather_channels(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y, int64_t pixels) {
+  if (pixels <= 0 || c_out <= 0) return;
+  struct Run {
+    int64_t src, dst, len;
+  };
+  std::vector<Run> runs;
+  for (int64_t j = 0; j < c_out; ++j) {
+    if (!runs.empty() && runs.back().src + runs.back().len == idx[j]) ++runs.back().len;
+    else runs.push_back({idx[j], j, 1});
+  }
+  if (runs.size() <= 4) {  // slices / concatenations of ranges: strided row copies
+    for (const Run& r : runs) copy_rows(x + r.src, c_in, y + r.dst, c_out, r.len, pixels);
+    return;
+  }
+#if defined(__x86_64__) || defined(_M_X64)
+  if (c_in <= 128 && c_out <= 256 && cpu_has_avx512vbmi() && simd_gather_enabled())
+    return gather_channels_vbmi(x, c_in, idx, c_out, y, pixels);
+#endif
+  // Interleaving permutations (channel shuffle): a byte gather per pixel, the index list in 32-bit.
+  std::vector<int32_t> ix(idx, idx + c_out);
+  const int32_t* __restrict pi = ix.data();
+  for (int64_t p = 0; p < pixels; ++p) {
+    const uint8_t* __restrict xp = x + p * c_in;
+    uint8_t* __restrict yp = y + p * c_out;
+    for (int64_t j = 0; j < c_out; ++j) yp[j] = xp[pi[j]];
   }
 }
 

@@ -25,5 +25,20 @@ void copy_rows(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst
 void copy_rows_ref(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride, int64_t row_bytes,
                    int64_t rows);
 
+// y[p, j] = x[p, idx[j]] for p < pixels, j < c_out, x rows of c_in bytes (an NHWC channel gather:
+// ShuffleNet's channel shuffle, channel slices). Runs of consecutive indices are copied with
+// copy_rows; idx must hold values in [0, c_in) (checked by the caller).
+void gather_channels(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y, int64_t pixels);
+void gather_channels_ref(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
+                         int64_t pixels);
+// Switch for the tests: false makes gather_channels use its portable loops only.
+void set_gather_simd(bool on);
+bool simd_gather_enabled();
+#if defined(__x86_64__) || defined(_M_X64)
+// layout_avx512.cc (AVX-512 VBMI), for c_in <= 128 and c_out <= 256.
+void gather_channels_vbmi(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
+                          int64_t pixels);
+#endif
+
 }  // namespace ops
 }  // namespace lowp

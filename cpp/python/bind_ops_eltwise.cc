@@ -251,6 +251,27 @@ py::array concat_py(const py::list& xs, const py::list& tables, int axis, const 
   return y;
 }
 
+// y[..., j] = x[..., idx[j]] for a C-contiguous 8-bit x (channel gather on the last axis).
+py::array gather_channels_py(const py::array& x, const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& idx) {
+  need_c_contig(x, "x");
+  LOWP_CHECK(x.itemsize() == 1 && x.ndim() >= 1, "gather_channels takes an 8-bit array of rank >= 1");
+  LOWP_CHECK(idx.ndim() == 1, "gather_channels: indices must be 1-D");
+  const int nd = static_cast<int>(x.ndim());
+  const int64_t c_in = x.shape(nd - 1), c_out = idx.shape(0);
+  const int64_t* ip = idx.data();
+  for (int64_t j = 0; j < c_out; ++j) LOWP_CHECK(ip[j] >= 0 && ip[j] < c_in, "gather_channels: index out of range");
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + nd);
+  shape[nd - 1] = c_out;
+  py::array y(x.dtype(), shape);
+  const int64_t pixels = c_in ? static_cast<int64_t>(x.size()) / c_in : 0;
+  {
+    py::gil_scoped_release nogil;
+    ops::gather_channels(static_cast<const uint8_t*>(x.data()), c_in, ip, c_out, static_cast<uint8_t*>(y.mutable_data()),
+                         pixels);
+  }
+  return y;
+}
+
 // Split a C-contiguous array along `axis` into contiguous pieces of the given sizes (ONNX Split).
 py::list split_py(const py::array& x, const std::vector<int64_t>& sizes, int axis) {
   need_c_contig(x, "x");
@@ -482,6 +503,7 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("axis"));
   m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
   m.def("concat", &concat_py, py::arg("inputs"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
+  m.def("gather_channels", &gather_channels_py, py::arg("x"), py::arg("idx"));
   m.def("split", &split_py, py::arg("x"), py::arg("sizes"), py::arg("axis"));
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
