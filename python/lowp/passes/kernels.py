@@ -138,7 +138,35 @@ def _use_fallback() -> bool:
     return os.environ.get("LOWP_GRAPH_FALLBACK", "") == "1"
 
 
+def _with_lut(run, a):
+    """Adapter `run` followed by the node's `lut` attribute (passes/qdq.py fold_luts_into_producers):
+    the 256-entry table applied in place to the 8-bit output."""
+    table = a.get("lut")
+    if table is None:
+        return run
+    table = np.ascontiguousarray(table)
+    dtn = str(table.dtype)
+    try:
+        from .. import _lowp
+        native = _lowp.lut
+    except (ImportError, AttributeError):  # pragma: no cover
+        native = None
+
+    def run_lut(*xs):
+        y = run(*xs)[0]
+        if native is not None and y.flags.c_contiguous and y.flags.writeable:
+            native(y, table, dtn, out=y)
+            return (y,)
+        return (np.take(table, y.view(np.uint8)),)
+    return run_lut
+
+
 def make_qconv(a, num_threads=0):
+    """QConv on NHWC input (then the node's optional `lut` table in place)."""
+    return _with_lut(_make_qconv(a, num_threads), a)
+
+
+def _make_qconv(a, num_threads=0):
     """QConv on NHWC input: lowp.QLinearConv (prepacked once) when available, else the fallback."""
     QLC = getattr(_convops, "QLinearConv", None) if _convops is not None else None
     if QLC is None or _use_fallback():
@@ -484,6 +512,11 @@ def make_qmaxpool_fallback(a):
 
 
 def make_qgemm(a, num_threads=0):
+    """QGemm / QLinearMatMul with constant weights (then the node's optional `lut` table in place)."""
+    return _with_lut(_make_qgemm(a, num_threads), a)
+
+
+def _make_qgemm(a, num_threads=0):
     """QGemm / QLinearMatMul with constant weights: lowp.qlinear_matmul on a PackedMatrix (exact)."""
     w = np.asarray(a["w"])
     Kd, N = w.shape
