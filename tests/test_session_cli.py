@@ -79,6 +79,29 @@ def test_cli_bench_model(capsys):
     assert "p50" in out and "lowp" in out
 
 
+def test_bench_takes_turns_by_block_with_an_untimed_first_run():
+    log = []
+    runners = {k: (lambda k=k: log.append(k)) for k in ("lowp", "ort")}
+    times = cli._time_runs(runners, runs=5, block=2, interleave=False)
+    assert {k: len(v) for k, v in times.items()} == {"lowp": 5, "ort": 5}
+    assert "".join(x[0] for x in log) == "lll" "ooo" "lll" "ooo" "ll" "oo"
+    log.clear()
+    times = cli._time_runs(runners, runs=3, block=2, interleave=True)
+    assert "".join(x[0] for x in log) == "lo" * 3 and len(times["ort"]) == 3
+
+
+def test_cli_bench_model_against_onnxruntime(capsys):
+    pytest.importorskip("onnxruntime")
+    assert cli.main(["bench", DEMO_MODEL, "--runs", "3", "--warmup", "1", "--block", "2", "--ort-spin", "both",
+                     "--threads", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "blocks of 2" in out and "ort no-spin" in out and "lowp / onnxruntime (p50)" in out
+    assert cli.main(["bench", DEMO_MODEL, "--runs", "2", "--warmup", "0", "--interleave", "--no-ort"]) == 0
+    assert "interleaved run by run" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["bench", DEMO_MODEL, "--block", "0"])
+
+
 def test_cli_run_on_an_image(tmp_path, capsys):
     Image = pytest.importorskip("PIL.Image")
     with np.load(os.path.join(DEMO_DIR, "mnist_test.npz")) as d:

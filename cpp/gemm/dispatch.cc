@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "gemm/gemv.h"
 #include "gemm/kernel.h"
 
 namespace lowp {
@@ -20,6 +21,13 @@ extern const GemmKernel kGemmNeonDot;
 extern const GemmKernel kGemmI8mm;
 #endif
 
+// GEMV twins (gemm/gemv.h): M <= kGemvMaxM calls of these kernels run the GEMV kernel on the
+// same packed B. nr == 0: reads any layout (the scalar reference).
+void gemv_ref(const GemvCall& g, int p0, int p1);
+#if defined(__x86_64__) || defined(_M_X64)
+void gemv_avx512vnni(const GemvCall& g, int p0, int p1);
+#endif
+
 namespace {
 const GemmKernel* const kTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -30,7 +38,24 @@ const GemmKernel* const kTable[] = {
 #endif
     &kGemmRef,
 };
+
+const GemvKernel kGemvTable[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+#endif
+    {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
+};
 }  // namespace
+
+const GemvKernel* gemv_kernel_for(const GemmKernel& k) {
+  for (const GemvKernel& g : kGemvTable) {
+    if (g.gemm != &k) continue;
+    // A layout change of the GEMM kernel must not silently feed the GEMV the wrong bytes.
+    if (g.nr == 0 || (g.nr == k.nr && g.kr == k.kr && g.a_domain == k.a_domain && g.b_domain == k.b_domain)) return &g;
+  }
+  return nullptr;
+}
 
 std::vector<const GemmKernel*> compiled_kernels() {
   std::vector<const GemmKernel*> v(std::begin(kTable), std::end(kTable));

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gemm/gemv.h"
 #include "gemm/kernel.h"
 #include "requant/requant.h"
 #include "runtime/thread_pool.h"
@@ -112,6 +113,8 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     }
   }
   if (M == 0) return;
+  // Few rows (M <= kGemvMaxM): the streaming GEMV path of gemm/gemv.cc, when the kernel has one.
+  if (gemv(args, B, out, num_threads)) return;
 
   // Per-call column terms.
   CallTerms& T = t_terms;
@@ -155,9 +158,14 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
 
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
-  // Below ~2M multiply-adds a GEMM takes a few microseconds: handing work to another thread costs more.
+  // Below ~2M multiply-adds a GEMM takes a few microseconds: handing work to another thread costs
+  // more. A GEMM with few rows and a large B (the classifier's 1 x 1280 x 1000) is bound by
+  // streaming B from memory instead (~10 GB/s per core): threads split B's columns, worth it from
+  // a few hundred KiB of B.
   constexpr double kMinParallelMacs = 2.0 * 1024 * 1024;
-  const bool tiny = static_cast<double>(M) * N * K < kMinParallelMacs;
+  constexpr double kMinParallelBBytes = 256.0 * 1024;
+  const bool tiny = static_cast<double>(M) * N * K < kMinParallelMacs &&
+                    static_cast<double>(B.Kp()) * N * element_size(k.b_domain) < kMinParallelBBytes;
   const int threads =
       tiny ? 1 : std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
   const size_t b_esz = element_size(k.b_domain);
@@ -188,8 +196,10 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // several tasks of the same panel packs it once per call instead of once per task.
   const uint64_t call = ++g_calls;
   const bool reuse = mc_panels == 1;
+  // Task order: neighbouring tasks share a B block (each thread starts on a contiguous range of
+  // tasks), or, when a thread reuses its packed A panel across tasks, the same A panel.
   auto task = [&](int t, int /*thread*/) {
-    const int nb = t / m_blocks, mb = t % m_blocks;  // neighbouring tasks share a B block
+    const int nb = reuse ? t % n_blocks : t / m_blocks, mb = reuse ? t / n_blocks : t % m_blocks;
     Scratch& S = t_scratch;
     uint8_t* apack = S.aligned_a(a_bytes);
     if (S.row_sums.size() < static_cast<size_t>(k.mr)) S.row_sums.resize(k.mr);

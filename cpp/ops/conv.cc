@@ -174,6 +174,30 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
     }
     int64_t mc = std::max<int64_t>(16, kIm2colChunkBytes / Kg);
     mc = std::min(mc, M);
+    const int mr = w.group_b(gi).kernel().mr;
+    if (threads > 1 && M >= static_cast<int64_t>(threads) * 8 * mr) {
+      // Enough rows for every thread: one task = im2col of a block of rows into the thread's own
+      // buffer + the single-threaded GEMM of those rows. One pool round instead of two per chunk,
+      // and the im2col rows are consumed from the cache of the core that wrote them.
+      const int64_t want = static_cast<int64_t>(threads) * 4;
+      int64_t rb = (M + want - 1) / want;
+      rb = std::min(mc, (rb + mr - 1) / mr * mr);
+      const int tasks = static_cast<int>((M + rb - 1) / rb);
+      pool.parallel_for(tasks, [&](int t, int /*thread*/) {
+        const int64_t r0 = rb * t, m = std::min(rb, M - r0);
+        ConvScratch& S = t_conv;
+        if (S.cols.size() < static_cast<size_t>(m * Kg)) S.cols.resize(static_cast<size_t>(m * Kg));
+        im2col_nhwc(static_cast<const uint8_t*>(x), g, Cin, gi * Cg, Cg, w.KH(), w.KW(), static_cast<uint8_t>(zx & 0xff),
+                    r0, m, S.cols.data(), Kg);
+        GemmArgs at = a;
+        at.M = static_cast<int>(m);
+        at.a = S.cols.data();
+        at.lda = Kg;
+        at.c = yg + static_cast<size_t>(r0) * Cout * osz;
+        gemm(at, w.group_b(gi), *spec, 1);
+      }, threads);
+      continue;
+    }
     ConvScratch& S = t_conv;
     if (S.cols.size() < static_cast<size_t>(mc * Kg)) S.cols.resize(static_cast<size_t>(mc * Kg));
     for (int64_t m0 = 0; m0 < M; m0 += mc) {

@@ -1,6 +1,7 @@
 // Bindings for the GEMM core: packed weights, gemm, requantization helpers, kernels, threads.
 #include <pybind11/stl.h>
 
+#include "gemm/gemv.h"
 #include "gemm/kernel.h"
 #include "lowp/gemm.h"
 #include "python/common.h"
@@ -59,6 +60,55 @@ py::array run_gemm(const py::array& a, int32_t za, const PackedB& B, const std::
   return c;
 }
 
+// ---- fast path of matmul_integer / qlinear_matmul with a PackedMatrix (python/lowp/gemm.py) ----
+// The Python side checks the zero point and thread count; these return None (the caller then
+// takes the general path, which copies or raises the detailed error) when `a` is not a 2-D
+// uint8/int8 array with contiguous rows and K columns, so the common call is one native call
+// that allocates nothing but its output.
+bool fast_a_ok(const py::handle& h, const PackedB& B, DType* at, ptrdiff_t* lda) {
+  if (!py::isinstance<py::array>(h)) return false;
+  const auto a = py::reinterpret_borrow<py::array>(h);
+  if (a.ndim() != 2 || a.shape(0) < 1 || a.shape(0) > INT32_MAX || a.shape(1) != B.K()) return false;
+  const auto dt = a.dtype();
+  if (dt.equal(py::dtype::of<uint8_t>()))
+    *at = DType::U8;
+  else if (dt.equal(py::dtype::of<int8_t>()))
+    *at = DType::S8;
+  else
+    return false;
+  if (a.shape(1) > 1 && a.strides(1) != 1) return false;
+  if (a.shape(0) > 1 && a.strides(0) < a.shape(1)) return false;
+  *lda = a.shape(0) > 1 ? a.strides(0) : a.shape(1);
+  return true;
+}
+
+py::object fast_gemm(const PackedB& B, const py::handle& a_h, int32_t za, const OutputSpec& spec, int num_threads) {
+  DType at;
+  ptrdiff_t lda;
+  if (!fast_a_ok(a_h, B, &at, &lda)) return py::none();
+  const auto a = py::reinterpret_borrow<py::array>(a_h);
+  const int M = static_cast<int>(a.shape(0));
+  py::array c(np_dtype(spec.out_type), {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});
+  GemmArgs args;
+  args.M = M;
+  args.a = a.data();
+  args.a_type = at;
+  args.lda = lda;
+  args.za = za;
+  args.c = c.mutable_data();
+  args.ldc = B.N();
+  {
+    py::gil_scoped_release nogil;
+    gemm(args, B, spec, num_threads);
+  }
+  return std::move(c);
+}
+
+const OutputSpec& int32_spec() {
+  static const OutputSpec s;  // out_type S32
+  return s;
+}
+
 // Requantize an int32 array; per-channel parameters run along the last axis.
 py::array requantize_array(const py::array& acc_in, const py::array& multiplier, const py::array& shift,
                            const py::array& scale, int32_t zp, int32_t qmin, int32_t qmax, const std::string& rounding,
@@ -111,7 +161,47 @@ void register_gemm(py::module_& m) {
       .def_property_readonly("N", &PackedB::N)
       .def_property_readonly("kernel", [](const PackedB& p) { return std::string(p.kernel().name); })
       .def_property_readonly("nbytes", &PackedB::packed_bytes)
-      .def_property_readonly("dtype", [](const PackedB& p) { return std::string(dtype_name(p.b_type())); });
+      .def_property_readonly("dtype", [](const PackedB& p) { return std::string(dtype_name(p.b_type())); })
+      .def("matmul", [](const PackedB& B, const py::handle& a, int32_t za, int num_threads) {
+        return fast_gemm(B, a, za, int32_spec(), num_threads);
+      })
+      .def("qlinear", [](const PackedB& B, const py::handle& a, int32_t za, const OutputSpec& spec,
+                         const py::handle& bias, int num_threads) -> py::object {
+        if (bias.is_none()) return fast_gemm(B, a, za, spec, num_threads);
+        if (!py::isinstance<py::array>(bias)) return py::none();
+        const auto b = py::reinterpret_borrow<py::array>(bias);
+        if (!b.dtype().equal(py::dtype::of<int32_t>()))
+          throw py::type_error("lowp: bias must be int32, got " + std::string(py::str(b.dtype())));
+        if (b.ndim() != 1 || b.shape(0) != B.N())
+          throw Error("lowp: bias must have shape (" + std::to_string(B.N()) + ",), got " +
+                      std::string(py::str(py::tuple(py::cast(std::vector<py::ssize_t>(b.shape(), b.shape() + b.ndim()))))));
+        // The cached spec stays untouched: a per-thread copy takes the bias (no allocation once warm).
+        thread_local OutputSpec with_bias;
+        with_bias = spec;
+        const int32_t* bp = static_cast<const int32_t*>(b.data());
+        if (b.strides(0) == 4) {
+          with_bias.bias.assign(bp, bp + B.N());
+        } else {
+          with_bias.bias.resize(B.N());
+          for (int j = 0; j < B.N(); ++j) with_bias.bias[j] = *reinterpret_cast<const int32_t*>(
+              static_cast<const char*>(b.data()) + static_cast<ptrdiff_t>(j) * b.strides(0));
+        }
+        return fast_gemm(B, a, za, with_bias, num_threads);
+      });
+
+  // A requantization spec (everything but the bias), built once per set of scales by gemm.py.
+  py::class_<OutputSpec, std::shared_ptr<OutputSpec>>(m, "OutputSpec")
+      .def(py::init([](const std::string& out_dtype, const std::string& rounding, const py::object& multiplier,
+                       const py::object& shift, const py::object& scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
+             return std::make_shared<OutputSpec>(
+                 output_spec(out_dtype, rounding, py::none(), multiplier, shift, scale, zero_point, qmin, qmax));
+           }),
+           py::arg("out_dtype"), py::arg("rounding"), py::arg("multiplier"), py::arg("shift"), py::arg("scale"),
+           py::arg("zero_point"), py::arg("qmin"), py::arg("qmax"));
+
+  m.def("_set_gemv", [](bool on) { set_gemv_enabled(on); }, "Enable/disable the M <= 4 GEMV path (tests).");
+  m.def("_gemv_enabled", [] { return gemv_enabled(); });
+  m.attr("GEMV_MAX_M") = kGemvMaxM;
 
   m.def("gemm", &run_gemm, py::arg("a"), py::arg("a_zero_point"), py::arg("b"), py::arg("out_dtype") = "int32",
         py::arg("rounding") = "half_even", py::arg("bias") = py::none(), py::arg("multiplier") = py::none(),

@@ -10,6 +10,7 @@ void register_gemm(py::module_& m);         // bind_gemm.cc: GEMM core, requanti
 void register_ops_conv(py::module_& m);     // bind_ops_conv.cc: conv, depthwise, FC, matmul
 void register_ops_eltwise(py::module_& m);  // bind_ops_eltwise.cc: pooling, elementwise, LUT, softmax, (de)quantize
 void register_bench(py::module_& m);        // bind_bench.cc: peak probes for the benchmarks
+void register_program(py::module_& m);      // bind_program.cc: the native executor (cpp/exec)
 }  // namespace lowp
 
 PYBIND11_MODULE(_lowp, m) {
@@ -25,4 +26,5 @@ PYBIND11_MODULE(_lowp, m) {
   lowp::register_ops_conv(m);
   lowp::register_ops_eltwise(m);
   lowp::register_bench(m);
+  lowp::register_program(m);
 }

@@ -59,6 +59,7 @@ ThreadPool::~ThreadPool() { stop(); }
 void ThreadPool::start(int threads) {
   threads_ = threads;
   quit_ = false;
+  ranges_ = std::vector<Range>(threads);
   for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
@@ -85,7 +86,7 @@ void ThreadPool::worker(int id) {
   for (;;) {
     spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     const std::function<void(int, int)>* fn;
-    int n;
+    int n, use;
     {
       std::unique_lock<std::mutex> lk(mu_);
       if (generation_.load(std::memory_order_relaxed) == seen && !quit_) {
@@ -98,14 +99,25 @@ void ThreadPool::worker(int id) {
       inflight_.fetch_add(1, std::memory_order_relaxed);
       fn = fn_;
       n = n_;
+      use = active_;
     }
     t_in_pool_task = true;
-    for (int t; (t = next_.fetch_add(1)) < n;) (*fn)(t, id);
+    run_tasks(id, use, n, *fn, id);
     t_in_pool_task = false;
     if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lk(mu_);
       done_cv_.notify_one();
     }
+  }
+}
+
+// Own range first, then the others' leftovers (each task is claimed once, by the fetch_add that
+// returns it below its range's end). Ranges are written under mu_ before the round opens.
+void ThreadPool::run_tasks(int self, int use, int n, const std::function<void(int, int)>& fn, int thread_id) {
+  (void)n;
+  for (int k = 0; k < use; ++k) {
+    Range& r = ranges_[(self + k) % use];
+    for (int t; (t = r.next.fetch_add(1, std::memory_order_relaxed)) < r.end;) fn(t, thread_id);
   }
 }
 
@@ -126,13 +138,16 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
     n_ = n;
     active_ = use;
     open_ = true;
-    next_.store(0, std::memory_order_relaxed);
+    for (int i = 0; i < use; ++i) {
+      ranges_[i].next.store(static_cast<int>(static_cast<int64_t>(n) * i / use), std::memory_order_relaxed);
+      ranges_[i].end = static_cast<int>(static_cast<int64_t>(n) * (i + 1) / use);
+    }
     generation_.fetch_add(1, std::memory_order_release);
     wake = sleeping_.exchange(false, std::memory_order_relaxed);
   }
   if (wake) cv_.notify_all();  // spinning workers see the new generation by themselves
   t_in_pool_task = true;
-  for (int t; (t = next_.fetch_add(1)) < n;) fn(t, 0);
+  run_tasks(0, use, n, fn, 0);
   t_in_pool_task = false;
   {
     std::lock_guard<std::mutex> lk(mu_);

@@ -1,8 +1,12 @@
 // A small persistent thread pool. parallel_for(n, fn) runs fn(task, thread) for task in [0, n)
 // on up to `threads` threads (the caller is thread 0) and returns when all are done.
-// Tasks are claimed dynamically, so work must not depend on which thread runs a task.
-// The caller works too and never waits for a worker that has not joined the round yet: on a
-// loaded machine a descheduled worker costs nothing, the caller just does more of the tasks.
+// Tasks are split into one contiguous range per thread (thread i of `use` starts on tasks
+// [n*i/use, n*(i+1)/use)) and a thread that finishes its own range claims the remaining tasks of
+// the others' ranges one by one, so work must not depend on which thread runs a task. Contiguous
+// ranges keep consecutive ops on the same rows on the same core (its L2 holds the rows it just
+// wrote); stealing balances the load. The caller works too and never waits for a worker that has
+// not joined the round yet: on a loaded machine a descheduled worker costs nothing, the caller
+// just runs the worker's range as well.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -41,7 +45,14 @@ class ThreadPool {
   std::atomic<int> generation_{0};  // polled by spinning workers
   std::atomic<int> inflight_{0};    // workers inside the current round, polled by the caller
   std::atomic<bool> sleeping_{false};  // some worker may be blocked on cv_
-  std::atomic<int> next_{0};
+  // Per-thread task ranges of the current round: slot i holds [next, end) of thread i's range,
+  // one cache line per slot so that claiming a task does not bounce the other threads' lines.
+  struct alignas(64) Range {
+    std::atomic<int> next{0};
+    int end = 0;
+  };
+  std::vector<Range> ranges_;
+  void run_tasks(int self, int use, int n, const std::function<void(int, int)>& fn, int thread_id);
   bool quit_ = false;
 };
 

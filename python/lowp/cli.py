@@ -83,14 +83,17 @@ def _feeds(sess, args, rng):
     return given
 
 
-def _ort_session(path, threads):
+def _ort_session(path, threads, spin=True):
     try:
         import onnxruntime as ort
     except ImportError:
         return None
     so = ort.SessionOptions()
+    so.log_severity_level = 3
     if threads:
         so.intra_op_num_threads = threads
+    if not spin:  # onnxruntime's default is to spin its idle intra-op threads
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
@@ -277,7 +280,16 @@ def _cmd_bench(args) -> int:
     p.add_argument("--float-model", help="also time this float32 model in onnxruntime (e.g. the model before quantization)")
     p.add_argument("--per-op", action="store_true",
                    help="time per operator kind (best of the runs per step), lowp vs onnxruntime's profiler")
+    p.add_argument("--block", type=int, default=10,
+                   help="timed runs per block: the runtimes take turns by block (default 10), see below")
+    p.add_argument("--interleave", action="store_true",
+                   help="alternate the runtimes run by run instead (unfair with threads > 1: see below)")
+    p.add_argument("--ort-spin", choices=["on", "off", "both"], default="on",
+                   help="onnxruntime's session.intra_op.allow_spinning (default on, its default and its "
+                        "fastest here); 'both' times the two configurations")
     a = p.parse_args(args.rest)
+    if a.runs < 1 or a.block < 1 or a.warmup < 0:
+        p.error("--runs and --block must be >= 1, --warmup >= 0")
     import lowp
     from tqdm import tqdm
 
@@ -285,39 +297,68 @@ def _cmd_bench(args) -> int:
     feeds = _feeds(sess, a, np.random.default_rng(a.seed))
     runners = {"lowp": lambda: sess.run(None, feeds)}
     if not a.no_ort:
-        osess = _ort_session(args.target, a.threads)
-        if osess is None:
-            print("onnxruntime not installed: timing lowp only")
-        else:
-            runners["onnxruntime"] = lambda: osess.run(None, feeds)
-            if a.float_model:
-                fsess = _ort_session(a.float_model, a.threads)
-                runners["ort float32"] = lambda: fsess.run(None, feeds)
-    times = {k: [] for k in runners}
+        spins = {"on": [True], "off": [False], "both": [True, False]}[a.ort_spin]
+        for spin in spins:
+            osess = _ort_session(args.target, a.threads, spin)
+            if osess is None:
+                print("onnxruntime not installed: timing lowp only")
+                break
+            name = "onnxruntime" if spin or len(spins) == 1 else "ort no-spin"
+            runners[name] = (lambda o: lambda: o.run(None, feeds))(osess)
+        if a.float_model and len(runners) > 1:
+            fsess = _ort_session(a.float_model, a.threads)
+            runners["ort float32"] = lambda: fsess.run(None, feeds)
     for k, fn in runners.items():
         for _ in range(a.warmup):
             fn()
-    # Interleave the runtimes so machine noise hits both alike.
-    for _ in tqdm(range(a.runs), desc=f"bench {args.target}", unit="run", leave=False):
-        for k, fn in runners.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append((time.perf_counter() - t) * 1e3)
+    with tqdm(total=a.runs * len(runners), desc=f"bench {args.target}", unit="run", leave=False) as bar:
+        times = _time_runs(runners, a.runs, a.block, a.interleave, bar.update)
     if a.per_op:
         _per_op_table(sess, args.target, feeds, a)
-    print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs (ms)")
+    how = "interleaved run by run" if a.interleave else f"taking turns in blocks of {a.block} runs (+1 untimed)"
+    print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs, {how} (ms)")
     print(f"{'runtime':<12} {'min':>8} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
     for k, ts in times.items():
         t = np.array(ts)
         print(f"{k:<12} {t.min():8.3f} {np.percentile(t, 50):8.3f} {np.percentile(t, 90):8.3f} "
               f"{np.percentile(t, 99):8.3f} {t.mean():8.3f}")
-    if "onnxruntime" in times:
-        r = np.median(times["lowp"]) / np.median(times["onnxruntime"])
-        print(f"lowp / onnxruntime (p50): {r:.2f}x   (min: {min(times['lowp']) / min(times['onnxruntime']):.2f}x)")
+    for k in ("onnxruntime", "ort no-spin"):
+        if k in times:
+            r = np.median(times["lowp"]) / np.median(times[k])
+            print(f"lowp / {k} (p50): {r:.2f}x   (min: {min(times['lowp']) / min(times[k]):.2f}x)")
     if "ort float32" in times:
         r = np.median(times["ort float32"]) / np.median(times["lowp"])
         print(f"lowp int8 is {r:.2f}x faster than onnxruntime float32 (p50)")
     return 0
+
+
+def _time_runs(runners, runs, block, interleave, progress=None):
+    """Times `runs` calls of every runner (ms); returns {name: [times]}.
+
+    Fairness. Both runtimes keep their worker threads spinning for a while after a run (lowp's pool
+    ~0.2 ms, onnxruntime's intra-op threads longer), so a run that directly follows the other
+    runtime's run shares the CPU with those spinning threads. By default the runtimes therefore
+    take turns by block: each block starts with one untimed run (it absorbs the other runtime's
+    spinning tail and wakes this runtime's threads), then `block` timed runs. Each runtime is timed
+    in its own steady state, as an application using only it would see it, while slow drifts of
+    the machine's load still hit both alike. interleave=True alternates run by run (no untimed runs).
+    """
+    times = {k: [] for k in runners}
+    bs = 1 if interleave else block
+    done = 0
+    while done < runs:
+        n = min(bs, runs - done)
+        for k, fn in runners.items():
+            if not interleave:
+                fn()
+            for _ in range(n):
+                t = time.perf_counter()
+                fn()
+                times[k].append((time.perf_counter() - t) * 1e3)
+            if progress is not None:
+                progress(n)
+        done += n
+    return times
 
 
 def _per_op_table(sess, path, feeds, a):

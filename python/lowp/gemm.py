@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from . import _lowp
-from ._dispatch import _kernel_arg, _threads_arg
+from ._dispatch import _MAX_THREADS, _forced_kernel, _kernel_arg, _threads_arg
 
 __all__ = [
     "PackedMatrix",
@@ -119,6 +119,7 @@ class PackedMatrix:
         self._b.setflags(write=False)
         self._zb = _zero_point(b_zero_point, b.dtype, "b_zero_point", allow_vector_len=b.shape[1])
         self._packed: dict[str, object] = {}
+        self._specs: dict = {}  # qlinear_matmul requantization specs, by their arguments (_spec_key)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -146,11 +147,66 @@ class PackedMatrix:
             self._packed[key] = p  # dict assignment is atomic under the GIL
         return p
 
+    def _native(self):
+        """packed() for the current kernel, minus the method-call and name-resolution overhead."""
+        key = _forced_kernel.get() or (_DEFAULT_KERNEL[0] if _DEFAULT_KERNEL else _default_kernel())
+        p = self._packed.get(key)
+        return p if p is not None else self.packed(key)
+
     def __reduce__(self):
         return (PackedMatrix, (self._b, self._zb if self._zb.size > 1 else int(self._zb[0])))
 
     def __repr__(self) -> str:
         return f"PackedMatrix(shape={self.shape}, dtype={self.dtype}, per_column_zero_point={self._zb.size > 1})"
+
+
+_DEFAULT_KERNEL: list = []
+
+
+def _default_kernel() -> str:
+    # select_kernel() reads $LOWP_KERNEL once per process, so its answer never changes.
+    if not _DEFAULT_KERNEL:
+        _DEFAULT_KERNEL.append(_lowp.default_kernel())
+    return _DEFAULT_KERNEL[0]
+
+
+# --------------------------------------------------------------------------- fast path
+# matmul_integer / qlinear_matmul with a PackedMatrix and a 2-D activation (the serving case) make
+# one native call (PackedB.matmul / PackedB.qlinear) after a few cheap checks here; anything
+# unusual (other layouts, zero point forms, errors) falls through to the general path below,
+# which validates in full and raises the detailed errors.
+def _fast_za(zp, dt):
+    """a_zero_point as an int when it is a plain in-range scalar, else None (general path)."""
+    if zp is None:
+        return 0
+    t = type(zp)
+    if t is int:
+        v = zp
+    elif (t is np.uint8 or t is np.int8) and zp.dtype == dt:
+        v = int(zp)
+    else:
+        return None
+    r = _RANGE.get(dt)
+    return v if r is not None and r[0] <= v <= r[1] else None
+
+
+def _fast_threads(num_threads):
+    if num_threads is None:
+        return 0
+    if type(num_threads) is int and 1 <= num_threads <= _MAX_THREADS:
+        return num_threads
+    return None
+
+
+def _key1(x):
+    """Hashable identity of one qlinear_matmul argument (type included: np.uint8(5) and np.int8(5)
+    give different output dtypes); raises TypeError when there is none."""
+    t = type(x)
+    if t is np.ndarray:
+        if x.size > 4096:
+            raise TypeError("too large to key")
+        return (t, x.dtype.str, x.shape, x.tobytes())
+    return (t, x)
 
 
 # --------------------------------------------------------------------------- batching
@@ -239,6 +295,13 @@ def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, num_threads=No
     broadcasting. a_zero_point is per tensor; b_zero_point per tensor or per column (N).
     Sums wrap modulo 2^32 like every int32 MatMulInteger.
     """
+    if type(b) is PackedMatrix and type(a) is np.ndarray and b_zero_point is None:
+        za = 0 if a_zero_point is None else _fast_za(a_zero_point, a.dtype)
+        th = 0 if num_threads is None else _fast_threads(num_threads)
+        if za is not None and th is not None:
+            y = b._native().matmul(a, za, th)
+            if y is not None:
+                return y
     threads = _threads_arg(num_threads)
 
     def call(a2, za, packed, m, n):
@@ -340,6 +403,33 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     rounding: "half_even" (onnxruntime, default), "gemmlowp" (TFLite reference) or "single"
     (TFLITE_SINGLE_ROUNDING / ruy). activation_min/max clamp the output (fused ReLU/ReLU6).
     """
+    if type(b) is PackedMatrix and type(a) is np.ndarray and b_zero_point is None:
+        za = 0 if a_zero_point is None else _fast_za(a_zero_point, a.dtype)
+        th = 0 if num_threads is None else _fast_threads(num_threads)
+        if za is not None and th is not None and a.dtype in _QTYPES:
+            # Scalars key as (type, value) pairs directly; numpy arrays (unhashable) by their bytes.
+            key = (a.dtype.char, type(a_scale), a_scale, type(b_scale), b_scale, type(y_scale), y_scale,
+                   type(y_zero_point), y_zero_point, rounding, type(activation_min), activation_min,
+                   type(activation_max), activation_max, y_dtype)
+            try:
+                spec = b._specs.get(key)
+            except TypeError:
+                try:
+                    key = (a.dtype.char, _key1(a_scale), _key1(b_scale), _key1(y_scale), _key1(y_zero_point),
+                           _key1(rounding), _key1(activation_min), _key1(activation_max), _key1(y_dtype))
+                    spec = b._specs.get(key)
+                except TypeError:  # unhashable or large argument: no memo
+                    key = spec = None
+            if spec is None:
+                spec = _qlinear_spec(a.dtype, a_scale, b.shape[1], b_scale, y_scale, y_zero_point, rounding,
+                                     activation_min, activation_max, y_dtype)
+                if key is not None:
+                    if len(b._specs) >= 64:
+                        b._specs.clear()
+                    b._specs[key] = spec
+            y = b._native().qlinear(a, za, spec, bias, th)
+            if y is not None:
+                return y
     threads = _threads_arg(num_threads)
     a = _qarray(a, "a")
     N = b.shape[-1] if isinstance(b, PackedMatrix) else (np.shape(b)[-1] if np.ndim(b) >= 2 else 1)
@@ -368,6 +458,19 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
                           num_threads=threads, **params)
 
     return _run(a, b, b_zero_point, a_zero_point, call)
+
+
+def _qlinear_spec(a_dtype, a_scale, n, b_scale, y_scale, y_zero_point, rounding, activation_min, activation_max,
+                  y_dtype):
+    """The native requantization spec of a qlinear_matmul call (same checks as the general path)."""
+    dt = _out_dtype(y_zero_point, a_dtype, y_dtype)
+    zy = int(_zero_point(y_zero_point, dt, "y_zero_point")[0])
+    qmin, qmax = _act_range(dt, activation_min, activation_max)
+    params = _requant_params(rounding, a_scale, b_scale, y_scale, n)
+    if np.ndim(y_zero_point) > 0 and np.size(y_zero_point) != 1:
+        raise ValueError("lowp: y_zero_point must be a scalar")
+    return _lowp.OutputSpec(dt.name, rounding, params.get("multiplier"), params.get("shift"), params.get("scale"), zy,
+                            qmin, qmax)
 
 
 def quantize_multiplier(real: float, *, single_rounding: bool = False) -> tuple[int, int]:

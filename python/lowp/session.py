@@ -6,9 +6,11 @@ A drop-in for the common onnxruntime calls::
     (logits,) = sess.run(None, {"input": x})
 
 Import -> passes (constant folding, QDQ fusion, lookup tables) -> lowering to prepacked kernel
-calls happens once in the constructor. The compiled program is immutable: `run` keeps its
-intermediate tensors in a per-call dictionary, so one session can serve many Python threads at
-once (the kernels release the GIL). Sessions pickle as their model bytes.
+calls happens once in the constructor. For each input-shape signature the steps are then lowered
+once more into native programs (cpp/exec) that run the whole model in one native call with the GIL
+released (python/lowp/passes/native.py); steps without a native form run as Python steps between
+them. The compiled program is immutable and each run uses its own arena / environment, so one
+session can serve many Python threads at once. Sessions pickle as their model bytes.
 """
 from __future__ import annotations
 
@@ -40,15 +42,19 @@ class InferenceSession:
 
     path_or_bytes: a file path, the serialized model, or an onnx.ModelProto.
     num_threads: threads for lowp's kernels (default: lowp's pool size).
+    native: run through native programs (default True unless the environment sets LOWP_NATIVE=0);
+    False keeps the pure-Python step loop (same bits, slower; for comparison and debugging).
     providers / sess_options are accepted (and ignored) for drop-in compatibility with onnxruntime.
     """
 
-    def __init__(self, path_or_bytes, sess_options=None, providers=None, *, num_threads=None, **kwargs):
+    def __init__(self, path_or_bytes, sess_options=None, providers=None, *, num_threads=None, native=None,
+                 **kwargs):
         from ._dispatch import _threads_arg
 
         threads = _threads_arg(num_threads) or None  # ValueError outside [1, 4096]
         self._model_bytes = load_model_bytes(path_or_bytes)
         self._num_threads = threads
+        self._native = None if native is None else bool(native)
         self._build()
 
     def _build(self):
@@ -57,7 +63,7 @@ class InferenceSession:
         self._outputs = [NodeArg(v) for v in g.outputs]
         optimize(g)
         self._graph = g
-        self._program = lower(g, self._num_threads or 0)
+        self._program = lower(g, self._num_threads or 0, native=self._native)
 
     # ------------------------------------------------------------------ onnxruntime-style API
     def get_inputs(self):
@@ -146,11 +152,12 @@ class InferenceSession:
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
-        return {"model": self._model_bytes, "num_threads": self._num_threads}
+        return {"model": self._model_bytes, "num_threads": self._num_threads, "native": self._native}
 
     def __setstate__(self, state):
         self._model_bytes = state["model"]
         self._num_threads = state["num_threads"]
+        self._native = state.get("native")
         self._build()
 
     def __repr__(self):
@@ -158,6 +165,6 @@ class InferenceSession:
         return f"lowp.InferenceSession(inputs=[{ins}], {len(self._program.steps)} steps)"
 
 
-def load(path_or_bytes, *, num_threads=None) -> InferenceSession:
-    """Same as lowp.InferenceSession(path_or_bytes, num_threads=num_threads)."""
-    return InferenceSession(path_or_bytes, num_threads=num_threads)
+def load(path_or_bytes, *, num_threads=None, native=None) -> InferenceSession:
+    """Same as lowp.InferenceSession(path_or_bytes, num_threads=num_threads, native=native)."""
+    return InferenceSession(path_or_bytes, num_threads=num_threads, native=native)

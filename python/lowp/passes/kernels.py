@@ -31,6 +31,109 @@ from .quant import RANGES, quantize
 
 NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # NCHW axis -> NHWC axis
 
+# Native descriptions (passes/native.py): an adapter's callable may carry ``fn.native(nb, ins, outs)``
+# that emits, through the recorder nb, native ops computing exactly what fn computes (parameters
+# bound from the probe shapes). Returning False keeps the step in Python.
+
+
+def with_native(fn, desc):
+    fn.native = desc
+    return fn
+
+
+def _prod(shape):
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def native_transpose(perm):
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if len(shp) != len(perm) or nb.dtype(x) != nb.dtype(y):
+            return False
+        esz = nb.dtype(x).itemsize
+        nb.op([x], [y], lambda P, S: P.transpose(S(x), S(y), list(shp), list(perm), esz, name=f"transpose({y})"))
+        return True
+    return desc
+
+
+def native_alias(nb, ins, outs):
+    """Reshape / Flatten / Squeeze / Unsqueeze / Identity: same bytes, new shape (no copy)."""
+    x, y = ins[0], outs[0]
+    xa, ya = nb.array(x), nb.array(y)
+    if xa is None or ya is None or xa.dtype != ya.dtype or xa.nbytes != ya.nbytes or len(outs) != 1:
+        return False
+    nb.alias(y, x)
+    return True
+
+
+def _copy_runs(src, es):
+    """(n, 3) int64 {src byte offset, dst byte offset, bytes}: maximal runs of consecutive source
+    elements in the flat source-index array `src` (one entry per output element)."""
+    src = np.asarray(src, np.int64).reshape(-1)
+    if src.size == 0:
+        return np.zeros((0, 3), np.int64)
+    brk = np.flatnonzero(np.diff(src) != 1) + 1
+    starts = np.concatenate([[0], brk])
+    ends = np.concatenate([brk, [src.size]])
+    return np.stack([src[starts] * es, starts * es, (ends - starts) * es], axis=1).astype(np.int64)
+
+
+def native_index_move(op, attrs):
+    """Slice / Split / Gather / Expand / Transpose ...: pure data movement whose other inputs are
+    constants for this signature. The step itself, evaluated on an array of element indices, says
+    where every output element comes from; contiguous runs become one native copy op."""
+    def desc(nb, ins, outs):
+        xa = nb.array(ins[0])
+        if xa is None or xa.size > (1 << 26):
+            return False
+        others = []
+        for i in ins[1:]:
+            v = nb.value(i) if i else None
+            if i and v is None:
+                return False
+            others.append(v)
+        idx = np.arange(xa.size, dtype=np.int64).reshape(xa.shape)
+        res = evaluate(op, attrs, [idx] + others)
+        ys, runs = [], []
+        for o, r in zip(outs, res):
+            if not o:
+                continue
+            ya = nb.array(o)
+            if ya is None or ya.dtype != xa.dtype or ya.shape != np.shape(r):
+                return False
+            ys.append(o)
+            runs.append(_copy_runs(r, xa.dtype.itemsize))
+        if not ys:
+            return False
+        x = ins[0]
+        nb.op([x], ys, lambda P, S: P.copy_runs(S(x), [S(o) for o in ys], runs, name=f"{op}({ys[0]})"))
+        return True
+    return desc
+
+
+def native_concat(axis, tables=None):
+    """Concatenation of contiguous tensors along `axis` (tables(nb, ins) -> per-input 256-entry
+    requantization tables or None)."""
+    def desc(nb, ins, outs):
+        xs = [i for i in ins if i]
+        y = outs[0]
+        ys = nb.shape(y)
+        nd = len(ys)
+        ax = axis + nd if axis < 0 else axis
+        dt = nb.dtype(y)
+        if not 0 <= ax < nd or any(nb.dtype(i) != dt or len(nb.shape(i)) != nd for i in xs):
+            return False
+        outer = _prod(ys[:ax])
+        blocks = [_prod(nb.shape(i)[ax:]) * dt.itemsize for i in xs]
+        tabs = tables(nb, xs) if tables is not None else [None] * len(xs)
+        nb.op(xs, [y], lambda P, S: P.concat([S(i) for i in xs], S(y), outer, blocks, tabs, name=f"concat({y})"))
+        return True
+    return desc
+
 
 def nchw_to_nhwc(x):
     N, C, H, W = x.shape
@@ -85,6 +188,10 @@ def to_nhwc(x):
 
 def to_nchw(x):
     return (np.ascontiguousarray(x.transpose(0, 3, 1, 2)),)
+
+
+to_nhwc.native = native_transpose((0, 2, 3, 1))
+to_nchw.native = native_transpose((0, 3, 1, 2))
 
 
 def lut(x, table):
@@ -229,7 +336,18 @@ def _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads):
             x = np.ascontiguousarray(x)
         return (native(x, zx, conv.packed(), geo[0], geo[1], geo[2], out_dt, num_threads=threads, **rq),)
 
-    return run
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != xdt or len(shp) != 4 or shp[3] != cin:
+            return False
+        s, d, p = resolve(shp[1:3], k_hw, **geo_kw)
+        packed = conv.packed()
+        nb.op([x], [y], lambda P, S: P.conv(S(x), S(y), list(shp), xdt.name, zx, packed, list(s), list(d), list(p),
+                                            out_dt, num_threads=threads, name=f"QConv({y})", **rq))
+        return True
+
+    return with_native(run, desc)
 
 
 def make_qconv_fallback(a, num_threads=0):
@@ -341,7 +459,18 @@ def make_qmaxpool(a):
         native(x.transpose(0, 3, 1, 2), y.transpose(0, 3, 1, 2), geo[0], geo[1], geo[2], geo[3])
         return (y,)
 
-    return run
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp, dt = nb.shape(x), nb.dtype(x)
+        if dt not in (np.uint8, np.int8) or len(shp) != 4:
+            return False
+        k, st, d, head, _tail, out = _pool_geometry(list(shp[1:3]), ks, *geo_kw)
+        ys = [shp[0], out[0], out[1], shp[3]]
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), ys, dt.name, 0, list(k), list(st), list(d),
+                                            list(head), name=f"QMaxPool({y})"))
+        return True
+
+    return with_native(run, desc)
 
 
 def make_qglobal_avgpool(a):
@@ -370,7 +499,18 @@ def make_qglobal_avgpool(a):
         native(x.reshape(N, 1, count, C).transpose(0, 3, 1, 2), y.reshape(N, 1, 1, C).transpose(0, 3, 1, 2),
                [1, count], [1, 1], [0, 0], "global_mlas", fxs, izp, fys, iyz, False, 0, 0)
         return (y,)
-    return run
+
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != dt or len(shp) != 4:
+            return False
+        N, H, W, C = shp
+        count = H * W
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, 1, count, C], [N, 1, 1, C], dt.name, 2, [1, count], [1, 1],
+                                            [1, 1], [0, 0], fxs, izp, fys, iyz, name=f"QGlobalAvgPool({y})"))
+        return True
+    return with_native(run, desc)
 
 
 def make_qavgpool(a):
@@ -381,7 +521,25 @@ def make_qavgpool(a):
     kw = dict(strides=p.get("strides"), pads=p.get("pads"), ceil_mode=int(p.get("ceil_mode", 0)),
               auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)))
     ks = list(p["kernel_shape"])
-    return lambda x: (f(x, xs, xz, ys, yz, ks, layout="NHWC", **kw),)
+
+    def desc(nb, ins, outs):
+        from ..ops.eltwise import _f32, _pool_geometry, _zp1
+        x, y = ins[0], outs[0]
+        shp, dt = nb.shape(x), nb.dtype(x)
+        if dt not in (np.uint8, np.int8) or len(shp) != 4 or len(ks) != 2:
+            return False
+        k, s, _d, head, tail, out = _pool_geometry(list(shp[1:3]), ks, kw["strides"], kw["pads"], None,
+                                                   kw["ceil_mode"], kw["auto_pad"])
+        whole = list(k) == list(shp[1:3]) and not any(head) and not any(tail)
+        fxs, fys = _f32(xs, "x_scale"), _f32(ys, "y_scale")
+        ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
+        cip = bool(kw["count_include_pad"])
+        yshape = [shp[0], out[0], out[1], shp[3]]
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, 2 if whole else 1, list(k),
+                                            list(s), [1, 1], list(head), fxs, ixz, fys, iyz, cip,
+                                            name=f"QAvgPool({y})"))
+        return True
+    return with_native(lambda x: (f(x, xs, xz, ys, yz, ks, layout="NHWC", **kw),), desc)
 
 
 def make_qbinary(op, a):
@@ -412,7 +570,16 @@ def make_qbinary(op, a):
             raise TypeError(f"lowp: QLinear{op.capitalize()} expects two {dt} tensors, got "
                             f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
         return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi),)
-    return run
+
+    def desc(nb, ins, outs):
+        a, b, c = ins[0], ins[1], outs[0]
+        if nb.dtype(a) != dt or nb.dtype(b) != dt:
+            return False
+        sha, shb = list(nb.shape(a)), list(nb.shape(b))
+        nb.op([a, b], [c], lambda P, S: P.binary(S(a), S(b), S(c), sha, shb, dt.name, op, "half_even", sa, za, sb, zb,
+                                                 sc, zc, lo, hi, name=f"Q{op.capitalize()}({c})"))
+        return True
+    return with_native(run, desc)
 
 
 def make_qmatmul_activations(a, num_threads=0):
@@ -432,6 +599,30 @@ def make_qconcat(a, lay):
     f = _eltops.qlinear_concat
     axis = NHWC_AXIS[a["axis"] % 4] if lay == "NHWC" else a["axis"]
     sc, zp, ys, yz = a["scales"], a["zero_points"], a["y_scale"], a["y_zero_point"]
+
+    def tables(nb, names):
+        # the tables lowp.qlinear_concat uses (None = copy)
+        from ..ops.eltwise import _f32, _table_for, _zp1
+        dt = nb.dtype(names[0])
+        fys, iyz = _f32(ys, "y_scale"), _zp1(yz, dt, "y_zero_point")
+        out = []
+        for i in range(len(names)):
+            s, z = _f32(sc[i], "scale"), _zp1(zp[i], dt, "zero_point")
+            out.append(None if (s == fys and z == iyz) else _table_for("identity", {}, s, z, fys, iyz, dt, dt,
+                                                                        "half_even"))
+        return out
+
+    def desc(nb, ins, outs):
+        if len([i for i in ins if i]) != len(sc) or nb.dtype(outs[0]) not in (np.uint8, np.int8):
+            return False
+        return native_concat(axis, tables)(nb, ins, outs)
+
+    return with_native(_python_qconcat(f, axis, sc, zp, ys, yz), desc)
+
+
+def _python_qconcat(f, axis, sc, zp, ys, yz):
+    """The Python-step QConcat: lowp.qlinear_concat's tables (onnxruntime's float32 requantization)
+    built once, then one native concat per run."""
     try:
         from .. import _lowp
         native = _lowp.concat
@@ -440,13 +631,11 @@ def make_qconcat(a, lay):
     dt = np.asarray(yz).dtype
     if native is None or dt not in (np.dtype(np.uint8), np.dtype(np.int8)):
         return lambda *xs: (f(list(xs), sc, zp, ys, yz, axis=axis),)
-    # lowp.qlinear_concat's tables (onnxruntime's float32 requantization), built once here; the call
-    # per run is then one native concat.
     fys, fyz = _eltops._f32(ys, "y_scale"), _eltops._zp1(yz, dt, "y_zero_point")
-    tables = []
+    tabs = []
     for s_, z_ in zip(sc, zp):
         same = _eltops._f32(s_, "scale") == fys and _eltops._zp1(z_, dt, "zero_point") == fyz
-        tables.append(None if same else np.ascontiguousarray(
+        tabs.append(None if same else np.ascontiguousarray(
             _eltops._table_for("identity", {}, s_, z_, ys, yz, dt, dt, "half_even")))
     dtn = str(dt)
 
@@ -454,7 +643,7 @@ def make_qconcat(a, lay):
         if all(isinstance(x, np.ndarray) and x.dtype == dt and x.flags.c_contiguous for x in xs) and xs \
                 and all(x.ndim == xs[0].ndim for x in xs):
             ax = axis + xs[0].ndim if axis < 0 else axis
-            return (native(list(xs), tables, ax, dtn),)
+            return (native(list(xs), tabs, ax, dtn),)
         return (f(list(xs), sc, zp, ys, yz, axis=axis),)
     return concat
 
@@ -552,7 +741,21 @@ def _make_qgemm(a, num_threads=0):
                                      activation_max=qmax, y_dtype=ydt, num_threads=threads)
         return (y.reshape(x.shape[:-1] + (N,)),)
 
-    return run
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if native is None or nb.dtype(x) != xdt or not shp or shp[-1] != Kd:
+            return False
+        M = _prod(shp[:-1])
+        if M <= 0:
+            return False
+        pb = packed.packed()
+        nb.op([x], [y], lambda P, S: P.gemm(S(x), S(y), M, xdt.name, zx, pb, out_dt, "half_even", bias=bias,
+                                            zero_point=zy, qmin=qmin, qmax=qmax, num_threads=threads or 0,
+                                            name=f"QGemm({y})", **params))
+        return True
+
+    return with_native(run, desc)
 
 
 def make_matmul_integer(a, num_threads=0):
@@ -713,7 +916,7 @@ def make_qmove(a, lay):
         def flatten(x):
             k = ax + x.ndim if ax < 0 else ax
             return (x.reshape(int(np.prod(x.shape[:k], dtype=np.int64)), -1),)
-        return flatten
+        return with_native(flatten, native_alias)
     if op == "Concat" and lay == "NHWC":
         attrs["axis"] = NHWC_AXIS[int(attrs["axis"]) % 4]
     if op == "Pad":
@@ -731,7 +934,21 @@ def make_qmove(a, lay):
                 at["value"] = qv[0]
             return tuple(evaluate("Pad", at, ins))
         return pad
-    return lambda *xs: tuple(evaluate(op, attrs, list(xs)))
+    return generic_step(op, attrs)
+
+
+def generic_step(op, attrs):
+    """A numpy step (float_ops.evaluate) with a native form for pure data movement."""
+    fn = lambda *xs: tuple(evaluate(op, attrs, list(xs)))  # noqa: E731
+    if op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"):
+        return with_native(fn, native_alias)
+    if op == "Transpose" and attrs.get("perm") is not None:
+        return with_native(fn, native_transpose(tuple(int(p) for p in attrs["perm"])))
+    if op == "Concat":
+        return with_native(fn, native_concat(int(attrs["axis"])))
+    if op in ("Slice", "Split", "Gather", "Expand", "Transpose"):
+        return with_native(fn, native_index_move(op, attrs))
+    return fn
 
 
 def make_float_fallback(n):

@@ -9,6 +9,10 @@ NCHW model converts once at its boundary.
 """
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from ..graph import Graph
@@ -33,9 +37,17 @@ class Step:
 
 
 class Program:
-    """Immutable compiled graph: steps, the constants they read, and when each value dies."""
+    """Immutable compiled graph: steps, the constants they read, and when each value dies.
 
-    def __init__(self, steps, constants, inputs, outputs):
+    run() executes the steps natively where it can: per input-shape signature (and forced-kernel
+    context) the steps are lowered once into native programs (passes/native.py, cpp/exec) that
+    run in one call each, with Python steps between them where a step has no native form.
+    LOWP_NATIVE=0 (or native=False) keeps the pure-Python loop (run_python).
+    """
+
+    MAX_SIGNATURES = 8  # native programs kept per Program (dynamic batch / image sizes)
+
+    def __init__(self, steps, constants, inputs, outputs, native=None):
         self.steps = steps
         self.constants = constants
         self.inputs = inputs
@@ -53,8 +65,29 @@ class Program:
                       for s, dead in zip(steps, self.free_after)]
         self._base = dict(constants)
         self._base[""] = None  # an omitted optional input
+        if native is None:
+            native = os.environ.get("LOWP_NATIVE", "1") != "0"
+        self.native = bool(native) and _native_available()
+        # LOWP_NATIVE_CHECK=1 (the test suite): every native run is compared with the Python loop.
+        self.check_native = os.environ.get("LOWP_NATIVE_CHECK", "") == "1"
+        self._native = OrderedDict()  # signature -> run items (passes/native.py)
+        self._lock = threading.Lock()
 
     def run(self, feed: dict) -> dict:
+        if not self.native:
+            return self.run_python(feed)
+        items = self._items(feed)
+        if self.check_native:
+            want = self.run_python(feed)
+            got = self._run_items(items, feed)
+            for o in self.outputs:
+                a, b = np.asarray(want[o]), np.asarray(got[o])
+                if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+                    raise AssertionError(f"lowp: native program output {o!r} differs from the Python steps")
+            return got
+        return self._run_items(items, feed)
+
+    def run_python(self, feed: dict) -> dict:
         env = self._base.copy()
         env.update(feed)
         for fn, ins, outs, dead in self._plan:
@@ -64,6 +97,90 @@ class Program:
             for d in dead:
                 del env[d]
         return env
+
+    # ------------------------------------------------------------------ native programs
+    def _signature(self, feed):
+        from .._dispatch import _kernel_arg
+        from ..ops.conv import _forced_dw
+
+        sig = tuple((np.shape(feed[n]), getattr(feed[n], "dtype", None)) for n in self.inputs)
+        return sig, _kernel_arg(), _forced_dw.get() or ""
+
+    def _items(self, feed):
+        key = self._signature(feed)
+        items = self._native.get(key)
+        if items is None:
+            with self._lock:
+                items = self._native.get(key)
+                if items is None:
+                    items = self._compile(feed)
+                    self._native[key] = items
+                    while len(self._native) > self.MAX_SIGNATURES:
+                        self._native.popitem(last=False)
+        return items
+
+    def _compile(self, feed):
+        from .native import compile_native
+
+        env = self._base.copy()
+        env.update(feed)
+        for fn, ins, outs, _ in self._plan:  # probe run: keeps every tensor (shapes for the native ops)
+            res = fn(*[env[i] for i in ins])
+            for k, name in outs:
+                env[name] = res[k]
+        items, statics = compile_native(self, env)
+        # One native program from graph inputs to graph outputs: run() is one native call.
+        if len(items) == 1 and items[0][0] == "native":
+            seg = items[0][1]
+            if set(seg.outputs) == set(self.outputs) and all(n in self.inputs for n in seg.inputs):
+                return ("single", seg)
+        base = self._base.copy()
+        base.update(statics)
+        return ("mixed", (items, base))
+
+    def _run_items(self, items, feed):
+        kind, body = items
+        if kind == "single":
+            seg = body
+            ins = [feed[n] for n in seg.inputs]
+            if all(x.shape == s[0] for x, s in zip(ins, seg.in_sig)):
+                return dict(zip(seg.outputs, seg.prog.run(ins)))
+            return self.run_python(feed)
+        items, base = body
+        env = base.copy()
+        env.update(feed)
+        for k, v in items:
+            if k == "py":
+                res = v.fn(*[env[i] for i in v.inputs])
+                for name, r in zip(v.outputs, res):
+                    if name:
+                        env[name] = r
+                continue
+            ins = [env[n] for n in v.inputs]
+            if all(isinstance(x, np.ndarray) and x.shape == s[0] and x.dtype == s[1] for x, s in zip(ins, v.in_sig)):
+                env.update(zip(v.outputs, v.prog.run(ins)))
+            else:  # shapes this segment was not built for (data-dependent): its steps in Python
+                for st in v.steps:
+                    res = st.fn(*[env[i] for i in st.inputs])
+                    for name, r in zip(st.outputs, res):
+                        if name:
+                            env[name] = r
+        return env
+
+    def native_programs(self, feed):
+        """The native segments used for inputs like `feed` (built if needed): list of NativeProgram."""
+        kind, body = self._items(feed)
+        if kind == "single":
+            return [body.prog]
+        return [v.prog for k, v in body[0] if k == "native"]
+
+
+def _native_available() -> bool:
+    try:
+        from .. import _lowp
+    except ImportError:  # pragma: no cover
+        return False
+    return hasattr(_lowp, "NativeProgram")
 
 
 def _rank(g: Graph, name: str, ranks: dict):
@@ -89,7 +206,7 @@ def unsupported_nodes(g: Graph) -> list:
     return bad
 
 
-def lower(g: Graph, num_threads: int = 0) -> Program:
+def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
     bad = unsupported_nodes(g)
     if bad:
         kinds = sorted({n.kind for n in bad})
@@ -157,6 +274,7 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
                 if x.shape[1] == 1:
                     return (K.nchw_to_nhwc(quantize(x, s, z, 1)),)
                 return (quantize(x.transpose(0, 2, 3, 1), s, z, 3),)
+            q_nhwc.native = _native_quantize_nhwc
             steps.append(Step(q_nhwc, n.inputs, n.outputs, n.name, kind))
             layout[n.outputs[0]] = "NHWC"
             ranks[n.outputs[0]] = 4
@@ -215,7 +333,7 @@ def lower(g: Graph, num_threads: int = 0) -> Program:
     for v in consts.values():
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
-    prog = Program(steps, consts, inputs, out_names)
+    prog = Program(steps, consts, inputs, out_names, native=native)
     prog.output_aliases = dict(zip([o.name for o in g.outputs], out_names))
     return prog
 
@@ -262,9 +380,17 @@ def _make(n, g, lay, num_threads):
     if kind == "lowp.QLut":
         table = np.ascontiguousarray(a["table"])
         f = K.elt("lookup_table")
+
+        def lut_desc(nb, ins, outs):
+            x, y = ins[0], outs[0]
+            if nb.dtype(x) not in (np.uint8, np.int8) or nb.dtype(y) != table.dtype or nb.shape(x) != nb.shape(y):
+                return False
+            n = int(np.prod(nb.shape(x), dtype=np.int64))
+            nb.op([x], [y], lambda P, S: P.lut(S(x), S(y), table, n, name=f"QLut({y})"))
+            return True
         if f is not None:
-            return lambda x: (f(x, table),)
-        return lambda x: (K.lut(x, table),)
+            return K.with_native(lambda x: (f(x, table),), lut_desc)
+        return K.with_native(lambda x: (K.lut(x, table),), lut_desc)
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
     if kind in ("lowp.QAdd", "lowp.QMul"):
@@ -286,12 +412,13 @@ def _make(n, g, lay, num_threads):
         # lowp.quantize_linear (one native pass) when present; else numpy float32 in place. Both are
         # bit-exact with onnxruntime (tests/test_session_quant.py, and every model test).
         fq = K.elt("quantize_linear")
+        qdesc = _native_qdq(axis, False)
         if fq is not None and not a.get("output_dtype"):
             def qfn_native(x, s, z=None):
                 if x.dtype != np.float32 or x.size < 4096:  # tiny tensors: numpy has less call overhead
                     return (quantize(x, s, z, axis),)
                 return (fq(x, s, z, axis=axis),)
-            return qfn_native
+            return K.with_native(qfn_native, qdesc)
         def qfn(x, s, z=None):
             return (quantize(x, s, z, axis),)
         return qfn
@@ -301,7 +428,7 @@ def _make(n, g, lay, num_threads):
             axis = 3
         def dqfn(x, s, z=None):
             return (dequantize(x, s, z, axis),)
-        return dqfn
+        return K.with_native(dqfn, _native_qdq(axis, True))
     if n.domain == "" and n.op == "Shape" and lay == "NCHW":
         return lambda x: tuple(evaluate("Shape", a, [x]))
     if n.domain == "" and n.op in ("Conv", "Gemm", "MatMul", "MaxPool", "AveragePool"):
@@ -311,6 +438,61 @@ def _make(n, g, lay, num_threads):
     if n.op == "Concat" and lay == "NHWC":
         attrs = dict(a)
         attrs["axis"] = K.NHWC_AXIS[int(a["axis"]) % 4]
-        return lambda *xs: tuple(evaluate("Concat", attrs, list(xs)))
-    op = n.op
-    return lambda *xs: tuple(evaluate(op, a, list(xs)))
+        return K.generic_step("Concat", attrs)
+    return K.generic_step(n.op, a)
+
+
+def _native_quantize_nhwc(nb, ins, outs):
+    """Native form of the NCHW float -> NHWC 8-bit boundary (per-tensor parameters)."""
+    x, y = ins[0], outs[0]
+    s = nb.value(ins[1])
+    z = nb.value(ins[2]) if len(ins) > 2 and ins[2] else None
+    shp, ydt = nb.shape(x), nb.dtype(y)
+    if s is None or (len(ins) > 2 and ins[2] and z is None) or nb.dtype(x) != np.float32 or len(shp) != 4:
+        return False
+    if ydt not in (np.uint8, np.int8) or np.size(s) != 1 or (z is not None and np.size(z) != 1):
+        return False
+    if z is not None and np.asarray(z).dtype != ydt:
+        return False
+    N, C, H, W = shp
+    fs = float(np.float32(np.asarray(s).reshape(-1)[0]))
+    iz = 0 if z is None else int(np.asarray(z).reshape(-1)[0])
+    if not (np.isfinite(fs) and fs > 0):
+        return False
+    nb.op([x], [y], lambda P, S: P.quantize_nhwc(S(x), S(y), N, C, H * W, ydt.name, fs, iz, name=f"Quantize({y})"))
+    return True
+
+
+def _native_qdq(axis, dequant):
+    """Native QuantizeLinear (float32 -> 8-bit) / DequantizeLinear (8-bit -> float32)."""
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        s = nb.value(ins[1])
+        z = nb.value(ins[2]) if len(ins) > 2 and ins[2] else None
+        if s is None or (len(ins) > 2 and ins[2] and z is None):
+            return False
+        shp = nb.shape(x)
+        qdt = nb.dtype(x) if dequant else nb.dtype(y)
+        fdt = nb.dtype(y) if dequant else nb.dtype(x)
+        if qdt not in (np.uint8, np.int8) or fdt != np.float32 or nb.shape(y) != shp:
+            return False
+        if z is not None and np.asarray(z).dtype != qdt:
+            return False
+        sv = np.ascontiguousarray(np.asarray(s, np.float32).reshape(-1))
+        zv = np.zeros(sv.size, np.int32) if z is None else np.ascontiguousarray(np.asarray(z).astype(np.int32).reshape(-1))
+        if zv.size != sv.size or not np.all(np.isfinite(sv)) or (not dequant and not np.all(sv > 0)):
+            return False
+        nd = len(shp)
+        if sv.size == 1:
+            outer, ln, inner = 1, 1, int(np.prod(shp, dtype=np.int64))
+        else:
+            ax = axis % nd if nd else 0
+            if nd == 0 or shp[ax] != sv.size:
+                return False
+            outer = int(np.prod(shp[:ax], dtype=np.int64))
+            ln = int(shp[ax])
+            inner = int(np.prod(shp[ax + 1:], dtype=np.int64))
+        nm = ("Dequantize" if dequant else "Quantize") + f"({y})"
+        nb.op([x], [y], lambda P, S: P.quantize(S(x), S(y), dequant, outer, ln, inner, qdt.name, sv, zv, name=nm))
+        return True
+    return desc

@@ -1,0 +1,326 @@
+// Native executor ops (exec/ops.h): thin bound calls of the kernels in cpp/gemm and cpp/ops.
+#include "exec/ops.h"
+
+#include <cstring>
+#include <utility>
+
+#include "ops/layout.h"
+#include "ops/quantize.h"
+
+namespace lowp {
+namespace exec {
+
+namespace {
+
+class ConvOp final : public Op {
+ public:
+  ConvOp(std::shared_ptr<const PackedConv> w, const ConvGeometry& g, DType xt, int32_t zx, OutputSpec spec, int nt)
+      : w_(std::move(w)), g_(g), xt_(xt), zx_(zx), spec_(std::move(spec)), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    conv2d(*w_, g_, in[0], xt_, zx_, out[0], spec_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const PackedConv> w_;
+  ConvGeometry g_;
+  DType xt_;
+  int32_t zx_;
+  OutputSpec spec_;
+  int nt_;
+};
+
+class GemmOp final : public Op {
+ public:
+  GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt)
+      : b_(std::move(b)), M_(M), at_(at), za_(za), spec_(std::move(spec)), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    GemmArgs a;
+    a.M = M_;
+    a.a = in[0];
+    a.a_type = at_;
+    a.lda = b_->K();
+    a.za = za_;
+    a.c = out[0];
+    a.ldc = b_->N();
+    gemm(a, *b_, spec_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const PackedB> b_;
+  int M_;
+  DType at_;
+  int32_t za_;
+  OutputSpec spec_;
+  int nt_;
+};
+
+class BinaryOp final : public Op {
+ public:
+  BinaryOp(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p) : bs_(bs), t_(t), p_(p) {}
+  void run(const void* const* in, void* const* out) const override { ops::binary_op(bs_, in[0], in[1], out[0], t_, p_); }
+
+ private:
+  ops::BroadcastShape bs_;
+  DType t_;
+  ops::BinaryParams p_;
+};
+
+class LutOp final : public Op {
+ public:
+  LutOp(const uint8_t* t, int64_t n) : n_(n) { std::memcpy(table_, t, 256); }
+  void run(const void* const* in, void* const* out) const override {
+    ops::lut_apply(static_cast<const uint8_t*>(in[0]), table_, static_cast<uint8_t*>(out[0]), n_);
+  }
+
+ private:
+  alignas(64) uint8_t table_[256];
+  int64_t n_;
+};
+
+class PoolOp final : public Op {
+ public:
+  PoolOp(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p) : g_(g), t_(t), mode_(mode), p_(p) {}
+  void run(const void* const* in, void* const* out) const override {
+    switch (mode_) {
+      case 0: ops::max_pool(g_, in[0], out[0], t_); break;
+      case 1:
+        ops::avg_pool_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp, p_.count_include_pad);
+        break;
+      case 2: ops::global_avg_pool_mlas(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp); break;
+      default: ops::avg_pool_int(g_, in[0], out[0], t_, p_.x_zp, p_.count_include_pad, p_.qmin, p_.qmax); break;
+    }
+  }
+
+ private:
+  ops::Pool2D g_;
+  DType t_;
+  int mode_;
+  AvgPoolParams p_;
+};
+
+class QuantizeNhwcOp final : public Op {
+ public:
+  QuantizeNhwcOp(int64_t N, int64_t C, int64_t HW, DType yt, float s, int32_t z)
+      : N_(N), C_(C), HW_(HW), yt_(yt), s_(s), z_(z) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_);
+  }
+
+ private:
+  int64_t N_, C_, HW_;
+  DType yt_;
+  float s_;
+  int32_t z_;
+};
+
+class QuantizeOp final : public Op {
+ public:
+  QuantizeOp(bool dequant, int64_t outer, int64_t len, int64_t inner, DType t, std::vector<float> s,
+             std::vector<int32_t> z)
+      : dq_(dequant), outer_(outer), len_(len), inner_(inner), t_(t), s_(std::move(s)), z_(std::move(z)) {}
+  void run(const void* const* in, void* const* out) const override {
+    const int64_t cnt = static_cast<int64_t>(s_.size());
+    if (dq_)
+      ops::dequantize_linear(in[0], t_, static_cast<float*>(out[0]), outer_, len_, inner_, s_.data(), z_.data(), cnt);
+    else
+      ops::quantize_linear(static_cast<const float*>(in[0]), out[0], t_, outer_, len_, inner_, s_.data(), z_.data(),
+                           cnt);
+  }
+
+ private:
+  bool dq_;
+  int64_t outer_, len_, inner_;
+  DType t_;
+  std::vector<float> s_;
+  std::vector<int32_t> z_;
+};
+
+class TransposeOp final : public Op {
+ public:
+  // Output dims d (row-major) read the input with stride istride_[d] (elements).
+  TransposeOp(const std::vector<int64_t>& shape, const std::vector<int>& perm, size_t esz) : esz_(esz) {
+    const int nd = static_cast<int>(shape.size());
+    std::vector<int64_t> in_stride(static_cast<size_t>(nd), 1);
+    for (int d = nd - 2; d >= 0; --d) in_stride[static_cast<size_t>(d)] = in_stride[static_cast<size_t>(d + 1)] * shape[static_cast<size_t>(d + 1)];
+    for (int d = 0; d < nd; ++d) {
+      oshape_.push_back(shape[static_cast<size_t>(perm[static_cast<size_t>(d)])]);
+      istride_.push_back(in_stride[static_cast<size_t>(perm[static_cast<size_t>(d)])]);
+    }
+    total_ = 1;
+    for (int64_t v : oshape_) total_ *= v;
+  }
+  void run(const void* const* in, void* const* out) const override {
+    switch (esz_) {
+      case 1: go<uint8_t>(in[0], out[0]); break;
+      case 2: go<uint16_t>(in[0], out[0]); break;
+      case 4: go<uint32_t>(in[0], out[0]); break;
+      default: go<uint64_t>(in[0], out[0]); break;
+    }
+  }
+
+ private:
+  template <typename T>
+  void go(const void* x, void* y) const {
+    const T* src = static_cast<const T*>(x);
+    T* dst = static_cast<T*>(y);
+    if (total_ == 0) return;
+    const int nd = static_cast<int>(oshape_.size());
+    if (nd == 0) {
+      dst[0] = src[0];
+      return;
+    }
+    int64_t idx[kMaxRank] = {};
+    const int64_t inner = oshape_[static_cast<size_t>(nd - 1)], is = istride_[static_cast<size_t>(nd - 1)];
+    const int64_t rows = total_ / inner;
+    int64_t base = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* s = src + base;
+      for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];
+      dst += inner;
+      // advance the outer index (dims nd-2 .. 0)
+      for (int d = nd - 2; d >= 0; --d) {
+        const size_t du = static_cast<size_t>(d);
+        base += istride_[du];
+        if (++idx[d] < oshape_[du]) break;
+        base -= istride_[du] * oshape_[du];
+        idx[d] = 0;
+      }
+    }
+  }
+  static constexpr int kMaxRank = 8;
+  std::vector<int64_t> oshape_, istride_;
+  int64_t total_ = 0;
+  size_t esz_;
+};
+
+class CopyOp final : public Op {
+ public:
+  explicit CopyOp(size_t n) : n_(n) {}
+  void run(const void* const* in, void* const* out) const override {
+    if (n_) std::memcpy(out[0], in[0], n_);
+  }
+
+ private:
+  size_t n_;
+};
+
+class CopyRunsOp final : public Op {
+ public:
+  explicit CopyRunsOp(std::vector<std::vector<CopyRun>> runs) : runs_(std::move(runs)) {}
+  void run(const void* const* in, void* const* out) const override {
+    const uint8_t* x = static_cast<const uint8_t*>(in[0]);
+    for (size_t k = 0; k < runs_.size(); ++k) {
+      uint8_t* y = static_cast<uint8_t*>(out[k]);
+      for (const CopyRun& r : runs_[k]) std::memcpy(y + r.dst, x + r.src, static_cast<size_t>(r.len));
+    }
+  }
+
+ private:
+  std::vector<std::vector<CopyRun>> runs_;
+};
+
+class ConcatOp final : public Op {
+ public:
+  ConcatOp(int64_t outer, std::vector<int64_t> blk, std::vector<std::vector<uint8_t>> tables)
+      : outer_(outer), blk_(std::move(blk)), tables_(std::move(tables)) {}
+  void run(const void* const* in, void* const* out) const override {
+    uint8_t* dst = static_cast<uint8_t*>(out[0]);
+    for (int64_t o = 0; o < outer_; ++o)
+      for (size_t i = 0; i < blk_.size(); ++i) {
+        const uint8_t* s = static_cast<const uint8_t*>(in[i]) + o * blk_[i];
+        if (!tables_[i].empty()) ops::lut_apply(s, tables_[i].data(), dst, blk_[i]);
+        else if (blk_[i]) std::memcpy(dst, s, static_cast<size_t>(blk_[i]));
+        dst += blk_[i];
+      }
+  }
+
+ private:
+  int64_t outer_;
+  std::vector<int64_t> blk_;
+  std::vector<std::vector<uint8_t>> tables_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeometry& g, DType x_type, int32_t zx,
+                              OutputSpec spec, int num_threads) {
+  LOWP_CHECK(w != nullptr, "conv op without weights");
+  LOWP_CHECK(x_type == DType::U8 || x_type == DType::S8, "conv input must be uint8 or int8");
+  LOWP_CHECK(g.KH == w->KH() && g.KW == w->KW(), "conv geometry does not match the packed weights");
+  LOWP_CHECK(g.N >= 1 && g.H >= 1 && g.W >= 1 && g.OH() >= 1 && g.OW() >= 1, "conv geometry gives an empty output");
+  return std::unique_ptr<Op>(new ConvOp(std::move(w), g, x_type, zx, std::move(spec), num_threads));
+}
+
+std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
+                              int num_threads) {
+  LOWP_CHECK(b != nullptr, "gemm op without weights");
+  LOWP_CHECK(M >= 1, "gemm op needs M >= 1");
+  LOWP_CHECK(a_type == DType::U8 || a_type == DType::S8, "gemm input must be uint8 or int8");
+  return std::unique_ptr<Op>(new GemmOp(std::move(b), M, a_type, za, std::move(spec), num_threads));
+}
+
+std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "binary op on uint8 or int8 only");
+  return std::unique_ptr<Op>(new BinaryOp(bs, t, p));
+}
+
+std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n) {
+  return std::unique_ptr<Op>(new LutOp(table256, n));
+}
+
+std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "pooling on uint8 or int8 only");
+  LOWP_CHECK(mode >= 0 && mode <= 3, "unknown pooling mode");
+  if (mode == 2) LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W, "global pooling geometry expected");
+  return std::unique_ptr<Op>(new PoolOp(g, t, mode, p));
+}
+
+std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp) {
+  LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "quantize_nchw_to_nhwc output must be uint8 or int8");
+  return std::unique_ptr<Op>(new QuantizeNhwcOp(N, C, HW, yt, scale, zp));
+}
+
+std::unique_ptr<Op> make_quantize(int64_t outer, int64_t len, int64_t inner, DType yt, std::vector<float> scale,
+                                  std::vector<int32_t> zp) {
+  LOWP_CHECK(scale.size() == zp.size() && (scale.size() == 1 || static_cast<int64_t>(scale.size()) == len),
+             "quantize: bad scale / zero point length");
+  return std::unique_ptr<Op>(new QuantizeOp(false, outer, len, inner, yt, std::move(scale), std::move(zp)));
+}
+
+std::unique_ptr<Op> make_dequantize(int64_t outer, int64_t len, int64_t inner, DType xt, std::vector<float> scale,
+                                    std::vector<int32_t> zp) {
+  LOWP_CHECK(scale.size() == zp.size() && (scale.size() == 1 || static_cast<int64_t>(scale.size()) == len),
+             "dequantize: bad scale / zero point length");
+  return std::unique_ptr<Op>(new QuantizeOp(true, outer, len, inner, xt, std::move(scale), std::move(zp)));
+}
+
+std::unique_ptr<Op> make_transpose(const std::vector<int64_t>& shape, const std::vector<int>& perm, size_t elem_size) {
+  LOWP_CHECK(shape.size() == perm.size() && shape.size() <= 8, "transpose: rank <= 8 and one perm entry per axis");
+  std::vector<bool> seen(shape.size(), false);
+  for (int p : perm) {
+    LOWP_CHECK(p >= 0 && static_cast<size_t>(p) < shape.size() && !seen[static_cast<size_t>(p)], "transpose: bad perm");
+    seen[static_cast<size_t>(p)] = true;
+  }
+  for (int64_t d : shape) LOWP_CHECK(d >= 0, "transpose: negative dimension");
+  LOWP_CHECK(elem_size == 1 || elem_size == 2 || elem_size == 4 || elem_size == 8, "transpose: element size 1/2/4/8");
+  return std::unique_ptr<Op>(new TransposeOp(shape, perm, elem_size));
+}
+
+std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs) {
+  for (const auto& v : runs)
+    for (const CopyRun& r : v) LOWP_CHECK(r.src >= 0 && r.dst >= 0 && r.len >= 0, "copy runs: negative offset");
+  return std::unique_ptr<Op>(new CopyRunsOp(std::move(runs)));
+}
+
+std::unique_ptr<Op> make_copy(size_t bytes) { return std::unique_ptr<Op>(new CopyOp(bytes)); }
+
+std::unique_ptr<Op> make_concat(int64_t outer, std::vector<int64_t> block_bytes,
+                                std::vector<std::vector<uint8_t>> tables) {
+  LOWP_CHECK(!block_bytes.empty() && tables.size() == block_bytes.size(), "concat: one table slot per input");
+  for (const auto& t : tables) LOWP_CHECK(t.empty() || t.size() == 256, "concat: tables have 256 entries");
+  for (int64_t b : block_bytes) LOWP_CHECK(b >= 0, "concat: negative block");
+  return std::unique_ptr<Op>(new ConcatOp(outer, std::move(block_bytes), std::move(tables)));
+}
+
+}  // namespace exec
+}  // namespace lowp

@@ -1,0 +1,59 @@
+// Native ops of the executor (exec/program.h): each binds one call of an existing kernel in
+// cpp/gemm or cpp/ops to its parameters (shapes fixed, weights prepacked and shared, output stage
+// precomputed). Tensors are contiguous; 4-D activations are NHWC unless noted.
+#pragma once
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "exec/program.h"
+#include "lowp/gemm.h"
+#include "ops/conv.h"
+#include "ops/eltwise.h"
+#include "ops/pool.h"
+
+namespace lowp {
+namespace exec {
+
+// conv2d(*w, g, x, x_type, zx, y, spec): x N x H x W x Cin -> y N x OH x OW x Cout.
+std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeometry& g, DType x_type, int32_t zx,
+                              OutputSpec spec, int num_threads);
+// gemm: x M x K (K = b->K()) -> y M x N.
+std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
+                              int num_threads);
+// binary_op on contiguous a, b with the broadcast strides in `bs` (output contiguous).
+std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p);
+// y[i] = table[x[i]] for n bytes.
+std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n);
+// Pooling through element strides (Pool2D); mode: 0 max, 1 float average (ORT), 2 global (MLAS),
+// 3 integer average (TFLite).
+struct AvgPoolParams {
+  float x_scale = 1.f, y_scale = 1.f;
+  int32_t x_zp = 0, y_zp = 0, qmin = 0, qmax = 255;
+  bool count_include_pad = false;
+};
+std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p);
+// float32 NCHW -> 8-bit NHWC, per-tensor scale / zero point.
+std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp);
+// QuantizeLinear / DequantizeLinear over [outer, len, inner] with 1 or len scales.
+std::unique_ptr<Op> make_quantize(int64_t outer, int64_t len, int64_t inner, DType yt, std::vector<float> scale,
+                                  std::vector<int32_t> zp);
+std::unique_ptr<Op> make_dequantize(int64_t outer, int64_t len, int64_t inner, DType xt, std::vector<float> scale,
+                                    std::vector<int32_t> zp);
+// y = x.transpose(perm) (contiguous in, contiguous out), elements of elem_size bytes, rank <= 8.
+std::unique_ptr<Op> make_transpose(const std::vector<int64_t>& shape, const std::vector<int>& perm, size_t elem_size);
+// Pure data movement (slice, split, gather, expand, ...): output k is written by its runs
+// {src byte offset, dst byte offset, bytes}, copied from the one input.
+struct CopyRun {
+  int64_t src, dst, len;
+};
+std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs);
+// memcpy of `bytes`.
+std::unique_ptr<Op> make_copy(size_t bytes);
+// Concatenate inputs along an axis: per outer index, input i contributes block_bytes[i] bytes,
+// through tables[i] (256 entries, 8-bit data) when given, else copied.
+std::unique_ptr<Op> make_concat(int64_t outer, std::vector<int64_t> block_bytes,
+                                std::vector<std::vector<uint8_t>> tables);
+
+}  // namespace exec
+}  // namespace lowp

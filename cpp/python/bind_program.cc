@@ -1,0 +1,363 @@
+// Bindings: register_program (see cpp/python/module.cc). Marshalling only: builds a native
+// exec::Program (cpp/exec/) op by op from python/lowp/passes/native.py, and runs it in one call
+// that releases the GIL.
+#include <pybind11/stl.h>
+
+#include <cmath>
+
+#include "exec/ops.h"
+#include "exec/program.h"
+#include "python/common.h"
+
+namespace lowp {
+
+namespace {
+
+DType parse_qtype(const std::string& s) {
+  if (s == "uint8") return DType::U8;
+  if (s == "int8") return DType::S8;
+  if (s == "int16") return DType::S16;
+  if (s == "int32") return DType::S32;
+  throw Error("lowp: unsupported element type '" + s + "'");
+}
+
+struct TensorSig {
+  std::vector<py::ssize_t> shape;
+  py::dtype dtype;
+  size_t bytes() const {
+    size_t n = static_cast<size_t>(dtype.itemsize());
+    for (auto d : shape) n *= static_cast<size_t>(d);
+    return n;
+  }
+};
+
+class NativeProgram {
+ public:
+  int input(size_t bytes) { return prog_.add_input(bytes); }
+  int constant(const py::array& a) {
+    auto c = py::array::ensure(a, py::array::c_style);
+    if (!c) throw Error("lowp: cannot make a constant contiguous");
+    return prog_.add_const(c.data(), static_cast<size_t>(c.nbytes()));
+  }
+  int tensor(size_t bytes) { return prog_.add_tensor(bytes); }
+  int alias(int slot, size_t bytes) { return prog_.add_alias(slot, bytes); }
+
+  void conv(int x, int y, const std::vector<int64_t>& xs, const std::string& x_dtype, int32_t zx,
+            std::shared_ptr<PackedConv> w, const std::vector<int>& strides, const std::vector<int>& dilations,
+            const std::vector<int>& pads, const std::string& out_dtype, const std::string& rounding,
+            const py::object& bias, const py::object& multiplier, const py::object& shift, const py::object& scale,
+            int32_t zero_point, int32_t qmin, int32_t qmax, int num_threads, const std::string& name) {
+    LOWP_CHECK(xs.size() == 4 && strides.size() == 2 && dilations.size() == 2 && pads.size() == 4,
+               "conv: bad shape / strides / dilations / pads");
+    LOWP_CHECK(w && xs[3] == w->Cin(), "conv: input channels do not match the weights");
+    for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "conv: bad input shape");
+    ConvGeometry g;
+    g.N = static_cast<int>(xs[0]);
+    g.H = static_cast<int>(xs[1]);
+    g.W = static_cast<int>(xs[2]);
+    g.KH = w->KH();
+    g.KW = w->KW();
+    g.sh = strides[0];
+    g.sw = strides[1];
+    g.dh = dilations[0];
+    g.dw = dilations[1];
+    g.pt = pads[0];
+    g.pl = pads[1];
+    g.pb = pads[2];
+    g.pr = pads[3];
+    LOWP_CHECK(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1, "conv: strides and dilations must be >= 1");
+    LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "conv: pads must be >= 0");
+    const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
+    const size_t osz = spec.out_type == DType::S32 ? 4 : 1;
+    LOWP_CHECK(g.OH() >= 1 && g.OW() >= 1 &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(g.N) * g.OH() * g.OW() * w->Cout() * osz,
+               "conv: output size does not match the geometry");
+    prog_.add_op(exec::make_conv(w, g, parse_qtype(x_dtype), zx, spec, num_threads), {x}, {y}, name);
+  }
+
+  void gemm(int x, int y, int M, const std::string& x_dtype, int32_t zx, std::shared_ptr<PackedB> b,
+            const std::string& out_dtype, const std::string& rounding, const py::object& bias,
+            const py::object& multiplier, const py::object& shift, const py::object& scale, int32_t zero_point,
+            int32_t qmin, int32_t qmax, int num_threads, const std::string& name) {
+    LOWP_CHECK(b != nullptr, "gemm: no weights");
+    const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
+    const size_t osz = spec.out_type == DType::S32 ? 4 : 1;
+    LOWP_CHECK(prog_.slot_bytes(x) >= static_cast<size_t>(M) * b->K(), "gemm: input smaller than M x K");
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(M) * b->N() * osz, "gemm: output size is not M x N");
+    prog_.add_op(exec::make_gemm(b, M, parse_qtype(x_dtype), zx, spec, num_threads), {x}, {y}, name);
+  }
+
+  void binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
+              const std::string& dtype, const std::string& op, const std::string& rounding, float sa, int32_t za,
+              float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax, const std::string& name) {
+    const int nd = static_cast<int>(std::max(as.size(), bs_.size()));
+    LOWP_CHECK(nd <= ops::kMaxDims, "binary: at most 8 dimensions");
+    auto cstrides = [](const std::vector<int64_t>& s) {
+      std::vector<int64_t> st(s.size(), 1);
+      for (int d = static_cast<int>(s.size()) - 2; d >= 0; --d)
+        st[static_cast<size_t>(d)] = st[static_cast<size_t>(d + 1)] * s[static_cast<size_t>(d + 1)];
+      return st;
+    };
+    const auto sta = cstrides(as), stb = cstrides(bs_);
+    ops::BroadcastShape bsh;
+    bsh.ndim = nd;
+    int64_t total = 1;
+    for (int d = 0; d < nd; ++d) {
+      const int da = d - (nd - static_cast<int>(as.size())), db = d - (nd - static_cast<int>(bs_.size()));
+      const int64_t na = da >= 0 ? as[static_cast<size_t>(da)] : 1, nb = db >= 0 ? bs_[static_cast<size_t>(db)] : 1;
+      LOWP_CHECK(na == nb || na == 1 || nb == 1, "binary: shapes do not broadcast");
+      const int64_t n = na == 1 ? nb : na;
+      bsh.shape[d] = n;
+      bsh.stride_a[d] = (da >= 0 && na == n && n != 1) ? sta[static_cast<size_t>(da)] : 0;
+      bsh.stride_b[d] = (db >= 0 && nb == n && n != 1) ? stb[static_cast<size_t>(db)] : 0;
+      total *= n;
+    }
+    ops::BinaryParams p;
+    if (op == "add") p.op = ops::BinaryOp::Add;
+    else if (op == "sub") p.op = ops::BinaryOp::Sub;
+    else if (op == "mul") p.op = ops::BinaryOp::Mul;
+    else throw Error("lowp: unknown binary op '" + op + "'");
+    p.rounding = parse_rounding(rounding);
+    p.scale_a = sa; p.scale_b = sb; p.scale_c = sc;
+    p.zp_a = za; p.zp_b = zb; p.zp_c = zc;
+    p.qmin = qmin; p.qmax = qmax;
+    const DType t = parse_qtype(dtype);
+    const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
+    LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "binary: activation range must lie inside the output type");
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(total), "binary: output size does not match the shapes");
+    prog_.add_op(exec::make_binary(bsh, t, p), {a, b}, {y}, name);
+  }
+
+  void lut(int x, int y, const py::array& table, int64_t n, const std::string& name) {
+    LOWP_CHECK(table.ndim() == 1 && table.shape(0) == 256 && table.itemsize() == 1, "lut: 256 8-bit entries");
+    auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(table).view("uint8"));
+    LOWP_CHECK(prog_.slot_bytes(x) >= static_cast<size_t>(n) && prog_.slot_bytes(y) == static_cast<size_t>(n),
+               "lut: sizes do not match");
+    prog_.add_op(exec::make_lut(t.data(), n), {x}, {y}, name);
+  }
+
+  // x, y NHWC (N, H, W, C) / (N, OH, OW, C) contiguous.
+  void pool(int x, int y, const std::vector<int64_t>& xs, const std::vector<int64_t>& ys, const std::string& dtype,
+            int mode, const std::vector<int64_t>& k, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
+            const std::vector<int64_t>& pads, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
+            bool count_include_pad, int32_t qmin, int32_t qmax, const std::string& name) {
+    LOWP_CHECK(xs.size() == 4 && ys.size() == 4 && k.size() == 2 && s.size() == 2 && d.size() == 2 && pads.size() == 2,
+               "pool: bad shapes or parameters");
+    LOWP_CHECK(xs[0] == ys[0] && xs[3] == ys[3], "pool: N and C must match");
+    ops::Pool2D g;
+    g.N = xs[0]; g.C = xs[3]; g.H = xs[1]; g.W = xs[2];
+    g.OH = ys[1]; g.OW = ys[2];
+    g.xs[0] = xs[1] * xs[2] * xs[3]; g.xs[1] = 1; g.xs[2] = xs[2] * xs[3]; g.xs[3] = xs[3];
+    g.ys[0] = ys[1] * ys[2] * ys[3]; g.ys[1] = 1; g.ys[2] = ys[2] * ys[3]; g.ys[3] = ys[3];
+    g.kh = k[0]; g.kw = k[1]; g.sh = s[0]; g.sw = s[1]; g.dh = d[0]; g.dw = d[1];
+    g.pad_top = pads[0]; g.pad_left = pads[1];
+    for (int i = 0; i < 2; ++i) LOWP_CHECK(k[i] >= 1 && s[i] >= 1 && d[i] >= 1 && pads[i] >= 0, "pool: bad parameters");
+    const DType t = parse_qtype(dtype);
+    const size_t nx = static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]);
+    const size_t ny = static_cast<size_t>(ys[0] * ys[1] * ys[2] * ys[3]);
+    LOWP_CHECK(prog_.slot_bytes(x) >= nx && prog_.slot_bytes(y) == ny, "pool: sizes do not match");
+    exec::AvgPoolParams p;
+    p.x_scale = x_scale; p.x_zp = x_zp; p.y_scale = y_scale; p.y_zp = y_zp;
+    p.count_include_pad = count_include_pad; p.qmin = qmin; p.qmax = qmax;
+    prog_.add_op(exec::make_pool(g, t, mode, p), {x}, {y}, name);
+  }
+
+  void quantize_nhwc(int x, int y, int64_t N, int64_t C, int64_t HW, const std::string& dtype, float scale,
+                     int32_t zp, const std::string& name) {
+    LOWP_CHECK(std::isfinite(scale) && scale > 0, "quantize: scale must be finite and > 0");
+    const DType t = parse_qtype(dtype);
+    LOWP_CHECK(t == DType::U8 ? (zp >= 0 && zp <= 255) : (zp >= -128 && zp <= 127), "quantize: zero point out of range");
+    const size_t n = static_cast<size_t>(N * C * HW);
+    LOWP_CHECK(prog_.slot_bytes(x) == 4 * n && prog_.slot_bytes(y) == n, "quantize: sizes do not match");
+    prog_.add_op(exec::make_quantize_nchw_to_nhwc(N, C, HW, t, scale, zp), {x}, {y}, name);
+  }
+
+  void quantize(int x, int y, bool dequant, int64_t outer, int64_t len, int64_t inner, const std::string& dtype,
+                const py::array& scale, const py::array& zp, const std::string& name) {
+    const DType t = parse_qtype(dtype);
+    const size_t n = static_cast<size_t>(outer * len * inner);
+    const size_t qb = t == DType::S16 ? 2 : (t == DType::S32 ? 4 : 1);
+    LOWP_CHECK(t != DType::S32, "quantize: 8/16-bit types only");
+    LOWP_CHECK(prog_.slot_bytes(x) == (dequant ? qb : 4) * n && prog_.slot_bytes(y) == (dequant ? 4 : qb) * n,
+               "quantize: sizes do not match");
+    auto s = to_vector<float>(scale);
+    auto z = to_vector<int32_t>(zp);
+    prog_.add_op(dequant ? exec::make_dequantize(outer, len, inner, t, std::move(s), std::move(z))
+                         : exec::make_quantize(outer, len, inner, t, std::move(s), std::move(z)),
+                 {x}, {y}, name);
+  }
+
+  void transpose(int x, int y, const std::vector<int64_t>& shape, const std::vector<int>& perm, size_t esz,
+                 const std::string& name) {
+    size_t n = esz;
+    for (int64_t d : shape) n *= static_cast<size_t>(d);
+    LOWP_CHECK(prog_.slot_bytes(x) == n && prog_.slot_bytes(y) == n, "transpose: sizes do not match");
+    prog_.add_op(exec::make_transpose(shape, perm, esz), {x}, {y}, name);
+  }
+
+  void copy(int x, int y, const std::string& name) {
+    LOWP_CHECK(prog_.slot_bytes(x) == prog_.slot_bytes(y), "copy: sizes differ");
+    prog_.add_op(exec::make_copy(prog_.slot_bytes(y)), {x}, {y}, name);
+  }
+
+  // runs[k]: (n, 3) int64 array of {src offset, dst offset, bytes} for output ys[k].
+  void copy_runs(int x, const std::vector<int>& ys, const py::list& runs, const std::string& name) {
+    LOWP_CHECK(!ys.empty() && runs.size() == ys.size(), "copy_runs: one run list per output");
+    std::vector<std::vector<exec::CopyRun>> rv(ys.size());
+    const int64_t xb = static_cast<int64_t>(prog_.slot_bytes(x));
+    for (size_t k = 0; k < ys.size(); ++k) {
+      auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(runs[k]);
+      LOWP_CHECK(a && a.ndim() == 2 && a.shape(1) == 3, "copy_runs: runs must be (n, 3) int64");
+      const int64_t yb = static_cast<int64_t>(prog_.slot_bytes(ys[k]));
+      const int64_t* p = a.data();
+      int64_t covered = 0;
+      for (py::ssize_t i = 0; i < a.shape(0); ++i) {
+        const exec::CopyRun r{p[3 * i], p[3 * i + 1], p[3 * i + 2]};
+        LOWP_CHECK(r.src >= 0 && r.dst >= 0 && r.len >= 0 && r.src + r.len <= xb && r.dst + r.len <= yb,
+                   "copy_runs: a run is out of bounds");
+        covered += r.len;
+        rv[k].push_back(r);
+      }
+      LOWP_CHECK(covered == yb, "copy_runs: the runs must cover each output exactly");
+    }
+    std::vector<int> in{x};
+    prog_.add_op(exec::make_copy_runs(std::move(rv)), in, ys, name);
+  }
+
+  void concat(const std::vector<int>& xs, int y, int64_t outer, const std::vector<int64_t>& block_bytes,
+              const py::list& tables, const std::string& name) {
+    LOWP_CHECK(xs.size() == block_bytes.size() && tables.size() == xs.size(), "concat: one block and table per input");
+    std::vector<std::vector<uint8_t>> tabs(xs.size());
+    int64_t total = 0;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      LOWP_CHECK(block_bytes[i] >= 0 && prog_.slot_bytes(xs[i]) == static_cast<size_t>(outer * block_bytes[i]),
+                 "concat: input size does not match its block");
+      total += block_bytes[i];
+      if (!tables[i].is_none()) {
+        py::array t = py::reinterpret_borrow<py::array>(tables[i]);
+        LOWP_CHECK(t.ndim() == 1 && t.shape(0) == 256 && t.itemsize() == 1, "concat: tables have 256 8-bit entries");
+        tabs[i] = to_vector<uint8_t>(py::array(t).view("uint8"));
+      }
+    }
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(outer * total), "concat: output size does not match");
+    prog_.add_op(exec::make_concat(outer, block_bytes, std::move(tabs)), xs, {y}, name);
+  }
+
+  void finalize(const py::list& in_shapes, const py::list& in_dtypes, const std::vector<int>& out_slots,
+                const py::list& out_shapes, const py::list& out_dtypes) {
+    LOWP_CHECK(in_shapes.size() == prog_.num_inputs() && in_dtypes.size() == in_shapes.size(),
+               "finalize: one shape and dtype per input");
+    LOWP_CHECK(out_shapes.size() == out_slots.size() && out_dtypes.size() == out_slots.size(),
+               "finalize: one shape and dtype per output");
+    for (size_t i = 0; i < in_shapes.size(); ++i)
+      ins_.push_back(TensorSig{in_shapes[i].cast<std::vector<py::ssize_t>>(), py::dtype::from_args(in_dtypes[i])});
+    for (size_t i = 0; i < out_shapes.size(); ++i) {
+      outs_.push_back(TensorSig{out_shapes[i].cast<std::vector<py::ssize_t>>(), py::dtype::from_args(out_dtypes[i])});
+      LOWP_CHECK(outs_.back().bytes() == prog_.slot_bytes(out_slots[i]), "finalize: output size does not match");
+    }
+    prog_.set_outputs(out_slots);
+    prog_.finalize();
+  }
+
+  py::object run(const py::sequence& inputs, bool timed) const {
+    LOWP_CHECK(prog_.finalized(), "native program is not finalized");
+    LOWP_CHECK(inputs.size() == ins_.size(), "native program: wrong number of inputs");
+    std::vector<py::array> keep;
+    std::vector<const void*> ip(ins_.size());
+    for (size_t i = 0; i < ins_.size(); ++i) {
+      py::object o = inputs[i];
+      if (!py::isinstance<py::array>(o)) throw py::type_error("lowp: native program inputs must be numpy arrays");
+      py::array a = py::reinterpret_borrow<py::array>(o);
+      const TensorSig& s = ins_[i];
+      if (!a.dtype().equal(s.dtype)) throw py::type_error("lowp: native program input " + std::to_string(i) +
+                                                          " has the wrong dtype");
+      bool same = static_cast<size_t>(a.ndim()) == s.shape.size();
+      for (size_t d = 0; same && d < s.shape.size(); ++d) same = a.shape(static_cast<py::ssize_t>(d)) == s.shape[d];
+      LOWP_CHECK(same, "native program input " + std::to_string(i) + " has a shape it was not built for");
+      if (!(a.flags() & py::array::c_style)) a = py::array::ensure(a, py::array::c_style);
+      if (!a) throw Error("lowp: cannot make an input contiguous");
+      keep.push_back(a);
+      ip[i] = a.data();
+    }
+    py::list outs;
+    std::vector<void*> op(outs_.size());
+    for (size_t j = 0; j < outs_.size(); ++j) {
+      py::array y(outs_[j].dtype, outs_[j].shape);
+      op[j] = y.mutable_data();
+      outs.append(y);
+    }
+    std::vector<int64_t> ns(timed ? prog_.num_ops() : 0);
+    {
+      py::gil_scoped_release nogil;
+      prog_.run(ip.data(), op.data(), timed ? ns.data() : nullptr);
+    }
+    if (!timed) return std::move(outs);
+    return py::make_tuple(outs, ns);
+  }
+
+  std::vector<std::string> op_names() const {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < prog_.num_ops(); ++i) v.push_back(prog_.op_name(i));
+    return v;
+  }
+  const exec::Program& prog() const { return prog_; }
+
+ private:
+  exec::Program prog_;
+  std::vector<TensorSig> ins_, outs_;
+};
+
+}  // namespace
+
+void register_program(py::module_& m) {
+  py::class_<NativeProgram, std::shared_ptr<NativeProgram>>(m, "NativeProgram")
+      .def(py::init<>())
+      .def("input", &NativeProgram::input, py::arg("nbytes"))
+      .def("constant", &NativeProgram::constant, py::arg("array"))
+      .def("tensor", &NativeProgram::tensor, py::arg("nbytes"))
+      .def("alias", &NativeProgram::alias, py::arg("slot"), py::arg("nbytes"))
+      .def("conv", &NativeProgram::conv, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("x_dtype"),
+           py::arg("x_zero_point"), py::arg("w"), py::arg("strides"), py::arg("dilations"), py::arg("pads"),
+           py::arg("out_dtype"), py::arg("rounding") = "half_even", py::arg("bias") = py::none(),
+           py::arg("multiplier") = py::none(), py::arg("shift") = py::none(), py::arg("scale") = py::none(),
+           py::arg("zero_point") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0, py::arg("num_threads") = 0,
+           py::arg("name") = "conv")
+      .def("gemm", &NativeProgram::gemm, py::arg("x"), py::arg("y"), py::arg("M"), py::arg("x_dtype"),
+           py::arg("x_zero_point"), py::arg("b"), py::arg("out_dtype"), py::arg("rounding") = "half_even",
+           py::arg("bias") = py::none(), py::arg("multiplier") = py::none(), py::arg("shift") = py::none(),
+           py::arg("scale") = py::none(), py::arg("zero_point") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0,
+           py::arg("num_threads") = 0, py::arg("name") = "gemm")
+      .def("binary", &NativeProgram::binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
+           py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("rounding"), py::arg("sa"), py::arg("za"),
+           py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("qmin"), py::arg("qmax"),
+           py::arg("name") = "binary")
+      .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
+           py::arg("name") = "lut")
+      .def("pool", &NativeProgram::pool, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("y_shape"),
+           py::arg("dtype"), py::arg("mode"), py::arg("kernel"), py::arg("strides"), py::arg("dilations"),
+           py::arg("pads"), py::arg("x_scale") = 1.f, py::arg("x_zero_point") = 0, py::arg("y_scale") = 1.f,
+           py::arg("y_zero_point") = 0, py::arg("count_include_pad") = false, py::arg("qmin") = 0,
+           py::arg("qmax") = 255, py::arg("name") = "pool")
+      .def("quantize_nhwc", &NativeProgram::quantize_nhwc, py::arg("x"), py::arg("y"), py::arg("N"), py::arg("C"),
+           py::arg("HW"), py::arg("dtype"), py::arg("scale"), py::arg("zero_point"), py::arg("name") = "quantize")
+      .def("quantize", &NativeProgram::quantize, py::arg("x"), py::arg("y"), py::arg("dequantize"), py::arg("outer"),
+           py::arg("len"), py::arg("inner"), py::arg("dtype"), py::arg("scale"), py::arg("zero_point"),
+           py::arg("name") = "quantize")
+      .def("transpose", &NativeProgram::transpose, py::arg("x"), py::arg("y"), py::arg("shape"), py::arg("perm"),
+           py::arg("elem_size"), py::arg("name") = "transpose")
+      .def("copy", &NativeProgram::copy, py::arg("x"), py::arg("y"), py::arg("name") = "copy")
+      .def("copy_runs", &NativeProgram::copy_runs, py::arg("x"), py::arg("ys"), py::arg("runs"),
+           py::arg("name") = "copy_runs")
+      .def("concat", &NativeProgram::concat, py::arg("inputs"), py::arg("y"), py::arg("outer"),
+           py::arg("block_bytes"), py::arg("tables"), py::arg("name") = "concat")
+      .def("finalize", &NativeProgram::finalize, py::arg("in_shapes"), py::arg("in_dtypes"), py::arg("out_slots"),
+           py::arg("out_shapes"), py::arg("out_dtypes"))
+      .def("run", &NativeProgram::run, py::arg("inputs"), py::arg("timed") = false)
+      .def_property_readonly("op_names", &NativeProgram::op_names)
+      .def_property_readonly("arena_bytes", [](const NativeProgram& p) { return p.prog().arena_bytes(); })
+      .def_property_readonly("total_tensor_bytes", [](const NativeProgram& p) { return p.prog().total_tensor_bytes(); })
+      .def_property_readonly("arena_allocations", [](const NativeProgram& p) { return p.prog().arena_allocations(); })
+      .def_property_readonly("num_ops", [](const NativeProgram& p) { return p.prog().num_ops(); });
+}
+
+}  // namespace lowp

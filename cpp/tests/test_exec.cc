@@ -1,0 +1,243 @@
+// Native executor (cpp/exec): arena planner, arena pool, Program building / running / errors,
+// and the data-movement ops, against references written here.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exec/ops.h"
+#include "exec/program.h"
+#include "tests/test_framework.h"
+
+using namespace lowp;
+
+namespace {
+
+bool throws(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error&) {
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+LOWP_TEST(exec_plan_arena_no_overlap_random) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 1 + static_cast<int>(rng() % 40), ops = 1 + static_cast<int>(rng() % 30);
+    std::vector<size_t> sizes(n);
+    std::vector<int> first(n), last(n);
+    size_t sum = 0;
+    for (int i = 0; i < n; ++i) {
+      sizes[i] = rng() % 5000;
+      first[i] = static_cast<int>(rng() % ops);
+      last[i] = first[i] + static_cast<int>(rng() % 5);
+      sum += (sizes[i] + 63) / 64 * 64;
+    }
+    const exec::ArenaPlan p = exec::plan_arena(sizes, first, last);
+    EXPECT_TRUE(p.bytes <= sum, "the plan is larger than no reuse");
+    for (int i = 0; i < n; ++i) {
+      EXPECT_TRUE(p.offsets[i] % 64 == 0, "offset not 64-byte aligned");
+      EXPECT_TRUE(p.offsets[i] + sizes[i] <= p.bytes, "tensor outside the arena");
+      for (int j = i + 1; j < n; ++j) {
+        const bool alive = first[i] <= last[j] && first[j] <= last[i];
+        const bool overlap = p.offsets[i] < p.offsets[j] + sizes[j] && p.offsets[j] < p.offsets[i] + sizes[i];
+        if (alive && sizes[i] && sizes[j]) EXPECT_TRUE(!overlap, "live tensors overlap");
+      }
+    }
+  }
+}
+
+LOWP_TEST(exec_plan_arena_reuses_a_chain) {
+  // A chain a -> b -> c -> d: only neighbours are alive together, so two slots suffice.
+  const exec::ArenaPlan p = exec::plan_arena({1000, 1000, 1000, 1000}, {0, 1, 2, 3}, {1, 2, 3, 3});
+  EXPECT_TRUE(p.bytes == 2 * 1024, "a chain needs exactly two 1024-byte slots, got " + std::to_string(p.bytes));
+  EXPECT_TRUE(throws([] { exec::plan_arena({1}, {2}, {1}); }), "a lifetime ending before it starts is rejected");
+  EXPECT_TRUE(throws([] { exec::plan_arena({1, 2}, {0}, {0}); }), "mismatched lengths are rejected");
+}
+
+LOWP_TEST(exec_arena_pool_reuses_buffers_across_threads) {
+  exec::ArenaPool pool(4096, 4);
+  uint8_t* a = pool.acquire();
+  EXPECT_TRUE(reinterpret_cast<uintptr_t>(a) % 64 == 0, "arena not 64-byte aligned");
+  pool.release(a);
+  uint8_t* b = pool.acquire();
+  EXPECT_TRUE(a == b && pool.allocations() == 1, "an idle buffer is reused");
+  pool.release(b);
+  std::vector<std::thread> ts;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&pool, &bad, t] {
+      for (int i = 0; i < 200; ++i) {
+        uint8_t* p = pool.acquire();
+        std::memset(p, t, 4096);
+        for (int k = 0; k < 4096; k += 512)
+          if (p[k] != static_cast<uint8_t>(t)) bad++;  // nobody else wrote our buffer
+        pool.release(p);
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_TRUE(bad == 0, "two threads shared an arena");
+  EXPECT_TRUE(pool.allocations() <= 8, "at most one buffer per concurrent user");
+  EXPECT_TRUE(pool.idle() <= 4, "idle buffers are bounded");
+}
+
+namespace {
+
+// x (2, 3, 4) uint8 -> transpose (0, 2, 1) -> t (2, 4, 3) -> lut -> u -> alias as (8, 3) ->
+// concat with constant c (8, 1) along axis 1 -> y (8, 4); second output: copy runs of u.
+struct Built {
+  exec::Program p;
+  uint8_t table[256];
+  std::vector<uint8_t> c;
+};
+
+void build(Built& b) {
+  for (int i = 0; i < 256; ++i) b.table[i] = static_cast<uint8_t>(255 - i);
+  b.c.resize(8);
+  for (int i = 0; i < 8; ++i) b.c[static_cast<size_t>(i)] = static_cast<uint8_t>(100 + i);
+  exec::Program& p = b.p;
+  const int x = p.add_input(24);
+  const int c = p.add_const(b.c.data(), 8);
+  const int t = p.add_tensor(24);
+  const int u = p.add_tensor(24);
+  const int ua = p.add_alias(u, 24);
+  const int y = p.add_tensor(32);
+  const int z = p.add_tensor(6);
+  p.add_op(exec::make_transpose({2, 3, 4}, {0, 2, 1}, 1), {x}, {t}, "transpose");
+  p.add_op(exec::make_lut(b.table, 24), {t}, {u}, "lut");
+  p.add_op(exec::make_concat(8, {3, 1}, {{}, {}}), {ua, c}, {y}, "concat");
+  // z = u[0, :, 0] and u[1, :, 2] (elements 0, 3, 6, 9 | 14 17): runs of single bytes
+  p.add_op(exec::make_copy_runs({{{0, 0, 1}, {3, 1, 1}, {6, 2, 1}, {9, 3, 1}, {14, 4, 1}, {17, 5, 1}}}), {u}, {z},
+           "runs");
+  p.set_outputs({y, z});
+  p.finalize();
+}
+
+void reference(const uint8_t* x, const Built& b, uint8_t* y, uint8_t* z) {
+  uint8_t u[2][4][3];
+  for (int n = 0; n < 2; ++n)
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 3; ++j) u[n][i][j] = b.table[x[n * 12 + j * 4 + i]];
+  const uint8_t* uf = &u[0][0][0];
+  for (int r = 0; r < 8; ++r) {
+    for (int k = 0; k < 3; ++k) y[r * 4 + k] = uf[r * 3 + k];
+    y[r * 4 + 3] = b.c[static_cast<size_t>(r)];
+  }
+  const int idx[6] = {0, 3, 6, 9, 14, 17};
+  for (int k = 0; k < 6; ++k) z[k] = uf[idx[k]];
+}
+
+}  // namespace
+
+LOWP_TEST(exec_program_runs_ops_and_plans_arena) {
+  Built b;
+  build(b);
+  EXPECT_TRUE(b.p.num_ops() == 4 && b.p.num_inputs() == 1 && b.p.num_outputs() == 2, "program shape");
+  // t and u are the arena tensors (y, z are outputs): t dies when u is made, but both are alive at op 1.
+  EXPECT_TRUE(b.p.arena_bytes() == 128, "arena holds t and u: " + std::to_string(b.p.arena_bytes()));
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 5; ++trial) {
+    uint8_t x[24], y[32], z[6], ry[32], rz[6];
+    for (auto& v : x) v = static_cast<uint8_t>(rng());
+    const void* in[1] = {x};
+    void* out[2] = {y, z};
+    int64_t ns[4] = {-1, -1, -1, -1};
+    b.p.run(in, out, trial ? nullptr : ns);
+    reference(x, b, ry, rz);
+    EXPECT_TRUE(std::memcmp(y, ry, 32) == 0 && std::memcmp(z, rz, 6) == 0, "program output differs from reference");
+    if (!trial) EXPECT_TRUE(ns[0] >= 0 && ns[3] >= 0, "per-op times written");
+  }
+  EXPECT_TRUE(b.p.arena_allocations() == 1, "steady state reuses one arena");
+}
+
+LOWP_TEST(exec_program_concurrent_runs) {
+  Built b;
+  build(b);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&b, &bad, t] {
+      std::mt19937 rng(100 + t);
+      for (int i = 0; i < 300; ++i) {
+        uint8_t x[24], y[32], z[6], ry[32], rz[6];
+        for (auto& v : x) v = static_cast<uint8_t>(rng());
+        const void* in[1] = {x};
+        void* out[2] = {y, z};
+        b.p.run(in, out);
+        reference(x, b, ry, rz);
+        if (std::memcmp(y, ry, 32) || std::memcmp(z, rz, 6)) bad++;
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_TRUE(bad == 0, "concurrent runs gave wrong results");
+  EXPECT_TRUE(b.p.arena_allocations() <= 8, "one arena per concurrent run at most");
+}
+
+LOWP_TEST(exec_program_build_errors) {
+  EXPECT_TRUE(throws([] {
+    exec::Program p;
+    const int x = p.add_input(4), t = p.add_tensor(4), y = p.add_tensor(4);
+    p.add_op(exec::make_copy(4), {t}, {y}, "reads t before it is written");
+    p.add_op(exec::make_copy(4), {x}, {t}, "late");
+    p.set_outputs({y});
+    p.finalize();
+  }), "reading a tensor before it is written");
+  EXPECT_TRUE(throws([] {
+    exec::Program p;
+    const int x = p.add_input(4);
+    p.add_op(exec::make_copy(4), {x}, {x}, "writes an input");
+  }), "writing a program input");
+  EXPECT_TRUE(throws([] {
+    exec::Program p;
+    const int x = p.add_input(4), t = p.add_tensor(4);
+    p.add_op(exec::make_copy(4), {x}, {t}, "copy");
+    p.set_outputs({p.add_alias(t, 4)});
+    p.finalize();
+  }), "an alias as program output");
+  EXPECT_TRUE(throws([] {
+    exec::Program p;
+    const int x = p.add_input(4);
+    p.add_alias(x, 8);
+  }), "an alias larger than its tensor");
+  EXPECT_TRUE(throws([] { exec::make_transpose({2, 3}, {0, 0}, 1); }), "a bad permutation");
+  EXPECT_TRUE(throws([] {
+    exec::Program p;
+    const int x = p.add_input(4), t = p.add_tensor(4);
+    p.add_op(exec::make_copy(4), {x}, {t}, "copy");
+    p.set_outputs({t});
+    p.finalize();
+    p.add_tensor(4);
+  }), "building after finalize");
+}
+
+LOWP_TEST(exec_transpose_matches_reference) {
+  // NCHW <-> NHWC on several shapes and element sizes, through a 1-op program.
+  std::mt19937 rng(11);
+  const int64_t shapes[][4] = {{1, 3, 5, 7}, {2, 16, 4, 4}, {1, 1, 9, 2}, {3, 5, 1, 1}};
+  for (const auto& s : shapes)
+    for (size_t esz : {size_t{1}, size_t{4}}) {
+      const int64_t N = s[0], C = s[1], H = s[2], W = s[3], n = N * C * H * W;
+      std::vector<uint8_t> x(static_cast<size_t>(n) * esz), y(x.size()), r(x.size());
+      for (auto& v : x) v = static_cast<uint8_t>(rng());
+      auto op = exec::make_transpose({N, C, H, W}, {0, 2, 3, 1}, esz);
+      const void* in[1] = {x.data()};
+      void* out[1] = {y.data()};
+      op->run(in, out);
+      for (int64_t a = 0; a < N; ++a)
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t w = 0; w < W; ++w)
+              std::memcpy(&r[static_cast<size_t>((((a * H + h) * W + w) * C + c)) * esz],
+                          &x[static_cast<size_t>((((a * C + c) * H + h) * W + w)) * esz], esz);
+      EXPECT_TRUE(y == r, "NCHW -> NHWC transpose differs, shape " + std::to_string(N) + "x" + std::to_string(C) +
+                              "x" + std::to_string(H) + "x" + std::to_string(W));
+    }
+}

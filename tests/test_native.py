@@ -1,0 +1,191 @@
+"""The native executor (cpp/exec, python/lowp/passes/native.py): same bits as the Python step loop,
+dynamic batch, concurrency, pickling, mixed native/Python programs, the LOWP_NATIVE switch, and the
+NativeProgram API's errors. (Every other model test also compares both paths: tests/conftest.py
+sets LOWP_NATIVE_CHECK=1.)"""
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import lowp
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("torch")
+
+from models import builders as B  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("lowp_native_models"))
+
+
+@pytest.fixture(autouse=True)
+def _native_only(monkeypatch):
+    # These tests compare the paths themselves; no implicit Python re-run inside run().
+    monkeypatch.setenv("LOWP_NATIVE_CHECK", "0")
+    monkeypatch.delenv("LOWP_NATIVE", raising=False)
+
+
+def _same(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _kind(sess, x):
+    kind, body = sess._program._items({"input": x})
+    return kind, body
+
+
+@pytest.mark.parametrize("name,fmt,act,expect", [
+    ("mobilenetv2", "QDQ", "u8", "single"),
+    ("resnet", "QOperator", "s8", "single"),
+    ("shufflenet", "QDQ", "u8", "single"),  # shape arithmetic folded per signature, slices as copy runs
+    ("yolo", "QDQ", "u8", "mixed"),  # Resize stays a Python step between two native segments
+])
+def test_native_matches_python_steps(model_dir, name, fmt, act, expect):
+    path = B.build_quantized(name, model_dir, fmt, True, act)
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    assert sess._program.native and not ref._program.native
+    for n in (1, 3):
+        x = B.inputs(n, seed=20 + n)
+        ys, rs = sess.run(None, {"input": x}), ref.run(None, {"input": x})
+        assert all(_same(y, r) for y, r in zip(ys, rs))
+    kind, body = _kind(sess, B.inputs(1, seed=0))
+    assert kind == expect
+    if kind == "mixed":
+        items = body[0]
+        kinds = [k for k, _ in items]
+        assert "py" in kinds and kinds.count("native") >= 2
+        assert {v.kind for k, v in items if k == "py"} == {"lowp.QMove"}  # Resize (and NHWC Split)
+    assert not ref._program._native  # the Python session never built native programs
+
+
+def test_dynamic_batch_builds_one_program_per_signature(model_dir):
+    path = B.build_quantized("mobilenetv2", model_dir)
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    progs = []
+    for n in (1, 3, 1):
+        x = B.inputs(n, seed=30 + n)
+        assert _same(sess.run(None, {"input": x})[0], ref.run(None, {"input": x})[0])
+        progs.append(sess._program.native_programs({"input": x})[0])
+    assert len(sess._program._native) == 2
+    assert progs[0] is progs[2] and progs[0] is not progs[1]
+    # The cache is bounded.
+    for n in range(1, 12):
+        sess.run(None, {"input": B.inputs(n, seed=1)})
+    assert len(sess._program._native) <= sess._program.MAX_SIGNATURES
+
+
+def test_concurrent_native_runs_identical(model_dir):
+    path = B.build_quantized("resnet", model_dir)
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    xs = [B.inputs(2, seed=40 + i) for i in range(8)]
+    want = [ref.run(None, {"input": x})[0] for x in xs]
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def worker(i):
+        try:
+            barrier.wait()
+            for _ in range(20):
+                if not _same(sess.run(None, {"input": xs[i]})[0], want[i]):
+                    errors.append(i)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    (prog,) = sess._program.native_programs({"input": xs[0]})
+    allocs = prog.arena_allocations
+    assert 1 <= allocs <= 8  # at most one arena per concurrent run
+    for x in xs:
+        sess.run(None, {"input": x})
+    assert prog.arena_allocations == allocs  # steady state: arenas come from the pool
+    assert 0 < prog.arena_bytes < prog.total_tensor_bytes  # lifetimes let tensors share memory
+
+
+def test_pickled_session_runs_natively(model_dir):
+    path = B.build_quantized("efficientnet", model_dir)
+    sess = lowp.load(path)
+    x = B.inputs(2, seed=5)
+    y = sess.run(None, {"input": x})[0]
+    s2 = pickle.loads(pickle.dumps(sess))
+    assert s2._program.native and _same(s2.run(None, {"input": x})[0], y)
+    s3 = pickle.loads(pickle.dumps(lowp.load(path, native=False)))
+    assert not s3._program.native and _same(s3.run(None, {"input": x})[0], y)
+
+
+def test_env_switch_forces_python(model_dir, monkeypatch):
+    path = B.build_quantized("plain", model_dir)
+    monkeypatch.setenv("LOWP_NATIVE", "0")
+    sess = lowp.InferenceSession(path)
+    assert not sess._program.native
+    y = sess.run(None, {"input": B.inputs(2, seed=6)})[0]
+    assert not sess._program._native
+    monkeypatch.setenv("LOWP_NATIVE", "1")
+    s2 = lowp.InferenceSession(path)
+    assert s2._program.native and _same(s2.run(None, {"input": B.inputs(2, seed=6)})[0], y)
+    assert s2._program._native
+
+
+def test_forced_kernel_gets_its_own_program(model_dir):
+    path = B.build_quantized("plain", model_dir)
+    sess = lowp.InferenceSession(path)
+    x = B.inputs(2, seed=8)
+    y = sess.run(None, {"input": x})[0]
+    with lowp.use_kernel("ref"):
+        assert _same(sess.run(None, {"input": x})[0], y)
+    assert len(sess._program._native) == 2
+
+
+def test_native_check_mode_compares_paths(model_dir, monkeypatch):
+    path = B.build_quantized("plain", model_dir)
+    monkeypatch.setenv("LOWP_NATIVE_CHECK", "1")
+    sess = lowp.InferenceSession(path)
+    assert sess._program.check_native
+    sess.run(None, {"input": B.inputs(1, seed=9)})
+    # Break the Python path: the check must notice.
+    step = sess._program.steps[-1]
+    fn = step.fn
+    sess._program._plan[-1] = (lambda *a: tuple(np.asarray(v) + 1 for v in fn(*a)),) + sess._program._plan[-1][1:]
+    with pytest.raises(AssertionError, match="differs"):
+        sess.run(None, {"input": B.inputs(1, seed=9)})
+
+
+def test_native_program_api():
+    from lowp import _lowp
+
+    P = _lowp.NativeProgram()
+    x = P.input(2 * 3 * 4)
+    t = P.tensor(24)
+    y = P.tensor(24)
+    P.transpose(x, t, [2, 3, 4], [0, 2, 1], 1)
+    table = np.arange(256, dtype=np.uint8)[::-1].copy()
+    P.lut(t, y, table, 24)
+    Q = _lowp.NativeProgram()
+    with pytest.raises(ValueError, match="out of bounds"):
+        Q.copy_runs(Q.input(24), [Q.tensor(4)], [np.array([[22, 0, 4]], np.int64)])
+    P.finalize([[2, 3, 4]], [np.uint8], [y], [[2, 4, 3]], [np.uint8])
+    a = np.random.default_rng(0).integers(0, 256, (2, 3, 4), dtype=np.uint8)
+    (out,) = P.run([a])
+    assert _same(out, (255 - a).transpose(0, 2, 1).copy())
+    (out2,) = P.run([np.asfortranarray(a)])  # non-contiguous inputs are made contiguous
+    assert _same(out2, out)
+    (out3,), ns = P.run([a], timed=True)
+    assert _same(out3, out) and len(ns) == P.num_ops == 2 and all(v >= 0 for v in ns)
+    with pytest.raises(ValueError, match="shape"):
+        P.run([a[:1]])
+    with pytest.raises(TypeError, match="dtype"):
+        P.run([a.astype(np.int8)])
+    with pytest.raises(ValueError, match="number of inputs"):
+        P.run([])
+    with pytest.raises(ValueError, match="finalized"):
+        P.tensor(4)

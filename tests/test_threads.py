@@ -1,0 +1,109 @@
+"""Every threaded path gives the same bits for 1, 2 and 3 threads, and the reference's.
+
+Shapes are picked to reach each way the work is split: im2col + GEMM row blocks (many output
+rows), im2col chunks with a threaded GEMM (few rows), GEMMs split over rows, over columns and over
+both (packed A panels reused across column blocks), the wide-B GEMV split (1 x K x N with a large
+B), depthwise row pairs / single rows / indirection, and the elementwise / quantize / pooling ops.
+The module resizes the pool to 3 threads (more than this machine's cores, on purpose: a worker
+that is descheduled mid-round must not change anything) and restores it afterwards.
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import lowp
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_ops_conv import ref_conv_acc, wrap32  # noqa: E402
+
+THREADS = (1, 2, 3)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def pool_of_three():
+    n = lowp.get_num_threads()
+    lowp.set_num_threads(3)
+    yield
+    lowp.set_num_threads(n)
+
+
+def ref_gemm(a, b, za, zb):
+    return wrap32((a.astype(np.int64) - za) @ (b.astype(np.int64) - np.asarray(zb, np.int64)))
+
+
+GEMM_SHAPES = [
+    (1, 1280, 1000),   # GEMV with a large B: split over columns
+    (1, 64, 40),       # tiny: single-threaded
+    (49, 960, 160),    # few rows: rows x columns, A panels reused across column blocks
+    (196, 384, 64),
+    (700, 96, 24),     # many rows: rows only
+    (3, 2048, 300),
+]
+
+
+# the scalar "ref" kernel is slow: small shapes only
+@pytest.mark.parametrize("kernel,M,K,N", [(k, *s) for k in lowp.kernels() for s in GEMM_SHAPES
+                                          if k != "ref" or s[0] * s[1] * s[2] < 3_000_000])
+def test_gemm_threads_identical(kernel, M, K, N):
+    rng = np.random.default_rng(M * 7 + N)
+    a = rng.integers(0, 256, (M, K), dtype=np.uint8)
+    b = rng.integers(-128, 128, (K, N), dtype=np.int8)
+    zb = rng.integers(-3, 4, N).astype(np.int8)
+    want = ref_gemm(a, b, 131, zb)
+    with lowp.use_kernel(kernel):
+        for t in THREADS:
+            np.testing.assert_array_equal(lowp.matmul_integer(a, b, np.uint8(131), zb, num_threads=t), want)
+        q = [lowp.qlinear_matmul(a, 0.02, np.uint8(131), b, 0.01, np.int8(0), 0.7, np.uint8(9), num_threads=t)
+             for t in THREADS]
+    for t, y in zip(THREADS[1:], q[1:]):
+        np.testing.assert_array_equal(y, q[0], err_msg=f"requantized GEMM, {t} threads")
+
+
+@pytest.mark.parametrize("kernel", [k for k in lowp.kernels() if k != "ref"])
+@pytest.mark.parametrize("C,M,H,k,s,N", [
+    (3, 32, 113, 3, 2, 1),   # MobileNet's first conv: 57 x 57 rows, im2col row blocks per task
+    (3, 16, 61, 7, 2, 2),    # ResNet-style 7x7/2 stem, batch 2
+    (16, 24, 20, 3, 1, 1),   # 400 rows: chunked im2col + threaded GEMM
+    (32, 48, 9, 3, 1, 1),    # 81 rows
+])
+def test_im2col_conv_threads_identical(kernel, C, M, H, k, s, N):
+    rng = np.random.default_rng(C * 100 + H)
+    w = rng.integers(-128, 128, (M, C, k, k)).astype(np.int8)
+    x = rng.integers(0, 256, (N, C, H, H)).astype(np.uint8)
+    p = k // 2
+    want = wrap32(ref_conv_acc(x, w, 7, 0, (s, s), (1, 1), (p, p, p, p), 1))
+    with lowp.use_kernel(kernel):
+        conv = lowp.QLinearConv(w, np.full(M, 0.01, np.float32), np.int8(0), None, pads=(p, p, p, p),
+                                strides=(s, s))
+        q = []
+        for t in THREADS:
+            np.testing.assert_array_equal(conv.conv_integer(x, np.uint8(7), num_threads=t), want)
+            q.append(conv(x, 0.02, np.uint8(7), 0.9, np.uint8(10), num_threads=t))
+    for t, y in zip(THREADS[1:], q[1:]):
+        np.testing.assert_array_equal(y, q[0], err_msg=f"requantized conv, {t} threads")
+
+
+@pytest.mark.parametrize("dw_kernel", lowp.depthwise_kernels())
+@pytest.mark.parametrize("C,H,k,s,N", [
+    (32, 56, 3, 1, 1),   # row pairs
+    (96, 57, 3, 2, 1),   # stride 2: single rows
+    (960, 7, 3, 1, 1),   # 7 x 7: few rows, many channels
+    (40, 15, 5, 2, 2),   # 5x5, batch 2
+])
+def test_depthwise_threads_identical(dw_kernel, C, H, k, s, N):
+    rng = np.random.default_rng(C + H)
+    w = rng.integers(-127, 128, (C, 1, k, k)).astype(np.int8)
+    x = rng.integers(0, 256, (N, C, H, H)).astype(np.uint8)
+    p = k // 2
+    want = wrap32(ref_conv_acc(x, w, 100, 0, (s, s), (1, 1), (p, p, p, p), C))
+    with lowp.use_depthwise_kernel(dw_kernel):
+        conv = lowp.QLinearConv(w, np.full(C, 0.01, np.float32), np.int8(0), None, pads=(p, p, p, p),
+                                strides=(s, s), group=C)
+        q = []
+        for t in THREADS:
+            np.testing.assert_array_equal(conv.conv_integer(x, np.uint8(100), num_threads=t), want)
+            q.append(conv(x, 0.02, np.uint8(100), 0.9, np.uint8(10), num_threads=t))
+    for t, y in zip(THREADS[1:], q[1:]):
+        np.testing.assert_array_equal(y, q[0], err_msg=f"requantized depthwise conv, {t} threads")
