@@ -115,6 +115,38 @@ def native_index_move(op, attrs):
     return desc
 
 
+def native_index_fn(fn):
+    """Native form of a data-movement callable `fn(x, *constant inputs)` (the NHWC Split / Slice / Resize /
+    channel Gather adapters below): evaluated once on an array of element indices, it says where every
+    output element comes from; contiguous runs become one native copy op (as native_index_move)."""
+    def desc(nb, ins, outs):
+        xa = nb.array(ins[0])
+        if xa is None or xa.size > (1 << 26):
+            return False
+        others = []
+        for i in ins[1:]:
+            v = nb.value(i) if i else None
+            if i and v is None:
+                return False
+            others.append(v)
+        res = fn(np.arange(xa.size, dtype=np.int64).reshape(xa.shape), *others)
+        ys, runs = [], []
+        for o, r in zip(outs, res):
+            if not o:
+                continue
+            ya = nb.array(o)
+            if ya is None or ya.dtype != xa.dtype or ya.shape != np.shape(r):
+                return False
+            ys.append(o)
+            runs.append(_copy_runs(r, xa.dtype.itemsize))
+        if not ys:
+            return False
+        x = ins[0]
+        nb.op([x], ys, lambda P, S: P.copy_runs(S(x), [S(o) for o in ys], runs, name=f"nhwc_move({ys[0]})"))
+        return True
+    return desc
+
+
 def native_concat(axis, tables=None):
     """Concatenation of contiguous tensors along `axis` (tables(nb, ins) -> per-input 256-entry
     requantization tables or None)."""
@@ -265,7 +297,25 @@ def _with_lut(run, a):
             native(y, table, dtn, out=y)
             return (y,)
         return (np.take(table, y.view(np.uint8)),)
-    return run_lut
+
+    inner = getattr(run, "native", None)
+    if inner is None:
+        return run_lut
+
+    def desc(nb, ins, outs):
+        # the producer's native op into a scratch tensor, then the table into the step's output
+        y = outs[0]
+        ya = nb.array(y)
+        if ya is None or ya.dtype != table.dtype:
+            return False
+        tmp = f"{y}#before_lut"
+        nb.env[tmp] = np.empty(ya.shape, ya.dtype)
+        if not inner(nb, ins, [tmp]):
+            return False
+        n = int(ya.size)
+        nb.op([tmp], [y], lambda P, S: P.lut(S(tmp), S(y), table, n, name=f"lut({y})"))
+        return True
+    return with_native(run_lut, desc)
 
 
 def make_qconv(a, num_threads=0):
@@ -877,9 +927,10 @@ def make_qmove(a, lay):
             else:
                 return tuple(np.ascontiguousarray(v) for v in evaluate("Split", attrs, [x]))
             return tuple(native(x, sz, ax))
-        return split
+        return with_native(split, native_index_fn(split))
     if lay == "NHWC" and op == "Resize":
-        return _nhwc_nearest_resize(attrs)
+        rs = _nhwc_nearest_resize(attrs)
+        return with_native(rs, native_index_fn(rs))
     if lay == "NHWC" and op in ("Slice", "Gather"):
         try:
             from .. import _lowp
@@ -893,7 +944,7 @@ def make_qmove(a, lay):
                 if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous:
                     return (gather(x, idx),)
                 return (np.take(x, idx, axis=3),)
-            return gather_channels
+            return with_native(gather_channels, native_index_fn(gather_channels))
 
         def slice_nhwc(x, starts, ends, axes=None, steps=None):
             n = np.size(starts)
@@ -909,7 +960,7 @@ def make_qmove(a, lay):
                 c0 = (y.__array_interface__["data"][0] - x.__array_interface__["data"][0]) % x.shape[3]
                 return (gather(x, np.arange(c0, c0 + y.shape[3], dtype=np.int64)),)
             return (np.ascontiguousarray(y),)
-        return slice_nhwc
+        return with_native(slice_nhwc, native_index_fn(slice_nhwc))
     if op == "Flatten":
         ax = int(attrs.get("axis", 1))
 
