@@ -48,6 +48,8 @@ struct CopyRun {
   int64_t src, dst, len;
 };
 std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs);
+// y[p, j] = x[p, idx[j]]: an NHWC channel gather over `pixels` rows of c_in bytes (ops::gather_channels).
+std::unique_ptr<Op> make_gather_channels(int64_t c_in, std::vector<int64_t> idx, int64_t pixels);
 // memcpy of `bytes`.
 std::unique_ptr<Op> make_copy(size_t bytes);
 // Concatenate inputs along an axis: per outer index, input i contributes block_bytes[i] bytes,

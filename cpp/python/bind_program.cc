@@ -224,6 +224,14 @@ class NativeProgram {
     prog_.add_op(exec::make_copy_runs(std::move(rv)), in, ys, name);
   }
 
+  void gather_channels(int x, int y, int64_t c_in, const std::vector<int64_t>& idx, int64_t pixels,
+                       const std::string& name) {
+    LOWP_CHECK(c_in >= 1 && pixels >= 0 && prog_.slot_bytes(x) == static_cast<size_t>(pixels * c_in) &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(pixels * static_cast<int64_t>(idx.size())),
+               "gather_channels: sizes do not match");
+    prog_.add_op(exec::make_gather_channels(c_in, idx, pixels), {x}, {y}, name);
+  }
+
   void concat(const std::vector<int>& xs, int y, int64_t outer, const std::vector<int64_t>& block_bytes,
               const py::list& tables, const std::string& name) {
     LOWP_CHECK(xs.size() == block_bytes.size() && tables.size() == xs.size(), "concat: one block and table per input");
@@ -348,6 +356,8 @@ void register_program(py::module_& m) {
       .def("copy", &NativeProgram::copy, py::arg("x"), py::arg("y"), py::arg("name") = "copy")
       .def("copy_runs", &NativeProgram::copy_runs, py::arg("x"), py::arg("ys"), py::arg("runs"),
            py::arg("name") = "copy_runs")
+      .def("gather_channels", &NativeProgram::gather_channels, py::arg("x"), py::arg("y"), py::arg("c_in"),
+           py::arg("idx"), py::arg("pixels"), py::arg("name") = "gather_channels")
       .def("concat", &NativeProgram::concat, py::arg("inputs"), py::arg("y"), py::arg("outer"),
            py::arg("block_bytes"), py::arg("tables"), py::arg("name") = "concat")
       .def("finalize", &NativeProgram::finalize, py::arg("in_shapes"), py::arg("in_dtypes"), py::arg("out_slots"),

@@ -944,7 +944,23 @@ def make_qmove(a, lay):
                 if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous:
                     return (gather(x, idx),)
                 return (np.take(x, idx, axis=3),)
-            return with_native(gather_channels, native_index_fn(gather_channels))
+            runs_desc = native_index_fn(gather_channels)
+
+            def gather_desc(nb, ins, outs):
+                # 8-bit channel gathers (the shuffle interleaves single bytes) as one native gather op
+                xa, idx = nb.array(ins[0]), nb.value(ins[1])
+                if xa is None or idx is None or xa.ndim != 4 or xa.dtype.itemsize != 1 or np.ndim(idx) != 1:
+                    return runs_desc(nb, ins, outs)
+                c = xa.shape[3]
+                ix = [int(v) + c if int(v) < 0 else int(v) for v in np.asarray(idx).reshape(-1)]
+                x, y = ins[0], outs[0]
+                ya = nb.array(y)
+                if ya is None or ya.shape != xa.shape[:3] + (len(ix),) or min(ix, default=0) < 0 or max(ix, default=0) >= c:
+                    return False
+                pixels = int(xa.size // c) if c else 0
+                nb.op([x], [y], lambda P, S: P.gather_channels(S(x), S(y), c, ix, pixels, name=f"gather_channels({y})"))
+                return True
+            return with_native(gather_channels, gather_desc)
 
         def slice_nhwc(x, starts, ends, axes=None, steps=None):
             n = np.size(starts)
