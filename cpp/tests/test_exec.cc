@@ -253,7 +253,7 @@ LOWP_TEST(exec_gather_channels_op) {
   exec::Program p;
   const int x = p.add_input(35);
   const int y = p.add_tensor(20);
-  p.add_op(exec::make_gather_channels(5, 7, {6, 0, 3, 3}), {x}, {y}, "gather");
+  p.add_op(exec::make_gather_channels(7, {6, 0, 3, 3}, 5), {x}, {y}, "gather");
   p.set_outputs({y});
   p.finalize();
   uint8_t in[35], out[20];
@@ -268,7 +268,7 @@ LOWP_TEST(exec_gather_channels_op) {
   EXPECT_TRUE(ok, "gathered channels");
   bool threw = false;
   try {
-    exec::make_gather_channels(5, 7, {7});
+    exec::make_gather_channels(7, {7}, 5);
   } catch (const Error&) {
     threw = true;
   }
