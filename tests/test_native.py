@@ -111,6 +111,8 @@ def test_concurrent_native_runs_identical(model_dir):
         sess.run(None, {"input": x})
     assert prog.arena_allocations == allocs  # steady state: arenas come from the pool
     assert 0 < prog.arena_bytes < prog.total_tensor_bytes  # lifetimes let tensors share memory
+    plan = sess.memory_plan(batch=2)
+    assert plan.native_bytes == prog.arena_bytes and plan.native_bytes <= plan.peak_bytes
 
 
 def test_pickled_session_runs_natively(model_dir):
