@@ -215,3 +215,15 @@ def test_failing_native_description_leaves_the_step_to_python(model_dir, monkeyp
     s2._program.steps[k].fn.native = broken
     with pytest.raises(RuntimeError, match="native description"):
         s2.run(None, {"input": x})
+
+
+def test_strided_and_readonly_inputs(model_dir):
+    path = B.build_quantized("mobilenetv2", model_dir)
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    x = B.inputs(4, seed=13)
+    views = [x[::2], x[:, :, ::-1], np.asfortranarray(x), x.copy()]
+    views[3].setflags(write=False)
+    for v in views:
+        assert _same(sess.run(None, {"input": v})[0], ref.run(None, {"input": v})[0])
+        assert _same(sess.run(None, {"input": v})[0], sess.run(None, {"input": np.ascontiguousarray(v)})[0])
