@@ -227,3 +227,15 @@ def test_strided_and_readonly_inputs(model_dir):
     for v in views:
         assert _same(sess.run(None, {"input": v})[0], ref.run(None, {"input": v})[0])
         assert _same(sess.run(None, {"input": v})[0], sess.run(None, {"input": np.ascontiguousarray(v)})[0])
+
+
+def test_attention_softmax_is_native(model_dir):
+    path = B.build_quantized("attention", model_dir, "QDQ", True, "u8")
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    x = B.inputs(3, seed=14)
+    assert all(_same(y, r) for y, r in zip(sess.run(None, {"input": x}), ref.run(None, {"input": x})))
+    kind, body = _kind(sess, x)
+    py = [v.kind for t, v in (body[0] if kind == "mixed" else []) if t == "py"]
+    assert "lowp.QSoftmax" not in py and any(
+        n.startswith("QSoftmax") for p in sess._program.native_programs({"input": x}) for n in p.op_names)

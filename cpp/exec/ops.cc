@@ -6,6 +6,7 @@
 
 #include "ops/layout.h"
 #include "ops/quantize.h"
+#include "ops/softmax.h"
 
 namespace lowp {
 namespace exec {
@@ -197,6 +198,23 @@ class TransposeOp final : public Op {
   size_t esz_;
 };
 
+class SoftmaxOp final : public Op {
+ public:
+  SoftmaxOp(int64_t rows, int64_t D, DType t, float xs, float ys, int32_t yz) : rows_(rows), D_(D), t_(t), ys_(ys), yz_(yz) {
+    ops::softmax_ort_table(xs, D, t == DType::S8, table_);
+  }
+  void run(const void* const* in, void* const* out) const override {
+    ops::qlinear_softmax_ort(in[0], out[0], t_, rows_, D_, table_, ys_, yz_);
+  }
+
+ private:
+  int64_t rows_, D_;
+  DType t_;
+  float ys_;
+  int32_t yz_;
+  float table_[256];
+};
+
 class CopyOp final : public Op {
  public:
   explicit CopyOp(size_t n) : n_(n) {}
@@ -336,6 +354,12 @@ std::unique_ptr<Op> make_gather_channels(int64_t pixels, int64_t c_in, std::vect
   LOWP_CHECK(pixels >= 0 && c_in >= 1 && !idx.empty(), "gather_channels: bad shape");
   for (int64_t i : idx) LOWP_CHECK(i >= 0 && i < c_in, "gather_channels: channel index out of range");
   return std::unique_ptr<Op>(new GatherChannelsOp(pixels, c_in, std::move(idx)));
+}
+
+std::unique_ptr<Op> make_softmax(int64_t rows, int64_t D, DType t, float x_scale, float y_scale, int32_t y_zp) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "softmax on uint8 or int8 only");
+  LOWP_CHECK(rows >= 0 && D >= 1, "softmax: bad shape");
+  return std::unique_ptr<Op>(new SoftmaxOp(rows, D, t, x_scale, y_scale, y_zp));
 }
 
 std::unique_ptr<Op> make_copy(size_t bytes) { return std::unique_ptr<Op>(new CopyOp(bytes)); }

@@ -53,6 +53,9 @@ std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs);
 // y[p, j] = x[p, idx[j]] for `pixels` rows of c_in -> idx.size() bytes (ops::gather_channels:
 // NHWC channel slices and channel shuffles).
 std::unique_ptr<Op> make_gather_channels(int64_t pixels, int64_t c_in, std::vector<int64_t> idx);
+// onnxruntime QLinearSoftmax along the last axis: rows x D 8-bit -> rows x D 8-bit (its exp table
+// built once here from x_scale and D).
+std::unique_ptr<Op> make_softmax(int64_t rows, int64_t D, DType t, float x_scale, float y_scale, int32_t y_zp);
 // memcpy of `bytes`.
 std::unique_ptr<Op> make_copy(size_t bytes);
 // Concatenate inputs along an axis: per outer index, input i contributes block_bytes[i] bytes,
