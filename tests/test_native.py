@@ -110,6 +110,8 @@ def test_concurrent_native_runs_identical(model_dir):
         sess.run(None, {"input": x})
     assert prog.arena_allocations == allocs  # steady state: arenas come from the pool
     assert 0 < prog.arena_bytes < prog.total_tensor_bytes  # lifetimes let tensors share memory
+    plan = sess.memory_plan(batch=2)
+    assert plan.native_bytes == prog.arena_bytes and plan.native_bytes <= plan.peak_bytes
 
 
 def test_pickled_session_runs_natively(model_dir):
@@ -212,3 +214,27 @@ def test_failing_native_description_leaves_the_step_to_python(model_dir, monkeyp
     s2._program.steps[k].fn.native = broken
     with pytest.raises(RuntimeError, match="native description"):
         s2.run(None, {"input": x})
+
+
+def test_strided_and_readonly_inputs(model_dir):
+    path = B.build_quantized("mobilenetv2", model_dir)
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    x = B.inputs(4, seed=13)
+    views = [x[::2], x[:, :, ::-1], np.asfortranarray(x), x.copy()]
+    views[3].setflags(write=False)
+    for v in views:
+        assert _same(sess.run(None, {"input": v})[0], ref.run(None, {"input": v})[0])
+        assert _same(sess.run(None, {"input": v})[0], sess.run(None, {"input": np.ascontiguousarray(v)})[0])
+
+
+def test_attention_softmax_is_native(model_dir):
+    path = B.build_quantized("attention", model_dir, "QDQ", True, "u8")
+    sess = lowp.InferenceSession(path)
+    ref = lowp.InferenceSession(path, native=False)
+    x = B.inputs(3, seed=14)
+    assert all(_same(y, r) for y, r in zip(sess.run(None, {"input": x}), ref.run(None, {"input": x})))
+    kind, body = _kind(sess, x)
+    py = [v.kind for t, v in (body[0] if kind == "mixed" else []) if t == "py"]
+    assert "lowp.QSoftmax" not in py and any(
+        n.startswith("QSoftmax") for p in sess._program.native_programs({"input": x}) for n in p.op_names)

@@ -7,6 +7,7 @@
 
 #include "ops/layout.h"
 #include "ops/quantize.h"
+#include "ops/softmax.h"
 
 namespace lowp {
 namespace exec {
@@ -198,6 +199,23 @@ class TransposeOp final : public Op {
   size_t esz_;
 };
 
+class SoftmaxOp final : public Op {
+ public:
+  SoftmaxOp(int64_t rows, int64_t D, DType t, float xs, float ys, int32_t yz) : rows_(rows), D_(D), t_(t), ys_(ys), yz_(yz) {
+    ops::softmax_ort_table(xs, D, t == DType::S8, table_);
+  }
+  void run(const void* const* in, void* const* out) const override {
+    ops::qlinear_softmax_ort(in[0], out[0], t_, rows_, D_, table_, ys_, yz_);
+  }
+
+ private:
+  int64_t rows_, D_;
+  DType t_;
+  float ys_;
+  int32_t yz_;
+  float table_[256];
+};
+
 class CopyOp final : public Op {
  public:
   explicit CopyOp(size_t n) : n_(n) {}
@@ -356,6 +374,12 @@ std::unique_ptr<Op> make_gather_channels(int64_t c_in, std::vector<int64_t> idx,
   LOWP_CHECK(c_in >= 1 && pixels >= 0, "gather_channels: bad geometry");
   for (int64_t v : idx) LOWP_CHECK(v >= 0 && v < c_in, "gather_channels: index out of range");
   return std::unique_ptr<Op>(new GatherChannelsOp(c_in, std::move(idx), pixels));
+}
+
+std::unique_ptr<Op> make_softmax(int64_t rows, int64_t D, DType t, float x_scale, float y_scale, int32_t y_zp) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "softmax on uint8 or int8 only");
+  LOWP_CHECK(rows >= 0 && D >= 1, "softmax: bad shape");
+  return std::unique_ptr<Op>(new SoftmaxOp(rows, D, t, x_scale, y_scale, y_zp));
 }
 
 std::unique_ptr<Op> make_copy(size_t bytes) { return std::unique_ptr<Op>(new CopyOp(bytes)); }

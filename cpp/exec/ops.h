@@ -52,6 +52,9 @@ struct CopyRun {
 std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs);
 // y[p, j] = x[p, idx[j]]: an NHWC channel gather over `pixels` rows of c_in bytes (ops::gather_channels).
 std::unique_ptr<Op> make_gather_channels(int64_t c_in, std::vector<int64_t> idx, int64_t pixels);
+// onnxruntime QLinearSoftmax along the last axis: rows x D 8-bit -> rows x D 8-bit (its exp table
+// built once here from x_scale and D).
+std::unique_ptr<Op> make_softmax(int64_t rows, int64_t D, DType t, float x_scale, float y_scale, int32_t y_zp);
 // memcpy of `bytes`.
 std::unique_ptr<Op> make_copy(size_t bytes);
 // Concatenate inputs along an axis: per outer index, input i contributes block_bytes[i] bytes,

@@ -208,6 +208,15 @@ class NativeProgram {
     prog_.add_op(exec::make_transpose(shape, perm, esz), {x}, {y}, name);
   }
 
+  void softmax(int x, int y, int64_t rows, int64_t D, const std::string& dtype, float x_scale, float y_scale,
+               int32_t y_zp, const std::string& name) {
+    const DType t = parse_qtype(dtype);
+    LOWP_CHECK(rows >= 0 && D >= 1 && prog_.slot_bytes(x) == static_cast<size_t>(rows * D) &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(rows * D),
+               "softmax: sizes do not match rows x D");
+    prog_.add_op(exec::make_softmax(rows, D, t, x_scale, y_scale, y_zp), {x}, {y}, name);
+  }
+
   void copy(int x, int y, const std::string& name) {
     LOWP_CHECK(prog_.slot_bytes(x) == prog_.slot_bytes(y), "copy: sizes differ");
     prog_.add_op(exec::make_copy(prog_.slot_bytes(y)), {x}, {y}, name);
@@ -367,6 +376,8 @@ void register_program(py::module_& m) {
            py::arg("name") = "quantize")
       .def("transpose", &NativeProgram::transpose, py::arg("x"), py::arg("y"), py::arg("shape"), py::arg("perm"),
            py::arg("elem_size"), py::arg("name") = "transpose")
+      .def("softmax", &NativeProgram::softmax, py::arg("x"), py::arg("y"), py::arg("rows"), py::arg("D"),
+           py::arg("dtype"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"), py::arg("name") = "softmax")
       .def("copy", &NativeProgram::copy, py::arg("x"), py::arg("y"), py::arg("name") = "copy")
       .def("copy_runs", &NativeProgram::copy_runs, py::arg("x"), py::arg("ys"), py::arg("runs"),
            py::arg("name") = "copy_runs")

@@ -127,7 +127,8 @@ class InferenceSession:
         """Static arena plan (lowp.passes.memory.MemoryPlan) for these inputs (default: zeros, `batch`).
 
         ``plan.peak_bytes`` is the arena a preallocated executor needs for every intermediate
-        tensor; ``plan.total_bytes`` what keeping them all alive would cost.
+        tensor; ``plan.total_bytes`` what keeping them all alive would cost; ``plan.native_bytes``
+        the arena(s) the native programs actually use per run (reshapes are aliases there).
         """
         from .passes.memory import plan_memory
 
@@ -148,6 +149,8 @@ class InferenceSession:
                     sizes[name] = int(np.asarray(v).nbytes)
         plan = plan_memory(self._program, sizes)
         plan.check()
+        if self._program.native:
+            plan.native_bytes = sum(p.arena_bytes for p in self._program.native_programs(feed))
         return plan
 
     # ------------------------------------------------------------------ pickling

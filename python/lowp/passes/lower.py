@@ -413,7 +413,21 @@ def _make(n, g, lay, num_threads):
         f = K.elt("qlinear_softmax")
         ax = a["axis"]
         args = (a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"])
-        return lambda x: (f(x, *args, axis=ax),)
+
+        def softmax_desc(nb, ins, outs):
+            # lowp.qlinear_softmax's native call for a softmax along the last axis (ORT arithmetic)
+            from ..ops.eltwise import _f32, _zp1
+            x, y = ins[0], outs[0]
+            shp, dt = nb.shape(x), nb.dtype(x)
+            if dt not in (np.uint8, np.int8) or not shp or int(ax) % len(shp) != len(shp) - 1 or shp[-1] == 0:
+                return False
+            if nb.dtype(y) != dt or nb.shape(y) != shp:
+                return False
+            xs, ys, yz = _f32(args[0], "x_scale"), _f32(args[2], "y_scale"), _zp1(args[3], dt, "y_zero_point")
+            rows, D = int(np.prod(shp[:-1], dtype=np.int64)), int(shp[-1])
+            nb.op([x], [y], lambda P, S: P.softmax(S(x), S(y), rows, D, dt.name, xs, ys, yz, name=f"QSoftmax({y})"))
+            return True
+        return K.with_native(lambda x: (f(x, *args, axis=ax),), softmax_desc)
     if kind == "QuantizeLinear":
         axis = int(a.get("axis", 1))
         if lay == "NHWC" and axis % 4 == 1:

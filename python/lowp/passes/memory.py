@@ -18,6 +18,7 @@ class MemoryPlan:
     lifetimes: dict = field(default_factory=dict)  # tensor name -> (first step, last step)
     peak_bytes: int = 0  # arena size
     total_bytes: int = 0  # sum of all intermediate tensors (no reuse)
+    native_bytes: int = 0  # arenas of the native programs for these inputs (cpp/exec's own plan; 0: Python path)
 
     def check(self) -> None:
         """Asserts that no two tensors alive at the same time overlap in the arena."""
