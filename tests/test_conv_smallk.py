@@ -1,7 +1,8 @@
 """Shallow convolutions (MobileNet 1x1 expansions/projections, the 3-channel 3x3/s2 stem) at sizes
 that span several 128-row panels of the amx_smallk kernel, with fused-ReLU6-style clamps: lowp's
 default choice (which depends on the depth K) and every forced GEMM kernel are bit-exact with
-onnxruntime's QLinearConv; the default picks amx_smallk for K <= 128 when amx is the default."""
+onnxruntime's QLinearConv; the default picks amx_smallk for K <= 128 when amx is the default.
+Also wide depthwise rows (several strips of the VNNI row kernel) against onnxruntime."""
 import zlib
 
 import numpy as np
@@ -82,3 +83,32 @@ def test_packed_matrix_default_kernel_depends_on_depth():
         assert small.packed().kernel == "amx"  # a forced kernel is never replaced
     ref = (a.astype(np.int64) - 7) @ small.matrix.astype(np.int64)
     np.testing.assert_array_equal(lowp.matmul_integer(a, small, np.uint8(7)), ref)
+
+
+@pytest.mark.parametrize("s", [1, 2])
+def test_wide_depthwise_rows_match_onnxruntime(s):
+    """Depthwise 3x3 rows of 20..40 outputs (the VNNI row kernel builds its quads per strip of 16
+    output pixels), 96 channels (a 64-channel block and a tail), every depthwise kernel vs ORT."""
+    rng = np.random.default_rng(90 + s)
+    C, h = 96, 41
+    x = rng.integers(0, 256, (1, C, h, h)).astype(np.uint8)
+    w = rng.integers(-127, 128, (C, 1, 3, 3)).astype(np.int8)
+    ws = rng.uniform(0.002, 0.02, C).astype(np.float32)
+    bias = rng.integers(-5000, 5000, C).astype(np.int32)
+    xs, ys, xz, yz = np.float32(0.03), np.float32(0.03 * 0.01 * 3 * 20), np.uint8(120), np.uint8(5)
+    inits = [numpy_helper.from_array(xs, "xs"), numpy_helper.from_array(xz, "xz"), numpy_helper.from_array(w, "w"),
+             numpy_helper.from_array(ws, "ws"), numpy_helper.from_array(np.zeros(C, np.int8), "wz"),
+             numpy_helper.from_array(ys, "ys"), numpy_helper.from_array(yz, "yz"), numpy_helper.from_array(bias, "b")]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"],
+                            strides=[s, s], pads=[1] * 4, kernel_shape=[3, 3], group=C)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UINT8, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.UINT8, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    expect = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    conv = lowp.QLinearConv(w, ws, np.zeros(C, np.int8), bias, strides=(s, s), pads=(1,) * 4, group=C, layout="NHWC")
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    for dk in lowp.depthwise_kernels():
+        with lowp.use_depthwise_kernel(dk):
+            y = conv(xh, xs, xz, ys, yz)
+        np.testing.assert_array_equal(y.transpose(0, 3, 1, 2), expect, err_msg=dk)

@@ -82,11 +82,13 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
     const uint8_t* const zr = r.zrow + c0;
     if (local_rows)
       for (int kh = 0; kh < 4 * G; ++kh) rp[kh] = (kh < r.nrows && r.rows[kh]) ? r.rows[kh] + c0 : nullptr;
-    for (int ci = 0; ci < ncol; ++ci) {
+    //    Built per strip of output pixels (below), so the quads are still in L1 when read.
+    auto build = [&](int cb, int ce) {
+    for (int ci = cb; ci < ce; ++ci) {
       const int iw = ci - pl;
       const bool col_in = iw >= 0 && iw < W;
       const size_t xoff = static_cast<size_t>(iw) * C;
-      __m512i* q = reinterpret_cast<__m512i*>(Q + ci * col_bytes);
+      __m512i* q = reinterpret_cast<__m512i*>(Q + (ci - cb) * col_bytes);
       for (int g = 0; g < G; ++g) {
         __m512i rr[4];
         for (int k = 0; k < 4; ++k) {
@@ -107,6 +109,7 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
         _mm512_store_si512(q + 4 * g + 3, _mm512_unpackhi_epi16(t1, t3));
       }
     }
+    };
     // 2. per-channel terms in accumulator order
     __m512i ct[4], ws[4], mu[4], sh[4];
     __m512 sc[4];
@@ -136,12 +139,17 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
     __m512i wr[kHoist];
     if (kHoist > 1)
       for (int i = 0; i < kHoist; ++i) wr[i] = _mm512_loadu_si512(wb + i);
-    for (int ow = 0; ow < OW; ++ow) {
+    constexpr int kStrip = 16;  // output pixels per strip of quads
+    for (int ow0 = 0; ow0 < OW; ow0 += kStrip) {
+    const int ow1 = ow0 + kStrip < OW ? ow0 + kStrip : OW;
+    const int cb = ow0 * sw;
+    build(cb, (ow1 - 1) * sw + (KW - 1) * dw + 1);
+    for (int ow = ow0; ow < ow1; ++ow) {
       __m512i a0 = ct[0], a1 = ct[1], a2 = ct[2], a3 = ct[3];
       __m512i b0 = ct[0], b1 = ct[1], b2 = ct[2], b3 = ct[3];
       if (kHoist > 1) {
         for (int kw = 0; kw < kKW; ++kw) {
-          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes);
+          const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw - cb) * col_bytes);
           const __m512i q0 = _mm512_load_si512(q + 0), q1 = _mm512_load_si512(q + 1);
           const __m512i q2 = _mm512_load_si512(q + 2), q3 = _mm512_load_si512(q + 3);
           a0 = _mm512_dpbusd_epi32(a0, q0, wr[kw * 4 + 0]);
@@ -159,7 +167,7 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
       } else {
         for (int g = 0; g < G; ++g) {
           for (int kw = 0; kw < KW; ++kw) {
-            const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw) * col_bytes) + 4 * g;
+            const __m512i* q = reinterpret_cast<const __m512i*>(Q + (ow * sw + kw * dw - cb) * col_bytes) + 4 * g;
             const __m512i* w = wb + (g * KW + kw) * 4;
             a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(q + 0), _mm512_loadu_si512(w + 0));
             a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(q + 1), _mm512_loadu_si512(w + 1));
@@ -207,6 +215,7 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
       };
       emit(a0, a1, a2, a3, r.y);
       if (kPair && r.y2) emit(b0, b1, b2, b3, r.y2);
+    }
     }
   }
 }

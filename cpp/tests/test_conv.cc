@@ -134,6 +134,28 @@ LOWP_TEST(conv_depthwise_every_kernel) {
   }
 }
 
+// Wide rows: the VNNI row kernel builds its column quads per strip of 16 output pixels, so
+// rows of 17..60 outputs (several strips, partial last strip, strip edges inside the padding),
+// stride 1 pairs and stride 2, 3x3 and 5x5, dilation 2, 64-channel blocks with a tail.
+LOWP_TEST(conv_depthwise_wide_rows_every_kernel) {
+  std::mt19937 rng(43);
+  const Rounding rs[] = {Rounding::HalfEven, Rounding::Gemmlowp, Rounding::Single};
+  int i = 0;
+  for (int W : {17, 33, 50, 61}) {
+    for (int s : {1, 2}) {
+      for (int k : {3, 5}) {
+        const int C = i % 2 ? 70 : 32;
+        const DType xt = i % 3 == 1 ? DType::S8 : DType::U8;
+        const int d = i % 5 == 3 ? 2 : 1;
+        ConvCase c{1, 5 + i % 3, W, 1, C, 1, k, k, s, s, d, d, k / 2 * d, k / 2 * d, (k - 1) / 2 * d, k / 2 * d,
+                   xt, DType::S8, xt, rs[i % 3]};
+        run_case(c, rng, i % 2 == 0);
+        ++i;
+      }
+    }
+  }
+}
+
 LOWP_TEST(conv_gemm_paths_every_kernel) {
   std::mt19937 rng(7);
   const ConvCase cases[] = {
