@@ -50,6 +50,7 @@ const GemmKernel* const kTable[] = {
 const GemvKernel kGemvTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAmxSmallK, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16, layout_bytes_avx2, build_layout_avx2},
 #endif
