@@ -1,6 +1,7 @@
 // Native executor ops (exec/ops.h): thin bound calls of the kernels in cpp/gemm and cpp/ops.
 #include "exec/ops.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -56,13 +57,16 @@ class GemmOp final : public Op {
 
 class BinaryOp final : public Op {
  public:
-  BinaryOp(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p) : bs_(bs), t_(t), p_(p) {}
-  void run(const void* const* in, void* const* out) const override { ops::binary_op(bs_, in[0], in[1], out[0], t_, p_); }
+  BinaryOp(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p, int nt) : bs_(bs), t_(t), p_(p), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::binary_op(bs_, in[0], in[1], out[0], t_, p_, nt_);
+  }
 
  private:
   ops::BroadcastShape bs_;
   DType t_;
   ops::BinaryParams p_;
+  int nt_;
 };
 
 class LutOp final : public Op {
@@ -100,10 +104,10 @@ class PoolOp final : public Op {
 
 class QuantizeNhwcOp final : public Op {
  public:
-  QuantizeNhwcOp(int64_t N, int64_t C, int64_t HW, DType yt, float s, int32_t z)
-      : N_(N), C_(C), HW_(HW), yt_(yt), s_(s), z_(z) {}
+  QuantizeNhwcOp(int64_t N, int64_t C, int64_t HW, DType yt, float s, int32_t z, int nt)
+      : N_(N), C_(C), HW_(HW), yt_(yt), s_(s), z_(z), nt_(nt) {}
   void run(const void* const* in, void* const* out) const override {
-    ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_);
+    ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_, nt_);
   }
 
  private:
@@ -111,6 +115,7 @@ class QuantizeNhwcOp final : public Op {
   DType yt_;
   float s_;
   int32_t z_;
+  int nt_;
 };
 
 class QuantizeOp final : public Op {
@@ -204,20 +209,6 @@ class CopyOp final : public Op {
   size_t n_;
 };
 
-class GatherChannelsOp final : public Op {
- public:
-  GatherChannelsOp(int64_t pixels, int64_t c_in, std::vector<int64_t> idx)
-      : pixels_(pixels), c_in_(c_in), idx_(std::move(idx)) {}
-  void run(const void* const* in, void* const* out) const override {
-    ops::gather_channels(static_cast<const uint8_t*>(in[0]), c_in_, idx_.data(), static_cast<int64_t>(idx_.size()),
-                         static_cast<uint8_t*>(out[0]), pixels_);
-  }
-
- private:
-  int64_t pixels_, c_in_;
-  std::vector<int64_t> idx_;
-};
-
 class CopyRunsOp final : public Op {
  public:
   explicit CopyRunsOp(std::vector<std::vector<CopyRun>> runs) : runs_(std::move(runs)) {}
@@ -233,12 +224,45 @@ class CopyRunsOp final : public Op {
   std::vector<std::vector<CopyRun>> runs_;
 };
 
+class GatherChannelsOp final : public Op {
+ public:
+  GatherChannelsOp(int64_t c_in, std::vector<int64_t> idx, int64_t pixels)
+      : c_in_(c_in), idx_(std::move(idx)), pixels_(pixels) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::gather_channels(static_cast<const uint8_t*>(in[0]), c_in_, idx_.data(), static_cast<int64_t>(idx_.size()),
+                         static_cast<uint8_t*>(out[0]), pixels_);
+  }
+
+ private:
+  int64_t c_in_;
+  std::vector<int64_t> idx_;
+  int64_t pixels_;
+};
+
 class ConcatOp final : public Op {
  public:
   ConcatOp(int64_t outer, std::vector<int64_t> blk, std::vector<std::vector<uint8_t>> tables)
       : outer_(outer), blk_(std::move(blk)), tables_(std::move(tables)) {}
   void run(const void* const* in, void* const* out) const override {
     uint8_t* dst = static_cast<uint8_t*>(out[0]);
+    if (outer_ > 1 && *std::min_element(blk_.begin(), blk_.end()) < 256) {
+      // Short blocks (an NHWC channel concat): each input requantized in one contiguous table pass
+      // (per-call scratch: the op may run on several threads at once), then strided row copies.
+      int64_t row = 0, off = 0;
+      for (int64_t b : blk_) row += b;
+      std::vector<uint8_t> tmp;
+      for (size_t i = 0; i < blk_.size(); ++i) {
+        const uint8_t* s = static_cast<const uint8_t*>(in[i]);
+        if (!tables_[i].empty()) {
+          tmp.resize(static_cast<size_t>(outer_ * blk_[i]));
+          ops::lut_apply(s, tables_[i].data(), tmp.data(), outer_ * blk_[i]);
+          s = tmp.data();
+        }
+        ops::copy_rows(s, blk_[i], dst + off, row, blk_[i], outer_);
+        off += blk_[i];
+      }
+      return;
+    }
     for (int64_t o = 0; o < outer_; ++o)
       for (size_t i = 0; i < blk_.size(); ++i) {
         const uint8_t* s = static_cast<const uint8_t*>(in[i]) + o * blk_[i];
@@ -273,9 +297,10 @@ std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_t
   return std::unique_ptr<Op>(new GemmOp(std::move(b), M, a_type, za, std::move(spec), num_threads));
 }
 
-std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p) {
+std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p,
+                                int num_threads) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "binary op on uint8 or int8 only");
-  return std::unique_ptr<Op>(new BinaryOp(bs, t, p));
+  return std::unique_ptr<Op>(new BinaryOp(bs, t, p, num_threads));
 }
 
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n) {
@@ -289,9 +314,10 @@ std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const Avg
   return std::unique_ptr<Op>(new PoolOp(g, t, mode, p));
 }
 
-std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp) {
+std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp,
+                                               int num_threads) {
   LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "quantize_nchw_to_nhwc output must be uint8 or int8");
-  return std::unique_ptr<Op>(new QuantizeNhwcOp(N, C, HW, yt, scale, zp));
+  return std::unique_ptr<Op>(new QuantizeNhwcOp(N, C, HW, yt, scale, zp, num_threads));
 }
 
 std::unique_ptr<Op> make_quantize(int64_t outer, int64_t len, int64_t inner, DType yt, std::vector<float> scale,
@@ -326,10 +352,10 @@ std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs) {
   return std::unique_ptr<Op>(new CopyRunsOp(std::move(runs)));
 }
 
-std::unique_ptr<Op> make_gather_channels(int64_t pixels, int64_t c_in, std::vector<int64_t> idx) {
-  LOWP_CHECK(pixels >= 0 && c_in >= 1 && !idx.empty(), "gather_channels: bad shape");
-  for (int64_t i : idx) LOWP_CHECK(i >= 0 && i < c_in, "gather_channels: channel index out of range");
-  return std::unique_ptr<Op>(new GatherChannelsOp(pixels, c_in, std::move(idx)));
+std::unique_ptr<Op> make_gather_channels(int64_t c_in, std::vector<int64_t> idx, int64_t pixels) {
+  LOWP_CHECK(c_in >= 1 && pixels >= 0, "gather_channels: bad geometry");
+  for (int64_t v : idx) LOWP_CHECK(v >= 0 && v < c_in, "gather_channels: index out of range");
+  return std::unique_ptr<Op>(new GatherChannelsOp(c_in, std::move(idx), pixels));
 }
 
 std::unique_ptr<Op> make_copy(size_t bytes) { return std::unique_ptr<Op>(new CopyOp(bytes)); }

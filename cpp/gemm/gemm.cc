@@ -175,19 +175,19 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
 
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
-  // Below ~2M multiply-adds a GEMM takes a few microseconds: handing work to another thread costs
-  // more. A GEMM with few rows and a large B (the classifier's 1 x 1280 x 1000) is bound by
-  // streaming B from memory instead (~10 GB/s per core): threads split B's columns, worth it from
-  // a few hundred KiB of B.
-  constexpr double kMinParallelMacs = 2.0 * 1024 * 1024;
-  constexpr double kMinParallelBBytes = 256.0 * 1024;
-  const bool tiny = static_cast<double>(M) * N * K < kMinParallelMacs &&
-                    static_cast<double>(B.Kp()) * N * element_size(k.b_domain) < kMinParallelBBytes;
-  const int threads =
-      tiny ? 1 : std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
+  // Threads by task size: each thread's share must pay for handing it over (~1-2 us to a spinning
+  // worker, tens of us to a sleeping one): ~1M multiply-adds of the kernel's padded tiles (a few
+  // microseconds), or, for few rows and a large B (the classifier's 1 x 1280 x 1000, bound by
+  // streaming B from memory at ~10 GB/s per core), ~128 KiB of B.
   const size_t b_esz = element_size(k.b_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
   const int m_panels = static_cast<int>(ceil_div(M, k.mr));
+  constexpr double kMinShareMacs = 1024.0 * 1024, kMinShareBBytes = 128.0 * 1024;
+  const double padded_macs = static_cast<double>(m_panels) * k.mr * n_panels * k.nr * Kp;
+  const double b_bytes = static_cast<double>(Kp) * N * b_esz;
+  const double shares = std::max(padded_macs / kMinShareMacs, b_bytes / kMinShareBBytes);
+  const int want_threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
+  const int threads = std::max(1, std::min(want_threads, static_cast<int>(std::min(shares, 1024.0))));
   // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
   const size_t b_panel_bytes = static_cast<size_t>(Kp) * k.nr * b_esz;
   int n_blocks = static_cast<int>(ceil_div(n_panels, std::max<size_t>(1, kBBlockBytes / b_panel_bytes)));

@@ -273,15 +273,25 @@ void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, con
     const bool a_rep = bs.stride_a[0] == 0;
     std::vector<T> tile(static_cast<size_t>(C * reps));
     for (int64_t r = 0; r < reps; ++r) std::memcpy(tile.data() + r * C, a_rep ? a : b, static_cast<size_t>(C) * sizeof(T));
-    BroadcastShape flat;
-    for (int64_t r0 = 0; r0 < R; r0 += reps) {
-      const int64_t n = std::min(reps, R - r0) * C;
-      const T* pa = a_rep ? tile.data() : a + r0 * C;
-      const T* pb = a_rep ? b + r0 * C : tile.data();
-      flat.ndim = 1;
-      flat.shape[0] = n;
-      flat.stride_a[0] = flat.stride_b[0] = 1;
-      half_even_t(flat, pa, pb, c + r0 * C, p, 1);
+    auto blocks = [&](int64_t b0, int64_t b1) {
+      BroadcastShape flat;
+      for (int64_t r0 = b0 * reps; r0 < std::min(R, b1 * reps); r0 += reps) {
+        const int64_t n = std::min(reps, R - r0) * C;
+        const T* pa = a_rep ? tile.data() : a + r0 * C;
+        const T* pb = a_rep ? b + r0 * C : tile.data();
+        flat.ndim = 1;
+        flat.shape[0] = n;
+        flat.stride_a[0] = flat.stride_b[0] = 1;
+        half_even_t(flat, pa, pb, c + r0 * C, p, 1);
+      }
+    };
+    const int64_t nb = (R + reps - 1) / reps;
+    const int tasks = static_cast<int>(std::min<int64_t>({threads * 2, nb, R * C / (32 * 1024)}));
+    if (tasks > 1) {
+      ThreadPool::global().parallel_for(tasks, [&](int t, int /*thread*/) { blocks(nb * t / tasks, nb * (t + 1) / tasks); },
+                                        threads);
+    } else {
+      blocks(0, nb);
     }
     return;
   }

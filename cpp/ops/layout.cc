@@ -40,10 +40,11 @@ void quantize_nchw_to_nhwc(const float* x, void* y, DType yt, int64_t N, int64_t
   };
   ThreadPool& pool = ThreadPool::global();
   const int threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
-  // ~0.3 ns per value: below ~64K values (~20 us) a second thread does not pay for its wake-up.
-  const int64_t per_task = std::max<int64_t>(1, (int64_t{1} << 16) / (C * kBlock));  // blocks
-  const int64_t tasks = std::min<int64_t>(threads * 4, blocks / per_task);
-  if (threads <= 1 || tasks <= 1) {
+  // ~0.3 ns per value: below ~128K values (~40 us) a second thread does not pay for its wake-up.
+  // Several tasks per thread: a worker that wakes late takes only a small share (the caller
+  // claims the rest of the worker's range meanwhile).
+  const int64_t tasks = std::min<int64_t>(threads * 8, blocks);
+  if (threads <= 1 || tasks <= 1 || C * HW * N < (int64_t{1} << 17)) {
     std::vector<uint8_t> buf(static_cast<size_t>(C * kBlock));
     for (int64_t bi = 0; bi < blocks; ++bi) block(bi, buf.data());
     return;

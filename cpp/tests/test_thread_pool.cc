@@ -91,10 +91,10 @@ LOWP_TEST(eltwise_and_quantize_threads_identical) {
   using namespace lowp;
   std::mt19937 rng(5);
   std::uniform_int_distribution<int> d(0, 255);
-  // (512 x 256) column (+) row broadcast, and a same-shape run of 100003 elements
-  for (int kind = 0; kind < 2; ++kind) {
-    const int64_t R = kind == 0 ? 512 : 1, C = kind == 0 ? 256 : 100003;
-    std::vector<uint8_t> a(kind == 0 ? R : R * C), b(kind == 0 ? C : R * C), c1(R * C), c3(R * C);
+  // (512 x 256) column (+) row broadcast, a same-shape run of 100003 elements, (600 x 200) (+) row
+  for (int kind = 0; kind < 3; ++kind) {
+    const int64_t R = kind == 0 ? 512 : (kind == 1 ? 1 : 600), C = kind == 0 ? 256 : (kind == 1 ? 100003 : 200);
+    std::vector<uint8_t> a(kind == 0 ? R : R * C), b(kind != 1 ? C : R * C), c1(R * C), c3(R * C);
     for (auto& v : a) v = static_cast<uint8_t>(d(rng));
     for (auto& v : b) v = static_cast<uint8_t>(d(rng));
     ops::BroadcastShape bs;
@@ -103,7 +103,7 @@ LOWP_TEST(eltwise_and_quantize_threads_identical) {
     bs.shape[1] = C;
     bs.stride_a[0] = kind == 0 ? 1 : C;
     bs.stride_a[1] = kind == 0 ? 0 : 1;
-    bs.stride_b[0] = kind == 0 ? 0 : C;
+    bs.stride_b[0] = kind == 1 ? C : 0;
     bs.stride_b[1] = 1;
     for (ops::BinaryOp op : {ops::BinaryOp::Add, ops::BinaryOp::Mul}) {
       ops::BinaryParams p;

@@ -282,14 +282,16 @@ def _cmd_bench(args) -> int:
                    help="time per operator kind (best of the runs per step), lowp vs onnxruntime's profiler")
     p.add_argument("--block", type=int, default=10,
                    help="timed runs per block: the runtimes take turns by block (default 10), see below")
+    p.add_argument("--settle-ms", type=float, default=50.0,
+                   help="idle time before each block, so the other runtime's threads stop spinning (default 50)")
     p.add_argument("--interleave", action="store_true",
                    help="alternate the runtimes run by run instead (unfair with threads > 1: see below)")
     p.add_argument("--ort-spin", choices=["on", "off", "both"], default="on",
                    help="onnxruntime's session.intra_op.allow_spinning (default on, its default and its "
                         "fastest here); 'both' times the two configurations")
     a = p.parse_args(args.rest)
-    if a.runs < 1 or a.block < 1 or a.warmup < 0:
-        p.error("--runs and --block must be >= 1, --warmup >= 0")
+    if a.runs < 1 or a.block < 1 or a.warmup < 0 or not 0 <= a.settle_ms <= 10_000:
+        p.error("--runs and --block must be >= 1, --warmup >= 0, --settle-ms in [0, 10000]")
     import lowp
     from tqdm import tqdm
 
@@ -312,10 +314,11 @@ def _cmd_bench(args) -> int:
         for _ in range(a.warmup):
             fn()
     with tqdm(total=a.runs * len(runners), desc=f"bench {args.target}", unit="run", leave=False) as bar:
-        times = _time_runs(runners, a.runs, a.block, a.interleave, bar.update)
+        times = _time_runs(runners, a.runs, a.block, a.interleave, bar.update, a.settle_ms / 1e3)
     if a.per_op:
         _per_op_table(sess, args.target, feeds, a)
-    how = "interleaved run by run" if a.interleave else f"taking turns in blocks of {a.block} runs (+1 untimed)"
+    how = ("interleaved run by run" if a.interleave else
+           f"taking turns in blocks of {a.block} runs (each after {a.settle_ms:g} ms idle + 1 untimed run)")
     print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs, {how} (ms)")
     print(f"{'runtime':<12} {'min':>8} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
     for k, ts in times.items():
@@ -374,16 +377,18 @@ def _per_op_native(sess, seg, feeds, a):
           f"{py_us + in_us:.0f} us = {100 * (py_us + in_us) / (1e3 * min(walls)):.1f} % of the run")
 
 
-def _time_runs(runners, runs, block, interleave, progress=None):
+def _time_runs(runners, runs, block, interleave, progress=None, settle=0.05):
     """Times `runs` calls of every runner (ms); returns {name: [times]}.
 
     Fairness. Both runtimes keep their worker threads spinning for a while after a run (lowp's pool
-    ~0.2 ms, onnxruntime's intra-op threads longer), so a run that directly follows the other
-    runtime's run shares the CPU with those spinning threads. By default the runtimes therefore
-    take turns by block: each block starts with one untimed run (it absorbs the other runtime's
-    spinning tail and wakes this runtime's threads), then `block` timed runs. Each runtime is timed
-    in its own steady state, as an application using only it would see it, while slow drifts of
-    the machine's load still hit both alike. interleave=True alternates run by run (no untimed runs).
+    0.2 ms; onnxruntime's intra-op threads ~20 ms here), so runs that follow the other runtime's
+    runs share the CPU with those spinning threads (on 2 cores lowp's 2-thread MobileNetV2 took
+    1.45x longer interleaved with onnxruntime than alone). By default the runtimes therefore take
+    turns by block: before each block, `settle` seconds of sleep (the other runtime's threads stop
+    spinning and block) and one untimed run (wakes this runtime's threads), then `block` timed
+    runs. Each runtime is timed in its own steady state, as an application using only it would see
+    it, while slow drifts of the machine's load still hit both alike. interleave=True alternates
+    run by run (no sleep, no untimed runs).
     """
     times = {k: [] for k in runners}
     bs = 1 if interleave else block
@@ -392,6 +397,8 @@ def _time_runs(runners, runs, block, interleave, progress=None):
         n = min(bs, runs - done)
         for k, fn in runners.items():
             if not interleave:
+                if settle > 0:
+                    time.sleep(settle)
                 fn()
             for _ in range(n):
                 t = time.perf_counter()
