@@ -267,3 +267,18 @@ def test_lowp_kernel_env_forces_the_gemv_twin(kernel):
     want_y = int(ref_matmul(a, b, 9, zb).astype(np.int64).sum())
     want_q = int(ref_qlinear(a, 0.1, 9, b, 0.01, zb, 0.7, 3, np.uint8, "gemmlowp").astype(np.int64).sum())
     assert r.stdout.split() == [kernel, str(want_y), str(want_q)]
+
+
+@pytest.mark.parametrize("K", [27, 128, 129, 300])
+def test_fast_path_uses_the_depth_default_kernel(K):
+    """The PackedMatrix fast path packs for the same kernel as packed("") (the default may depend
+    on K, e.g. a shallow-K variant), for GEMV and tiled row counts alike."""
+    rng = np.random.default_rng(K)
+    b = rand(rng, np.int8, (K, 40))
+    for M in (1, 9):
+        pm = lowp.PackedMatrix(b)
+        a = rand(rng, np.uint8, (M, K))
+        np.testing.assert_array_equal(lowp.matmul_integer(a, pm, 1), ref_matmul(a, b, 1))
+        lowp.qlinear_matmul(a, 0.1, 1, pm, 0.1, None, 0.4, np.uint8(0))
+        assert len(pm._packed) == 1
+        assert next(iter(pm._packed.values())) is pm.packed()

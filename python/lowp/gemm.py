@@ -119,7 +119,9 @@ class PackedMatrix:
         self._b.setflags(write=False)
         self._zb = _zero_point(b_zero_point, b.dtype, "b_zero_point", allow_vector_len=b.shape[1])
         self._packed: dict[str, object] = {}
-        self._specs: dict = {}  # qlinear_matmul requantization specs, by their arguments (_spec_key)
+        self._specs: dict = {}  # qlinear_matmul requantization specs, by their arguments (_key1)
+        # The default kernel for this depth (fixed for the process: $LOWP_KERNEL is read once).
+        self._default_key = _lowp.default_kernel(b.shape[0])
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -149,7 +151,7 @@ class PackedMatrix:
 
     def _native(self):
         """packed() for the current kernel, minus the method-call and name-resolution overhead."""
-        key = _forced_kernel.get() or (_DEFAULT_KERNEL[0] if _DEFAULT_KERNEL else _default_kernel())
+        key = _forced_kernel.get() or self._default_key
         p = self._packed.get(key)
         return p if p is not None else self.packed(key)
 
@@ -158,16 +160,6 @@ class PackedMatrix:
 
     def __repr__(self) -> str:
         return f"PackedMatrix(shape={self.shape}, dtype={self.dtype}, per_column_zero_point={self._zb.size > 1})"
-
-
-_DEFAULT_KERNEL: list = []
-
-
-def _default_kernel() -> str:
-    # select_kernel() reads $LOWP_KERNEL once per process, so its answer never changes.
-    if not _DEFAULT_KERNEL:
-        _DEFAULT_KERNEL.append(_lowp.default_kernel())
-    return _DEFAULT_KERNEL[0]
 
 
 # --------------------------------------------------------------------------- fast path
