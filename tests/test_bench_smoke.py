@@ -122,3 +122,22 @@ def test_peak_probe_rejects_bad_input():
             _lowp.peak_probe(isa, 0.01)
     with pytest.raises(TypeError):
         _lowp.peak_probe(3, 0.01)
+
+
+def test_bench_models_one_small_model(tmp_path):
+    """bench/bench_models.py's timing loop on a 16x16 test-set network: three runtimes interleaved,
+    lowp's output compared with onnxruntime's (no timing asserted)."""
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("bench_models", os.path.join(root, "bench", "bench_models.py"))
+    bm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bm)
+    qp = bm.B.build_quantized("mobilenetv3", str(tmp_path))
+    fp = os.path.join(str(tmp_path), "mobilenetv3_float.onnx")
+    times, mism, total = bm.bench_one(fp, qp, (3, 16, 16), threads=1, runs=2, warmup=1)
+    assert set(times) == {"lowp", "ort_int8", "ort_f32"} and all(p50 >= mn > 0 for p50, mn in times.values())
+    assert mism == 0 and total == 10
+    assert bm.B.parse_variant("QOperator_pt_s8") == dict(fmt="QOperator", per_channel=False, act="s8")
+    with pytest.raises(ValueError):
+        bm.B.parse_variant("QDQ_xx_u8")

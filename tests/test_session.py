@@ -152,6 +152,10 @@ def test_models_fused_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
     kinds = sess.graph.op_counts()
     if name in ("mobilenetv3", "efficientnet"):
         assert kinds.get("lowp.QMul", 0) == 1  # only the SE block's broadcast multiply is left
+    if name in ("mobilenetv3", "efficientnet", "yolo"):
+        # every activation table rides on the convolution that produces its input
+        assert "lowp.QLut" not in kinds
+        assert any("lut" in n.attrs for n in sess.graph.nodes if n.kind == "lowp.QConv")
     if name == "yolo":
         assert "lowp.QMul" not in kinds
         # Split, nearest Resize and Concat run on the NHWC tensors: the only layout change left is the
@@ -203,6 +207,28 @@ def test_detection_head_flatten_folds(model_dir, fmt):
     assert y.shape == (5, 6, 80)
     assert _mismatch(y, _ort(qp).run(None, {"input": x})[0]) == 0
     assert np.array_equal(sess.run(None, {"input": x[:2]})[0], y[:2])
+
+
+@pytest.mark.parametrize("fmt,act", [("QDQ", "u8"), ("QOperator", "u8"), ("QDQ", "s8")])
+def test_gemm_activation_table_fold(model_dir, fmt, act):
+    """Linear -> Hardswish -> Linear (MobileNetV3's classifier): the hard-swish table is applied by the
+    first QGemm's step; same bits as onnxruntime."""
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(4)
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.Flatten(), nn.Linear(4 * 8 * 8, 32), nn.Hardswish(),
+                      nn.Linear(32, 10)).eval()
+    fp = os.path.join(model_dir, "fc_hswish_float.onnx")
+    if not os.path.exists(fp):
+        B.export(m, fp)
+    qp = B.quantize(fp, os.path.join(model_dir, f"fc_hswish_{fmt}_{act}.onnx"), B.inputs(8, seed=1), fmt=fmt, act=act)
+    sess = lowp.InferenceSession(qp)
+    gemms = [n for n in sess.graph.nodes if n.kind == "lowp.QGemm"]
+    assert "lowp.QLut" not in sess.graph.op_counts() and "lut" in gemms[0].attrs
+    x = B.inputs(6, seed=2)
+    y, r = sess.run(None, {"input": x})[0], _ort(qp).run(None, {"input": x})[0]
+    assert _mismatch(y, r) <= (0 if act == "u8" else 0.01 * y.size)
 
 
 def test_dynamic_batch(model_dir):

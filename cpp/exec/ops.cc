@@ -1,6 +1,7 @@
 // Native executor ops (exec/ops.h): thin bound calls of the kernels in cpp/gemm and cpp/ops.
 #include "exec/ops.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -208,20 +209,6 @@ class CopyOp final : public Op {
   size_t n_;
 };
 
-class GatherChannelsOp final : public Op {
- public:
-  GatherChannelsOp(int64_t pixels, int64_t c_in, std::vector<int64_t> idx)
-      : pixels_(pixels), c_in_(c_in), idx_(std::move(idx)) {}
-  void run(const void* const* in, void* const* out) const override {
-    ops::gather_channels(static_cast<const uint8_t*>(in[0]), c_in_, idx_.data(), static_cast<int64_t>(idx_.size()),
-                         static_cast<uint8_t*>(out[0]), pixels_);
-  }
-
- private:
-  int64_t pixels_, c_in_;
-  std::vector<int64_t> idx_;
-};
-
 class CopyRunsOp final : public Op {
  public:
   explicit CopyRunsOp(std::vector<std::vector<CopyRun>> runs) : runs_(std::move(runs)) {}
@@ -237,12 +224,45 @@ class CopyRunsOp final : public Op {
   std::vector<std::vector<CopyRun>> runs_;
 };
 
+class GatherChannelsOp final : public Op {
+ public:
+  GatherChannelsOp(int64_t c_in, std::vector<int64_t> idx, int64_t pixels)
+      : c_in_(c_in), idx_(std::move(idx)), pixels_(pixels) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::gather_channels(static_cast<const uint8_t*>(in[0]), c_in_, idx_.data(), static_cast<int64_t>(idx_.size()),
+                         static_cast<uint8_t*>(out[0]), pixels_);
+  }
+
+ private:
+  int64_t c_in_;
+  std::vector<int64_t> idx_;
+  int64_t pixels_;
+};
+
 class ConcatOp final : public Op {
  public:
   ConcatOp(int64_t outer, std::vector<int64_t> blk, std::vector<std::vector<uint8_t>> tables)
       : outer_(outer), blk_(std::move(blk)), tables_(std::move(tables)) {}
   void run(const void* const* in, void* const* out) const override {
     uint8_t* dst = static_cast<uint8_t*>(out[0]);
+    if (outer_ > 1 && *std::min_element(blk_.begin(), blk_.end()) < 256) {
+      // Short blocks (an NHWC channel concat): each input requantized in one contiguous table pass
+      // (per-call scratch: the op may run on several threads at once), then strided row copies.
+      int64_t row = 0, off = 0;
+      for (int64_t b : blk_) row += b;
+      std::vector<uint8_t> tmp;
+      for (size_t i = 0; i < blk_.size(); ++i) {
+        const uint8_t* s = static_cast<const uint8_t*>(in[i]);
+        if (!tables_[i].empty()) {
+          tmp.resize(static_cast<size_t>(outer_ * blk_[i]));
+          ops::lut_apply(s, tables_[i].data(), tmp.data(), outer_ * blk_[i]);
+          s = tmp.data();
+        }
+        ops::copy_rows(s, blk_[i], dst + off, row, blk_[i], outer_);
+        off += blk_[i];
+      }
+      return;
+    }
     for (int64_t o = 0; o < outer_; ++o)
       for (size_t i = 0; i < blk_.size(); ++i) {
         const uint8_t* s = static_cast<const uint8_t*>(in[i]) + o * blk_[i];
@@ -332,10 +352,10 @@ std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs) {
   return std::unique_ptr<Op>(new CopyRunsOp(std::move(runs)));
 }
 
-std::unique_ptr<Op> make_gather_channels(int64_t pixels, int64_t c_in, std::vector<int64_t> idx) {
-  LOWP_CHECK(pixels >= 0 && c_in >= 1 && !idx.empty(), "gather_channels: bad shape");
-  for (int64_t i : idx) LOWP_CHECK(i >= 0 && i < c_in, "gather_channels: channel index out of range");
-  return std::unique_ptr<Op>(new GatherChannelsOp(pixels, c_in, std::move(idx)));
+std::unique_ptr<Op> make_gather_channels(int64_t c_in, std::vector<int64_t> idx, int64_t pixels) {
+  LOWP_CHECK(c_in >= 1 && pixels >= 0, "gather_channels: bad geometry");
+  for (int64_t v : idx) LOWP_CHECK(v >= 0 && v < c_in, "gather_channels: index out of range");
+  return std::unique_ptr<Op>(new GatherChannelsOp(c_in, std::move(idx), pixels));
 }
 
 std::unique_ptr<Op> make_copy(size_t bytes) { return std::unique_ptr<Op>(new CopyOp(bytes)); }

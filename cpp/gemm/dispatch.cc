@@ -31,6 +31,10 @@ void gemv_avx2(const GemvCall& g, int p0, int p1);
 size_t layout_bytes_avx2(const PackedB& B);
 void build_layout_avx2(const PackedB& B, uint8_t* dst);
 #endif
+#if defined(__aarch64__)
+void gemv_neondot(const GemvCall& g, int p0, int p1);
+void gemv_neondot_kr8(const GemvCall& g, int p0, int p1);
+#endif
 
 namespace {
 const GemmKernel* const kTable[] = {
@@ -46,8 +50,13 @@ const GemmKernel* const kTable[] = {
 const GemvKernel kGemvTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAmxSmallK, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16, layout_bytes_avx2, build_layout_avx2},
+#endif
+#if defined(__aarch64__)
+    {&kGemmI8mm, gemv_neondot_kr8, 8, 8, DType::S8, DType::S8},
+    {&kGemmNeonDot, gemv_neondot, 8, 4, DType::S8, DType::S8},
 #endif
     {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
 };

@@ -213,16 +213,6 @@ class NativeProgram {
     prog_.add_op(exec::make_copy(prog_.slot_bytes(y)), {x}, {y}, name);
   }
 
-  // 8-bit NHWC channel gather: y (pixels x idx.size()) from x (pixels x c_in).
-  void gather_channels(int x, int y, int64_t pixels, int64_t c_in, const std::vector<int64_t>& idx,
-                       const std::string& name) {
-    LOWP_CHECK(pixels >= 0 && c_in >= 1 && !idx.empty(), "gather_channels: bad shape");
-    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(pixels * c_in) &&
-                   prog_.slot_bytes(y) == static_cast<size_t>(pixels) * idx.size(),
-               "gather_channels: sizes do not match");
-    prog_.add_op(exec::make_gather_channels(pixels, c_in, idx), {x}, {y}, name);
-  }
-
   // runs[k]: (n, 3) int64 array of {src offset, dst offset, bytes} for output ys[k].
   void copy_runs(int x, const std::vector<int>& ys, const py::list& runs, const std::string& name) {
     LOWP_CHECK(!ys.empty() && runs.size() == ys.size(), "copy_runs: one run list per output");
@@ -245,6 +235,14 @@ class NativeProgram {
     }
     std::vector<int> in{x};
     prog_.add_op(exec::make_copy_runs(std::move(rv)), in, ys, name);
+  }
+
+  void gather_channels(int x, int y, int64_t c_in, const std::vector<int64_t>& idx, int64_t pixels,
+                       const std::string& name) {
+    LOWP_CHECK(c_in >= 1 && pixels >= 0 && prog_.slot_bytes(x) == static_cast<size_t>(pixels * c_in) &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(pixels * static_cast<int64_t>(idx.size())),
+               "gather_channels: sizes do not match");
+    prog_.add_op(exec::make_gather_channels(c_in, idx, pixels), {x}, {y}, name);
   }
 
   void concat(const std::vector<int>& xs, int y, int64_t outer, const std::vector<int64_t>& block_bytes,
@@ -370,10 +368,10 @@ void register_program(py::module_& m) {
       .def("transpose", &NativeProgram::transpose, py::arg("x"), py::arg("y"), py::arg("shape"), py::arg("perm"),
            py::arg("elem_size"), py::arg("name") = "transpose")
       .def("copy", &NativeProgram::copy, py::arg("x"), py::arg("y"), py::arg("name") = "copy")
-      .def("gather_channels", &NativeProgram::gather_channels, py::arg("x"), py::arg("y"), py::arg("pixels"),
-           py::arg("c_in"), py::arg("idx"), py::arg("name") = "gather_channels")
       .def("copy_runs", &NativeProgram::copy_runs, py::arg("x"), py::arg("ys"), py::arg("runs"),
            py::arg("name") = "copy_runs")
+      .def("gather_channels", &NativeProgram::gather_channels, py::arg("x"), py::arg("y"), py::arg("c_in"),
+           py::arg("idx"), py::arg("pixels"), py::arg("name") = "gather_channels")
       .def("concat", &NativeProgram::concat, py::arg("inputs"), py::arg("y"), py::arg("outer"),
            py::arg("block_bytes"), py::arg("tables"), py::arg("name") = "concat")
       .def("finalize", &NativeProgram::finalize, py::arg("in_shapes"), py::arg("in_dtypes"), py::arg("out_slots"),

@@ -69,7 +69,17 @@ Problem make(std::mt19937& rng, int M, int N, int K, int lda_pad, DType at, DTyp
 
 // Runs the GEMM (int32 output, or uint8/int8 with rounding r) and counts wrong elements,
 // including any write into the ldc padding or past C.
-size_t run(const GemmKernel& k, const PackedB& B, const Problem& p, bool requant, Rounding r, int threads) {
+// aoff < 0: A as built (exactly sized, malloc alignment); else A copied to a 64-byte boundary
+// + aoff (aligned rows are read in place by the AMX kernel when lda allows).
+size_t run(const GemmKernel& k, const PackedB& B, const Problem& p, bool requant, Rounding r, int threads, int aoff = -1) {
+  std::vector<uint8_t> astore;
+  const uint8_t* a = p.a.data();
+  if (aoff >= 0) {
+    astore.resize(p.a.size() + 128);
+    uint8_t* base = astore.data() + ((64 - (reinterpret_cast<uintptr_t>(astore.data()) & 63)) & 63) + aoff;
+    std::memcpy(base, p.a.data(), p.a.size());
+    a = base;
+  }
   const int M = p.M, N = p.N;
   const ptrdiff_t ldc = N + 3;
   const DType ot = requant ? (r == Rounding::Single ? DType::S8 : DType::U8) : DType::S32;
@@ -78,7 +88,7 @@ size_t run(const GemmKernel& k, const PackedB& B, const Problem& p, bool requant
   std::vector<uint8_t> buf(total, 0x5A);
   GemmArgs args;
   args.M = M;
-  args.a = p.a.data();
+  args.a = a;
   args.a_type = p.at;
   args.lda = p.lda;
   args.za = p.za;
@@ -156,8 +166,34 @@ LOWP_TEST(gemm_blocking_k_chunks) {
       PackedB B(*k, p.b.data(), bt, K, N, N, p.zb.data(), static_cast<int>(p.zb.size()));
       size_t bad = run(*k, B, p, false, Rounding::HalfEven, 1 + it % 2);
       EXPECT_TRUE(bad == 0, where(*k, p, "int32") + " bad=" + std::to_string(bad));
+      for (int aoff : {0, 16}) {
+        bad = run(*k, B, p, false, Rounding::HalfEven, 1, aoff);
+        EXPECT_TRUE(bad == 0, where(*k, p, "int32 A at 64-byte boundary +" + std::to_string(aoff)) + " bad=" + std::to_string(bad));
+      }
       bad = run(*k, B, p, true, rs[it % 3], 1);
       EXPECT_TRUE(bad == 0, where(*k, p, "requant") + " bad=" + std::to_string(bad));
+    }
+    ++it;
+  }
+}
+
+// uint8 A with 64-byte-multiple row strides (not multiples of 512) and 64-byte-aligned rows: the
+// AMX kernel's in-place tile loads, deep K with and without a K tail.
+LOWP_TEST(gemm_blocking_aligned_rows) {
+  std::mt19937 rng(43);
+  const int shapes[][4] = {{64, 101, 1600, 0}, {96, 64, 4160, 0}, {32, 256, 2304, 0}, {64, 40, 1000, 88}, {33, 70, 576, 0}};
+  int it = 0;
+  for (const auto& sh : shapes) {
+    const Problem p = make(rng, sh[0], sh[1], sh[2], sh[3], DType::U8, DType::S8, it % 2 == 0, false);
+    for (const GemmKernel* k : available_kernels()) {
+      if (std::strcmp(k->name, "ref") == 0) continue;
+      PackedB B(*k, p.b.data(), DType::S8, p.K, p.N, p.N, p.zb.data(), static_cast<int>(p.zb.size()));
+      for (int aoff : {0, 64}) {
+        size_t bad = run(*k, B, p, false, Rounding::HalfEven, 1, aoff);
+        EXPECT_TRUE(bad == 0, where(*k, p, "int32 aligned") + " bad=" + std::to_string(bad));
+        bad = run(*k, B, p, true, it % 2 ? Rounding::Gemmlowp : Rounding::HalfEven, 2, aoff);
+        EXPECT_TRUE(bad == 0, where(*k, p, "requant aligned") + " bad=" + std::to_string(bad));
+      }
     }
     ++it;
   }
@@ -175,7 +211,7 @@ LOWP_TEST(gemm_blocking_extreme_deep_k) {
         if (std::strcmp(k->name, "ref") == 0) continue;
         PackedB B(*k, p.b.data(), DType::S8, K, p.N, p.N, p.zb.data(), static_cast<int>(p.zb.size()));
         for (int threads : {1, 2}) {
-          const size_t bad = run(*k, B, p, false, Rounding::HalfEven, threads);
+          const size_t bad = run(*k, B, p, false, Rounding::HalfEven, threads, threads == 1 ? 0 : -1);
           EXPECT_TRUE(bad == 0, where(*k, p, "extreme int32") + " t=" + std::to_string(threads) + " bad=" + std::to_string(bad));
         }
       }

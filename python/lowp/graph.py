@@ -9,7 +9,9 @@ quantized ops (domain "lowp", integer in / integer out, all quantization paramet
 
   lowp.QConv     x -> y      attrs: w (OIHW int8/uint8), w_scale, w_zero_point, x_scale, x_zero_point,
                              y_scale, y_zero_point, bias (int32 or None), strides, pads, dilations,
-                             group, qmin, qmax (fused Relu/Clip as the output range)
+                             group, qmin, qmax (fused Relu/Clip as the output range); optional lut
+                             (256 entries): a following QLut applied to the output (lut_y_scale /
+                             lut_y_zero_point then give the output's quantization; QGemm likewise)
   lowp.QGemm     x -> y      x (..., K) @ w (K, N) + bias, requantized; same quantization attrs
   lowp.QMatMul   a, b -> y   QLinearMatMul of two activations (per-tensor a/b/y parameters)
   lowp.QAdd/QMul a, b -> y   com.microsoft QLinearAdd / QLinearMul (broadcasting)

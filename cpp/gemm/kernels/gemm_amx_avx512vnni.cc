@@ -204,6 +204,7 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
 // K chunk of the panel kernel, in 64-k blocks: 8 blocks = 16 KB of A (32 rows x 512), which stays
 // in L1 while the chunk runs over every B panel (16 KB of B each, streamed from L2).
 constexpr int kKC = 8;
+constexpr int kKCMax = 12;  // a K that fits in this many blocks stays one chunk
 
 struct PanelScratch {
   std::vector<int32_t> c;   // partial sums, 32x32 per B panel
@@ -216,21 +217,70 @@ struct PanelScratch {
 };
 thread_local PanelScratch t_panel;
 
-// Packs k-blocks [kb0, kb0 + nb) (all full) of rows 0..m-1 of A into buf ([kb][32][64], the U8
-// domain); rows m..rows-1 are zero.
-void pack_a_chunk(const uint8_t* src, ptrdiff_t lda, int m, int rows, int kb0, int nb, __m512i flip, uint8_t* buf) {
+// amx_blocks on packed A for the first B panel of a chunk, fused with packing that chunk: block
+// kb+1 is packed (loads from A, which streams from L3/memory on large M) while the tile unit
+// works on block kb, instead of packing the whole chunk first with the tile unit idle.
+__attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8_t* src, ptrdiff_t lda, int m, int rows,
+                                                                     int kb0, int nb, __m512i flip, uint8_t* abuf,
+                                                                     const int8_t* b, bool two, int32_t* c,
+                                                                     bool accumulate) {
   const __m512i zero = _mm512_setzero_si512();
-  for (int kb = 0; kb < nb; ++kb) {
-    uint8_t* o = buf + static_cast<size_t>(kb) * kABlockBytes;
-    const uint8_t* p = src + static_cast<size_t>(kb0 + kb) * kKB;
+  src += static_cast<size_t>(kb0) * kKB;
+  auto pack_block = [&](int kb) {
+    uint8_t* o = abuf + static_cast<size_t>(kb) * kABlockBytes;
+    const uint8_t* p = src + static_cast<size_t>(kb) * kKB;
     for (int r = 0; r < m; ++r, p += lda) _mm512_store_si512(o + r * kKB, _mm512_xor_si512(_mm512_loadu_si512(p), flip));
     for (int r = m; r < rows; ++r) _mm512_store_si512(o + r * kKB, zero);
+  };
+  configure_tiles();
+  pack_block(0);
+  __asm__ volatile("" ::: "memory");
+  if (accumulate) {
+    _tile_loadd(0, c, kNR * 4);
+    _tile_loadd(1, c + 16, kNR * 4);
+    if (two) {
+      _tile_loadd(2, c + 16 * kNR, kNR * 4);
+      _tile_loadd(3, c + 16 * kNR + 16, kNR * 4);
+    }
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (two) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
   }
+  for (int kb = 0; kb < nb; ++kb) {
+    const uint8_t* a = abuf + static_cast<size_t>(kb) * kABlockBytes;
+    _tile_loadd(4, a, kKB);
+    _tile_loadd(6, b, 128);
+    _tile_loadd(7, b + 64, 128);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if (two) {
+      _tile_loadd(5, a + kABlockBytes / 2, kKB);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
+    b += kBBlockBytes;
+    if (kb + 1 < nb) {
+      __asm__ volatile("" ::: "memory");  // the tile loads above read the previous block first
+      pack_block(kb + 1);
+      __asm__ volatile("" ::: "memory");
+    }
+  }
+  _tile_stored(0, c, kNR * 4);
+  _tile_stored(1, c + 16, kNR * 4);
+  if (two) {
+    _tile_stored(2, c + 16 * kNR, kNR * 4);
+    _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+  }
+  __asm__ volatile("" ::: "memory");
 }
 
 // One A panel x `panels` B panels (the driver's inner loop).
 //  - A deferred by in_place_a_amx (t0.a_src set: 3..32 rows, K >= 64): A is packed one K chunk at
-//    a time into a 16 KB per-thread buffer that stays in L1 while the chunk runs over every B
+//    a time into a 16-24 KB per-thread buffer that stays in L1 while the chunk runs over every B
 //    panel; the partial 32x32 int32 sums of every panel wait in a per-thread buffer between
 //    chunks (tile load/store: 8 KB per chunk and panel against 16 KB of B from L2). A panel's
 //    output stage runs right after its last chunk. Packing this way never writes A to L2, works
@@ -250,7 +300,7 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   }
   const int blocks = t0.kgroups / kGB, grem = t0.kgroups % kGB;
   int32_t* cbuf = PanelScratch::aligned(t_panel.c, static_cast<size_t>(panels) * kMR * kNR);
-  uint8_t* abuf = PanelScratch::aligned(t_panel.a, static_cast<size_t>(kKC) * kABlockBytes);
+  uint8_t* abuf = PanelScratch::aligned(t_panel.a, static_cast<size_t>(kKCMax) * kABlockBytes);
   const uint8_t* a_src = static_cast<const uint8_t*>(t0.a_src);
   const uint8_t* a_tail = static_cast<const uint8_t*>(t0.a);  // packed by in_place_a_amx
   const __m512i flip = _mm512_set1_epi8(t0.a_type == DType::S8 ? static_cast<char>(0x80) : 0);
@@ -261,25 +311,36 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   const size_t lda = static_cast<size_t>(t0.a_lda);
   const bool direct = t0.m == kMR && t0.a_type == DType::U8 && lda % 64 == 0 && lda % 512 != 0 &&
                       (reinterpret_cast<uintptr_t>(a_src) & 63) == 0;
-  for (int kc = 0; kc < blocks; kc += kKC) {
-    const int nb = std::min(kKC, blocks - kc);
+  // Balanced chunks of at most kKC blocks (9 blocks: 5 + 4, not 8 + 1); up to 12 blocks (24 KB
+  // of A) stay one chunk, which saves a round of partial-sum loads/stores.
+  const int nchunks = blocks <= kKCMax ? 1 : (blocks + kKC - 1) / kKC;
+  const int chunk = (blocks + nchunks - 1) / nchunks;
+  auto finish_panel = [&](int p) {
+    const int8_t* b = b0 + p * b_stride;
+    t.b = b;
+    t.col0 = t0.col0 + p * kNR;
+    t.n = std::min(kNR, ncols - p * kNR);
+    finish_tile(t, cbuf + static_cast<size_t>(p) * kMR * kNR, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes,
+                grem, ep);
+  };
+  for (int kc = 0; kc < blocks; kc += chunk) {
+    const int nb = std::min(chunk, blocks - kc);
     const bool last = kc + nb == blocks;
-    if (!direct) pack_a_chunk(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf);
     for (int p = 0; p < panels; ++p) {
       const int8_t* b = b0 + p * b_stride;
       int32_t* c = cbuf + static_cast<size_t>(p) * kMR * kNR;
       const int8_t* bk = b + static_cast<size_t>(kc) * kBBlockBytes;
-      if (direct)
+      if (!direct && p == 0)
+        amx_blocks_packing(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf, bk, two, c, kc > 0);
+      else if (direct)
         amx_blocks(a_src + static_cast<size_t>(kc) * kKB, lda, 16 * lda, kKB, bk, nb, true, c, kc > 0);
       else
         amx_blocks(abuf, kKB, kABlockBytes / 2, kABlockBytes, bk, nb, two, c, kc > 0);
-      if (last) {
-        t.b = b;
-        t.col0 = t0.col0 + p * kNR;
-        t.n = std::min(kNR, ncols - p * kNR);
-        finish_tile(t, c, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes, grem, ep);
-      }
+      // Output stage of the previous panel after this panel's AMX work is issued: the core
+      // runs it while the tile unit works (a tile's AMX work and its own output stage are serial).
+      if (last && p > 0) finish_panel(p - 1);
     }
+    if (last) finish_panel(panels - 1);
   }
 }
 
@@ -329,12 +390,15 @@ void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* 
 // if any: one [32 rows][64 bytes] block in dst, zero padded, for the vpdpbusd tail) and computes
 // the row sums (U8 domain).
 bool in_place_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
-  if (m <= 2 || K < kKB) return false;
+  // K % 64 in 61..63: the kernel (which sees only the k-group count, K rounded up to 4) would
+  // take the last partial block for a full one and read past the rows of A: packed instead.
+  if (m <= 2 || K < kKB || K % kKB > kKB - kKR) return false;
   const uint8_t* src = static_cast<const uint8_t*>(a);
   const __m512i zero = _mm512_setzero_si512();
   const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
   const int full = K / kKB, tail = K % kKB;
   const __mmask64 tail_mask = (__mmask64{1} << tail) - 1;  // tail < 64
+  if (tail == 0 && !row_sums) return true;  // nothing to write (and no need to touch A here)
   for (int r = 0; r < kMR; ++r) {
     if (r >= m) {
       if (row_sums) row_sums[r] = 0;

@@ -160,7 +160,7 @@ inline __mmask32 mask32(int n) { return n >= 32 ? ~__mmask32{0} : ((__mmask32{1}
 inline __mmask16 mask16(int n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1); }
 
 // Packed half_even output stage of `rows` rows of buf (ct already added) to C.
-template <bool kSigned>
+template <bool kSigned, bool kClamp>
 LOWP_INLINE void store_packed(const int32_t* buf, int rows, int n, uint8_t* c, ptrdiff_t ldc, __m512 s0, __m512 s1,
                   const rqpack::Params& p) {
   using rqpack::round_scaled;
@@ -168,7 +168,7 @@ LOWP_INLINE void store_packed(const int32_t* buf, int rows, int n, uint8_t* c, p
     const __mmask32 km = mask32(n);
     for (int r = 0; r < rows; r += 2) {
       const int32_t* q = buf + r * kNR;
-      const __m512i v = rqpack::narrow4<kSigned>(
+      const __m512i v = rqpack::narrow4<kSigned, kClamp>(
           round_scaled(_mm512_load_si512(q), s0), round_scaled(_mm512_load_si512(q + 16), s1),
           round_scaled(_mm512_load_si512(q + kNR), s0), round_scaled(_mm512_load_si512(q + kNR + 16), s1), p);
       uint8_t* d = c + r * ldc;
@@ -184,7 +184,7 @@ LOWP_INLINE void store_packed(const int32_t* buf, int rows, int n, uint8_t* c, p
     const __mmask16 km = mask16(n);
     for (int r = 0; r < rows; r += 4) {
       const int32_t* q = buf + r * kNR;
-      const __m512i v = rqpack::narrow4<kSigned>(round_scaled(_mm512_load_si512(q), s0),
+      const __m512i v = rqpack::narrow4<kSigned, kClamp>(round_scaled(_mm512_load_si512(q), s0),
                                                  round_scaled(_mm512_load_si512(q + kNR), s0),
                                                  round_scaled(_mm512_load_si512(q + 2 * kNR), s0),
                                                  round_scaled(_mm512_load_si512(q + 3 * kNR), s0), p);
@@ -261,6 +261,7 @@ __attribute__((target("amx-tile,amx-int8"))) void run_t(const Tile& t, const Epi
   const ptrdiff_t ldc = ep.ldc;
   uint8_t* const cbase = static_cast<uint8_t*>(ep.c) + static_cast<size_t>(t.row0) * ldc + t.col0;
   const bool sgn = ep.out_type == DType::S8;
+  const bool clamp = sgn ? (ep.qmin > -128 || ep.qmax < 127) : (ep.qmin > 0 || ep.qmax < 255);
   const int32_t* cti = packed ? ct : nullptr;
   auto rows_of = [&](int ch) { return std::min(kChunk, t.m - ch * kChunk); };
   if (kMulti && blocks > kMaxListed) {
@@ -302,10 +303,17 @@ __attribute__((target("amx-tile,amx-int8"))) void run_t(const Tile& t, const Epi
     const int rows = rows_of(ch);
     if (packed) {
       uint8_t* c = cbase + static_cast<size_t>(ch) * kChunk * ldc;
-      if (sgn)
-        store_packed<true>(cb, rows, n, c, ldc, s0, s1, p);
-      else
-        store_packed<false>(cb, rows, n, c, ldc, s0, s1, p);
+      if (sgn) {
+        if (clamp)
+          store_packed<true, true>(cb, rows, n, c, ldc, s0, s1, p);
+        else
+          store_packed<true, false>(cb, rows, n, c, ldc, s0, s1, p);
+      } else {
+        if (clamp)
+          store_packed<false, true>(cb, rows, n, c, ldc, s0, s1, p);
+        else
+          store_packed<false, false>(cb, rows, n, c, ldc, s0, s1, p);
+      }
     } else {
       store_generic(cb, rows, ch * kChunk, t, ep);
     }

@@ -52,12 +52,14 @@ inline Params make_params(int32_t zp, int32_t qmin, int32_t qmax) {
 }
 
 // Four rounded int32 vectors -> 64 bytes [v0 | v1 | v2 | v3] (16 outputs each), clamped.
-template <bool kSigned>
+// kClamp = false when [qmin, qmax] is the whole output type (the packs already saturate to it).
+template <bool kSigned, bool kClamp = true>
 inline __m512i narrow4(__m512i r0, __m512i r1, __m512i r2, __m512i r3, const Params& p) {
   const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), p.zp16);
   const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), p.zp16);
   __m512i b = kSigned ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
   b = _mm512_permutexvar_epi32(p.perm, b);
+  if (!kClamp) return b;
   if (kSigned) return _mm512_min_epi8(_mm512_max_epi8(b, p.lo8), p.hi8);
   return _mm512_min_epu8(_mm512_max_epu8(b, p.lo8), p.hi8);
 }

@@ -116,22 +116,36 @@ def native_index_move(op, attrs, fn=None):
     return desc
 
 
-def _native_gather_channels(nb, ins, outs):
-    """8-bit NHWC channel Gather with constant 1-D indices: one native ops::gather_channels."""
-    if len(ins) < 2 or not ins[1] or not outs or not outs[0]:
-        return False
-    x, y = ins[0], outs[0]
-    shp, dt, idx = tuple(nb.shape(x)), nb.dtype(x), nb.value(ins[1])
-    if idx is None or dt.itemsize != 1 or len(shp) != 4 or np.ndim(idx) != 1 or np.size(idx) == 0:
-        return False
-    C = shp[3]
-    idx = np.asarray(idx, np.int64)
-    idx = np.where(idx < 0, idx + C, idx)
-    if (idx < 0).any() or (idx >= C).any() or tuple(nb.shape(y)) != shp[:3] + (idx.size,) or nb.dtype(y) != dt:
-        return False
-    pixels = shp[0] * shp[1] * shp[2]
-    nb.op([x], [y], lambda P, S: P.gather_channels(S(x), S(y), pixels, C, [int(v) for v in idx], name=f"Gather({y})"))
-    return True
+def native_index_fn(fn):
+    """Native form of a data-movement callable `fn(x, *constant inputs)` (the NHWC Split / Slice / Resize /
+    channel Gather adapters below): evaluated once on an array of element indices, it says where every
+    output element comes from; contiguous runs become one native copy op (as native_index_move)."""
+    def desc(nb, ins, outs):
+        xa = nb.array(ins[0])
+        if xa is None or xa.size > (1 << 26):
+            return False
+        others = []
+        for i in ins[1:]:
+            v = nb.value(i) if i else None
+            if i and v is None:
+                return False
+            others.append(v)
+        res = fn(np.arange(xa.size, dtype=np.int64).reshape(xa.shape), *others)
+        ys, runs = [], []
+        for o, r in zip(outs, res):
+            if not o:
+                continue
+            ya = nb.array(o)
+            if ya is None or ya.dtype != xa.dtype or ya.shape != np.shape(r):
+                return False
+            ys.append(o)
+            runs.append(_copy_runs(r, xa.dtype.itemsize))
+        if not ys:
+            return False
+        x = ins[0]
+        nb.op([x], ys, lambda P, S: P.copy_runs(S(x), [S(o) for o in ys], runs, name=f"nhwc_move({ys[0]})"))
+        return True
+    return desc
 
 
 def native_concat(axis, tables=None):
@@ -264,7 +278,53 @@ def _use_fallback() -> bool:
     return os.environ.get("LOWP_GRAPH_FALLBACK", "") == "1"
 
 
+def _with_lut(run, a):
+    """Adapter `run` followed by the node's `lut` attribute (passes/qdq.py fold_luts_into_producers):
+    the 256-entry table applied in place to the 8-bit output."""
+    table = a.get("lut")
+    if table is None:
+        return run
+    table = np.ascontiguousarray(table)
+    dtn = str(table.dtype)
+    try:
+        from .. import _lowp
+        native = _lowp.lut
+    except (ImportError, AttributeError):  # pragma: no cover
+        native = None
+
+    def run_lut(*xs):
+        y = run(*xs)[0]
+        if native is not None and y.flags.c_contiguous and y.flags.writeable:
+            native(y, table, dtn, out=y)
+            return (y,)
+        return (np.take(table, y.view(np.uint8)),)
+
+    inner = getattr(run, "native", None)
+    if inner is None:
+        return run_lut
+
+    def desc(nb, ins, outs):
+        # the producer's native op into a scratch tensor, then the table into the step's output
+        y = outs[0]
+        ya = nb.array(y)
+        if ya is None or ya.dtype != table.dtype:
+            return False
+        tmp = f"{y}#before_lut"
+        nb.env[tmp] = np.empty(ya.shape, ya.dtype)
+        if not inner(nb, ins, [tmp]):
+            return False
+        n = int(ya.size)
+        nb.op([tmp], [y], lambda P, S: P.lut(S(tmp), S(y), table, n, name=f"lut({y})"))
+        return True
+    return with_native(run_lut, desc)
+
+
 def make_qconv(a, num_threads=0):
+    """QConv on NHWC input (then the node's optional `lut` table in place)."""
+    return _with_lut(_make_qconv(a, num_threads), a)
+
+
+def _make_qconv(a, num_threads=0):
     """QConv on NHWC input: lowp.QLinearConv (prepacked once) when available, else the fallback."""
     QLC = getattr(_convops, "QLinearConv", None) if _convops is not None else None
     if QLC is None or _use_fallback():
@@ -694,6 +754,11 @@ def make_qmaxpool_fallback(a):
 
 
 def make_qgemm(a, num_threads=0):
+    """QGemm / QLinearMatMul with constant weights (then the node's optional `lut` table in place)."""
+    return _with_lut(_make_qgemm(a, num_threads), a)
+
+
+def _make_qgemm(a, num_threads=0):
     """QGemm / QLinearMatMul with constant weights: lowp.qlinear_matmul on a PackedMatrix (exact)."""
     w = np.asarray(a["w"])
     Kd, N = w.shape
@@ -865,10 +930,10 @@ def make_qmove(a, lay):
             else:
                 return tuple(np.ascontiguousarray(v) for v in evaluate("Split", attrs, [x]))
             return tuple(native(x, sz, ax))
-        return with_native(split, native_index_move("Split", attrs))
+        return with_native(split, native_index_fn(split))
     if lay == "NHWC" and op == "Resize":
-        resize = _nhwc_nearest_resize(attrs)
-        return with_native(resize, native_index_move("Resize", attrs, fn=resize))
+        rs = _nhwc_nearest_resize(attrs)
+        return with_native(rs, native_index_fn(rs))
     if lay == "NHWC" and op in ("Slice", "Gather"):
         try:
             from .. import _lowp
@@ -882,7 +947,23 @@ def make_qmove(a, lay):
                 if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous:
                     return (gather(x, idx),)
                 return (np.take(x, idx, axis=3),)
-            return with_native(gather_channels, _native_gather_channels)
+            runs_desc = native_index_fn(gather_channels)
+
+            def gather_desc(nb, ins, outs):
+                # 8-bit channel gathers (the shuffle interleaves single bytes) as one native gather op
+                xa, idx = nb.array(ins[0]), nb.value(ins[1])
+                if xa is None or idx is None or xa.ndim != 4 or xa.dtype.itemsize != 1 or np.ndim(idx) != 1:
+                    return runs_desc(nb, ins, outs)
+                c = xa.shape[3]
+                ix = [int(v) + c if int(v) < 0 else int(v) for v in np.asarray(idx).reshape(-1)]
+                x, y = ins[0], outs[0]
+                ya = nb.array(y)
+                if ya is None or ya.shape != xa.shape[:3] + (len(ix),) or min(ix, default=0) < 0 or max(ix, default=0) >= c:
+                    return False
+                pixels = int(xa.size // c) if c else 0
+                nb.op([x], [y], lambda P, S: P.gather_channels(S(x), S(y), c, ix, pixels, name=f"gather_channels({y})"))
+                return True
+            return with_native(gather_channels, gather_desc)
 
         def slice_nhwc(x, starts, ends, axes=None, steps=None):
             n = np.size(starts)
@@ -898,7 +979,7 @@ def make_qmove(a, lay):
                 c0 = (y.__array_interface__["data"][0] - x.__array_interface__["data"][0]) % x.shape[3]
                 return (gather(x, np.arange(c0, c0 + y.shape[3], dtype=np.int64)),)
             return (np.ascontiguousarray(y),)
-        return with_native(slice_nhwc, native_index_move("Slice", attrs, fn=slice_nhwc))
+        return with_native(slice_nhwc, native_index_fn(slice_nhwc))
     if op == "Flatten":
         ax = int(attrs.get("axis", 1))
 

@@ -284,7 +284,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
                 if x.shape[1] == 1:
                     return (K.nchw_to_nhwc(quantize(x, s, z, 1)),)
                 return (quantize(x.transpose(0, 2, 3, 1), s, z, 3),)
-            q_nhwc.native = lambda nb, ins, outs: _native_quantize_nhwc(nb, ins, outs, num_threads)
+            q_nhwc.native = _native_quantize_nhwc(num_threads)
             steps.append(Step(q_nhwc, n.inputs, n.outputs, n.name, kind))
             layout[n.outputs[0]] = "NHWC"
             ranks[n.outputs[0]] = 4
@@ -452,8 +452,12 @@ def _make(n, g, lay, num_threads):
     return K.generic_step(n.op, a)
 
 
-def _native_quantize_nhwc(nb, ins, outs, num_threads=1):
+def _native_quantize_nhwc(num_threads):
     """Native form of the NCHW float -> NHWC 8-bit boundary (per-tensor parameters)."""
+    return lambda nb, ins, outs: _native_quantize_nhwc_desc(nb, ins, outs, num_threads)
+
+
+def _native_quantize_nhwc_desc(nb, ins, outs, num_threads):
     x, y = ins[0], outs[0]
     s = nb.value(ins[1])
     z = nb.value(ins[2]) if len(ins) > 2 and ins[2] else None

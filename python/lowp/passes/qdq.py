@@ -15,6 +15,8 @@ result is the one onnxruntime computes:
   requantization, ...) is a function of 256 values                       => lowp.QLut
 * QMul / QAdd (x, QLut(x)) -- x * sigmoid(x) (SiLU), x * hard_sigmoid(x) (hard-swish) after the
   LUT fold -- is again a function of x's 256 values                      => one lowp.QLut
+* QConv / QGemm -> QLut (hard-swish, SiLU, ... after a convolution) => the QConv / QGemm with the table
+  as its `lut` attribute, applied in place to the requantized output  (one step, the output still hot)
 * 8-bit Reshape (N, g, C/g, H, W) -> Transpose (0, 2, 1, 3, 4) -> Reshape (N, C, H, W) (ShuffleNet's
   channel shuffle)                                     => one Gather of channels (QMove, runs NHWC)
 Whatever is left runs as DQ -> float op -> Q, like onnxruntime's own fallback.
@@ -284,6 +286,7 @@ def fuse_qdq(g: Graph) -> None:
     g.remove_dead()
     fuse_channel_shuffle(g)
     g.remove_dead()
+    fold_luts_into_producers(g)
 
 
 def _is_int8(ctx, name):
@@ -744,3 +747,33 @@ def _channel_slice(g, u, C):
     c0 = max(0, min(C, starts[0] + C if starts[0] < 0 else starts[0]))
     c1 = max(0, min(C, ends[0] + C if ends[0] < 0 else ends[0]))
     return (c0, c1) if c1 > c0 else None
+
+
+# --------------------------------------------------------------------------- QConv/QGemm -> QLut
+def fold_luts_into_producers(g: Graph) -> None:
+    """A QLut whose input is the only use of a QConv / QGemm output becomes that node's `lut` attribute:
+    the kernel adapter applies the table in place right after requantizing (same values, one step less,
+    the output still in cache). The node's y_scale / y_zero_point stay those of its own requantization;
+    lut_y_scale / lut_y_zero_point describe the final output."""
+    prod = g.producers()
+    cons = g.consumers()
+    outputs = {o.name for o in g.outputs}
+    drop = set()
+    for n in g.nodes:
+        if n.kind != "lowp.QLut":
+            continue
+        p = prod.get(n.inputs[0])
+        if p is None or p.kind not in ("lowp.QConv", "lowp.QGemm") or "lut" in p.attrs or len(p.outputs) != 1:
+            continue
+        if p.outputs[0] in outputs or len(cons.get(p.outputs[0], [])) != 1:
+            continue
+        table = np.asarray(n.attrs["table"])
+        if table.dtype != np.asarray(p.attrs["y_zero_point"]).dtype or table.shape != (256,):
+            continue
+        p.attrs = dict(p.attrs, lut=np.ascontiguousarray(table), lut_y_scale=n.attrs["y_scale"],
+                       lut_y_zero_point=n.attrs["y_zero_point"],
+                       lut_function=n.attrs.get("function", ""))
+        p.outputs = list(n.outputs)
+        drop.add(id(n))
+    if drop:
+        g.nodes = [n for n in g.nodes if id(n) not in drop]
