@@ -215,3 +215,55 @@ def test_qlinear_spec_memo_distinguishes_argument_types():
         sb = (np.arange(6, dtype=np.float32) + 1 + k) * 0.01
         got = lowp.qlinear_matmul(a, 0.1, 0, pm, sb, None, 0.01, np.int8(0))
         np.testing.assert_array_equal(got, ref_qlinear(a, 0.1, 0, b, sb, 0, 0.01, 0, np.int8, "half_even"))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gemv_concurrent_first_calls(kernel):
+    """Several Python threads make the first GEMV calls on one fresh PackedMatrix at once (the GIL is
+    released; a kernel's own GEMV layout is built once, thread-safely): all results exact."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    K, N = 300, 77
+    b = rand(rng, np.uint8, (K, N))
+    rows = [rand(rng, np.int8, (1 + i % GEMV_M, K)) for i in range(8)]
+    for _ in range(3):
+        pm = lowp.PackedMatrix(b, 131)
+
+        def run(a):
+            with lowp.use_kernel(kernel):
+                return lowp.matmul_integer(a, pm, -3)
+
+        with ThreadPoolExecutor(4) as ex:
+            outs = list(ex.map(run, rows))
+        for a, y in zip(rows, outs):
+            np.testing.assert_array_equal(y, ref_matmul(a, b, -3, 131))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_lowp_kernel_env_forces_the_gemv_twin(kernel):
+    """LOWP_KERNEL=<k>: M = 1 calls through the PackedMatrix fast path pack for <k> only (and so
+    run <k>'s GEMV twin) and are exact."""
+    import subprocess
+    import sys
+
+    from test_gemm import _env_with_lowp
+
+    code = ("import numpy as np, lowp\n"
+            "rng = np.random.default_rng(1)\n"
+            "b = rng.integers(-128, 128, (333, 71), dtype=np.int8)\n"
+            "a = rng.integers(0, 256, (1, 333), dtype=np.uint8)\n"
+            "pm = lowp.PackedMatrix(b, np.arange(-35, 36, dtype=np.int8))\n"
+            "y = lowp.matmul_integer(a, pm, 9)\n"
+            "q = lowp.qlinear_matmul(a, 0.1, 9, pm, 0.01, None, 0.7, np.uint8(3), rounding='gemmlowp')\n"
+            "print(','.join(sorted(pm._packed)), int(y.astype(np.int64).sum()), int(q.astype(np.int64).sum()))\n")
+    r = subprocess.run([sys.executable, "-c", code], env=_env_with_lowp(LOWP_KERNEL=kernel), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rng = np.random.default_rng(1)
+    b = rng.integers(-128, 128, (333, 71), dtype=np.int8)
+    a = rng.integers(0, 256, (1, 333), dtype=np.uint8)
+    zb = np.arange(-35, 36, dtype=np.int8)
+    want_y = int(ref_matmul(a, b, 9, zb).astype(np.int64).sum())
+    want_q = int(ref_qlinear(a, 0.1, 9, b, 0.01, zb, 0.7, 3, np.uint8, "gemmlowp").astype(np.int64).sum())
+    assert r.stdout.split() == [kernel, str(want_y), str(want_q)]

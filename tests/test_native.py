@@ -189,3 +189,26 @@ def test_native_program_api():
         P.run([])
     with pytest.raises(ValueError, match="finalized"):
         P.tensor(4)
+
+
+def test_failing_native_description_leaves_the_step_to_python(model_dir, monkeypatch):
+    path = B.build_quantized("plain", model_dir)
+    ref = lowp.InferenceSession(path, native=False)
+    x = B.inputs(2, seed=12)
+    want = ref.run(None, {"input": x})[0]
+
+    def broken(nb, ins, outs):
+        raise RuntimeError("a bug in a native description")
+
+    sess = lowp.InferenceSession(path)
+    k = next(i for i, s in enumerate(sess._program.steps) if s.kind == "lowp.QConv")
+    sess._program.steps[k].fn.native = broken
+    assert _same(sess.run(None, {"input": x})[0], want)
+    kind, (items, _) = _kind(sess, x)
+    assert kind == "mixed" and [v.kind for t, v in items if t == "py"] == ["lowp.QConv"]
+    # Under LOWP_NATIVE_CHECK=1 (the test suite) such a bug is an error, not a silent slowdown.
+    monkeypatch.setenv("LOWP_NATIVE_CHECK", "1")
+    s2 = lowp.InferenceSession(path)
+    s2._program.steps[k].fn.native = broken
+    with pytest.raises(RuntimeError, match="native description"):
+        s2.run(None, {"input": x})

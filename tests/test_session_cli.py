@@ -1,5 +1,6 @@
 """The `lowp` command line on the bundled demo model: demo, info, run, compare, bench."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -79,23 +80,33 @@ def test_cli_bench_model(capsys):
     assert "p50" in out and "lowp" in out
 
 
+def test_cli_bench_per_op_native_timer(capsys):
+    assert cli.main(["bench", DEMO_MODEL, "--runs", "5", "--warmup", "1", "--no-ort", "--per-op"]) == 0
+    out = capsys.readouterr().out
+    assert "native program timer" in out and "QConv" in out and "lowp overhead" in out
+
+
 def test_bench_takes_turns_by_block_with_an_untimed_first_run():
     log = []
     runners = {k: (lambda k=k: log.append(k)) for k in ("lowp", "ort")}
-    times = cli._time_runs(runners, runs=5, block=2, interleave=False)
+    times = cli._time_runs(runners, runs=5, block=2, interleave=False, settle=0)
     assert {k: len(v) for k, v in times.items()} == {"lowp": 5, "ort": 5}
     assert "".join(x[0] for x in log) == "lll" "ooo" "lll" "ooo" "ll" "oo"
     log.clear()
     times = cli._time_runs(runners, runs=3, block=2, interleave=True)
     assert "".join(x[0] for x in log) == "lo" * 3 and len(times["ort"]) == 3
+    log.clear()
+    t0 = time.perf_counter()
+    cli._time_runs(runners, runs=2, block=1, interleave=False, settle=0.01)  # 4 blocks, 10 ms idle before each
+    assert time.perf_counter() - t0 >= 0.04 and "".join(x[0] for x in log) == "lloo" * 2
 
 
 def test_cli_bench_model_against_onnxruntime(capsys):
     pytest.importorskip("onnxruntime")
-    assert cli.main(["bench", DEMO_MODEL, "--runs", "3", "--warmup", "1", "--block", "2", "--ort-spin", "both",
+    assert cli.main(["bench", DEMO_MODEL, "--runs", "3", "--warmup", "1", "--block", "2", "--settle-ms", "1", "--ort-spin", "both",
                      "--threads", "2"]) == 0
     out = capsys.readouterr().out
-    assert "blocks of 2" in out and "ort no-spin" in out and "lowp / onnxruntime (p50)" in out
+    assert "blocks of 2 runs (each after 1 ms idle" in out and "ort no-spin" in out and "lowp / onnxruntime (p50)" in out
     assert cli.main(["bench", DEMO_MODEL, "--runs", "2", "--warmup", "0", "--interleave", "--no-ort"]) == 0
     assert "interleaved run by run" in capsys.readouterr().out
     with pytest.raises(SystemExit):

@@ -107,3 +107,89 @@ def test_depthwise_threads_identical(dw_kernel, C, H, k, s, N):
             q.append(conv(x, 0.02, np.uint8(100), 0.9, np.uint8(10), num_threads=t))
     for t, y in zip(THREADS[1:], q[1:]):
         np.testing.assert_array_equal(y, q[0], err_msg=f"requantized depthwise conv, {t} threads")
+
+
+@pytest.mark.parametrize("shape,dt,zp", [((1, 3, 224, 224), "uint8", 131), ((2, 5, 120, 120), "int8", -7),
+                                         ((1, 16, 64, 64), "uint8", 0)])
+def test_quantize_nchw_to_nhwc_threads_identical(shape, dt, zp):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    x.reshape(-1)[:5] = [np.inf, -np.inf, 0.5 * 0.037, 1.5 * 0.037, -2.5 * 0.037]  # saturation, ties to even
+    lo, hi = (0, 255) if dt == "uint8" else (-128, 127)
+    want = (np.rint(np.clip(x / np.float32(0.037), lo - zp, hi - zp)) + zp).astype(dt).transpose(0, 2, 3, 1)
+    for t in THREADS:
+        np.testing.assert_array_equal(_lowp.quantize_nchw_to_nhwc(x, 0.037, zp, dt, num_threads=t), want)
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+@pytest.mark.parametrize("sa,sb", [((1, 56, 56, 24), (1, 56, 56, 24)),      # same shape: one 1-D run
+                                   ((2, 3, 100, 128), (1, 3, 1, 128)),      # broadcast rows
+                                   ((1, 28, 28, 96), (1, 1, 1, 96)),        # channel vector (tiled rows)
+                                   ((1, 1, 1, 64), (1, 40, 40, 64)),
+                                   ((3, 70000), (1, 1)),                     # scalar B
+                                   ((1, 1), (5, 33000))])                    # scalar A (swapped)
+def test_binary_threads_identical(op, sa, sb):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(len(sa) + sa[-1])
+    a = rng.integers(0, 256, sa, dtype=np.uint8)
+    b = rng.integers(0, 256, sb, dtype=np.uint8)
+    args = (op, "half_even", 0.05, 120, 0.03, 131, 0.07, 128, 20, 0, 0, 0, 0, 0, 0, 0, 255)
+    _lowp._set_eltwise_simd(False)
+    try:
+        want = _lowp.binary(a, b, *args)  # scalar reference kernels, one thread
+    finally:
+        _lowp._set_eltwise_simd(True)
+    for t in THREADS:
+        np.testing.assert_array_equal(_lowp.binary(a, b, *args, num_threads=t), want, err_msg=f"{t} threads")
+
+
+def _qdq_conv_add_model():
+    """float (1,3,224,224) -> Q -> DQ -> Conv 3x3/2 (16 ch) -> Q -> DQ -> Add(y, y) -> Q -> DQ: the
+    input quantize (150K values), an im2col conv with many rows and a 200K-element QLinearAdd."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [
+        numpy_helper.from_array(np.array(0.02, np.float32), "xs"), numpy_helper.from_array(np.array(128, np.uint8), "xz"),
+        numpy_helper.from_array(rng.integers(-127, 128, (16, 3, 3, 3)).astype(np.int8), "w"),
+        numpy_helper.from_array(np.full(16, 0.01, np.float32), "ws"), numpy_helper.from_array(np.zeros(16, np.int8), "wz"),
+        numpy_helper.from_array(rng.integers(-500, 500, 16).astype(np.int32), "b"),
+        numpy_helper.from_array(np.full(16, 0.0002, np.float32), "bs"), numpy_helper.from_array(np.zeros(16, np.int32), "bz"),
+        numpy_helper.from_array(np.array(0.05, np.float32), "ys"), numpy_helper.from_array(np.array(120, np.uint8), "yz"),
+        numpy_helper.from_array(np.array(0.09, np.float32), "as"), numpy_helper.from_array(np.array(100, np.uint8), "az"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], axis=0),
+        helper.make_node("DequantizeLinear", ["b", "bs", "bz"], ["bd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd", "bd"], ["c"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("QuantizeLinear", ["c", "ys", "yz"], ["cq"]),
+        helper.make_node("DequantizeLinear", ["cq", "ys", "yz"], ["cd"]),
+        helper.make_node("Add", ["cd", "cd"], ["s"]),
+        helper.make_node("QuantizeLinear", ["s", "as", "az"], ["sq"]),
+        helper.make_node("DequantizeLinear", ["sq", "as", "az"], ["out"]),
+    ]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 224, 224])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 16, 112, 112])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_session_threads_identical(native):
+    model = _qdq_conv_add_model()
+    x = np.random.default_rng(4).standard_normal((1, 3, 224, 224)).astype(np.float32) * 2
+    outs = [lowp.InferenceSession(model, num_threads=t, native=native).run(None, {"x": x})[0] for t in THREADS]
+    for t, y in zip(THREADS[1:], outs[1:]):
+        np.testing.assert_array_equal(y, outs[0], err_msg=f"{t} threads")
+    ort = pytest.importorskip("onnxruntime")
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    want = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(outs[0], want)

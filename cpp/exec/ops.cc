@@ -57,13 +57,16 @@ class GemmOp final : public Op {
 
 class BinaryOp final : public Op {
  public:
-  BinaryOp(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p) : bs_(bs), t_(t), p_(p) {}
-  void run(const void* const* in, void* const* out) const override { ops::binary_op(bs_, in[0], in[1], out[0], t_, p_); }
+  BinaryOp(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p, int nt) : bs_(bs), t_(t), p_(p), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::binary_op(bs_, in[0], in[1], out[0], t_, p_, nt_);
+  }
 
  private:
   ops::BroadcastShape bs_;
   DType t_;
   ops::BinaryParams p_;
+  int nt_;
 };
 
 class LutOp final : public Op {
@@ -101,10 +104,10 @@ class PoolOp final : public Op {
 
 class QuantizeNhwcOp final : public Op {
  public:
-  QuantizeNhwcOp(int64_t N, int64_t C, int64_t HW, DType yt, float s, int32_t z)
-      : N_(N), C_(C), HW_(HW), yt_(yt), s_(s), z_(z) {}
+  QuantizeNhwcOp(int64_t N, int64_t C, int64_t HW, DType yt, float s, int32_t z, int nt)
+      : N_(N), C_(C), HW_(HW), yt_(yt), s_(s), z_(z), nt_(nt) {}
   void run(const void* const* in, void* const* out) const override {
-    ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_);
+    ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_, nt_);
   }
 
  private:
@@ -112,6 +115,7 @@ class QuantizeNhwcOp final : public Op {
   DType yt_;
   float s_;
   int32_t z_;
+  int nt_;
 };
 
 class QuantizeOp final : public Op {
@@ -293,9 +297,10 @@ std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_t
   return std::unique_ptr<Op>(new GemmOp(std::move(b), M, a_type, za, std::move(spec), num_threads));
 }
 
-std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p) {
+std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p,
+                                int num_threads) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "binary op on uint8 or int8 only");
-  return std::unique_ptr<Op>(new BinaryOp(bs, t, p));
+  return std::unique_ptr<Op>(new BinaryOp(bs, t, p, num_threads));
 }
 
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n) {
@@ -309,9 +314,10 @@ std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const Avg
   return std::unique_ptr<Op>(new PoolOp(g, t, mode, p));
 }
 
-std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp) {
+std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp,
+                                               int num_threads) {
   LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "quantize_nchw_to_nhwc output must be uint8 or int8");
-  return std::unique_ptr<Op>(new QuantizeNhwcOp(N, C, HW, yt, scale, zp));
+  return std::unique_ptr<Op>(new QuantizeNhwcOp(N, C, HW, yt, scale, zp, num_threads));
 }
 
 std::unique_ptr<Op> make_quantize(int64_t outer, int64_t len, int64_t inner, DType yt, std::vector<float> scale,

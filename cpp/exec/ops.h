@@ -22,7 +22,8 @@ std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeo
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
                               int num_threads);
 // binary_op on contiguous a, b with the broadcast strides in `bs` (output contiguous).
-std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p);
+std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p,
+                                int num_threads = 1);
 // y[i] = table[x[i]] for n bytes.
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n);
 // Pooling through element strides (Pool2D); mode: 0 max, 1 float average (ORT), 2 global (MLAS),
@@ -34,7 +35,8 @@ struct AvgPoolParams {
 };
 std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p);
 // float32 NCHW -> 8-bit NHWC, per-tensor scale / zero point.
-std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp);
+std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp,
+                                               int num_threads = 1);
 // QuantizeLinear / DequantizeLinear over [outer, len, inner] with 1 or len scales.
 std::unique_ptr<Op> make_quantize(int64_t outer, int64_t len, int64_t inner, DType yt, std::vector<float> scale,
                                   std::vector<int32_t> zp);

@@ -196,7 +196,10 @@ void Program::finalize() {
   const ArenaPlan plan = plan_arena(sizes, f, l);
   for (size_t i = 0; i < ids.size(); ++i) slots_[ids[i]].index = plan.offsets[i];
   arena_bytes_ = plan.bytes;
-  pool_.reset(new ArenaPool(arena_bytes_));
+  // Idle arenas kept for later runs: up to 16 (concurrent callers), within ~256 MiB in total.
+  const size_t budget = size_t{256} << 20;
+  const size_t keep = arena_bytes_ ? std::max<size_t>(1, std::min<size_t>(16, budget / arena_bytes_)) : 1;
+  pool_.reset(new ArenaPool(arena_bytes_, keep));
   finalized_ = true;
 }
 

@@ -4,6 +4,12 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__has_include)
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
+#endif
+
 #include "gemm/gemv.h"
 #include "gemm/kernel.h"
 #include "requant/requant.h"
@@ -13,7 +19,18 @@ namespace lowp {
 
 namespace {
 constexpr size_t kAlign = 64;
-constexpr size_t kBBlockBytes = 512 * 1024;  // B block kept hot in L2 across A panels
+// B block kept hot in L2 while the A panels stream through it: half the L2 (512 KB when the size
+// is unknown, clamped to 256 KB..2 MB). 256x256x2304 on AMX (2 MB L2): B (590 KB) fits in one
+// block at 1 MB, so each A panel is loaded/packed once instead of twice: 121 -> 105 us.
+size_t b_block_bytes() {
+  long l2 = 0;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+  if (l2 <= 0) return 512 * 1024;
+  return std::min<size_t>(2u << 20, std::max<size_t>(256u << 10, static_cast<size_t>(l2) / 2));
+}
+const size_t kBBlockBytes = b_block_bytes();
 
 int32_t type_min(DType t) { return t == DType::U8 ? 0 : (t == DType::S8 ? -128 : INT32_MIN); }
 int32_t type_max(DType t) { return t == DType::U8 ? 255 : (t == DType::S8 ? 127 : INT32_MAX); }
@@ -158,19 +175,19 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
 
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
-  // Below ~2M multiply-adds a GEMM takes a few microseconds: handing work to another thread costs
-  // more. A GEMM with few rows and a large B (the classifier's 1 x 1280 x 1000) is bound by
-  // streaming B from memory instead (~10 GB/s per core): threads split B's columns, worth it from
-  // a few hundred KiB of B.
-  constexpr double kMinParallelMacs = 2.0 * 1024 * 1024;
-  constexpr double kMinParallelBBytes = 256.0 * 1024;
-  const bool tiny = static_cast<double>(M) * N * K < kMinParallelMacs &&
-                    static_cast<double>(B.Kp()) * N * element_size(k.b_domain) < kMinParallelBBytes;
-  const int threads =
-      tiny ? 1 : std::max(1, std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads()));
+  // Threads by task size: each thread's share must pay for handing it over (~1-2 us to a spinning
+  // worker, tens of us to a sleeping one): ~1M multiply-adds of the kernel's padded tiles (a few
+  // microseconds), or, for few rows and a large B (the classifier's 1 x 1280 x 1000, bound by
+  // streaming B from memory at ~10 GB/s per core), ~128 KiB of B.
   const size_t b_esz = element_size(k.b_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
   const int m_panels = static_cast<int>(ceil_div(M, k.mr));
+  constexpr double kMinShareMacs = 1024.0 * 1024, kMinShareBBytes = 128.0 * 1024;
+  const double padded_macs = static_cast<double>(m_panels) * k.mr * n_panels * k.nr * Kp;
+  const double b_bytes = static_cast<double>(Kp) * N * b_esz;
+  const double shares = std::max(padded_macs / kMinShareMacs, b_bytes / kMinShareBBytes);
+  const int want_threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
+  const int threads = std::max(1, std::min(want_threads, static_cast<int>(std::min(shares, 1024.0))));
   // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
   const size_t b_panel_bytes = static_cast<size_t>(Kp) * k.nr * b_esz;
   int n_blocks = static_cast<int>(ceil_div(n_panels, std::max<size_t>(1, kBBlockBytes / b_panel_bytes)));
@@ -208,15 +225,35 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     for (int mp = mb * mc_panels; mp < mp_end; ++mp) {
       const int i0 = mp * k.mr;
       const int m = std::min(k.mr, M - i0);
+      const uint8_t* a_src = static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz;
+      bool in_place = false;
       if (!(reuse && S.call == call && S.panel == mp)) {
-        pack_a_panel(k, static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz, args.a_type,
-                     m, K, args.lda, apack, need_row_sums ? S.row_sums.data() : nullptr);
+        int32_t* rs = need_row_sums ? S.row_sums.data() : nullptr;
+        in_place = k.in_place_a && k.in_place_a(a_src, args.a_type, m, K, args.lda, apack, rs);
+        if (!in_place) pack_a_panel(k, a_src, args.a_type, m, K, args.lda, apack, rs);
         S.call = call;
-        S.panel = mp;
+        S.panel = in_place ? -1 : mp;
       }
-      for (int p = nb * nc_panels; p < p_end; ++p) {
+      const int p_begin = nb * nc_panels;
+      if (k.panel_kernel && p_end > p_begin) {
+        const int j0 = p_begin * k.nr;
+        Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};
+        if (in_place) {
+          tile.a_src = a_src;
+          tile.a_lda = args.lda;
+          tile.a_type = args.a_type;
+        }
+        k.panel_kernel(tile, p_end - p_begin, static_cast<ptrdiff_t>(b_panel_bytes), std::min(N, p_end * k.nr) - j0, ep);
+        continue;
+      }
+      for (int p = p_begin; p < p_end; ++p) {
         const int j0 = p * k.nr;
         Tile tile{m, std::min(k.nr, N - j0), Kp / k.kr, apack, B.panel(j0), S.row_sums.data(), i0, j0};
+        if (in_place) {
+          tile.a_src = a_src;
+          tile.a_lda = args.lda;
+          tile.a_type = args.a_type;
+        }
         k.ukernel(tile, ep);
       }
     }

@@ -45,14 +45,30 @@ struct Tile {
   const void* b;            // packed B panel
   const int32_t* row_sums;  // rowsum'(row0 .. row0+m-1), valid when ep.zb != nullptr
   int row0, col0;
+  // Set when the kernel's in_place_a hook accepted this A panel: the kernel reads A itself
+  // (a_type, row stride a_lda elements) and `a` holds only what that hook wrote.
+  const void* a_src = nullptr;
+  ptrdiff_t a_lda = 0;
+  DType a_type = DType::U8;
 };
 
 using UKernelFn = void (*)(const Tile& t, const Epilogue& ep);
+// Optional: one A panel against `panels` consecutive B panels (b_stride bytes apart), covering
+// `ncols` columns from t.col0 (t.b, t.n describe the first panel). Same results as calling the
+// ukernel per panel; lets a kernel block K across the panels (AMX keeps a K chunk of A in L1).
+using PanelKernelFn = void (*)(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep);
 using CpuCheckFn = bool (*)();
 // Optional fast packer of one A panel (same contract as pack_a_panel below). A kernel that has
 // one may use its own A layout, within round_up(Kp, 64) * mr elements (e.g. AMX tiles).
 using PackAFn = void (*)(const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
                          int32_t* row_sums);
+
+// Optional: lets a kernel read an A panel itself instead of having it packed up front (AMX packs
+// it chunk by chunk into an L1-resident buffer). Returns false to decline (the driver then packs). When it accepts, it writes to
+// dst only what the kernel needs besides A itself (at most what pack_a may write) and the row
+// sums (when row_sums != nullptr), like a packer.
+using InPlaceAFn = bool (*)(const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
+                            int32_t* row_sums);
 
 struct GemmKernel {
   const char* name;   // "ref", "avx2", "avx512vnni", "neon", "neondot", "i8mm"
@@ -64,6 +80,8 @@ struct GemmKernel {
   int priority;       // higher wins in default dispatch
   PackAFn pack_a = nullptr;  // nullptr: the generic pack_a_panel
   int a_kr = 0;              // k-group of the A panel layout when it differs from kr (AMX: 64)
+  InPlaceAFn in_place_a = nullptr;  // nullptr: A panels are always packed
+  PanelKernelFn panel_kernel = nullptr;  // nullptr: the driver calls ukernel per B panel
 };
 
 // k-group of packed A panels, and the bytes one A panel takes (what a packer may write).

@@ -74,17 +74,28 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
   for (int c0 = 0; c0 < C; c0 += kCb) {
     const int n = C - c0 < kCb ? C - c0 : kCb;
     const __mmask64 m = n == kCb ? ~__mmask64{0} : ((__mmask64{1} << n) - 1);
-    // 1. quads for every input column this row reads
+    // 1. quads for every input column this row reads. The row pointers live in a local array
+    //    (the stores to Q are byte stores: through r they would force a reload per load).
+    constexpr int kMaxG = 4;
+    const uint8_t* rp[4 * kMaxG];
+    const bool local_rows = G <= kMaxG;
+    const uint8_t* const zr = r.zrow + c0;
+    if (local_rows)
+      for (int kh = 0; kh < 4 * G; ++kh) rp[kh] = (kh < r.nrows && r.rows[kh]) ? r.rows[kh] + c0 : nullptr;
     for (int ci = 0; ci < ncol; ++ci) {
       const int iw = ci - pl;
       const bool col_in = iw >= 0 && iw < W;
+      const size_t xoff = static_cast<size_t>(iw) * C;
       __m512i* q = reinterpret_cast<__m512i*>(Q + ci * col_bytes);
       for (int g = 0; g < G; ++g) {
         __m512i rr[4];
         for (int k = 0; k < 4; ++k) {
           const int kh = 4 * g + k;
-          const uint8_t* src = (kh < r.nrows && col_in && r.rows[kh]) ? r.rows[kh] + static_cast<size_t>(iw) * C + c0
-                                                                  : r.zrow + c0;
+          const uint8_t* src;
+          if (local_rows)
+            src = (col_in && rp[kh]) ? rp[kh] + xoff : zr;
+          else
+            src = (kh < r.nrows && col_in && r.rows[kh]) ? r.rows[kh] + xoff + c0 : zr;
           rr[k] = _mm512_maskz_loadu_epi8(m, src);
           if (s8) rr[k] = _mm512_xor_si512(rr[k], flip);
         }

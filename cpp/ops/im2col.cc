@@ -1,8 +1,10 @@
 // im2col for NHWC: each tap copies a contiguous run of Cg channels; rows of padding are memset
 // to the input zero point. Runs of taps along kw with dilation 1 are contiguous in the input and
-// are copied in one memcpy.
+// are copied in one memcpy; runs of at most 32 bytes (3-channel stems) as one or two 16-byte
+// blocks.
 #include "ops/im2col.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace lowp {
@@ -32,40 +34,109 @@ void im2col_nhwc(const uint8_t* x, const ConvGeometry& g, int Cin, int c0, int C
                  int64_t m0, int64_t mc, uint8_t* dst, int64_t ld) {
   const int OH = g.OH(), OW = g.OW();
   const bool contiguous_kw = g.dw == 1 && Cg == Cin;  // whole kw run is one contiguous block
+  const size_t run = static_cast<size_t>(KW) * Cg;     // bytes of one kh row of a patch
+  // Short runs (3-channel stems: 9, 15 or 21 bytes) are copied as whole 16/32-byte blocks: the
+  // extra bytes land in the part of the row (or the next row, at most ld bytes on) that is
+  // written right after, so this is only done when the block stays inside the input and is not
+  // the call's last patch (callers may split rows between threads).
+  const size_t blk = run <= 16 ? 16 : 32;
+  const bool blocks_ok = contiguous_kw && run <= 32 && static_cast<int64_t>(blk - run) <= ld;
+  const uint8_t* const x_end = x + static_cast<int64_t>(g.N) * g.H * g.W * Cin;
+  constexpr int kMaxRows = 16;
+  const uint8_t* rowp[kMaxRows];
+  const bool hoisted = KH <= kMaxRows;
   int64_t n = m0 / (static_cast<int64_t>(OH) * OW);
   const int rem0 = static_cast<int>(m0 - n * OH * OW);
-  int oh = rem0 / OW, ow = rem0 % OW - 1;
-  for (int64_t m = m0; m < m0 + mc; ++m) {
-    if (++ow == OW) {  // walk (n, oh, ow) without divisions
+  int oh = rem0 / OW, ow = rem0 % OW;
+  const int64_t m_end = m0 + mc;
+  for (int64_t m = m0; m < m_end;) {
+    // One segment: consecutive patches of output row (n, oh), from ow on.
+    const int seg = static_cast<int>(std::min<int64_t>(OW - ow, m_end - m));
+    const uint8_t* ximg = x + n * g.H * g.W * static_cast<int64_t>(Cin);
+    if (hoisted)
+      for (int kh = 0; kh < KH; ++kh) {
+        const int ih = oh * g.sh - g.pt + kh * g.dh;
+        rowp[kh] = (ih < 0 || ih >= g.H) ? nullptr : ximg + static_cast<int64_t>(ih) * g.W * Cin + c0;
+      }
+    // One patch through the general path (padding, partial kw runs, short copies).
+    auto general = [&](int i, int64_t mm) {
+      const int o = ow + i;
+      uint8_t* d = dst + (mm - m0) * ld;
+      const int iw0 = o * g.sw - g.pl;
+      const bool interior = contiguous_kw && iw0 >= 0 && iw0 + KW <= g.W;
+      const bool last = mm + 1 == m_end;
+      for (int kh = 0; kh < KH; ++kh) {
+        const uint8_t* xrow;
+        if (hoisted) {
+          xrow = rowp[kh];
+        } else {
+          const int ih = oh * g.sh - g.pt + kh * g.dh;
+          xrow = (ih < 0 || ih >= g.H) ? nullptr : ximg + static_cast<int64_t>(ih) * g.W * Cin + c0;
+        }
+        if (!xrow) {
+          std::memset(d, zx, run);
+          d += run;
+          continue;
+        }
+        if (interior) {
+          const uint8_t* s = xrow + static_cast<int64_t>(iw0) * Cin;
+          if (blocks_ok && !last && s + blk <= x_end) {
+            std::memcpy(d, s, 16);
+            if (blk == 32) std::memcpy(d + 16, s + 16, 16);
+          } else {
+            copy_bytes(d, s, run);
+          }
+          d += run;
+          continue;
+        }
+        for (int kw = 0; kw < KW; ++kw) {
+          const int iw = iw0 + kw * g.dw;
+          if (iw < 0 || iw >= g.W)
+            std::memset(d, zx, Cg);
+          else
+            copy_bytes(d, xrow + static_cast<int64_t>(iw) * Cin, Cg);
+          d += Cg;
+        }
+      }
+    };
+    // Fast stretch [i_lo, i_hi): every kh row inside the image, the patch inside along W, block
+    // reads inside the input, not the call's last patch.
+    int i_lo = seg, i_hi = seg;
+    if (blocks_ok && hoisted) {
+      bool rows_in = true;
+      for (int kh = 0; kh < KH; ++kh) rows_in = rows_in && rowp[kh] != nullptr;
+      if (rows_in) {
+        // iw0 = (ow + i) * sw - pl >= 0  and  iw0 + KW <= W
+        i_lo = std::min(seg, std::max(0, (g.pl + g.sw - 1) / g.sw - ow));
+        const int o_max = g.W - KW + g.pl >= 0 ? (g.W - KW + g.pl) / g.sw : -1;  // last interior ow
+        i_hi = std::min(seg, o_max - ow + 1);
+        if (m + i_hi >= m_end) i_hi = static_cast<int>(m_end - m) - 1;  // keep the last patch out
+        while (i_hi > i_lo && rowp[KH - 1] + static_cast<int64_t>((ow + i_hi - 1) * g.sw - g.pl) * Cin + blk > x_end)
+          --i_hi;
+        if (i_hi <= i_lo) i_lo = i_hi = seg;
+      }
+    }
+    int i = 0;
+    for (; i < i_lo; ++i, ++m) general(i, m);
+    if (i < i_hi) {
+      uint8_t* d = dst + (m - m0) * ld;
+      for (; i < i_hi; ++i, ++m, d += ld) {
+        const int64_t off = static_cast<int64_t>((ow + i) * g.sw - g.pl) * Cin;
+        uint8_t* dd = d;
+        for (int kh = 0; kh < KH; ++kh, dd += run) {
+          const uint8_t* s0 = rowp[kh] + off;
+          std::memcpy(dd, s0, 16);
+          if (blk == 32) std::memcpy(dd + 16, s0 + 16, 16);
+        }
+      }
+    }
+    for (; i < seg; ++i, ++m) general(i, m);
+    ow += seg;
+    if (ow == OW) {
       ow = 0;
       if (++oh == OH) {
         oh = 0;
         ++n;
-      }
-    }
-    const uint8_t* ximg = x + n * g.H * g.W * static_cast<int64_t>(Cin);
-    uint8_t* d = dst + (m - m0) * ld;
-    for (int kh = 0; kh < KH; ++kh) {
-      const int ih = oh * g.sh - g.pt + kh * g.dh;
-      if (ih < 0 || ih >= g.H) {
-        std::memset(d, zx, static_cast<size_t>(KW) * Cg);
-        d += static_cast<size_t>(KW) * Cg;
-        continue;
-      }
-      const uint8_t* xrow = ximg + static_cast<int64_t>(ih) * g.W * Cin + c0;
-      const int iw0 = ow * g.sw - g.pl;
-      if (contiguous_kw && iw0 >= 0 && iw0 + KW <= g.W) {
-        copy_bytes(d, xrow + static_cast<int64_t>(iw0) * Cin, static_cast<size_t>(KW) * Cg);
-        d += static_cast<size_t>(KW) * Cg;
-        continue;
-      }
-      for (int kw = 0; kw < KW; ++kw) {
-        const int iw = iw0 + kw * g.dw;
-        if (iw < 0 || iw >= g.W)
-          std::memset(d, zx, Cg);
-        else
-          copy_bytes(d, xrow + static_cast<int64_t>(iw) * Cin, Cg);
-        d += Cg;
       }
     }
   }

@@ -7,35 +7,52 @@
 #include <vector>
 
 #include "ops/quantize.h"
+#include "runtime/thread_pool.h"
 
 namespace lowp {
 namespace ops {
 
 void quantize_nchw_to_nhwc(const float* x, void* y, DType yt, int64_t N, int64_t C, int64_t HW, float scale,
-                           int32_t zp) {
+                           int32_t zp, int num_threads) {
   LOWP_CHECK(yt == DType::U8 || yt == DType::S8, "quantize_nchw_to_nhwc: output must be uint8 or int8");
   LOWP_CHECK(N >= 0 && C >= 1 && HW >= 0, "quantize_nchw_to_nhwc: bad shape");
   constexpr int64_t kBlock = 512;  // pixels per block: C * kBlock bytes of buffer stay in L1
-  std::vector<uint8_t> buf(static_cast<size_t>(C * kBlock));
   uint8_t* out = static_cast<uint8_t*>(y);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t p0 = 0; p0 < HW; p0 += kBlock) {
-      const int64_t len = std::min(kBlock, HW - p0);
-      for (int64_t c = 0; c < C; ++c)
-        quantize_linear(x + (n * C + c) * HW + p0, buf.data() + c * kBlock, yt, 1, 1, len, &scale, &zp, 1);
-      uint8_t* __restrict o = out + (n * HW + p0) * C;
-      const uint8_t* __restrict b = buf.data();
-      if (C == 3) {
-        for (int64_t p = 0; p < len; ++p) {
-          o[3 * p] = b[p];
-          o[3 * p + 1] = b[kBlock + p];
-          o[3 * p + 2] = b[2 * kBlock + p];
-        }
-      } else {
-        for (int64_t p = 0; p < len; ++p)
-          for (int64_t c = 0; c < C; ++c) o[p * C + c] = b[c * kBlock + p];
+  const int64_t blocks_per_image = (HW + kBlock - 1) / kBlock, blocks = N * blocks_per_image;
+  // One block: quantize each channel's run of pixels into buf, then interleave into y.
+  auto block = [&](int64_t bi, uint8_t* buf) {
+    const int64_t n = bi / blocks_per_image, p0 = bi % blocks_per_image * kBlock;
+    const int64_t len = std::min(kBlock, HW - p0);
+    for (int64_t c = 0; c < C; ++c)
+      quantize_linear(x + (n * C + c) * HW + p0, buf + c * kBlock, yt, 1, 1, len, &scale, &zp, 1);
+    uint8_t* __restrict o = out + (n * HW + p0) * C;
+    const uint8_t* __restrict b = buf;
+    if (C == 3) {
+      for (int64_t p = 0; p < len; ++p) {
+        o[3 * p] = b[p];
+        o[3 * p + 1] = b[kBlock + p];
+        o[3 * p + 2] = b[2 * kBlock + p];
       }
+    } else {
+      for (int64_t p = 0; p < len; ++p)
+        for (int64_t c = 0; c < C; ++c) o[p * C + c] = b[c * kBlock + p];
     }
+  };
+  ThreadPool& pool = ThreadPool::global();
+  const int threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
+  // ~0.3 ns per value: below ~128K values (~40 us) a second thread does not pay for its wake-up.
+  // Several tasks per thread: a worker that wakes late takes only a small share (the caller
+  // claims the rest of the worker's range meanwhile).
+  const int64_t tasks = std::min<int64_t>(threads * 8, blocks);
+  if (threads <= 1 || tasks <= 1 || C * HW * N < (int64_t{1} << 17)) {
+    std::vector<uint8_t> buf(static_cast<size_t>(C * kBlock));
+    for (int64_t bi = 0; bi < blocks; ++bi) block(bi, buf.data());
+    return;
+  }
+  pool.parallel_for(static_cast<int>(tasks), [&](int t, int /*thread*/) {
+    std::vector<uint8_t> buf(static_cast<size_t>(C * kBlock));
+    for (int64_t bi = blocks * t / tasks, end = blocks * (t + 1) / tasks; bi < end; ++bi) block(bi, buf.data());
+  }, threads);
 }
 
 void copy_rows_ref(const uint8_t* src, int64_t src_stride, uint8_t* dst, int64_t dst_stride, int64_t row_bytes,

@@ -51,6 +51,8 @@ class NativeProgram {
                "conv: bad shape / strides / dilations / pads");
     LOWP_CHECK(w && xs[3] == w->Cin(), "conv: input channels do not match the weights");
     for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "conv: bad input shape");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]),
+               "conv: input size does not match its shape");
     ConvGeometry g;
     g.N = static_cast<int>(xs[0]);
     g.H = static_cast<int>(xs[1]);
@@ -89,7 +91,8 @@ class NativeProgram {
 
   void binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
               const std::string& dtype, const std::string& op, const std::string& rounding, float sa, int32_t za,
-              float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax, const std::string& name) {
+              float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax, int num_threads,
+              const std::string& name) {
     const int nd = static_cast<int>(std::max(as.size(), bs_.size()));
     LOWP_CHECK(nd <= ops::kMaxDims, "binary: at most 8 dimensions");
     auto cstrides = [](const std::vector<int64_t>& s) {
@@ -99,6 +102,16 @@ class NativeProgram {
       return st;
     };
     const auto sta = cstrides(as), stb = cstrides(bs_);
+    auto numel = [](const std::vector<int64_t>& s) {
+      int64_t n = 1;
+      for (int64_t d : s) {
+        LOWP_CHECK(d >= 0, "binary: negative dimension");
+        n *= d;
+      }
+      return static_cast<size_t>(n);
+    };
+    LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs_),
+               "binary: input sizes do not match their shapes");
     ops::BroadcastShape bsh;
     bsh.ndim = nd;
     int64_t total = 1;
@@ -125,7 +138,7 @@ class NativeProgram {
     const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
     LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "binary: activation range must lie inside the output type");
     LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(total), "binary: output size does not match the shapes");
-    prog_.add_op(exec::make_binary(bsh, t, p), {a, b}, {y}, name);
+    prog_.add_op(exec::make_binary(bsh, t, p, num_threads), {a, b}, {y}, name);
   }
 
   void lut(int x, int y, const py::array& table, int64_t n, const std::string& name) {
@@ -163,13 +176,13 @@ class NativeProgram {
   }
 
   void quantize_nhwc(int x, int y, int64_t N, int64_t C, int64_t HW, const std::string& dtype, float scale,
-                     int32_t zp, const std::string& name) {
+                     int32_t zp, int num_threads, const std::string& name) {
     LOWP_CHECK(std::isfinite(scale) && scale > 0, "quantize: scale must be finite and > 0");
     const DType t = parse_qtype(dtype);
     LOWP_CHECK(t == DType::U8 ? (zp >= 0 && zp <= 255) : (zp >= -128 && zp <= 127), "quantize: zero point out of range");
     const size_t n = static_cast<size_t>(N * C * HW);
     LOWP_CHECK(prog_.slot_bytes(x) == 4 * n && prog_.slot_bytes(y) == n, "quantize: sizes do not match");
-    prog_.add_op(exec::make_quantize_nchw_to_nhwc(N, C, HW, t, scale, zp), {x}, {y}, name);
+    prog_.add_op(exec::make_quantize_nchw_to_nhwc(N, C, HW, t, scale, zp, num_threads), {x}, {y}, name);
   }
 
   void quantize(int x, int y, bool dequant, int64_t outer, int64_t len, int64_t inner, const std::string& dtype,
@@ -338,7 +351,7 @@ void register_program(py::module_& m) {
       .def("binary", &NativeProgram::binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
            py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("rounding"), py::arg("sa"), py::arg("za"),
            py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("qmin"), py::arg("qmax"),
-           py::arg("name") = "binary")
+           py::arg("num_threads") = 1, py::arg("name") = "binary")
       .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
            py::arg("name") = "lut")
       .def("pool", &NativeProgram::pool, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("y_shape"),
@@ -347,7 +360,8 @@ void register_program(py::module_& m) {
            py::arg("y_zero_point") = 0, py::arg("count_include_pad") = false, py::arg("qmin") = 0,
            py::arg("qmax") = 255, py::arg("name") = "pool")
       .def("quantize_nhwc", &NativeProgram::quantize_nhwc, py::arg("x"), py::arg("y"), py::arg("N"), py::arg("C"),
-           py::arg("HW"), py::arg("dtype"), py::arg("scale"), py::arg("zero_point"), py::arg("name") = "quantize")
+           py::arg("HW"), py::arg("dtype"), py::arg("scale"), py::arg("zero_point"), py::arg("num_threads") = 1,
+           py::arg("name") = "quantize")
       .def("quantize", &NativeProgram::quantize, py::arg("x"), py::arg("y"), py::arg("dequantize"), py::arg("outer"),
            py::arg("len"), py::arg("inner"), py::arg("dtype"), py::arg("scale"), py::arg("zero_point"),
            py::arg("name") = "quantize")

@@ -57,17 +57,15 @@ ThreadPool::ThreadPool(int threads) { start(threads < 1 ? 1 : threads); }
 ThreadPool::~ThreadPool() { stop(); }
 
 void ThreadPool::start(int threads) {
-  threads_ = threads;
-  quit_ = false;
-  ranges_ = std::vector<Range>(threads);
+  threads_ = threads > 255 ? 255 : threads;  // the round word has 8 bits for it
+  quit_.store(false);
+  ranges_ = std::vector<Range>(threads_);
   for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
 }
 
 void ThreadPool::stop() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    quit_ = true;
-  }
+  quit_.store(true);
+  { std::lock_guard<std::mutex> lk(mu_); }  // a worker about to block sees quit_ under mu_
   cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
@@ -81,43 +79,57 @@ void ThreadPool::set_threads(int threads) {
   start(threads);
 }
 
-void ThreadPool::worker(int id) {
-  int seen = 0;
-  for (;;) {
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    const std::function<void(int, int)>* fn;
-    int n, use;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      if (generation_.load(std::memory_order_relaxed) == seen && !quit_) {
-        sleeping_.store(true, std::memory_order_relaxed);
-        cv_.wait(lk, [&] { return quit_ || generation_.load(std::memory_order_relaxed) != seen; });
-      }
-      if (quit_) return;
-      seen = generation_.load(std::memory_order_relaxed);
-      if (!open_ || id >= active_) continue;  // too late for this round, or not used by it
-      inflight_.fetch_add(1, std::memory_order_relaxed);
-      fn = fn_;
-      n = n_;
-      use = active_;
-    }
-    t_in_pool_task = true;
-    run_tasks(id, use, n, *fn, id);
-    t_in_pool_task = false;
-    if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lk(mu_);
-      done_cv_.notify_one();
-    }
-  }
-}
-
-// Own range first, then the others' leftovers (each task is claimed once, by the fetch_add that
-// returns it below its range's end). Ranges are written under mu_ before the round opens.
-void ThreadPool::run_tasks(int self, int use, int n, const std::function<void(int, int)>& fn, int thread_id) {
-  (void)n;
+int ThreadPool::run_tasks(int self, int use, uint32_t gen, const std::function<void(int, int)>& fn, int thread_id) {
+  int ran = 0;
   for (int k = 0; k < use; ++k) {
     Range& r = ranges_[(self + k) % use];
-    for (int t; (t = r.next.fetch_add(1, std::memory_order_relaxed)) < r.end;) fn(t, thread_id);
+    uint64_t c = r.claim.load(std::memory_order_acquire);
+    for (;;) {
+      if (static_cast<uint32_t>(c >> 32) != gen) break;  // the range belongs to another round
+      const int t = static_cast<int>(static_cast<uint32_t>(c));
+      if (t >= r.end.load(std::memory_order_relaxed)) break;
+      if (r.claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        fn(t, thread_id);
+        ++ran;
+        ++c;
+      }
+    }
+  }
+  return ran;
+}
+
+void ThreadPool::worker(int id) {
+  uint64_t seen = round_.load();
+  for (;;) {
+    uint64_t r = seen;
+    auto fresh = [&] {
+      r = round_.load();
+      return r != seen || quit_.load();
+    };
+    if (!spin_until(fresh)) {
+      std::unique_lock<std::mutex> lk(mu_);
+      sleepers_.fetch_add(1);
+      cv_.wait(lk, fresh);
+      sleepers_.fetch_sub(1);
+    }
+    if (quit_.load()) return;
+    seen = r;
+    const uint32_t gen = static_cast<uint32_t>(r >> 8);
+    const int use = static_cast<int>(r & 0xff);
+    if (id >= use) continue;  // not used by this round
+    // fn_ may already belong to a newer round if this one is over; then every claim below fails
+    // (the ranges carry the newer generation) and fn is never called.
+    const std::function<void(int, int)>* fn = fn_.load(std::memory_order_acquire);
+    t_in_pool_task = true;
+    const int ran = run_tasks(id, use, gen, *fn, id);
+    t_in_pool_task = false;
+    if (ran > 0) {
+      done_.fetch_add(ran);
+      if (caller_waiting_.load()) {
+        std::lock_guard<std::mutex> lk(mu_);
+        done_cv_.notify_one();
+      }
+    }
   }
 }
 
@@ -131,31 +143,29 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
   }
   std::lock_guard<std::mutex> run(run_mu_);
   if (use > threads_) use = threads_;
-  bool wake;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    fn_ = &fn;
-    n_ = n;
-    active_ = use;
-    open_ = true;
-    for (int i = 0; i < use; ++i) {
-      ranges_[i].next.store(static_cast<int>(static_cast<int64_t>(n) * i / use), std::memory_order_relaxed);
-      ranges_[i].end = static_cast<int>(static_cast<int64_t>(n) * (i + 1) / use);
-    }
-    generation_.fetch_add(1, std::memory_order_release);
-    wake = sleeping_.exchange(false, std::memory_order_relaxed);
+  const uint32_t gen = ++gen_;
+  fn_.store(&fn, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  for (int i = 0; i < use; ++i) {
+    ranges_[i].end.store(static_cast<int>(static_cast<int64_t>(n) * (i + 1) / use), std::memory_order_relaxed);
+    ranges_[i].claim.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * i / use),
+                           std::memory_order_release);
   }
-  if (wake) cv_.notify_all();  // spinning workers see the new generation by themselves
+  round_.store(static_cast<uint64_t>(gen) << 8 | static_cast<uint64_t>(use));  // publishes all of the above
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lk(mu_); }
+    cv_.notify_all();  // polling workers see the new round by themselves
+  }
   t_in_pool_task = true;
-  run_tasks(0, use, n, fn, 0);
+  const int ran = run_tasks(0, use, gen, fn, 0);
   t_in_pool_task = false;
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    open_ = false;  // from here on no worker joins; wait only for those inside
-  }
-  if (!spin_until([&] { return inflight_.load(std::memory_order_acquire) == 0; })) {
+  done_.fetch_add(ran);
+  // Wait for the tasks the workers claimed (none may still be unclaimed: this thread ran out).
+  if (!spin_until([&] { return done_.load(std::memory_order_acquire) == n; })) {
     std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return inflight_.load(std::memory_order_acquire) == 0; });
+    caller_waiting_.store(true);
+    done_cv_.wait(lk, [&] { return done_.load() == n; });
+    caller_waiting_.store(false);
   }
 }
 

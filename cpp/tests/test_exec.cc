@@ -64,7 +64,7 @@ LOWP_TEST(exec_plan_arena_reuses_a_chain) {
 }
 
 LOWP_TEST(exec_arena_pool_reuses_buffers_across_threads) {
-  exec::ArenaPool pool(4096, 4);
+  exec::ArenaPool pool(4096, 8);  // keeps as many idle buffers as there are threads below
   uint8_t* a = pool.acquire();
   EXPECT_TRUE(reinterpret_cast<uintptr_t>(a) % 64 == 0, "arena not 64-byte aligned");
   pool.release(a);
@@ -86,7 +86,13 @@ LOWP_TEST(exec_arena_pool_reuses_buffers_across_threads) {
   for (auto& t : ts) t.join();
   EXPECT_TRUE(bad == 0, "two threads shared an arena");
   EXPECT_TRUE(pool.allocations() <= 8, "at most one buffer per concurrent user");
-  EXPECT_TRUE(pool.idle() <= 4, "idle buffers are bounded");
+  EXPECT_TRUE(pool.idle() <= 8, "idle buffers are bounded");
+  exec::ArenaPool small(64, 1);
+  uint8_t* p1 = small.acquire();
+  uint8_t* p2 = small.acquire();
+  small.release(p1);
+  small.release(p2);  // beyond max_idle: freed
+  EXPECT_TRUE(small.idle() == 1 && small.allocations() == 2, "at most max_idle buffers are kept");
 }
 
 namespace {
@@ -240,4 +246,31 @@ LOWP_TEST(exec_transpose_matches_reference) {
       EXPECT_TRUE(y == r, "NCHW -> NHWC transpose differs, shape " + std::to_string(N) + "x" + std::to_string(C) +
                               "x" + std::to_string(H) + "x" + std::to_string(W));
     }
+}
+
+LOWP_TEST(exec_gather_channels_op) {
+  // 5 pixels x 7 channels -> channels {6, 0, 3, 3} (a permutation with a repeat), through a program.
+  exec::Program p;
+  const int x = p.add_input(35);
+  const int y = p.add_tensor(20);
+  p.add_op(exec::make_gather_channels(7, {6, 0, 3, 3}, 5), {x}, {y}, "gather");
+  p.set_outputs({y});
+  p.finalize();
+  uint8_t in[35], out[20];
+  for (int i = 0; i < 35; ++i) in[i] = static_cast<uint8_t>(i * 7 + 1);
+  const void* ins[1] = {in};
+  void* outs[1] = {out};
+  p.run(ins, outs);
+  const int idx[4] = {6, 0, 3, 3};
+  bool ok = true;
+  for (int px = 0; px < 5; ++px)
+    for (int j = 0; j < 4; ++j) ok = ok && out[px * 4 + j] == in[px * 7 + idx[j]];
+  EXPECT_TRUE(ok, "gathered channels");
+  bool threw = false;
+  try {
+    exec::make_gather_channels(7, {7}, 5);
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "an index >= c_in is rejected");
 }

@@ -282,14 +282,16 @@ def _cmd_bench(args) -> int:
                    help="time per operator kind (best of the runs per step), lowp vs onnxruntime's profiler")
     p.add_argument("--block", type=int, default=10,
                    help="timed runs per block: the runtimes take turns by block (default 10), see below")
+    p.add_argument("--settle-ms", type=float, default=50.0,
+                   help="idle time before each block, so the other runtime's threads stop spinning (default 50)")
     p.add_argument("--interleave", action="store_true",
                    help="alternate the runtimes run by run instead (unfair with threads > 1: see below)")
     p.add_argument("--ort-spin", choices=["on", "off", "both"], default="on",
                    help="onnxruntime's session.intra_op.allow_spinning (default on, its default and its "
                         "fastest here); 'both' times the two configurations")
     a = p.parse_args(args.rest)
-    if a.runs < 1 or a.block < 1 or a.warmup < 0:
-        p.error("--runs and --block must be >= 1, --warmup >= 0")
+    if a.runs < 1 or a.block < 1 or a.warmup < 0 or not 0 <= a.settle_ms <= 10_000:
+        p.error("--runs and --block must be >= 1, --warmup >= 0, --settle-ms in [0, 10000]")
     import lowp
     from tqdm import tqdm
 
@@ -312,10 +314,11 @@ def _cmd_bench(args) -> int:
         for _ in range(a.warmup):
             fn()
     with tqdm(total=a.runs * len(runners), desc=f"bench {args.target}", unit="run", leave=False) as bar:
-        times = _time_runs(runners, a.runs, a.block, a.interleave, bar.update)
+        times = _time_runs(runners, a.runs, a.block, a.interleave, bar.update, a.settle_ms / 1e3)
     if a.per_op:
         _per_op_table(sess, args.target, feeds, a)
-    how = "interleaved run by run" if a.interleave else f"taking turns in blocks of {a.block} runs (+1 untimed)"
+    how = ("interleaved run by run" if a.interleave else
+           f"taking turns in blocks of {a.block} runs (each after {a.settle_ms:g} ms idle + 1 untimed run)")
     print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs, {how} (ms)")
     print(f"{'runtime':<12} {'min':>8} {'p50':>8} {'p90':>8} {'p99':>8} {'mean':>8}")
     for k, ts in times.items():
@@ -332,16 +335,60 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-def _time_runs(runners, runs, block, interleave, progress=None):
+def _per_op_native(sess, seg, feeds, a):
+    """Per-op times from the native program's own timer, and what is left of a run beyond them
+    (executor overhead: Python session.run + the native loop between ops)."""
+    import collections
+
+    prog = seg.prog
+    ins = [feeds[n] for n in seg.inputs]
+    names = prog.op_names
+    best = [float("inf")] * len(names)
+    walls, calls, inside = [], [], []
+    # In blocks (not run by run): interleaving different callers disturbs the caches and
+    # spinning threads of the next one, which would be charged to the executor.
+    n = max(5, a.runs // 3)
+    for _ in range(3):
+        for _ in range(n):
+            t = time.perf_counter()
+            _, ns = prog.run(ins, timed=True)
+            t = (time.perf_counter() - t) * 1e3
+            best = [min(b, v) for b, v in zip(best, ns)]
+            inside.append(t - sum(ns) / 1e6)  # this call's time outside its ops (paired, same run)
+        for _ in range(n):
+            t = time.perf_counter()
+            sess.run(None, feeds)
+            walls.append((time.perf_counter() - t) * 1e3)
+        for _ in range(n):
+            t = time.perf_counter()
+            prog.run(ins)
+            calls.append((time.perf_counter() - t) * 1e3)
+    lk = collections.Counter()
+    for nm, b in zip(names, best):
+        lk[nm.split("(")[0]] += b / 1e6
+    print("per operator kind, sum of per-op best times (ms), native program timer:")
+    print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) + f" | total {sum(lk.values()):.3f}")
+    # Overhead = (session.run - native call) [Python: input checks, dispatch, output arrays]
+    #          + (native call - its ops)     [binding, arena, loop between ops]; minima resist noise.
+    py_us = 1e3 * (min(walls) - min(calls))  # can come out slightly negative: noise
+    in_us = 1e3 * min(inside)
+    print(f"  lowp overhead: session.run min {min(walls):.3f} ms; Python around the native call {py_us:.0f} us, "
+          f"inside it outside the ops {in_us:.0f} us (p50 {1e3 * float(np.median(inside)):.0f} us): "
+          f"{py_us + in_us:.0f} us = {100 * (py_us + in_us) / (1e3 * min(walls)):.1f} % of the run")
+
+
+def _time_runs(runners, runs, block, interleave, progress=None, settle=0.05):
     """Times `runs` calls of every runner (ms); returns {name: [times]}.
 
     Fairness. Both runtimes keep their worker threads spinning for a while after a run (lowp's pool
-    ~0.2 ms, onnxruntime's intra-op threads longer), so a run that directly follows the other
-    runtime's run shares the CPU with those spinning threads. By default the runtimes therefore
-    take turns by block: each block starts with one untimed run (it absorbs the other runtime's
-    spinning tail and wakes this runtime's threads), then `block` timed runs. Each runtime is timed
-    in its own steady state, as an application using only it would see it, while slow drifts of
-    the machine's load still hit both alike. interleave=True alternates run by run (no untimed runs).
+    0.2 ms; onnxruntime's intra-op threads ~20 ms here), so runs that follow the other runtime's
+    runs share the CPU with those spinning threads (on 2 cores lowp's 2-thread MobileNetV2 took
+    1.45x longer interleaved with onnxruntime than alone). By default the runtimes therefore take
+    turns by block: before each block, `settle` seconds of sleep (the other runtime's threads stop
+    spinning and block) and one untimed run (wakes this runtime's threads), then `block` timed
+    runs. Each runtime is timed in its own steady state, as an application using only it would see
+    it, while slow drifts of the machine's load still hit both alike. interleave=True alternates
+    run by run (no sleep, no untimed runs).
     """
     times = {k: [] for k in runners}
     bs = 1 if interleave else block
@@ -350,6 +397,8 @@ def _time_runs(runners, runs, block, interleave, progress=None):
         n = min(bs, runs - done)
         for k, fn in runners.items():
             if not interleave:
+                if settle > 0:
+                    time.sleep(settle)
                 fn()
             for _ in range(n):
                 t = time.perf_counter()
@@ -370,7 +419,12 @@ def _per_op_table(sess, path, feeds, a):
 
     prog = sess._program
     best = {}
-    for _ in range(max(3, a.runs // 4)):
+    if prog.native and len(feeds) == len(prog.inputs):
+        kind, body = prog._items(feeds)
+        if kind == "single":  # one native program: its own per-op timer
+            _per_op_native(sess, body, feeds, a)
+            best = None
+    for _ in range(max(3, a.runs // 4) if best is not None else 0):
         env = dict(prog.constants)
         env.update(feeds)
         for k, st in enumerate(prog.steps):
@@ -378,11 +432,13 @@ def _per_op_table(sess, path, feeds, a):
             outs = st.fn(*[env[i] if i else None for i in st.inputs])
             best[k] = min(best.get(k, 1e9), time.perf_counter() - t)
             env.update(zip(st.outputs, outs))
-    lk = collections.Counter()
-    for k, st in enumerate(prog.steps):
-        lk[st.kind] += best[k] * 1e3
-    print("per operator kind, sum of per-step best times (ms):")
-    print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) + f" | total {sum(lk.values()):.3f}")
+    if best is not None:
+        lk = collections.Counter()
+        for k, st in enumerate(prog.steps):
+            lk[st.kind] += best[k] * 1e3
+        print("per operator kind, sum of per-step best times (ms):")
+        print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) +
+              f" | total {sum(lk.values()):.3f}")
     try:
         import onnxruntime as ort
     except ImportError:

@@ -4,7 +4,10 @@
 // Layouts. B is the shared layout with nr=32, kr=4 ([g][32 columns][4], 128 bytes per k-group),
 // so 16 k-groups of 16 columns are exactly one AMX B tile (16 rows of 64 bytes, stride 128).
 // A has its own layout (pack_a_amx): [k-block of 64][32 rows][64 bytes], zero padded, so one A
-// tile is 16 rows x 64 bytes at stride 64.
+// tile is 16 rows x 64 bytes at stride 64. For panels of 3..32 rows with K >= 64 the driver does
+// not pack A up front (in_place_a_amx): panel_amx packs it one 512-k chunk at a time into an
+// L1-resident buffer and runs that chunk over all B panels of the block, with partial sums parked
+// in a per-thread buffer between chunks.
 //
 // Tile registers: tmm0..3 = C (rows 0-15 / 16-31 x columns 0-15 / 16-31), tmm4,5 = A, tmm6,7 = B.
 // tdpbusd sums u8*s8 products into int32 with wrap-around, as vpdpbusd does, so results are
@@ -16,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "gemm/kernel.h"
 #include "gemm/kernels/vnni_avx512.h"
@@ -62,38 +66,52 @@ __attribute__((target("amx-tile"))) inline void configure_tiles(const TileConfig
   }
 }
 
-// C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks.
-__attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, const int8_t* b, int blocks,
-                                                             bool two_row_tiles, int32_t* c) {
+// C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks. A tile rows are
+// `as` bytes apart, rows 16..31 start at a + a16, and each k-block advances A by `astep`
+// (packed A: as 64, a16 1024, astep 2048; A in place: as lda, a16 16*lda, astep 64).
+// With `accumulate`, C starts from the values in c instead of zero (K blocking).
+__attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, size_t as, size_t a16, size_t astep,
+                                                             const int8_t* b, int blocks, bool two_row_tiles,
+                                                             int32_t* c, bool accumulate = false) {
   configure_tiles();
   __asm__ volatile("" ::: "memory");  // A and B were just written by the packers
-  _tile_zero(0);
-  _tile_zero(1);
+  if (accumulate) {
+    _tile_loadd(0, c, kNR * 4);
+    _tile_loadd(1, c + 16, kNR * 4);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+  }
   if (two_row_tiles) {
-    _tile_zero(2);
-    _tile_zero(3);
+    if (accumulate) {
+      _tile_loadd(2, c + 16 * kNR, kNR * 4);
+      _tile_loadd(3, c + 16 * kNR + 16, kNR * 4);
+    } else {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
     for (int kb = 0; kb < blocks; ++kb) {
-      _tile_loadd(4, a, 64);
+      _tile_loadd(4, a, as);
       _tile_loadd(6, b, 128);
       _tile_loadd(7, b + 64, 128);
-      _tile_loadd(5, a + 1024, 64);
+      _tile_loadd(5, a + a16, as);
       _tile_dpbusd(0, 4, 6);
       _tile_dpbusd(1, 4, 7);
       _tile_dpbusd(2, 5, 6);
       _tile_dpbusd(3, 5, 7);
-      a += kABlockBytes;
+      a += astep;
       b += kBBlockBytes;
     }
     _tile_stored(2, c + 16 * kNR, kNR * 4);
     _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
   } else {
     for (int kb = 0; kb < blocks; ++kb) {
-      _tile_loadd(4, a, 64);
+      _tile_loadd(4, a, as);
       _tile_loadd(6, b, 128);
       _tile_loadd(7, b + 64, 128);
       _tile_dpbusd(0, 4, 6);
       _tile_dpbusd(1, 4, 7);
-      a += kABlockBytes;
+      a += astep;
       b += kBBlockBytes;
     }
   }
@@ -137,7 +155,26 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_small_k(const uint8_t* a, 
   __asm__ volatile("" ::: "memory");
 }
 
+// Output stage of a 32x32 tile whose AMX sums (full 64-k blocks) are in c (row stride 32): adds
+// the k-groups past the last full block (vpdpbusd on the packed tail) and stores.
+void finish_tile(const Tile& t, const int32_t* c, const uint8_t* a_tail, const int8_t* b_tail, int grem,
+                 const Epilogue& ep) {
+  __m512i acc[8][2];
+  for (int r0 = 0; r0 < t.m; r0 += 8) {
+    const int rows = std::min(8, t.m - r0);
+    for (int r = 0; r < rows; ++r) {
+      acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
+      acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
+    }
+    if (grem) vnni::dpbusd_rows_n<kKB, kKR>(rows, a_tail + r0 * kKB, b_tail, grem, acc);
+    vnni::store_rows(acc, rows, r0, t, ep);
+  }
+}
+
+void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep);
+
 void ukernel_amx(const Tile& t, const Epilogue& ep) {
+  if (t.a_src) return panel_amx(t, 1, 0, t.n, ep);  // A deferred by in_place_a_amx
   const uint8_t* a = static_cast<const uint8_t*>(t.a);
   const int8_t* b = static_cast<const int8_t*>(t.b);
   const int blocks = t.kgroups / kGB, grem = t.kgroups % kGB;
@@ -156,76 +193,238 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
   if (blocks == 0) {
     // K < 64: a single shortened AMX step instead of vpdpbusd over the whole tile.
     amx_small_k(a, b, grem, t.m > 16, c);
-    for (int r0 = 0; r0 < t.m; r0 += 8) {
-      const int rows = std::min(8, t.m - r0);
-      for (int r = 0; r < rows; ++r) {
-        acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
-        acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
-      }
-      vnni::store_rows(acc, rows, r0, t, ep);
+    finish_tile(t, c, a, b, 0, ep);
+    return;
+  }
+  amx_blocks(a, kKB, kABlockBytes / 2, kABlockBytes, b, blocks, t.m > 16, c);
+  const uint8_t* a_tail = a + static_cast<size_t>(blocks) * kABlockBytes;
+  finish_tile(t, c, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes, grem, ep);
+}
+
+// K chunk of the panel kernel, in 64-k blocks: 8 blocks = 16 KB of A (32 rows x 512), which stays
+// in L1 while the chunk runs over every B panel (16 KB of B each, streamed from L2).
+constexpr int kKC = 8;
+constexpr int kKCMax = 12;  // a K that fits in this many blocks stays one chunk
+
+struct PanelScratch {
+  std::vector<int32_t> c;   // partial sums, 32x32 per B panel
+  std::vector<uint8_t> a;   // one packed A chunk, [k-block][32 rows][64 bytes]
+  template <typename T>
+  static T* aligned(std::vector<T>& v, size_t n) {
+    if (v.size() < n + 64 / sizeof(T)) v.resize(n + 64 / sizeof(T));
+    return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t{63});
+  }
+};
+thread_local PanelScratch t_panel;
+
+// amx_blocks on packed A for the first B panel of a chunk, fused with packing that chunk: block
+// kb+1 is packed (loads from A, which streams from L3/memory on large M) while the tile unit
+// works on block kb, instead of packing the whole chunk first with the tile unit idle.
+__attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8_t* src, ptrdiff_t lda, int m, int rows,
+                                                                     int kb0, int nb, __m512i flip, uint8_t* abuf,
+                                                                     const int8_t* b, bool two, int32_t* c,
+                                                                     bool accumulate) {
+  const __m512i zero = _mm512_setzero_si512();
+  src += static_cast<size_t>(kb0) * kKB;
+  auto pack_block = [&](int kb) {
+    uint8_t* o = abuf + static_cast<size_t>(kb) * kABlockBytes;
+    const uint8_t* p = src + static_cast<size_t>(kb) * kKB;
+    for (int r = 0; r < m; ++r, p += lda) _mm512_store_si512(o + r * kKB, _mm512_xor_si512(_mm512_loadu_si512(p), flip));
+    for (int r = m; r < rows; ++r) _mm512_store_si512(o + r * kKB, zero);
+  };
+  configure_tiles();
+  pack_block(0);
+  __asm__ volatile("" ::: "memory");
+  if (accumulate) {
+    _tile_loadd(0, c, kNR * 4);
+    _tile_loadd(1, c + 16, kNR * 4);
+    if (two) {
+      _tile_loadd(2, c + 16 * kNR, kNR * 4);
+      _tile_loadd(3, c + 16 * kNR + 16, kNR * 4);
+    }
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if (two) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  }
+  for (int kb = 0; kb < nb; ++kb) {
+    const uint8_t* a = abuf + static_cast<size_t>(kb) * kABlockBytes;
+    _tile_loadd(4, a, kKB);
+    _tile_loadd(6, b, 128);
+    _tile_loadd(7, b + 64, 128);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if (two) {
+      _tile_loadd(5, a + kABlockBytes / 2, kKB);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
+    b += kBBlockBytes;
+    if (kb + 1 < nb) {
+      __asm__ volatile("" ::: "memory");  // the tile loads above read the previous block first
+      pack_block(kb + 1);
+      __asm__ volatile("" ::: "memory");
+    }
+  }
+  _tile_stored(0, c, kNR * 4);
+  _tile_stored(1, c + 16, kNR * 4);
+  if (two) {
+    _tile_stored(2, c + 16 * kNR, kNR * 4);
+    _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+  }
+  __asm__ volatile("" ::: "memory");
+}
+
+// One A panel x `panels` B panels (the driver's inner loop).
+//  - A deferred by in_place_a_amx (t0.a_src set: 3..32 rows, K >= 64): A is packed one K chunk at
+//    a time into a 16-24 KB per-thread buffer that stays in L1 while the chunk runs over every B
+//    panel; the partial 32x32 int32 sums of every panel wait in a per-thread buffer between
+//    chunks (tile load/store: 8 KB per chunk and panel against 16 KB of B from L2). A panel's
+//    output stage runs right after its last chunk. Packing this way never writes A to L2, works
+//    for any alignment and row stride of A, and is cheap next to the chunk's AMX work.
+//  - Packed A (GEMV-like tiles, K < 64): the per-tile kernel.
+void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
+  const int8_t* b0 = static_cast<const int8_t*>(t0.b);
+  Tile t = t0;
+  if (!t0.a_src) {
+    for (int p = 0; p < panels; ++p) {
+      t.b = b0 + p * b_stride;
+      t.col0 = t0.col0 + p * kNR;
+      t.n = std::min(kNR, ncols - p * kNR);
+      ukernel_amx(t, ep);
     }
     return;
   }
-  amx_blocks(a, b, blocks, t.m > 16, c);
-  const uint8_t* a_tail = a + static_cast<size_t>(blocks) * kABlockBytes;
-  const int8_t* b_tail = b + static_cast<size_t>(blocks) * kBBlockBytes;
-  for (int r0 = 0; r0 < t.m; r0 += 8) {
-    const int rows = std::min(8, t.m - r0);
-    for (int r = 0; r < rows; ++r) {
-      acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
-      acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
+  const int blocks = t0.kgroups / kGB, grem = t0.kgroups % kGB;
+  int32_t* cbuf = PanelScratch::aligned(t_panel.c, static_cast<size_t>(panels) * kMR * kNR);
+  uint8_t* abuf = PanelScratch::aligned(t_panel.a, static_cast<size_t>(kKCMax) * kABlockBytes);
+  const uint8_t* a_src = static_cast<const uint8_t*>(t0.a_src);
+  const uint8_t* a_tail = static_cast<const uint8_t*>(t0.a);  // packed by in_place_a_amx
+  const __m512i flip = _mm512_set1_epi8(t0.a_type == DType::S8 ? static_cast<char>(0x80) : 0);
+  const bool two = t0.m > 16;
+  // Full panels of uint8 A whose rows start on 64-byte boundaries are read in place by the tile
+  // loads (rows that straddle cache lines make tile loads up to twice as slow; row strides that
+  // are multiples of 512 bytes put a chunk's rows into a few L1 sets): saves the chunk packing.
+  const size_t lda = static_cast<size_t>(t0.a_lda);
+  const bool direct = t0.m == kMR && t0.a_type == DType::U8 && lda % 64 == 0 && lda % 512 != 0 &&
+                      (reinterpret_cast<uintptr_t>(a_src) & 63) == 0;
+  // Balanced chunks of at most kKC blocks (9 blocks: 5 + 4, not 8 + 1); up to 12 blocks (24 KB
+  // of A) stay one chunk, which saves a round of partial-sum loads/stores.
+  const int nchunks = blocks <= kKCMax ? 1 : (blocks + kKC - 1) / kKC;
+  const int chunk = (blocks + nchunks - 1) / nchunks;
+  auto finish_panel = [&](int p) {
+    const int8_t* b = b0 + p * b_stride;
+    t.b = b;
+    t.col0 = t0.col0 + p * kNR;
+    t.n = std::min(kNR, ncols - p * kNR);
+    finish_tile(t, cbuf + static_cast<size_t>(p) * kMR * kNR, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes,
+                grem, ep);
+  };
+  for (int kc = 0; kc < blocks; kc += chunk) {
+    const int nb = std::min(chunk, blocks - kc);
+    const bool last = kc + nb == blocks;
+    for (int p = 0; p < panels; ++p) {
+      const int8_t* b = b0 + p * b_stride;
+      int32_t* c = cbuf + static_cast<size_t>(p) * kMR * kNR;
+      const int8_t* bk = b + static_cast<size_t>(kc) * kBBlockBytes;
+      if (!direct && p == 0)
+        amx_blocks_packing(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf, bk, two, c, kc > 0);
+      else if (direct)
+        amx_blocks(a_src + static_cast<size_t>(kc) * kKB, lda, 16 * lda, kKB, bk, nb, true, c, kc > 0);
+      else
+        amx_blocks(abuf, kKB, kABlockBytes / 2, kABlockBytes, bk, nb, two, c, kc > 0);
+      // Output stage of the previous panel after this panel's AMX work is issued: the core
+      // runs it while the tile unit works (a tile's AMX work and its own output stage are serial).
+      if (last && p > 0) finish_panel(p - 1);
     }
-    if (grem) vnni::dpbusd_rows_n<kKB, kKR>(rows, a_tail + r0 * kKB, b_tail, grem, acc);
-    vnni::store_rows(acc, rows, r0, t, ep);
+    if (last) finish_panel(panels - 1);
   }
 }
 
 // Packs up to 32 rows of A into the U8 domain, layout [k-block][32 rows][64 bytes]; missing rows
 // and k past K are zero (masked loads: nothing outside A is read). Row sums via vpsadbw.
+// k-block outer, rows inner: the stores are sequential (a row-outer order writes 64 bytes every
+// 2 KB, which for deep K is about twice as slow once the panel outgrows L1).
 void pack_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
   const uint8_t* src = static_cast<const uint8_t*>(a);
   uint8_t* out = static_cast<uint8_t*>(dst);
   const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
+  const __m512i zero = _mm512_setzero_si512();
   const int blocks = (K + kKB - 1) / kKB;
   const int tail = K - (blocks - 1) * kKB;  // 1..64
   const __mmask64 tail_mask = tail == 64 ? ~__mmask64{0} : ((__mmask64{1} << tail) - 1);
-  // Missing rows: zero, written block by block (each block's rows m..31 are contiguous). Tiles of
-  // <= 2 rows never read them (they take the vpdpbusd path), so there the zeros bypass the caches
-  // with streaming stores instead of evicting the B panel that GEMV calls stream through.
+  // Missing rows: zero. Tiles of <= 2 rows never read them (they take the vpdpbusd path), so
+  // there the zeros bypass the caches with streaming stores instead of evicting the B panel that
+  // GEMV calls stream through.
   const bool stream = m <= 2 && (reinterpret_cast<uintptr_t>(out) & 63) == 0;
+  __m512i sums[kMR];
+  for (int r = 0; r < m; ++r) sums[r] = zero;
   for (int kb = 0; kb < blocks; ++kb) {
     uint8_t* o = out + static_cast<size_t>(kb) * kABlockBytes;
+    const __mmask64 km = kb == blocks - 1 ? tail_mask : ~__mmask64{0};
+    const uint8_t* p = src + kb * kKB;
+    for (int r = 0; r < m; ++r, p += lda) {
+      const __m512i v = _mm512_maskz_mov_epi8(km, _mm512_xor_si512(_mm512_mask_loadu_epi8(zero, km, p), flip));
+      _mm512_storeu_si512(o + r * kKB, v);
+      if (row_sums) sums[r] = _mm512_add_epi64(sums[r], _mm512_sad_epu8(v, zero));
+    }
     for (int r = m; r < kMR; ++r) {
       if (stream)
-        _mm512_stream_si512(reinterpret_cast<__m512i*>(o + r * kKB), _mm512_setzero_si512());
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(o + r * kKB), zero);
       else
-        _mm512_storeu_si512(o + r * kKB, _mm512_setzero_si512());
+        _mm512_storeu_si512(o + r * kKB, zero);
     }
   }
   if (stream) _mm_sfence();
+  if (row_sums) {
+    for (int r = 0; r < m; ++r) row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi64(sums[r])));
+    for (int r = m; r < kMR; ++r) row_sums[r] = 0;
+  }
+}
+
+// A panels of 3..32 rows with K >= 64 are packed by panel_amx one K chunk at a time (see there).
+// This hook, run once per A panel instead of the packer, packs only the K tail (K % 64 columns,
+// if any: one [32 rows][64 bytes] block in dst, zero padded, for the vpdpbusd tail) and computes
+// the row sums (U8 domain).
+bool in_place_a_amx(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* dst, int32_t* row_sums) {
+  // K % 64 in 61..63: the kernel (which sees only the k-group count, K rounded up to 4) would
+  // take the last partial block for a full one and read past the rows of A: packed instead.
+  if (m <= 2 || K < kKB || K % kKB > kKB - kKR) return false;
+  const uint8_t* src = static_cast<const uint8_t*>(a);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi8(a_type == DType::S8 ? static_cast<char>(0x80) : 0);
+  const int full = K / kKB, tail = K % kKB;
+  const __mmask64 tail_mask = (__mmask64{1} << tail) - 1;  // tail < 64
+  if (tail == 0 && !row_sums) return true;  // nothing to write (and no need to touch A here)
   for (int r = 0; r < kMR; ++r) {
-    uint8_t* o = out + static_cast<size_t>(r) * kKB;
     if (r >= m) {
       if (row_sums) row_sums[r] = 0;
       continue;
     }
     const uint8_t* p = src + static_cast<ptrdiff_t>(r) * lda;
-    __m512i sum = _mm512_setzero_si512();
-    for (int kb = 0; kb < blocks; ++kb) {
-      const __mmask64 km = kb == blocks - 1 ? tail_mask : ~__mmask64{0};
-      const __m512i v =
-          _mm512_maskz_mov_epi8(km, _mm512_xor_si512(_mm512_mask_loadu_epi8(_mm512_setzero_si512(), km, p + kb * kKB), flip));
-      _mm512_storeu_si512(o + static_cast<size_t>(kb) * kABlockBytes, v);
-      if (row_sums) sum = _mm512_add_epi64(sum, _mm512_sad_epu8(v, _mm512_setzero_si512()));
+    const __m512i t = _mm512_maskz_mov_epi8(tail_mask, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail_mask, p + full * kKB), flip));
+    if (tail) _mm512_storeu_si512(static_cast<uint8_t*>(dst) + r * kKB, t);
+    if (row_sums) {
+      __m512i s0 = _mm512_sad_epu8(t, zero), s1 = zero;
+      int kb = 0;
+      for (; kb + 2 <= full; kb += 2) {
+        s0 = _mm512_add_epi64(s0, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(p + kb * kKB), flip), zero));
+        s1 = _mm512_add_epi64(s1, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(p + kb * kKB + kKB), flip), zero));
+      }
+      if (kb < full) s0 = _mm512_add_epi64(s0, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(p + kb * kKB), flip), zero));
+      row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(s0, s1))));
     }
-    if (row_sums) row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi64(sum)));
   }
+  return true;
 }
 
 }  // namespace
 
 extern const GemmKernel kGemmAmx = {
-    "amx", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_amx, 40, pack_a_amx, kKB,
+    "amx", kMR, kNR, kKR, DType::U8, DType::S8, cpu_has_amx_int8, ukernel_amx, 40, pack_a_amx, kKB, in_place_a_amx, panel_amx,
 };
 
 }  // namespace lowp

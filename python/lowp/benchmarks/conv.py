@@ -129,7 +129,7 @@ def bench_layer(kind, cin, cout, h, k, s, g, threads, min_time, ort):
         run_o = lambda: sess.run(None, {"x": x})[0]  # noqa
         exact = np.array_equal(run_l(), run_o())
         tl, to = _timeit([run_l, run_o], min_time)
-        return tl, to, float("nan"), exact
+        return tl, to, float("nan"), exact, lowp.current_kernel()
     x = rng.integers(0, 256, (1, cin, h, h)).astype(np.uint8)
     xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     w = rng.integers(-127, 128, (cout, cin // g, k, k)).astype(np.int8)
@@ -147,7 +147,7 @@ def bench_layer(kind, cin, cout, h, k, s, g, threads, min_time, ort):
     run_n = lambda: s2.run(None, {"x": xh})[0]  # noqa
     exact = np.array_equal(run_l().transpose(0, 3, 1, 2), run_o())
     tl, to, tn = _timeit([run_l, run_o, run_n], min_time)
-    return tl, to, tn, exact
+    return tl, to, tn, exact, conv.packed().kernel
 
 
 def main(argv=None):
@@ -160,7 +160,8 @@ def main(argv=None):
 
     import lowp
 
-    print(f"lowp GEMM kernel {lowp.current_kernel()}, depthwise kernel {lowp.depthwise_kernels()[0]}, "
+    print(f"lowp default GEMM kernel {lowp.current_kernel()} (per-layer choice in the kernel column), "
+          f"depthwise kernel {lowp.depthwise_kernels()[0]}, "
           f"onnxruntime {ort.__version__}, threads {args.threads}")
     all_ok = True
     for net in args.net.split(","):
@@ -168,11 +169,11 @@ def main(argv=None):
         counts = collections.Counter(layers)
         print(f"\n## {net}: {len(layers)} layers, {len(counts)} distinct shapes")
         print(f"{'kind':5} {'Cin':>5} {'Cout':>5} {'HxW':>7} {'k':>2} {'s':>2} {'n':>2} {'lowp us':>9} {'ORT us':>9} "
-              f"{'ORT-NHWC':>9} {'lowp/ORT':>8} {'lowp/NHWC':>9} exact")
+              f"{'ORT-NHWC':>9} {'lowp/ORT':>8} {'lowp/NHWC':>9} exact kernel")
         tot = collections.defaultdict(float)
         for key, n in counts.items():
             kind, cin, cout, h, k, s, g = key
-            tl, to, tn, exact = bench_layer(kind, cin, cout, h, k, s, g, args.threads, args.min_time, ort)
+            tl, to, tn, exact, kern = bench_layer(kind, cin, cout, h, k, s, g, args.threads, args.min_time, ort)
             all_ok &= exact
             tot["lowp"] += n * tl
             tot["ort"] += n * to
@@ -182,7 +183,7 @@ def main(argv=None):
                 tot["dw_ort"] += n * to
                 tot["dw_nhwc"] += n * tn
             print(f"{kind:5} {cin:5d} {cout:5d} {h:3d}x{h:<3d} {k:2d} {s:2d} {n:2d} {tl * 1e6:9.1f} {to * 1e6:9.1f} "
-                  f"{tn * 1e6:9.1f} {tl / to:8.2f} {tl / tn if tn == tn else float('nan'):9.2f} {'yes' if exact else 'NO'}")
+                  f"{tn * 1e6:9.1f} {tl / to:8.2f} {tl / tn if tn == tn else float('nan'):9.2f} {'yes' if exact else 'NO ':5} {kern}")
             sys.stdout.flush()
         print(f"SUM {net}: lowp {tot['lowp'] * 1e3:.2f} ms, ORT {tot['ort'] * 1e3:.2f} ms (ratio {tot['lowp'] / tot['ort']:.2f}), "
               f"ORT-NHWC {tot['nhwc'] * 1e3:.2f} ms (ratio {tot['lowp'] / tot['nhwc']:.2f})")

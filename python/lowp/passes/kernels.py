@@ -82,10 +82,11 @@ def _copy_runs(src, es):
     return np.stack([src[starts] * es, starts * es, (ends - starts) * es], axis=1).astype(np.int64)
 
 
-def native_index_move(op, attrs):
-    """Slice / Split / Gather / Expand / Transpose ...: pure data movement whose other inputs are
-    constants for this signature. The step itself, evaluated on an array of element indices, says
-    where every output element comes from; contiguous runs become one native copy op."""
+def native_index_move(op, attrs, fn=None):
+    """Slice / Split / Gather / Expand / Transpose / nearest Resize ...: pure data movement whose
+    other inputs are constants for this signature. The step itself (fn, default evaluate(op)),
+    run on an array of element indices, says where every output element comes from; contiguous
+    runs become one native copy op."""
     def desc(nb, ins, outs):
         xa = nb.array(ins[0])
         if xa is None or xa.size > (1 << 26):
@@ -97,7 +98,7 @@ def native_index_move(op, attrs):
                 return False
             others.append(v)
         idx = np.arange(xa.size, dtype=np.int64).reshape(xa.shape)
-        res = evaluate(op, attrs, [idx] + others)
+        res = evaluate(op, attrs, [idx] + others) if fn is None else fn(idx, *others)
         ys, runs = [], []
         for o, r in zip(outs, res):
             if not o:
@@ -181,12 +182,12 @@ def nchw_to_nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
-def native_quantizer(nhwc: bool = False):
+def native_quantizer(nhwc: bool = False, num_threads: int = 1):
     """f(x, scale, zero_point) -> lowp.quantize_linear(x, scale, zero_point, axis=1) as one native
     call: the (constant) scale / zero point are validated and converted on first use and reused
     while the same objects are passed. nhwc=True: x is (N, C, H, W) and the result is returned
-    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters.
-    None if lowp's native module is unavailable."""
+    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters, on up
+    to num_threads threads (0: all of lowp's pool). None if lowp's native module is unavailable."""
     try:
         from .. import _lowp
         from ..ops import eltwise as E
@@ -208,7 +209,7 @@ def native_quantizer(nhwc: bool = False):
             raise ValueError(f"lowp: y_scale has {m[2].size} entries but axis 1 of x has {x.shape[m[4]]}")
         if nhwc:
             if fused is not None and m[2].size == 1 and m[5] != "int16" and x.ndim == 4:
-                return fused(x, float(m[2][0]), int(m[3][0]), m[5])
+                return fused(x, float(m[2][0]), int(m[3][0]), m[5], num_threads)
             return nchw_to_nhwc(native(x, m[2], m[3], m[4], m[5]))
         return native(x, m[2], m[3], m[4], m[5])
     return q
@@ -592,8 +593,9 @@ def make_qavgpool(a):
     return with_native(lambda x: (f(x, xs, xz, ys, yz, ks, layout="NHWC", **kw),), desc)
 
 
-def make_qbinary(op, a):
-    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic)."""
+def make_qbinary(op, a, num_threads=1):
+    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic); large ones
+    on up to num_threads threads (0: all of lowp's pool)."""
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -619,7 +621,8 @@ def make_qbinary(op, a):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
             raise TypeError(f"lowp: QLinear{op.capitalize()} expects two {dt} tensors, got "
                             f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
-        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi),)
+        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi,
+                       num_threads=num_threads),)
 
     def desc(nb, ins, outs):
         a, b, c = ins[0], ins[1], outs[0]
@@ -627,7 +630,7 @@ def make_qbinary(op, a):
             return False
         sha, shb = list(nb.shape(a)), list(nb.shape(b))
         nb.op([a, b], [c], lambda P, S: P.binary(S(a), S(b), S(c), sha, shb, dt.name, op, "half_even", sa, za, sb, zb,
-                                                 sc, zc, lo, hi, name=f"Q{op.capitalize()}({c})"))
+                                                 sc, zc, lo, hi, num_threads=num_threads, name=f"Q{op.capitalize()}({c})"))
         return True
     return with_native(run, desc)
 

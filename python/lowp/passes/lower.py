@@ -100,11 +100,8 @@ class Program:
 
     # ------------------------------------------------------------------ native programs
     def _signature(self, feed):
-        from .._dispatch import _kernel_arg
-        from ..ops.conv import _forced_dw
-
         sig = tuple((np.shape(feed[n]), getattr(feed[n], "dtype", None)) for n in self.inputs)
-        return sig, _kernel_arg(), _forced_dw.get() or ""
+        return sig, _FORCED_GEMM.get(), _FORCED_DW.get()
 
     def _items(self, feed):
         key = self._signature(feed)
@@ -173,6 +170,19 @@ class Program:
         if kind == "single":
             return [body.prog]
         return [v.prog for k, v in body[0] if k == "native"]
+
+
+def _forced_kernels():
+    import contextvars
+    try:
+        from .._dispatch import _forced_kernel
+        from ..ops.conv import _forced_dw
+    except ImportError:  # pragma: no cover - no native module: the Python path only
+        _forced_kernel = _forced_dw = contextvars.ContextVar("lowp_none", default=None)
+    return _forced_kernel, _forced_dw
+
+
+_FORCED_GEMM, _FORCED_DW = _forced_kernels()  # context variables: the kernels packed weights are for
 
 
 def _native_available() -> bool:
@@ -264,7 +274,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
         if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
             # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
             fq = K.elt("quantize_linear")
-            qnative = K.native_quantizer(nhwc=True) if fq is not None else None
+            qnative = K.native_quantizer(nhwc=True, num_threads=num_threads) if fq is not None else None
 
             def q_nhwc(x, s, z=None):
                 if fq is not None and x.dtype == np.float32 and x.size >= 4096:
@@ -274,7 +284,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
                 if x.shape[1] == 1:
                     return (K.nchw_to_nhwc(quantize(x, s, z, 1)),)
                 return (quantize(x.transpose(0, 2, 3, 1), s, z, 3),)
-            q_nhwc.native = _native_quantize_nhwc
+            q_nhwc.native = _native_quantize_nhwc(num_threads)
             steps.append(Step(q_nhwc, n.inputs, n.outputs, n.name, kind))
             layout[n.outputs[0]] = "NHWC"
             ranks[n.outputs[0]] = 4
@@ -394,7 +404,7 @@ def _make(n, g, lay, num_threads):
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
     if kind in ("lowp.QAdd", "lowp.QMul"):
-        return K.make_qbinary(kind[6:].lower(), a)
+        return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
         return K.make_qconcat(a, lay)
     if kind == "lowp.QMatMul":
@@ -442,8 +452,12 @@ def _make(n, g, lay, num_threads):
     return K.generic_step(n.op, a)
 
 
-def _native_quantize_nhwc(nb, ins, outs):
+def _native_quantize_nhwc(num_threads):
     """Native form of the NCHW float -> NHWC 8-bit boundary (per-tensor parameters)."""
+    return lambda nb, ins, outs: _native_quantize_nhwc_desc(nb, ins, outs, num_threads)
+
+
+def _native_quantize_nhwc_desc(nb, ins, outs, num_threads):
     x, y = ins[0], outs[0]
     s = nb.value(ins[1])
     z = nb.value(ins[2]) if len(ins) > 2 and ins[2] else None
@@ -459,7 +473,8 @@ def _native_quantize_nhwc(nb, ins, outs):
     iz = 0 if z is None else int(np.asarray(z).reshape(-1)[0])
     if not (np.isfinite(fs) and fs > 0):
         return False
-    nb.op([x], [y], lambda P, S: P.quantize_nhwc(S(x), S(y), N, C, H * W, ydt.name, fs, iz, name=f"Quantize({y})"))
+    nb.op([x], [y], lambda P, S: P.quantize_nhwc(S(x), S(y), N, C, H * W, ydt.name, fs, iz, num_threads=num_threads,
+                                                 name=f"Quantize({y})"))
     return True
 
 
