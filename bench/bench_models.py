@@ -87,7 +87,7 @@ def main(argv=None):
             f"--runs {a.runs}` — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, "
             f"load {os.getloadavg()[0]:.2f}", "",
             "| model | variant | lowp int8 p50 (min) | ORT int8 p50 (min) | ORT f32 p50 (min) | lowp / ORT int8 "
-            "| ORT f32 / lowp | ORT f32 / ORT int8 | exact |",
+            "p50 (min) | ORT f32 / lowp p50 (min) | ORT f32 / ORT int8 p50 (min) | exact |",
             "|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(head), flush=True)
     rows = []
@@ -98,7 +98,8 @@ def main(argv=None):
             (lp, lm), (qp50, qm), (fp50, fm) = t["lowp"], t["ort_int8"], t["ort_f32"]
             ex = "0" if mism == 0 else f"{mism}/{total}"
             row = (f"| {m} | {v} | {lp:.2f} ({lm:.2f}) | {qp50:.2f} ({qm:.2f}) | {fp50:.2f} ({fm:.2f}) | "
-                   f"{lp / qp50:.2f}x | {fp50 / lp:.2f}x | {fp50 / qp50:.2f}x | {ex} |")
+                   f"{lp / qp50:.2f}x ({lm / qm:.2f}x) | {fp50 / lp:.2f}x ({fm / lm:.2f}x) | "
+                   f"{fp50 / qp50:.2f}x ({fm / qm:.2f}x) | {ex} |")
             rows.append(row)
             print(row, flush=True)
     if a.out:

@@ -120,3 +120,37 @@ def test_executor_maxpool_vs_onnxruntime(dt, k, s, p, d, ceil):
     assert sess.graph.op_counts() == {"lowp.QMaxPool": 1}
     got = sess.run(None, {"x": x})[0]
     assert got.shape == want.shape and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("spatial_swap", [False, True])
+def test_channel_shuffle_fusion(spatial_swap):
+    """DQ -> Reshape (N, 2, C/2, H, W) -> Transpose (0, 2, 1, 3, 4) -> Reshape (N, C, H, W) -> Q on uint8 is
+    one channel gather; a look-alike that regroups the spatial dims (H, W swapped) is not fused. Both equal
+    onnxruntime."""
+    import lowp
+
+    N, C, H, W = 2, 6, 2, 3
+    h2, w2 = (W, H) if spatial_swap else (H, W)
+    xi = helper.make_tensor_value_info("x", TensorProto.UINT8, [N, C, H, W])
+    yo = helper.make_tensor_value_info("y", TensorProto.UINT8, None)
+    i64 = lambda n, v: helper.make_tensor(n, TensorProto.INT64, [len(v)], v)  # noqa: E731
+    inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [0.05]), helper.make_tensor("z", TensorProto.UINT8, [], [7]),
+             i64("s1", [0, 2, C // 2, h2, w2]), i64("s2", [0, C, h2, w2])]
+    nodes = []
+    cur = "x"
+    for k, (op, extra, attrs) in enumerate([("Reshape", ["s1"], {}), ("Transpose", [], {"perm": [0, 2, 1, 3, 4]}),
+                                           ("Reshape", ["s2"], {})]):
+        out = "y" if k == 2 else f"q{k}"
+        nodes += [helper.make_node("DequantizeLinear", [cur, "s", "z"], [f"d{k}"]),
+                  helper.make_node(op, [f"d{k}"] + extra, [f"o{k}"], **attrs),
+                  helper.make_node("QuantizeLinear", [f"o{k}", "s", "z"], [out])]
+        cur = out
+    m = helper.make_model(helper.make_graph(nodes, "g", [xi], [yo], inits),
+                          opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    x = np.random.default_rng(1).integers(0, 256, (N, C, H, W), dtype=np.uint8)
+    sess = lowp.InferenceSession(m)
+    moves = [n for n in sess.graph.nodes if n.kind == "lowp.QMove"]
+    assert [n.attrs["onnx_op"] for n in moves] == (["Reshape", "Transpose", "Reshape"] if spatial_swap else ["Gather"])
+    want = ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = sess.run(None, {"x": x})[0]
+    assert got.shape == want.shape and np.array_equal(got, want)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "ops/quantize.h"
@@ -134,9 +135,19 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
     // Channels-last: one pass over the pixels with C int32 sums (contiguous, auto-vectorised)
     // instead of a strided walk per channel. Same int32 sums, same requantization.
     std::vector<int32_t> acc(static_cast<size_t>(g.C));
+#if defined(__x86_64__) || defined(_M_X64)
+    static const bool avx2 = cpu::has_avx2();
+    const bool simd = avx2 && eltwise_simd_enabled();
+#endif
     for (int64_t n = 0; n < g.N; ++n) {
       std::fill(acc.begin(), acc.end(), 0);
       int32_t* __restrict a = acc.data();
+#if defined(__x86_64__) || defined(_M_X64)
+      if (simd) {
+        global_sum_channels_last_avx2(x + n * g.xs[0], std::is_signed<T>::value ? DType::S8 : DType::U8, count,
+                                      g.xs[3], g.C, a);
+      } else
+#endif
       for (int64_t p = 0; p < count; ++p) {
         const T* __restrict xp = x + n * g.xs[0] + p * g.xs[3];
         for (int64_t c = 0; c < g.C; ++c) a[c] += xp[c];

@@ -78,5 +78,10 @@ void avg_pool_int(const Pool2D& g, const void* x, void* y, DType t, int32_t zero
 void global_avg_pool_mlas(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp,
                           float y_scale, int32_t y_zp);
 
+#if defined(__x86_64__) || defined(_M_X64)
+// pool_avx2.cc: acc[c] += sum_p x[p * stride + c] (c < C, p < count) for 8-bit t (exact int32 sums).
+void global_sum_channels_last_avx2(const void* x, DType t, int64_t count, int64_t stride, int64_t C, int32_t* acc);
+#endif
+
 }  // namespace ops
 }  // namespace lowp

@@ -527,6 +527,44 @@ LOWP_TEST(max_pool_nchw) {
 
 // The channels-last kernels (channel stride 1) against the generic strided loop on the same data
 // read through NCHW strides: max pool with padding/stride/dilation, and the MLAS global pool.
+// Channels-last global average pool (AVX2 int16 block sums where available) vs the per-channel
+// plane sums of the NCHW path: channel counts around 32, pixel counts around the 128-pixel blocks,
+// random data and the extremes that would overflow an int16 block sum if blocks were longer.
+LOWP_TEST(global_pool_channels_last_sums) {
+  std::mt19937 rng(31);
+  int bad = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (int64_t C : {1, 31, 32, 33, 96, 200})
+      for (int64_t P : {1, 127, 128, 129, 300})
+        for (int fill = 0; fill < 3; ++fill) {
+          std::vector<uint8_t> nhwc(static_cast<size_t>(P * C)), nchw(nhwc.size());
+          for (int64_t p = 0; p < P; ++p)
+            for (int64_t c = 0; c < C; ++c) {
+              const uint8_t v = fill == 0 ? static_cast<uint8_t>(rng()) : fill == 1 ? uint8_t{255} : uint8_t{128};
+              nhwc[static_cast<size_t>(p * C + c)] = v;
+              nchw[static_cast<size_t>(c * P + p)] = v;
+            }
+          ops::Pool2D ql, qc;
+          ql.N = qc.N = 1; ql.C = qc.C = C; ql.H = qc.H = 1; ql.W = qc.W = P;
+          ql.OH = ql.OW = qc.OH = qc.OW = 1; ql.kh = qc.kh = 1; ql.kw = qc.kw = P;
+          ql.xs[0] = P * C; ql.xs[1] = 1; ql.xs[2] = P * C; ql.xs[3] = C;
+          ql.ys[0] = C; ql.ys[1] = 1; ql.ys[2] = C; ql.ys[3] = C;
+          qc.xs[0] = C * P; qc.xs[1] = P; qc.xs[2] = P; qc.xs[3] = 1;
+          qc.ys[0] = C; qc.ys[1] = 1; qc.ys[2] = 1; qc.ys[3] = 1;
+          // x_scale == y_scale: the output is the channel mean minus the zero point (no saturation, so
+          // a wrapped int16 block sum would show)
+          std::vector<uint8_t> g1(static_cast<size_t>(C)), g2(g1.size()), g3(g1.size());
+          const float xs = 0.01f, ys = 0.01f;
+          ops::global_avg_pool_mlas(ql, nhwc.data(), g1.data(), t, xs, t == DType::U8 ? 3 : -3, ys, 0);
+          ops::global_avg_pool_mlas(qc, nchw.data(), g2.data(), t, xs, t == DType::U8 ? 3 : -3, ys, 0);
+          ops::set_eltwise_simd(false);
+          ops::global_avg_pool_mlas(ql, nhwc.data(), g3.data(), t, xs, t == DType::U8 ? 3 : -3, ys, 0);
+          ops::set_eltwise_simd(true);
+          bad += (g1 != g2) + (g3 != g2);
+        }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " channels-last global pool cases differ");
+}
+
 LOWP_TEST(pool_channels_last_matches_generic) {
   const int64_t N = 2, C = 37, H = 9, W = 8;
   std::mt19937 rng(21);

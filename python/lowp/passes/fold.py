@@ -81,11 +81,18 @@ class _ShapeProbe:
     def __init__(self, g: Graph):
         self.g = g
         self.pairs: dict = {}  # name -> (shape at batch 1, shape at batch 2)
+        self.batch = None  # the symbolic batch dimension's name
+        # Only for graphs whose inputs have one symbolic dimension, the first (a dynamic batch): then
+        # "1 in one probe, 2 in the other" identifies that dimension unambiguously.
+        syms = {d for vi in g.inputs if vi.shape for d in vi.shape if not isinstance(d, int)}
+        if len(syms) != 1 or any(vi.shape and any(not isinstance(d, int) for d in vi.shape[1:]) for vi in g.inputs):
+            return
+        self.batch = next(iter(syms))
         for vi in list(g.inputs) + list(g.value_info.values()):
             if vi.shape is None or not vi.shape or vi.name in self.pairs:
                 continue
             d0, rest = vi.shape[0], vi.shape[1:]
-            if all(isinstance(d, int) and d > 0 for d in rest) and (isinstance(d0, str) or d0 is None):
+            if all(isinstance(d, int) and d > 0 for d in rest) and d0 == self.batch:
                 self.pairs[vi.name] = (tuple([1] + list(rest)), tuple([2] + list(rest)))
 
     def dims(self, name):
@@ -114,6 +121,15 @@ class _ShapeProbe:
         for name, a, b in zip(n.outputs, out[0], out[1]):
             if name and a is not None and len(a) == len(b):
                 self.pairs[name] = (tuple(int(v) for v in a), tuple(int(v) for v in b))
+                old = g.value_info.get(name)
+                unknown = old is None or not old.shape or any(not isinstance(d, int) for d in old.shape[1:])
+                if unknown and len(a) and a[0] == 1 and b[0] == 2 and tuple(a[1:]) == tuple(b[1:]):
+                    # what ONNX shape inference could not say (after a run-time reshape): later passes
+                    # (the channel-shuffle fusion) check shapes against it
+                    from ..graph import ValueInfo
+
+                    g.value_info[name] = ValueInfo(name, old.dtype if old is not None else None,
+                                                   (self.batch,) + tuple(int(v) for v in a[1:]))
 
     def _one(self, n, k):
         g = self.g

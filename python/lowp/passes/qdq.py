@@ -699,6 +699,9 @@ def fuse_channel_shuffle(g: Graph) -> None:
             continue
         if H < 0 or W < 0 or (s1[0] == 0 and 0 in s1[1:]) or -1 in s1:
             continue
+        vi = g.value_info.get(r1.inputs[0])
+        if vi is None or vi.shape is None or len(vi.shape) != 4 or list(vi.shape[1:]) != [C, H, W]:
+            continue  # the input must be the (N, C, H, W) tensor the pattern regroups
         j = np.arange(C)
         perm = ((j % grp) * cg + j // grp).astype(np.int64)
         pname = r2.outputs[0] + "__shuffle_perm"
