@@ -345,6 +345,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
             v.setflags(write=False)
     prog = Program(steps, consts, inputs, out_names, native=native)
     prog.output_aliases = dict(zip([o.name for o in g.outputs], out_names))
+    prog.layouts = dict(layout)  # value name -> "NHWC" for 4-D values held channels-last (others NCHW)
     return prog
 
 
