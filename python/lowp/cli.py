@@ -213,6 +213,8 @@ def _cmd_compare(args) -> int:
     import lowp
 
     model = args.model
+    if getattr(args, "per_layer", False):
+        return _compare_per_layer(args)
     if args.all_tensors:
         from lowp.importers.onnx import expose_quantized_tensors, load_model_bytes
 
@@ -257,6 +259,31 @@ def _cmd_compare(args) -> int:
                     continue  # intermediate tensors: report only the ones that differ
             print(line)
     print("result:", "BIT-EXACT" if worst == 0 else "MISMATCH")
+    return worst
+
+
+def _compare_per_layer(args) -> int:
+    """`lowp compare MODEL --per-layer`: each lowp step fed onnxruntime's 8-bit inputs (lowp/layerwise.py)."""
+    import lowp
+    from lowp.layerwise import format_report, per_layer_compare
+
+    if _ort_session(args.model, args.threads) is None:
+        print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
+        return 2
+    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
+    rng = np.random.default_rng(args.seed)
+    worst = 0
+    for trial in range(args.trials):
+        feeds = _feeds(sess, args, rng)
+        rep = per_layer_compare(args.model, feeds, args.threads)
+        print(f"[{trial}]")
+        for line in format_report(rep, show_all=args.show_all):
+            print(line)
+        w = rep.worst
+        if w is not None and w.rate > args.max_rate:
+            worst = 1
+    print("result:", f"every layer within {args.max_rate:.2%}" if worst == 0
+          else f"some layer above {args.max_rate:.2%} mismatching values")
     return worst
 
 
@@ -490,6 +517,13 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--show", type=int, default=5, help="mismatches to print per output")
             s.add_argument("--all-tensors", action="store_true",
                            help="also compare every 8-bit intermediate tensor (outputs of Q / QLinear* ops)")
+            s.add_argument("--per-layer", action="store_true",
+                           help="feed each lowp step onnxruntime's own 8-bit inputs and compare its output with "
+                                "onnxruntime's (isolates each op's rounding from propagation); prints per-layer "
+                                "mismatch rates and the end-to-end rate")
+            s.add_argument("--show-all", action="store_true", help="--per-layer: list every layer, not only those that differ")
+            s.add_argument("--max-rate", type=float, default=0.01,
+                           help="--per-layer: exit status 1 when a layer's mismatch rate exceeds this (default 0.01)")
         s.set_defaults(func=fn)
     k = sub.add_parser("kernels", help="list the GEMM kernels this CPU can run")
     k.set_defaults(func=_cmd_kernels)
