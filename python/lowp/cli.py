@@ -270,12 +270,12 @@ def _compare_per_layer(args) -> int:
     if _ort_session(args.model, args.threads) is None:
         print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
         return 2
-    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
+    sess = lowp.InferenceSession(args.model, num_threads=args.threads, native=False)
     rng = np.random.default_rng(args.seed)
     worst = 0
     for trial in range(args.trials):
         feeds = _feeds(sess, args, rng)
-        rep = per_layer_compare(args.model, feeds, args.threads)
+        rep = per_layer_compare(args.model, feeds, args.threads, session=sess)
         print(f"[{trial}]")
         for line in format_report(rep, show_all=args.show_all):
             print(line)
