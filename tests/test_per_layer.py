@@ -97,3 +97,42 @@ def test_cli_compare_per_layer(model_dir, capsys):
     rc = cli.main(["compare", path, "--per-layer", "--trials", "1", "--max-rate", "-1", "--show-all"])
     assert rc == 1
     assert "lowp.QConv" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("act", ["u8", "s8"])
+def test_silu_table_matches_onnxruntime_on_every_code(act, tmp_path):
+    """x * sigmoid(x) as quantize_static exports it (DQ -> Sigmoid -> Q, DQ -> Mul -> Q) folds into one
+    table. onnxruntime fuses the Mul into QLinearMul with uint8 activations but runs it as float32
+    DQ -> Mul -> Q with int8 ones; the table must follow each. Scales from EfficientNet-B0 (block 14),
+    where the QLinearMul arithmetic gave the wrong byte for one code of the int8 table."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    dt, off = (TensorProto.UINT8, 128) if act == "u8" else (TensorProto.INT8, 0)
+    np_dt = np.uint8 if act == "u8" else np.int8
+    qp = {"x": (0.012305889, 15), "s": (0.003133870428428054, -128), "y": (0.005419606808573008, -77)}
+    inits = []
+    for k, (s, z) in qp.items():
+        inits += [helper.make_tensor(f"{k}_s", TensorProto.FLOAT, [], [s]),
+                  helper.make_tensor(f"{k}_z", dt, [], [z + off])]
+    nodes = [helper.make_node("QuantizeLinear", ["input", "x_s", "x_z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "x_s", "x_z"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["xq", "x_s", "x_z"], ["xd2"]),
+             helper.make_node("Sigmoid", ["xd"], ["sg"]),
+             helper.make_node("QuantizeLinear", ["sg", "s_s", "s_z"], ["sq"]),
+             helper.make_node("DequantizeLinear", ["sq", "s_s", "s_z"], ["sd"]),
+             helper.make_node("Mul", ["xd2", "sd"], ["m"]),
+             helper.make_node("QuantizeLinear", ["m", "y_s", "y_z"], ["output"])]
+    graph = helper.make_graph(nodes, "silu", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 256])],
+                              [helper.make_tensor_value_info("output", dt, [1, 256])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path = str(tmp_path / f"silu_{act}.onnx")
+    onnx.save(model, path)
+    s, z = qp["x"]
+    codes = np.arange(256).astype(np.uint8).view(np_dt).astype(np.int64)
+    x = ((codes - (z + off)).astype(np.float32) * np.float32(s)).reshape(1, 256)
+    sess = lowp.InferenceSession(path)
+    assert [n.kind for n in sess.graph.nodes] == ["QuantizeLinear", "lowp.QLut"]  # folded into one table
+    y = sess.run(None, {"input": x})[0]
+    r = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    assert np.array_equal(y, r), np.flatnonzero(y != r)

@@ -468,7 +468,7 @@ def _fuse_binary(ctx, n):
     if len(dts) != 1:
         return None
     attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
-                 qmin=lo, qmax=hi)
+                 qmin=lo, qmax=hi, from_qdq=not absorbed)  # a plain DQ -> Add/Mul -> Q (see fold_gated_luts)
     return Node("Q" + n.op, [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
 
 
@@ -609,6 +609,7 @@ def fold_gated_luts(g: Graph) -> None:
     exported into QDQ models are DQ -> Sigmoid -> Q, then QLinearMul of that and x. Both operands are
     functions of x's byte, so the result is too: its table is the runtime's own QLinearMul/QLinearAdd
     kernel applied to (every code, first table[code]), hence the same bits as the two-step form."""
+    from ..ops.eltwise import dequantize_linear, quantize_linear
     from .kernels import make_qbinary
 
     prod = g.producers()
@@ -631,7 +632,15 @@ def fold_gated_luts(g: Graph) -> None:
             codes = np.arange(256, dtype=np.uint8).view(dt)
             first = np.ascontiguousarray(lut.attrs["table"])
             ops = (codes, first) if k == 0 else (first, codes)
-            table = make_qbinary(n.op[1:].lower(), n.attrs)(*ops)[0]
+            if n.attrs.get("from_qdq") and dt == np.int8:
+                # onnxruntime (x86) does not fuse int8-activation QDQ Add/Mul into QLinearAdd/Mul: it runs
+                # DequantizeLinear -> float32 Add/Mul -> QuantizeLinear, so the table is that arithmetic.
+                fa = dequantize_linear(ops[0], n.attrs["a_scale"], n.attrs["a_zero_point"])
+                fb = dequantize_linear(ops[1], n.attrs["b_scale"], n.attrs["b_zero_point"])
+                table = quantize_linear(fa * fb if n.op == "QMul" else fa + fb, n.attrs["y_scale"],
+                                        n.attrs["y_zero_point"])
+            else:
+                table = make_qbinary(n.op[1:].lower(), n.attrs)(*ops)[0]
             if table.dtype != dt or table.shape != (256,):
                 continue
             attrs = dict(table=np.ascontiguousarray(table), x_scale=lut.attrs["x_scale"],
