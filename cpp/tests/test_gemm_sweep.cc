@@ -270,13 +270,28 @@ LOWP_TEST(kernels_detected) {
   EXPECT_TRUE(!have.empty() && available_kernels().back()->name == std::string("ref"), "ref must be available and last");
 }
 
+// Tile edges to sweep for a kernel dimension of r rows/columns. Fine (the small-K sweep): all of
+// 1..r for r <= 32; for the tall AMX panels (r = 128) 1..17, both sides of every 16-row tile
+// boundary, and r - 1, r. Coarse (the deep-K sweeps, whose cost is m * n * K per problem): all
+// of 1..r for r <= 8, else 1..3, both sides of the first two 16-row boundaries, r/2 and r - 1, r.
+static std::vector<int> edge_sizes(int r, bool coarse = false) {
+  std::vector<int> v;
+  for (int i = 1; i <= r; ++i) {
+    const bool fine = r <= 32 || i <= 17 || i % 16 <= 1 || i % 16 == 15 || i >= r - 1;
+    const bool rough = r <= 8 || i <= 3 || (i >= 15 && i <= 17) || (i >= 31 && i <= 33) || i == r / 2 ||
+                       i == r / 2 + 1 || i >= r - 1;
+    if (coarse ? rough : fine) v.push_back(i);
+  }
+  return v;
+}
+
 // Every partial tile at small depths (K=1..9, 15, 16, 17), every data mode, all A/B types.
 LOWP_TEST(gemm_sweep_tiles_small_k) {
   std::mt19937 rng(11);
   for (const GemmKernel* k : available_kernels()) {
     Stats st;
     int rot = 0, fails = 0, idx = 0;
-    for (int m = 1; m <= k->mr; ++m)
+    for (int m : edge_sizes(k->mr))
       for (int n = 1; n <= k->nr; ++n)
         for (int K : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17})
           for (DType at : kTypes)
@@ -289,14 +304,14 @@ LOWP_TEST(gemm_sweep_tiles_small_k) {
   }
 }
 
-// Every partial tile at K=255 and 1000, all A/B types, zb per tensor and per column, random and extreme data.
+// Partial tiles (edge_sizes coarse rows) at K=255 and 1000, all A/B types, zb per tensor and per column, random and extreme data.
 LOWP_TEST(gemm_sweep_tiles_medium_k) {
   std::mt19937 rng(12);
   for (const GemmKernel* k : available_kernels()) {
     Stats st;
     int rot = 0, fails = 0, idx = 0;
     for (int K : {255, 1000})
-      for (int m = 1; m <= k->mr; ++m)
+      for (int m : edge_sizes(k->mr, true))
         for (int n = 1; n <= k->nr; ++n)
           for (DType at : kTypes)
             for (DType bt : kTypes) {
@@ -307,14 +322,14 @@ LOWP_TEST(gemm_sweep_tiles_medium_k) {
   }
 }
 
-// Deep K: every partial tile at K=4099 (A/B types rotating), a few tiles at K=65536 with
+// Deep K: partial tiles (edge_sizes coarse rows) at K=4099 (A/B types rotating), a few tiles at K=65536 with
 // extreme data whose sums wrap int32; all three families on each.
 LOWP_TEST(gemm_sweep_large_k) {
   std::mt19937 rng(13);
   for (const GemmKernel* k : available_kernels()) {
     Stats st;
     int rot = 0, fails = 0, idx = 0;
-    for (int m = 1; m <= k->mr; ++m)
+    for (int m : edge_sizes(k->mr, true))
       for (int n = 1; n <= k->nr; ++n) {
         const int i = idx++;
         check_problem(*k, rng, make_prob(rng, m, n, 4099, kTypes[i % 2], kTypes[(i / 2) % 2], (i / 4) % 2 == 0, i % kNumModes),

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <cstring>
 
 #include "tests/test_framework.h"
@@ -37,17 +38,19 @@ int main(int argc, char** argv) {
   for (const Case& c : registry()) {
     if (filter && !std::strstr(c.name, filter)) continue;
     g_case_failures = 0;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       c.fn();
     } catch (const std::exception& e) {
       fail(__FILE__, __LINE__, std::string("exception: ") + e.what());
     }
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (g_case_failures == 0) {
       ++passed;
-      std::printf("ok   %s\n", c.name);
+      std::printf("ok   %s [%.1fs]\n", c.name, sec);
     } else {
       ++failed;
-      std::printf("FAIL %s (%d failures)\n", c.name, g_case_failures);
+      std::printf("FAIL %s (%d failures) [%.1fs]\n", c.name, g_case_failures, sec);
     }
   }
   std::printf("%d passed, %d failed\n", passed, failed);
