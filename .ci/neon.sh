@@ -16,7 +16,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   CXX="aarch64-linux-gnu-g++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Icpp"
   objs=()
   tests=()
-  for src in cpp/gemm/*.cc cpp/gemm/kernels/*.cc cpp/requant/*.cc cpp/ops/*.cc cpp/runtime/*.cc cpp/tests/*.cc; do
+  for src in cpp/gemm/*.cc cpp/gemm/kernels/*.cc cpp/requant/*.cc cpp/ops/*.cc cpp/runtime/*.cc cpp/exec/*.cc cpp/tests/*.cc; do
     [ -e "$src" ] || continue
     stem=$(basename "$src" .cc)
     flags=""

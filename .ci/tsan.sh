@@ -7,7 +7,7 @@ BUILD=build/tsan
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWP_BUILD_PYTHON=OFF -DLOWP_BUILD_TESTS=ON \
   -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
 cmake --build "$BUILD" -j2 2>&1 | grep -E "error" || true
-for f in thread_pool threads; do
+for f in thread_pool threads eltwise_and_quantize_threads; do
   LOWP_NUM_THREADS=4 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$BUILD/lowp_tests" "$f" > "$BUILD/log_$f.txt" 2>&1 \
     || { cat "$BUILD/log_$f.txt"; exit 1; }
   grep -E "FAIL|WARNING: ThreadSanitizer" "$BUILD/log_$f.txt" && exit 1

@@ -215,3 +215,26 @@ def test_qlinear_spec_memo_distinguishes_argument_types():
         sb = (np.arange(6, dtype=np.float32) + 1 + k) * 0.01
         got = lowp.qlinear_matmul(a, 0.1, 0, pm, sb, None, 0.01, np.int8(0))
         np.testing.assert_array_equal(got, ref_qlinear(a, 0.1, 0, b, sb, 0, 0.01, 0, np.int8, "half_even"))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gemv_concurrent_first_calls(kernel):
+    """Several Python threads make the first GEMV calls on one fresh PackedMatrix at once (the GIL is
+    released; a kernel's own GEMV layout is built once, thread-safely): all results exact."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    K, N = 300, 77
+    b = rand(rng, np.uint8, (K, N))
+    rows = [rand(rng, np.int8, (1 + i % GEMV_M, K)) for i in range(8)]
+    for _ in range(3):
+        pm = lowp.PackedMatrix(b, 131)
+
+        def run(a):
+            with lowp.use_kernel(kernel):
+                return lowp.matmul_integer(a, pm, -3)
+
+        with ThreadPoolExecutor(4) as ex:
+            outs = list(ex.map(run, rows))
+        for a, y in zip(rows, outs):
+            np.testing.assert_array_equal(y, ref_matmul(a, b, -3, 131))

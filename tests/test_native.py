@@ -41,7 +41,8 @@ def _kind(sess, x):
     ("mobilenetv2", "QDQ", "u8", "single"),
     ("resnet", "QOperator", "s8", "single"),
     ("shufflenet", "QDQ", "u8", "single"),  # shape arithmetic folded per signature, slices as copy runs
-    ("yolo", "QDQ", "u8", "mixed"),  # Resize stays a Python step between two native segments
+    ("yolo", "QDQ", "u8", "single"),  # NHWC split and nearest Resize as copy runs
+    ("avgpool", "QOperator", "u8", "mixed"),  # float Tanh / GlobalAveragePool stay Python steps
 ])
 def test_native_matches_python_steps(model_dir, name, fmt, act, expect):
     path = B.build_quantized(name, model_dir, fmt, True, act)
@@ -58,7 +59,7 @@ def test_native_matches_python_steps(model_dir, name, fmt, act, expect):
         items = body[0]
         kinds = [k for k, _ in items]
         assert "py" in kinds and kinds.count("native") >= 2
-        assert {v.kind for k, v in items if k == "py"} == {"lowp.QMove"}  # Resize (and NHWC Split)
+        assert {v.kind for k, v in items if k == "py"} == {"Tanh", "GlobalAveragePool"}
     assert not ref._program._native  # the Python session never built native programs
 
 

@@ -258,6 +258,18 @@ def test_native_split_matches_numpy():
         _lowp.split(np.zeros((2, 4), np.uint8), [1, 2], 1)
 
 
+def test_native_gather_channels_matches_numpy():
+    from lowp import _lowp
+
+    rng = np.random.default_rng(13)
+    x = rng.integers(-128, 128, (2, 5, 7, 116), dtype=np.int8)
+    j = np.arange(116)
+    for idx in [(j % 2) * 58 + j // 2, np.arange(58, 116), rng.integers(0, 116, 300)]:
+        np.testing.assert_array_equal(_lowp.gather_channels(x, idx.astype(np.int64)), np.take(x, idx, axis=3))
+    with pytest.raises(ValueError):
+        _lowp.gather_channels(x, np.array([116], np.int64))
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("mode", ["nearest", "linear"])
 @pytest.mark.parametrize("ctm", ["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"])

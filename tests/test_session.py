@@ -157,10 +157,52 @@ def test_models_fused_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
         # Split, nearest Resize and Concat run on the NHWC tensors: the only layout change left is the
         # 1x1 pooled head's.
         assert sum(st.kind == "Transpose(layout)" for st in sess._program.steps) <= 1
+    if name == "shufflenet":
+        # x.shape-derived reshape targets of the channel shuffle fold to [0, 2, C/2, H, W] (batch-dynamic):
+        # no Shape/Gather chain and no float DequantizeLinear feeding one is left per inference.
+        assert not {"Shape", "Unsqueeze", "Concat", "Reshape", "Transpose"} & set(kinds)
+        if fmt == "QDQ":  # (the QOperator export keeps one float Slice between DQ and Q per unit, as ORT does)
+            assert kinds.get("DequantizeLinear", 0) == 1
+        # the channel shuffle is one channel gather and the halves channel slices, all on NHWC tensors
+        assert sum(st.kind == "Transpose(layout)" for st in sess._program.steps) <= 1
+        y1 = sess.run(None, {"input": x[:3]})[0]
+        assert np.array_equal(y1, y[:3])
     if act == "u8":
         assert _mismatch(y, r) == 0
     else:
         assert _mismatch(y, r) <= 0.01 * y.size
+
+
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_detection_head_flatten_folds(model_dir, fmt):
+    """YOLO-style heads: torch.cat([h.flatten(2) for h in heads], 2) exports Shape -> Slice -> Concat
+    reshape targets on the dequantized head outputs; they fold to batch-dynamic constants (no Shape and no
+    float DequantizeLinear left per inference) and the result keeps onnxruntime's bits at any batch size."""
+    import torch
+    import torch.nn as nn
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.SiLU(), nn.Conv2d(8, 6, 1))
+            self.b = nn.Sequential(nn.Conv2d(3, 8, 3, 4, 1), nn.SiLU(), nn.Conv2d(8, 6, 1))
+
+        def forward(self, x):
+            return torch.cat([self.a(x).flatten(2), self.b(x).flatten(2)], 2)
+
+    torch.manual_seed(3)
+    fp = os.path.join(model_dir, "heads_float.onnx")
+    if not os.path.exists(fp):
+        B.export(Heads().eval(), fp)
+    qp = B.quantize(fp, os.path.join(model_dir, f"heads_{fmt}.onnx"), B.inputs(8, seed=1), fmt=fmt)
+    sess = lowp.InferenceSession(qp)
+    kinds = sess.graph.op_counts()
+    assert "Shape" not in kinds and kinds.get("DequantizeLinear", 0) == 1, kinds
+    x = B.inputs(5, seed=2)
+    y = sess.run(None, {"input": x})[0]
+    assert y.shape == (5, 6, 80)
+    assert _mismatch(y, _ort(qp).run(None, {"input": x})[0]) == 0
+    assert np.array_equal(sess.run(None, {"input": x[:2]})[0], y[:2])
 
 
 def test_dynamic_batch(model_dir):

@@ -79,6 +79,12 @@ def test_cli_bench_model(capsys):
     assert "p50" in out and "lowp" in out
 
 
+def test_cli_bench_per_op_native_timer(capsys):
+    assert cli.main(["bench", DEMO_MODEL, "--runs", "5", "--warmup", "1", "--no-ort", "--per-op"]) == 0
+    out = capsys.readouterr().out
+    assert "native program timer" in out and "QConv" in out and "lowp overhead" in out
+
+
 def test_bench_takes_turns_by_block_with_an_untimed_first_run():
     log = []
     runners = {k: (lambda k=k: log.append(k)) for k in ("lowp", "ort")}

@@ -107,3 +107,38 @@ def test_depthwise_threads_identical(dw_kernel, C, H, k, s, N):
             q.append(conv(x, 0.02, np.uint8(100), 0.9, np.uint8(10), num_threads=t))
     for t, y in zip(THREADS[1:], q[1:]):
         np.testing.assert_array_equal(y, q[0], err_msg=f"requantized depthwise conv, {t} threads")
+
+
+@pytest.mark.parametrize("shape,dt,zp", [((1, 3, 224, 224), "uint8", 131), ((2, 5, 100, 100), "int8", -7),
+                                         ((1, 16, 64, 64), "uint8", 0)])
+def test_quantize_nchw_to_nhwc_threads_identical(shape, dt, zp):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    x.reshape(-1)[:5] = [np.inf, -np.inf, 0.5 * 0.037, 1.5 * 0.037, -2.5 * 0.037]  # saturation, ties to even
+    lo, hi = (0, 255) if dt == "uint8" else (-128, 127)
+    want = (np.rint(np.clip(x / np.float32(0.037), lo - zp, hi - zp)) + zp).astype(dt).transpose(0, 2, 3, 1)
+    for t in THREADS:
+        np.testing.assert_array_equal(_lowp.quantize_nchw_to_nhwc(x, 0.037, zp, dt, num_threads=t), want)
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+@pytest.mark.parametrize("sa,sb", [((1, 56, 56, 24), (1, 56, 56, 24)),      # same shape: one 1-D run
+                                   ((2, 3, 100, 128), (1, 3, 1, 128)),      # broadcast rows
+                                   ((3, 70000), (1, 1)),                     # scalar B
+                                   ((1, 1), (5, 33000))])                    # scalar A (swapped)
+def test_binary_threads_identical(op, sa, sb):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(len(sa) + sa[-1])
+    a = rng.integers(0, 256, sa, dtype=np.uint8)
+    b = rng.integers(0, 256, sb, dtype=np.uint8)
+    args = (op, "half_even", 0.05, 120, 0.03, 131, 0.07, 128, 20, 0, 0, 0, 0, 0, 0, 0, 255)
+    _lowp._set_eltwise_simd(False)
+    try:
+        want = _lowp.binary(a, b, *args)  # scalar reference kernels, one thread
+    finally:
+        _lowp._set_eltwise_simd(True)
+    for t in THREADS:
+        np.testing.assert_array_equal(_lowp.binary(a, b, *args, num_threads=t), want, err_msg=f"{t} threads")

@@ -204,6 +204,20 @@ class CopyOp final : public Op {
   size_t n_;
 };
 
+class GatherChannelsOp final : public Op {
+ public:
+  GatherChannelsOp(int64_t pixels, int64_t c_in, std::vector<int64_t> idx)
+      : pixels_(pixels), c_in_(c_in), idx_(std::move(idx)) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::gather_channels(static_cast<const uint8_t*>(in[0]), c_in_, idx_.data(), static_cast<int64_t>(idx_.size()),
+                         static_cast<uint8_t*>(out[0]), pixels_);
+  }
+
+ private:
+  int64_t pixels_, c_in_;
+  std::vector<int64_t> idx_;
+};
+
 class CopyRunsOp final : public Op {
  public:
   explicit CopyRunsOp(std::vector<std::vector<CopyRun>> runs) : runs_(std::move(runs)) {}
@@ -310,6 +324,12 @@ std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs) {
   for (const auto& v : runs)
     for (const CopyRun& r : v) LOWP_CHECK(r.src >= 0 && r.dst >= 0 && r.len >= 0, "copy runs: negative offset");
   return std::unique_ptr<Op>(new CopyRunsOp(std::move(runs)));
+}
+
+std::unique_ptr<Op> make_gather_channels(int64_t pixels, int64_t c_in, std::vector<int64_t> idx) {
+  LOWP_CHECK(pixels >= 0 && c_in >= 1 && !idx.empty(), "gather_channels: bad shape");
+  for (int64_t i : idx) LOWP_CHECK(i >= 0 && i < c_in, "gather_channels: channel index out of range");
+  return std::unique_ptr<Op>(new GatherChannelsOp(pixels, c_in, std::move(idx)));
 }
 
 std::unique_ptr<Op> make_copy(size_t bytes) { return std::unique_ptr<Op>(new CopyOp(bytes)); }

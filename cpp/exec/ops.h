@@ -48,6 +48,9 @@ struct CopyRun {
   int64_t src, dst, len;
 };
 std::unique_ptr<Op> make_copy_runs(std::vector<std::vector<CopyRun>> runs);
+// y[p, j] = x[p, idx[j]] for `pixels` rows of c_in -> idx.size() bytes (ops::gather_channels:
+// NHWC channel slices and channel shuffles).
+std::unique_ptr<Op> make_gather_channels(int64_t pixels, int64_t c_in, std::vector<int64_t> idx);
 // memcpy of `bytes`.
 std::unique_ptr<Op> make_copy(size_t bytes);
 // Concatenate inputs along an axis: per outer index, input i contributes block_bytes[i] bytes,

@@ -14,6 +14,7 @@ extern const GemmKernel kGemmRef;
 extern const GemmKernel kGemmAvx2;
 extern const GemmKernel kGemmAvx512Vnni;
 extern const GemmKernel kGemmAmx;
+extern const GemmKernel kGemmAmxSmallK;
 #endif
 #if defined(__aarch64__)
 extern const GemmKernel kGemmNeon;
@@ -26,12 +27,15 @@ extern const GemmKernel kGemmI8mm;
 void gemv_ref(const GemvCall& g, int p0, int p1);
 #if defined(__x86_64__) || defined(_M_X64)
 void gemv_avx512vnni(const GemvCall& g, int p0, int p1);
+void gemv_avx2(const GemvCall& g, int p0, int p1);
+size_t layout_bytes_avx2(const PackedB& B);
+void build_layout_avx2(const PackedB& B, uint8_t* dst);
 #endif
 
 namespace {
 const GemmKernel* const kTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
-    &kGemmAmx,        &kGemmAvx512Vnni, &kGemmAvx2,
+    &kGemmAmx,        &kGemmAmxSmallK, &kGemmAvx512Vnni, &kGemmAvx2,
 #endif
 #if defined(__aarch64__)
     &kGemmI8mm,       &kGemmNeonDot, &kGemmNeon,
@@ -43,8 +47,25 @@ const GemvKernel kGemvTable[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {&kGemmAmx, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
     {&kGemmAvx512Vnni, gemv_avx512vnni, 32, 4, DType::U8, DType::S8},
+    {&kGemmAvx2, gemv_avx2, 16, 2, DType::S16, DType::S16, layout_bytes_avx2, build_layout_avx2},
 #endif
     {&kGemmRef, gemv_ref, 0, 0, DType::S16, DType::S16},
+};
+
+// Shape rules for the default choice: at depth K <= max_k, `variant` (same CPU requirement)
+// replaces the best kernel `base`. A forced kernel (name or $LOWP_KERNEL) is never replaced.
+struct ShapeRule {
+  const GemmKernel* base;
+  const GemmKernel* variant;
+  int max_k;
+};
+const ShapeRule kShapeRules[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    // 1-2 tdpbusd steps per tile: output-stage bound (gemm_smallk_amx_avx512vnni.cc). At K >= 144
+    // its 128-row A panels (>= 24 KiB) no longer sit in L1 beside C and B, and "amx" wins.
+    {&kGemmAmx, &kGemmAmxSmallK, 128},
+#endif
+    {nullptr, nullptr, 0},
 };
 }  // namespace
 
@@ -90,6 +111,15 @@ const GemmKernel& select_kernel(const char* name) {
     names += (names.empty() ? "" : ", ") + std::string(k->name);
   }
   throw Error(std::string("lowp: unknown kernel '") + name + "' (compiled: " + names + ")");
+}
+
+const GemmKernel& select_kernel_for(const char* name, int K) {
+  const GemmKernel& k = select_kernel(name);
+  static const char* env = std::getenv("LOWP_KERNEL");
+  if ((name && name[0]) || (env && env[0])) return k;
+  for (const ShapeRule& r : kShapeRules)
+    if (r.base == &k && K <= r.max_k && r.variant->cpu_supported()) return *r.variant;
+  return k;
 }
 
 }  // namespace lowp

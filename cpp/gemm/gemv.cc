@@ -24,6 +24,15 @@ int32_t row_sum(const T* a, int K, int32_t shift) {
 }
 }  // namespace
 
+const uint8_t* PackedB::gemv_layout(size_t bytes, void (*build)(const PackedB&, uint8_t*)) const {
+  std::call_once(*gemv_once_, [&] {
+    gemv_storage_.reset(new uint8_t[bytes + 64]);
+    gemv_data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(gemv_storage_.get()) + 63) & ~uintptr_t{63});
+    build(*this, gemv_data_);
+  });
+  return gemv_data_;
+}
+
 void set_gemv_enabled(bool on) { g_gemv_enabled.store(on, std::memory_order_relaxed); }
 bool gemv_enabled() { return g_gemv_enabled.load(std::memory_order_relaxed); }
 
@@ -44,6 +53,7 @@ bool gemv(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   g.N = B.N();
   g.kgroups = B.Kp() / k.kr;
   g.B = &B;
+  g.layout = gk->build_layout ? B.gemv_layout(gk->layout_bytes(B), gk->build_layout) : nullptr;
   g.colsum = B.colsum_domain();
   g.zb = B.zb_nonzero() ? B.zb_domain() : nullptr;
   int32_t row_sums[kGemvMaxM] = {};

@@ -29,6 +29,7 @@ struct GemvCall {
   int32_t za_dom;           // za in the kernel's A domain
   int K, N, kgroups;        // kgroups = Kp / kr
   const PackedB* B;
+  const uint8_t* layout;    // the GEMV twin's own packing (GemvKernel::build), else nullptr
   const int32_t* colsum;    // N, B's domain
   const int32_t* zb;        // N, zb in B's domain; nullptr when all zero
   const int32_t* row_sums;  // m, A's domain rowsums; valid when zb != nullptr
@@ -52,6 +53,9 @@ struct GemvKernel {
   GemvFn run;
   int nr, kr;                 // the layout it was written for (checked against gemm at dispatch)
   DType a_domain, b_domain;
+  // Optional own layout, derived once per PackedB from its panels (PackedB::gemv_layout):
+  size_t (*layout_bytes)(const PackedB& B) = nullptr;
+  void (*build_layout)(const PackedB& B, uint8_t* dst) = nullptr;
 };
 
 // The GEMV twin of `k`, or nullptr (gemm/dispatch.cc).

@@ -7,6 +7,7 @@
 // A (activations, M x K, row stride lda) is read in place and packed per tile by the driver.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "lowp/types.h"
@@ -42,6 +43,9 @@ class PackedB {
   const int32_t* colsum_domain() const { return colsum_.data(); }  // N entries
   bool zb_nonzero() const { return zb_nonzero_; }
   size_t packed_bytes() const { return bytes_; }
+  // A second packing of these weights in the own layout of the kernel's GEMV twin (gemm/gemv.cc),
+  // built by `build` into `bytes` bytes on first use (thread-safe) and kept; see gemm/gemv.h.
+  const uint8_t* gemv_layout(size_t bytes, void (*build)(const PackedB&, uint8_t*)) const;
 
  private:
   const GemmKernel* kernel_;
@@ -52,6 +56,9 @@ class PackedB {
   size_t bytes_ = 0;
   std::unique_ptr<uint8_t[]> storage_;
   uint8_t* data_ = nullptr;  // 64-byte aligned into storage_
+  mutable std::unique_ptr<std::once_flag> gemv_once_ = std::make_unique<std::once_flag>();
+  mutable std::unique_ptr<uint8_t[]> gemv_storage_;
+  mutable uint8_t* gemv_data_ = nullptr;
 };
 
 struct GemmArgs {
@@ -76,6 +83,9 @@ std::vector<const GemmKernel*> compiled_kernels();
 // nullptr/"" -> default: $LOWP_KERNEL if set, else the best available. Throws on unknown or
 // unsupported names.
 const GemmKernel& select_kernel(const char* name);
+// The kernel to pack weights of depth K for: a forced name (or $LOWP_KERNEL) as select_kernel;
+// the default may depend on K (shape rules in dispatch.cc, e.g. "amx_smallk" for K <= 128).
+const GemmKernel& select_kernel_for(const char* name, int K);
 const char* kernel_name(const GemmKernel& k);
 
 // ---- requantization entry points (requant/requant.h has the scalar functions) ----

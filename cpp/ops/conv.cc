@@ -69,8 +69,8 @@ PackedConv::PackedConv(const void* w, DType w_type, int Cout, int KH, int KW, in
     dwk_->pack(*dw_);
     return;
   }
-  const GemmKernel& k = select_kernel(gemm_kernel);
   const int Kg = KH * KW * Cg;
+  const GemmKernel& k = select_kernel_for(gemm_kernel, Kg);
   std::vector<uint8_t> bt(static_cast<size_t>(Kg) * OCg);
   std::vector<int32_t> zg(OCg);
   const uint8_t* wb = static_cast<const uint8_t*>(w);
@@ -179,7 +179,7 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
       // Enough rows for every thread: one task = im2col of a block of rows into the thread's own
       // buffer + the single-threaded GEMM of those rows. One pool round instead of two per chunk,
       // and the im2col rows are consumed from the cache of the core that wrote them.
-      const int64_t want = static_cast<int64_t>(threads) * 4;
+      const int64_t want = static_cast<int64_t>(threads) * 8;  // blocks differ by < 1/8 of a thread's share
       int64_t rb = (M + want - 1) / want;
       rb = std::min(mc, (rb + mr - 1) / mr * mr);
       const int tasks = static_cast<int>((M + rb - 1) / rb);

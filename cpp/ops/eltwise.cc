@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "requant/requant.h"
+#include "runtime/thread_pool.h"
 #include "runtime/cpu.h"
 
 namespace lowp {
@@ -222,8 +223,36 @@ BroadcastShape coalesce(const BroadcastShape& in) {
   return out;
 }
 
+// Runs body(sub, a, b, c) over slices of bs's outermost axis on up to `threads` threads when
+// the op is large enough to pay for waking a thread (each output element depends only on its
+// inputs, so the split changes nothing); else body(bs, a, b, c).
+template <typename T, typename Body>
+void split_outer(const BroadcastShape& bs, const T* a, const T* b, T* c, int threads, Body body) {
+  int64_t total = 1;
+  for (int d = 0; d < bs.ndim; ++d) total *= bs.shape[d];
+  constexpr int64_t kMinElems = 32 * 1024;  // ~5 us of work per thread at least
+  if (threads > 1 && bs.ndim >= 1 && total >= 2 * kMinElems && bs.shape[0] >= 2) {
+    const int64_t inner = total / bs.shape[0];
+    // 1-D: slices on multiples of 64 elements (whole SIMD rows)
+    const int64_t unit = bs.ndim == 1 ? 64 : 1, units = (bs.shape[0] + unit - 1) / unit;
+    const int tasks = static_cast<int>(std::min<int64_t>({threads * 2, units, total / kMinElems}));
+    if (tasks > 1) {
+      ThreadPool::global().parallel_for(tasks, [&](int t, int /*thread*/) {
+        const int64_t d0 = std::min(bs.shape[0], units * t / tasks * unit);
+        const int64_t d1 = std::min(bs.shape[0], units * (t + 1) / tasks * unit);
+        if (d1 <= d0) return;
+        BroadcastShape sub = bs;
+        sub.shape[0] = d1 - d0;
+        body(sub, a + d0 * bs.stride_a[0], b + d0 * bs.stride_b[0], c + d0 * inner);
+      }, threads);
+      return;
+    }
+  }
+  body(bs, a, b, c);
+}
+
 template <typename T>
-void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const BinaryParams& p) {
+void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const BinaryParams& p, int threads) {
   const BroadcastShape bs_in = coalesce(bs_raw);
   const SpanKind kind = span_kind(bs_in);
   // onnxruntime's kernels see "B constant" spans; when A is the constant one, swap.
@@ -252,23 +281,29 @@ void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, con
       flat.ndim = 1;
       flat.shape[0] = n;
       flat.stride_a[0] = flat.stride_b[0] = 1;
-      half_even_t(flat, pa, pb, c + r0 * C, p);
+      half_even_t(flat, pa, pb, c + r0 * C, p, 1);
     }
     return;
   }
   if (p.op == BinaryOp::Mul) {
     const MulHalfEven k = mul_half_even_consts(p, swapped);
     auto fast = RowFns<T>::mul(rk);
-    for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+    auto row = [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
       if (ia == 1 && (ib == 1 || ib == 0) && n > 1) return fast(pa, pb, pc, n, ib == 0, k);
       for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(mul_he(pa[i * ia], pb[i * ib], k));
+    };
+    split_outer(bs, a, b, c, threads, [&](const BroadcastShape& s, const T* sa, const T* sb, T* sc) {
+      for_each_row(s, sa, sb, sc, row);
     });
   } else {
     const AddHalfEven k = add_half_even_consts(p, swapped);
     auto fast = RowFns<T>::add(rk);
-    for_each_row(bs, a, b, c, [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
+    auto row = [&](const T* pa, const T* pb, T* pc, int64_t n, int64_t ia, int64_t ib) {
       if (ia == 1 && (ib == 1 || ib == 0) && n > 1) return fast(pa, pb, pc, n, ib == 0, k);
       for (int64_t i = 0; i < n; ++i) pc[i] = static_cast<T>(add_he(pa[i * ia], pb[i * ib], k));
+    };
+    split_outer(bs, a, b, c, threads, [&](const BroadcastShape& s, const T* sa, const T* sb, T* sc) {
+      for_each_row(s, sa, sb, sc, row);
     });
   }
 }
@@ -287,23 +322,26 @@ void tflite_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, const 
 
 }  // namespace
 
-void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p) {
+void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,
+               int num_threads) {
   LOWP_CHECK(bs.ndim >= 0 && bs.ndim <= kMaxDims, "too many dimensions for a broadcast op (max 8)");
   if (p.rounding != Rounding::HalfEven) {
     LOWP_CHECK(p.left_shift >= 0 && p.left_shift <= 20, "left_shift must be in [0, 20]");
     for (int s : {p.shift_a, p.shift_b, p.shift_c}) LOWP_CHECK(s >= -31 && s <= 30, "shift must be in [-31, 30]");
   }
   const bool he = p.rounding == Rounding::HalfEven;
+  ThreadPool& pool = ThreadPool::global();
+  const int threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
   if (t == DType::U8) {
     auto pa = static_cast<const uint8_t*>(a);
     auto pb = static_cast<const uint8_t*>(b);
     auto pc = static_cast<uint8_t*>(c);
-    he ? half_even_t(bs, pa, pb, pc, p) : tflite_t(bs, pa, pb, pc, p);
+    he ? half_even_t(bs, pa, pb, pc, p, threads) : tflite_t(bs, pa, pb, pc, p);
   } else if (t == DType::S8) {
     auto pa = static_cast<const int8_t*>(a);
     auto pb = static_cast<const int8_t*>(b);
     auto pc = static_cast<int8_t*>(c);
-    he ? half_even_t(bs, pa, pb, pc, p) : tflite_t(bs, pa, pb, pc, p);
+    he ? half_even_t(bs, pa, pb, pc, p, threads) : tflite_t(bs, pa, pb, pc, p);
   } else {
     throw Error("lowp: elementwise ops take uint8 or int8");
   }

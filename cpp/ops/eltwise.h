@@ -106,8 +106,10 @@ void set_eltwise_simd(bool on);
 int32_t add_tflite(int32_t a, int32_t b, const BinaryParams& p);
 int32_t mul_tflite(int32_t a, int32_t b, const BinaryParams& p);
 
-// a, b, c all of type `t` (uint8 or int8).
-void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p);
+// a, b, c all of type `t` (uint8 or int8). Large half-to-even ops are split over up to
+// num_threads threads of the pool (<= 0: all) along the outermost axis; same bits for any count.
+void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,
+               int num_threads = 1);
 
 }  // namespace ops
 }  // namespace lowp

@@ -18,8 +18,8 @@ std::shared_ptr<PackedB> make_packed(const py::array& b, const py::array& zb, co
   const ptrdiff_t ldb = row_stride_2d(b, "B");
   std::vector<int32_t> z = to_vector<int32_t>(zb);
   if (z.empty()) z.push_back(0);
-  const GemmKernel& k = select_kernel(kernel.c_str());
   LOWP_CHECK(b.shape(0) <= INT32_MAX && b.shape(1) <= INT32_MAX, "B is too large");
+  const GemmKernel& k = select_kernel_for(kernel.c_str(), static_cast<int>(b.shape(0)));
   return std::make_shared<PackedB>(k, b.data(), bt, static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1)), ldb,
                                    z.data(), static_cast<int>(z.size()));
 }
@@ -229,7 +229,8 @@ void register_gemm(py::module_& m) {
     for (auto* k : compiled_kernels()) v.emplace_back(k->name);
     return v;
   });
-  m.def("default_kernel", [] { return std::string(select_kernel(nullptr).name); });
+  m.def("default_kernel", [](int K) { return std::string((K > 0 ? select_kernel_for(nullptr, K) : select_kernel(nullptr)).name); },
+        py::arg("K") = 0);
   m.def("kernel_info", [](const std::string& name) {
     const GemmKernel& k = select_kernel(name.c_str());
     py::dict d;

@@ -69,7 +69,8 @@ py::array quantize_linear_py(const py::array& x, const py::array& scale, const p
 }
 
 // NCHW float32 (N, C, H, W) -> NHWC 8-bit (N, H, W, C), per-tensor QuantizeLinear (graph input boundary).
-py::array quantize_nchw_to_nhwc_py(const py::array& x, float scale, int32_t zp, const std::string& out_dtype) {
+py::array quantize_nchw_to_nhwc_py(const py::array& x, float scale, int32_t zp, const std::string& out_dtype,
+                                   int num_threads) {
   LOWP_CHECK(x.dtype().equal(py::dtype::of<float>()), "x must be float32");
   need_c_contig(x, "x");
   LOWP_CHECK(x.ndim() == 4, "x must be 4-D (N, C, H, W)");
@@ -86,7 +87,7 @@ py::array quantize_nchw_to_nhwc_py(const py::array& x, float scale, int32_t zp, 
   void* yp = y.mutable_data();
   {
     py::gil_scoped_release nogil;
-    ops::quantize_nchw_to_nhwc(xp, yp, yt, N, C, H * W, scale, zp);
+    ops::quantize_nchw_to_nhwc(xp, yp, yt, N, C, H * W, scale, zp, num_threads);
   }
   return y;
 }
@@ -250,6 +251,27 @@ py::array concat_py(const py::list& xs, const py::list& tables, int axis, const 
   return y;
 }
 
+// y[..., j] = x[..., idx[j]] for a C-contiguous 8-bit x (channel gather on the last axis).
+py::array gather_channels_py(const py::array& x, const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& idx) {
+  need_c_contig(x, "x");
+  LOWP_CHECK(x.itemsize() == 1 && x.ndim() >= 1, "gather_channels takes an 8-bit array of rank >= 1");
+  LOWP_CHECK(idx.ndim() == 1, "gather_channels: indices must be 1-D");
+  const int nd = static_cast<int>(x.ndim());
+  const int64_t c_in = x.shape(nd - 1), c_out = idx.shape(0);
+  const int64_t* ip = idx.data();
+  for (int64_t j = 0; j < c_out; ++j) LOWP_CHECK(ip[j] >= 0 && ip[j] < c_in, "gather_channels: index out of range");
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + nd);
+  shape[nd - 1] = c_out;
+  py::array y(x.dtype(), shape);
+  const int64_t pixels = c_in ? static_cast<int64_t>(x.size()) / c_in : 0;
+  {
+    py::gil_scoped_release nogil;
+    ops::gather_channels(static_cast<const uint8_t*>(x.data()), c_in, ip, c_out, static_cast<uint8_t*>(y.mutable_data()),
+                         pixels);
+  }
+  return y;
+}
+
 // Split a C-contiguous array along `axis` into contiguous pieces of the given sizes (ONNX Split).
 py::list split_py(const py::array& x, const std::vector<int64_t>& sizes, int axis) {
   need_c_contig(x, "x");
@@ -285,7 +307,7 @@ py::list split_py(const py::array& x, const std::vector<int64_t>& sizes, int axi
 py::array binary_py(const py::array& a, const py::array& b, const std::string& op, const std::string& rounding,
                     float sa, int32_t za, float sb, int32_t zb, float sc, int32_t zc, int left_shift, int32_t ma,
                     int sha, int32_t mb, int shb, int32_t mc, int shc, int32_t qmin, int32_t qmax,
-                    const py::object& out) {
+                    const py::object& out, int num_threads) {
   const DType t = dtype_of(a, "A");
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "A must be uint8 or int8");
   LOWP_CHECK(dtype_of(b, "B") == t, "A and B must have the same dtype");
@@ -326,7 +348,7 @@ py::array binary_py(const py::array& a, const py::array& b, const std::string& o
   void* cp = c.mutable_data();
   {
     py::gil_scoped_release nogil;
-    ops::binary_op(bs, ap, bp, cp, t, p);
+    ops::binary_op(bs, ap, bp, cp, t, p, num_threads);
   }
   return c;
 }
@@ -481,14 +503,15 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("axis"));
   m.def("lut", &lut_py, py::arg("x"), py::arg("table"), py::arg("out_dtype"), py::arg("out") = py::none());
   m.def("concat", &concat_py, py::arg("inputs"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
+  m.def("gather_channels", &gather_channels_py, py::arg("x"), py::arg("idx"));
   m.def("split", &split_py, py::arg("x"), py::arg("sizes"), py::arg("axis"));
   m.def("lut_axis", &lut_axis_py, py::arg("x"), py::arg("tables"), py::arg("axis"), py::arg("out_dtype"));
   m.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc_py, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
-        py::arg("out_dtype"));
+        py::arg("out_dtype"), py::arg("num_threads") = 1);
   m.def("binary", &binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("rounding"), py::arg("sa"),
         py::arg("za"), py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("left_shift"),
         py::arg("ma"), py::arg("sha"), py::arg("mb"), py::arg("shb"), py::arg("mc"), py::arg("shc"),
-        py::arg("qmin"), py::arg("qmax"), py::arg("out") = py::none());
+        py::arg("qmin"), py::arg("qmax"), py::arg("out") = py::none(), py::arg("num_threads") = 1);
   m.def("max_pool", &max_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
         py::arg("dilations"), py::arg("pads"));
   m.def("avg_pool", &avg_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),

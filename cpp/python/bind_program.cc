@@ -51,6 +51,8 @@ class NativeProgram {
                "conv: bad shape / strides / dilations / pads");
     LOWP_CHECK(w && xs[3] == w->Cin(), "conv: input channels do not match the weights");
     for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "conv: bad input shape");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]),
+               "conv: input size does not match its shape");
     ConvGeometry g;
     g.N = static_cast<int>(xs[0]);
     g.H = static_cast<int>(xs[1]);
@@ -99,6 +101,16 @@ class NativeProgram {
       return st;
     };
     const auto sta = cstrides(as), stb = cstrides(bs_);
+    auto numel = [](const std::vector<int64_t>& s) {
+      int64_t n = 1;
+      for (int64_t d : s) {
+        LOWP_CHECK(d >= 0, "binary: negative dimension");
+        n *= d;
+      }
+      return static_cast<size_t>(n);
+    };
+    LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs_),
+               "binary: input sizes do not match their shapes");
     ops::BroadcastShape bsh;
     bsh.ndim = nd;
     int64_t total = 1;
@@ -198,6 +210,16 @@ class NativeProgram {
   void copy(int x, int y, const std::string& name) {
     LOWP_CHECK(prog_.slot_bytes(x) == prog_.slot_bytes(y), "copy: sizes differ");
     prog_.add_op(exec::make_copy(prog_.slot_bytes(y)), {x}, {y}, name);
+  }
+
+  // 8-bit NHWC channel gather: y (pixels x idx.size()) from x (pixels x c_in).
+  void gather_channels(int x, int y, int64_t pixels, int64_t c_in, const std::vector<int64_t>& idx,
+                       const std::string& name) {
+    LOWP_CHECK(pixels >= 0 && c_in >= 1 && !idx.empty(), "gather_channels: bad shape");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(pixels * c_in) &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(pixels) * idx.size(),
+               "gather_channels: sizes do not match");
+    prog_.add_op(exec::make_gather_channels(pixels, c_in, idx), {x}, {y}, name);
   }
 
   // runs[k]: (n, 3) int64 array of {src offset, dst offset, bytes} for output ys[k].
@@ -346,6 +368,8 @@ void register_program(py::module_& m) {
       .def("transpose", &NativeProgram::transpose, py::arg("x"), py::arg("y"), py::arg("shape"), py::arg("perm"),
            py::arg("elem_size"), py::arg("name") = "transpose")
       .def("copy", &NativeProgram::copy, py::arg("x"), py::arg("y"), py::arg("name") = "copy")
+      .def("gather_channels", &NativeProgram::gather_channels, py::arg("x"), py::arg("y"), py::arg("pixels"),
+           py::arg("c_in"), py::arg("idx"), py::arg("name") = "gather_channels")
       .def("copy_runs", &NativeProgram::copy_runs, py::arg("x"), py::arg("ys"), py::arg("runs"),
            py::arg("name") = "copy_runs")
       .def("concat", &NativeProgram::concat, py::arg("inputs"), py::arg("y"), py::arg("outer"),

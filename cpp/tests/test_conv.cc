@@ -24,7 +24,7 @@ int32_t v(const std::vector<uint8_t>& a, size_t i, DType t) {
   return t == DType::U8 ? int32_t{a[i]} : int32_t{static_cast<int8_t>(a[i])};
 }
 
-void run_case(const ConvCase& c, std::mt19937& rng, bool small_w) {
+void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 1) {
   const int Cin = c.Cg * c.group, Cout = c.OCg * c.group;
   ConvGeometry g;
   g.N = c.N; g.H = c.H; g.W = c.W; g.KH = c.KH; g.KW = c.KW;
@@ -98,7 +98,7 @@ void run_case(const ConvCase& c, std::mt19937& rng, bool small_w) {
                   dwise ? name.c_str() : "");
     const size_t osz = c.ot == DType::S32 ? 4 : 1;
     std::vector<uint8_t> y(ref.size() * osz, 0xAB);
-    conv2d(pc, g, x.data(), c.xt, zx, y.data(), out, 1);
+    conv2d(pc, g, x.data(), c.xt, zx, y.data(), out, threads);
     int bad = 0;
     for (size_t i = 0; i < ref.size(); ++i) {
       int32_t got;
@@ -168,4 +168,20 @@ LOWP_TEST(conv_rejects_bad_arguments) {
     threw = true;
   }
   EXPECT_TRUE(threw, "empty output must throw");
+}
+
+LOWP_TEST(conv_threads_every_kernel) {
+  // Multi-threaded paths: im2col row blocks (>= 8 * mr rows per thread), im2col chunks with a
+  // threaded GEMM, the direct 1x1 GEMM, depthwise rows and row pairs; 2 and 3 threads.
+  std::mt19937 rng(11);
+  const ConvCase cases[] = {
+      {1, 48, 50, 3, 1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, DType::U8, DType::S8, DType::U8, Rounding::HalfEven},
+      {2, 30, 31, 3, 1, 8, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, DType::U8, DType::S8, DType::S32, Rounding::HalfEven},
+      {1, 9, 9, 24, 1, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, DType::S8, DType::S8, DType::S8, Rounding::Gemmlowp},
+      {1, 40, 40, 16, 1, 24, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, DType::U8, DType::S8, DType::U8, Rounding::HalfEven},
+      {1, 21, 20, 1, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, DType::U8, DType::S8, DType::U8, Rounding::HalfEven},
+      {2, 15, 15, 1, 24, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, DType::U8, DType::S8, DType::U8, Rounding::HalfEven},
+  };
+  for (int threads : {2, 3})
+    for (const ConvCase& c : cases) run_case(c, rng, false, threads);
 }

@@ -241,3 +241,30 @@ LOWP_TEST(exec_transpose_matches_reference) {
                               "x" + std::to_string(H) + "x" + std::to_string(W));
     }
 }
+
+LOWP_TEST(exec_gather_channels_op) {
+  // 5 pixels x 7 channels -> channels {6, 0, 3, 3} (a permutation with a repeat), through a program.
+  exec::Program p;
+  const int x = p.add_input(35);
+  const int y = p.add_tensor(20);
+  p.add_op(exec::make_gather_channels(5, 7, {6, 0, 3, 3}), {x}, {y}, "gather");
+  p.set_outputs({y});
+  p.finalize();
+  uint8_t in[35], out[20];
+  for (int i = 0; i < 35; ++i) in[i] = static_cast<uint8_t>(i * 7 + 1);
+  const void* ins[1] = {in};
+  void* outs[1] = {out};
+  p.run(ins, outs);
+  const int idx[4] = {6, 0, 3, 3};
+  bool ok = true;
+  for (int px = 0; px < 5; ++px)
+    for (int j = 0; j < 4; ++j) ok = ok && out[px * 4 + j] == in[px * 7 + idx[j]];
+  EXPECT_TRUE(ok, "gathered channels");
+  bool threw = false;
+  try {
+    exec::make_gather_channels(5, 7, {7});
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "an index >= c_in is rejected");
+}

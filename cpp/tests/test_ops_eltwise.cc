@@ -248,6 +248,36 @@ LOWP_TEST(copy_rows_matches_reference) {
   EXPECT_TRUE(bad == 0, std::to_string(bad) + " copy_rows cases differ from the reference");
 }
 
+LOWP_TEST(gather_channels_matches_reference) {
+  std::mt19937 rng(6);
+  int bad = 0;
+  for (int64_t c_in : {1, 16, 58, 63, 64, 65, 116, 128, 232}) {
+    const int64_t pixels = 29;
+    std::vector<uint8_t> x(static_cast<size_t>(c_in * pixels));
+    for (auto& e : x) e = static_cast<uint8_t>(rng());
+    std::vector<std::vector<int64_t>> idxs;
+    std::vector<int64_t> shuffle(static_cast<size_t>(c_in)), range, rnd;
+    for (int64_t j = 0; j < c_in; ++j) shuffle[j] = c_in % 2 ? j : (j % 2) * (c_in / 2) + j / 2;
+    for (int64_t j = c_in / 3; j < c_in; ++j) range.push_back(j);
+    for (int64_t j = 0; j < 2 * c_in + 3; ++j) rnd.push_back(static_cast<int64_t>(rng() % c_in));
+    std::vector<int64_t> rnd_short(rnd.begin(), rnd.begin() + std::min<int64_t>(static_cast<int64_t>(rnd.size()), 70));
+    idxs = {shuffle, range, rnd, rnd_short};
+    for (const auto& idx : idxs) {
+      const int64_t c_out = static_cast<int64_t>(idx.size());
+      std::vector<uint8_t> want(static_cast<size_t>(c_out * pixels)), got(want.size());
+      ops::gather_channels_ref(x.data(), c_in, idx.data(), c_out, want.data(), pixels);
+      ops::gather_channels(x.data(), c_in, idx.data(), c_out, got.data(), pixels);
+      bad += got != want;
+      ops::set_gather_simd(false);
+      std::fill(got.begin(), got.end(), uint8_t{0});
+      ops::gather_channels(x.data(), c_in, idx.data(), c_out, got.data(), pixels);
+      ops::set_gather_simd(true);
+      bad += got != want;
+    }
+  }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " gather_channels cases differ from the reference");
+}
+
 LOWP_TEST(eltwise_add_half_even_formula) {
   // (F + b*rB) + a*rA with F = zc - (rA*za + rB*zb); the tie 1.5 rounds to 2.
   ops::BinaryParams p;

@@ -80,3 +80,50 @@ LOWP_TEST(thread_pool_resize) {
     check_once(pool, 50, 0);
   }
 }
+
+// ---- ops split over the pool: the same bytes for 1 and 3 threads -------------------------------
+#include <random>
+
+#include "ops/eltwise.h"
+#include "ops/layout.h"
+
+LOWP_TEST(eltwise_and_quantize_threads_identical) {
+  using namespace lowp;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> d(0, 255);
+  // (512 x 256) column (+) row broadcast, and a same-shape run of 100003 elements
+  for (int kind = 0; kind < 2; ++kind) {
+    const int64_t R = kind == 0 ? 512 : 1, C = kind == 0 ? 256 : 100003;
+    std::vector<uint8_t> a(kind == 0 ? R : R * C), b(kind == 0 ? C : R * C), c1(R * C), c3(R * C);
+    for (auto& v : a) v = static_cast<uint8_t>(d(rng));
+    for (auto& v : b) v = static_cast<uint8_t>(d(rng));
+    ops::BroadcastShape bs;
+    bs.ndim = 2;
+    bs.shape[0] = R;
+    bs.shape[1] = C;
+    bs.stride_a[0] = kind == 0 ? 1 : C;
+    bs.stride_a[1] = kind == 0 ? 0 : 1;
+    bs.stride_b[0] = kind == 0 ? 0 : C;
+    bs.stride_b[1] = 1;
+    for (ops::BinaryOp op : {ops::BinaryOp::Add, ops::BinaryOp::Mul}) {
+      ops::BinaryParams p;
+      p.op = op;
+      p.scale_a = 0.05f;
+      p.scale_b = 0.03f;
+      p.scale_c = 0.07f;
+      p.zp_a = 120;
+      p.zp_b = 131;
+      p.zp_c = 128;
+      ops::binary_op(bs, a.data(), b.data(), c1.data(), DType::U8, p, 1);
+      ops::binary_op(bs, a.data(), b.data(), c3.data(), DType::U8, p, 3);
+      EXPECT_TRUE(c1 == c3, "binary_op: 3 threads differ from 1, kind " + std::to_string(kind));
+    }
+  }
+  std::normal_distribution<float> nd(0.f, 3.f);
+  std::vector<float> x(2 * 5 * 150 * 149);
+  for (auto& v : x) v = nd(rng);
+  std::vector<uint8_t> y1(x.size()), y3(x.size());
+  ops::quantize_nchw_to_nhwc(x.data(), y1.data(), DType::U8, 2, 5, 150 * 149, 0.037f, 131, 1);
+  ops::quantize_nchw_to_nhwc(x.data(), y3.data(), DType::U8, 2, 5, 150 * 149, 0.037f, 131, 3);
+  EXPECT_TRUE(y1 == y3, "quantize_nchw_to_nhwc: 3 threads differ from 1");
+}

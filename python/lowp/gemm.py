@@ -140,7 +140,7 @@ class PackedMatrix:
 
     def packed(self, kernel: str = ""):
         """The native packed form for `kernel` ("" = the kernel calls would use now)."""
-        key = kernel or _kernel_arg() or _lowp.default_kernel()
+        key = kernel or _kernel_arg() or _lowp.default_kernel(self._b.shape[0])
         p = self._packed.get(key)
         if p is None:
             p = _lowp.PackedB(self._b, self._zb, key)
@@ -175,19 +175,23 @@ def _default_kernel() -> str:
 # one native call (PackedB.matmul / PackedB.qlinear) after a few cheap checks here; anything
 # unusual (other layouts, zero point forms, errors) falls through to the general path below,
 # which validates in full and raises the detailed errors.
-def _fast_za(zp, dt):
-    """a_zero_point as an int when it is a plain in-range scalar, else None (general path)."""
+def _fast_za(zp, ch):
+    """a_zero_point as an int when it is a plain in-range scalar for a's dtype character `ch`
+    ("B" uint8, "b" int8), else None (general path). Characters, not dtype comparisons: cheaper."""
+    if ch != "B" and ch != "b":
+        return None
     if zp is None:
         return 0
     t = type(zp)
     if t is int:
         v = zp
-    elif (t is np.uint8 or t is np.int8) and zp.dtype == dt:
+    elif (t is np.uint8 and ch == "B") or (t is np.int8 and ch == "b"):
         v = int(zp)
     else:
         return None
-    r = _RANGE.get(dt)
-    return v if r is not None and r[0] <= v <= r[1] else None
+    if ch == "B":
+        return v if 0 <= v <= 255 else None
+    return v if -128 <= v <= 127 else None
 
 
 def _fast_threads(num_threads):
@@ -296,7 +300,7 @@ def matmul_integer(a, b, a_zero_point=None, b_zero_point=None, *, num_threads=No
     Sums wrap modulo 2^32 like every int32 MatMulInteger.
     """
     if type(b) is PackedMatrix and type(a) is np.ndarray and b_zero_point is None:
-        za = 0 if a_zero_point is None else _fast_za(a_zero_point, a.dtype)
+        za = _fast_za(a_zero_point, a.dtype.char)
         th = 0 if num_threads is None else _fast_threads(num_threads)
         if za is not None and th is not None:
             y = b._native().matmul(a, za, th)
@@ -404,18 +408,19 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     (TFLITE_SINGLE_ROUNDING / ruy). activation_min/max clamp the output (fused ReLU/ReLU6).
     """
     if type(b) is PackedMatrix and type(a) is np.ndarray and b_zero_point is None:
-        za = 0 if a_zero_point is None else _fast_za(a_zero_point, a.dtype)
+        ch = a.dtype.char
+        za = _fast_za(a_zero_point, ch)  # None unless a is uint8/int8 and the zero point simple
         th = 0 if num_threads is None else _fast_threads(num_threads)
-        if za is not None and th is not None and a.dtype in _QTYPES:
+        if za is not None and th is not None:
             # Scalars key as (type, value) pairs directly; numpy arrays (unhashable) by their bytes.
-            key = (a.dtype.char, type(a_scale), a_scale, type(b_scale), b_scale, type(y_scale), y_scale,
+            key = (ch, type(a_scale), a_scale, type(b_scale), b_scale, type(y_scale), y_scale,
                    type(y_zero_point), y_zero_point, rounding, type(activation_min), activation_min,
                    type(activation_max), activation_max, y_dtype)
             try:
                 spec = b._specs.get(key)
             except TypeError:
                 try:
-                    key = (a.dtype.char, _key1(a_scale), _key1(b_scale), _key1(y_scale), _key1(y_zero_point),
+                    key = (ch, _key1(a_scale), _key1(b_scale), _key1(y_scale), _key1(y_zero_point),
                            _key1(rounding), _key1(activation_min), _key1(activation_max), _key1(y_dtype))
                     spec = b._specs.get(key)
                 except TypeError:  # unhashable or large argument: no memo

@@ -82,10 +82,11 @@ def _copy_runs(src, es):
     return np.stack([src[starts] * es, starts * es, (ends - starts) * es], axis=1).astype(np.int64)
 
 
-def native_index_move(op, attrs):
-    """Slice / Split / Gather / Expand / Transpose ...: pure data movement whose other inputs are
-    constants for this signature. The step itself, evaluated on an array of element indices, says
-    where every output element comes from; contiguous runs become one native copy op."""
+def native_index_move(op, attrs, fn=None):
+    """Slice / Split / Gather / Expand / Transpose / nearest Resize ...: pure data movement whose
+    other inputs are constants for this signature. The step itself (fn, default evaluate(op)),
+    run on an array of element indices, says where every output element comes from; contiguous
+    runs become one native copy op."""
     def desc(nb, ins, outs):
         xa = nb.array(ins[0])
         if xa is None or xa.size > (1 << 26):
@@ -97,7 +98,7 @@ def native_index_move(op, attrs):
                 return False
             others.append(v)
         idx = np.arange(xa.size, dtype=np.int64).reshape(xa.shape)
-        res = evaluate(op, attrs, [idx] + others)
+        res = evaluate(op, attrs, [idx] + others) if fn is None else fn(idx, *others)
         ys, runs = [], []
         for o, r in zip(outs, res):
             if not o:
@@ -113,6 +114,24 @@ def native_index_move(op, attrs):
         nb.op([x], ys, lambda P, S: P.copy_runs(S(x), [S(o) for o in ys], runs, name=f"{op}({ys[0]})"))
         return True
     return desc
+
+
+def _native_gather_channels(nb, ins, outs):
+    """8-bit NHWC channel Gather with constant 1-D indices: one native ops::gather_channels."""
+    if len(ins) < 2 or not ins[1] or not outs or not outs[0]:
+        return False
+    x, y = ins[0], outs[0]
+    shp, dt, idx = tuple(nb.shape(x)), nb.dtype(x), nb.value(ins[1])
+    if idx is None or dt.itemsize != 1 or len(shp) != 4 or np.ndim(idx) != 1 or np.size(idx) == 0:
+        return False
+    C = shp[3]
+    idx = np.asarray(idx, np.int64)
+    idx = np.where(idx < 0, idx + C, idx)
+    if (idx < 0).any() or (idx >= C).any() or tuple(nb.shape(y)) != shp[:3] + (idx.size,) or nb.dtype(y) != dt:
+        return False
+    pixels = shp[0] * shp[1] * shp[2]
+    nb.op([x], [y], lambda P, S: P.gather_channels(S(x), S(y), pixels, C, [int(v) for v in idx], name=f"Gather({y})"))
+    return True
 
 
 def native_concat(axis, tables=None):
@@ -149,12 +168,12 @@ def nchw_to_nhwc(x):
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
-def native_quantizer(nhwc: bool = False):
+def native_quantizer(nhwc: bool = False, num_threads: int = 1):
     """f(x, scale, zero_point) -> lowp.quantize_linear(x, scale, zero_point, axis=1) as one native
     call: the (constant) scale / zero point are validated and converted on first use and reused
     while the same objects are passed. nhwc=True: x is (N, C, H, W) and the result is returned
-    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters.
-    None if lowp's native module is unavailable."""
+    NHWC, quantized and interleaved in one native pass for per-tensor uint8/int8 parameters, on up
+    to num_threads threads (0: all of lowp's pool). None if lowp's native module is unavailable."""
     try:
         from .. import _lowp
         from ..ops import eltwise as E
@@ -176,7 +195,7 @@ def native_quantizer(nhwc: bool = False):
             raise ValueError(f"lowp: y_scale has {m[2].size} entries but axis 1 of x has {x.shape[m[4]]}")
         if nhwc:
             if fused is not None and m[2].size == 1 and m[5] != "int16" and x.ndim == 4:
-                return fused(x, float(m[2][0]), int(m[3][0]), m[5])
+                return fused(x, float(m[2][0]), int(m[3][0]), m[5], num_threads)
             return nchw_to_nhwc(native(x, m[2], m[3], m[4], m[5]))
         return native(x, m[2], m[3], m[4], m[5])
     return q
@@ -514,8 +533,9 @@ def make_qavgpool(a):
     return with_native(lambda x: (f(x, xs, xz, ys, yz, ks, layout="NHWC", **kw),), desc)
 
 
-def make_qbinary(op, a):
-    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic)."""
+def make_qbinary(op, a, num_threads=1):
+    """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic); large ones
+    on up to num_threads threads (0: all of lowp's pool)."""
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -541,7 +561,8 @@ def make_qbinary(op, a):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
             raise TypeError(f"lowp: QLinear{op.capitalize()} expects two {dt} tensors, got "
                             f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
-        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi),)
+        return (native(x, y, op, "half_even", sa, za, sb, zb, sc, zc, 20, 0, 0, 0, 0, 0, 0, lo, hi,
+                       num_threads=num_threads),)
 
     def desc(nb, ins, outs):
         a, b, c = ins[0], ins[1], outs[0]
@@ -767,6 +788,11 @@ def qmove_nhwc_ok(a, consts) -> bool:
     op = a["onnx_op"]
     if op == "Split":
         return True
+    if op == "Slice":  # ONNX >= 10 form: starts, ends[, axes[, steps]] as constant inputs
+        return len(consts) >= 3 and all(c is not None for c in consts[1:])
+    if op == "Gather":  # a channel gather (the fused channel shuffle)
+        return int(a["onnx_attrs"].get("axis", 0)) % 4 == 1 and len(consts) == 2 and consts[1] is not None \
+            and np.ndim(consts[1]) == 1
     if op == "Resize":
         at = a["onnx_attrs"]
         if at.get("mode", "nearest") != "nearest" or (len(consts) > 1 and consts[1] is not None and np.size(consts[1])):
@@ -839,9 +865,40 @@ def make_qmove(a, lay):
             else:
                 return tuple(np.ascontiguousarray(v) for v in evaluate("Split", attrs, [x]))
             return tuple(native(x, sz, ax))
-        return split
+        return with_native(split, native_index_move("Split", attrs))
     if lay == "NHWC" and op == "Resize":
-        return _nhwc_nearest_resize(attrs)
+        resize = _nhwc_nearest_resize(attrs)
+        return with_native(resize, native_index_move("Resize", attrs, fn=resize))
+    if lay == "NHWC" and op in ("Slice", "Gather"):
+        try:
+            from .. import _lowp
+            gather = _lowp.gather_channels
+        except (ImportError, AttributeError):  # pragma: no cover
+            gather = None
+        if op == "Gather":
+            def gather_channels(x, idx):
+                idx = np.asarray(idx, np.int64)
+                idx = np.where(idx < 0, idx + x.shape[3], idx)
+                if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous:
+                    return (gather(x, idx),)
+                return (np.take(x, idx, axis=3),)
+            return with_native(gather_channels, _native_gather_channels)
+
+        def slice_nhwc(x, starts, ends, axes=None, steps=None):
+            n = np.size(starts)
+            ax = np.arange(n) if axes is None else np.asarray(axes).reshape(-1)
+            ax = np.array([NHWC_AXIS[int(v) % 4] for v in ax], np.int64)
+            y = evaluate("Slice", attrs, [x, starts, ends, ax, steps])[0]
+            if y.flags.c_contiguous:
+                return (y,)
+            st = [1] * n if steps is None else [int(v) for v in np.asarray(steps).reshape(-1)]
+            if gather is not None and x.dtype.itemsize == 1 and x.flags.c_contiguous and y.shape[:3] == x.shape[:3] \
+                    and all(v == 1 for v in st) and y.shape[3]:
+                # a channel range: one strided row copy (x[..., c0:c0 + k] as a contiguous array)
+                c0 = (y.__array_interface__["data"][0] - x.__array_interface__["data"][0]) % x.shape[3]
+                return (gather(x, np.arange(c0, c0 + y.shape[3], dtype=np.int64)),)
+            return (np.ascontiguousarray(y),)
+        return with_native(slice_nhwc, native_index_move("Slice", attrs, fn=slice_nhwc))
     if op == "Flatten":
         ax = int(attrs.get("axis", 1))
 

@@ -22,6 +22,8 @@ from .quant import dequantize, quantize
 
 # Layout requirements of a step: "NHWC" (4-D inputs must be NHWC), "NCHW", or "any".
 _NHWC_OPS = {"lowp.QConv", "lowp.QMaxPool", "lowp.QGlobalAvgPool", "lowp.QAvgPool", "lowp.ConvInteger"}
+# Data movement that can also run on NHWC tensors as is (when kernels.qmove_nhwc_ok says so).
+_NHWC_MOVES = ("Split", "Resize", "Slice", "Gather")
 
 
 class Step:
@@ -98,11 +100,8 @@ class Program:
 
     # ------------------------------------------------------------------ native programs
     def _signature(self, feed):
-        from .._dispatch import _kernel_arg
-        from ..ops.conv import _forced_dw
-
         sig = tuple((np.shape(feed[n]), getattr(feed[n], "dtype", None)) for n in self.inputs)
-        return sig, _kernel_arg(), _forced_dw.get() or ""
+        return sig, _FORCED_GEMM.get(), _FORCED_DW.get()
 
     def _items(self, feed):
         key = self._signature(feed)
@@ -171,6 +170,19 @@ class Program:
         if kind == "single":
             return [body.prog]
         return [v.prog for k, v in body[0] if k == "native"]
+
+
+def _forced_kernels():
+    import contextvars
+    try:
+        from .._dispatch import _forced_kernel
+        from ..ops.conv import _forced_dw
+    except ImportError:  # pragma: no cover - no native module: the Python path only
+        _forced_kernel = _forced_dw = contextvars.ContextVar("lowp_none", default=None)
+    return _forced_kernel, _forced_dw
+
+
+_FORCED_GEMM, _FORCED_DW = _forced_kernels()  # context variables: the kernels packed weights are for
 
 
 def _native_available() -> bool:
@@ -262,7 +274,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
         if kind == "QuantizeLinear" and _quantize_into_nhwc(g, n, layout, ranks, consumers):
             # NCHW float -> NHWC 8-bit in one pass (the quantization reads a transposed view).
             fq = K.elt("quantize_linear")
-            qnative = K.native_quantizer(nhwc=True) if fq is not None else None
+            qnative = K.native_quantizer(nhwc=True, num_threads=num_threads) if fq is not None else None
 
             def q_nhwc(x, s, z=None):
                 if fq is not None and x.dtype == np.float32 and x.size >= 4096:
@@ -299,7 +311,7 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
             neutral = all(np.size(g.constants[i]) == 1 for i in n.inputs if i and i in g.constants)
             ranks_act = {_rank(g, i, ranks) for i in act}
             neutral = neutral and len(ranks_act) == 1
-        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] in ("Split", "Resize")) or kind in ("Split", "Resize"):
+        elif (kind == "lowp.QMove" and n.attrs["onnx_op"] in _NHWC_MOVES) or kind in _NHWC_MOVES:
             neutral = _rank(g, n.inputs[0], ranks) == 4 and K.qmove_nhwc_ok(
                 n.attrs if n.domain == "lowp" else {"onnx_op": n.op, "onnx_attrs": n.attrs},
                 [g.constants.get(i) for i in n.inputs])
@@ -392,7 +404,7 @@ def _make(n, g, lay, num_threads):
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
     if kind in ("lowp.QAdd", "lowp.QMul"):
-        return K.make_qbinary(kind[6:].lower(), a)
+        return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
         return K.make_qconcat(a, lay)
     if kind == "lowp.QMatMul":
@@ -431,7 +443,7 @@ def _make(n, g, lay, num_threads):
         return lambda x: tuple(evaluate("Shape", a, [x]))
     if n.domain == "" and n.op in ("Conv", "Gemm", "MatMul", "MaxPool", "AveragePool"):
         return K.make_float_fallback(n)
-    if n.domain == "" and n.op in ("Split", "Resize") and lay == "NHWC":  # 8-bit data of a QOperator model
+    if n.domain == "" and n.op in _NHWC_MOVES and lay == "NHWC":  # 8-bit data of a QOperator model
         return K.make_qmove({"onnx_op": n.op, "onnx_attrs": a}, lay)
     if n.op == "Concat" and lay == "NHWC":
         attrs = dict(a)

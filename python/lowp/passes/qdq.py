@@ -15,6 +15,8 @@ result is the one onnxruntime computes:
   requantization, ...) is a function of 256 values                       => lowp.QLut
 * QMul / QAdd (x, QLut(x)) -- x * sigmoid(x) (SiLU), x * hard_sigmoid(x) (hard-swish) after the
   LUT fold -- is again a function of x's 256 values                      => one lowp.QLut
+* 8-bit Reshape (N, g, C/g, H, W) -> Transpose (0, 2, 1, 3, 4) -> Reshape (N, C, H, W) (ShuffleNet's
+  channel shuffle)                                     => one Gather of channels (QMove, runs NHWC)
 Whatever is left runs as DQ -> float op -> Q, like onnxruntime's own fallback.
 """
 from __future__ import annotations
@@ -279,6 +281,8 @@ def fuse_qdq(g: Graph) -> None:
     fold_luts(g)
     g.remove_dead()
     fold_gated_luts(g)
+    g.remove_dead()
+    fuse_channel_shuffle(g)
     g.remove_dead()
 
 
@@ -636,3 +640,107 @@ def fold_gated_luts(g: Graph) -> None:
             break
     if replaced:
         g.nodes = [replaced.get(id(n), n) for n in g.nodes if id(n) not in drop]
+
+
+# --------------------------------------------------------------------------- channel shuffle
+def _move(n):
+    """(onnx op, attrs) of an 8-bit data-movement node: lowp.QMove, or a plain ONNX op of a QOperator model."""
+    if n.kind == "lowp.QMove":
+        return n.attrs["onnx_op"], n.attrs["onnx_attrs"]
+    if n.domain == "":
+        return n.op, n.attrs
+    return None, None
+
+
+def fuse_channel_shuffle(g: Graph) -> None:
+    """Reshape(x, [0|N, g, C/g, H, W]) -> Transpose(perm 0,2,1,3,4) -> Reshape(., [0|N, C, H, W]) on 8-bit
+    data is the channel permutation y[:, j] = x[:, (j % g) * (C / g) + j // g]: one Gather along axis 1
+    (which the executor runs on NHWC tensors without converting layouts)."""
+    prod = g.producers()
+    cons = g.consumers()
+    outputs = {o.name for o in g.outputs}
+    replaced, drop = {}, set()
+
+    def const(name, ndim=1):
+        v = g.constants.get(name)
+        return None if v is None or np.ndim(v) != ndim else [int(e) for e in np.asarray(v).reshape(-1)]
+
+    def only_use(name, c):
+        return name not in outputs and len(cons.get(name, [])) == 1 and cons[name][0] is c
+
+    for r1 in g.nodes:
+        op, at = _move(r1)
+        if op != "Reshape" or at.get("allowzero") or len(r1.inputs) < 2:
+            continue
+        s1 = const(r1.inputs[1])
+        if s1 is None or len(s1) != 5 or s1[0] < 0 or s1[1] < 2 or s1[2] < 1:
+            continue
+        cs = cons.get(r1.outputs[0], [])
+        if len(cs) != 1 or cs[0] is None or not only_use(r1.outputs[0], cs[0]):
+            continue
+        tr = cs[0]
+        op2, at2 = _move(tr)
+        if op2 != "Transpose" or list(at2.get("perm", [])) != [0, 2, 1, 3, 4]:
+            continue
+        cs2 = cons.get(tr.outputs[0], [])
+        if len(cs2) != 1 or cs2[0] is None or not only_use(tr.outputs[0], cs2[0]):
+            continue
+        r2 = cs2[0]
+        op3, at3 = _move(r2)
+        if op3 != "Reshape" or at3.get("allowzero") or len(r2.inputs) < 2:
+            continue
+        s2 = const(r2.inputs[1])
+        grp, cg, H, W = s1[1:]
+        C = grp * cg
+        if s2 is None or len(s2) != 4 or s2[0] != s1[0] or s2[1:] not in ([C, H, W], [-1, H, W]):
+            continue
+        if H < 0 or W < 0 or (s1[0] == 0 and 0 in s1[1:]) or -1 in s1:
+            continue
+        j = np.arange(C)
+        perm = ((j % grp) * cg + j // grp).astype(np.int64)
+        pname = r2.outputs[0] + "__shuffle_perm"
+        g.constants[pname] = perm
+        gattrs = {"axis": 1}
+        if r1.kind == "lowp.QMove":
+            attrs = dict(r1.attrs, onnx_op="Gather", onnx_attrs=gattrs)
+            new = Node("QMove", [r1.inputs[0], pname], list(r2.outputs), attrs, r2.name, "lowp")
+        else:
+            new = Node("Gather", [r1.inputs[0], pname], list(r2.outputs), gattrs, r2.name, "")
+        drop.update((id(r1), id(tr)))
+        # ShuffleNet splits the shuffled tensor into halves right away: each channel Slice of it is a
+        # gather of part of the permutation from x itself (one pass instead of gather + slice copies).
+        users = cons.get(r2.outputs[0], [])
+        ranges = [_channel_slice(g, u, C) for u in users] if r2.outputs[0] not in outputs else [None]
+        if users and all(r is not None for r in ranges):
+            for u, (c0, c1) in zip(users, ranges):
+                part = u.outputs[0] + "__gather_idx"
+                g.constants[part] = perm[c0:c1].copy()
+                if u.kind == "lowp.QMove":
+                    nu = Node("QMove", [r1.inputs[0], part], list(u.outputs),
+                              dict(u.attrs, onnx_op="Gather", onnx_attrs={"axis": 1}), u.name, "lowp")
+                else:
+                    nu = Node("Gather", [r1.inputs[0], part], list(u.outputs), {"axis": 1}, u.name, "")
+                replaced[id(u)] = nu
+            drop.add(id(r2))
+            continue
+        replaced[id(r2)] = new
+    if replaced:
+        g.nodes = [replaced.get(id(n), n) for n in g.nodes if id(n) not in drop]
+
+
+def _channel_slice(g, u, C):
+    """(c0, c1) if node u is an 8-bit Slice of channels [c0, c1) (axis 1, step 1, constant bounds) of a C-channel tensor."""
+    if u is None:
+        return None
+    op, at = _move(u)
+    if op != "Slice" or len(u.inputs) < 3 or any(i and i not in g.constants for i in u.inputs[1:]):
+        return None
+    vals = [np.asarray(g.constants[i]).reshape(-1).tolist() if i else None for i in u.inputs[1:5]]
+    starts, ends = vals[0], vals[1]
+    axes = vals[2] if len(vals) > 2 and vals[2] is not None else list(range(len(starts)))
+    steps = vals[3] if len(vals) > 3 and vals[3] is not None else [1] * len(starts)
+    if len(starts) != 1 or len(ends) != 1 or len(axes) != 1 or axes[0] % 4 != 1 or steps != [1]:
+        return None
+    c0 = max(0, min(C, starts[0] + C if starts[0] < 0 else starts[0]))
+    c1 = max(0, min(C, ends[0] + C if ends[0] < 0 else ends[0]))
+    return (c0, c1) if c1 > c0 else None
