@@ -53,22 +53,7 @@ class NativeProgram {
     for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "conv: bad input shape");
     LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]),
                "conv: input size does not match its shape");
-    ConvGeometry g;
-    g.N = static_cast<int>(xs[0]);
-    g.H = static_cast<int>(xs[1]);
-    g.W = static_cast<int>(xs[2]);
-    g.KH = w->KH();
-    g.KW = w->KW();
-    g.sh = strides[0];
-    g.sw = strides[1];
-    g.dh = dilations[0];
-    g.dw = dilations[1];
-    g.pt = pads[0];
-    g.pl = pads[1];
-    g.pb = pads[2];
-    g.pr = pads[3];
-    LOWP_CHECK(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1, "conv: strides and dilations must be >= 1");
-    LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "conv: pads must be >= 0");
+    const ConvGeometry g = conv_geometry(*w, xs[0], xs[1], xs[2], strides, dilations, pads);
     const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
     const size_t osz = spec.out_type == DType::S32 ? 4 : 1;
     LOWP_CHECK(g.OH() >= 1 && g.OW() >= 1 &&

@@ -4,9 +4,11 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "lowp/gemm.h"
 #include "lowp/types.h"
+#include "ops/conv.h"
 
 namespace lowp {
 namespace py = pybind11;
@@ -76,6 +78,33 @@ inline OutputSpec output_spec(const std::string& out_dtype, const std::string& r
   spec.qmin = qmin;
   spec.qmax = qmax;
   return spec;
+}
+
+// Conv geometry for an N x H x W input and packed weights w, checked: strides/dilations >= 1, pads
+// >= 0, a non-empty output. strides/dilations: 2 values (h, w); pads: 4 (top, left, bottom, right).
+inline ConvGeometry conv_geometry(const PackedConv& w, int64_t N, int64_t H, int64_t W, const std::vector<int>& strides,
+                                  const std::vector<int>& dilations, const std::vector<int>& pads) {
+  LOWP_CHECK(strides.size() == 2 && dilations.size() == 2 && pads.size() == 4, "bad strides/dilations/pads");
+  LOWP_CHECK(N >= 1 && H >= 1 && W >= 1, "conv input must have N, H, W >= 1");
+  LOWP_CHECK(N <= INT32_MAX / 4 && H <= INT32_MAX / 4 && W <= INT32_MAX / 4, "conv input is too large");
+  ConvGeometry g;
+  g.N = static_cast<int>(N);
+  g.H = static_cast<int>(H);
+  g.W = static_cast<int>(W);
+  g.KH = w.KH();
+  g.KW = w.KW();
+  g.sh = strides[0];
+  g.sw = strides[1];
+  g.dh = dilations[0];
+  g.dw = dilations[1];
+  g.pt = pads[0];
+  g.pl = pads[1];
+  g.pb = pads[2];
+  g.pr = pads[3];
+  LOWP_CHECK(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1, "strides and dilations must be >= 1");
+  LOWP_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must be >= 0");
+  LOWP_CHECK(g.OH() >= 1 && g.OW() >= 1, "the (dilated) kernel is larger than the padded input: empty output");
+  return g;
 }
 
 }  // namespace lowp

@@ -119,33 +119,8 @@ def native_index_move(op, attrs, fn=None):
 def native_index_fn(fn):
     """Native form of a data-movement callable `fn(x, *constant inputs)` (the NHWC Split / Slice / Resize /
     channel Gather adapters below): evaluated once on an array of element indices, it says where every
-    output element comes from; contiguous runs become one native copy op (as native_index_move)."""
-    def desc(nb, ins, outs):
-        xa = nb.array(ins[0])
-        if xa is None or xa.size > (1 << 26):
-            return False
-        others = []
-        for i in ins[1:]:
-            v = nb.value(i) if i else None
-            if i and v is None:
-                return False
-            others.append(v)
-        res = fn(np.arange(xa.size, dtype=np.int64).reshape(xa.shape), *others)
-        ys, runs = [], []
-        for o, r in zip(outs, res):
-            if not o:
-                continue
-            ya = nb.array(o)
-            if ya is None or ya.dtype != xa.dtype or ya.shape != np.shape(r):
-                return False
-            ys.append(o)
-            runs.append(_copy_runs(r, xa.dtype.itemsize))
-        if not ys:
-            return False
-        x = ins[0]
-        nb.op([x], ys, lambda P, S: P.copy_runs(S(x), [S(o) for o in ys], runs, name=f"nhwc_move({ys[0]})"))
-        return True
-    return desc
+    output element comes from; contiguous runs become one native copy op (native_index_move)."""
+    return native_index_move("nhwc_move", None, fn=fn)
 
 
 def native_concat(axis, tables=None):
