@@ -15,6 +15,7 @@
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "gemm/kernels/amx_tiles.h"
 
 namespace lowp {
 namespace bench {
@@ -36,13 +37,6 @@ bool cpu_and_os_have_amx_int8() {
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
 
 }  // namespace
 

@@ -24,6 +24,7 @@
 #include "gemm/kernel.h"
 #include "gemm/kernels/vnni_avx512.h"
 #include "runtime/cpu.h"
+#include "gemm/kernels/amx_tiles.h"
 
 namespace lowp {
 
@@ -37,17 +38,9 @@ constexpr int kGB = kKB / kKR;                  // k-groups per block (16)
 constexpr int kABlockBytes = kMR * kKB;         // 2048
 constexpr int kBBlockBytes = kGB * kNR * kKR;   // 2048
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
 
 // Palette 1, tiles 0..7 of 16 rows x 64 bytes. Constant-initialised: this file is compiled with
 // AVX-512 flags, so it must not run any code before dispatch has checked the CPU.
-static_assert(sizeof(TileConfig) == 64, "tile configuration is 64 bytes");
 constexpr TileConfig kConfig = {1, 0, {}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
 
 // Loads our tile configuration unless this thread already has it. Reading the current one back

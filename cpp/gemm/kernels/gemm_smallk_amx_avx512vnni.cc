@@ -34,6 +34,7 @@
 #include "gemm/kernels/vnni_avx512.h"  // first: its pragma quiets GCC 12 header warnings
 #include "gemm/kernels/requant_pack_avx512.h"
 #include "runtime/cpu.h"
+#include "gemm/kernels/amx_tiles.h"
 
 namespace lowp {
 
@@ -48,14 +49,6 @@ constexpr int kGB = kKB / kKR;          // k-groups per step (16)
 constexpr int kABlock = kMR * kKB;      // bytes of one k-block of an A panel (8 KiB)
 constexpr int kBBlock = kGB * kNR * kKR;  // bytes of one k-block of a B panel (2 KiB)
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-static_assert(sizeof(TileConfig) == 64, "tile configuration is 64 bytes");
 
 // Palette 1, tmm0..3: C (16 rows x 16 int32), tmm4,5: A (16 rows x 4*groups bytes), tmm6,7: B
 // (groups rows x 64 bytes). K > 64 uses groups = 16 (the configuration of "amx", so alternating
