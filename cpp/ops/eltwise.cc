@@ -271,14 +271,14 @@ void half_even_t(const BroadcastShape& bs_raw, const T* a, const T* b, T* c, con
     const int64_t C = bs.shape[1], R = bs.shape[0];
     const int64_t reps = std::max<int64_t>(1, 4096 / C);
     const bool a_rep = bs.stride_a[0] == 0;
-    std::vector<T> tile(static_cast<size_t>(C * reps));
-    for (int64_t r = 0; r < reps; ++r) std::memcpy(tile.data() + r * C, a_rep ? a : b, static_cast<size_t>(C) * sizeof(T));
+    alignas(64) T tile[4096];  // C * reps <= 4096 (C < 1024): on the stack, no allocation per call
+    for (int64_t r = 0; r < reps; ++r) std::memcpy(tile + r * C, a_rep ? a : b, static_cast<size_t>(C) * sizeof(T));
     auto blocks = [&](int64_t b0, int64_t b1) {
       BroadcastShape flat;
       for (int64_t r0 = b0 * reps; r0 < std::min(R, b1 * reps); r0 += reps) {
         const int64_t n = std::min(reps, R - r0) * C;
-        const T* pa = a_rep ? tile.data() : a + r0 * C;
-        const T* pb = a_rep ? b + r0 * C : tile.data();
+        const T* pa = a_rep ? tile : a + r0 * C;
+        const T* pb = a_rep ? b + r0 * C : tile;
         flat.ndim = 1;
         flat.shape[0] = n;
         flat.stride_a[0] = flat.stride_b[0] = 1;
