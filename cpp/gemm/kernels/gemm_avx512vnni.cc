@@ -29,13 +29,17 @@ constexpr int kBGroupBytes = kNR * kKR;  // one k-group of a packed B panel
 using Acc = __m512i[kMR][2];
 
 // acc[r][v] += sum over `groups` k-groups of A(row r) . B(columns 16v..16v+15), r < M.
+// A is the packed panel ([g][r][4], InPlace = false) or rows of A itself (uint8, row stride
+// lda, InPlace = true; then K is a multiple of 4 and every group is inside the row). Rows
+// 3i..3i+2 are addressed from one base pointer q_i as q_i + j*row_stride (j < 3), which x86
+// addressing does without extra registers.
 // The accumulators live in named variables (not an array) so that GCC keeps them in registers.
 #define LOWP_DECL(r) __m512i c##r##0 = M > r ? acc[r][0] : z, c##r##1 = M > r ? acc[r][1] : z;
-#define LOWP_ROW(r, off)                                    \
-  if (M > r) {                                              \
-    const __m512i av = vnni::bcast_a(a + (off) + 4 * r);    \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);         \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);         \
+#define LOWP_ROW(r, q, j, off)                                \
+  if (M > r) {                                                \
+    const __m512i av = vnni::bcast_a(q + (j) * rs + (off));   \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);           \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);           \
   }
 #define LOWP_STEP(off, boff)                                                                        \
   {                                                                                                 \
@@ -43,15 +47,23 @@ using Acc = __m512i[kMR][2];
     _mm_prefetch(reinterpret_cast<const char*>(b) + (boff) + 16 * kBGroupBytes, _MM_HINT_T0);      \
     _mm_prefetch(reinterpret_cast<const char*>(b) + (boff) + 16 * kBGroupBytes + 64, _MM_HINT_T0); \
     const __m512i b0 = _mm512_loadu_si512(b + (boff)), b1 = _mm512_loadu_si512(b + (boff) + 64);  \
-    LOWP_ROW(0, off) LOWP_ROW(1, off) LOWP_ROW(2, off) LOWP_ROW(3, off) LOWP_ROW(4, off)            \
-    LOWP_ROW(5, off) LOWP_ROW(6, off) LOWP_ROW(7, off) LOWP_ROW(8, off) LOWP_ROW(9, off)            \
-    LOWP_ROW(10, off) LOWP_ROW(11, off)                                                             \
+    LOWP_ROW(0, q0, 0, off) LOWP_ROW(1, q0, 1, off) LOWP_ROW(2, q0, 2, off)                         \
+    LOWP_ROW(3, q1, 0, off) LOWP_ROW(4, q1, 1, off) LOWP_ROW(5, q1, 2, off)                         \
+    LOWP_ROW(6, q2, 0, off) LOWP_ROW(7, q2, 1, off) LOWP_ROW(8, q2, 2, off)                         \
+    LOWP_ROW(9, q3, 0, off) LOWP_ROW(10, q3, 1, off) LOWP_ROW(11, q3, 2, off)                       \
   }
 #define LOWP_STORE(r) \
   if (M > r) acc[r][0] = c##r##0, acc[r][1] = c##r##1;
 
-template <int M>
-LOWP_INLINE void dot_rows(const uint8_t* a, const int8_t* b, int groups, Acc& acc) {
+template <int M, bool InPlace>
+LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int groups, Acc& acc) {
+  const ptrdiff_t rs = InPlace ? lda : kKR;                 // row stride
+  constexpr int gs = InPlace ? kKR : kAGroupBytes;          // k-group stride
+  // Base of rows 3i.. (clamped to the last row: never points past A).
+  const uint8_t* q0 = a;
+  const uint8_t* q1 = a + std::min(3, M - 1) * rs;
+  const uint8_t* q2 = a + std::min(6, M - 1) * rs;
+  const uint8_t* q3 = a + std::min(9, M - 1) * rs;
   const __m512i z = _mm512_setzero_si512();
   LOWP_DECL(0) LOWP_DECL(1) LOWP_DECL(2) LOWP_DECL(3) LOWP_DECL(4) LOWP_DECL(5)
   LOWP_DECL(6) LOWP_DECL(7) LOWP_DECL(8) LOWP_DECL(9) LOWP_DECL(10) LOWP_DECL(11)
@@ -59,13 +71,13 @@ LOWP_INLINE void dot_rows(const uint8_t* a, const int8_t* b, int groups, Acc& ac
   // Two k-groups per iteration: fewer pointer updates and branches competing with vpdpbusd.
   for (; g + 2 <= groups; g += 2) {
     LOWP_STEP(0, 0)
-    LOWP_STEP(kAGroupBytes, kBGroupBytes)
-    a += 2 * kAGroupBytes;
+    LOWP_STEP(gs, kBGroupBytes)
+    q0 += 2 * gs, q1 += 2 * gs, q2 += 2 * gs, q3 += 2 * gs;
     b += 2 * kBGroupBytes;
   }
   for (; g < groups; ++g) {
     LOWP_STEP(0, 0)
-    a += kAGroupBytes;
+    q0 += gs, q1 += gs, q2 += gs, q3 += gs;
     b += kBGroupBytes;
   }
   LOWP_STORE(0) LOWP_STORE(1) LOWP_STORE(2) LOWP_STORE(3) LOWP_STORE(4) LOWP_STORE(5)
@@ -76,20 +88,21 @@ LOWP_INLINE void dot_rows(const uint8_t* a, const int8_t* b, int groups, Acc& ac
 #undef LOWP_STEP
 #undef LOWP_STORE
 
-LOWP_INLINE void dot_rows_n(int rows, const uint8_t* a, const int8_t* b, int groups, Acc& acc) {
+template <bool InPlace>
+LOWP_INLINE void dot_rows_n(int rows, const uint8_t* a, ptrdiff_t lda, const int8_t* b, int groups, Acc& acc) {
   switch (rows) {
-    case 12: return dot_rows<12>(a, b, groups, acc);
-    case 11: return dot_rows<11>(a, b, groups, acc);
-    case 10: return dot_rows<10>(a, b, groups, acc);
-    case 9: return dot_rows<9>(a, b, groups, acc);
-    case 8: return dot_rows<8>(a, b, groups, acc);
-    case 7: return dot_rows<7>(a, b, groups, acc);
-    case 6: return dot_rows<6>(a, b, groups, acc);
-    case 5: return dot_rows<5>(a, b, groups, acc);
-    case 4: return dot_rows<4>(a, b, groups, acc);
-    case 3: return dot_rows<3>(a, b, groups, acc);
-    case 2: return dot_rows<2>(a, b, groups, acc);
-    default: return dot_rows<1>(a, b, groups, acc);
+    case 12: return dot_rows<12, InPlace>(a, lda, b, groups, acc);
+    case 11: return dot_rows<11, InPlace>(a, lda, b, groups, acc);
+    case 10: return dot_rows<10, InPlace>(a, lda, b, groups, acc);
+    case 9: return dot_rows<9, InPlace>(a, lda, b, groups, acc);
+    case 8: return dot_rows<8, InPlace>(a, lda, b, groups, acc);
+    case 7: return dot_rows<7, InPlace>(a, lda, b, groups, acc);
+    case 6: return dot_rows<6, InPlace>(a, lda, b, groups, acc);
+    case 5: return dot_rows<5, InPlace>(a, lda, b, groups, acc);
+    case 4: return dot_rows<4, InPlace>(a, lda, b, groups, acc);
+    case 3: return dot_rows<3, InPlace>(a, lda, b, groups, acc);
+    case 2: return dot_rows<2, InPlace>(a, lda, b, groups, acc);
+    default: return dot_rows<1, InPlace>(a, lda, b, groups, acc);
   }
 }
 
@@ -171,7 +184,10 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
         for (int r = 0; r < rows; ++r) acc[r][v] = _mm512_add_epi32(cp[v].ct, _mm512_set1_epi32(row_term[r]));
       }
     }
-    dot_rows_n(rows, a, b, t.kgroups, acc);
+    if (t.a_src)
+      dot_rows_n<true>(rows, static_cast<const uint8_t*>(t.a_src), t.a_lda, b, t.kgroups, acc);
+    else
+      dot_rows_n<false>(rows, a, 0, b, t.kgroups, acc);
     store_tile<Mode>(acc, rows, n, j, cp, c, ldc);
   }
 }
@@ -244,11 +260,33 @@ void pack_a_avx512vnni(const void* a, DType a_type, int m, int K, ptrdiff_t lda,
   }
 }
 
+// In-place A: uint8 A with K a multiple of 4 is read by the kernel straight from its rows
+// (vpbroadcastd of 4 bytes at row + 4g), so no panel is packed; only the row sums (when the B
+// zero point needs them) are computed here, 64 bytes per vpsadbw.
+bool in_place_a_avx512vnni(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void* /*dst*/,
+                           int32_t* row_sums) {
+  if (a_type != DType::U8 || K % kKR != 0) return false;
+  if (!row_sums) return true;
+  const uint8_t* src = static_cast<const uint8_t*>(a);
+  for (int r = 0; r < std::min(m, kMR); ++r) {
+    const uint8_t* row = src + static_cast<ptrdiff_t>(r) * lda;
+    __m512i s = _mm512_setzero_si512();
+    int k = 0;
+    for (; k + 64 <= K; k += 64) s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_loadu_si512(row + k), _mm512_setzero_si512()));
+    if (k < K) {
+      const __mmask64 km = (~uint64_t{0}) >> (64 - (K - k));
+      s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(km, row + k), _mm512_setzero_si512()));
+    }
+    row_sums[r] = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi64(s)));
+  }
+  return true;
+}
+
 }  // namespace
 
 extern const GemmKernel kGemmAvx512Vnni = {
     "avx512vnni", kMR, kNR, kKR, DType::U8, DType::S8, cpu::has_avx512vnni, ukernel_avx512vnni, 30,
-    pack_a_avx512vnni, 0, nullptr, panels_avx512vnni,
+    pack_a_avx512vnni, 0, in_place_a_avx512vnni, panels_avx512vnni,
 };
 
 }  // namespace lowp
