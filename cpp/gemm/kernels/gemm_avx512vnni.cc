@@ -43,14 +43,20 @@ using Acc = __m512i[kMR][2];
   }
 #define LOWP_STEP(off, boff)                                                                        \
   {                                                                                                 \
-    /* B streams from L2 while A stays in L1: fetch 16 k-groups ahead. */                          \
-    _mm_prefetch(reinterpret_cast<const char*>(b) + (boff) + 16 * kBGroupBytes, _MM_HINT_T0);      \
-    _mm_prefetch(reinterpret_cast<const char*>(b) + (boff) + 16 * kBGroupBytes + 64, _MM_HINT_T0); \
+    /* B streams from L2 (sequentially: the hardware prefetchers keep up; software prefetches */ \
+    /* here only took load slots, measured 0-3 % slower). */                                        \
     const __m512i b0 = _mm512_loadu_si512(b + (boff)), b1 = _mm512_loadu_si512(b + (boff) + 64);  \
     LOWP_ROW(0, q0, 0, off) LOWP_ROW(1, q0, 1, off) LOWP_ROW(2, q0, 2, off)                         \
     LOWP_ROW(3, q1, 0, off) LOWP_ROW(4, q1, 1, off) LOWP_ROW(5, q1, 2, off)                         \
     LOWP_ROW(6, q2, 0, off) LOWP_ROW(7, q2, 1, off) LOWP_ROW(8, q2, 2, off)                         \
     LOWP_ROW(9, q3, 0, off) LOWP_ROW(10, q3, 1, off) LOWP_ROW(11, q3, 2, off)                       \
+  }
+// Row r (< 4, read from q0 as row j = r of the next k-group) into the accumulators of row o.
+#define LOWP_ROW_ODD(r, o)                                        \
+  if (M > r) {                                                    \
+    const __m512i av = vnni::bcast_a(q0 + (r) * rs + gs);         \
+    c##o##0 = _mm512_dpbusd_epi32(c##o##0, av, e0);               \
+    c##o##1 = _mm512_dpbusd_epi32(c##o##1, av, e1);               \
   }
 #define LOWP_STORE(r) \
   if (M > r) acc[r][0] = c##r##0, acc[r][1] = c##r##1;
@@ -68,14 +74,38 @@ LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int 
   LOWP_DECL(0) LOWP_DECL(1) LOWP_DECL(2) LOWP_DECL(3) LOWP_DECL(4) LOWP_DECL(5)
   LOWP_DECL(6) LOWP_DECL(7) LOWP_DECL(8) LOWP_DECL(9) LOWP_DECL(10) LOWP_DECL(11)
   int g = 0;
+  if (M <= 4) {
+    // Few rows: too few independent chains to hide vpdpbusd latency. Odd k-groups go to the
+    // idle accumulators of rows 4..7 (named as rows 4..7 of the macros), folded in below.
+    for (; g + 2 <= groups; g += 2) {
+      const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+      LOWP_ROW(0, q0, 0, 0) LOWP_ROW(1, q0, 1, 0) LOWP_ROW(2, q0, 2, 0) LOWP_ROW(3, q0, 3, 0)
+      {
+        const __m512i e0 = _mm512_loadu_si512(b + kBGroupBytes), e1 = _mm512_loadu_si512(b + kBGroupBytes + 64);
+        LOWP_ROW_ODD(0, 4) LOWP_ROW_ODD(1, 5) LOWP_ROW_ODD(2, 6) LOWP_ROW_ODD(3, 7)
+      }
+      q0 += 2 * gs;
+      b += 2 * kBGroupBytes;
+    }
+    c00 = _mm512_add_epi32(c00, c40), c01 = _mm512_add_epi32(c01, c41);
+    c10 = _mm512_add_epi32(c10, c50), c11 = _mm512_add_epi32(c11, c51);
+    c20 = _mm512_add_epi32(c20, c60), c21 = _mm512_add_epi32(c21, c61);
+    c30 = _mm512_add_epi32(c30, c70), c31 = _mm512_add_epi32(c31, c71);
+    for (; g < groups; ++g) {
+      const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+      LOWP_ROW(0, q0, 0, 0) LOWP_ROW(1, q0, 1, 0) LOWP_ROW(2, q0, 2, 0) LOWP_ROW(3, q0, 3, 0)
+      q0 += gs;
+      b += kBGroupBytes;
+    }
+  }
   // Two k-groups per iteration: fewer pointer updates and branches competing with vpdpbusd.
-  for (; g + 2 <= groups; g += 2) {
+  if (M > 4) for (; g + 2 <= groups; g += 2) {
     LOWP_STEP(0, 0)
     LOWP_STEP(gs, kBGroupBytes)
     q0 += 2 * gs, q1 += 2 * gs, q2 += 2 * gs, q3 += 2 * gs;
     b += 2 * kBGroupBytes;
   }
-  for (; g < groups; ++g) {
+  if (M > 4) for (; g < groups; ++g) {
     LOWP_STEP(0, 0)
     q0 += gs, q1 += gs, q2 += gs, q3 += gs;
     b += kBGroupBytes;
@@ -85,6 +115,7 @@ LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int 
 }
 #undef LOWP_DECL
 #undef LOWP_ROW
+#undef LOWP_ROW_ODD
 #undef LOWP_STEP
 #undef LOWP_STORE
 
@@ -161,8 +192,6 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
     const int j = t.col0 + p * kNR;
     const int n = std::min(kNR, ncols - p * kNR);
     const int8_t* b = static_cast<const int8_t*>(t.b) + p * b_stride;
-    _mm_prefetch(reinterpret_cast<const char*>(b), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b) + 64, _MM_HINT_T0);
     vnni::ColParams cp[2];
     Acc acc;
     for (int v = 0; v < 2; ++v) {
