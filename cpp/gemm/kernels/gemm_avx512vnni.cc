@@ -149,6 +149,7 @@ LOWP_INLINE void store_tile(const Acc& acc, int rows, int n, int j, const vnni::
     const int nn = n - 16 * v;
     if (nn <= 0) break;
     const __mmask16 km = col_mask(nn);
+#pragma GCC unroll 12
     for (int r = 0; r < rows; ++r) {
       const __m512i x = acc[r][v];
       if (Mode == 0) {
@@ -173,10 +174,11 @@ LOWP_INLINE void store_tile(const Acc& acc, int rows, int n, int j, const vnni::
 }
 
 // One A panel (t.m rows) against `panels` B panels, b_stride bytes apart, covering ncols
-// columns from t.col0.
-template <int Mode>
+// columns from t.col0. Rows = kMR: full panel, every row loop has a constant trip count so the
+// accumulators stay in registers from the column terms to the stores; Rows = 0: t.m rows.
+template <int Mode, int Rows>
 void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
-  const int rows = std::min(t.m, kMR);
+  const int rows = Rows > 0 ? Rows : std::min(t.m, kMR);
   const uint8_t* a = static_cast<const uint8_t*>(t.a);
   const ptrdiff_t ldc = ep.ldc;
   uint8_t* const c = static_cast<uint8_t*>(ep.c) + static_cast<size_t>(t.row0) * ldc * (Mode == 0 ? 4 : 1);
@@ -197,6 +199,7 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
     for (int v = 0; v < 2; ++v) {
       const __mmask16 km = col_mask(n - 16 * v);
       if (km == 0) {
+#pragma GCC unroll 12
         for (int r = 0; r < rows; ++r) acc[r][v] = _mm512_setzero_si512();
         continue;
       }
@@ -207,9 +210,11 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
       }
       if (zb && !zb_uniform) {
         const __m512i zv = vnni::load_cols(zb + j + 16 * v, km);
+#pragma GCC unroll 12
         for (int r = 0; r < rows; ++r)
           acc[r][v] = _mm512_sub_epi32(cp[v].ct, _mm512_mullo_epi32(zv, _mm512_set1_epi32(t.row_sums[r])));
       } else {
+#pragma GCC unroll 12
         for (int r = 0; r < rows; ++r) acc[r][v] = _mm512_add_epi32(cp[v].ct, _mm512_set1_epi32(row_term[r]));
       }
     }
@@ -221,13 +226,19 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
   }
 }
 
-void panels_avx512vnni(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
-  if (ep.out_type == DType::S32) return panels_mode<0>(t, panels, b_stride, ncols, ep);
+template <int Rows>
+void panels_rows(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
+  if (ep.out_type == DType::S32) return panels_mode<0, Rows>(t, panels, b_stride, ncols, ep);
   switch (ep.rounding) {
-    case Rounding::HalfEven: return panels_mode<1>(t, panels, b_stride, ncols, ep);
-    case Rounding::Gemmlowp: return panels_mode<2>(t, panels, b_stride, ncols, ep);
-    default: return panels_mode<3>(t, panels, b_stride, ncols, ep);
+    case Rounding::HalfEven: return panels_mode<1, Rows>(t, panels, b_stride, ncols, ep);
+    case Rounding::Gemmlowp: return panels_mode<2, Rows>(t, panels, b_stride, ncols, ep);
+    default: return panels_mode<3, Rows>(t, panels, b_stride, ncols, ep);
   }
+}
+
+void panels_avx512vnni(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
+  if (t.m >= kMR) return panels_rows<kMR>(t, panels, b_stride, ncols, ep);
+  panels_rows<0>(t, panels, b_stride, ncols, ep);
 }
 
 void ukernel_avx512vnni(const Tile& t, const Epilogue& ep) { panels_avx512vnni(t, 1, 0, t.n, ep); }
