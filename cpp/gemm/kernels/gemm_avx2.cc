@@ -63,10 +63,8 @@ inline void load_params(ColParams& p, const Epilogue& ep, int j, int nn, __m256i
   }
 }
 
-inline void store_row(__m256i x, const ColParams& p, const Epilogue& ep, int32_t row_sum, bool has_zb, size_t off,
-                      int nn, __m256i m) {
-  x = _mm256_add_epi32(x, p.ct);
-  if (has_zb) x = _mm256_sub_epi32(x, _mm256_mullo_epi32(p.zb, _mm256_set1_epi32(row_sum)));
+// x: the full int32 result of 8 columns of one row (column and row terms already in it).
+inline void store_row(__m256i x, const ColParams& p, const Epilogue& ep, size_t off, int nn, __m256i m) {
   if (ep.out_type == DType::S32) {
     int32_t* dst = static_cast<int32_t*>(ep.c) + off;
     if (nn == 8)
@@ -94,19 +92,44 @@ inline void store_row(__m256i x, const ColParams& p, const Epilogue& ep, int32_t
   }
 }
 
-inline void epilogue(const __m256i (&acc)[kMR][2], int M, const Tile& t, const Epilogue& ep) {
-  const bool has_zb = ep.zb != nullptr;
+// Column parameters of one tile (two 8-column vectors) and the starting accumulators:
+// col_term - zb'*rowsum'(r), with the row term one scalar per row when zb' is uniform.
+struct TileStart {
+  ColParams p[2];
+  int nn[2];
+  __m256i m[2];
+  __m256i init[kMR][2];
+};
+
+inline void tile_start(TileStart& ts, const Tile& t, const Epilogue& ep, int rows, const int32_t* row_term) {
   for (int v = 0; v < 2; ++v) {
     const int c0 = v * 8;
-    if (c0 >= t.n) break;
-    const int nn = std::min(8, t.n - c0);
-    const __m256i m = lane_mask(nn);
-    const int j = t.col0 + c0;
-    ColParams p{};
-    load_params(p, ep, j, nn, m);
+    ts.nn[v] = std::max(0, std::min(8, t.n - c0));
+    if (ts.nn[v] == 0) {
+      for (int r = 0; r < kMR; ++r) ts.init[r][v] = _mm256_setzero_si256();
+      continue;
+    }
+    ts.m[v] = lane_mask(ts.nn[v]);
+    load_params(ts.p[v], ep, t.col0 + c0, ts.nn[v], ts.m[v]);
+    for (int r = 0; r < kMR; ++r) {
+      if (r >= rows) {
+        ts.init[r][v] = _mm256_setzero_si256();
+      } else if (ep.zb && !ep.zb_uniform) {
+        ts.init[r][v] = _mm256_sub_epi32(ts.p[v].ct, _mm256_mullo_epi32(ts.p[v].zb, _mm256_set1_epi32(t.row_sums[r])));
+      } else {
+        ts.init[r][v] = _mm256_add_epi32(ts.p[v].ct, _mm256_set1_epi32(row_term[r]));
+      }
+    }
+  }
+}
+
+inline void epilogue(const __m256i (&acc)[kMR][2], int M, const Tile& t, const Epilogue& ep, const TileStart& ts) {
+  for (int v = 0; v < 2; ++v) {
+    if (ts.nn[v] == 0) break;
+    const int j = t.col0 + v * 8;
     for (int r = 0; r < M; ++r) {
       const size_t off = static_cast<size_t>(t.row0 + r) * static_cast<size_t>(ep.ldc) + j;
-      store_row(acc[r][v], p, ep, has_zb ? t.row_sums[r] : 0, has_zb, off, nn, m);
+      store_row(acc[r][v], ts.p[v], ep, off, ts.nn[v], ts.m[v]);
     }
   }
 }
@@ -125,15 +148,19 @@ inline __m256i bcast_pair(const int16_t* p) {
   }
 
 template <int M>
-void ukernel_m(const Tile& t, const Epilogue& ep) {
+void ukernel_m(const Tile& t, const Epilogue& ep, const int32_t* row_term) {
+  TileStart ts;
+  tile_start(ts, t, ep, M, row_term);
   const __m256i z = _mm256_setzero_si256();
-  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  __m256i c00 = ts.init[0][0], c01 = ts.init[0][1], c10 = ts.init[1][0], c11 = ts.init[1][1];
+  __m256i c20 = ts.init[2][0], c21 = ts.init[2][1], c30 = ts.init[3][0], c31 = ts.init[3][1];
   const int16_t* a = static_cast<const int16_t*>(t.a);
   const int16_t* b = static_cast<const int16_t*>(t.b);
   const int G = t.kgroups;
   int g = 0;
   if (M == 1) {
-    // One row: split K over the idle accumulators of rows 1..3 for independent chains.
+    // One row: split K over the idle accumulators of rows 1..3 (which start at zero) for
+    // independent chains.
     for (; g + 4 <= G; g += 4) {
       const __m256i* bv = reinterpret_cast<const __m256i*>(b);
       c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(bcast_pair(a), _mm256_loadu_si256(bv + 0)));
@@ -164,18 +191,33 @@ void ukernel_m(const Tile& t, const Epilogue& ep) {
     b += kNR * kKR;
   }
   const __m256i acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
-  epilogue(acc, M, t, ep);
+  epilogue(acc, M, t, ep, ts);
+  (void)z;
 }
 #undef LOWP_AVX2_ROW
 
-void ukernel_avx2(const Tile& t, const Epilogue& ep) {
-  switch (t.m) {
-    case 4: return ukernel_m<4>(t, ep);
-    case 3: return ukernel_m<3>(t, ep);
-    case 2: return ukernel_m<2>(t, ep);
-    default: return ukernel_m<1>(t, ep);
+// One A panel against `panels` B panels (b_stride bytes apart) covering ncols columns: the
+// row terms are computed once per A panel, and the driver makes one call per A panel.
+void panels_avx2(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
+  int32_t row_term[kMR] = {};
+  if (ep.zb && ep.zb_uniform)
+    for (int r = 0; r < std::min(t0.m, kMR); ++r)
+      row_term[r] = static_cast<int32_t>(0u - static_cast<uint32_t>(ep.zb[0]) * static_cast<uint32_t>(t0.row_sums[r]));
+  Tile t = t0;
+  for (int p = 0; p < panels; ++p) {
+    t.col0 = t0.col0 + p * kNR;
+    t.n = std::min(kNR, ncols - p * kNR);
+    t.b = static_cast<const uint8_t*>(t0.b) + p * b_stride;
+    switch (t.m) {
+      case 4: ukernel_m<4>(t, ep, row_term); break;
+      case 3: ukernel_m<3>(t, ep, row_term); break;
+      case 2: ukernel_m<2>(t, ep, row_term); break;
+      default: ukernel_m<1>(t, ep, row_term); break;
+    }
   }
 }
+
+void ukernel_avx2(const Tile& t, const Epilogue& ep) { panels_avx2(t, 1, 0, t.n, ep); }
 
 // Packs up to 4 rows of A into the S16 domain, layout [g][r][2], 16 k at a time: each row's
 // 16 bytes widen to 8 int16 pairs (dwords), and the 4 x 8 dwords are transposed. Row sums via
@@ -246,7 +288,7 @@ void pack_a_avx2(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void*
 }  // namespace
 
 extern const GemmKernel kGemmAvx2 = {
-    "avx2", kMR, kNR, kKR, DType::S16, DType::S16, cpu::has_avx2, ukernel_avx2, 20, pack_a_avx2,
+    "avx2", kMR, kNR, kKR, DType::S16, DType::S16, cpu::has_avx2, ukernel_avx2, 20, pack_a_avx2, 0, nullptr, panels_avx2,
 };
 
 }  // namespace lowp
