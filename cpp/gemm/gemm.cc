@@ -246,6 +246,10 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
           tile.a_src = a_src;
           tile.a_lda = args.lda;
           tile.a_type = args.a_type;
+          if (mp + 1 < mp_end) {
+            tile.a_next = a_src + static_cast<size_t>(k.mr) * args.lda * a_in_esz;
+            tile.a_next_rows = std::min(k.mr, M - (i0 + k.mr));
+          }
         }
         k.panel_kernel(tile, p_end - p_begin, static_cast<ptrdiff_t>(b_panel_bytes), std::min(N, p_end * k.nr) - j0, ep);
         continue;

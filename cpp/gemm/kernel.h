@@ -51,6 +51,9 @@ struct Tile {
   const void* a_src = nullptr;
   ptrdiff_t a_lda = 0;
   DType a_type = DType::U8;
+  // The A panel this thread runs next, in place (a_lda), when known: a kernel may prefetch it.
+  const void* a_next = nullptr;
+  int a_next_rows = 0;
 };
 
 using UKernelFn = void (*)(const Tile& t, const Epilogue& ep);

@@ -61,8 +61,11 @@ using Acc = __m512i[kMR][2];
 #define LOWP_STORE(r) \
   if (M > r) acc[r][0] = c##r##0, acc[r][1] = c##r##1;
 
+// pf/n_pf: the first n_pf two-group steps each prefetch one cache line from pf onwards (the next
+// A panel, read in place, loaded from L3/memory while this one computes).
 template <int M, bool InPlace>
-LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int groups, Acc& acc) {
+LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int groups, Acc& acc,
+                          const char* pf = nullptr, int n_pf = 0) {
   const ptrdiff_t rs = InPlace ? lda : kKR;                 // row stride
   constexpr int gs = InPlace ? kKR : kAGroupBytes;          // k-group stride
   // Base of rows 3i.. (clamped to the last row: never points past A).
@@ -99,6 +102,14 @@ LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int 
     }
   }
   // Two k-groups per iteration: fewer pointer updates and branches competing with vpdpbusd.
+  if (M > 4) for (const int g_pf = std::min(groups / 2, n_pf) * 2; g < g_pf; g += 2) {
+    _mm_prefetch(pf, _MM_HINT_T0);
+    pf += 64;
+    LOWP_STEP(0, 0)
+    LOWP_STEP(gs, kBGroupBytes)
+    q0 += 2 * gs, q1 += 2 * gs, q2 += 2 * gs, q3 += 2 * gs;
+    b += 2 * kBGroupBytes;
+  }
   if (M > 4) for (; g + 2 <= groups; g += 2) {
     LOWP_STEP(0, 0)
     LOWP_STEP(gs, kBGroupBytes)
@@ -120,9 +131,10 @@ LOWP_INLINE void dot_rows(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int 
 #undef LOWP_STORE
 
 template <bool InPlace>
-LOWP_INLINE void dot_rows_n(int rows, const uint8_t* a, ptrdiff_t lda, const int8_t* b, int groups, Acc& acc) {
+LOWP_INLINE void dot_rows_n(int rows, const uint8_t* a, ptrdiff_t lda, const int8_t* b, int groups, Acc& acc,
+                            const char* pf = nullptr, int n_pf = 0) {
+  if (rows == kMR) return dot_rows<kMR, InPlace>(a, lda, b, groups, acc, pf, n_pf);
   switch (rows) {
-    case 12: return dot_rows<12, InPlace>(a, lda, b, groups, acc);
     case 11: return dot_rows<11, InPlace>(a, lda, b, groups, acc);
     case 10: return dot_rows<10, InPlace>(a, lda, b, groups, acc);
     case 9: return dot_rows<9, InPlace>(a, lda, b, groups, acc);
@@ -190,6 +202,16 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
   if (zb && zb_uniform)
     for (int r = 0; r < rows; ++r)
       row_term[r] = static_cast<int32_t>(0u - static_cast<uint32_t>(zb[t.col0]) * static_cast<uint32_t>(t.row_sums[r]));
+  // Next A panel read in place (dense rows): its lines are prefetched over this panel's tiles,
+  // one per two k-groups (A streams from L3/memory; B stays in L2).
+  const char* pf = nullptr;
+  int pf_per_tile = 0;
+  if (t.a_src && t.a_next && t.a_next_rows > 0 && t.a_lda <= t.kgroups * kKR + 64) {
+    pf = static_cast<const char*>(t.a_next);
+    const ptrdiff_t span = (t.a_next_rows - 1) * t.a_lda + t.kgroups * kKR;
+    const int lines = static_cast<int>((span + 63) / 64);
+    pf_per_tile = (lines + panels - 1) / panels;
+  }
   for (int p = 0; p < panels; ++p) {
     const int j = t.col0 + p * kNR;
     const int n = std::min(kNR, ncols - p * kNR);
@@ -218,10 +240,15 @@ void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const
         for (int r = 0; r < rows; ++r) acc[r][v] = _mm512_add_epi32(cp[v].ct, _mm512_set1_epi32(row_term[r]));
       }
     }
-    if (t.a_src)
-      dot_rows_n<true>(rows, static_cast<const uint8_t*>(t.a_src), t.a_lda, b, t.kgroups, acc);
-    else
+    if (t.a_src) {
+      // Lines beyond one per two k-groups (small K) are prefetched up front.
+      const int steps = rows == kMR ? t.kgroups / 2 : 0;
+      for (int l = steps; l < pf_per_tile; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+      dot_rows_n<true>(rows, static_cast<const uint8_t*>(t.a_src), t.a_lda, b, t.kgroups, acc, pf, pf_per_tile);
+      if (pf) pf += 64 * pf_per_tile;
+    } else {
       dot_rows_n<false>(rows, a, 0, b, t.kgroups, acc);
+    }
     store_tile<Mode>(acc, rows, n, j, cp, c, ldc);
   }
 }
