@@ -31,6 +31,20 @@ class ConvOp final : public Op {
   int nt_;
 };
 
+class OrtFloatConvFinishOp final : public Op {
+ public:
+  OrtFloatConvFinishOp(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels, int nt)
+      : p_(std::move(p)), pixels_(pixels), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_conv_finish(*p_, static_cast<const int32_t*>(in[0]), in[1], out[0], pixels_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const ops::OrtFloatConv> p_;
+  int64_t pixels_;
+  int nt_;
+};
+
 class GemmOp final : public Op {
  public:
   GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt)
@@ -305,6 +319,12 @@ std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeo
   LOWP_CHECK(g.KH == w->KH() && g.KW == w->KW(), "conv geometry does not match the packed weights");
   LOWP_CHECK(g.N >= 1 && g.H >= 1 && g.W >= 1 && g.OH() >= 1 && g.OW() >= 1, "conv geometry gives an empty output");
   return std::unique_ptr<Op>(new ConvOp(std::move(w), g, x_type, zx, std::move(spec), num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
+                                               int num_threads) {
+  LOWP_CHECK(p != nullptr && pixels >= 1, "ort float conv op without parameters or pixels");
+  return std::unique_ptr<Op>(new OrtFloatConvFinishOp(std::move(p), pixels, num_threads));
 }
 
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,

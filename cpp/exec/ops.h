@@ -10,6 +10,7 @@
 #include "lowp/gemm.h"
 #include "ops/conv.h"
 #include "ops/eltwise.h"
+#include "ops/ort_float_conv.h"
 #include "ops/pool.h"
 
 namespace lowp {
@@ -18,6 +19,10 @@ namespace exec {
 // conv2d(*w, g, x, x_type, zx, y, spec): x N x H x W x Cin -> y N x OH x OW x Cout.
 std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeometry& g, DType x_type, int32_t zx,
                               OutputSpec spec, int num_threads);
+// onnxruntime's float32 1x1 conv (ops/ort_float_conv.h) from the exact int32 sums: in[0] acc
+// (pixels x M int32), in[1] x (pixels x K 8-bit) -> out[0] y (pixels x M 8-bit).
+std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
+                                               int num_threads);
 // gemm: x M x K (K = b->K()) -> y M x N.
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
                               int num_threads);

@@ -62,6 +62,26 @@ class NativeProgram {
     prog_.add_op(exec::make_conv(w, g, parse_qtype(x_dtype), zx, spec, num_threads), {x}, {y}, name);
   }
 
+  // onnxruntime's float32 1x1 conv (ops/ort_float_conv.h): the exact int32 conv into an arena
+  // tensor, then the finish op (round, or recompute in float32 near a .5 boundary) into y.
+  void ort_float_conv(int x, int y, const std::vector<int64_t>& xs, const std::string& x_dtype, int32_t zx,
+                      std::shared_ptr<PackedConv> w, std::shared_ptr<ops::OrtFloatConv> p, int num_threads,
+                      const std::string& name) {
+    LOWP_CHECK(xs.size() == 4 && w && p, "ort_float_conv: bad shape or parameters");
+    for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "ort_float_conv: bad input shape");
+    LOWP_CHECK(w->KH() == 1 && w->KW() == 1 && xs[3] == w->Cin() && w->Cin() == p->K && w->Cout() == p->M,
+               "ort_float_conv: weights do not match (1x1, K input channels, M outputs)");
+    LOWP_CHECK(parse_qtype(x_dtype) == p->x_type, "ort_float_conv: input dtype does not match the parameters");
+    const int64_t pixels = xs[0] * xs[1] * xs[2];
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(pixels * xs[3]), "ort_float_conv: input size mismatch");
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(pixels * p->M), "ort_float_conv: output size mismatch");
+    const ConvGeometry g = conv_geometry(*w, xs[0], xs[1], xs[2], {1, 1}, {1, 1}, {0, 0, 0, 0});
+    OutputSpec spec;  // int32 sums, no bias (the finish op adds onnxruntime's float bias)
+    const int acc = prog_.add_tensor(static_cast<size_t>(pixels) * p->M * 4);
+    prog_.add_op(exec::make_conv(w, g, p->x_type, zx, spec, num_threads), {x}, {acc}, name + ":int32");
+    prog_.add_op(exec::make_ort_float_conv_finish(p, pixels, num_threads), {acc, x}, {y}, name);
+  }
+
   void gemm(int x, int y, int M, const std::string& x_dtype, int32_t zx, std::shared_ptr<PackedB> b,
             const std::string& out_dtype, const std::string& rounding, const py::object& bias,
             const py::object& multiplier, const py::object& shift, const py::object& scale, int32_t zero_point,
@@ -346,6 +366,9 @@ void register_program(py::module_& m) {
            py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("rounding"), py::arg("sa"), py::arg("za"),
            py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("qmin"), py::arg("qmax"),
            py::arg("num_threads") = 1, py::arg("name") = "binary")
+      .def("ort_float_conv", &NativeProgram::ort_float_conv, py::arg("x"), py::arg("y"), py::arg("x_shape"),
+           py::arg("x_dtype"), py::arg("x_zero_point"), py::arg("w"), py::arg("params"), py::arg("num_threads") = 0,
+           py::arg("name") = "ort_float_conv")
       .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
            py::arg("name") = "lut")
       .def("pool", &NativeProgram::pool, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("y_shape"),
