@@ -8,8 +8,10 @@
 // requantized, and differs from it by one step where the float32 value lies within rounding error of
 // a .5 boundary. See docs/PERFORMANCE.md "int8-activation exactness".
 //
-// What onnxruntime computes for such a conv (1x1, stride 1, no padding, group 1: MLAS's GemmDirect
-// path, an SGEMM of the filter (M x K) and the NCHW input (K x pixels)):
+// What onnxruntime computes for such a conv (MLAS: 1x1 stride 1 unpadded convs are one SGEMM of the
+// filter (M x K) and the NCHW input (K x pixels), "GemmDirect"; every other shape on x86 expands
+// im2col columns in K order (c, kh, kw) (padding 0.0f) and runs the same SGEMM over them, K block by
+// K block, per group and image ("ExpandThenGemm[Segmented]"); the arithmetic per output is the same):
 //   xf[k] = float(x[k] - zx) * xs                    (DequantizeLinear, one rounding)
 //   wf[m][k] = float(w[m][k] - zw[m]) * ws[m]        (per-channel DequantizeLinear)
 //   bf[m] = float(bias[m]) * bias_scale[m]           (int32 DequantizeLinear)
@@ -17,6 +19,13 @@
 //       block from 0 in k order; the block sums added to c in order (first block: c = sum)
 //   y = c + bf[m]                                    (MlasActivation's bias add, after the GEMM)
 //   q = saturate(round_half_even(y / ys) + zy)       (MlasQuantizeLinear: a division, cvtps2dq)
+// Two MLAS special cases change the per-output arithmetic (MlasSgemmOperation, AVX kernels on x86):
+//   M == 1 (one filter per group: depthwise) -> MlasSgemmKernelM1Avx: per K chunk, groups of four
+//     products (multiply, then add: no FMA) summed left to right, added to the running sum; then a pair,
+//     then a single product.
+//   N == 1 (one output pixel, M >= 2: squeeze-excite 1x1 convs) -> MlasSgemmKernelM1TransposeBAvx: eight
+//     lane sums (lane j: products k = j mod 8, multiply then add), reduced by a tree that depends on
+//     whether the filter row is in a block of 4, 2 or 1 rows (rows taken 4 at a time, then 2, then 1).
 // Measured: zero mismatches against onnxruntime 1.32 on all 1.4 M outputs of MobileNetV2-s8's
 // fifteen float convs (its own inputs), 1 and 2 threads (MLAS splits M / N over threads, never K).
 //
@@ -37,13 +46,17 @@ namespace lowp {
 namespace ops {
 
 struct OrtFloatConv {
-  int M = 0, K = 0;            // output channels, input channels (1x1 kernel)
-  int stride_k = 128;          // MLAS SGEMM K block (mlas_sgemm_stride_k)
+  int M = 0, K = 0;            // output channels, K per group (Cg * KH * KW)
+  // geometry (NHWC input N x H x W x C, output N x OH x OW x M)
+  int H = 1, W = 1, C = 0, KH = 1, KW = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  int group = 1, OH = 1, OW = 1;
+  int stride_k = 128;          // MLAS SGEMM K block (mlas_sgemm_stride_k); M1 mode: the kernel's K chunk
+  int mode = 0;                // 0: FMA SGEMM kernel, 1: M == 1 kernel, 2: N == 1 (transposed B) kernel
   DType x_type = DType::U8, y_type = DType::U8;
   int32_t zx = 0;
   float xs = 1.f, ys = 1.f;
   int32_t zy = 0, qmin = 0, qmax = 255;  // output zero point, clamp range (type range or fused Relu/Clip)
-  std::vector<float> wf;       // M x K: onnxruntime's dequantized weights
+  std::vector<float> wf;       // M x K: onnxruntime's dequantized weights, K in (c, kh, kw) order
   std::vector<float> bf;       // M: onnxruntime's dequantized bias (0 without bias)
   // derived (finalize())
   std::vector<float> xtab;     // 256: dequantized input by raw byte
@@ -52,19 +65,21 @@ struct OrtFloatConv {
   std::vector<float> l1w, maxw;  // M: sum_k |wf| / ys, max_k |wf| / ys (with xs folded in)
   std::vector<float> slack;    // M: bound term from |bf|
   float g = 0.f;               // relative bound coefficient
-  void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc)
+  void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
 };
 
 // MLAS SGEMM's K stride for an (M x K) * (K x N) product, NoTrans A (sgemm.cpp's rule).
 int mlas_sgemm_stride_k(int64_t N, int64_t K);
 
-// acc: pixels x M int32 exact sums (no bias); x: pixels x K raw 8-bit input; y: pixels x M 8-bit.
+// acc: pixels x M int32 exact sums (no bias; pixels = N * OH * OW); x: N x H x W x C raw 8-bit input;
+// y: pixels x M 8-bit.
 // Returns the number of outputs recomputed in float32 (for tests / reports).
 int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
                               int num_threads = 1);
 
-// The float32 chain for one output (p's arithmetic above), returned as the quantized value.
-int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xrow_f, int m);
+// The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
+// 0), returned as the quantized value.
+int32_t ort_float_conv_one(const OrtFloatConv& p, const float* column, int m);
 
 }  // namespace ops
 }  // namespace lowp

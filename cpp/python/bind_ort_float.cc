@@ -11,7 +11,13 @@ namespace {
 
 std::shared_ptr<ops::OrtFloatConv> make_params(const py::array& wf, const py::array& bf, const py::array& ws, float xs,
                                                int32_t zx, const std::string& x_dtype, float ys, int32_t zy,
-                                               const std::string& y_dtype, int32_t qmin, int32_t qmax, int stride_k) {
+                                               const std::string& y_dtype, int32_t qmin, int32_t qmax, int stride_k,
+                                               const std::vector<int>& input_hwc, const std::vector<int>& kernel,
+                                               const std::vector<int>& strides, const std::vector<int>& dilations,
+                                               const std::vector<int>& pads, int group, int mode) {
+  LOWP_CHECK(input_hwc.size() == 3 && kernel.size() == 2 && strides.size() == 2 && dilations.size() == 2 &&
+                 pads.size() == 4,
+             "ort float conv: input_hwc (H, W, C), kernel, strides, dilations (2) and pads (t, l, b, r)");
   LOWP_CHECK(wf.ndim() == 2 && wf.shape(0) >= 1 && wf.shape(1) >= 1 && wf.shape(0) <= INT32_MAX / 4 &&
                  wf.shape(1) <= INT32_MAX / 4,
              "ort float conv: weights must be a non-empty 2-D (M, K) array");
@@ -29,6 +35,21 @@ std::shared_ptr<ops::OrtFloatConv> make_params(const py::array& wf, const py::ar
   p->qmin = qmin;
   p->qmax = qmax;
   p->stride_k = stride_k;
+  p->H = input_hwc[0];
+  p->W = input_hwc[1];
+  p->C = input_hwc[2];
+  p->KH = kernel[0];
+  p->KW = kernel[1];
+  p->sh = strides[0];
+  p->sw = strides[1];
+  p->dh = dilations[0];
+  p->dw = dilations[1];
+  p->pt = pads[0];
+  p->pl = pads[1];
+  p->pb = pads[2];
+  p->pr = pads[3];
+  p->group = group;
+  p->mode = mode;
   p->finalize(to_vector<float>(ws));
   return p;
 }
@@ -36,10 +57,11 @@ std::shared_ptr<ops::OrtFloatConv> make_params(const py::array& wf, const py::ar
 py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::array& x, int num_threads) {
   LOWP_CHECK(dtype_of(acc, "acc") == DType::S32, "ort float conv: acc must be int32");
   LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
-  LOWP_CHECK(acc.ndim() >= 1 && acc.shape(acc.ndim() - 1) == p.M, "ort float conv: acc's last axis must be M");
-  LOWP_CHECK(x.ndim() >= 1 && x.shape(x.ndim() - 1) == p.K, "ort float conv: x's last axis must be K");
+  LOWP_CHECK(acc.ndim() == 4 && acc.shape(1) == p.OH && acc.shape(2) == p.OW && acc.shape(3) == p.M,
+             "ort float conv: acc must be N x OH x OW x M");
+  LOWP_CHECK(x.ndim() == 4 && x.shape(0) == acc.shape(0) && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
+             "ort float conv: x must be N x H x W x C (the geometry given)");
   const int64_t pixels = acc.size() / p.M;
-  LOWP_CHECK(x.size() / p.K == pixels, "ort float conv: acc and x have different pixel counts");
   auto ac = py::array::ensure(acc, py::array::c_style);
   auto xc = py::array::ensure(x, py::array::c_style);
   if (!ac || !xc) throw Error("lowp: cannot make the inputs contiguous");
@@ -62,13 +84,15 @@ void register_ort_float(py::module_& m) {
   py::class_<ops::OrtFloatConv, std::shared_ptr<ops::OrtFloatConv>>(m, "OrtFloatConv")
       .def(py::init(&make_params), py::arg("wf"), py::arg("bf"), py::arg("ws"), py::arg("x_scale"),
            py::arg("x_zero_point"), py::arg("x_dtype"), py::arg("y_scale"), py::arg("y_zero_point"),
-           py::arg("y_dtype"), py::arg("qmin"), py::arg("qmax"), py::arg("stride_k"))
+           py::arg("y_dtype"), py::arg("qmin"), py::arg("qmax"), py::arg("stride_k"), py::arg("input_hwc"),
+           py::arg("kernel"), py::arg("strides"), py::arg("dilations"), py::arg("pads"), py::arg("group"), py::arg("mode") = 0)
+      .def_property_readonly("output_hw", [](const ops::OrtFloatConv& p) { return py::make_tuple(p.OH, p.OW); })
       .def_property_readonly("M", [](const ops::OrtFloatConv& p) { return p.M; })
       .def_property_readonly("K", [](const ops::OrtFloatConv& p) { return p.K; })
       .def_property_readonly("stride_k", [](const ops::OrtFloatConv& p) { return p.stride_k; })
       .def("finish", &finish, py::arg("acc"), py::arg("x"), py::arg("num_threads") = 1,
            "(y, recomputed): onnxruntime's quantized float32 conv result from the exact int32 sums acc "
-           "(pixels x M) and the input x (pixels x K); recomputed = outputs redone in float32");
+           "(N x OH x OW x M) and the NHWC input x; recomputed = outputs redone in float32");
   m.def("mlas_sgemm_stride_k", &ops::mlas_sgemm_stride_k, py::arg("N"), py::arg("K"));
 }
 

@@ -65,17 +65,23 @@ class NativeProgram {
   // onnxruntime's float32 1x1 conv (ops/ort_float_conv.h): the exact int32 conv into an arena
   // tensor, then the finish op (round, or recompute in float32 near a .5 boundary) into y.
   void ort_float_conv(int x, int y, const std::vector<int64_t>& xs, const std::string& x_dtype, int32_t zx,
-                      std::shared_ptr<PackedConv> w, std::shared_ptr<ops::OrtFloatConv> p, int num_threads,
+                      std::shared_ptr<PackedConv> w, const std::vector<int>& strides, const std::vector<int>& dilations,
+                      const std::vector<int>& pads, std::shared_ptr<ops::OrtFloatConv> p, int num_threads,
                       const std::string& name) {
-    LOWP_CHECK(xs.size() == 4 && w && p, "ort_float_conv: bad shape or parameters");
+    LOWP_CHECK(xs.size() == 4 && strides.size() == 2 && dilations.size() == 2 && pads.size() == 4 && w && p,
+               "ort_float_conv: bad shape / strides / dilations / pads or parameters");
     for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "ort_float_conv: bad input shape");
-    LOWP_CHECK(w->KH() == 1 && w->KW() == 1 && xs[3] == w->Cin() && w->Cin() == p->K && w->Cout() == p->M,
-               "ort_float_conv: weights do not match (1x1, K input channels, M outputs)");
+    LOWP_CHECK(xs[1] == p->H && xs[2] == p->W && xs[3] == p->C && xs[3] == w->Cin() && w->Cout() == p->M &&
+                   w->KH() == p->KH && w->KW() == p->KW,
+               "ort_float_conv: input shape or weights do not match the parameters");
     LOWP_CHECK(parse_qtype(x_dtype) == p->x_type, "ort_float_conv: input dtype does not match the parameters");
-    const int64_t pixels = xs[0] * xs[1] * xs[2];
-    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(pixels * xs[3]), "ort_float_conv: input size mismatch");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]),
+               "ort_float_conv: input size mismatch");
+    const ConvGeometry g = conv_geometry(*w, xs[0], xs[1], xs[2], strides, dilations, pads);
+    LOWP_CHECK(g.OH() == p->OH && g.OW() == p->OW && g.sh == p->sh && g.sw == p->sw && g.pt == p->pt && g.pl == p->pl,
+               "ort_float_conv: geometry does not match the parameters");
+    const int64_t pixels = xs[0] * g.OH() * g.OW();
     LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(pixels * p->M), "ort_float_conv: output size mismatch");
-    const ConvGeometry g = conv_geometry(*w, xs[0], xs[1], xs[2], {1, 1}, {1, 1}, {0, 0, 0, 0});
     OutputSpec spec;  // int32 sums, no bias (the finish op adds onnxruntime's float bias)
     const int acc = prog_.add_tensor(static_cast<size_t>(pixels) * p->M * 4);
     prog_.add_op(exec::make_conv(w, g, p->x_type, zx, spec, num_threads), {x}, {acc}, name + ":int32");
@@ -367,7 +373,8 @@ void register_program(py::module_& m) {
            py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("qmin"), py::arg("qmax"),
            py::arg("num_threads") = 1, py::arg("name") = "binary")
       .def("ort_float_conv", &NativeProgram::ort_float_conv, py::arg("x"), py::arg("y"), py::arg("x_shape"),
-           py::arg("x_dtype"), py::arg("x_zero_point"), py::arg("w"), py::arg("params"), py::arg("num_threads") = 0,
+           py::arg("x_dtype"), py::arg("x_zero_point"), py::arg("w"), py::arg("strides"), py::arg("dilations"),
+           py::arg("pads"), py::arg("params"), py::arg("num_threads") = 0,
            py::arg("name") = "ort_float_conv")
       .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
            py::arg("name") = "lut")

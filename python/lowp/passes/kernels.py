@@ -310,6 +310,8 @@ def _make_qconv(a, num_threads=0):
     qmin, qmax = int(a["qmin"]), int(a["qmax"])
     threads = num_threads or None
     mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    if a.get("ort_float"):
+        return _ort_float_conv(QLC, a, num_threads)
     conv = QLC(np.asarray(a["w"]), np.asarray(a["w_scale"], np.float32), np.asarray(a["w_zero_point"]), a.get("bias"),
                strides=list(a["strides"]), pads=None if mode != "NOTSET" else list(a["pads"]),
                dilations=list(a["dilations"]), group=int(a["group"]), auto_pad=mode,
@@ -371,6 +373,79 @@ def _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads):
         packed = conv.packed()
         nb.op([x], [y], lambda P, S: P.conv(S(x), S(y), list(shp), xdt.name, zx, packed, list(s), list(d), list(p),
                                             out_dt, num_threads=threads, name=f"QConv({y})", **rq))
+        return True
+
+    return with_native(run, desc)
+
+
+def _ort_float_conv(QLC, a, num_threads=0):
+    """A QDQ conv onnxruntime runs in float32 (qdq.py ort_runs_float): the exact int32 conv, then
+    lowp.OrtFloatConv.finish (ops/ort_float_conv.h), which rounds each sum as onnxruntime's float32
+    DQ -> Conv -> Q does (recomputing that chain where the exact value lies near a .5 boundary)."""
+    from .. import _lowp
+
+    w = np.asarray(a["w"])
+    M, group = int(w.shape[0]), int(a["group"])
+    K = int(np.prod(w.shape[1:]))
+    ws = np.asarray(a["w_scale"], np.float32).reshape(-1)
+    wz = np.asarray(a["w_zero_point"]).reshape(-1)
+    # onnxruntime's per-channel DequantizeLinear of the weights, float(w - zw) * ws (one float32 rounding),
+    # rows in its im2col K order (c, kh, kw) = OIHW
+    wf = ((w.reshape(M, K).astype(np.int32) - wz.astype(np.int32)[:, None]).astype(np.float32) * ws[:, None])
+    wf = np.ascontiguousarray(wf, np.float32)
+    bf = np.ascontiguousarray(np.asarray(a["bias_f"], np.float32).reshape(-1))
+    xdt = np.asarray(a["x_zero_point"]).dtype
+    ydt = np.asarray(a["y_zero_point"]).dtype
+    xs, zx = float(np.float32(a["x_scale"])), int(a["x_zero_point"])
+    ys, zy = float(np.float32(a["y_scale"])), int(a["y_zero_point"])
+    qmin, qmax = int(a["qmin"]), int(a["qmax"])
+    mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    conv = QLC(w, None, wz if wz.size > 1 else wz[0], None, strides=list(a["strides"]),
+               pads=None if mode != "NOTSET" else list(a["pads"]), dilations=list(a["dilations"]), group=group,
+               auto_pad=mode, kernel_shape=list(a["kernel_shape"]), layout="NHWC")
+    resolve = _convops._resolve_geometry
+    geo_kw = dict(strides=list(a["strides"]), pads=list(a["pads"]) if mode == "NOTSET" else None,
+                  dilations=list(a["dilations"]), auto_pad=mode)
+    k_hw = tuple(int(v) for v in a["kernel_shape"])
+    cin = conv.in_channels
+    threads = num_threads or 0
+    params: dict = {}
+
+    def params_for(hw):
+        p = params.get(hw)
+        if p is None:
+            st, dl, pd = (list(v) for v in resolve(hw, k_hw, **geo_kw))
+            oh = (hw[0] + pd[0] + pd[2] - dl[0] * (k_hw[0] - 1) - 1) // st[0] + 1
+            ow = (hw[1] + pd[1] + pd[3] - dl[1] * (k_hw[1] - 1) - 1) // st[1] + 1
+            # MLAS runs one SGEMM per image and group (one thread): its K block follows N = OH * OW; one
+            # filter per group (depthwise) or one output pixel select its M == 1 / N == 1 kernels
+            sk = _lowp.mlas_sgemm_stride_k(oh * ow, K)
+            gemm_direct = k_hw == (1, 1) and list(st) == [1, 1] and not any(pd)
+            mode = 1 if M // group == 1 else (2 if oh * ow == 1 else 0)
+            if mode == 1 and gemm_direct:
+                sk = K  # MlasGemm's M == 1 kernel over all of K (the conv splits K only when it expands)
+            p = params[hw] = (_lowp.OrtFloatConv(wf, bf, ws, xs, zx, xdt.name, ys, zy, ydt.name, qmin, qmax, sk,
+                                                 [hw[0], hw[1], cin], list(k_hw), st, dl, pd, group, mode),
+                              st, dl, pd)
+        return p
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype != xdt or x.ndim != 4 or x.shape[3] != cin:
+            raise ValueError(f"lowp: Conv expects a {xdt} NHWC tensor with {cin} channels, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        x = np.ascontiguousarray(x)
+        p, st, dl, pd = params_for((int(x.shape[1]), int(x.shape[2])))
+        acc = _lowp.conv2d(x, zx, conv.packed(), st, dl, pd, "int32", num_threads=threads)
+        return (p.finish(acc, x, num_threads=threads)[0],)
+
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != xdt or len(shp) != 4 or shp[3] != cin:
+            return False
+        (p, st, dl, pd), packed = params_for((int(shp[1]), int(shp[2]))), conv.packed()
+        nb.op([x], [y], lambda P, S: P.ort_float_conv(S(x), S(y), list(shp), xdt.name, zx, packed, st, dl, pd, p,
+                                                      num_threads=threads, name=f"QConvOrtFloat({y})"))
         return True
 
     return with_native(run, desc)

@@ -134,6 +134,8 @@ def expand_qoperator(g: Graph) -> None:
             q(f, ys, yz, n.outputs[0])
         else:
             out.append(n)
+            continue
+        g.qoperator_expanded = True  # onnxruntime runs these as given (no QDQ s8->u8 rewrite): see ort_runs_float
     g.nodes = out
 
 
@@ -168,6 +170,47 @@ class _Ctx:
         if z is None:
             return None
         return p.inputs[0], np.float32(s), z
+
+    def s8_to_u8(self, qname):
+        """Whether onnxruntime (x86) rewrites the int8 tensor `qname`'s Q -> DQ pair to uint8.
+
+        onnxruntime's QDQS8ToU8Transformer converts an int8 QuantizeLinear -> DequantizeLinear pair (zero
+        points constant, scalar, equal) to uint8 only when the Q has exactly one output edge, to a DQ, and
+        does not produce a graph output. It runs after EnsureUniqueDQForNodeUnit, which gives every consumer
+        of a shared DQ its own copy, so a DQ with several consumers also leaves its Q int8."""
+        q = self.prod.get(qname)
+        if q is None or q.op != "QuantizeLinear" or q.domain != "" or qname in self.outputs:
+            return False
+        cs = self.cons.get(qname, [])
+        if len(cs) != 1 or cs[0] is None or cs[0].op != "DequantizeLinear" or cs[0].domain != "":
+            return False
+        dq = cs[0]
+        if len(self.cons.get(dq.outputs[0], [])) != 1:
+            return False
+        zq = _scalar(self.g, q.inputs[2]) if len(q.inputs) > 2 and q.inputs[2] else None
+        zd = _scalar(self.g, dq.inputs[2]) if len(dq.inputs) > 2 and dq.inputs[2] else None
+        return (zq is not None and zd is not None and np.asarray(zq).dtype == np.int8
+                and np.asarray(zd).dtype == np.int8 and int(zq) == int(zd))
+
+    def ort_runs_float(self, x_name, x_zp, y_name, y_zp, int8_allowed):
+        """Whether onnxruntime (x86) leaves the QDQ node unit from 8-bit x_name to 8-bit y_name in float32
+        (DequantizeLinear -> float op -> QuantizeLinear) instead of fusing it into an integer QLinear op.
+
+        After its s8->u8 rewrite (s8_to_u8) the QDQ selectors require the activation input and output to
+        have the same type, and for Conv / MatMul an int8 activation only where int8 is allowed (not on
+        x86-64: measured with onnxruntime 1.32, an all-int8 DQ -> Conv -> Q stays float). A tensor left
+        int8 (shared by several consumers, a graph input, ...) next to a rewritten one fails that.
+        Only for QDQ models as given: QOperator models run their QLinear ops as they are."""
+        if getattr(self.g, "qoperator_expanded", False):
+            return False
+
+        def eff(name, zp):
+            if np.asarray(zp).dtype != np.int8:
+                return "u8"
+            return "u8" if self.s8_to_u8(name) else "s8"
+
+        tx, ty = eff(x_name, x_zp), eff(y_name, y_zp)
+        return tx != ty or (tx == "s8" and not int8_allowed)
 
     def q_after(self, name):
         """The single per-tensor Q consuming `name` (returns (node, scale, zp))."""
@@ -309,18 +352,26 @@ def _fuse_conv(ctx, n):
     if ws.size != 1 and waxis % wq.ndim != 0:
         return None
     bias = None
+    bias_f = None
     if len(n.inputs) > 2 and n.inputs[2]:
         b = ctx.qconst(n.inputs[2])
         if b is None or np.asarray(b[0]).dtype != np.int32 or (b[2] is not None and np.any(np.asarray(b[2]) != 0)):
             return None
         bias = np.asarray(b[0], np.int32).reshape(-1)
+        # onnxruntime's float bias: DequantizeLinear of the int32 bias, float(b) * scale in float32
+        bias_f = (bias.astype(np.float32) * np.asarray(b[1], np.float32).reshape(-1)).astype(np.float32)
     r = ctx.q_after_act(n.outputs[0])
     if r is None:
         return None
     qn, s, z, lo, hi, absorbed = r
     O = wq.shape[0]
     kh, kw = wq.shape[2:]
-    attrs = dict(
+    extra = {}
+    if ctx.ort_runs_float(x[0], x[2], qn.outputs[0], z, int8_allowed=False):
+        # onnxruntime runs this conv as DQ -> float32 Conv (MLAS SGEMM) -> Q: lowp reproduces that float32
+        # arithmetic from its exact integer sums (ops/ort_float_conv.h).
+        extra = dict(ort_float=True, bias_f=bias_f if bias_f is not None else np.zeros(O, np.float32))
+    attrs = dict(**extra,
         w=np.asarray(wq), w_scale=_per_channel(ws, O).astype(np.float32),
         w_zero_point=_per_channel(wz if wz is not None else np.zeros(1, wq.dtype), O).astype(wq.dtype),
         bias=bias, strides=list(n.attrs.get("strides", [1, 1])), dilations=list(n.attrs.get("dilations", [1, 1])),
