@@ -45,6 +45,22 @@ class OrtFloatConvFinishOp final : public Op {
   int nt_;
 };
 
+class OrtFloatConv1x1Op final : public Op {
+ public:
+  OrtFloatConv1x1Op(std::shared_ptr<const ops::OrtFloatConv> p, std::shared_ptr<const PackedConv> w, int64_t pixels,
+                    int nt)
+      : p_(std::move(p)), w_(std::move(w)), pixels_(pixels), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_conv_1x1(*p_, *w_, in[0], out[0], pixels_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const ops::OrtFloatConv> p_;
+  std::shared_ptr<const PackedConv> w_;
+  int64_t pixels_;
+  int nt_;
+};
+
 class GemmOp final : public Op {
  public:
   GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt)
@@ -325,6 +341,12 @@ std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFlo
                                                int num_threads) {
   LOWP_CHECK(p != nullptr && pixels >= 1, "ort float conv op without parameters or pixels");
   return std::unique_ptr<Op>(new OrtFloatConvFinishOp(std::move(p), pixels, num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatConv> p,
+                                            std::shared_ptr<const PackedConv> w, int64_t pixels, int num_threads) {
+  LOWP_CHECK(p != nullptr && w != nullptr && pixels >= 1, "ort float 1x1 conv op without parameters or pixels");
+  return std::unique_ptr<Op>(new OrtFloatConv1x1Op(std::move(p), std::move(w), pixels, num_threads));
 }
 
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,

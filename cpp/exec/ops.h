@@ -23,6 +23,10 @@ std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeo
 // (pixels x M int32), in[1] x (pixels x K 8-bit) -> out[0] y (pixels x M 8-bit).
 std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
                                                int num_threads);
+// The same for a 1x1 stride-1 unpadded single-group conv in one op (ops::ort_float_conv_1x1):
+// in[0] x (pixels x K 8-bit) -> out[0] y (pixels x M 8-bit), int32 sums per chunk in a thread buffer.
+std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatConv> p,
+                                            std::shared_ptr<const PackedConv> w, int64_t pixels, int num_threads);
 // gemm: x M x K (K = b->K()) -> y M x N.
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
                               int num_threads);

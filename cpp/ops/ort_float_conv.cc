@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "ops/conv.h"
 #include "ops/quantize.h"
+#include "runtime/cpu.h"
 #include "runtime/thread_pool.h"
 
 namespace lowp {
@@ -86,6 +88,14 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
     bt[m] = static_cast<float>(static_cast<double>(bf[m]) / ys);
     slack[m] = static_cast<float>(g * std::fabs(static_cast<double>(bf[m])) / ys + 1e-30);
   }
+  wt.clear();
+  Mpad = 0;
+  if (mode == 0 && group == 1) {
+    Mpad = (M + 15) / 16 * 16;
+    wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    for (int m = 0; m < M; ++m)
+      for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
+  }
 }
 
 namespace {
@@ -137,6 +147,57 @@ float sum_m1t(const float* w, const float* xf, int K, int block) {
 
 }  // namespace
 
+void ort_float_blocks_ref(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks, float* y) {
+  for (int i = 0; i < nblocks; ++i)
+    for (int l = 0; l < 16; ++l) {
+      const int m = m0[i] + l;
+      y[16 * i + l] =
+          m < p.M ? sum_fma(p.wf.data() + static_cast<size_t>(m) * p.K, columns[i], p.K, p.stride_k) : 0.f;
+    }
+}
+
+int ort_float_check_ref(const OrtFloatConv& p, const int32_t* a, int m0, int m1, float fl1, float fmx, void* y_row,
+                        int* flagged) {
+  const bool s8out = p.y_type == DType::S8;
+  int nf = 0;
+  for (int m = m0; m < m1; ++m) {
+    float t = static_cast<float>(a[m]) * p.sc[m] + p.bt[m];
+    t = std::min(std::max(t, -4194304.f), 4194304.f);
+    const float rr = (t + 12582912.f) - 12582912.f;  // nearest integer, ties to even (|t| < 2^22)
+    const float d = std::fabs(t - rr);
+    const float S = std::min(fl1 * p.maxw[m], fmx * p.l1w[m]);
+    const float B = p.g * S + p.slack[m];
+    const int32_t qr = static_cast<int32_t>(rr) + p.zy;
+    const int32_t q = std::min(std::max(qr, p.qmin), p.qmax);
+    if (s8out)
+      static_cast<int8_t*>(y_row)[m] = static_cast<int8_t>(q);
+    else
+      static_cast<uint8_t*>(y_row)[m] = static_cast<uint8_t>(q);
+    // Within B of a .5 boundary: onnxruntime may round to qr - 1 or qr + 1 instead, unless the clamp
+    // maps qr - 1 .. qr + 1 to one value anyway (B < 0.5 keeps its result within them).
+    const bool clamped = B < 0.5f && (qr - 1 >= p.qmax || qr + 1 <= p.qmin);
+    flagged[nf] = m;
+    nf += (0.5f - d <= B && !clamped) ? 1 : 0;
+  }
+  return nf;
+}
+
+OrtFloatCheckFn ort_float_check_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_check_avx512;
+  if (cpu::has_avx2()) return ort_float_check_avx2;
+#endif
+  return ort_float_check_ref;
+}
+
+OrtFloatBlocksFn ort_float_blocks_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_blocks_avx512;
+  if (cpu::has_avx2()) return ort_float_blocks_avx2;
+#endif
+  return ort_float_blocks_ref;
+}
+
 int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {
   const float* w = p.wf.data() + static_cast<size_t>(m) * p.K;
   float c;
@@ -155,80 +216,177 @@ int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {
   return std::min(std::max(q, p.qmin), p.qmax);
 }
 
-int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
-                              int num_threads) {
+namespace {
+
+// sum and max of |x[c] - zx| over n bytes, added to l1 / maxed into mx (a loop the compiler vectorizes)
+template <typename T>
+inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  int32_t s = 0, m = 0;
+  for (int c = 0; c < n; ++c) {
+    int32_t d = static_cast<int32_t>(xp[c]) - zx;
+    d = d < 0 ? -d : d;
+    s += d;
+    m = m > d ? m : d;
+  }
+  l1 += s;
+  mx = mx > m ? mx : m;
+}
+
+// Pixels [p0, p1) of the output; acc points at pixel p0's sums.
+int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t p0, int64_t p1,
+                     OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
   const int M = p.M, K = p.K, C = p.C, G = p.group, Cg = C / G, Mg = M / G, taps = p.KH * p.KW;
+  const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
   const bool s8out = p.y_type == DType::S8;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  constexpr int64_t kChunk = 32;  // pixels per task
-  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-  std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
-  auto body = [&](int task, int) {
-    std::vector<int> flagged(Mg);
-    std::vector<float> col(K);
-    std::vector<int64_t> tap(taps);  // input offset of each (kh, kw) tap, -1 in the padding
-    const int64_t p0 = task * kChunk, p1 = std::min(pixels, p0 + kChunk);
-    int64_t redo = 0;
-    for (int64_t px = p0; px < p1; ++px) {
-      const int64_t n = px / opix, r = px % opix, oh = r / p.OW, ow = r % p.OW;
+  constexpr int kSlots = 16;  // pixel columns held for one batch of block recomputes
+  struct Redo {
+    int64_t px;
+    int m, pair;
+  };
+  thread_local std::vector<int> flagged, pm0;
+  thread_local std::vector<float> col, ybl;
+  thread_local std::vector<const float*> pcol;
+  thread_local std::vector<Redo> redos;
+  thread_local std::vector<int64_t> tap;  // input offset of each (kh, kw) tap, -1 in the padding
+  flagged.resize(Mg);
+  col.resize(static_cast<size_t>(vec ? kSlots : 1) * K);
+  tap.resize(taps);
+  pcol.clear();
+  pm0.clear();
+  redos.clear();
+  int slots = 0;
+  auto store = [&](int64_t px, int m, int32_t q) {
+    if (s8out)
+      static_cast<int8_t*>(y)[px * M + m] = static_cast<int8_t>(q);
+    else
+      static_cast<uint8_t*>(y)[px * M + m] = static_cast<uint8_t>(q);
+  };
+  auto flush = [&]() {
+    if (pm0.empty()) return;
+    ybl.resize(pm0.size() * 16);
+    blocks_fn(p, pcol.data(), pm0.data(), static_cast<int>(pm0.size()), ybl.data());
+    for (const Redo& r : redos) {
+      const int32_t q = quantize_one(ybl[16 * r.pair + (r.m & 15)] + p.bf[r.m], p.ys, p.zy, type_min(p.y_type),
+                                     type_max(p.y_type));
+      store(r.px, r.m, std::min(std::max(q, p.qmin), p.qmax));
+    }
+    pcol.clear();
+    pm0.clear();
+    redos.clear();
+    slots = 0;
+  };
+  int64_t redo = 0;
+  const bool pointwise = taps == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0;
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;  // pixel p0, then stepped
+  for (int64_t px = p0; px < p1; ++px) {
+    if (pointwise) {
+      tap[0] = px * C;
+    } else {
       for (int kh = 0; kh < p.KH; ++kh)
         for (int kw = 0; kw < p.KW; ++kw) {
           const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
           const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
           tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
         }
-      for (int gi = 0; gi < G; ++gi) {
-        // per-pixel norms of the patch (x - zx), padding 0
-        int32_t l1 = 0, mx = 0;
-        for (int t = 0; t < taps; ++t) {
-          if (tap[t] < 0) continue;
-          const int64_t base = tap[t] + static_cast<int64_t>(gi) * Cg;
-          for (int c = 0; c < Cg; ++c) {
-            const int32_t d = std::abs(raw(x, p.x_type, base + c) - p.zx);
-            l1 += d;
-            mx = std::max(mx, d);
-          }
+      if (++ow == p.OW) {
+        ow = 0;
+        if (++oh == p.OH) {
+          oh = 0;
+          ++n;
         }
-        const float fl1 = static_cast<float>(l1), fmx = static_cast<float>(mx);
-        const int32_t* a = acc + px * M;
-        int nf = 0;
-        for (int m = gi * Mg; m < (gi + 1) * Mg; ++m) {
-          float t = static_cast<float>(a[m]) * p.sc[m] + p.bt[m];
-          t = std::min(std::max(t, -4194304.f), 4194304.f);
-          const float rr = (t + 12582912.f) - 12582912.f;  // nearest integer, ties to even (|t| < 2^22)
-          const float d = std::fabs(t - rr);
-          const float S = std::min(fl1 * p.maxw[m], fmx * p.l1w[m]);
-          const float B = p.g * S + p.slack[m];
-          const int32_t qr = static_cast<int32_t>(rr) + p.zy;
-          const int32_t q = std::min(std::max(qr, p.qmin), p.qmax);
-          if (s8out)
-            static_cast<int8_t*>(y)[px * M + m] = static_cast<int8_t>(q);
-          else
-            static_cast<uint8_t*>(y)[px * M + m] = static_cast<uint8_t>(q);
-          // Within B of a .5 boundary: onnxruntime may round to qr - 1 or qr + 1 instead, unless the
-          // clamp maps qr - 1 .. qr + 1 to one value anyway (B < 0.5 keeps its result within them).
-          const bool clamped = B < 0.5f && (qr - 1 >= p.qmax || qr + 1 <= p.qmin);
-          flagged[nf] = m;
-          nf += (0.5f - d <= B && !clamped) ? 1 : 0;
-        }
-        if (nf == 0) continue;
-        // the im2col column of this pixel and group in onnxruntime's K order (c, kh, kw)
-        for (int c = 0; c < Cg; ++c)
-          for (int t = 0; t < taps; ++t)
-            col[c * taps + t] = tap[t] < 0 ? 0.f
-                                           : p.xtab[static_cast<uint8_t>(raw(x, p.x_type, tap[t] + gi * Cg + c))];
-        for (int i = 0; i < nf; ++i) {
-          const int m = flagged[i];
-          const int32_t q = ort_float_conv_one(p, col.data(), m);
-          if (s8out)
-            static_cast<int8_t*>(y)[px * M + m] = static_cast<int8_t>(q);
-          else
-            static_cast<uint8_t*>(y)[px * M + m] = static_cast<uint8_t>(q);
-        }
-        redo += nf;
       }
     }
-    recomputed[task] = redo;
+    void* yrow = s8out ? static_cast<void*>(static_cast<int8_t*>(y) + px * M)
+                       : static_cast<void*>(static_cast<uint8_t*>(y) + px * M);
+    for (int gi = 0; gi < G; ++gi) {
+      // per-pixel norms of the patch (x - zx), padding 0
+      int32_t l1 = 0, mx = 0;
+      for (int t = 0; t < taps; ++t) {
+        if (tap[t] < 0) continue;
+        const int64_t base = tap[t] + static_cast<int64_t>(gi) * Cg;
+        if (p.x_type == DType::S8)
+          patch_norms(static_cast<const int8_t*>(x) + base, Cg, p.zx, l1, mx);
+        else
+          patch_norms(static_cast<const uint8_t*>(x) + base, Cg, p.zx, l1, mx);
+      }
+      const int nf = check_fn(p, acc + (px - p0) * M, gi * Mg, (gi + 1) * Mg, static_cast<float>(l1),
+                              static_cast<float>(mx), yrow, flagged.data());
+      if (nf == 0) continue;
+      redo += nf;
+      if (vec && slots == kSlots) flush();
+      // the im2col column of this pixel and group in onnxruntime's K order (c, kh, kw)
+      float* cl = col.data() + static_cast<size_t>(vec ? slots : 0) * K;
+      for (int c = 0; c < Cg; ++c)
+        for (int t = 0; t < taps; ++t)
+          cl[c * taps + t] = tap[t] < 0 ? 0.f : p.xtab[static_cast<uint8_t>(raw(x, p.x_type, tap[t] + gi * Cg + c))];
+      if (!vec) {
+        for (int i = 0; i < nf; ++i) store(px, flagged[i], ort_float_conv_one(p, cl, flagged[i]));
+        continue;
+      }
+      ++slots;
+      for (int i = 0; i < nf; ++i) {
+        const int m = flagged[i], b = m & ~15;  // flagged is ascending
+        if (pm0.empty() || pcol.back() != cl || pm0.back() != b) {
+          pcol.push_back(cl);
+          pm0.push_back(b);
+        }
+        redos.push_back(Redo{px, m, static_cast<int>(pm0.size()) - 1});
+      }
+    }
+  }
+  flush();
+  return redo;
+}
+
+}  // namespace
+
+int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
+                              int num_threads, OrtFloatBlocksFn blocks_fn) {
+  if (blocks_fn == nullptr) blocks_fn = ort_float_blocks_kernel();
+  const OrtFloatCheckFn check_fn = ort_float_check_kernel();
+  constexpr int64_t kChunk = 32;  // pixels per task
+  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
+  std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
+  auto body = [&](int task, int) {
+    const int64_t p0 = task * kChunk, p1 = std::min(pixels, p0 + kChunk);
+    recomputed[task] = finish_range(p, acc + p0 * p.M, x, y, p0, p1, blocks_fn, check_fn);
+  };
+  if (tasks <= 1 || num_threads == 1) {
+    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  }
+  int64_t total = 0;
+  for (int64_t r : recomputed) total += r;
+  return total;
+}
+
+int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
+                           int num_threads) {
+  LOWP_CHECK(p.KH == 1 && p.KW == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0 &&
+                 p.group == 1 && w.KH() == 1 && w.KW() == 1 && w.Cin() == p.C && w.Cout() == p.M,
+             "ort float conv: the fused path is for 1x1 stride-1 unpadded single-group convs");
+  const OrtFloatBlocksFn blocks_fn = ort_float_blocks_kernel();
+  const OrtFloatCheckFn check_fn = ort_float_check_kernel();
+  // Pixel rows are independent: the int32 sums of a chunk stay in cache until its finish pass.
+  const int64_t chunk = std::max<int64_t>(16, std::min<int64_t>(512, (64 * 1024) / std::max(1, p.M)));
+  const int64_t tasks = (pixels + chunk - 1) / chunk;
+  std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
+  auto body = [&](int task, int) {
+    const int64_t p0 = task * chunk, p1 = std::min(pixels, p0 + chunk);
+    thread_local std::vector<int32_t> acc;
+    acc.resize(static_cast<size_t>(p1 - p0) * p.M);
+    ConvGeometry g;
+    g.N = 1;
+    g.H = 1;
+    g.W = static_cast<int>(p1 - p0);
+    const size_t xo = static_cast<size_t>(p0) * p.C;
+    const void* xp = p.x_type == DType::S8 ? static_cast<const void*>(static_cast<const int8_t*>(x) + xo)
+                                           : static_cast<const void*>(static_cast<const uint8_t*>(x) + xo);
+    OutputSpec spec;  // int32, no bias
+    conv2d(w, g, xp, p.x_type, p.zx, acc.data(), spec, 1);
+    recomputed[task] = finish_range(p, acc.data(), x, y, p0, p1, blocks_fn, check_fn);
   };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

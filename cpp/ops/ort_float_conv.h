@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "lowp/types.h"
+#include "ops/conv.h"
 
 namespace lowp {
 namespace ops {
@@ -64,9 +65,40 @@ struct OrtFloatConv {
   std::vector<float> bt;       // M: bf[m] / ys
   std::vector<float> l1w, maxw;  // M: sum_k |wf| / ys, max_k |wf| / ys (with xs folded in)
   std::vector<float> slack;    // M: bound term from |bf|
+  std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16)
+  int Mpad = 0;
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
 };
+
+// Mode 0, group 1: the pre-bias float32 sums of 16-channel blocks i (channels m0[i] .. m0[i] + 15,
+// m0[i] % 16 == 0, of the pixel whose column (K floats) is columns[i]), in onnxruntime's order (each lane
+// an FMA chain per K block, blocks added), into y[16 * i + lane]. Lanes are independent, so every width
+// gives the same bits; blocks of different pixels run as independent chains.
+using OrtFloatBlocksFn = void (*)(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks,
+                                  float* y);
+void ort_float_blocks_ref(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks, float* y);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_blocks_avx2(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks, float* y);
+void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks,
+                             float* y);
+#endif
+OrtFloatBlocksFn ort_float_blocks_kernel();  // the widest compiled and supported one
+
+// The fast path of one pixel's outputs m0 .. m1-1: y_row[m] = round(exact value) (clamped), and the
+// channels within the bound of a .5 boundary appended (ascending) to `flagged`; returns how many.
+// l1x / maxx: the pixel's patch norms sum |x - zx| and max |x - zx|. Every width gives the same bits.
+using OrtFloatCheckFn = int (*)(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x,
+                                float maxx, void* y_row, int* flagged);
+int ort_float_check_ref(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x, float maxx,
+                        void* y_row, int* flagged);
+#if defined(__x86_64__) || defined(_M_X64)
+int ort_float_check_avx2(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x, float maxx,
+                         void* y_row, int* flagged);
+int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x, float maxx,
+                           void* y_row, int* flagged);
+#endif
+OrtFloatCheckFn ort_float_check_kernel();
 
 // MLAS SGEMM's K stride for an (M x K) * (K x N) product, NoTrans A (sgemm.cpp's rule).
 int mlas_sgemm_stride_k(int64_t N, int64_t K);
@@ -74,8 +106,14 @@ int mlas_sgemm_stride_k(int64_t N, int64_t K);
 // acc: pixels x M int32 exact sums (no bias; pixels = N * OH * OW); x: N x H x W x C raw 8-bit input;
 // y: pixels x M 8-bit.
 // Returns the number of outputs recomputed in float32 (for tests / reports).
+// blocks_fn: the SIMD kernel for mode 0 (nullptr: ort_float_blocks_kernel()); every kernel gives the same bits.
 int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
-                              int num_threads = 1);
+                              int num_threads = 1, OrtFloatBlocksFn blocks_fn = nullptr);
+
+// 1x1 stride-1 unpadded single-group convs in one pass: per chunk of pixels the exact int32 sums
+// (conv2d with `w`, the same weights as p.wf) into a per-thread buffer, then the finish pass.
+int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
+                           int num_threads = 1);
 
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.

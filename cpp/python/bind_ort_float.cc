@@ -4,6 +4,7 @@
 
 #include "ops/ort_float_conv.h"
 #include "python/common.h"
+#include "runtime/cpu.h"
 
 namespace lowp {
 
@@ -54,7 +55,29 @@ std::shared_ptr<ops::OrtFloatConv> make_params(const py::array& wf, const py::ar
   return p;
 }
 
-py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::array& x, int num_threads) {
+ops::OrtFloatBlocksFn blocks_kernel(const std::string& name) {
+  if (name.empty()) return ops::ort_float_blocks_kernel();
+  if (name == "ref") return ops::ort_float_blocks_ref;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (name == "avx2" && cpu::has_avx2()) return ops::ort_float_blocks_avx2;
+  if (name == "avx512" && cpu::has_avx512bw()) return ops::ort_float_blocks_avx512;
+#endif
+  throw Error("lowp: ort float conv kernel '" + name + "' is not available on this machine");
+}
+
+py::list kernel_names() {
+  py::list out;
+  out.append("ref");
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx2()) out.append("avx2");
+  if (cpu::has_avx512bw()) out.append("avx512");
+#endif
+  return out;
+}
+
+py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::array& x, int num_threads,
+                 const std::string& kernel) {
+  const ops::OrtFloatBlocksFn fn = blocks_kernel(kernel);
   LOWP_CHECK(dtype_of(acc, "acc") == DType::S32, "ort float conv: acc must be int32");
   LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
   LOWP_CHECK(acc.ndim() == 4 && acc.shape(1) == p.OH && acc.shape(2) == p.OW && acc.shape(3) == p.M,
@@ -73,7 +96,26 @@ py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::arr
     const void* xp = xc.data();
     void* yp = y.mutable_data();
     py::gil_scoped_release nogil;
-    if (pixels > 0) redo = ops::ort_float_conv_finish(p, a, xp, yp, pixels, num_threads);
+    if (pixels > 0) redo = ops::ort_float_conv_finish(p, a, xp, yp, pixels, num_threads, fn);
+  }
+  return py::make_tuple(y, redo);
+}
+
+py::tuple run_1x1(const ops::OrtFloatConv& p, const PackedConv& w, const py::array& x, int num_threads) {
+  LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
+  LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
+             "ort float conv: x must be N x H x W x C (the geometry given)");
+  auto xc = py::array::ensure(x, py::array::c_style);
+  if (!xc) throw Error("lowp: cannot make the input contiguous");
+  py::array y(np_dtype(p.y_type), {x.shape(0), static_cast<py::ssize_t>(p.OH), static_cast<py::ssize_t>(p.OW),
+                                   static_cast<py::ssize_t>(p.M)});
+  const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
+  int64_t redo = 0;
+  {
+    const void* xp = xc.data();
+    void* yp = y.mutable_data();
+    py::gil_scoped_release nogil;
+    if (pixels > 0) redo = ops::ort_float_conv_1x1(p, w, xp, yp, pixels, num_threads);
   }
   return py::make_tuple(y, redo);
 }
@@ -90,9 +132,12 @@ void register_ort_float(py::module_& m) {
       .def_property_readonly("M", [](const ops::OrtFloatConv& p) { return p.M; })
       .def_property_readonly("K", [](const ops::OrtFloatConv& p) { return p.K; })
       .def_property_readonly("stride_k", [](const ops::OrtFloatConv& p) { return p.stride_k; })
-      .def("finish", &finish, py::arg("acc"), py::arg("x"), py::arg("num_threads") = 1,
+      .def("run_1x1", &run_1x1, py::arg("w"), py::arg("x"), py::arg("num_threads") = 1,
+           "(y, recomputed) for a 1x1 stride-1 unpadded single-group conv with packed weights w, in one pass")
+      .def("finish", &finish, py::arg("acc"), py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "(y, recomputed): onnxruntime's quantized float32 conv result from the exact int32 sums acc "
            "(N x OH x OW x M) and the NHWC input x; recomputed = outputs redone in float32");
+  m.def("ort_float_conv_kernels", &kernel_names, "SIMD kernels of OrtFloatConv.finish usable here (same bits)");
   m.def("mlas_sgemm_stride_k", &ops::mlas_sgemm_stride_k, py::arg("N"), py::arg("K"));
 }
 

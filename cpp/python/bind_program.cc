@@ -31,6 +31,11 @@ struct TensorSig {
   }
 };
 
+inline bool ort_float_fused_1x1(const ops::OrtFloatConv& p) {
+  return p.KH == 1 && p.KW == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0 &&
+         p.group == 1;
+}
+
 class NativeProgram {
  public:
   int input(size_t bytes) { return prog_.add_input(bytes); }
@@ -82,6 +87,10 @@ class NativeProgram {
                "ort_float_conv: geometry does not match the parameters");
     const int64_t pixels = xs[0] * g.OH() * g.OW();
     LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(pixels * p->M), "ort_float_conv: output size mismatch");
+    if (ort_float_fused_1x1(*p)) {
+      prog_.add_op(exec::make_ort_float_conv_1x1(p, w, pixels, num_threads), {x}, {y}, name);
+      return;
+    }
     OutputSpec spec;  // int32 sums, no bias (the finish op adds onnxruntime's float bias)
     const int acc = prog_.add_tensor(static_cast<size_t>(pixels) * p->M * 4);
     prog_.add_op(exec::make_conv(w, g, p->x_type, zx, spec, num_threads), {x}, {acc}, name + ":int32");

@@ -410,6 +410,8 @@ def _ort_float_conv(QLC, a, num_threads=0):
     cin = conv.in_channels
     threads = num_threads or 0
     params: dict = {}
+    fused_1x1 = (k_hw == (1, 1) and group == 1 and list(a["strides"]) == [1, 1] and mode == "NOTSET"
+                 and not any(a["pads"]))  # one pass, int32 sums per chunk in cache (ort_float_conv_1x1)
 
     def params_for(hw):
         p = params.get(hw)
@@ -421,11 +423,11 @@ def _ort_float_conv(QLC, a, num_threads=0):
             # filter per group (depthwise) or one output pixel select its M == 1 / N == 1 kernels
             sk = _lowp.mlas_sgemm_stride_k(oh * ow, K)
             gemm_direct = k_hw == (1, 1) and list(st) == [1, 1] and not any(pd)
-            mode = 1 if M // group == 1 else (2 if oh * ow == 1 else 0)
-            if mode == 1 and gemm_direct:
+            kmode = 1 if M // group == 1 else (2 if oh * ow == 1 else 0)
+            if kmode == 1 and gemm_direct:
                 sk = K  # MlasGemm's M == 1 kernel over all of K (the conv splits K only when it expands)
             p = params[hw] = (_lowp.OrtFloatConv(wf, bf, ws, xs, zx, xdt.name, ys, zy, ydt.name, qmin, qmax, sk,
-                                                 [hw[0], hw[1], cin], list(k_hw), st, dl, pd, group, mode),
+                                                 [hw[0], hw[1], cin], list(k_hw), st, dl, pd, group, kmode),
                               st, dl, pd)
         return p
 
@@ -435,6 +437,8 @@ def _ort_float_conv(QLC, a, num_threads=0):
                              f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
         x = np.ascontiguousarray(x)
         p, st, dl, pd = params_for((int(x.shape[1]), int(x.shape[2])))
+        if fused_1x1:
+            return (p.run_1x1(conv.packed(), x, num_threads=threads)[0],)
         acc = _lowp.conv2d(x, zx, conv.packed(), st, dl, pd, "int32", num_threads=threads)
         return (p.finish(acc, x, num_threads=threads)[0],)
 
