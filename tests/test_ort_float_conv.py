@@ -210,3 +210,31 @@ def test_finish_rejects_bad_shapes():
     with pytest.raises(ValueError):
         _lowp.OrtFloatConv(np.ones((4, 8), np.float32), np.zeros(3, np.float32), np.ones(4, np.float32), 0.1, 0,
                            "uint8", 0.1, 0, "uint8", 0, 255, 128, [3, 3, 8], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1)
+
+
+@pytest.mark.parametrize("mode,kernel,group", [(0, (1, 1), 1), (0, (3, 3), 1), (1, (3, 3), 24), (0, (3, 3), 2)])
+def test_simd_kernels_match_reference(mode, kernel, group):
+    """Every compiled and supported SIMD kernel of the check / recompute passes gives the scalar
+    reference's bits and the same recompute count (many outputs near ties, tails of 16-lane blocks)."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(5)
+    M, C, H, W = 24, 48 if group != 24 else 24, 9, 9
+    kh, kw = kernel
+    K = C // group * kh * kw
+    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(1, 6, (2, H, W, C)).astype(np.int8)
+    pads = [1, 1, 1, 1] if kh == 3 else [0, 0, 0, 0]
+    p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", float(np.float32(2) * (xs * ws[0])), -5, "int8", -128,
+                           127, 128, [H, W, C], [kh, kw], [1, 1], [1, 1], pads, group, 1 if group == M else 0)
+    OH, OW = p.output_hw
+    acc = rng.integers(-60, 61, (2, OH, OW, M)).astype(np.int32)  # many exact ties (odd sums)
+    ref, redo_ref = p.finish(acc, x, kernel="ref")
+    assert redo_ref > 0
+    for k in _lowp.ort_float_conv_kernels():
+        y, redo = p.finish(acc, x, kernel=k)
+        assert redo == redo_ref and np.array_equal(y, ref), k

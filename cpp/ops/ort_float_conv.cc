@@ -342,9 +342,9 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
 }  // namespace
 
 int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
-                              int num_threads, OrtFloatBlocksFn blocks_fn) {
+                              int num_threads, OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
   if (blocks_fn == nullptr) blocks_fn = ort_float_blocks_kernel();
-  const OrtFloatCheckFn check_fn = ort_float_check_kernel();
+  if (check_fn == nullptr) check_fn = ort_float_check_kernel();
   constexpr int64_t kChunk = 32;  // pixels per task
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);

@@ -106,9 +106,10 @@ int mlas_sgemm_stride_k(int64_t N, int64_t K);
 // acc: pixels x M int32 exact sums (no bias; pixels = N * OH * OW); x: N x H x W x C raw 8-bit input;
 // y: pixels x M 8-bit.
 // Returns the number of outputs recomputed in float32 (for tests / reports).
-// blocks_fn: the SIMD kernel for mode 0 (nullptr: ort_float_blocks_kernel()); every kernel gives the same bits.
+// blocks_fn / check_fn: forced kernels (nullptr: the dispatched ones); every kernel gives the same bits.
 int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
-                              int num_threads = 1, OrtFloatBlocksFn blocks_fn = nullptr);
+                              int num_threads = 1, OrtFloatBlocksFn blocks_fn = nullptr,
+                              OrtFloatCheckFn check_fn = nullptr);
 
 // 1x1 stride-1 unpadded single-group convs in one pass: per chunk of pixels the exact int32 sums
 // (conv2d with `w`, the same weights as p.wf) into a per-thread buffer, then the finish pass.

@@ -55,12 +55,12 @@ std::shared_ptr<ops::OrtFloatConv> make_params(const py::array& wf, const py::ar
   return p;
 }
 
-ops::OrtFloatBlocksFn blocks_kernel(const std::string& name) {
-  if (name.empty()) return ops::ort_float_blocks_kernel();
-  if (name == "ref") return ops::ort_float_blocks_ref;
+std::pair<ops::OrtFloatBlocksFn, ops::OrtFloatCheckFn> kernels(const std::string& name) {
+  if (name.empty()) return {ops::ort_float_blocks_kernel(), ops::ort_float_check_kernel()};
+  if (name == "ref") return {ops::ort_float_blocks_ref, ops::ort_float_check_ref};
 #if defined(__x86_64__) || defined(_M_X64)
-  if (name == "avx2" && cpu::has_avx2()) return ops::ort_float_blocks_avx2;
-  if (name == "avx512" && cpu::has_avx512bw()) return ops::ort_float_blocks_avx512;
+  if (name == "avx2" && cpu::has_avx2()) return {ops::ort_float_blocks_avx2, ops::ort_float_check_avx2};
+  if (name == "avx512" && cpu::has_avx512bw()) return {ops::ort_float_blocks_avx512, ops::ort_float_check_avx512};
 #endif
   throw Error("lowp: ort float conv kernel '" + name + "' is not available on this machine");
 }
@@ -77,7 +77,7 @@ py::list kernel_names() {
 
 py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::array& x, int num_threads,
                  const std::string& kernel) {
-  const ops::OrtFloatBlocksFn fn = blocks_kernel(kernel);
+  const auto fns = kernels(kernel);
   LOWP_CHECK(dtype_of(acc, "acc") == DType::S32, "ort float conv: acc must be int32");
   LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
   LOWP_CHECK(acc.ndim() == 4 && acc.shape(1) == p.OH && acc.shape(2) == p.OW && acc.shape(3) == p.M,
@@ -96,7 +96,7 @@ py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::arr
     const void* xp = xc.data();
     void* yp = y.mutable_data();
     py::gil_scoped_release nogil;
-    if (pixels > 0) redo = ops::ort_float_conv_finish(p, a, xp, yp, pixels, num_threads, fn);
+    if (pixels > 0) redo = ops::ort_float_conv_finish(p, a, xp, yp, pixels, num_threads, fns.first, fns.second);
   }
   return py::make_tuple(y, redo);
 }
