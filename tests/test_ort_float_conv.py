@@ -238,3 +238,116 @@ def test_simd_kernels_match_reference(mode, kernel, group):
     for k in _lowp.ort_float_conv_kernels():
         y, redo = p.finish(acc, x, kernel=k)
         assert redo == redo_ref and np.array_equal(y, ref), k
+
+
+# --------------------------------------------------------------------------- Add / Mul
+def _binary_model(op, sa, za, sb, zb, sc, zc, a_shape, b_shape, relu=False):
+    """int8 graph inputs a, b -> DQ -> Add/Mul -> [Relu] -> Q -> DQ: onnxruntime keeps the inputs int8 and
+    rewrites the output Q to uint8, so it runs the float32 Add / Mul."""
+    inits = [numpy_helper.from_array(np.array(np.float32(v)), n) for n, v in (("sa", sa), ("sb", sb), ("sc", sc))]
+    inits += [numpy_helper.from_array(np.array(np.int8(v)), n) for n, v in (("za", za), ("zb", zb), ("zc", zc))]
+    nodes = [helper.make_node("DequantizeLinear", ["a", "sa", "za"], ["fa"]),
+             helper.make_node("DequantizeLinear", ["b", "sb", "zb"], ["fb"]),
+             helper.make_node(op, ["fa", "fb"], ["f"])]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["f"], ["fr"]))
+    nodes += [helper.make_node("QuantizeLinear", ["fr" if relu else "f", "sc", "zc"], ["q"]),
+              helper.make_node("DequantizeLinear", ["q", "sc", "zc"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", TensorProto.INT8, list(a_shape)),
+                                       helper.make_tensor_value_info("b", TensorProto.INT8, list(b_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def _qlinear_differs(op, sa, za, sb, zb, sc, zc):
+    """Pairs where the QLinearAdd / QLinearMul arithmetic differs from the float32 chain (so the test can fail)."""
+    from lowp.ops import eltwise
+
+    v = np.arange(-128, 128, dtype=np.int8)
+    A, B = np.meshgrid(v, v, indexing="ij")
+    f = getattr(eltwise, "qlinear_" + op.lower())
+    q = f(A, np.float32(sa), np.int8(za), B, np.float32(sb), np.int8(zb), np.float32(sc), np.int8(zc))
+    fa = (A.astype(np.float32) - np.float32(za)) * np.float32(sa)
+    fb = (B.astype(np.float32) - np.float32(zb)) * np.float32(sb)
+    y = fa + fb if op == "Add" else fa * fb
+    want = np.clip(np.rint(y / np.float32(sc)) + zc, -128, 127)
+    return int(np.count_nonzero(q != want))
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul"])
+def test_float_binary_all_pairs_match_onnxruntime(op):
+    """All 65536 input pairs (a column against a row, broadcast), scales picked so that onnxruntime's float32
+    chain and the QLinearAdd / QLinearMul arithmetic disagree on some pairs."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        sa, sb = (float(np.float32(rng.uniform(0.005, 0.1))) for _ in range(2))
+        sc = float(np.float32(sa * sb * rng.uniform(20, 60) if op == "Mul" else (sa + sb) * rng.uniform(0.6, 1.2)))
+        za, zb, zc = (int(v) for v in rng.integers(-20, 20, 3))
+        if _qlinear_differs(op, sa, za, sb, zb, sc, zc):
+            break
+    else:
+        pytest.fail("no scales found where the two arithmetics differ")
+    model = _binary_model(op, sa, za, sb, zb, sc, zc, (256, 1), (1, 256))
+    a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
+    b = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    want = _ort(model, {"a": a, "b": b})[0]
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"a": a, "b": b})[0]
+    assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("shapes", [((2, 5, 7, 19), (2, 5, 7, 19)), ((1, 4, 4, 24), (1, 1, 1, 24)),
+                                    ((1, 24, 1, 1), (1, 24, 3, 3)), ((3, 37), (37,))])
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+def test_float_binary_kernels_match_reference(shapes, dt):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(2)
+    info = np.iinfo(dt)
+    a = rng.integers(info.min, info.max + 1, shapes[0]).astype(dt)
+    b = rng.integers(info.min, info.max + 1, shapes[1]).astype(dt)
+    z = 3 if dt == np.int8 else 131
+    for op in ("add", "mul"):
+        args = (op, 0.0173, z, 0.031, z - 5, 0.043 if op == "add" else 0.011, z + 2, int(info.min) + 3, int(info.max))
+        ref = _lowp.ort_float_binary(a, b, *args, kernel="ref")
+        fa = (a.astype(np.float32) - np.float32(z)) * np.float32(0.0173)
+        fb = (b.astype(np.float32) - np.float32(z - 5)) * np.float32(0.031)
+        y = fa + fb if op == "add" else fa * fb
+        want = np.clip(np.clip(np.rint(y / np.float32(args[5])) + z + 2, info.min, info.max), info.min + 3, info.max)
+        assert np.array_equal(ref, want.astype(dt))  # numpy float32 reference
+        for k in _lowp.ort_float_conv_kernels():
+            if k == "avx2":
+                continue  # the eltwise op has ref and avx512 rows
+            assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel=k), ref), k
+
+
+def test_binary_rule_matches_onnxruntime_graph(tmp_path):
+    """ort_binary_runs_float agrees with onnxruntime's graph: float Add for int8 graph inputs (left int8, output
+    rewritten to uint8), QLinearAdd when everything is rewritten to uint8."""
+    from lowp.importers.onnx import import_onnx
+    from lowp.passes import optimize
+
+    fused = _binary_model("Add", 0.02, 1, 0.03, -2, 0.04, 3, (1, 8), (1, 8))
+    # make it all-uint8 after the rewrite: float inputs quantized by Q nodes with one DQ each
+    g = fused.graph
+    g.input[0].type.tensor_type.elem_type = TensorProto.FLOAT
+    g.input[1].type.tensor_type.elem_type = TensorProto.FLOAT
+    qa = helper.make_node("QuantizeLinear", ["a", "sa", "za"], ["aq"])
+    qb = helper.make_node("QuantizeLinear", ["b", "sb", "zb"], ["bq"])
+    g.node[0].input[0] = "aq"
+    g.node[1].input[0] = "bq"
+    g.node.insert(0, qb)
+    g.node.insert(0, qa)
+    for model, want_float in ((_binary_model("Add", 0.02, 1, 0.03, -2, 0.04, 3, (1, 8), (1, 8)), True),
+                              (fused, False)):
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = str(tmp_path / f"{want_float}.onnx")
+        ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        ops = [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
+        assert ("Add" in ops) == want_float and ("QLinearAdd" in ops) == (not want_float), ops
+        lg = optimize(import_onnx(model.SerializeToString()))
+        adds = [n for n in lg.nodes if n.kind == "lowp.QAdd"]
+        assert len(adds) == 1 and bool(adds[0].attrs.get("ort_float")) == want_float

@@ -61,6 +61,20 @@ class OrtFloatConv1x1Op final : public Op {
   int nt_;
 };
 
+class OrtFloatBinaryOp final : public Op {
+ public:
+  OrtFloatBinaryOp(std::vector<int64_t> as, std::vector<int64_t> bs, DType t, const ops::OrtFloatBinary& k)
+      : as_(std::move(as)), bs_(std::move(bs)), t_(t), k_(k) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_binary(as_, bs_, in[0], in[1], out[0], t_, k_);
+  }
+
+ private:
+  std::vector<int64_t> as_, bs_;
+  DType t_;
+  ops::OrtFloatBinary k_;
+};
+
 class GemmOp final : public Op {
  public:
   GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt)
@@ -347,6 +361,13 @@ std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatC
                                             std::shared_ptr<const PackedConv> w, int64_t pixels, int num_threads) {
   LOWP_CHECK(p != nullptr && w != nullptr && pixels >= 1, "ort float 1x1 conv op without parameters or pixels");
   return std::unique_ptr<Op>(new OrtFloatConv1x1Op(std::move(p), std::move(w), pixels, num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,
+                                          const ops::OrtFloatBinary& k) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "ort float binary op on uint8 or int8 only");
+  ops::broadcast_out_shape(a_shape, b_shape);  // checks
+  return std::unique_ptr<Op>(new OrtFloatBinaryOp(std::move(a_shape), std::move(b_shape), t, k));
 }
 
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,

@@ -11,6 +11,7 @@
 #include "ops/conv.h"
 #include "ops/eltwise.h"
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_eltwise.h"
 #include "ops/pool.h"
 
 namespace lowp {
@@ -27,6 +28,10 @@ std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFlo
 // in[0] x (pixels x K 8-bit) -> out[0] y (pixels x M 8-bit), int32 sums per chunk in a thread buffer.
 std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatConv> p,
                                             std::shared_ptr<const PackedConv> w, int64_t pixels, int num_threads);
+// onnxruntime's float32 QDQ Add / Mul (ops/ort_float_eltwise.h): in[0] a, in[1] b (contiguous, numpy
+// broadcasting) -> out[0] c (contiguous, the broadcast shape).
+std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,
+                                          const ops::OrtFloatBinary& k);
 // gemm: x M x K (K = b->K()) -> y M x N.
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
                               int num_threads);

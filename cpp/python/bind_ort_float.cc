@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_eltwise.h"
 #include "python/common.h"
 #include "runtime/cpu.h"
 
@@ -122,6 +123,34 @@ py::tuple run_1x1(const ops::OrtFloatConv& p, const PackedConv& w, const py::arr
 
 }  // namespace
 
+namespace {
+
+py::array ort_float_binary_py(const py::array& a, const py::array& b, const std::string& op, float sa, int32_t za,
+                              float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax,
+                              const std::string& kernel) {
+  const DType t = dtype_of(a, "a");
+  LOWP_CHECK(dtype_of(b, "b") == t, "ort float binary: a and b must have the same dtype");
+  const ops::OrtFloatBinary k = ops::ort_float_binary_params(op, t, sa, za, sb, zb, sc, zc, qmin, qmax);
+  std::vector<int64_t> as(a.shape(), a.shape() + a.ndim()), bs(b.shape(), b.shape() + b.ndim());
+  const std::vector<int64_t> out = ops::broadcast_out_shape(as, bs);
+  auto ac = py::array::ensure(a, py::array::c_style);
+  auto bc = py::array::ensure(b, py::array::c_style);
+  if (!ac || !bc) throw Error("lowp: cannot make the inputs contiguous");
+  py::array c(np_dtype(t), std::vector<py::ssize_t>(out.begin(), out.end()));
+  const auto& kern = ops::ort_float_rows(kernel.c_str());  // checks the name before releasing the GIL
+  (void)kern;
+  {
+    const void* ap = ac.data();
+    const void* bp = bc.data();
+    void* cp = c.mutable_data();
+    py::gil_scoped_release nogil;
+    ops::ort_float_binary(as, bs, ap, bp, cp, t, k, kernel.c_str());
+  }
+  return c;
+}
+
+}  // namespace
+
 void register_ort_float(py::module_& m) {
   py::class_<ops::OrtFloatConv, std::shared_ptr<ops::OrtFloatConv>>(m, "OrtFloatConv")
       .def(py::init(&make_params), py::arg("wf"), py::arg("bf"), py::arg("ws"), py::arg("x_scale"),
@@ -137,6 +166,10 @@ void register_ort_float(py::module_& m) {
       .def("finish", &finish, py::arg("acc"), py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "(y, recomputed): onnxruntime's quantized float32 conv result from the exact int32 sums acc "
            "(N x OH x OW x M) and the NHWC input x; recomputed = outputs redone in float32");
+  m.def("ort_float_binary", &ort_float_binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("a_scale"),
+        py::arg("a_zero_point"), py::arg("b_scale"), py::arg("b_zero_point"), py::arg("y_scale"),
+        py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("kernel") = "",
+        "onnxruntime's float32 DQ -> Add/Mul -> Q on 8-bit tensors (numpy broadcasting)");
   m.def("ort_float_conv_kernels", &kernel_names, "SIMD kernels of OrtFloatConv.finish usable here (same bits)");
   m.def("mlas_sgemm_stride_k", &ops::mlas_sgemm_stride_k, py::arg("N"), py::arg("K"));
 }

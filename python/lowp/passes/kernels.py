@@ -649,7 +649,10 @@ def make_qavgpool(a):
 
 def make_qbinary(op, a, num_threads=1):
     """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic); large ones
-    on up to num_threads threads (0: all of lowp's pool)."""
+    on up to num_threads threads (0: all of lowp's pool). A QDQ Add / Mul that onnxruntime runs in float32
+    (attrs["ort_float"]) computes that float32 chain instead (_lowp.ort_float_binary)."""
+    if a.get("ort_float") and op in ("add", "mul"):
+        return _ort_float_binary(op, a)
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -686,6 +689,33 @@ def make_qbinary(op, a, num_threads=1):
         nb.op([a, b], [c], lambda P, S: P.binary(S(a), S(b), S(c), sha, shb, dt.name, op, "half_even", sa, za, sb, zb,
                                                  sc, zc, lo, hi, num_threads=num_threads, name=f"Q{op.capitalize()}({c})"))
         return True
+    return with_native(run, desc)
+
+
+def _ort_float_binary(op, a):
+    from .. import _lowp
+
+    dt = np.asarray(a["y_zero_point"]).dtype
+    sa, sb, sc = (float(np.float32(a[k])) for k in ("a_scale", "b_scale", "y_scale"))
+    za, zb, zc = (int(np.asarray(a[k]).reshape(-1)[0]) for k in ("a_zero_point", "b_zero_point", "y_zero_point"))
+    lo, hi = int(a["qmin"]), int(a["qmax"])
+    native = _lowp.ort_float_binary
+
+    def run(x, y):
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
+            raise TypeError(f"lowp: {op} expects two {dt} tensors, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
+        return (native(x, y, op, sa, za, sb, zb, sc, zc, lo, hi),)
+
+    def desc(nb, ins, outs):
+        x, y, c = ins[0], ins[1], outs[0]
+        if nb.dtype(x) != dt or nb.dtype(y) != dt:
+            return False
+        sha, shb = list(nb.shape(x)), list(nb.shape(y))
+        nb.op([x, y], [c], lambda P, S: P.ort_float_binary(S(x), S(y), S(c), sha, shb, dt.name, op, sa, za, sb, zb, sc,
+                                                           zc, lo, hi, name=f"Q{op.capitalize()}OrtFloat({c})"))
+        return True
+
     return with_native(run, desc)
 
 

@@ -212,6 +212,20 @@ class _Ctx:
         tx, ty = eff(x_name, x_zp), eff(y_name, y_zp)
         return tx != ty or (tx == "s8" and not int8_allowed)
 
+    def ort_binary_runs_float(self, a_name, a_zp, b_name, b_zp, y_name, y_zp):
+        """Whether onnxruntime (x86) runs DQ(a), DQ(b) -> Add/Mul -> Q in float32: its binary QDQ selector
+        (QLinearAdd / QLinearMul, int8 allowed) needs both inputs and the output of one type after the
+        s8->u8 rewrite (see ort_runs_float)."""
+        if getattr(self.g, "qoperator_expanded", False):
+            return False
+
+        def eff(name, zp):
+            if np.asarray(zp).dtype != np.int8:
+                return "u8"
+            return "u8" if self.s8_to_u8(name) else "s8"
+
+        return len({eff(a_name, a_zp), eff(b_name, b_zp), eff(y_name, y_zp)}) != 1
+
     def q_after(self, name):
         """The single per-tensor Q consuming `name` (returns (node, scale, zp))."""
         if name in self.outputs:
@@ -520,6 +534,9 @@ def _fuse_binary(ctx, n):
         return None
     attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
                  qmin=lo, qmax=hi, from_qdq=not absorbed)  # a plain DQ -> Add/Mul -> Q (see fold_gated_luts)
+    if not absorbed:
+        # onnxruntime leaves this Add / Mul in float32: lowp computes that float32 chain (ops/ort_float_eltwise.h)
+        attrs["ort_float"] = ctx.ort_binary_runs_float(a[0], a[2], b[0], b[2], qn.outputs[0], z)
     return Node("Q" + n.op, [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
 
 
@@ -683,7 +700,8 @@ def fold_gated_luts(g: Graph) -> None:
             codes = np.arange(256, dtype=np.uint8).view(dt)
             first = np.ascontiguousarray(lut.attrs["table"])
             ops = (codes, first) if k == 0 else (first, codes)
-            if n.attrs.get("from_qdq") and dt == np.int8:
+            use_float = n.attrs["ort_float"] if "ort_float" in n.attrs else (n.attrs.get("from_qdq") and dt == np.int8)
+            if use_float:
                 # onnxruntime (x86) does not fuse int8-activation QDQ Add/Mul into QLinearAdd/Mul: it runs
                 # DequantizeLinear -> float32 Add/Mul -> QuantizeLinear, so the table is that arithmetic.
                 fa = dequantize_linear(ops[0], n.attrs["a_scale"], n.attrs["a_zero_point"])
