@@ -122,7 +122,7 @@ def test_float_conv_matches_onnxruntime_on_ties(case, structure):
     M, C, kernel, strides, pads, group, relu, bias, N, H, W = case
     model, x, e = _tie_conv(M, C, kernel, strides, pads, group, relu, bias, structure=structure, N=N, H=H, W=W)
     want = _ort(model, {"x": x})
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="all").run(None, {"x": x})
     for g_, w_ in zip(got, want):
         assert g_.dtype == w_.dtype and g_.shape == w_.shape
         assert np.array_equal(g_.view(np.uint32), w_.view(np.uint32))
@@ -351,3 +351,20 @@ def test_binary_rule_matches_onnxruntime_graph(tmp_path):
         lg = optimize(import_onnx(model.SerializeToString()))
         adds = [n for n in lg.nodes if n.kind == "lowp.QAdd"]
         assert len(adds) == 1 and bool(adds[0].attrs.get("ort_float")) == want_float
+
+
+def test_ort_float_policy():
+    """"all" reproduces a 3x3 float conv, "auto" (default) only 1x1 ones, "off" none; bad values raise."""
+    model, x, _ = _tie_conv(16, 40, (3, 3), (1, 1), (1, 1, 1, 1), H=8, W=8)
+    want = _ort(model, {"x": x})[0]
+    run = lambda pol: lowp.InferenceSession(model.SerializeToString(), num_threads=1,  # noqa: E731
+                                            ort_float=pol).run(None, {"x": x})[0]
+    assert np.array_equal(run("all"), want)
+    assert not np.array_equal(run("auto"), want) and np.array_equal(run("auto"), run("off"))
+    m1, x1, _ = _tie_conv(48, 300, (1, 1))
+    w1 = _ort(m1, {"x": x1})[0]
+    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString(), num_threads=1).run(None, {"x": x1})[0], w1)
+    assert not np.array_equal(lowp.InferenceSession(m1.SerializeToString(), ort_float=False).run(None, {"x": x1})[0],
+                              w1)
+    with pytest.raises(ValueError):
+        lowp.InferenceSession(m1.SerializeToString(), ort_float="sometimes")

@@ -239,7 +239,7 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
   const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
   const bool s8out = p.y_type == DType::S8;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  constexpr int kSlots = 16;  // pixel columns held for one batch of block recomputes
+  const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // columns per batch
   struct Redo {
     int64_t px;
     int m, pair;

@@ -9,25 +9,57 @@
 namespace lowp {
 namespace ops {
 
+namespace {
+
+// One K block [k0, k1) of 8 chains with the accumulators in registers (a fixed count: runtime-indexed
+// arrays spill); y (8 x 16) = the block's sums (first block) or y + them (later blocks), as MLAS adds
+// each K block's sums to C.
+inline void blocks8(const float* wt, int Mp, int k0, int k1, bool first, const float* const* col, const int* m0,
+                    float* y) {
+  const float *x0 = col[0], *x1 = col[1], *x2 = col[2], *x3 = col[3], *x4 = col[4], *x5 = col[5], *x6 = col[6],
+              *x7 = col[7];
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int k = k0; k < k1; ++k) {
+    const float* row = wt + static_cast<size_t>(k) * Mp;
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[0]), _mm512_set1_ps(x0[k]), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[1]), _mm512_set1_ps(x1[k]), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[2]), _mm512_set1_ps(x2[k]), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[3]), _mm512_set1_ps(x3[k]), a3);
+    a4 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[4]), _mm512_set1_ps(x4[k]), a4);
+    a5 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[5]), _mm512_set1_ps(x5[k]), a5);
+    a6 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[6]), _mm512_set1_ps(x6[k]), a6);
+    a7 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[7]), _mm512_set1_ps(x7[k]), a7);
+  }
+  const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  for (int i = 0; i < 8; ++i)
+    _mm512_storeu_ps(y + 16 * i, first ? acc[i] : _mm512_add_ps(_mm512_loadu_ps(y + 16 * i), acc[i]));
+}
+
+}  // namespace
+
 void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks,
                              float* y) {
-  const int K = p.K, Mp = p.Mpad;
-  const float* wt = p.wt.data();
-  for (int b0 = 0; b0 < nblocks; b0 += 8) {
-    const int nb = std::min(8, nblocks - b0);
-    __m512 c[8], a[8];
-    for (int k0 = 0; k0 < K; k0 += p.stride_k) {
-      const int k1 = std::min(K, k0 + p.stride_k);
-      for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_ps();
-      const float* const* col = columns + b0;
-      for (int k = k0; k < k1; ++k) {
-        const float* row = wt + static_cast<size_t>(k) * Mp;
-        for (int i = 0; i < nb; ++i)
-          a[i] = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[b0 + i]), _mm512_set1_ps(col[i][k]), a[i]);
+  // K blocks outermost: one block's weight rows (stride_k x Mpad floats) stay in cache for all pairs.
+  alignas(64) float tmp[128];
+  for (int k0 = 0; k0 < p.K; k0 += p.stride_k) {
+    const int k1 = std::min(p.K, k0 + p.stride_k);
+    for (int b0 = 0; b0 < nblocks; b0 += 8) {
+      const int nb = std::min(8, nblocks - b0);
+      if (nb == 8) {
+        blocks8(p.wt.data(), p.Mpad, k0, k1, k0 == 0, columns + b0, m0 + b0, y + 16 * b0);
+        continue;
       }
-      for (int i = 0; i < nb; ++i) c[i] = k0 == 0 ? a[i] : _mm512_add_ps(c[i], a[i]);
+      // a short tail: repeat its last pair to fill the 8 chains, keep the first nb results
+      const float* col[8];
+      int mm[8];
+      for (int i = 0; i < 8; ++i) {
+        col[i] = columns[b0 + std::min(i, nb - 1)];
+        mm[i] = m0[b0 + std::min(i, nb - 1)];
+      }
+      if (k0 != 0) std::copy(y + 16 * b0, y + 16 * (b0 + nb), tmp);
+      blocks8(p.wt.data(), p.Mpad, k0, k1, k0 == 0, col, mm, tmp);
+      std::copy(tmp, tmp + 16 * nb, y + 16 * b0);
     }
-    for (int i = 0; i < nb; ++i) _mm512_storeu_ps(y + 16 * (b0 + i), c[i]);
   }
 }
 

@@ -858,3 +858,44 @@ def fold_luts_into_producers(g: Graph) -> None:
         drop.add(id(n))
     if drop:
         g.nodes = [n for n in g.nodes if id(n) not in drop]
+
+
+# --------------------------------------------------------------------------- onnxruntime float fallbacks
+ORT_FLOAT_POLICIES = ("all", "auto", "off")
+
+
+def ort_float_policy(value=None) -> str:
+    """The session's choice for the nodes onnxruntime runs in float32 (attrs["ort_float"], set by the
+    fusions above): "all" reproduces every one bit for bit; "auto" (default) those whose reproduction is
+    cheap -- 1x1 single-group convs (ops/ort_float_conv.h: few outputs need the float32 chain) and the
+    Add / Mul chain (ops/ort_float_eltwise.h) -- leaving KxK / depthwise convs exact-integer (they may
+    differ from onnxruntime by 1 where its float32 sum rounds differently; reproducing them needs most of a
+    float32 convolution); "off" keeps lowp's exact integer arithmetic everywhere.
+    value: one of those, True ("all"), False ("off"), or None (environment LOWP_ORT_FLOAT, else "auto")."""
+    import os
+
+    if value is None:
+        value = os.environ.get("LOWP_ORT_FLOAT", "auto")
+    if value is True:
+        value = "all"
+    elif value is False:
+        value = "off"
+    if value not in ORT_FLOAT_POLICIES:
+        raise ValueError(f"lowp: ort_float must be one of {ORT_FLOAT_POLICIES} (or True / False), got {value!r}")
+    return value
+
+
+def apply_ort_float_policy(g: Graph, policy: str) -> None:
+    """Drops attrs["ort_float"] from the nodes the policy (ort_float_policy) leaves exact-integer."""
+    for n in g.nodes:
+        if n.domain != "lowp" or not n.attrs.get("ort_float"):
+            continue
+        keep = policy == "all"
+        if policy == "auto":
+            if n.op == "QConv":
+                k = list(n.attrs.get("kernel_shape", [1, 1]))
+                keep = k == [1, 1] and int(n.attrs.get("group", 1)) == 1
+            else:
+                keep = True  # QAdd / QMul: as cheap as the integer kernels
+        if not keep:
+            n.attrs["ort_float"] = False
