@@ -162,12 +162,14 @@ class InferenceSession:
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
-        return {"model": self._model_bytes, "num_threads": self._num_threads, "native": self._native}
+        return {"model": self._model_bytes, "num_threads": self._num_threads, "native": self._native,
+                "ort_float": self._ort_float}
 
     def __setstate__(self, state):
         self._model_bytes = state["model"]
         self._num_threads = state["num_threads"]
         self._native = state.get("native")
+        self._ort_float = state.get("ort_float", "auto")
         self._build()
 
     def __repr__(self):
