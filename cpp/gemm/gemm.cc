@@ -153,6 +153,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   ep.qmax = requant ? out.qmax : 0;
   ep.col_term = T.col_term.data();
   ep.zb = B.zb_nonzero() ? zb : nullptr;
+  ep.zb_uniform = ep.zb != nullptr && std::all_of(zb, zb + N, [&](int32_t z) { return z == zb[0]; });
   if (requant) {
     if (out.rounding == Rounding::HalfEven) {
       T.scale.resize(N);
