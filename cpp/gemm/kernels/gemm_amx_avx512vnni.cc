@@ -22,7 +22,8 @@
 #include <vector>
 
 #include "gemm/kernel.h"
-#include "gemm/kernels/vnni_avx512.h"
+#include "gemm/kernels/vnni_avx512.h"  // first: its pragma quiets GCC 12 header warnings
+#include "gemm/kernels/requant_pack_avx512.h"
 #include "runtime/cpu.h"
 #include "gemm/kernels/amx_tiles.h"
 
@@ -148,10 +149,45 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_small_k(const uint8_t* a, 
   __asm__ volatile("" ::: "memory");
 }
 
-// Output stage of a 32x32 tile whose AMX sums (full 64-k blocks) are in c (row stride 32): adds
-// the k-groups past the last full block (vpdpbusd on the packed tail) and stores.
+// The packed output stage (requant_pack_avx512.h) applies: 8-bit half_even output, no row-sum
+// term, every scale of the tile's columns |s| < 1 (the case of every real model).
+inline bool packed_output(const Tile& t, const Epilogue& ep) {
+  return ep.out_type != DType::S32 && ep.rounding == Rounding::HalfEven && ep.zb == nullptr &&
+         rqpack::scales_below_one(ep.scale + t.col0, std::min(t.n, 16)) &&
+         (t.n <= 16 || rqpack::scales_below_one(ep.scale + t.col0 + 16, t.n - 16));
+}
+
+// Packed output stage of a tile: column terms added to the sums in c (32 rows readable).
+void store_tile_packed(const Tile& t, const int32_t* c, const Epilogue& ep) {
+  using rqpack::mask16;
+  const int n = t.n;
+  const __m512i ct0 = _mm512_maskz_loadu_epi32(mask16(n), ep.col_term + t.col0);
+  const __m512i ct1 = n > 16 ? _mm512_maskz_loadu_epi32(mask16(n - 16), ep.col_term + t.col0 + 16) : _mm512_setzero_si512();
+  const __m512 s0 = _mm512_maskz_loadu_ps(mask16(n), ep.scale + t.col0);
+  const __m512 s1 = n > 16 ? _mm512_maskz_loadu_ps(mask16(n - 16), ep.scale + t.col0 + 16) : _mm512_setzero_ps();
+  const rqpack::Params p = rqpack::make_params(ep.zp, ep.qmin, ep.qmax);
+  const ptrdiff_t ldc = ep.ldc;
+  uint8_t* const cb = static_cast<uint8_t*>(ep.c) + static_cast<size_t>(t.row0) * ldc + t.col0;
+  const bool sgn = ep.out_type == DType::S8;
+  const bool clamp = sgn ? (ep.qmin > -128 || ep.qmax < 127) : (ep.qmin > 0 || ep.qmax < 255);
+  if (sgn) {
+    if (clamp)
+      rqpack::store_rows_packed<true, true, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+    else
+      rqpack::store_rows_packed<true, false, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+  } else {
+    if (clamp)
+      rqpack::store_rows_packed<false, true, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+    else
+      rqpack::store_rows_packed<false, false, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+  }
+}
+
+// Output stage of a 32x32 tile whose AMX sums (full 64-k blocks) are in c (row stride 32, 32 rows
+// readable): adds the k-groups past the last full block (vpdpbusd on the packed tail) and stores.
 void finish_tile(const Tile& t, const int32_t* c, const uint8_t* a_tail, const int8_t* b_tail, int grem,
                  const Epilogue& ep) {
+  if (grem == 0 && packed_output(t, ep)) return store_tile_packed(t, c, ep);
   __m512i acc[8][2];
   for (int r0 = 0; r0 < t.m; r0 += 8) {
     const int rows = std::min(8, t.m - r0);
