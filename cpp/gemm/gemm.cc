@@ -19,6 +19,10 @@ namespace lowp {
 
 namespace {
 constexpr size_t kAlign = 64;
+// Zero bytes kept after the last packed B panel: the AMX kernel's K-tail step loads a whole
+// 16-row B tile (2 KiB at kr = 4, nr = 32) from the last, partial k-block of a panel; the rows past
+// the panel's valid k-groups meet zero A bytes, but must be readable memory.
+constexpr size_t kBSlackBytes = 2048;
 // B block kept hot in L2 while the A panels stream through it: half the L2 (512 KB when the size
 // is unknown, clamped to 256 KB..2 MB). 256x256x2304 on AMX (2 MB L2): B (590 KB) fits in one
 // block at 1 MB, so each A panel is loaded/packed once instead of twice: 121 -> 105 us.
@@ -166,8 +170,9 @@ PackedB::PackedB(const GemmKernel& kernel, const void* b, DType b_type, int K, i
   const int panels = static_cast<int>(ceil_div(N, kernel.nr));
   const size_t panel_bytes = static_cast<size_t>(Kp_) * kernel.nr * element_size(kernel.b_domain);
   bytes_ = panel_bytes * panels;
-  storage_.reset(new uint8_t[bytes_ + kAlign]);
+  storage_.reset(new uint8_t[bytes_ + kAlign + kBSlackBytes]);
   data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(storage_.get()) + kAlign - 1) & ~(uintptr_t)(kAlign - 1));
+  std::memset(data_ + bytes_, 0, kBSlackBytes);
   colsum_.assign(static_cast<size_t>(panels) * kernel.nr, 0);
   const int32_t shift = domain_shift(b_type, kernel.b_domain);
   zb_dom_.resize(N);
