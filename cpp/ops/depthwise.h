@@ -40,7 +40,12 @@ struct DwRowArgs {
   DType x_type;
   void* y;                     // output row: OW pixels x C
   void* y2;                    // row pair: the next output row (or nullptr: last row)
+  // Channels [c_begin, c_end) of the row (c_begin a multiple of kDwRowChannelBlock, c_end <= C
+  // or c_end == -1 for all): the driver splits small layers over threads by channel blocks too.
+  int c_begin = 0, c_end = -1;
 };
+// Channel granularity of row kernels: a channel range given to run_row starts on a multiple of it.
+constexpr int kDwRowChannelBlock = 64;
 
 struct DwEpilogue {
   DType out_type;           // S32, U8 or S8

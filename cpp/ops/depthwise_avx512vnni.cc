@@ -20,7 +20,7 @@
 namespace lowp {
 namespace {
 
-constexpr int kCb = 64;
+constexpr int kCb = kDwRowChannelBlock;
 
 // 4x4 transpose of 128-bit lanes: out_k.lane L = in_L.lane k.
 inline void transpose_lanes(__m512i& a0, __m512i& a1, __m512i& a2, __m512i& a3) {
@@ -71,8 +71,9 @@ void run_row_t(const DwPacked& p, const DwRowArgs& r, const DwEpilogue& ep) {
   constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m512i zpv = _mm512_set1_epi32(ep.zp);
   const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(ep.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(ep.qmax));
-  for (int c0 = 0; c0 < C; c0 += kCb) {
-    const int n = C - c0 < kCb ? C - c0 : kCb;
+  const int c_end = r.c_end < 0 || r.c_end > C ? C : r.c_end;
+  for (int c0 = r.c_begin; c0 < c_end; c0 += kCb) {
+    const int n = c_end - c0 < kCb ? c_end - c0 : kCb;
     const __mmask64 m = n == kCb ? ~__mmask64{0} : ((__mmask64{1} << n) - 1);
     // 1. quads for every input column this row reads. The row pointers live in a local array
     //    (the stores to Q are byte stores: through r they would force a reload per load).
