@@ -136,19 +136,14 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // Per-call column terms.
   CallTerms& T = t_terms;
   const int32_t za_dom = args.za + domain_shift(args.a_type, k.a_domain);
-  // Straight loops (vectorized) and per-column parameters used in place: this runs on one thread
-  // before the tasks start (the branchy per-column copy took ~1 us for N = 960).
   T.col_term.resize(N);
   const int32_t* colsum = B.colsum_domain();
   const int32_t* zb = B.zb_domain();
-  {
-    int32_t* ct = T.col_term.data();
-    const uint32_t uza = static_cast<uint32_t>(za_dom), kza = static_cast<uint32_t>(K) * uza;
-    const int32_t* bias = out.bias.empty() ? nullptr : out.bias.data();
-    for (int j = 0; j < N; ++j) {
-      const uint32_t b = bias ? static_cast<uint32_t>(bias[j]) : 0u;
-      ct[j] = static_cast<int32_t>(b - uza * static_cast<uint32_t>(colsum[j]) + kza * static_cast<uint32_t>(zb[j]));
-    }
+  for (int j = 0; j < N; ++j) {
+    uint32_t v = out.bias.empty() ? 0u : static_cast<uint32_t>(out.bias[j]);
+    v -= static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(colsum[j]);
+    v += static_cast<uint32_t>(K) * static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(zb[j]);
+    T.col_term[j] = static_cast<int32_t>(v);
   }
   Epilogue ep{};
   ep.out_type = out.out_type;
@@ -160,20 +155,19 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   ep.zb = B.zb_nonzero() ? zb : nullptr;
   if (requant) {
     if (out.rounding == Rounding::HalfEven) {
-      if (out.scale.size() == 1) {
-        T.scale.assign(N, out.scale[0]);
-        ep.scale = T.scale.data();
-      } else {
-        ep.scale = out.scale.data();
+      T.scale.resize(N);
+      for (int j = 0; j < N; ++j) T.scale[j] = out.scale[out.scale.size() == 1 ? 0 : j];
+      ep.scale = T.scale.data();
+    } else {
+      T.mult.resize(N);
+      T.shift.resize(N);
+      for (int j = 0; j < N; ++j) {
+        const size_t s = out.multiplier.size() == 1 ? 0 : j;
+        T.mult[j] = out.multiplier[s];
+        T.shift[j] = out.shift[s];
       }
-    } else if (out.multiplier.size() == 1) {
-      T.mult.assign(N, out.multiplier[0]);
-      T.shift.assign(N, out.shift[0]);
       ep.mult = T.mult.data();
       ep.shift = T.shift.data();
-    } else {
-      ep.mult = out.multiplier.data();
-      ep.shift = out.shift.data();
     }
   }
   ep.c = args.c;
