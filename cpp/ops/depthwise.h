@@ -29,6 +29,7 @@ struct DwPacked {
   bool row_ok = false;         // the kernel's run_row can be used with these weights
   std::vector<int8_t> wq2;     // 3x3 row-pair packing (see depthwise_avx512vnni.cc)
   bool pair_ok = false;        // run_row accepts 4 input rows (nrows == 4) and two outputs (y2)
+  int fold = 1;                // VNNI row kernel: pixels per vector in the last channel block (1, 2, 4)
 };
 
 // One output row for row-oriented kernels (DwKernel::run_row): the KH input rows it reads.
