@@ -21,6 +21,7 @@ class ConvOp final : public Op {
   void run(const void* const* in, void* const* out) const override {
     conv2d(*w_, g_, in[0], xt_, zx_, out[0], spec_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   std::shared_ptr<const PackedConv> w_;
@@ -29,6 +30,50 @@ class ConvOp final : public Op {
   int32_t zx_;
   OutputSpec spec_;
   int nt_;
+};
+
+class OrtFloatConvFinishOp final : public Op {
+ public:
+  OrtFloatConvFinishOp(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels, int nt)
+      : p_(std::move(p)), pixels_(pixels), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_conv_finish(*p_, static_cast<const int32_t*>(in[0]), in[1], out[0], pixels_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const ops::OrtFloatConv> p_;
+  int64_t pixels_;
+  int nt_;
+};
+
+class OrtFloatConv1x1Op final : public Op {
+ public:
+  OrtFloatConv1x1Op(std::shared_ptr<const ops::OrtFloatConv> p, std::shared_ptr<const PackedConv> w, int64_t pixels,
+                    int nt)
+      : p_(std::move(p)), w_(std::move(w)), pixels_(pixels), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_conv_1x1(*p_, *w_, in[0], out[0], pixels_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const ops::OrtFloatConv> p_;
+  std::shared_ptr<const PackedConv> w_;
+  int64_t pixels_;
+  int nt_;
+};
+
+class OrtFloatBinaryOp final : public Op {
+ public:
+  OrtFloatBinaryOp(std::vector<int64_t> as, std::vector<int64_t> bs, DType t, const ops::OrtFloatBinary& k)
+      : as_(std::move(as)), bs_(std::move(bs)), t_(t), k_(k) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_binary(as_, bs_, in[0], in[1], out[0], t_, k_);
+  }
+
+ private:
+  std::vector<int64_t> as_, bs_;
+  DType t_;
+  ops::OrtFloatBinary k_;
 };
 
 class GemmOp final : public Op {
@@ -46,6 +91,7 @@ class GemmOp final : public Op {
     a.ldc = b_->N();
     gemm(a, *b_, spec_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   std::shared_ptr<const PackedB> b_;
@@ -62,6 +108,7 @@ class BinaryOp final : public Op {
   void run(const void* const* in, void* const* out) const override {
     ops::binary_op(bs_, in[0], in[1], out[0], t_, p_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   ops::BroadcastShape bs_;
@@ -110,6 +157,7 @@ class QuantizeNhwcOp final : public Op {
   void run(const void* const* in, void* const* out) const override {
     ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   int64_t N_, C_, HW_;
@@ -305,6 +353,25 @@ std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeo
   LOWP_CHECK(g.KH == w->KH() && g.KW == w->KW(), "conv geometry does not match the packed weights");
   LOWP_CHECK(g.N >= 1 && g.H >= 1 && g.W >= 1 && g.OH() >= 1 && g.OW() >= 1, "conv geometry gives an empty output");
   return std::unique_ptr<Op>(new ConvOp(std::move(w), g, x_type, zx, std::move(spec), num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
+                                               int num_threads) {
+  LOWP_CHECK(p != nullptr && pixels >= 1, "ort float conv op without parameters or pixels");
+  return std::unique_ptr<Op>(new OrtFloatConvFinishOp(std::move(p), pixels, num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatConv> p,
+                                            std::shared_ptr<const PackedConv> w, int64_t pixels, int num_threads) {
+  LOWP_CHECK(p != nullptr && w != nullptr && pixels >= 1, "ort float 1x1 conv op without parameters or pixels");
+  return std::unique_ptr<Op>(new OrtFloatConv1x1Op(std::move(p), std::move(w), pixels, num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,
+                                          const ops::OrtFloatBinary& k) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "ort float binary op on uint8 or int8 only");
+  ops::broadcast_out_shape(a_shape, b_shape);  // checks
+  return std::unique_ptr<Op>(new OrtFloatBinaryOp(std::move(a_shape), std::move(b_shape), t, k));
 }
 
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,

@@ -10,6 +10,8 @@
 #include "lowp/gemm.h"
 #include "ops/conv.h"
 #include "ops/eltwise.h"
+#include "ops/ort_float_conv.h"
+#include "ops/ort_float_eltwise.h"
 #include "ops/pool.h"
 
 namespace lowp {
@@ -18,6 +20,18 @@ namespace exec {
 // conv2d(*w, g, x, x_type, zx, y, spec): x N x H x W x Cin -> y N x OH x OW x Cout.
 std::unique_ptr<Op> make_conv(std::shared_ptr<const PackedConv> w, const ConvGeometry& g, DType x_type, int32_t zx,
                               OutputSpec spec, int num_threads);
+// onnxruntime's float32 1x1 conv (ops/ort_float_conv.h) from the exact int32 sums: in[0] acc
+// (pixels x M int32), in[1] x (pixels x K 8-bit) -> out[0] y (pixels x M 8-bit).
+std::unique_ptr<Op> make_ort_float_conv_finish(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
+                                               int num_threads);
+// The same for a 1x1 stride-1 unpadded single-group conv in one op (ops::ort_float_conv_1x1):
+// in[0] x (pixels x K 8-bit) -> out[0] y (pixels x M 8-bit), int32 sums per chunk in a thread buffer.
+std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatConv> p,
+                                            std::shared_ptr<const PackedConv> w, int64_t pixels, int num_threads);
+// onnxruntime's float32 QDQ Add / Mul (ops/ort_float_eltwise.h): in[0] a, in[1] b (contiguous, numpy
+// broadcasting) -> out[0] c (contiguous, the broadcast shape).
+std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,
+                                          const ops::OrtFloatBinary& k);
 // gemm: x M x K (K = b->K()) -> y M x N.
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
                               int num_threads);

@@ -31,6 +31,11 @@ struct TensorSig {
   }
 };
 
+inline bool ort_float_fused_1x1(const ops::OrtFloatConv& p) {
+  return p.KH == 1 && p.KW == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0 &&
+         p.group == 1;
+}
+
 class NativeProgram {
  public:
   int input(size_t bytes) { return prog_.add_input(bytes); }
@@ -60,6 +65,55 @@ class NativeProgram {
                    prog_.slot_bytes(y) == static_cast<size_t>(g.N) * g.OH() * g.OW() * w->Cout() * osz,
                "conv: output size does not match the geometry");
     prog_.add_op(exec::make_conv(w, g, parse_qtype(x_dtype), zx, spec, num_threads), {x}, {y}, name);
+  }
+
+  // onnxruntime's float32 1x1 conv (ops/ort_float_conv.h): the exact int32 conv into an arena
+  // tensor, then the finish op (round, or recompute in float32 near a .5 boundary) into y.
+  void ort_float_conv(int x, int y, const std::vector<int64_t>& xs, const std::string& x_dtype, int32_t zx,
+                      std::shared_ptr<PackedConv> w, const std::vector<int>& strides, const std::vector<int>& dilations,
+                      const std::vector<int>& pads, std::shared_ptr<ops::OrtFloatConv> p, int num_threads,
+                      const std::string& name) {
+    LOWP_CHECK(xs.size() == 4 && strides.size() == 2 && dilations.size() == 2 && pads.size() == 4 && w && p,
+               "ort_float_conv: bad shape / strides / dilations / pads or parameters");
+    for (int64_t d : xs) LOWP_CHECK(d >= 1 && d <= INT32_MAX / 4, "ort_float_conv: bad input shape");
+    LOWP_CHECK(xs[1] == p->H && xs[2] == p->W && xs[3] == p->C && xs[3] == w->Cin() && w->Cout() == p->M &&
+                   w->KH() == p->KH && w->KW() == p->KW,
+               "ort_float_conv: input shape or weights do not match the parameters");
+    LOWP_CHECK(parse_qtype(x_dtype) == p->x_type, "ort_float_conv: input dtype does not match the parameters");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(xs[0] * xs[1] * xs[2] * xs[3]),
+               "ort_float_conv: input size mismatch");
+    const ConvGeometry g = conv_geometry(*w, xs[0], xs[1], xs[2], strides, dilations, pads);
+    LOWP_CHECK(g.OH() == p->OH && g.OW() == p->OW && g.sh == p->sh && g.sw == p->sw && g.pt == p->pt && g.pl == p->pl,
+               "ort_float_conv: geometry does not match the parameters");
+    const int64_t pixels = xs[0] * g.OH() * g.OW();
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(pixels * p->M), "ort_float_conv: output size mismatch");
+    if (ort_float_fused_1x1(*p)) {
+      prog_.add_op(exec::make_ort_float_conv_1x1(p, w, pixels, num_threads), {x}, {y}, name);
+      return;
+    }
+    OutputSpec spec;  // int32 sums, no bias (the finish op adds onnxruntime's float bias)
+    const int acc = prog_.add_tensor(static_cast<size_t>(pixels) * p->M * 4);
+    prog_.add_op(exec::make_conv(w, g, p->x_type, zx, spec, num_threads), {x}, {acc}, name + ":int32");
+    prog_.add_op(exec::make_ort_float_conv_finish(p, pixels, num_threads), {acc, x}, {y}, name);
+  }
+
+  void ort_float_binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs,
+                        const std::string& dtype, const std::string& op, float sa, int32_t za, float sb, int32_t zb,
+                        float sc, int32_t zc, int32_t qmin, int32_t qmax, const std::string& name) {
+    const DType t = parse_qtype(dtype);
+    const ops::OrtFloatBinary k = ops::ort_float_binary_params(op, t, sa, za, sb, zb, sc, zc, qmin, qmax);
+    auto numel = [](const std::vector<int64_t>& s) {
+      int64_t n = 1;
+      for (int64_t d : s) {
+        LOWP_CHECK(d >= 0, "ort_float_binary: negative dimension");
+        n *= d;
+      }
+      return static_cast<size_t>(n);
+    };
+    const std::vector<int64_t> out = ops::broadcast_out_shape(as, bs);
+    LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs) && prog_.slot_bytes(y) == numel(out),
+               "ort_float_binary: sizes do not match the shapes");
+    prog_.add_op(exec::make_ort_float_binary(as, bs, t, k), {a, b}, {y}, name);
   }
 
   void gemm(int x, int y, int M, const std::string& x_dtype, int32_t zx, std::shared_ptr<PackedB> b,
@@ -346,6 +400,14 @@ void register_program(py::module_& m) {
            py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("rounding"), py::arg("sa"), py::arg("za"),
            py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("qmin"), py::arg("qmax"),
            py::arg("num_threads") = 1, py::arg("name") = "binary")
+      .def("ort_float_conv", &NativeProgram::ort_float_conv, py::arg("x"), py::arg("y"), py::arg("x_shape"),
+           py::arg("x_dtype"), py::arg("x_zero_point"), py::arg("w"), py::arg("strides"), py::arg("dilations"),
+           py::arg("pads"), py::arg("params"), py::arg("num_threads") = 0,
+           py::arg("name") = "ort_float_conv")
+      .def("ort_float_binary", &NativeProgram::ort_float_binary, py::arg("a"), py::arg("b"), py::arg("y"),
+           py::arg("a_shape"), py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("a_scale"),
+           py::arg("a_zero_point"), py::arg("b_scale"), py::arg("b_zero_point"), py::arg("y_scale"),
+           py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("name") = "ort_float_binary")
       .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
            py::arg("name") = "lut")
       .def("pool", &NativeProgram::pool, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("y_shape"),

@@ -11,6 +11,7 @@ void register_ops_conv(py::module_& m);     // bind_ops_conv.cc: conv, depthwise
 void register_ops_eltwise(py::module_& m);  // bind_ops_eltwise.cc: pooling, elementwise, LUT, softmax, (de)quantize
 void register_bench(py::module_& m);        // bind_bench.cc: peak probes for the benchmarks
 void register_program(py::module_& m);      // bind_program.cc: the native executor (cpp/exec)
+void register_ort_float(py::module_& m);    // bind_ort_float.cc: onnxruntime's float32 QDQ conv fallback
 }  // namespace lowp
 
 PYBIND11_MODULE(_lowp, m) {
@@ -26,5 +27,6 @@ PYBIND11_MODULE(_lowp, m) {
   lowp::register_ops_conv(m);
   lowp::register_ops_eltwise(m);
   lowp::register_bench(m);
+  lowp::register_ort_float(m);
   lowp::register_program(m);
 }

@@ -48,10 +48,14 @@ class InferenceSession:
     """
 
     def __init__(self, path_or_bytes, sess_options=None, providers=None, *, num_threads=None, native=None,
-                 **kwargs):
+                 ort_float=None, **kwargs):
         from ._dispatch import _threads_arg
+        from .passes.qdq import ort_float_policy
 
         threads = _threads_arg(num_threads) or None  # ValueError outside [1, 4096]
+        # int8-activation QDQ nodes onnxruntime runs in float32: reproduce its float arithmetic for
+        # "all", "auto" (default: the cheap ones) or "off" (lowp's exact integers); see passes/qdq.py
+        self._ort_float = ort_float_policy(ort_float)
         self._model_bytes = load_model_bytes(path_or_bytes)
         self._num_threads = threads
         self._native = None if native is None else bool(native)
@@ -62,6 +66,9 @@ class InferenceSession:
         self._inputs = [NodeArg(v) for v in g.inputs]
         self._outputs = [NodeArg(v) for v in g.outputs]
         optimize(g)
+        from .passes.qdq import apply_ort_float_policy
+
+        apply_ort_float_policy(g, self._ort_float)
         self._graph = g
         self._program = lower(g, self._num_threads or 0, native=self._native)
 
@@ -155,12 +162,14 @@ class InferenceSession:
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
-        return {"model": self._model_bytes, "num_threads": self._num_threads, "native": self._native}
+        return {"model": self._model_bytes, "num_threads": self._num_threads, "native": self._native,
+                "ort_float": self._ort_float}
 
     def __setstate__(self, state):
         self._model_bytes = state["model"]
         self._num_threads = state["num_threads"]
         self._native = state.get("native")
+        self._ort_float = state.get("ort_float", "auto")
         self._build()
 
     def __repr__(self):
@@ -168,6 +177,6 @@ class InferenceSession:
         return f"lowp.InferenceSession(inputs=[{ins}], {len(self._program.steps)} steps)"
 
 
-def load(path_or_bytes, *, num_threads=None, native=None) -> InferenceSession:
-    """Same as lowp.InferenceSession(path_or_bytes, num_threads=num_threads, native=native)."""
-    return InferenceSession(path_or_bytes, num_threads=num_threads, native=native)
+def load(path_or_bytes, *, num_threads=None, native=None, ort_float=None) -> InferenceSession:
+    """Same as lowp.InferenceSession(path_or_bytes, num_threads=num_threads, native=native, ort_float=ort_float)."""
+    return InferenceSession(path_or_bytes, num_threads=num_threads, native=native, ort_float=ort_float)

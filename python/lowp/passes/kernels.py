@@ -310,6 +310,8 @@ def _make_qconv(a, num_threads=0):
     qmin, qmax = int(a["qmin"]), int(a["qmax"])
     threads = num_threads or None
     mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    if a.get("ort_float"):
+        return _ort_float_conv(QLC, a, num_threads)
     conv = QLC(np.asarray(a["w"]), np.asarray(a["w_scale"], np.float32), np.asarray(a["w_zero_point"]), a.get("bias"),
                strides=list(a["strides"]), pads=None if mode != "NOTSET" else list(a["pads"]),
                dilations=list(a["dilations"]), group=int(a["group"]), auto_pad=mode,
@@ -371,6 +373,83 @@ def _fast_conv(conv, a, xs, xz, ys, yz, ydt, qmin, qmax, num_threads):
         packed = conv.packed()
         nb.op([x], [y], lambda P, S: P.conv(S(x), S(y), list(shp), xdt.name, zx, packed, list(s), list(d), list(p),
                                             out_dt, num_threads=threads, name=f"QConv({y})", **rq))
+        return True
+
+    return with_native(run, desc)
+
+
+def _ort_float_conv(QLC, a, num_threads=0):
+    """A QDQ conv onnxruntime runs in float32 (qdq.py ort_runs_float): the exact int32 conv, then
+    lowp.OrtFloatConv.finish (ops/ort_float_conv.h), which rounds each sum as onnxruntime's float32
+    DQ -> Conv -> Q does (recomputing that chain where the exact value lies near a .5 boundary)."""
+    from .. import _lowp
+
+    w = np.asarray(a["w"])
+    M, group = int(w.shape[0]), int(a["group"])
+    K = int(np.prod(w.shape[1:]))
+    ws = np.asarray(a["w_scale"], np.float32).reshape(-1)
+    wz = np.asarray(a["w_zero_point"]).reshape(-1)
+    # onnxruntime's per-channel DequantizeLinear of the weights, float(w - zw) * ws (one float32 rounding),
+    # rows in its im2col K order (c, kh, kw) = OIHW
+    wf = ((w.reshape(M, K).astype(np.int32) - wz.astype(np.int32)[:, None]).astype(np.float32) * ws[:, None])
+    wf = np.ascontiguousarray(wf, np.float32)
+    bf = np.ascontiguousarray(np.asarray(a["bias_f"], np.float32).reshape(-1))
+    xdt = np.asarray(a["x_zero_point"]).dtype
+    ydt = np.asarray(a["y_zero_point"]).dtype
+    xs, zx = float(np.float32(a["x_scale"])), int(a["x_zero_point"])
+    ys, zy = float(np.float32(a["y_scale"])), int(a["y_zero_point"])
+    qmin, qmax = int(a["qmin"]), int(a["qmax"])
+    mode = a.get("auto_pad", "NOTSET") or "NOTSET"
+    conv = QLC(w, None, wz if wz.size > 1 else wz[0], None, strides=list(a["strides"]),
+               pads=None if mode != "NOTSET" else list(a["pads"]), dilations=list(a["dilations"]), group=group,
+               auto_pad=mode, kernel_shape=list(a["kernel_shape"]), layout="NHWC")
+    resolve = _convops._resolve_geometry
+    geo_kw = dict(strides=list(a["strides"]), pads=list(a["pads"]) if mode == "NOTSET" else None,
+                  dilations=list(a["dilations"]), auto_pad=mode)
+    k_hw = tuple(int(v) for v in a["kernel_shape"])
+    cin = conv.in_channels
+    threads = num_threads or 0
+    params: dict = {}
+    fused_1x1 = (k_hw == (1, 1) and group == 1 and list(a["strides"]) == [1, 1] and mode == "NOTSET"
+                 and not any(a["pads"]))  # one pass, int32 sums per chunk in cache (ort_float_conv_1x1)
+
+    def params_for(hw):
+        p = params.get(hw)
+        if p is None:
+            st, dl, pd = (list(v) for v in resolve(hw, k_hw, **geo_kw))
+            oh = (hw[0] + pd[0] + pd[2] - dl[0] * (k_hw[0] - 1) - 1) // st[0] + 1
+            ow = (hw[1] + pd[1] + pd[3] - dl[1] * (k_hw[1] - 1) - 1) // st[1] + 1
+            # MLAS runs one SGEMM per image and group (one thread): its K block follows N = OH * OW; one
+            # filter per group (depthwise) or one output pixel select its M == 1 / N == 1 kernels
+            sk = _lowp.mlas_sgemm_stride_k(oh * ow, K)
+            gemm_direct = k_hw == (1, 1) and list(st) == [1, 1] and not any(pd)
+            kmode = 1 if M // group == 1 else (2 if oh * ow == 1 else 0)
+            if kmode == 1 and gemm_direct:
+                sk = K  # MlasGemm's M == 1 kernel over all of K (the conv splits K only when it expands)
+            p = params[hw] = (_lowp.OrtFloatConv(wf, bf, ws, xs, zx, xdt.name, ys, zy, ydt.name, qmin, qmax, sk,
+                                                 [hw[0], hw[1], cin], list(k_hw), st, dl, pd, group, kmode),
+                              st, dl, pd)
+        return p
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype != xdt or x.ndim != 4 or x.shape[3] != cin:
+            raise ValueError(f"lowp: Conv expects a {xdt} NHWC tensor with {cin} channels, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        x = np.ascontiguousarray(x)
+        p, st, dl, pd = params_for((int(x.shape[1]), int(x.shape[2])))
+        if fused_1x1:
+            return (p.run_1x1(conv.packed(), x, num_threads=threads)[0],)
+        acc = _lowp.conv2d(x, zx, conv.packed(), st, dl, pd, "int32", num_threads=threads)
+        return (p.finish(acc, x, num_threads=threads)[0],)
+
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != xdt or len(shp) != 4 or shp[3] != cin:
+            return False
+        (p, st, dl, pd), packed = params_for((int(shp[1]), int(shp[2]))), conv.packed()
+        nb.op([x], [y], lambda P, S: P.ort_float_conv(S(x), S(y), list(shp), xdt.name, zx, packed, st, dl, pd, p,
+                                                      num_threads=threads, name=f"QConvOrtFloat({y})"))
         return True
 
     return with_native(run, desc)
@@ -570,7 +649,10 @@ def make_qavgpool(a):
 
 def make_qbinary(op, a, num_threads=1):
     """QLinearAdd / QLinearMul (lowp.qlinear_add / qlinear_mul, onnxruntime arithmetic); large ones
-    on up to num_threads threads (0: all of lowp's pool)."""
+    on up to num_threads threads (0: all of lowp's pool). A QDQ Add / Mul that onnxruntime runs in float32
+    (attrs["ort_float"]) computes that float32 chain instead (_lowp.ort_float_binary)."""
+    if a.get("ort_float") and op in ("add", "mul"):
+        return _ort_float_binary(op, a)
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -607,6 +689,33 @@ def make_qbinary(op, a, num_threads=1):
         nb.op([a, b], [c], lambda P, S: P.binary(S(a), S(b), S(c), sha, shb, dt.name, op, "half_even", sa, za, sb, zb,
                                                  sc, zc, lo, hi, num_threads=num_threads, name=f"Q{op.capitalize()}({c})"))
         return True
+    return with_native(run, desc)
+
+
+def _ort_float_binary(op, a):
+    from .. import _lowp
+
+    dt = np.asarray(a["y_zero_point"]).dtype
+    sa, sb, sc = (float(np.float32(a[k])) for k in ("a_scale", "b_scale", "y_scale"))
+    za, zb, zc = (int(np.asarray(a[k]).reshape(-1)[0]) for k in ("a_zero_point", "b_zero_point", "y_zero_point"))
+    lo, hi = int(a["qmin"]), int(a["qmax"])
+    native = _lowp.ort_float_binary
+
+    def run(x, y):
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
+            raise TypeError(f"lowp: {op} expects two {dt} tensors, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
+        return (native(x, y, op, sa, za, sb, zb, sc, zc, lo, hi),)
+
+    def desc(nb, ins, outs):
+        x, y, c = ins[0], ins[1], outs[0]
+        if nb.dtype(x) != dt or nb.dtype(y) != dt:
+            return False
+        sha, shb = list(nb.shape(x)), list(nb.shape(y))
+        nb.op([x, y], [c], lambda P, S: P.ort_float_binary(S(x), S(y), S(c), sha, shb, dt.name, op, sa, za, sb, zb, sc,
+                                                           zc, lo, hi, name=f"Q{op.capitalize()}OrtFloat({c})"))
+        return True
+
     return with_native(run, desc)
 
 

@@ -134,6 +134,8 @@ def expand_qoperator(g: Graph) -> None:
             q(f, ys, yz, n.outputs[0])
         else:
             out.append(n)
+            continue
+        g.qoperator_expanded = True  # onnxruntime runs these as given (no QDQ s8->u8 rewrite): see ort_runs_float
     g.nodes = out
 
 
@@ -168,6 +170,61 @@ class _Ctx:
         if z is None:
             return None
         return p.inputs[0], np.float32(s), z
+
+    def s8_to_u8(self, qname):
+        """Whether onnxruntime (x86) rewrites the int8 tensor `qname`'s Q -> DQ pair to uint8.
+
+        onnxruntime's QDQS8ToU8Transformer converts an int8 QuantizeLinear -> DequantizeLinear pair (zero
+        points constant, scalar, equal) to uint8 only when the Q has exactly one output edge, to a DQ, and
+        does not produce a graph output. It runs after EnsureUniqueDQForNodeUnit, which gives every consumer
+        of a shared DQ its own copy, so a DQ with several consumers also leaves its Q int8."""
+        q = self.prod.get(qname)
+        if q is None or q.op != "QuantizeLinear" or q.domain != "" or qname in self.outputs:
+            return False
+        cs = self.cons.get(qname, [])
+        if len(cs) != 1 or cs[0] is None or cs[0].op != "DequantizeLinear" or cs[0].domain != "":
+            return False
+        dq = cs[0]
+        if len(self.cons.get(dq.outputs[0], [])) != 1:
+            return False
+        zq = _scalar(self.g, q.inputs[2]) if len(q.inputs) > 2 and q.inputs[2] else None
+        zd = _scalar(self.g, dq.inputs[2]) if len(dq.inputs) > 2 and dq.inputs[2] else None
+        return (zq is not None and zd is not None and np.asarray(zq).dtype == np.int8
+                and np.asarray(zd).dtype == np.int8 and int(zq) == int(zd))
+
+    def ort_runs_float(self, x_name, x_zp, y_name, y_zp, int8_allowed):
+        """Whether onnxruntime (x86) leaves the QDQ node unit from 8-bit x_name to 8-bit y_name in float32
+        (DequantizeLinear -> float op -> QuantizeLinear) instead of fusing it into an integer QLinear op.
+
+        After its s8->u8 rewrite (s8_to_u8) the QDQ selectors require the activation input and output to
+        have the same type, and for Conv / MatMul an int8 activation only where int8 is allowed (not on
+        x86-64: measured with onnxruntime 1.32, an all-int8 DQ -> Conv -> Q stays float). A tensor left
+        int8 (shared by several consumers, a graph input, ...) next to a rewritten one fails that.
+        Only for QDQ models as given: QOperator models run their QLinear ops as they are."""
+        if getattr(self.g, "qoperator_expanded", False):
+            return False
+
+        def eff(name, zp):
+            if np.asarray(zp).dtype != np.int8:
+                return "u8"
+            return "u8" if self.s8_to_u8(name) else "s8"
+
+        tx, ty = eff(x_name, x_zp), eff(y_name, y_zp)
+        return tx != ty or (tx == "s8" and not int8_allowed)
+
+    def ort_binary_runs_float(self, a_name, a_zp, b_name, b_zp, y_name, y_zp):
+        """Whether onnxruntime (x86) runs DQ(a), DQ(b) -> Add/Mul -> Q in float32: its binary QDQ selector
+        (QLinearAdd / QLinearMul, int8 allowed) needs both inputs and the output of one type after the
+        s8->u8 rewrite (see ort_runs_float)."""
+        if getattr(self.g, "qoperator_expanded", False):
+            return False
+
+        def eff(name, zp):
+            if np.asarray(zp).dtype != np.int8:
+                return "u8"
+            return "u8" if self.s8_to_u8(name) else "s8"
+
+        return len({eff(a_name, a_zp), eff(b_name, b_zp), eff(y_name, y_zp)}) != 1
 
     def q_after(self, name):
         """The single per-tensor Q consuming `name` (returns (node, scale, zp))."""
@@ -309,18 +366,26 @@ def _fuse_conv(ctx, n):
     if ws.size != 1 and waxis % wq.ndim != 0:
         return None
     bias = None
+    bias_f = None
     if len(n.inputs) > 2 and n.inputs[2]:
         b = ctx.qconst(n.inputs[2])
         if b is None or np.asarray(b[0]).dtype != np.int32 or (b[2] is not None and np.any(np.asarray(b[2]) != 0)):
             return None
         bias = np.asarray(b[0], np.int32).reshape(-1)
+        # onnxruntime's float bias: DequantizeLinear of the int32 bias, float(b) * scale in float32
+        bias_f = (bias.astype(np.float32) * np.asarray(b[1], np.float32).reshape(-1)).astype(np.float32)
     r = ctx.q_after_act(n.outputs[0])
     if r is None:
         return None
     qn, s, z, lo, hi, absorbed = r
     O = wq.shape[0]
     kh, kw = wq.shape[2:]
-    attrs = dict(
+    extra = {}
+    if ctx.ort_runs_float(x[0], x[2], qn.outputs[0], z, int8_allowed=False):
+        # onnxruntime runs this conv as DQ -> float32 Conv (MLAS SGEMM) -> Q: lowp reproduces that float32
+        # arithmetic from its exact integer sums (ops/ort_float_conv.h).
+        extra = dict(ort_float=True, bias_f=bias_f if bias_f is not None else np.zeros(O, np.float32))
+    attrs = dict(**extra,
         w=np.asarray(wq), w_scale=_per_channel(ws, O).astype(np.float32),
         w_zero_point=_per_channel(wz if wz is not None else np.zeros(1, wq.dtype), O).astype(wq.dtype),
         bias=bias, strides=list(n.attrs.get("strides", [1, 1])), dilations=list(n.attrs.get("dilations", [1, 1])),
@@ -469,6 +534,9 @@ def _fuse_binary(ctx, n):
         return None
     attrs = dict(a_scale=a[1], a_zero_point=a[2], b_scale=b[1], b_zero_point=b[2], y_scale=s, y_zero_point=z,
                  qmin=lo, qmax=hi, from_qdq=not absorbed)  # a plain DQ -> Add/Mul -> Q (see fold_gated_luts)
+    if not absorbed:
+        # onnxruntime leaves this Add / Mul in float32: lowp computes that float32 chain (ops/ort_float_eltwise.h)
+        attrs["ort_float"] = ctx.ort_binary_runs_float(a[0], a[2], b[0], b[2], qn.outputs[0], z)
     return Node("Q" + n.op, [a[0], b[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], absorbed
 
 
@@ -632,7 +700,8 @@ def fold_gated_luts(g: Graph) -> None:
             codes = np.arange(256, dtype=np.uint8).view(dt)
             first = np.ascontiguousarray(lut.attrs["table"])
             ops = (codes, first) if k == 0 else (first, codes)
-            if n.attrs.get("from_qdq") and dt == np.int8:
+            use_float = n.attrs["ort_float"] if "ort_float" in n.attrs else (n.attrs.get("from_qdq") and dt == np.int8)
+            if use_float:
                 # onnxruntime (x86) does not fuse int8-activation QDQ Add/Mul into QLinearAdd/Mul: it runs
                 # DequantizeLinear -> float32 Add/Mul -> QuantizeLinear, so the table is that arithmetic.
                 fa = dequantize_linear(ops[0], n.attrs["a_scale"], n.attrs["a_zero_point"])
@@ -789,3 +858,44 @@ def fold_luts_into_producers(g: Graph) -> None:
         drop.add(id(n))
     if drop:
         g.nodes = [n for n in g.nodes if id(n) not in drop]
+
+
+# --------------------------------------------------------------------------- onnxruntime float fallbacks
+ORT_FLOAT_POLICIES = ("all", "auto", "off")
+
+
+def ort_float_policy(value=None) -> str:
+    """The session's choice for the nodes onnxruntime runs in float32 (attrs["ort_float"], set by the
+    fusions above): "all" reproduces every one bit for bit; "auto" (default) those whose reproduction is
+    cheap -- 1x1 single-group convs (ops/ort_float_conv.h: few outputs need the float32 chain) and the
+    Add / Mul chain (ops/ort_float_eltwise.h) -- leaving KxK / depthwise convs exact-integer (they may
+    differ from onnxruntime by 1 where its float32 sum rounds differently; reproducing them needs most of a
+    float32 convolution); "off" keeps lowp's exact integer arithmetic everywhere.
+    value: one of those, True ("all"), False ("off"), or None (environment LOWP_ORT_FLOAT, else "auto")."""
+    import os
+
+    if value is None:
+        value = os.environ.get("LOWP_ORT_FLOAT", "auto")
+    if value is True:
+        value = "all"
+    elif value is False:
+        value = "off"
+    if value not in ORT_FLOAT_POLICIES:
+        raise ValueError(f"lowp: ort_float must be one of {ORT_FLOAT_POLICIES} (or True / False), got {value!r}")
+    return value
+
+
+def apply_ort_float_policy(g: Graph, policy: str) -> None:
+    """Drops attrs["ort_float"] from the nodes the policy (ort_float_policy) leaves exact-integer."""
+    for n in g.nodes:
+        if n.domain != "lowp" or not n.attrs.get("ort_float"):
+            continue
+        keep = policy == "all"
+        if policy == "auto":
+            if n.op == "QConv":
+                k = list(n.attrs.get("kernel_shape", [1, 1]))
+                keep = k == [1, 1] and int(n.attrs.get("group", 1)) == 1
+            else:
+                keep = True  # QAdd / QMul: as cheap as the integer kernels
+        if not keep:
+            n.attrs["ort_float"] = False

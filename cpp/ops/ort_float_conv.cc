@@ -1,0 +1,402 @@
+// onnxruntime's float32 1x1 conv fallback, exact (see ort_float_conv.h).
+#include "ops/ort_float_conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "ops/conv.h"
+#include "ops/quantize.h"
+#include "runtime/cpu.h"
+#include "runtime/thread_pool.h"
+
+namespace lowp {
+namespace ops {
+
+namespace {
+
+constexpr double kU = 1.0 / 16777216.0;  // 2^-24, float32 unit roundoff
+
+int32_t type_min(DType t) { return t == DType::S8 ? -128 : 0; }
+int32_t type_max(DType t) { return t == DType::S8 ? 127 : 255; }
+
+inline int32_t raw(const void* x, DType t, int64_t i) {
+  return t == DType::S8 ? static_cast<const int8_t*>(x)[i] : static_cast<const uint8_t*>(x)[i];
+}
+
+}  // namespace
+
+int mlas_sgemm_stride_k(int64_t N, int64_t K) {
+  // MLAS sgemm.cpp: StrideN = StrideK = 128; trade N for K (N >= K) or K for N (N < K, A not transposed).
+  int64_t sn = 128, sk = 128;
+  if (N >= K) {
+    while (sk / 2 >= K) { sn *= 2; sk /= 2; }
+  } else {
+    while (sn > 16 && sn / 2 >= N) { sk *= 2; sn /= 2; }
+  }
+  return static_cast<int>(sk);
+}
+
+void OrtFloatConv::finalize(const std::vector<float>& ws) {
+  LOWP_CHECK(M >= 1 && K >= 1, "ort float conv: empty weights");
+  LOWP_CHECK(wf.size() == static_cast<size_t>(M) * K && bf.size() == static_cast<size_t>(M) &&
+                 ws.size() == static_cast<size_t>(M),
+             "ort float conv: weights / bias / scales do not match M x K");
+  LOWP_CHECK(x_type == DType::U8 || x_type == DType::S8, "ort float conv: input must be uint8 or int8");
+  LOWP_CHECK(y_type == DType::U8 || y_type == DType::S8, "ort float conv: output must be uint8 or int8");
+  LOWP_CHECK(std::isfinite(xs) && xs > 0.f && std::isfinite(ys) && ys > 0.f, "ort float conv: bad scales");
+  LOWP_CHECK(stride_k >= 1, "ort float conv: bad K stride");
+  LOWP_CHECK(mode >= 0 && mode <= 2, "ort float conv: bad kernel mode");
+  LOWP_CHECK(type_min(y_type) <= qmin && qmin <= qmax && qmax <= type_max(y_type), "ort float conv: bad clamp range");
+  LOWP_CHECK(group >= 1 && C >= group && C % group == 0 && M % group == 0 && H >= 1 && W >= 1 && KH >= 1 && KW >= 1 &&
+                 sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && pt >= 0 && pl >= 0 && pb >= 0 && pr >= 0,
+             "ort float conv: bad geometry");
+  LOWP_CHECK(static_cast<int64_t>(C / group) * KH * KW == K, "ort float conv: K is not C/group * KH * KW");
+  const int64_t oh = (static_cast<int64_t>(H) + pt + pb - static_cast<int64_t>(dh) * (KH - 1) - 1);
+  const int64_t ow = (static_cast<int64_t>(W) + pl + pr - static_cast<int64_t>(dw) * (KW - 1) - 1);
+  LOWP_CHECK(oh >= 0 && ow >= 0, "ort float conv: kernel larger than the padded input");
+  OH = static_cast<int>(oh / sh + 1);
+  OW = static_cast<int>(ow / sw + 1);
+  xtab.assign(256, 0.f);
+  for (int v = 0; v < 256; ++v) {
+    const int32_t q = x_type == DType::S8 ? static_cast<int8_t>(v) : v;
+    xtab[v] = static_cast<float>(q - zx) * xs;  // DequantizeLinear: one float32 rounding
+  }
+  const int nb = (K + stride_k - 1) / stride_k;
+  // |onnxruntime - exact| / ys <= (roundings + slack) * u * (sum |x w| + |b|) / ys, where the float
+  // check below adds a few more roundings of its own; 1 % margin over the first-order bound.
+  // FMA chains round once per term; the M == 1 / N == 1 kernels round each product and each add.
+  g = static_cast<float>(((mode == 0 ? 1.0 : 2.0) * K + nb + 16) * kU * 1.01);
+  sc.resize(M);
+  bt.resize(M);
+  l1w.resize(M);
+  maxw.resize(M);
+  slack.resize(M);
+  for (int m = 0; m < M; ++m) {
+    LOWP_CHECK(std::isfinite(ws[m]) && std::isfinite(bf[m]), "ort float conv: non-finite weight scale or bias");
+    double l1 = 0, mx = 0;
+    for (int k = 0; k < K; ++k) {
+      const double a = std::fabs(static_cast<double>(wf[static_cast<size_t>(m) * K + k]));
+      l1 += a;
+      mx = std::max(mx, a);
+    }
+    // |wf| >= |w - zw| ws (1 - u): inflate so that xs |w - zw| ws / ys <= the stored value.
+    const double up = (1.0 + 8 * kU) * xs / ys;
+    l1w[m] = static_cast<float>(l1 * up * (1.0 + 1e-6));
+    maxw[m] = static_cast<float>(mx * up * (1.0 + 1e-6));
+    sc[m] = static_cast<float>(static_cast<double>(xs) * ws[m] / ys);
+    bt[m] = static_cast<float>(static_cast<double>(bf[m]) / ys);
+    slack[m] = static_cast<float>(g * std::fabs(static_cast<double>(bf[m])) / ys + 1e-30);
+  }
+  wt.clear();
+  Mpad = 0;
+  if (mode == 0 && group == 1) {
+    Mpad = (M + 15) / 16 * 16;
+    wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    for (int m = 0; m < M; ++m)
+      for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
+  }
+}
+
+namespace {
+
+// MlasGemmFloatKernel (FMA): per K block an FMA chain from 0, blocks added in order.
+float sum_fma(const float* w, const float* xf, int K, int stride_k) {
+  float c = 0.f;
+  for (int k0 = 0; k0 < K; k0 += stride_k) {
+    const int k1 = std::min(K, k0 + stride_k);
+    float s = 0.f;
+    for (int k = k0; k < k1; ++k) s = std::fma(w[k], xf[k], s);
+    c = k0 == 0 ? s : c + s;
+  }
+  return c;
+}
+
+// MlasSgemmKernelM1Avx (M == 1): per K chunk, ((p0 + p1) + p2) + p3 per group of four, added to the
+// running sum; the chunk's remainder as a pair then a single product.
+float sum_m1(const float* w, const float* xf, int K, int chunk) {
+  float c = 0.f;
+  for (int k0 = 0; k0 < K; k0 += chunk) {
+    const int k1 = std::min(K, k0 + chunk);
+    int k = k0;
+    for (; k + 4 <= k1; k += 4) {
+      float t = w[k] * xf[k];
+      t = t + w[k + 1] * xf[k + 1];
+      t = t + w[k + 2] * xf[k + 2];
+      t = t + w[k + 3] * xf[k + 3];
+      c = t + c;
+    }
+    if (k1 - k >= 2) {
+      const float t = w[k] * xf[k] + w[k + 1] * xf[k + 1];
+      c = t + c;
+      k += 2;
+    }
+    if (k < k1) c = w[k] * xf[k] + c;
+  }
+  return c;
+}
+
+// MlasSgemmKernelM1TransposeBAvx (N == 1): eight lane sums, reduced per row-block size (4, 2 or 1).
+float sum_m1t(const float* w, const float* xf, int K, int block) {
+  float a[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  for (int k = 0; k < K; ++k) a[k & 7] = a[k & 7] + w[k] * xf[k];
+  if (block == 4) return (((a[0] + a[1]) + a[2]) + a[3]) + (((a[4] + a[5]) + a[6]) + a[7]);
+  if (block == 2) return ((a[0] + a[2]) + (a[4] + a[6])) + ((a[1] + a[3]) + (a[5] + a[7]));
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+}  // namespace
+
+void ort_float_blocks_ref(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks, float* y) {
+  for (int i = 0; i < nblocks; ++i)
+    for (int l = 0; l < 16; ++l) {
+      const int m = m0[i] + l;
+      y[16 * i + l] =
+          m < p.M ? sum_fma(p.wf.data() + static_cast<size_t>(m) * p.K, columns[i], p.K, p.stride_k) : 0.f;
+    }
+}
+
+int ort_float_check_ref(const OrtFloatConv& p, const int32_t* a, int m0, int m1, float fl1, float fmx, void* y_row,
+                        int* flagged) {
+  const bool s8out = p.y_type == DType::S8;
+  int nf = 0;
+  for (int m = m0; m < m1; ++m) {
+    float t = static_cast<float>(a[m]) * p.sc[m] + p.bt[m];
+    t = std::min(std::max(t, -4194304.f), 4194304.f);
+    const float rr = (t + 12582912.f) - 12582912.f;  // nearest integer, ties to even (|t| < 2^22)
+    const float d = std::fabs(t - rr);
+    const float S = std::min(fl1 * p.maxw[m], fmx * p.l1w[m]);
+    const float B = p.g * S + p.slack[m];
+    const int32_t qr = static_cast<int32_t>(rr) + p.zy;
+    const int32_t q = std::min(std::max(qr, p.qmin), p.qmax);
+    if (s8out)
+      static_cast<int8_t*>(y_row)[m] = static_cast<int8_t>(q);
+    else
+      static_cast<uint8_t*>(y_row)[m] = static_cast<uint8_t>(q);
+    // Within B of a .5 boundary: onnxruntime may round to qr - 1 or qr + 1 instead, unless the clamp
+    // maps qr - 1 .. qr + 1 to one value anyway (B < 0.5 keeps its result within them).
+    const bool clamped = B < 0.5f && (qr - 1 >= p.qmax || qr + 1 <= p.qmin);
+    flagged[nf] = m;
+    nf += (0.5f - d <= B && !clamped) ? 1 : 0;
+  }
+  return nf;
+}
+
+OrtFloatCheckFn ort_float_check_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_check_avx512;
+  if (cpu::has_avx2()) return ort_float_check_avx2;
+#endif
+  return ort_float_check_ref;
+}
+
+OrtFloatBlocksFn ort_float_blocks_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_blocks_avx512;
+  if (cpu::has_avx2()) return ort_float_blocks_avx2;
+#endif
+  return ort_float_blocks_ref;
+}
+
+int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {
+  const float* w = p.wf.data() + static_cast<size_t>(m) * p.K;
+  float c;
+  if (p.mode == 1) {
+    c = sum_m1(w, xf, p.K, p.stride_k);
+  } else if (p.mode == 2) {
+    // rows of the group go 4 at a time, then a pair, then one
+    const int Mg = p.M / p.group, r = m % Mg, full4 = Mg / 4 * 4;
+    const int block = r < full4 ? 4 : ((Mg - full4) >= 2 && r < full4 + 2 ? 2 : 1);
+    c = sum_m1t(w, xf, p.K, block);
+  } else {
+    c = sum_fma(w, xf, p.K, p.stride_k);
+  }
+  const float y = c + p.bf[m];
+  const int32_t q = quantize_one(y, p.ys, p.zy, type_min(p.y_type), type_max(p.y_type));
+  return std::min(std::max(q, p.qmin), p.qmax);
+}
+
+namespace {
+
+// sum and max of |x[c] - zx| over n bytes, added to l1 / maxed into mx (a loop the compiler vectorizes)
+template <typename T>
+inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  int32_t s = 0, m = 0;
+  for (int c = 0; c < n; ++c) {
+    int32_t d = static_cast<int32_t>(xp[c]) - zx;
+    d = d < 0 ? -d : d;
+    s += d;
+    m = m > d ? m : d;
+  }
+  l1 += s;
+  mx = mx > m ? mx : m;
+}
+
+// Pixels [p0, p1) of the output; acc points at pixel p0's sums.
+int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t p0, int64_t p1,
+                     OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
+  const int M = p.M, K = p.K, C = p.C, G = p.group, Cg = C / G, Mg = M / G, taps = p.KH * p.KW;
+  const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
+  const bool s8out = p.y_type == DType::S8;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // columns per batch
+  struct Redo {
+    int64_t px;
+    int m, pair;
+  };
+  thread_local std::vector<int> flagged, pm0;
+  thread_local std::vector<float> col, ybl;
+  thread_local std::vector<const float*> pcol;
+  thread_local std::vector<Redo> redos;
+  thread_local std::vector<int64_t> tap;  // input offset of each (kh, kw) tap, -1 in the padding
+  flagged.resize(Mg);
+  col.resize(static_cast<size_t>(vec ? kSlots : 1) * K);
+  tap.resize(taps);
+  pcol.clear();
+  pm0.clear();
+  redos.clear();
+  int slots = 0;
+  auto store = [&](int64_t px, int m, int32_t q) {
+    if (s8out)
+      static_cast<int8_t*>(y)[px * M + m] = static_cast<int8_t>(q);
+    else
+      static_cast<uint8_t*>(y)[px * M + m] = static_cast<uint8_t>(q);
+  };
+  auto flush = [&]() {
+    if (pm0.empty()) return;
+    ybl.resize(pm0.size() * 16);
+    blocks_fn(p, pcol.data(), pm0.data(), static_cast<int>(pm0.size()), ybl.data());
+    for (const Redo& r : redos) {
+      const int32_t q = quantize_one(ybl[16 * r.pair + (r.m & 15)] + p.bf[r.m], p.ys, p.zy, type_min(p.y_type),
+                                     type_max(p.y_type));
+      store(r.px, r.m, std::min(std::max(q, p.qmin), p.qmax));
+    }
+    pcol.clear();
+    pm0.clear();
+    redos.clear();
+    slots = 0;
+  };
+  int64_t redo = 0;
+  const bool pointwise = taps == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0;
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;  // pixel p0, then stepped
+  for (int64_t px = p0; px < p1; ++px) {
+    if (pointwise) {
+      tap[0] = px * C;
+    } else {
+      for (int kh = 0; kh < p.KH; ++kh)
+        for (int kw = 0; kw < p.KW; ++kw) {
+          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+          tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
+        }
+      if (++ow == p.OW) {
+        ow = 0;
+        if (++oh == p.OH) {
+          oh = 0;
+          ++n;
+        }
+      }
+    }
+    void* yrow = s8out ? static_cast<void*>(static_cast<int8_t*>(y) + px * M)
+                       : static_cast<void*>(static_cast<uint8_t*>(y) + px * M);
+    for (int gi = 0; gi < G; ++gi) {
+      // per-pixel norms of the patch (x - zx), padding 0
+      int32_t l1 = 0, mx = 0;
+      for (int t = 0; t < taps; ++t) {
+        if (tap[t] < 0) continue;
+        const int64_t base = tap[t] + static_cast<int64_t>(gi) * Cg;
+        if (p.x_type == DType::S8)
+          patch_norms(static_cast<const int8_t*>(x) + base, Cg, p.zx, l1, mx);
+        else
+          patch_norms(static_cast<const uint8_t*>(x) + base, Cg, p.zx, l1, mx);
+      }
+      const int nf = check_fn(p, acc + (px - p0) * M, gi * Mg, (gi + 1) * Mg, static_cast<float>(l1),
+                              static_cast<float>(mx), yrow, flagged.data());
+      if (nf == 0) continue;
+      redo += nf;
+      if (vec && slots == kSlots) flush();
+      // the im2col column of this pixel and group in onnxruntime's K order (c, kh, kw)
+      float* cl = col.data() + static_cast<size_t>(vec ? slots : 0) * K;
+      for (int c = 0; c < Cg; ++c)
+        for (int t = 0; t < taps; ++t)
+          cl[c * taps + t] = tap[t] < 0 ? 0.f : p.xtab[static_cast<uint8_t>(raw(x, p.x_type, tap[t] + gi * Cg + c))];
+      if (!vec) {
+        for (int i = 0; i < nf; ++i) store(px, flagged[i], ort_float_conv_one(p, cl, flagged[i]));
+        continue;
+      }
+      ++slots;
+      for (int i = 0; i < nf; ++i) {
+        const int m = flagged[i], b = m & ~15;  // flagged is ascending
+        if (pm0.empty() || pcol.back() != cl || pm0.back() != b) {
+          pcol.push_back(cl);
+          pm0.push_back(b);
+        }
+        redos.push_back(Redo{px, m, static_cast<int>(pm0.size()) - 1});
+      }
+    }
+  }
+  flush();
+  return redo;
+}
+
+}  // namespace
+
+int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
+                              int num_threads, OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
+  if (blocks_fn == nullptr) blocks_fn = ort_float_blocks_kernel();
+  if (check_fn == nullptr) check_fn = ort_float_check_kernel();
+  constexpr int64_t kChunk = 32;  // pixels per task
+  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
+  std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
+  auto body = [&](int task, int) {
+    const int64_t p0 = task * kChunk, p1 = std::min(pixels, p0 + kChunk);
+    recomputed[task] = finish_range(p, acc + p0 * p.M, x, y, p0, p1, blocks_fn, check_fn);
+  };
+  if (tasks <= 1 || num_threads == 1) {
+    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  }
+  int64_t total = 0;
+  for (int64_t r : recomputed) total += r;
+  return total;
+}
+
+int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
+                           int num_threads) {
+  LOWP_CHECK(p.KH == 1 && p.KW == 1 && p.sh == 1 && p.sw == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0 &&
+                 p.group == 1 && w.KH() == 1 && w.KW() == 1 && w.Cin() == p.C && w.Cout() == p.M,
+             "ort float conv: the fused path is for 1x1 stride-1 unpadded single-group convs");
+  const OrtFloatBlocksFn blocks_fn = ort_float_blocks_kernel();
+  const OrtFloatCheckFn check_fn = ort_float_check_kernel();
+  // Pixel rows are independent: the int32 sums of a chunk stay in cache until its finish pass.
+  const int64_t chunk = std::max<int64_t>(16, std::min<int64_t>(512, (64 * 1024) / std::max(1, p.M)));
+  const int64_t tasks = (pixels + chunk - 1) / chunk;
+  std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
+  auto body = [&](int task, int) {
+    const int64_t p0 = task * chunk, p1 = std::min(pixels, p0 + chunk);
+    thread_local std::vector<int32_t> acc;
+    acc.resize(static_cast<size_t>(p1 - p0) * p.M);
+    ConvGeometry g;
+    g.N = 1;
+    g.H = 1;
+    g.W = static_cast<int>(p1 - p0);
+    const size_t xo = static_cast<size_t>(p0) * p.C;
+    const void* xp = p.x_type == DType::S8 ? static_cast<const void*>(static_cast<const int8_t*>(x) + xo)
+                                           : static_cast<const void*>(static_cast<const uint8_t*>(x) + xo);
+    OutputSpec spec;  // int32, no bias
+    conv2d(w, g, xp, p.x_type, p.zx, acc.data(), spec, 1);
+    recomputed[task] = finish_range(p, acc.data(), x, y, p0, p1, blocks_fn, check_fn);
+  };
+  if (tasks <= 1 || num_threads == 1) {
+    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  }
+  int64_t total = 0;
+  for (int64_t r : recomputed) total += r;
+  return total;
+}
+
+}  // namespace ops
+}  // namespace lowp

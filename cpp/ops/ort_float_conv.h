@@ -1,0 +1,124 @@
+// onnxruntime's float32 fallback for a QDQ 1x1 convolution, reproduced bit for bit.
+//
+// Why: on x86 onnxruntime rewrites int8-activation Q -> DQ pairs to uint8 (QDQS8ToU8Transformer)
+// only where the QuantizeLinear feeds exactly one DequantizeLinear with one consumer. A conv whose
+// input and output end up with different types (one int8 tensor shared by several consumers, e.g.
+// a residual branch, the other uint8) is not fused into QLinearConv: it runs DequantizeLinear ->
+// float Conv -> QuantizeLinear. Its result is a float32 computation, not the exact integer sum
+// requantized, and differs from it by one step where the float32 value lies within rounding error of
+// a .5 boundary. See docs/PERFORMANCE.md "int8-activation exactness".
+//
+// What onnxruntime computes for such a conv (MLAS: 1x1 stride 1 unpadded convs are one SGEMM of the
+// filter (M x K) and the NCHW input (K x pixels), "GemmDirect"; every other shape on x86 expands
+// im2col columns in K order (c, kh, kw) (padding 0.0f) and runs the same SGEMM over them, K block by
+// K block, per group and image ("ExpandThenGemm[Segmented]"); the arithmetic per output is the same):
+//   xf[k] = float(x[k] - zx) * xs                    (DequantizeLinear, one rounding)
+//   wf[m][k] = float(w[m][k] - zw[m]) * ws[m]        (per-channel DequantizeLinear)
+//   bf[m] = float(bias[m]) * bias_scale[m]           (int32 DequantizeLinear)
+//   c = for each K block of `stride_k` (MLAS SGEMM's K stride): a fused multiply-add chain over the
+//       block from 0 in k order; the block sums added to c in order (first block: c = sum)
+//   y = c + bf[m]                                    (MlasActivation's bias add, after the GEMM)
+//   q = saturate(round_half_even(y / ys) + zy)       (MlasQuantizeLinear: a division, cvtps2dq)
+// Two MLAS special cases change the per-output arithmetic (MlasSgemmOperation, AVX kernels on x86):
+//   M == 1 (one filter per group: depthwise) -> MlasSgemmKernelM1Avx: per K chunk, groups of four
+//     products (multiply, then add: no FMA) summed left to right, added to the running sum; then a pair,
+//     then a single product.
+//   N == 1 (one output pixel, M >= 2: squeeze-excite 1x1 convs) -> MlasSgemmKernelM1TransposeBAvx: eight
+//     lane sums (lane j: products k = j mod 8, multiply then add), reduced by a tree that depends on
+//     whether the filter row is in a block of 4, 2 or 1 rows (rows taken 4 at a time, then 2, then 1).
+// Measured: zero mismatches against onnxruntime 1.32 on all 1.4 M outputs of MobileNetV2-s8's
+// fifteen float convs (its own inputs), 1 and 2 threads (MLAS splits M / N over threads, never K).
+//
+// How lowp computes it cheaply: the integer GEMM gives the exact sum acc = sum (x - zx)(w - zw), so
+// the exact real value t = (acc * xs * ws[m] + bf[m]) / ys is known; onnxruntime's float32 result
+// differs from t by at most a proven bound B (rounding of xf, wf, every FMA, the block adds, the bias
+// add and the division: (K + blocks + 12) * 2^-24 * (sum |xf wf| + |bf|) / ys, with sum |xf wf|
+// bounded by the per-pixel and per-channel L1 / max norms). Where t is farther than B from a .5
+// boundary, round(t) is onnxruntime's answer; the rest (typically 0.1-4 % of outputs) is recomputed
+// with the float32 chain above.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "lowp/types.h"
+#include "ops/conv.h"
+
+namespace lowp {
+namespace ops {
+
+struct OrtFloatConv {
+  int M = 0, K = 0;            // output channels, K per group (Cg * KH * KW)
+  // geometry (NHWC input N x H x W x C, output N x OH x OW x M)
+  int H = 1, W = 1, C = 0, KH = 1, KW = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  int group = 1, OH = 1, OW = 1;
+  int stride_k = 128;          // MLAS SGEMM K block (mlas_sgemm_stride_k); M1 mode: the kernel's K chunk
+  int mode = 0;                // 0: FMA SGEMM kernel, 1: M == 1 kernel, 2: N == 1 (transposed B) kernel
+  DType x_type = DType::U8, y_type = DType::U8;
+  int32_t zx = 0;
+  float xs = 1.f, ys = 1.f;
+  int32_t zy = 0, qmin = 0, qmax = 255;  // output zero point, clamp range (type range or fused Relu/Clip)
+  std::vector<float> wf;       // M x K: onnxruntime's dequantized weights, K in (c, kh, kw) order
+  std::vector<float> bf;       // M: onnxruntime's dequantized bias (0 without bias)
+  // derived (finalize())
+  std::vector<float> xtab;     // 256: dequantized input by raw byte
+  std::vector<float> sc;       // M: xs * ws[m] / ys as float (check only)
+  std::vector<float> bt;       // M: bf[m] / ys
+  std::vector<float> l1w, maxw;  // M: sum_k |wf| / ys, max_k |wf| / ys (with xs folded in)
+  std::vector<float> slack;    // M: bound term from |bf|
+  std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16)
+  int Mpad = 0;
+  float g = 0.f;               // relative bound coefficient
+  void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
+};
+
+// Mode 0, group 1: the pre-bias float32 sums of 16-channel blocks i (channels m0[i] .. m0[i] + 15,
+// m0[i] % 16 == 0, of the pixel whose column (K floats) is columns[i]), in onnxruntime's order (each lane
+// an FMA chain per K block, blocks added), into y[16 * i + lane]. Lanes are independent, so every width
+// gives the same bits; blocks of different pixels run as independent chains.
+using OrtFloatBlocksFn = void (*)(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks,
+                                  float* y);
+void ort_float_blocks_ref(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks, float* y);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_blocks_avx2(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks, float* y);
+void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks,
+                             float* y);
+#endif
+OrtFloatBlocksFn ort_float_blocks_kernel();  // the widest compiled and supported one
+
+// The fast path of one pixel's outputs m0 .. m1-1: y_row[m] = round(exact value) (clamped), and the
+// channels within the bound of a .5 boundary appended (ascending) to `flagged`; returns how many.
+// l1x / maxx: the pixel's patch norms sum |x - zx| and max |x - zx|. Every width gives the same bits.
+using OrtFloatCheckFn = int (*)(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x,
+                                float maxx, void* y_row, int* flagged);
+int ort_float_check_ref(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x, float maxx,
+                        void* y_row, int* flagged);
+#if defined(__x86_64__) || defined(_M_X64)
+int ort_float_check_avx2(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x, float maxx,
+                         void* y_row, int* flagged);
+int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* acc_row, int m0, int m1, float l1x, float maxx,
+                           void* y_row, int* flagged);
+#endif
+OrtFloatCheckFn ort_float_check_kernel();
+
+// MLAS SGEMM's K stride for an (M x K) * (K x N) product, NoTrans A (sgemm.cpp's rule).
+int mlas_sgemm_stride_k(int64_t N, int64_t K);
+
+// acc: pixels x M int32 exact sums (no bias; pixels = N * OH * OW); x: N x H x W x C raw 8-bit input;
+// y: pixels x M 8-bit.
+// Returns the number of outputs recomputed in float32 (for tests / reports).
+// blocks_fn / check_fn: forced kernels (nullptr: the dispatched ones); every kernel gives the same bits.
+int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t pixels,
+                              int num_threads = 1, OrtFloatBlocksFn blocks_fn = nullptr,
+                              OrtFloatCheckFn check_fn = nullptr);
+
+// 1x1 stride-1 unpadded single-group convs in one pass: per chunk of pixels the exact int32 sums
+// (conv2d with `w`, the same weights as p.wf) into a per-thread buffer, then the finish pass.
+int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
+                           int num_threads = 1);
+
+// The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
+// 0), returned as the quantized value.
+int32_t ort_float_conv_one(const OrtFloatConv& p, const float* column, int m);
+
+}  // namespace ops
+}  // namespace lowp

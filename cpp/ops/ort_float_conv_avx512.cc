@@ -1,0 +1,107 @@
+// AVX-512 twin of ort_float_blocks_ref (ops/ort_float_conv.h): 16 output channels per vector, each lane
+// the same FMA chain (vfmadd231ps rounds once, like std::fma) over K blocks, blocks added in order.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "ops/ort_float_conv.h"
+
+namespace lowp {
+namespace ops {
+
+namespace {
+
+// One K block [k0, k1) of 8 chains with the accumulators in registers (a fixed count: runtime-indexed
+// arrays spill); y (8 x 16) = the block's sums (first block) or y + them (later blocks), as MLAS adds
+// each K block's sums to C.
+inline void blocks8(const float* wt, int Mp, int k0, int k1, bool first, const float* const* col, const int* m0,
+                    float* y) {
+  const float *x0 = col[0], *x1 = col[1], *x2 = col[2], *x3 = col[3], *x4 = col[4], *x5 = col[5], *x6 = col[6],
+              *x7 = col[7];
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int k = k0; k < k1; ++k) {
+    const float* row = wt + static_cast<size_t>(k) * Mp;
+    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[0]), _mm512_set1_ps(x0[k]), a0);
+    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[1]), _mm512_set1_ps(x1[k]), a1);
+    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[2]), _mm512_set1_ps(x2[k]), a2);
+    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[3]), _mm512_set1_ps(x3[k]), a3);
+    a4 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[4]), _mm512_set1_ps(x4[k]), a4);
+    a5 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[5]), _mm512_set1_ps(x5[k]), a5);
+    a6 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[6]), _mm512_set1_ps(x6[k]), a6);
+    a7 = _mm512_fmadd_ps(_mm512_loadu_ps(row + m0[7]), _mm512_set1_ps(x7[k]), a7);
+  }
+  const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  for (int i = 0; i < 8; ++i)
+    _mm512_storeu_ps(y + 16 * i, first ? acc[i] : _mm512_add_ps(_mm512_loadu_ps(y + 16 * i), acc[i]));
+}
+
+}  // namespace
+
+void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns, const int* m0, int nblocks,
+                             float* y) {
+  // K blocks outermost: one block's weight rows (stride_k x Mpad floats) stay in cache for all pairs.
+  alignas(64) float tmp[128];
+  for (int k0 = 0; k0 < p.K; k0 += p.stride_k) {
+    const int k1 = std::min(p.K, k0 + p.stride_k);
+    for (int b0 = 0; b0 < nblocks; b0 += 8) {
+      const int nb = std::min(8, nblocks - b0);
+      if (nb == 8) {
+        blocks8(p.wt.data(), p.Mpad, k0, k1, k0 == 0, columns + b0, m0 + b0, y + 16 * b0);
+        continue;
+      }
+      // a short tail: repeat its last pair to fill the 8 chains, keep the first nb results
+      const float* col[8];
+      int mm[8];
+      for (int i = 0; i < 8; ++i) {
+        col[i] = columns[b0 + std::min(i, nb - 1)];
+        mm[i] = m0[b0 + std::min(i, nb - 1)];
+      }
+      if (k0 != 0) std::copy(y + 16 * b0, y + 16 * (b0 + nb), tmp);
+      blocks8(p.wt.data(), p.Mpad, k0, k1, k0 == 0, col, mm, tmp);
+      std::copy(tmp, tmp + 16 * nb, y + 16 * b0);
+    }
+  }
+}
+
+int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int m1, float fl1, float fmx, void* y_row,
+                           int* flagged) {
+  const bool s8out = p.y_type == DType::S8;
+  const __m512 lo = _mm512_set1_ps(-4194304.f), hi = _mm512_set1_ps(4194304.f), magic = _mm512_set1_ps(12582912.f);
+  const __m512 half = _mm512_set1_ps(0.5f), vg = _mm512_set1_ps(p.g), vl1 = _mm512_set1_ps(fl1),
+               vmx = _mm512_set1_ps(fmx);
+  const __m512i zy = _mm512_set1_epi32(p.zy), qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax),
+                one = _mm512_set1_epi32(1);
+  int nf = 0;
+  for (int m = m0; m < m1; m += 16) {
+    const __mmask16 k = m + 16 <= m1 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (m1 - m)) - 1);
+    __m512 t = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a + m)), _mm512_maskz_loadu_ps(k, &p.sc[m])),
+                             _mm512_maskz_loadu_ps(k, &p.bt[m]));
+    t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
+    const __m512 rr = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
+    const __m512 d = _mm512_abs_ps(_mm512_sub_ps(t, rr));
+    const __m512 S = _mm512_min_ps(_mm512_mul_ps(vl1, _mm512_maskz_loadu_ps(k, &p.maxw[m])),
+                                   _mm512_mul_ps(vmx, _mm512_maskz_loadu_ps(k, &p.l1w[m])));
+    const __m512 B = _mm512_add_ps(_mm512_mul_ps(vg, S), _mm512_maskz_loadu_ps(k, &p.slack[m]));
+    const __m512i qr = _mm512_add_epi32(_mm512_cvtps_epi32(rr), zy);
+    const __m512i q = _mm512_min_epi32(_mm512_max_epi32(qr, qmin), qmax);
+    const __m128i qb = _mm512_cvtepi32_epi8(q);
+    if (s8out)
+      _mm_mask_storeu_epi8(static_cast<int8_t*>(y_row) + m, k, qb);
+    else
+      _mm_mask_storeu_epi8(static_cast<uint8_t*>(y_row) + m, k, qb);
+    const __mmask16 near = k & _mm512_cmp_ps_mask(_mm512_sub_ps(half, d), B, _CMP_LE_OQ);
+    if (near == 0) continue;
+    const __mmask16 clamped = _mm512_cmp_ps_mask(B, half, _CMP_LT_OQ) &
+                              (_mm512_cmpge_epi32_mask(_mm512_sub_epi32(qr, one), qmax) |
+                               _mm512_cmple_epi32_mask(_mm512_add_epi32(qr, one), qmin));
+    unsigned bits = static_cast<unsigned>(near & static_cast<__mmask16>(~clamped));
+    while (bits) {
+      flagged[nf++] = m + __builtin_ctz(bits);
+      bits &= bits - 1;
+    }
+  }
+  return nf;
+}
+
+}  // namespace ops
+}  // namespace lowp

@@ -1,0 +1,370 @@
+"""int8-activation QDQ convs that onnxruntime runs in float32 (python/lowp/passes/qdq.py ort_runs_float,
+cpp/ops/ort_float_conv.h): lowp must give onnxruntime's bits, not the exact integer result.
+
+The models put every output on a rounding tie of the exact arithmetic: y_scale = 2 * x_scale * w_scale
+(all float32 products exact in reals), so the exact value of an output is (sum + bias) / 2 and every odd
+sum is a .5 tie. onnxruntime's float32 chain (dequantized inputs and weights, fused multiply-adds in
+K blocks, bias, division) lands a few ulps to either side, so it differs from exact rounding on a large
+share of outputs (asserted, so these tests cannot pass by computing the exact value). Which side is a
+property of its float32 order of operations: K order (c, kh, kw), MLAS's K block (mlas_sgemm_stride_k),
+FMA, the bias added after the sum, QuantizeLinear's division.
+"""
+import numpy as np
+import pytest
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import lowp  # noqa: E402
+
+
+def _ort(model, feeds, threads=1):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def _tie_conv(M, C, kernel, strides=(1, 1), pads=(0, 0, 0, 0), group=1, relu=False, bias=True, seed=0,
+              structure="int8_input", N=1, H=6, W=6):
+    """A QDQ model around one int8-activation Conv, scales chosen so that exact outputs sit on ties.
+
+    structure: "int8_input": the graph input is int8 (onnxruntime leaves it int8, rewrites the output Q
+    to uint8: float conv); "shared_output": float input -> Q (rewritten to uint8), the conv's output Q
+    feeds two DequantizeLinear nodes (stays int8: float conv); "fused": float input -> Q -> DQ -> Conv ->
+    Q -> DQ, both rewritten to uint8 (onnxruntime's integer QLinearConv)."""
+    rng = np.random.default_rng(seed)
+    kh, kw = kernel
+    w = rng.integers(-3, 4, (M, C // group, kh, kw)).astype(np.int8)
+    xs = np.float32(0.0173)
+    ws = np.full(M, 0.0029, np.float32)
+    ys = np.float32(2) * (xs * ws[0])  # exact value of every output = (sum + bias) / 2
+    xz, yz = np.int8(3), np.int8(-5)
+    b = rng.integers(-40, 41, M).astype(np.int32)
+    bs = (xs * ws).astype(np.float32)
+    inits = [numpy_helper.from_array(np.array(xs), "xs"), numpy_helper.from_array(np.array(xz), "xz"),
+             numpy_helper.from_array(w, "w"), numpy_helper.from_array(ws, "ws"),
+             numpy_helper.from_array(np.zeros(M, np.int8), "wz"), numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(bs, "bs"), numpy_helper.from_array(np.array(ys), "ys"),
+             numpy_helper.from_array(np.array(yz), "yz"), numpy_helper.from_array(np.array(0, np.float32), "zero")]
+    nodes = [helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wf"], axis=0),
+             helper.make_node("DequantizeLinear", ["b", "bs"], ["bf"], axis=0)]
+    if structure == "int8_input":
+        x_in = helper.make_tensor_value_info("x", TensorProto.INT8, [N, C, H, W])
+        nodes.append(helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]))
+    else:
+        x_in = helper.make_tensor_value_info("x", TensorProto.FLOAT, [N, C, H, W])
+        nodes += [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+                  helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xf"])]
+    conv_in = ["xf", "wf", "bf"] if bias else ["xf", "wf"]
+    nodes.append(helper.make_node("Conv", conv_in, ["yf"], kernel_shape=[kh, kw], strides=list(strides),
+                                  pads=list(pads), group=group))
+    if relu:
+        nodes.append(helper.make_node("Relu", ["yf"], ["yr"]))
+    nodes += [helper.make_node("QuantizeLinear", ["yr" if relu else "yf", "ys", "yz"], ["yq"]),
+              helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if structure == "shared_output":
+        nodes.append(helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y2"]))
+        nodes.append(helper.make_node("Relu", ["y2"], ["y2r"]))
+        outs.append(helper.make_tensor_value_info("y2r", TensorProto.FLOAT, None))
+    g = helper.make_graph(nodes, "g", [x_in], outs, inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    xq = rng.integers(1, 6, (N, C, H, W)).astype(np.int8)  # x - zx in -2..2
+    x = xq if structure == "int8_input" else ((xq.astype(np.float32) - np.float32(xz)) * xs).astype(np.float32)
+    exact = dict(w=w, b=b if bias else np.zeros(M, np.int32), xq=xq, xz=int(xz), yz=int(yz))
+    return model, x, exact
+
+
+def _exact_rounding(e, strides, pads, group, relu, N):
+    """Exact rounding half to even of (sum + bias) / 2 (numpy int64 reference), as integer steps."""
+    w, b, xq = e["w"].astype(np.int64), e["b"].astype(np.int64), e["xq"].astype(np.int64) - e["xz"]
+    M, Cg, kh, kw = w.shape
+    Nn, C, H, W = xq.shape
+    xp = np.pad(xq, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    OH = (H + pads[0] + pads[2] - kh) // strides[0] + 1
+    OW = (W + pads[1] + pads[3] - kw) // strides[1] + 1
+    acc = np.zeros((Nn, M, OH, OW), np.int64)
+    Mg = M // group
+    for m in range(M):
+        gi = m // Mg
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, gi * Cg:(gi + 1) * Cg, i:i + strides[0] * OH:strides[0], j:j + strides[1] * OW:strides[1]]
+                acc[:, m] += np.einsum("nchw,c->nhw", patch, w[m, :, i, j])
+    tot = acc + b[None, :, None, None]
+    q = np.where(tot % 2 == 0, tot // 2, np.where((tot // 2) % 2 == 0, tot // 2, tot // 2 + 1))  # half to even
+    q = np.clip(q + e["yz"], -128, 127)
+    if relu:
+        q = np.maximum(q, e["yz"])
+    return q
+
+
+CASES = [
+    # (M, C, kernel, strides, pads, group, relu, bias, N, H, W)
+    (48, 300, (1, 1), (1, 1), (0, 0, 0, 0), 1, False, True, 1, 6, 6),    # GemmDirect, K blocks 256 + 44
+    (64, 160, (1, 1), (1, 1), (0, 0, 0, 0), 1, True, True, 1, 14, 14),   # K = 160 in one block, ReLU
+    (16, 40, (3, 3), (1, 1), (1, 1, 1, 1), 1, False, True, 2, 8, 8),     # im2col K = 360 (c, kh, kw), batch 2
+    (24, 32, (3, 3), (2, 2), (1, 1, 1, 1), 1, False, False, 1, 9, 9),    # strided, padded, no bias
+    (32, 64, (1, 1), (2, 2), (0, 0, 0, 0), 1, False, True, 1, 8, 8),     # strided 1x1 (ResNet downsample)
+    (24, 24, (3, 3), (1, 1), (1, 1, 1, 1), 24, False, True, 1, 7, 7),    # depthwise
+    (16, 32, (3, 3), (1, 1), (0, 0, 0, 0), 2, True, True, 1, 6, 6),      # grouped
+    (7, 300, (1, 1), (1, 1), (0, 0, 0, 0), 1, False, True, 64, 1, 1),    # N == 1 kernel: rows 4 + 2 + 1
+    (12, 40, (3, 3), (1, 1), (0, 0, 0, 0), 1, False, True, 32, 3, 3),    # N == 1 after im2col, rows 4 x 3
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"M{c[0]}C{c[1]}k{c[2][0]}s{c[3][0]}g{c[5]}")
+@pytest.mark.parametrize("structure", ["int8_input", "shared_output"])
+def test_float_conv_matches_onnxruntime_on_ties(case, structure):
+    M, C, kernel, strides, pads, group, relu, bias, N, H, W = case
+    model, x, e = _tie_conv(M, C, kernel, strides, pads, group, relu, bias, structure=structure, N=N, H=H, W=W)
+    want = _ort(model, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="all").run(None, {"x": x})
+    for g_, w_ in zip(got, want):
+        assert g_.dtype == w_.dtype and g_.shape == w_.shape
+        assert np.array_equal(g_.view(np.uint32), w_.view(np.uint32))
+    # The test is meaningful: onnxruntime's float32 result is not the exact rounding on many outputs.
+    ys = np.float32(2) * (np.float32(0.0173) * np.float32(0.0029))
+    steps = np.rint(want[0] / ys).astype(np.int64) + e["yz"]
+    exact = _exact_rounding(e, strides, pads, group, relu, N)
+    differ = np.count_nonzero(steps != exact)
+    assert differ >= max(3, steps.size // 200), (differ, steps.size)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float_conv_threads_same_bits(threads):
+    # M > N: MLAS splits M over threads, so onnxruntime's K blocks do not depend on its thread count (they
+    # can when it splits N into segments of <= 64 columns: docs/PERFORMANCE.md, lowp follows 1 thread)
+    model, x, _ = _tie_conv(160, 300, (1, 1), structure="int8_input", H=7, W=7)
+    want = _ort(model, {"x": x}, threads=threads)
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads).run(None, {"x": x})
+    assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
+
+
+def test_fused_conv_stays_integer():
+    """Both activations rewritten to uint8 by onnxruntime: it fuses QLinearConv (integer requantization),
+    so lowp must not take the float path here (on these ties the two differ)."""
+    model, x, _ = _tie_conv(48, 300, (1, 1), structure="fused")
+    want = _ort(model, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"x": x})
+    assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
+
+
+def test_ort_runs_float_rule_matches_onnxruntime_graph(tmp_path):
+    """The rule (qdq.py ort_runs_float) agrees with the graph onnxruntime builds: a float Conv left
+    between DequantizeLinear / QuantizeLinear exactly where lowp marks the conv ort_float."""
+    from lowp.importers.onnx import import_onnx as load_graph
+    from lowp.passes import optimize
+
+    for structure, want_float in (("int8_input", True), ("shared_output", True), ("fused", False)):
+        model, _, _ = _tie_conv(8, 16, (1, 1), structure=structure)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = str(tmp_path / f"{structure}.onnx")
+        ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        ops = [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
+        assert ("Conv" in ops) == want_float and ("QLinearConv" in ops) == (not want_float), (structure, ops)
+        g = load_graph(model.SerializeToString())
+        optimize(g)
+        convs = [n for n in g.nodes if n.op == "QConv"]
+        assert len(convs) == 1 and bool(convs[0].attrs.get("ort_float")) == want_float, structure
+
+
+def test_recompute_rate_small_on_random_data():
+    """The proven bound leaves few outputs to redo in float32 on ordinary data (speed, not exactness)."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(3)
+    M, K, H, W = 64, 256, 10, 10
+    w = rng.integers(-127, 128, (M, K)).astype(np.int8)
+    ws = (rng.uniform(0.5, 2, M) * 1e-3).astype(np.float32)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = np.zeros(M, np.float32)
+    x = rng.integers(-128, 128, (1, H, W, K)).astype(np.int8)
+    acc = (x.reshape(-1, K).astype(np.int64) @ w.T.astype(np.int64)).astype(np.int32).reshape(1, H, W, M)
+    ys = float(np.float32(acc.std() * 0.02 * 1e-3 / 40))  # outputs mostly inside the int8 range
+    p = _lowp.OrtFloatConv(wf, bf, ws, 0.02, 0, "int8", ys, 0, "int8", -128, 127,
+                           _lowp.mlas_sgemm_stride_k(H * W, K), [H, W, K], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1)
+    y, redo = p.finish(acc, x)
+    assert y.dtype == np.int8 and y.shape == (1, H, W, M)
+    assert 0 <= redo < 0.05 * y.size
+    # where nothing was redone, the result is the exact rounding of the real value
+    t = acc.astype(np.float64) * (0.02 * ws.astype(np.float64)) / ys
+    assert np.count_nonzero(np.clip(np.rint(t), -128, 127) != y) <= redo
+
+
+def test_finish_rejects_bad_shapes():
+    from lowp import _lowp
+
+    p = _lowp.OrtFloatConv(np.ones((4, 8), np.float32), np.zeros(4, np.float32), np.ones(4, np.float32), 0.1, 0,
+                           "uint8", 0.1, 0, "uint8", 0, 255, 128, [3, 3, 8], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1)
+    x = np.zeros((1, 3, 3, 8), np.uint8)
+    with pytest.raises(ValueError):
+        p.finish(np.zeros((1, 3, 3, 5), np.int32), x)
+    with pytest.raises(ValueError):
+        p.finish(np.zeros((1, 3, 3, 4), np.int32), np.zeros((1, 3, 3, 8), np.int8))
+    with pytest.raises(ValueError):
+        _lowp.OrtFloatConv(np.ones((4, 8), np.float32), np.zeros(3, np.float32), np.ones(4, np.float32), 0.1, 0,
+                           "uint8", 0.1, 0, "uint8", 0, 255, 128, [3, 3, 8], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1)
+
+
+@pytest.mark.parametrize("mode,kernel,group", [(0, (1, 1), 1), (0, (3, 3), 1), (1, (3, 3), 24), (0, (3, 3), 2)])
+def test_simd_kernels_match_reference(mode, kernel, group):
+    """Every compiled and supported SIMD kernel of the check / recompute passes gives the scalar
+    reference's bits and the same recompute count (many outputs near ties, tails of 16-lane blocks)."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(5)
+    M, C, H, W = 24, 48 if group != 24 else 24, 9, 9
+    kh, kw = kernel
+    K = C // group * kh * kw
+    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(1, 6, (2, H, W, C)).astype(np.int8)
+    pads = [1, 1, 1, 1] if kh == 3 else [0, 0, 0, 0]
+    p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", float(np.float32(2) * (xs * ws[0])), -5, "int8", -128,
+                           127, 128, [H, W, C], [kh, kw], [1, 1], [1, 1], pads, group, 1 if group == M else 0)
+    OH, OW = p.output_hw
+    acc = rng.integers(-60, 61, (2, OH, OW, M)).astype(np.int32)  # many exact ties (odd sums)
+    ref, redo_ref = p.finish(acc, x, kernel="ref")
+    assert redo_ref > 0
+    for k in _lowp.ort_float_conv_kernels():
+        y, redo = p.finish(acc, x, kernel=k)
+        assert redo == redo_ref and np.array_equal(y, ref), k
+
+
+# --------------------------------------------------------------------------- Add / Mul
+def _binary_model(op, sa, za, sb, zb, sc, zc, a_shape, b_shape, relu=False):
+    """int8 graph inputs a, b -> DQ -> Add/Mul -> [Relu] -> Q -> DQ: onnxruntime keeps the inputs int8 and
+    rewrites the output Q to uint8, so it runs the float32 Add / Mul."""
+    inits = [numpy_helper.from_array(np.array(np.float32(v)), n) for n, v in (("sa", sa), ("sb", sb), ("sc", sc))]
+    inits += [numpy_helper.from_array(np.array(np.int8(v)), n) for n, v in (("za", za), ("zb", zb), ("zc", zc))]
+    nodes = [helper.make_node("DequantizeLinear", ["a", "sa", "za"], ["fa"]),
+             helper.make_node("DequantizeLinear", ["b", "sb", "zb"], ["fb"]),
+             helper.make_node(op, ["fa", "fb"], ["f"])]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["f"], ["fr"]))
+    nodes += [helper.make_node("QuantizeLinear", ["fr" if relu else "f", "sc", "zc"], ["q"]),
+              helper.make_node("DequantizeLinear", ["q", "sc", "zc"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("a", TensorProto.INT8, list(a_shape)),
+                                       helper.make_tensor_value_info("b", TensorProto.INT8, list(b_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def _qlinear_differs(op, sa, za, sb, zb, sc, zc):
+    """Pairs where the QLinearAdd / QLinearMul arithmetic differs from the float32 chain (so the test can fail)."""
+    from lowp.ops import eltwise
+
+    v = np.arange(-128, 128, dtype=np.int8)
+    A, B = np.meshgrid(v, v, indexing="ij")
+    f = getattr(eltwise, "qlinear_" + op.lower())
+    q = f(A, np.float32(sa), np.int8(za), B, np.float32(sb), np.int8(zb), np.float32(sc), np.int8(zc))
+    fa = (A.astype(np.float32) - np.float32(za)) * np.float32(sa)
+    fb = (B.astype(np.float32) - np.float32(zb)) * np.float32(sb)
+    y = fa + fb if op == "Add" else fa * fb
+    want = np.clip(np.rint(y / np.float32(sc)) + zc, -128, 127)
+    return int(np.count_nonzero(q != want))
+
+
+@pytest.mark.parametrize("op", ["Add", "Mul"])
+def test_float_binary_all_pairs_match_onnxruntime(op):
+    """All 65536 input pairs (a column against a row, broadcast), scales picked so that onnxruntime's float32
+    chain and the QLinearAdd / QLinearMul arithmetic disagree on some pairs."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        sa, sb = (float(np.float32(rng.uniform(0.005, 0.1))) for _ in range(2))
+        sc = float(np.float32(sa * sb * rng.uniform(20, 60) if op == "Mul" else (sa + sb) * rng.uniform(0.6, 1.2)))
+        za, zb, zc = (int(v) for v in rng.integers(-20, 20, 3))
+        if _qlinear_differs(op, sa, za, sb, zb, sc, zc):
+            break
+    else:
+        pytest.fail("no scales found where the two arithmetics differ")
+    model = _binary_model(op, sa, za, sb, zb, sc, zc, (256, 1), (1, 256))
+    a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
+    b = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    want = _ort(model, {"a": a, "b": b})[0]
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"a": a, "b": b})[0]
+    assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("shapes", [((2, 5, 7, 19), (2, 5, 7, 19)), ((1, 4, 4, 24), (1, 1, 1, 24)),
+                                    ((1, 24, 1, 1), (1, 24, 3, 3)), ((3, 37), (37,))])
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+def test_float_binary_kernels_match_reference(shapes, dt):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(2)
+    info = np.iinfo(dt)
+    a = rng.integers(info.min, info.max + 1, shapes[0]).astype(dt)
+    b = rng.integers(info.min, info.max + 1, shapes[1]).astype(dt)
+    z = 3 if dt == np.int8 else 131
+    for op in ("add", "mul"):
+        args = (op, 0.0173, z, 0.031, z - 5, 0.043 if op == "add" else 0.011, z + 2, int(info.min) + 3, int(info.max))
+        ref = _lowp.ort_float_binary(a, b, *args, kernel="ref")
+        fa = (a.astype(np.float32) - np.float32(z)) * np.float32(0.0173)
+        fb = (b.astype(np.float32) - np.float32(z - 5)) * np.float32(0.031)
+        y = fa + fb if op == "add" else fa * fb
+        want = np.clip(np.clip(np.rint(y / np.float32(args[5])) + z + 2, info.min, info.max), info.min + 3, info.max)
+        assert np.array_equal(ref, want.astype(dt))  # numpy float32 reference
+        for k in _lowp.ort_float_conv_kernels():
+            if k == "avx2":
+                continue  # the eltwise op has ref and avx512 rows
+            assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel=k), ref), k
+
+
+def test_binary_rule_matches_onnxruntime_graph(tmp_path):
+    """ort_binary_runs_float agrees with onnxruntime's graph: float Add for int8 graph inputs (left int8, output
+    rewritten to uint8), QLinearAdd when everything is rewritten to uint8."""
+    from lowp.importers.onnx import import_onnx
+    from lowp.passes import optimize
+
+    fused = _binary_model("Add", 0.02, 1, 0.03, -2, 0.04, 3, (1, 8), (1, 8))
+    # make it all-uint8 after the rewrite: float inputs quantized by Q nodes with one DQ each
+    g = fused.graph
+    g.input[0].type.tensor_type.elem_type = TensorProto.FLOAT
+    g.input[1].type.tensor_type.elem_type = TensorProto.FLOAT
+    qa = helper.make_node("QuantizeLinear", ["a", "sa", "za"], ["aq"])
+    qb = helper.make_node("QuantizeLinear", ["b", "sb", "zb"], ["bq"])
+    g.node[0].input[0] = "aq"
+    g.node[1].input[0] = "bq"
+    g.node.insert(0, qb)
+    g.node.insert(0, qa)
+    for model, want_float in ((_binary_model("Add", 0.02, 1, 0.03, -2, 0.04, 3, (1, 8), (1, 8)), True),
+                              (fused, False)):
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = str(tmp_path / f"{want_float}.onnx")
+        ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        ops = [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
+        assert ("Add" in ops) == want_float and ("QLinearAdd" in ops) == (not want_float), ops
+        lg = optimize(import_onnx(model.SerializeToString()))
+        adds = [n for n in lg.nodes if n.kind == "lowp.QAdd"]
+        assert len(adds) == 1 and bool(adds[0].attrs.get("ort_float")) == want_float
+
+
+def test_ort_float_policy():
+    """"all" reproduces a 3x3 float conv, "auto" (default) only 1x1 ones, "off" none; bad values raise."""
+    model, x, _ = _tie_conv(16, 40, (3, 3), (1, 1), (1, 1, 1, 1), H=8, W=8)
+    want = _ort(model, {"x": x})[0]
+    run = lambda pol: lowp.InferenceSession(model.SerializeToString(), num_threads=1,  # noqa: E731
+                                            ort_float=pol).run(None, {"x": x})[0]
+    assert np.array_equal(run("all"), want)
+    assert not np.array_equal(run("auto"), want) and np.array_equal(run("auto"), run("off"))
+    m1, x1, _ = _tie_conv(48, 300, (1, 1))
+    w1 = _ort(m1, {"x": x1})[0]
+    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString(), num_threads=1).run(None, {"x": x1})[0], w1)
+    assert not np.array_equal(lowp.InferenceSession(m1.SerializeToString(), ort_float=False).run(None, {"x": x1})[0],
+                              w1)
+    with pytest.raises(ValueError):
+        lowp.InferenceSession(m1.SerializeToString(), ort_float="sometimes")
