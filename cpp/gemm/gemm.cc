@@ -269,7 +269,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   const size_t b_panel_bytes = static_cast<size_t>(Kp) * k.nr * b_esz;
   int n_blocks = static_cast<int>(ceil_div(n_panels, std::max<size_t>(1, kBBlockBytes / b_panel_bytes)));
   int m_blocks = static_cast<int>(ceil_div(m_panels, std::max(1, 256 / k.mr)));
-  if (threads > 1 && k.panel_kernel) {
+  if (threads > 1 && k.panel_kernel && !k.generic_split) {
     // Kernels with a panel kernel (AMX): one A panel per task, N split only as far as it pays.
     m_blocks = m_panels;
     n_blocks = panel_split_n_blocks(M, k.mr, n_panels, n_blocks, static_cast<int>(ceil_div(Kp, a_group(k))), threads);

@@ -86,6 +86,10 @@ struct GemmKernel {
   int a_kr = 0;              // k-group of the A panel layout when it differs from kr (AMX: 64)
   InPlaceAFn in_place_a = nullptr;  // nullptr: A panels are always packed
   PanelKernelFn panel_kernel = nullptr;  // nullptr: the driver calls ukernel per B panel
+  // With a panel kernel, threaded calls give each task one A panel (AMX: task start is costly,
+  // see gemm.cc); true keeps the generic M-first split (up to 256 rows of A panels per task,
+  // ~8 tasks per thread) for panel kernels whose tasks start cheaply (avx512vnni, avx2).
+  bool generic_split = false;
 };
 
 // k-group of packed A panels, and the bytes one A panel takes (what a packer may write).

@@ -288,7 +288,7 @@ void pack_a_avx2(const void* a, DType a_type, int m, int K, ptrdiff_t lda, void*
 }  // namespace
 
 extern const GemmKernel kGemmAvx2 = {
-    "avx2", kMR, kNR, kKR, DType::S16, DType::S16, cpu::has_avx2, ukernel_avx2, 20, pack_a_avx2, 0, nullptr, panels_avx2,
+    "avx2", kMR, kNR, kKR, DType::S16, DType::S16, cpu::has_avx2, ukernel_avx2, 20, pack_a_avx2, 0, nullptr, panels_avx2, true,
 };
 
 }  // namespace lowp

@@ -353,7 +353,7 @@ bool in_place_a_avx512vnni(const void* a, DType a_type, int m, int K, ptrdiff_t 
 
 extern const GemmKernel kGemmAvx512Vnni = {
     "avx512vnni", kMR, kNR, kKR, DType::U8, DType::S8, cpu::has_avx512vnni, ukernel_avx512vnni, 30,
-    pack_a_avx512vnni, 0, in_place_a_avx512vnni, panels_avx512vnni,
+    pack_a_avx512vnni, 0, in_place_a_avx512vnni, panels_avx512vnni, true,
 };
 
 }  // namespace lowp
