@@ -8,7 +8,8 @@
 // the int64 reference reduced to int32.
 //
 // One call covers an A panel (12 rows, all of K, in L1) against a run of B panels (the driver's
-// L2 block). The accumulators start from the column terms (bias, zero-point terms) and the row
+// L2 block). uint8 A with K % 4 == 0 is read in place (no packing), and the next A panel of the
+// task is prefetched while this one computes. The accumulators start from the column terms (bias, zero-point terms) and the row
 // term -zb'*rowsum'(i) instead of adding them after the loop, so the int32 output stage is a
 // plain store and the requantizing ones are the requantization alone (vnni_avx512.h).
 #include <immintrin.h>
