@@ -140,7 +140,7 @@ def test_float_conv_threads_same_bits(threads):
     # can when it splits N into segments of <= 64 columns: docs/PERFORMANCE.md, lowp follows 1 thread)
     model, x, _ = _tie_conv(160, 300, (1, 1), structure="int8_input", H=7, W=7)
     want = _ort(model, {"x": x}, threads=threads)
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads).run(None, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads, ort_float="all").run(None, {"x": x})
     assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
 
 
@@ -149,7 +149,7 @@ def test_fused_conv_stays_integer():
     so lowp must not take the float path here (on these ties the two differ)."""
     model, x, _ = _tie_conv(48, 300, (1, 1), structure="fused")
     want = _ort(model, {"x": x})
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="all").run(None, {"x": x})
     assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
 
 
@@ -293,7 +293,7 @@ def test_float_binary_all_pairs_match_onnxruntime(op):
     a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
     b = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
     want = _ort(model, {"a": a, "b": b})[0]
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"a": a, "b": b})[0]
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="auto").run(None, {"a": a, "b": b})[0]
     assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
@@ -354,7 +354,7 @@ def test_binary_rule_matches_onnxruntime_graph(tmp_path):
 
 
 def test_ort_float_policy():
-    """"all" reproduces a 3x3 float conv, "auto" (default) only 1x1 ones, "off" none; bad values raise."""
+    """"all" reproduces a 3x3 float conv, "auto" only 1x1 ones, "off" (default) none; bad values raise."""
     model, x, _ = _tie_conv(16, 40, (3, 3), (1, 1), (1, 1, 1, 1), H=8, W=8)
     want = _ort(model, {"x": x})[0]
     run = lambda pol: lowp.InferenceSession(model.SerializeToString(), num_threads=1,  # noqa: E731
@@ -363,7 +363,9 @@ def test_ort_float_policy():
     assert not np.array_equal(run("auto"), want) and np.array_equal(run("auto"), run("off"))
     m1, x1, _ = _tie_conv(48, 300, (1, 1))
     w1 = _ort(m1, {"x": x1})[0]
-    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString(), num_threads=1).run(None, {"x": x1})[0], w1)
+    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString(), ort_float="auto").run(None, {"x": x1})[0], w1)
+    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString()).run(None, {"x": x1})[0],
+                          lowp.InferenceSession(m1.SerializeToString(), ort_float="off").run(None, {"x": x1})[0])
     assert not np.array_equal(lowp.InferenceSession(m1.SerializeToString(), ort_float=False).run(None, {"x": x1})[0],
                               w1)
     with pytest.raises(ValueError):
