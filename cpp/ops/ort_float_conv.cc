@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 
 #include "ops/conv.h"
 #include "ops/quantize.h"
@@ -90,7 +91,12 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   }
   wt.clear();
   Mpad = 0;
-  if (mode == 0 && group == 1) {
+  if (ort_float_is_depthwise(*this)) {
+    Mpad = (M + 15) / 16 * 16;
+    wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    for (int m = 0; m < M; ++m)
+      for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
+  } else if (mode == 0 && group == 1) {
     Mpad = (M + 15) / 16 * 16;
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)
@@ -196,6 +202,54 @@ OrtFloatBlocksFn ort_float_blocks_kernel() {
   if (cpu::has_avx2()) return ort_float_blocks_avx2;
 #endif
   return ort_float_blocks_ref;
+}
+
+bool ort_float_is_depthwise(const OrtFloatConv& p) {
+  return p.mode == 1 && p.group == p.C && p.group == p.M && p.group > 1;
+}
+
+void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  std::vector<float> col(taps);
+  for (int64_t px = p0; px < p1; ++px) {
+    const int64_t n = px / opix, r = px % opix, oh = r / p.OW, ow = r % p.OW;
+    for (int c = 0; c < C; ++c) {
+      for (int kh = 0; kh < p.KH; ++kh)
+        for (int kw = 0; kw < p.KW; ++kw) {
+          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+          col[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
+                                    ? p.xtab[static_cast<uint8_t>(raw(x, p.x_type, ((n * p.H + ih) * p.W + iw) * C + c))]
+                                    : 0.f;
+        }
+      const int32_t q = ort_float_conv_one(p, col.data(), c);
+      if (p.y_type == DType::S8)
+        static_cast<int8_t*>(y)[px * C + c] = static_cast<int8_t>(q);
+      else
+        static_cast<uint8_t*>(y)[px * C + c] = static_cast<uint8_t>(q);
+    }
+  }
+}
+
+void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads,
+                         const char* kernel) {
+  LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
+  const std::string k = kernel ? kernel : "";
+  OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
+#if defined(__x86_64__) || defined(_M_X64)
+  if ((k.empty() || k == "avx512") && cpu::has_avx512bw() && p.KH * p.KW <= 64) fn = ort_float_depthwise_avx512;
+#endif
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref)
+    throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
+  constexpr int64_t kChunk = 16;
+  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
+  auto body = [&](int task, int) { fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
+  if (tasks <= 1 || num_threads == 1) {
+    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  }
 }
 
 int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {

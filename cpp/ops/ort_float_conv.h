@@ -65,7 +65,8 @@ struct OrtFloatConv {
   std::vector<float> bt;       // M: bf[m] / ys
   std::vector<float> l1w, maxw;  // M: sum_k |wf| / ys, max_k |wf| / ys (with xs folded in)
   std::vector<float> slack;    // M: bound term from |bf|
-  std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16)
+  std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16);
+                               // depthwise: taps x Mpad (channel-contiguous weights per tap)
   int Mpad = 0;
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
@@ -115,6 +116,18 @@ int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const v
 // (conv2d with `w`, the same weights as p.wf) into a per-thread buffer, then the finish pass.
 int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
                            int num_threads = 1);
+
+// Depthwise convs (group == C == M, mode 1) computed wholly in float32, vectorized over channels: each
+// output is the MlasSgemmKernelM1Avx chain over its KH*KW taps (no integer pass, no check needed).
+// x: N x H x W x C, y: N x OH x OW x C.
+using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#endif
+bool ort_float_is_depthwise(const OrtFloatConv& p);
+void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
+                         const char* kernel = "");
 
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.
