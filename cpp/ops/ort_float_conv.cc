@@ -97,7 +97,7 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
     for (int m = 0; m < M; ++m)
       for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
   } else if (mode == 0 && group == 1) {
-    Mpad = (M + 15) / 16 * 16;
+    Mpad = (M + 31) / 32 * 32;  // whole 32-channel tiles for ort_float_full_*
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)
       for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
@@ -188,12 +188,26 @@ int ort_float_check_ref(const OrtFloatConv& p, const int32_t* a, int m0, int m1,
   return nf;
 }
 
+void ort_float_full_ref(const OrtFloatConv& p, const float* const* columns, int ncols, float* y) {
+  for (int i = 0; i < ncols; ++i)
+    for (int m = 0; m < p.Mpad; ++m)
+      y[static_cast<size_t>(i) * p.Mpad + m] =
+          m < p.M ? sum_fma(p.wf.data() + static_cast<size_t>(m) * p.K, columns[i], p.K, p.stride_k) : 0.f;
+}
+
 OrtFloatCheckFn ort_float_check_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu::has_avx512bw()) return ort_float_check_avx512;
   if (cpu::has_avx2()) return ort_float_check_avx2;
 #endif
   return ort_float_check_ref;
+}
+
+OrtFloatFullFn ort_float_full_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_full_avx512;
+#endif
+  return nullptr;  // the blocks kernels only
 }
 
 OrtFloatBlocksFn ort_float_blocks_kernel() {
@@ -288,15 +302,15 @@ inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx
 
 // Pixels [p0, p1) of the output; acc points at pixel p0's sums.
 int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t p0, int64_t p1,
-                     OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
+                     OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn, OrtFloatFullFn full_fn) {
   const int M = p.M, K = p.K, C = p.C, G = p.group, Cg = C / G, Mg = M / G, taps = p.KH * p.KW;
   const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
   const bool s8out = p.y_type == DType::S8;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // columns per batch
+  const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // <= 64
   struct Redo {
     int64_t px;
-    int m, pair;
+    int m, pair, slot;
   };
   thread_local std::vector<int> flagged, pm0;
   thread_local std::vector<float> col, ybl;
@@ -318,11 +332,20 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
   };
   auto flush = [&]() {
     if (pm0.empty()) return;
-    ybl.resize(pm0.size() * 16);
-    blocks_fn(p, pcol.data(), pm0.data(), static_cast<int>(pm0.size()), ybl.data());
+    // most blocks of the batch flagged: every channel of its pixels in 4 x 32 register tiles
+    const bool full = full_fn != nullptr && pm0.size() * 2 > static_cast<size_t>(slots) * (p.Mpad / 16);
+    if (full) {
+      const float* cols[64 + 1];
+      for (int i = 0; i < slots; ++i) cols[i] = col.data() + static_cast<size_t>(i) * K;
+      ybl.resize(static_cast<size_t>(slots) * p.Mpad);
+      full_fn(p, cols, slots, ybl.data());
+    } else {
+      ybl.resize(pm0.size() * 16);
+      blocks_fn(p, pcol.data(), pm0.data(), static_cast<int>(pm0.size()), ybl.data());
+    }
     for (const Redo& r : redos) {
-      const int32_t q = quantize_one(ybl[16 * r.pair + (r.m & 15)] + p.bf[r.m], p.ys, p.zy, type_min(p.y_type),
-                                     type_max(p.y_type));
+      const float v = full ? ybl[static_cast<size_t>(r.slot) * p.Mpad + r.m] : ybl[16 * r.pair + (r.m & 15)];
+      const int32_t q = quantize_one(v + p.bf[r.m], p.ys, p.zy, type_min(p.y_type), type_max(p.y_type));
       store(r.px, r.m, std::min(std::max(q, p.qmin), p.qmax));
     }
     pcol.clear();
@@ -385,7 +408,7 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
           pcol.push_back(cl);
           pm0.push_back(b);
         }
-        redos.push_back(Redo{px, m, static_cast<int>(pm0.size()) - 1});
+        redos.push_back(Redo{px, m, static_cast<int>(pm0.size()) - 1, slots - 1});
       }
     }
   }
@@ -399,12 +422,13 @@ int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const v
                               int num_threads, OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
   if (blocks_fn == nullptr) blocks_fn = ort_float_blocks_kernel();
   if (check_fn == nullptr) check_fn = ort_float_check_kernel();
-  constexpr int64_t kChunk = 32;  // pixels per task
+  const OrtFloatFullFn full_fn = blocks_fn == ort_float_blocks_ref ? ort_float_full_ref : ort_float_full_kernel();
+  constexpr int64_t kChunk = 64;  // pixels per task
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
   auto body = [&](int task, int) {
     const int64_t p0 = task * kChunk, p1 = std::min(pixels, p0 + kChunk);
-    recomputed[task] = finish_range(p, acc + p0 * p.M, x, y, p0, p1, blocks_fn, check_fn);
+    recomputed[task] = finish_range(p, acc + p0 * p.M, x, y, p0, p1, blocks_fn, check_fn, full_fn);
   };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
@@ -423,6 +447,7 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
              "ort float conv: the fused path is for 1x1 stride-1 unpadded single-group convs");
   const OrtFloatBlocksFn blocks_fn = ort_float_blocks_kernel();
   const OrtFloatCheckFn check_fn = ort_float_check_kernel();
+  const OrtFloatFullFn full_fn = ort_float_full_kernel();
   // Pixel rows are independent: the int32 sums of a chunk stay in cache until its finish pass.
   const int64_t chunk = std::max<int64_t>(16, std::min<int64_t>(512, (64 * 1024) / std::max(1, p.M)));
   const int64_t tasks = (pixels + chunk - 1) / chunk;
@@ -440,7 +465,7 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
                                            : static_cast<const void*>(static_cast<const uint8_t*>(x) + xo);
     OutputSpec spec;  // int32, no bias
     conv2d(w, g, xp, p.x_type, p.zx, acc.data(), spec, 1);
-    recomputed[task] = finish_range(p, acc.data(), x, y, p0, p1, blocks_fn, check_fn);
+    recomputed[task] = finish_range(p, acc.data(), x, y, p0, p1, blocks_fn, check_fn, full_fn);
   };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

@@ -85,6 +85,14 @@ void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns,
                              float* y);
 #endif
 OrtFloatBlocksFn ort_float_blocks_kernel();  // the widest compiled and supported one
+// All Mpad channels of ncols pixel columns (same arithmetic as the blocks kernels), y: ncols x Mpad;
+// used when most blocks of a batch need the float32 chain (a register tile of 4 pixels x 32 channels).
+using OrtFloatFullFn = void (*)(const OrtFloatConv& p, const float* const* columns, int ncols, float* y);
+void ort_float_full_ref(const OrtFloatConv& p, const float* const* columns, int ncols, float* y);
+OrtFloatFullFn ort_float_full_kernel();  // nullptr where no SIMD twin exists
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, int ncols, float* y);
+#endif
 
 // The fast path of one pixel's outputs m0 .. m1-1: y_row[m] = round(exact value) (clamped), and the
 // channels within the bound of a .5 boundary appended (ascending) to `flagged`; returns how many.

@@ -63,6 +63,46 @@ void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns,
   }
 }
 
+void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, int ncols, float* y) {
+  const int Mp = p.Mpad;
+  const float* wt = p.wt.data();
+  for (int k0 = 0; k0 < p.K; k0 += p.stride_k) {
+    const int k1 = std::min(p.K, k0 + p.stride_k);
+    const bool first = k0 == 0;
+    for (int i0 = 0; i0 < ncols; i0 += 4) {
+      const int ni = std::min(4, ncols - i0);
+      const float* x0 = columns[i0];
+      const float* x1 = columns[i0 + std::min(1, ni - 1)];
+      const float* x2 = columns[i0 + std::min(2, ni - 1)];
+      const float* x3 = columns[i0 + std::min(3, ni - 1)];
+      for (int m0 = 0; m0 < Mp; m0 += 32) {
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+               a31 = a00;
+        for (int k = k0; k < k1; ++k) {
+          const float* row = wt + static_cast<size_t>(k) * Mp + m0;
+          const __m512 w0 = _mm512_loadu_ps(row), w1 = _mm512_loadu_ps(row + 16);
+          const __m512 b0 = _mm512_set1_ps(x0[k]), b1 = _mm512_set1_ps(x1[k]), b2 = _mm512_set1_ps(x2[k]),
+                       b3 = _mm512_set1_ps(x3[k]);
+          a00 = _mm512_fmadd_ps(w0, b0, a00);
+          a01 = _mm512_fmadd_ps(w1, b0, a01);
+          a10 = _mm512_fmadd_ps(w0, b1, a10);
+          a11 = _mm512_fmadd_ps(w1, b1, a11);
+          a20 = _mm512_fmadd_ps(w0, b2, a20);
+          a21 = _mm512_fmadd_ps(w1, b2, a21);
+          a30 = _mm512_fmadd_ps(w0, b3, a30);
+          a31 = _mm512_fmadd_ps(w1, b3, a31);
+        }
+        const __m512 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (int i = 0; i < ni; ++i)
+          for (int h = 0; h < 2; ++h) {
+            float* dst = y + static_cast<size_t>(i0 + i) * Mp + m0 + 16 * h;
+            _mm512_storeu_ps(dst, first ? acc[i][h] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i][h]));
+          }
+      }
+    }
+  }
+}
+
 int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int m1, float fl1, float fmx, void* y_row,
                            int* flagged) {
   const bool s8out = p.y_type == DType::S8;
