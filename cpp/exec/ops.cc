@@ -21,6 +21,7 @@ class ConvOp final : public Op {
   void run(const void* const* in, void* const* out) const override {
     conv2d(*w_, g_, in[0], xt_, zx_, out[0], spec_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   std::shared_ptr<const PackedConv> w_;
@@ -104,6 +105,7 @@ class GemmOp final : public Op {
     a.ldc = b_->N();
     gemm(a, *b_, spec_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   std::shared_ptr<const PackedB> b_;
@@ -120,6 +122,7 @@ class BinaryOp final : public Op {
   void run(const void* const* in, void* const* out) const override {
     ops::binary_op(bs_, in[0], in[1], out[0], t_, p_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   ops::BroadcastShape bs_;
@@ -168,6 +171,7 @@ class QuantizeNhwcOp final : public Op {
   void run(const void* const* in, void* const* out) const override {
     ops::quantize_nchw_to_nhwc(static_cast<const float*>(in[0]), out[0], yt_, N_, C_, HW_, s_, z_, nt_);
   }
+  int threads() const override { return nt_; }
 
  private:
   int64_t N_, C_, HW_;

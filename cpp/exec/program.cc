@@ -7,6 +7,8 @@
 #include <new>
 #include <numeric>
 
+#include "runtime/thread_pool.h"
+
 namespace lowp {
 namespace exec {
 
@@ -200,6 +202,7 @@ void Program::finalize() {
   const size_t budget = size_t{256} << 20;
   const size_t keep = arena_bytes_ ? std::max<size_t>(1, std::min<size_t>(16, budget / arena_bytes_)) : 1;
   pool_.reset(new ArenaPool(arena_bytes_, keep));
+  for (const OpEntry& e : ops_) parallel_ = parallel_ || e.op->threads() != 1;
   finalized_ = true;
 }
 
@@ -213,6 +216,9 @@ struct ArenaLease {
 
 void Program::run(const void* const* inputs, void* const* outputs, int64_t* op_ns) const {
   LOWP_CHECK(finalized_, "program is not finalized");
+  // Workers blocked since the last run start waking now, while the arena and the first ops
+  // are set up, instead of when the first parallel op needs them.
+  if (parallel_) ThreadPool::global().wake();
   ArenaLease arena{pool_.get(), arena_bytes_ ? pool_->acquire() : nullptr};
   const size_t ns = slots_.size();
   // Slot pointers for this run (small; the arena itself comes from the pool).

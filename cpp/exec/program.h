@@ -58,6 +58,9 @@ class Op {
  public:
   virtual ~Op() = default;
   virtual void run(const void* const* in, void* const* out) const = 0;
+  // Threads the op may use (0: the pool's size). A program with an op using more than one wakes
+  // the pool's blocked workers when a run starts (ThreadPool::wake).
+  virtual int threads() const { return 1; }
 };
 
 class Program {
@@ -113,6 +116,7 @@ class Program {
   size_t n_inputs_ = 0, max_in_ = 0, max_out_ = 0;
   size_t arena_bytes_ = 0, total_bytes_ = 0;
   bool finalized_ = false;
+  bool parallel_ = false;  // some op uses more than one thread
   std::unique_ptr<ArenaPool> pool_;
 };
 

@@ -19,6 +19,10 @@ namespace lowp {
 
 namespace {
 constexpr size_t kAlign = 64;
+// Zero bytes kept after the last packed B panel: the AMX kernel's K-tail step loads a whole
+// 16-row B tile (2 KiB at kr = 4, nr = 32) from the last, partial k-block of a panel; the rows past
+// the panel's valid k-groups meet zero A bytes, but must be readable memory.
+constexpr size_t kBSlackBytes = 2048;
 // B block kept hot in L2 while the A panels stream through it: half the L2 (512 KB when the size
 // is unknown, clamped to 256 KB..2 MB). 256x256x2304 on AMX (2 MB L2): B (590 KB) fits in one
 // block at 1 MB, so each A panel is loaded/packed once instead of twice: 121 -> 105 us.
@@ -50,10 +54,103 @@ struct Scratch {
 thread_local Scratch t_scratch;
 std::atomic<uint64_t> g_calls{0};
 
-// Per-call column terms, owned by the calling thread.
+// Threaded split for kernels with a panel kernel (AMX, GemmKernel::panel_kernel). Each task is
+// one A panel against one block of B panels. Such a kernel packs A per task (one 512-k chunk at a
+// time) and its tile pipeline drains at the end of each task, so each extra task costs about as
+// much as packing its A panel plus ~0.5 us: "8 tasks per thread" (the rule for the other kernels)
+// made 64x1024x1024 (two A panels, 16 tasks of 4 B panels) scale 1.38x at 2 threads; two tasks of
+// one A panel against all of B scale 1.6x (the rest is the per-call AMX warm-up stall of each
+// core, see docs/PERFORMANCE.md). So tasks are as large as the B block allows, and N is split
+// further only when that shortens the makespan of the tasks list-scheduled in order (as the pool
+// runs them: contiguous ranges, then stealing), e.g. 7 A panels on 2 threads (4 : 3 panels) split
+// N in two (7 : 7 half panels). Costs are in 16x32x64 tile steps; a panel of <= 16 valid rows
+// takes half the steps of a full one (one row of tiles). Returns the number of N blocks
+// (>= n_blocks0, the L2-sized blocking).
+int panel_split_n_blocks(int M, int mr, int n_panels, int n_blocks0, int kblocks, int threads) {
+  const int m_panels = static_cast<int>(ceil_div(M, mr));
+  // Many tasks already: the last one is a small part of each thread's share (and the search
+  // below would cost more than it could save).
+  if (static_cast<int64_t>(m_panels) * n_blocks0 >= 8 * threads) return n_blocks0;
+  const double per_task = 2.0 * kblocks + 16.0;  // A chunk packing + pipeline drain / task start
+  auto makespan = [&](int n_blocks) {
+    const int nc = static_cast<int>(ceil_div(n_panels, n_blocks));
+    n_blocks = static_cast<int>(ceil_div(n_panels, nc));
+    // List scheduling of the tasks in driver order (A panel major) on `threads` threads.
+    double free_at[64] = {};
+    const int th = std::min(threads, 64);
+    for (int mp = 0; mp < m_panels; ++mp) {
+      const int rows = std::min(mr, M - mp * mr);
+      const double steps = static_cast<double>(ceil_div(rows, 16));
+      for (int nb = 0; nb < n_blocks; ++nb) {
+        const int panels = std::min(nc, n_panels - nb * nc);
+        double* t = std::min_element(free_at, free_at + th);
+        *t += steps * panels * kblocks + per_task;
+      }
+    }
+    return *std::max_element(free_at, free_at + th);
+  };
+  int best = n_blocks0;
+  double best_time = makespan(n_blocks0);
+  // Candidates: the L2 blocking split 2..16 times further, keeping >= 2 B panels per task.
+  for (int f = 2; f <= 16; ++f) {
+    const int nb = n_blocks0 * f;
+    if (ceil_div(n_panels, nb) < 2 || static_cast<int64_t>(m_panels) * nb > 16 * threads) break;
+    const double t = makespan(nb);
+    if (t < best_time * 0.99) {  // a clearly shorter makespan: fewer tasks win ties
+      best = nb;
+      best_time = t;
+    }
+  }
+  return best;
+}
+
+// Per-call column terms (Epilogue arrays, N entries). Each thread that runs tasks of a call fills
+// its own copy before its first task: arrays written by the calling thread on every call were
+// read by the other threads' output stages from the caller's cache (~2-3 us of a 2-thread AMX
+// 64x1024x1024, 27 us), and the workers no longer wait for the caller to fill them.
 struct CallTerms {
-  std::vector<int32_t> col_term, zb, mult, shift;
+  std::vector<int32_t> col_term, mult, shift;
   std::vector<float> scale;
+  uint64_t call = 0;  // the gemm() call they were filled for
+  // Fills the arrays for this call and points ep at them.
+  void fill(uint64_t c, const PackedB& B, const OutputSpec& out, int32_t za_dom, Epilogue& ep) {
+    const int N = B.N(), K = B.K();
+    if (call != c) {
+      call = c;
+      col_term.resize(N);
+      const int32_t* colsum = B.colsum_domain();
+      const int32_t* zb = B.zb_domain();
+      for (int j = 0; j < N; ++j) {
+        uint32_t v = out.bias.empty() ? 0u : static_cast<uint32_t>(out.bias[j]);
+        v -= static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(colsum[j]);
+        v += static_cast<uint32_t>(K) * static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(zb[j]);
+        col_term[j] = static_cast<int32_t>(v);
+      }
+      if (out.out_type != DType::S32) {
+        if (out.rounding == Rounding::HalfEven) {
+          scale.resize(N);
+          for (int j = 0; j < N; ++j) scale[j] = out.scale[out.scale.size() == 1 ? 0 : j];
+        } else {
+          mult.resize(N);
+          shift.resize(N);
+          for (int j = 0; j < N; ++j) {
+            const size_t s = out.multiplier.size() == 1 ? 0 : j;
+            mult[j] = out.multiplier[s];
+            shift[j] = out.shift[s];
+          }
+        }
+      }
+    }
+    ep.col_term = col_term.data();
+    if (out.out_type != DType::S32) {
+      if (out.rounding == Rounding::HalfEven) {
+        ep.scale = scale.data();
+      } else {
+        ep.mult = mult.data();
+        ep.shift = shift.data();
+      }
+    }
+  }
 };
 thread_local CallTerms t_terms;
 }  // namespace
@@ -73,8 +170,9 @@ PackedB::PackedB(const GemmKernel& kernel, const void* b, DType b_type, int K, i
   const int panels = static_cast<int>(ceil_div(N, kernel.nr));
   const size_t panel_bytes = static_cast<size_t>(Kp_) * kernel.nr * element_size(kernel.b_domain);
   bytes_ = panel_bytes * panels;
-  storage_.reset(new uint8_t[bytes_ + kAlign]);
+  storage_.reset(new uint8_t[bytes_ + kAlign + kBSlackBytes]);
   data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(storage_.get()) + kAlign - 1) & ~(uintptr_t)(kAlign - 1));
+  std::memset(data_ + bytes_, 0, kBSlackBytes);
   colsum_.assign(static_cast<size_t>(panels) * kernel.nr, 0);
   const int32_t shift = domain_shift(b_type, kernel.b_domain);
   zb_dom_.resize(N);
@@ -133,45 +231,21 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // Few rows (M <= kGemvMaxM): the streaming GEMV path of gemm/gemv.cc, when the kernel has one.
   if (gemv(args, B, out, num_threads)) return;
 
-  // Per-call column terms.
-  CallTerms& T = t_terms;
+  // Per-call column terms: filled by each thread that runs tasks, before its first task (see
+  // CallTerms).
   const int32_t za_dom = args.za + domain_shift(args.a_type, k.a_domain);
-  T.col_term.resize(N);
-  const int32_t* colsum = B.colsum_domain();
   const int32_t* zb = B.zb_domain();
-  for (int j = 0; j < N; ++j) {
-    uint32_t v = out.bias.empty() ? 0u : static_cast<uint32_t>(out.bias[j]);
-    v -= static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(colsum[j]);
-    v += static_cast<uint32_t>(K) * static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(zb[j]);
-    T.col_term[j] = static_cast<int32_t>(v);
-  }
-  Epilogue ep{};
-  ep.out_type = out.out_type;
-  ep.rounding = out.rounding;
-  ep.zp = out.zero_point;
-  ep.qmin = requant ? out.qmin : 0;
-  ep.qmax = requant ? out.qmax : 0;
-  ep.col_term = T.col_term.data();
-  ep.zb = B.zb_nonzero() ? zb : nullptr;
-  if (requant) {
-    if (out.rounding == Rounding::HalfEven) {
-      T.scale.resize(N);
-      for (int j = 0; j < N; ++j) T.scale[j] = out.scale[out.scale.size() == 1 ? 0 : j];
-      ep.scale = T.scale.data();
-    } else {
-      T.mult.resize(N);
-      T.shift.resize(N);
-      for (int j = 0; j < N; ++j) {
-        const size_t s = out.multiplier.size() == 1 ? 0 : j;
-        T.mult[j] = out.multiplier[s];
-        T.shift[j] = out.shift[s];
-      }
-      ep.mult = T.mult.data();
-      ep.shift = T.shift.data();
-    }
-  }
-  ep.c = args.c;
-  ep.ldc = args.ldc;
+  Epilogue ep_call{};
+  ep_call.out_type = out.out_type;
+  ep_call.rounding = out.rounding;
+  ep_call.zp = out.zero_point;
+  ep_call.qmin = requant ? out.qmin : 0;
+  ep_call.qmax = requant ? out.qmax : 0;
+  ep_call.zb = B.zb_nonzero() ? zb : nullptr;
+  ep_call.zb_uniform =
+      ep_call.zb != nullptr && std::all_of(zb, zb + N, [&](int32_t z) { return z == zb[0]; });
+  ep_call.c = args.c;
+  ep_call.ldc = args.ldc;
 
   // Blocking.
   ThreadPool& pool = ThreadPool::global();
@@ -195,7 +269,11 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   const size_t b_panel_bytes = static_cast<size_t>(Kp) * k.nr * b_esz;
   int n_blocks = static_cast<int>(ceil_div(n_panels, std::max<size_t>(1, kBBlockBytes / b_panel_bytes)));
   int m_blocks = static_cast<int>(ceil_div(m_panels, std::max(1, 256 / k.mr)));
-  if (threads > 1) {
+  if (threads > 1 && k.panel_kernel) {
+    // Kernels with a panel kernel (AMX): one A panel per task, N split only as far as it pays.
+    m_blocks = m_panels;
+    n_blocks = panel_split_n_blocks(M, k.mr, n_panels, n_blocks, static_cast<int>(ceil_div(Kp, a_group(k))), threads);
+  } else if (threads > 1) {
     // Tasks are claimed dynamically. With >= 8 tasks per thread of (nearly) equal size, every
     // thread finishes within a small fraction of the others. Split M first (B blocks stay
     // shared by neighbouring tasks), then N.
@@ -210,7 +288,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   n_blocks = static_cast<int>(ceil_div(n_panels, nc_panels));
   const size_t a_bytes = a_panel_bytes(k, K);
   const size_t a_in_esz = element_size(args.a_type);
-  const bool need_row_sums = ep.zb != nullptr;
+  const bool need_row_sums = ep_call.zb != nullptr;
 
   // Reuse: when every task covers a single A panel (e.g. GEMV, M <= mr), a thread that runs
   // several tasks of the same panel packs it once per call instead of once per task.
@@ -219,6 +297,8 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // Task order: neighbouring tasks share a B block (each thread starts on a contiguous range of
   // tasks), or, when a thread reuses its packed A panel across tasks, the same A panel.
   auto task = [&](int t, int /*thread*/) {
+    Epilogue ep = ep_call;
+    t_terms.fill(call, B, out, za_dom, ep);
     const int nb = reuse ? t % n_blocks : t / m_blocks, mb = reuse ? t / n_blocks : t % m_blocks;
     Scratch& S = t_scratch;
     uint8_t* apack = S.aligned_a(a_bytes);

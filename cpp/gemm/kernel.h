@@ -30,6 +30,7 @@ struct Epilogue {
   int32_t zp, qmin, qmax;
   const int32_t* col_term; // bias - za'*colsum' + K*za'*zb'   (N)
   const int32_t* zb;       // zb' per column (N), nullptr when all zero (no row sums needed)
+  bool zb_uniform;         // zb != nullptr and every zb[j] is the same (per-tensor B zero point)
   const int32_t* mult;     // Gemmlowp/Single (N)
   const int32_t* shift;    // Gemmlowp/Single (N)
   const float* scale;      // HalfEven (N)

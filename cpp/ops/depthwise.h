@@ -29,6 +29,7 @@ struct DwPacked {
   bool row_ok = false;         // the kernel's run_row can be used with these weights
   std::vector<int8_t> wq2;     // 3x3 row-pair packing (see depthwise_avx512vnni.cc)
   bool pair_ok = false;        // run_row accepts 4 input rows (nrows == 4) and two outputs (y2)
+  int fold = 1;                // VNNI row kernel: pixels per vector in the last channel block (1, 2, 4)
 };
 
 // One output row for row-oriented kernels (DwKernel::run_row): the KH input rows it reads.
@@ -40,7 +41,12 @@ struct DwRowArgs {
   DType x_type;
   void* y;                     // output row: OW pixels x C
   void* y2;                    // row pair: the next output row (or nullptr: last row)
+  // Channels [c_begin, c_end) of the row (c_begin a multiple of kDwRowChannelBlock, c_end <= C
+  // or c_end == -1 for all): the driver splits small layers over threads by channel blocks too.
+  int c_begin = 0, c_end = -1;
 };
+// Channel granularity of row kernels: a channel range given to run_row starts on a multiple of it.
+constexpr int kDwRowChannelBlock = 64;
 
 struct DwEpilogue {
   DType out_type;           // S32, U8 or S8

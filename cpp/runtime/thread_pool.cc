@@ -99,38 +99,51 @@ int ThreadPool::run_tasks(int self, int use, uint32_t gen, const std::function<v
 }
 
 void ThreadPool::worker(int id) {
-  uint64_t seen = round_.load();
+  Range& mine = ranges_[id];
+  uint32_t seen = static_cast<uint32_t>(mine.claim.load() >> 32);
   for (;;) {
-    uint64_t r = seen;
+    uint64_t c = 0;
     auto fresh = [&] {
-      r = round_.load();
-      return r != seen || quit_.load();
+      c = mine.claim.load(std::memory_order_acquire);
+      return static_cast<uint32_t>(c >> 32) != seen || quit_.load(std::memory_order_relaxed);
     };
     if (!spin_until(fresh)) {
       std::unique_lock<std::mutex> lk(mu_);
+      const uint32_t w = wakes_.load();
       sleepers_.fetch_add(1);
-      cv_.wait(lk, fresh);
+      cv_.wait(lk, [&] { return fresh() || wakes_.load() != w; });
       sleepers_.fetch_sub(1);
+      if (!fresh()) continue;  // wake(): poll again for the spin time
     }
     if (quit_.load()) return;
-    seen = r;
-    const uint32_t gen = static_cast<uint32_t>(r >> 8);
-    const int use = static_cast<int>(r & 0xff);
-    if (id >= use) continue;  // not used by this round
-    // fn_ may already belong to a newer round if this one is over; then every claim below fails
-    // (the ranges carry the newer generation) and fn is never called.
-    const std::function<void(int, int)>* fn = fn_.load(std::memory_order_acquire);
+    const uint32_t gen = static_cast<uint32_t>(c >> 32);
+    seen = gen;
+    // use and fn were written before the claim that published this generation; if a newer round
+    // has overwritten them meanwhile, this one is over and every claim below fails (the ranges
+    // carry the newer generation), so fn is never called.
+    const int use = mine.use.load(std::memory_order_relaxed);
+    const std::function<void(int, int)>* fn = mine.fn.load(std::memory_order_relaxed);
+    if (id >= use || fn == nullptr) continue;
     t_in_pool_task = true;
     const int ran = run_tasks(id, use, gen, *fn, id);
     t_in_pool_task = false;
     if (ran > 0) {
-      done_.fetch_add(ran);
+      done_.fetch_add(static_cast<uint32_t>(ran));
       if (caller_waiting_.load()) {
         std::lock_guard<std::mutex> lk(mu_);
         done_cv_.notify_one();
       }
     }
   }
+}
+
+void ThreadPool::wake() {
+  if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    wakes_.fetch_add(1);
+  }
+  cv_.notify_all();
 }
 
 void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, int max_threads) {
@@ -144,14 +157,19 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
   std::lock_guard<std::mutex> run(run_mu_);
   if (use > threads_) use = threads_;
   const uint32_t gen = ++gen_;
-  fn_.store(&fn, std::memory_order_relaxed);
-  done_.store(0, std::memory_order_relaxed);
+  const uint32_t target = done_target_ += static_cast<uint32_t>(n);
   for (int i = 0; i < use; ++i) {
-    ranges_[i].end.store(static_cast<int>(static_cast<int64_t>(n) * (i + 1) / use), std::memory_order_relaxed);
-    ranges_[i].claim.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * i / use),
-                           std::memory_order_release);
+    Range& r = ranges_[i];
+    r.end.store(static_cast<int>(static_cast<int64_t>(n) * (i + 1) / use), std::memory_order_relaxed);
+    r.use.store(use, std::memory_order_relaxed);
+    r.fn.store(&fn, std::memory_order_relaxed);
+    r.claim.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * i / use),
+                  std::memory_order_release);  // publishes the round to thread i
   }
-  round_.store(static_cast<uint64_t>(gen) << 8 | static_cast<uint64_t>(use));  // publishes all of the above
+  // The claims above must be visible before sleepers_ is read (a worker increments sleepers_ and
+  // then checks its claim): otherwise both could miss the other and the worker sleep through the
+  // round (harmless, the caller would run its tasks, but slow).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lk(mu_); }
     cv_.notify_all();  // polling workers see the new round by themselves
@@ -159,12 +177,12 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
   t_in_pool_task = true;
   const int ran = run_tasks(0, use, gen, fn, 0);
   t_in_pool_task = false;
-  done_.fetch_add(ran);
   // Wait for the tasks the workers claimed (none may still be unclaimed: this thread ran out).
-  if (!spin_until([&] { return done_.load(std::memory_order_acquire) == n; })) {
+  if (done_.fetch_add(static_cast<uint32_t>(ran)) + static_cast<uint32_t>(ran) == target) return;
+  if (!spin_until([&] { return done_.load(std::memory_order_acquire) == target; })) {
     std::unique_lock<std::mutex> lk(mu_);
     caller_waiting_.store(true);
-    done_cv_.wait(lk, [&] { return done_.load() == n; });
+    done_cv_.wait(lk, [&] { return done_.load() == target; });
     caller_waiting_.store(false);
   }
 }

@@ -8,10 +8,14 @@
 // been claimed: a worker that wakes late (or is descheduled on a loaded machine) before claiming
 // a task costs nothing, the caller just runs the worker's range as well.
 //
-// Rounds are lock-free on the hot path: the caller publishes a round word (generation, thread
-// count) after the task ranges; each range's claim counter carries the generation, so a worker
-// that wakes up late for an old round cannot claim (or run) a task of a newer one. Completion is a
-// count of finished tasks. Mutex + condition variables only for threads that stopped polling.
+// Rounds are lock-free on the hot path. Each thread's range is one cache line holding its claim
+// counter (generation << 32 | next task), its end, the round's thread count and function; the
+// caller fills the line and publishes it with the claim's new generation. A polling worker watches
+// only its own line, so starting a round costs it one cache-line transfer, and a thread not used
+// by a round is not disturbed. Claims carry the generation: a worker that wakes up late for an old
+// round cannot claim (or run) a task of a newer one. Completion is a running count of finished tasks.
+// Mutex + condition variables only for threads that stopped polling; wake() gets them polling
+// again ahead of a burst of rounds (the native executor calls it when a program run starts).
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -33,6 +37,10 @@ class ThreadPool {
   // Runs fn on at most max_threads threads (<=0: all). Safe to call from several Python threads:
   // calls are serialised on the pool, and a call made from inside a task runs inline.
   void parallel_for(int n, const std::function<void(int task, int thread)>& fn, int max_threads = 0);
+  // Wakes workers that are blocked (idle for a while) so that they poll again: call it shortly
+  // before a series of parallel_for (waking a blocked thread takes tens of microseconds on a VM).
+  // Cheap when no worker sleeps; a woken worker polls for the usual spin time, then blocks again.
+  void wake();
 
  private:
   void start(int threads);
@@ -45,15 +53,20 @@ class ThreadPool {
   std::mutex run_mu_;  // one parallel_for at a time
 
   // Per-thread task ranges of the current round, one cache line each: claim = (generation << 32 |
-  // next task), advanced by compare-exchange; end is written before the round is published.
+  // next task), advanced by compare-exchange; end, use and fn are written before the claim
+  // publishes the round (release), so a worker polling its claim reads them from the same line.
   struct alignas(64) Range {
     std::atomic<uint64_t> claim{0};
     std::atomic<int> end{0};
+    std::atomic<int> use{0};  // threads used by the round
+    std::atomic<const std::function<void(int, int)>*> fn{nullptr};
   };
   std::vector<Range> ranges_;
-  alignas(64) std::atomic<uint64_t> round_{0};  // generation << 8 | threads used; polled by workers
-  std::atomic<const std::function<void(int, int)>*> fn_{nullptr};
-  alignas(64) std::atomic<int> done_{0};  // tasks finished in the current round; polled by the caller
+  // Tasks finished, counted across rounds (wrapping): a round of n tasks is over when it reaches
+  // done_target_ = the previous target + n. Never reset, so starting a round does not write
+  // (and first fetch) this line; polled by the caller.
+  alignas(64) std::atomic<uint32_t> done_{0};
+  uint32_t done_target_ = 0;  // caller side (under run_mu_)
   uint32_t gen_ = 0;                      // caller side (under run_mu_)
 
   // Blocking, only after polling for a while.
@@ -62,6 +75,7 @@ class ThreadPool {
   std::atomic<int> sleepers_{0};         // workers blocked (or about to block) on cv_
   std::atomic<bool> caller_waiting_{false};  // caller blocked (or about to block) on done_cv_
   std::atomic<bool> quit_{false};
+  std::atomic<uint32_t> wakes_{0};           // wake() calls: a blocked worker's wait ends on a change
 };
 
 }  // namespace lowp

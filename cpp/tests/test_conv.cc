@@ -207,3 +207,26 @@ LOWP_TEST(conv_threads_every_kernel) {
   for (int threads : {2, 3})
     for (const ConvCase& c : cases) run_case(c, rng, false, threads);
 }
+
+// Depthwise layers with few output rows (MobileNetV2's 14x14 and 7x7): the row kernels split
+// channels in blocks of 64 over the tasks too. Odd channel counts (last block partial), batch 2,
+// row pairs (stride 1), single rows (stride 2), 3x3 and 5x5; 1, 2 and 3 threads.
+LOWP_TEST(conv_depthwise_channel_split_threads) {
+  std::mt19937 rng(12);
+  const Rounding rs[] = {Rounding::HalfEven, Rounding::Gemmlowp, Rounding::Single};
+  int i = 0;
+  for (int threads : {1, 2, 3}) {
+    for (int HW : {7, 14}) {
+      for (int s : {1, 2}) {
+        for (int C : {131, 200, 577}) {
+          const int k = i % 4 == 3 ? 5 : 3;
+          const DType xt = i % 3 == 1 ? DType::S8 : DType::U8;
+          ConvCase c{1 + (i % 5 == 2), HW, HW, 1, C, 1, k, k, s, s, 1, 1, k / 2, k / 2, (k - 1) / 2, k / 2,
+                     xt, DType::S8, i % 7 == 6 ? DType::S32 : xt, rs[i % 3]};
+          run_case(c, rng, i % 2 == 0, threads);
+          ++i;
+        }
+      }
+    }
+  }
+}

@@ -218,3 +218,34 @@ LOWP_TEST(gemm_blocking_extreme_deep_k) {
       ++it;
     }
 }
+
+// Threaded splits (gemm.cc: panel_split_n_blocks for the AMX panel kernel, 8 tasks per thread
+// for the others) on 1, 2 and 3 threads: few A panels (N split), an odd number of A panels with a
+// short last one, last panels of 1 and 4 rows (the AMX kernel's packed and half-tile paths), N
+// with partial last panels, A read in place (64-byte rows) and packed. Every result must equal
+// the int64 reference whatever the thread count (so they are identical across thread counts).
+LOWP_TEST(gemm_blocking_thread_splits) {
+  std::mt19937 rng(47);
+  const int saved = get_num_threads();
+  set_num_threads(3);
+  // M, N, K, lda pad, per-column zero points
+  const int shapes[][5] = {{64, 1000, 1024, 0, 0}, {196, 1297, 320, 0, 1}, {33, 515, 576, 0, 0},
+                           {17, 2049, 128, 5, 1},  {97, 96, 2304, 0, 0},   {228, 70, 640, 64, 1}};
+  int it = 0;
+  for (const auto& sh : shapes) {
+    const DType at = it % 3 == 1 ? DType::S8 : DType::U8;
+    const Problem p = make(rng, sh[0], sh[1], sh[2], sh[3], at, DType::S8, sh[4] != 0, false);
+    for (const GemmKernel* k : available_kernels()) {
+      if (std::strcmp(k->name, "ref") == 0) continue;
+      PackedB B(*k, p.b.data(), DType::S8, p.K, p.N, p.N, p.zb.data(), static_cast<int>(p.zb.size()));
+      for (int threads : {1, 2, 3}) {
+        size_t bad = run(*k, B, p, false, Rounding::HalfEven, threads, threads == 2 ? 0 : -1);
+        EXPECT_TRUE(bad == 0, where(*k, p, "int32") + " t=" + std::to_string(threads) + " bad=" + std::to_string(bad));
+        bad = run(*k, B, p, true, threads == 3 ? Rounding::Gemmlowp : Rounding::HalfEven, threads);
+        EXPECT_TRUE(bad == 0, where(*k, p, "requant") + " t=" + std::to_string(threads) + " bad=" + std::to_string(bad));
+      }
+    }
+    ++it;
+  }
+  set_num_threads(saved);
+}

@@ -194,6 +194,32 @@ LOWP_TEST(gemm_smallk_fallback_tiles) {
   }
 }
 
+// The same packed half_even output stage in the "amx" kernel (gemm_amx_avx512vnni.cc), which
+// adds the column terms to the tile sums itself: K with and without a vpdpbusd tail (the tail
+// takes the per-vector stage), one and two 512-k chunks, A in place and packed (int8 A, 1-2 row
+// panels), last panels of 1..33 rows, n tails, u8/s8 with and without clamps, scales just below
+// 1 with full-range accumulators, a scale >= 1 column (its tile falls back), 1 and 2 threads.
+LOWP_TEST(gemm_amx_packed_output) {
+  const GemmKernel* k = find_kernel("amx");
+  if (!k) return;
+  std::mt19937 rng(4005);
+  const int Ks[] = {64, 100, 128, 320, 576, 1024, 1088, 1600};
+  const int last_rows[] = {1, 2, 3, 4, 15, 16, 17, 31, 32, 33};
+  const int ns[] = {1, 5, 16, 17, 31, 32, 33, 48, 70, 100};
+  int it = 0;
+  for (int K : Ks)
+    for (int rep = 0; rep < 3; ++rep, ++it) {
+      const int M = (it % 3) * 32 + last_rows[it % 10];
+      const int N = ns[(it * 7) % 10];
+      const DType ot = it % 2 ? DType::S8 : DType::U8;
+      const DType at = it % 5 == 4 ? DType::S8 : DType::U8;
+      const int scale_mode = it % 6 == 5 ? 2 : (it % 4 == 1 ? 1 : 0);
+      const Prob p = make(rng, M, N, K, at, DType::S8, ot, scale_mode, it % 3 == 2);
+      const size_t bad = check(*k, p, 1 + it % 2, it % 3);
+      EXPECT_TRUE(bad == 0, where(p, "packed, kernel amx:") + " bad=" + std::to_string(bad));
+    }
+}
+
 // Default dispatch picks amx_smallk for K <= 128 where amx is the best kernel, never when forced.
 LOWP_TEST(gemm_smallk_default_choice) {
   const GemmKernel* k = find_kernel("amx_smallk");

@@ -104,9 +104,18 @@ struct OutVariant {
 };
 
 // Runs one GEMM on `k` and compares every element of C (and the ldc padding / tail canaries).
+// lda_pad > 0: A is read from an exactly sized copy with row stride K + lda_pad whose padding
+// holds garbage (a kernel reading A in place must skip it and read nothing past the last row).
 size_t run_and_compare(const GemmKernel& k, const PackedB& B, const Case& c, const Quant* q, const OutVariant* ov,
-                       int ldc_pad, int threads) {
+                       int ldc_pad, int threads, int lda_pad = 0) {
   const int M = c.M, N = c.N;
+  const ptrdiff_t lda = c.K + lda_pad;
+  std::vector<uint8_t> a_strided;
+  if (lda_pad > 0) {
+    a_strided.assign(static_cast<size_t>(M - 1) * lda + c.K, 0xC3);
+    for (int i = 0; i < M; ++i)
+      std::memcpy(&a_strided[static_cast<size_t>(i) * lda], &c.a[static_cast<size_t>(i) * c.K], c.K);
+  }
   const ptrdiff_t ldc = N + ldc_pad;
   const DType ot = ov ? ov->ot : DType::S32;
   const size_t esz = element_size(ot);
@@ -114,9 +123,9 @@ size_t run_and_compare(const GemmKernel& k, const PackedB& B, const Case& c, con
   std::vector<uint8_t> buf(total, 0xA5);
   GemmArgs args;
   args.M = M;
-  args.a = c.a.data();
+  args.a = lda_pad > 0 ? a_strided.data() : c.a.data();
   args.a_type = c.at;
-  args.lda = c.K;
+  args.lda = lda;
   args.za = c.za;
   args.c = buf.data();
   args.ldc = ldc;
@@ -252,6 +261,44 @@ LOWP_TEST(gemm_x86_all_output_stages) {
         }
     }
   }
+}
+
+// Kernels that read A in place (in_place_a hook; avx512vnni takes uint8 A with K % 4 == 0):
+// every row count 1..2*mr+1 (row tails addressed from clamped base pointers), row strides
+// lda = K, K+1, K+61 with garbage padding, per-tensor zb (the row term folded into the
+// accumulators as one scalar per row) and per-column zb (a multiply per accumulator), int32 and
+// requantized outputs, and the same shapes with int8 A (packed) and K % 4 != 0 (declined).
+LOWP_TEST(gemm_x86_in_place_a_rows) {
+  std::mt19937 rng(31);
+  int kernels = 0;
+  for (const GemmKernel* k : available_kernels()) {
+    if (!k->in_place_a) continue;
+    ++kernels;
+    const int Ks[] = {4, 8, 64, 320, 1028, 6, 333};
+    int it = 0;
+    for (int m = 1; m <= 2 * k->mr + 1; ++m)
+      for (int K : Ks) {
+        const int N = it % 3 == 0 ? k->nr + 5 : 2 * k->nr;
+        const DType at = it % 5 == 4 ? DType::S8 : DType::U8;
+        const bool per_col = it % 2 == 1;
+        const Case c = make_case(rng, m, N, K, at, DType::S8, per_col, it % 7 == 3);
+        PackedB B(*k, c.b.data(), DType::S8, K, N, N, c.zb.data(), static_cast<int>(c.zb.size()));
+        const int pads[] = {0, 1, 61};
+        const int lda_pad = pads[it % 3];
+        size_t bad = run_and_compare(*k, B, c, nullptr, nullptr, 2, 1, lda_pad);
+        EXPECT_TRUE(bad == 0, where(*k, c, "in-place A int32") + " lda_pad=" + std::to_string(lda_pad) +
+                                  " per_col=" + std::to_string(per_col) + " bad=" + std::to_string(bad));
+        const Quant q = make_quant(rng, N, it % 2 == 0, false);
+        bad = run_and_compare(*k, B, c, &q, &kVariants[it % kNumVariants], 1, 1, lda_pad);
+        EXPECT_TRUE(bad == 0, where(*k, c, "in-place A requant") + " lda_pad=" + std::to_string(lda_pad) +
+                                  " bad=" + std::to_string(bad));
+        ++it;
+      }
+  }
+#if defined(__x86_64__)
+  // This CPU has AVX-512 VNNI in CI; the avx512vnni kernel must be among the ones checked.
+  if (__builtin_cpu_supports("avx512vnni")) EXPECT_TRUE(kernels >= 1, "no kernel with an in_place_a hook was tested");
+#endif
 }
 
 // Results are bit-identical for 1 and 2 threads on shapes that split over both M and N.

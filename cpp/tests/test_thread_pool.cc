@@ -1,6 +1,7 @@
 // ThreadPool: every task runs exactly once for any task count / thread limit, nested calls run
 // inline, concurrent callers are serialised, and resizing the pool keeps it working.
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -126,4 +127,33 @@ LOWP_TEST(eltwise_and_quantize_threads_identical) {
   ops::quantize_nchw_to_nhwc(x.data(), y1.data(), DType::U8, 2, 5, 150 * 149, 0.037f, 131, 1);
   ops::quantize_nchw_to_nhwc(x.data(), y3.data(), DType::U8, 2, 5, 150 * 149, 0.037f, 131, 3);
   EXPECT_TRUE(y1 == y3, "quantize_nchw_to_nhwc: 3 threads differ from 1");
+}
+
+LOWP_TEST(thread_pool_wake_and_rounds_after_sleep) {
+  // Workers blocked after idling (> the spin time) come back for rounds, whether woken by wake()
+  // first or by the round itself; wake() with nobody asleep, and repeated, is harmless; rounds
+  // that use fewer threads than the pool leave the other workers' lines alone.
+  ThreadPool pool(3);
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // workers block
+    if (i % 2 == 0) pool.wake();
+    if (i % 3 == 0) pool.wake();
+    for (int n : {1, 2, 5, 64}) {
+      check_once(pool, n, 0);
+      check_once(pool, n, 2);
+    }
+  }
+  // A worker that idled through rounds it was not used in (then blocked) still joins the next
+  // round that uses it: 3 tasks on 3 threads, each task waits (up to 5 s) until three different
+  // threads hold one, so the third task can only be run by worker 2.
+  for (int i = 0; i < 200; ++i) check_once(pool, 8, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  std::atomic<int> present{0}, mask{0};
+  pool.parallel_for(3, [&](int, int thread) {
+    mask.fetch_or(1 << thread);
+    present.fetch_add(1);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (present.load() < 3 && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+  });
+  EXPECT_TRUE(mask.load() == 7, "three threads did not run the three tasks: mask " + std::to_string(mask.load()));
 }

@@ -12,8 +12,10 @@
 // Tile registers: tmm0..3 = C (rows 0-15 / 16-31 x columns 0-15 / 16-31), tmm4,5 = A, tmm6,7 = B.
 // tdpbusd sums u8*s8 products into int32 with wrap-around, as vpdpbusd does, so results are
 // exact modulo 2^32. K < 64 takes one AMX step with a shortened K (amx_small_k). The k-groups
-// past the last full 64-k block when K > 64, and tiles of at most 2 rows (GEMV-like calls,
-// which are bandwidth bound), go through vpdpbusd on the same packed data.
+// past the last full 64-k block when K > 64 take one more full AMX step on the zero-padded last
+// A block (its B tiles read past the panel's valid k-groups: PackedB keeps kBSlackBytes after
+// the last panel). Tiles of at most 2 rows (GEMV-like calls, which are bandwidth bound) go
+// through vpdpbusd on the same packed data.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -22,7 +24,8 @@
 #include <vector>
 
 #include "gemm/kernel.h"
-#include "gemm/kernels/vnni_avx512.h"
+#include "gemm/kernels/vnni_avx512.h"  // first: its pragma quiets GCC 12 header warnings
+#include "gemm/kernels/requant_pack_avx512.h"
 #include "runtime/cpu.h"
 #include "gemm/kernels/amx_tiles.h"
 
@@ -62,10 +65,15 @@ __attribute__((target("amx-tile"))) inline void configure_tiles(const TileConfig
 // C(32 x 32, int32, row stride 32) = A . B over `blocks` full 64-k blocks. A tile rows are
 // `as` bytes apart, rows 16..31 start at a + a16, and each k-block advances A by `astep`
 // (packed A: as 64, a16 1024, astep 2048; A in place: as lda, a16 16*lda, astep 64).
-// With `accumulate`, C starts from the values in c instead of zero (K blocking).
+// With `accumulate`, C starts from the values in c instead of zero (K blocking). With a_tail, one
+// more step follows on the packed K-tail block (a_tail: 32 rows x 64 bytes, zero past K; b_tail:
+// its B k-block, whose tile rows past the valid k-groups are read but meet zero A bytes: see
+// kBSlackBytes in gemm.cc for the last panel).
 __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, size_t as, size_t a16, size_t astep,
                                                              const int8_t* b, int blocks, bool two_row_tiles,
-                                                             int32_t* c, bool accumulate = false) {
+                                                             int32_t* c, bool accumulate = false,
+                                                             const uint8_t* a_tail = nullptr,
+                                                             const int8_t* b_tail = nullptr) {
   configure_tiles();
   __asm__ volatile("" ::: "memory");  // A and B were just written by the packers
   if (accumulate) {
@@ -95,6 +103,16 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, s
       a += astep;
       b += kBBlockBytes;
     }
+    if (a_tail) {
+      _tile_loadd(4, a_tail, kKB);
+      _tile_loadd(6, b_tail, 128);
+      _tile_loadd(7, b_tail + 64, 128);
+      _tile_loadd(5, a_tail + kABlockBytes / 2, kKB);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
     _tile_stored(2, c + 16 * kNR, kNR * 4);
     _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
   } else {
@@ -106,6 +124,13 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, s
       _tile_dpbusd(1, 4, 7);
       a += astep;
       b += kBBlockBytes;
+    }
+    if (a_tail) {
+      _tile_loadd(4, a_tail, kKB);
+      _tile_loadd(6, b_tail, 128);
+      _tile_loadd(7, b_tail + 64, 128);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
     }
   }
   _tile_stored(0, c, kNR * 4);
@@ -148,10 +173,43 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_small_k(const uint8_t* a, 
   __asm__ volatile("" ::: "memory");
 }
 
-// Output stage of a 32x32 tile whose AMX sums (full 64-k blocks) are in c (row stride 32): adds
-// the k-groups past the last full block (vpdpbusd on the packed tail) and stores.
-void finish_tile(const Tile& t, const int32_t* c, const uint8_t* a_tail, const int8_t* b_tail, int grem,
-                 const Epilogue& ep) {
+// The packed output stage (requant_pack_avx512.h) applies: 8-bit half_even output, no row-sum
+// term, every scale of the tile's columns |s| < 1 (the case of every real model).
+inline bool packed_output(const Tile& t, const Epilogue& ep) {
+  return ep.out_type != DType::S32 && ep.rounding == Rounding::HalfEven && ep.zb == nullptr &&
+         rqpack::scales_below_one(ep.scale + t.col0, std::min(t.n, 16)) &&
+         (t.n <= 16 || rqpack::scales_below_one(ep.scale + t.col0 + 16, t.n - 16));
+}
+
+// Packed output stage of a tile: column terms added to the sums in c (32 rows readable).
+void store_tile_packed(const Tile& t, const int32_t* c, const Epilogue& ep) {
+  using rqpack::mask16;
+  const int n = t.n;
+  const __m512i ct0 = _mm512_maskz_loadu_epi32(mask16(n), ep.col_term + t.col0);
+  const __m512i ct1 = n > 16 ? _mm512_maskz_loadu_epi32(mask16(n - 16), ep.col_term + t.col0 + 16) : _mm512_setzero_si512();
+  const __m512 s0 = _mm512_maskz_loadu_ps(mask16(n), ep.scale + t.col0);
+  const __m512 s1 = n > 16 ? _mm512_maskz_loadu_ps(mask16(n - 16), ep.scale + t.col0 + 16) : _mm512_setzero_ps();
+  const rqpack::Params p = rqpack::make_params(ep.zp, ep.qmin, ep.qmax);
+  const ptrdiff_t ldc = ep.ldc;
+  uint8_t* const cb = static_cast<uint8_t*>(ep.c) + static_cast<size_t>(t.row0) * ldc + t.col0;
+  const bool sgn = ep.out_type == DType::S8;
+  const bool clamp = sgn ? (ep.qmin > -128 || ep.qmax < 127) : (ep.qmin > 0 || ep.qmax < 255);
+  if (sgn) {
+    if (clamp)
+      rqpack::store_rows_packed<true, true, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+    else
+      rqpack::store_rows_packed<true, false, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+  } else {
+    if (clamp)
+      rqpack::store_rows_packed<false, true, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+    else
+      rqpack::store_rows_packed<false, false, true>(c, kNR, t.m, n, cb, ldc, s0, s1, p, ct0, ct1);
+  }
+}
+
+// Output stage of a 32x32 tile whose AMX sums are in c (row stride 32, 32 rows readable).
+void finish_tile(const Tile& t, const int32_t* c, const Epilogue& ep) {
+  if (packed_output(t, ep)) return store_tile_packed(t, c, ep);
   __m512i acc[8][2];
   for (int r0 = 0; r0 < t.m; r0 += 8) {
     const int rows = std::min(8, t.m - r0);
@@ -159,7 +217,6 @@ void finish_tile(const Tile& t, const int32_t* c, const uint8_t* a_tail, const i
       acc[r][0] = _mm512_load_si512(c + (r0 + r) * kNR);
       acc[r][1] = _mm512_load_si512(c + (r0 + r) * kNR + 16);
     }
-    if (grem) vnni::dpbusd_rows_n<kKB, kKR>(rows, a_tail + r0 * kKB, b_tail, grem, acc);
     vnni::store_rows(acc, rows, r0, t, ep);
   }
 }
@@ -186,12 +243,14 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
   if (blocks == 0) {
     // K < 64: a single shortened AMX step instead of vpdpbusd over the whole tile.
     amx_small_k(a, b, grem, t.m > 16, c);
-    finish_tile(t, c, a, b, 0, ep);
+    finish_tile(t, c, ep);
     return;
   }
-  amx_blocks(a, kKB, kABlockBytes / 2, kABlockBytes, b, blocks, t.m > 16, c);
+  // The K tail (grem k-groups) is one more AMX step on the zero-padded last block of packed A.
   const uint8_t* a_tail = a + static_cast<size_t>(blocks) * kABlockBytes;
-  finish_tile(t, c, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes, grem, ep);
+  amx_blocks(a, kKB, kABlockBytes / 2, kABlockBytes, b, blocks, t.m > 16, c, false, grem ? a_tail : nullptr,
+             b + static_cast<size_t>(blocks) * kBBlockBytes);
+  finish_tile(t, c, ep);
 }
 
 // K chunk of the panel kernel, in 64-k blocks: 8 blocks = 16 KB of A (32 rows x 512), which stays
@@ -216,7 +275,8 @@ thread_local PanelScratch t_panel;
 __attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8_t* src, ptrdiff_t lda, int m, int rows,
                                                                      int kb0, int nb, __m512i flip, uint8_t* abuf,
                                                                      const int8_t* b, bool two, int32_t* c,
-                                                                     bool accumulate) {
+                                                                     bool accumulate, const uint8_t* a_tail,
+                                                                     const int8_t* b_tail) {
   const __m512i zero = _mm512_setzero_si512();
   src += static_cast<size_t>(kb0) * kKB;
   auto pack_block = [&](int kb) {
@@ -260,6 +320,18 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8
       __asm__ volatile("" ::: "memory");  // the tile loads above read the previous block first
       pack_block(kb + 1);
       __asm__ volatile("" ::: "memory");
+    }
+  }
+  if (a_tail) {  // as in amx_blocks
+    _tile_loadd(4, a_tail, kKB);
+    _tile_loadd(6, b_tail, 128);
+    _tile_loadd(7, b_tail + 64, 128);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    if (two) {
+      _tile_loadd(5, a_tail + kABlockBytes / 2, kKB);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
     }
   }
   _tile_stored(0, c, kNR * 4);
@@ -313,8 +385,7 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
     t.b = b;
     t.col0 = t0.col0 + p * kNR;
     t.n = std::min(kNR, ncols - p * kNR);
-    finish_tile(t, cbuf + static_cast<size_t>(p) * kMR * kNR, a_tail, b + static_cast<size_t>(blocks) * kBBlockBytes,
-                grem, ep);
+    finish_tile(t, cbuf + static_cast<size_t>(p) * kMR * kNR, ep);
   };
   for (int kc = 0; kc < blocks; kc += chunk) {
     const int nb = std::min(chunk, blocks - kc);
@@ -323,12 +394,16 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
       const int8_t* b = b0 + p * b_stride;
       int32_t* c = cbuf + static_cast<size_t>(p) * kMR * kNR;
       const int8_t* bk = b + static_cast<size_t>(kc) * kBBlockBytes;
+      // The K tail (grem k-groups): one more step of the last chunk, on the block in_place_a_amx
+      // packed (zero past K).
+      const uint8_t* at = last && grem ? a_tail : nullptr;
+      const int8_t* bt = b + static_cast<size_t>(blocks) * kBBlockBytes;
       if (!direct && p == 0)
-        amx_blocks_packing(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf, bk, two, c, kc > 0);
+        amx_blocks_packing(a_src, t0.a_lda, t0.m, two ? kMR : kMR / 2, kc, nb, flip, abuf, bk, two, c, kc > 0, at, bt);
       else if (direct)
-        amx_blocks(a_src + static_cast<size_t>(kc) * kKB, lda, 16 * lda, kKB, bk, nb, true, c, kc > 0);
+        amx_blocks(a_src + static_cast<size_t>(kc) * kKB, lda, 16 * lda, kKB, bk, nb, true, c, kc > 0, at, bt);
       else
-        amx_blocks(abuf, kKB, kABlockBytes / 2, kABlockBytes, bk, nb, two, c, kc > 0);
+        amx_blocks(abuf, kKB, kABlockBytes / 2, kABlockBytes, bk, nb, two, c, kc > 0, at, bt);
       // Output stage of the previous panel after this panel's AMX work is issued: the core
       // runs it while the tile unit works (a tile's AMX work and its own output stage are serial).
       if (last && p > 0) finish_panel(p - 1);

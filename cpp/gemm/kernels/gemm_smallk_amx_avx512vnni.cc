@@ -149,52 +149,6 @@ __attribute__((target("amx-tile,amx-int8"))) inline void chunk_step(const uint8_
   __asm__ volatile("" ::: "memory");
 }
 
-inline __mmask32 mask32(int n) { return n >= 32 ? ~__mmask32{0} : ((__mmask32{1} << n) - 1); }
-inline __mmask16 mask16(int n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1); }
-
-// Packed half_even output stage of `rows` rows of buf (ct already added) to C.
-template <bool kSigned, bool kClamp>
-LOWP_INLINE void store_packed(const int32_t* buf, int rows, int n, uint8_t* c, ptrdiff_t ldc, __m512 s0, __m512 s1,
-                  const rqpack::Params& p) {
-  using rqpack::round_scaled;
-  if (n > 16) {
-    const __mmask32 km = mask32(n);
-    for (int r = 0; r < rows; r += 2) {
-      const int32_t* q = buf + r * kNR;
-      const __m512i v = rqpack::narrow4<kSigned, kClamp>(
-          round_scaled(_mm512_load_si512(q), s0), round_scaled(_mm512_load_si512(q + 16), s1),
-          round_scaled(_mm512_load_si512(q + kNR), s0), round_scaled(_mm512_load_si512(q + kNR + 16), s1), p);
-      uint8_t* d = c + r * ldc;
-      if (n == 32) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm512_castsi512_si256(v));
-        if (r + 1 < rows) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + ldc), _mm512_extracti64x4_epi64(v, 1));
-      } else {
-        _mm256_mask_storeu_epi8(d, km, _mm512_castsi512_si256(v));
-        if (r + 1 < rows) _mm256_mask_storeu_epi8(d + ldc, km, _mm512_extracti64x4_epi64(v, 1));
-      }
-    }
-  } else {
-    const __mmask16 km = mask16(n);
-    for (int r = 0; r < rows; r += 4) {
-      const int32_t* q = buf + r * kNR;
-      const __m512i v = rqpack::narrow4<kSigned, kClamp>(round_scaled(_mm512_load_si512(q), s0),
-                                                 round_scaled(_mm512_load_si512(q + kNR), s0),
-                                                 round_scaled(_mm512_load_si512(q + 2 * kNR), s0),
-                                                 round_scaled(_mm512_load_si512(q + 3 * kNR), s0), p);
-      const __m128i x[4] = {_mm512_castsi512_si128(v), _mm512_extracti32x4_epi32(v, 1),
-                            _mm512_extracti32x4_epi32(v, 2), _mm512_extracti32x4_epi32(v, 3)};
-      const int nr = std::min(4, rows - r);
-      for (int i = 0; i < nr; ++i) {
-        uint8_t* d = c + (r + i) * ldc;
-        if (n == 16)
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(d), x[i]);
-        else
-          _mm_mask_storeu_epi8(d, km, x[i]);
-      }
-    }
-  }
-}
-
 // Generic output stage (every mode) for `rows` rows starting at tile row r0, from buf.
 void store_generic(const int32_t* buf, int rows, int r0, const Tile& t, const Epilogue& ep) {
   __m512i acc[8][2];
@@ -236,14 +190,14 @@ __attribute__((target("amx-tile,amx-int8"))) void run_t(const Tile& t, const Epi
   alignas(64) int32_t ct[2 * 256];  // 16 rows of columns 0..15, then 16 rows of 16..31
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   if (packed) {
-    const __m512i c0 = _mm512_maskz_loadu_epi32(mask16(n), ep.col_term + t.col0);
-    const __m512i c1 = n > 16 ? _mm512_maskz_loadu_epi32(mask16(n - 16), ep.col_term + t.col0 + 16) : _mm512_setzero_si512();
+    const __m512i c0 = _mm512_maskz_loadu_epi32(rqpack::mask16(n), ep.col_term + t.col0);
+    const __m512i c1 = n > 16 ? _mm512_maskz_loadu_epi32(rqpack::mask16(n - 16), ep.col_term + t.col0 + 16) : _mm512_setzero_si512();
     for (int r = 0; r < 16; ++r) {
       _mm512_store_si512(ct + r * 16, c0);
       _mm512_store_si512(ct + 256 + r * 16, c1);
     }
-    s0 = _mm512_maskz_loadu_ps(mask16(n), ep.scale + t.col0);
-    if (n > 16) s1 = _mm512_maskz_loadu_ps(mask16(n - 16), ep.scale + t.col0 + 16);
+    s0 = _mm512_maskz_loadu_ps(rqpack::mask16(n), ep.scale + t.col0);
+    if (n > 16) s1 = _mm512_maskz_loadu_ps(rqpack::mask16(n - 16), ep.scale + t.col0 + 16);
   }
   const rqpack::Params p = rqpack::make_params(ep.zp, ep.qmin, ep.qmax);
   const TileConfig cfg = make_config(kMulti ? kGB : t.kgroups);
@@ -298,14 +252,14 @@ __attribute__((target("amx-tile,amx-int8"))) void run_t(const Tile& t, const Epi
       uint8_t* c = cbase + static_cast<size_t>(ch) * kChunk * ldc;
       if (sgn) {
         if (clamp)
-          store_packed<true, true>(cb, rows, n, c, ldc, s0, s1, p);
+          rqpack::store_rows_packed<true, true>(cb, kNR, rows, n, c, ldc, s0, s1, p);
         else
-          store_packed<true, false>(cb, rows, n, c, ldc, s0, s1, p);
+          rqpack::store_rows_packed<true, false>(cb, kNR, rows, n, c, ldc, s0, s1, p);
       } else {
         if (clamp)
-          store_packed<false, true>(cb, rows, n, c, ldc, s0, s1, p);
+          rqpack::store_rows_packed<false, true>(cb, kNR, rows, n, c, ldc, s0, s1, p);
         else
-          store_packed<false, false>(cb, rows, n, c, ldc, s0, s1, p);
+          rqpack::store_rows_packed<false, false>(cb, kNR, rows, n, c, ldc, s0, s1, p);
       }
     } else {
       store_generic(cb, rows, ch * kChunk, t, ep);
