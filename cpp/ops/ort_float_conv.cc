@@ -16,6 +16,21 @@ namespace ops {
 
 namespace {
 
+// sum and max of |x[c] - zx| over n bytes, added to l1 / maxed into mx (a loop the compiler vectorizes)
+template <typename T>
+inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  int32_t s = 0, m = 0;
+  for (int c = 0; c < n; ++c) {
+    int32_t d = static_cast<int32_t>(xp[c]) - zx;
+    d = d < 0 ? -d : d;
+    s += d;
+    m = m > d ? m : d;
+  }
+  l1 += s;
+  mx = mx > m ? mx : m;
+}
+
+
 constexpr double kU = 1.0 / 16777216.0;  // 2^-24, float32 unit roundoff
 
 int32_t type_min(DType t) { return t == DType::S8 ? -128 : 0; }
@@ -195,6 +210,20 @@ void ort_float_full_ref(const OrtFloatConv& p, const float* const* columns, int 
           m < p.M ? sum_fma(p.wf.data() + static_cast<size_t>(m) * p.K, columns[i], p.K, p.stride_k) : 0.f;
 }
 
+void ort_float_norms_ref(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  if (t == DType::S8)
+    patch_norms(static_cast<const int8_t*>(x), n, zx, l1, mx);
+  else
+    patch_norms(static_cast<const uint8_t*>(x), n, zx, l1, mx);
+}
+
+OrtFloatNormsFn ort_float_norms_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_norms_avx512;
+#endif
+  return ort_float_norms_ref;
+}
+
 OrtFloatCheckFn ort_float_check_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu::has_avx512bw()) return ort_float_check_avx512;
@@ -286,25 +315,12 @@ int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {
 
 namespace {
 
-// sum and max of |x[c] - zx| over n bytes, added to l1 / maxed into mx (a loop the compiler vectorizes)
-template <typename T>
-inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx) {
-  int32_t s = 0, m = 0;
-  for (int c = 0; c < n; ++c) {
-    int32_t d = static_cast<int32_t>(xp[c]) - zx;
-    d = d < 0 ? -d : d;
-    s += d;
-    m = m > d ? m : d;
-  }
-  l1 += s;
-  mx = mx > m ? mx : m;
-}
-
 // Pixels [p0, p1) of the output; acc points at pixel p0's sums.
 int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t p0, int64_t p1,
                      OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn, OrtFloatFullFn full_fn) {
   const int M = p.M, K = p.K, C = p.C, G = p.group, Cg = C / G, Mg = M / G, taps = p.KH * p.KW;
   const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
+  const OrtFloatNormsFn norms_fn = check_fn == ort_float_check_ref ? ort_float_norms_ref : ort_float_norms_kernel();
   const bool s8out = p.y_type == DType::S8;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // <= 64
@@ -382,10 +398,9 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
       for (int t = 0; t < taps; ++t) {
         if (tap[t] < 0) continue;
         const int64_t base = tap[t] + static_cast<int64_t>(gi) * Cg;
-        if (p.x_type == DType::S8)
-          patch_norms(static_cast<const int8_t*>(x) + base, Cg, p.zx, l1, mx);
-        else
-          patch_norms(static_cast<const uint8_t*>(x) + base, Cg, p.zx, l1, mx);
+        norms_fn(p.x_type == DType::S8 ? static_cast<const void*>(static_cast<const int8_t*>(x) + base)
+                                       : static_cast<const void*>(static_cast<const uint8_t*>(x) + base),
+                 p.x_type, Cg, p.zx, l1, mx);
       }
       const int nf = check_fn(p, acc + (px - p0) * M, gi * Mg, (gi + 1) * Mg, static_cast<float>(l1),
                               static_cast<float>(mx), yrow, flagged.data());

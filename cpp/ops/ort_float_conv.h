@@ -109,6 +109,14 @@ int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* acc_row, int m0
 #endif
 OrtFloatCheckFn ort_float_check_kernel();
 
+// Patch norms: l1 += sum |x[c] - zx|, mx = max(mx, max |x[c] - zx|) over n raw bytes of type t.
+using OrtFloatNormsFn = void (*)(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx);
+void ort_float_norms_ref(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_norms_avx512(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx);
+#endif
+OrtFloatNormsFn ort_float_norms_kernel();
+
 // MLAS SGEMM's K stride for an (M x K) * (K x N) product, NoTrans A (sgemm.cpp's rule).
 int mlas_sgemm_stride_k(int64_t N, int64_t K);
 

@@ -103,6 +103,31 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
   }
 }
 
+void ort_float_norms_avx512(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  // |x - zx| = max(x, zx) - min(x, zx) in bytes (signed or unsigned order), 0..255 as unsigned
+  const bool s8 = t == DType::S8;
+  const __m512i z = _mm512_set1_epi8(static_cast<char>(zx));
+  __m512i sum = _mm512_setzero_si512(), mxv = _mm512_setzero_si512();
+  const uint8_t* p = static_cast<const uint8_t*>(x);
+  for (int i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~static_cast<__mmask64>(0) : ((static_cast<__mmask64>(1) << (n - i)) - 1);
+    const __m512i v = _mm512_mask_loadu_epi8(z, m, p + i);  // masked-off lanes = zx: |zx - zx| = 0
+    const __m512i d = s8 ? _mm512_sub_epi8(_mm512_max_epi8(v, z), _mm512_min_epi8(v, z))
+                         : _mm512_sub_epi8(_mm512_max_epu8(v, z), _mm512_min_epu8(v, z));
+    sum = _mm512_add_epi64(sum, _mm512_sad_epu8(d, _mm512_setzero_si512()));
+    mxv = _mm512_max_epu8(mxv, d);
+  }
+  l1 += static_cast<int32_t>(_mm512_reduce_add_epi64(sum));
+  const __m256i a = _mm256_max_epu8(_mm512_castsi512_si256(mxv), _mm512_extracti64x4_epi64(mxv, 1));
+  __m128i b = _mm_max_epu8(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 8));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 4));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 2));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 1));
+  const int32_t m8 = _mm_cvtsi128_si32(b) & 0xff;
+  mx = mx > m8 ? mx : m8;
+}
+
 int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int m1, float fl1, float fmx, void* y_row,
                            int* flagged) {
   const bool s8out = p.y_type == DType::S8;
