@@ -140,7 +140,7 @@ def test_float_conv_threads_same_bits(threads):
     # can when it splits N into segments of <= 64 columns: docs/PERFORMANCE.md, lowp follows 1 thread)
     model, x, _ = _tie_conv(160, 300, (1, 1), structure="int8_input", H=7, W=7)
     want = _ort(model, {"x": x}, threads=threads)
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads).run(None, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads, ort_float="all").run(None, {"x": x})
     assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
 
 
@@ -149,7 +149,7 @@ def test_fused_conv_stays_integer():
     so lowp must not take the float path here (on these ties the two differ)."""
     model, x, _ = _tie_conv(48, 300, (1, 1), structure="fused")
     want = _ort(model, {"x": x})
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="all").run(None, {"x": x})
     assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
 
 
@@ -293,7 +293,7 @@ def test_float_binary_all_pairs_match_onnxruntime(op):
     a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
     b = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
     want = _ort(model, {"a": a, "b": b})[0]
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1).run(None, {"a": a, "b": b})[0]
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="auto").run(None, {"a": a, "b": b})[0]
     assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
@@ -354,7 +354,7 @@ def test_binary_rule_matches_onnxruntime_graph(tmp_path):
 
 
 def test_ort_float_policy():
-    """"all" reproduces a 3x3 float conv, "auto" (default) only 1x1 ones, "off" none; bad values raise."""
+    """"all" reproduces a 3x3 float conv, "auto" only 1x1 ones, "off" (default) none; bad values raise."""
     model, x, _ = _tie_conv(16, 40, (3, 3), (1, 1), (1, 1, 1, 1), H=8, W=8)
     want = _ort(model, {"x": x})[0]
     run = lambda pol: lowp.InferenceSession(model.SerializeToString(), num_threads=1,  # noqa: E731
@@ -363,8 +363,30 @@ def test_ort_float_policy():
     assert not np.array_equal(run("auto"), want) and np.array_equal(run("auto"), run("off"))
     m1, x1, _ = _tie_conv(48, 300, (1, 1))
     w1 = _ort(m1, {"x": x1})[0]
-    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString(), num_threads=1).run(None, {"x": x1})[0], w1)
+    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString(), ort_float="auto").run(None, {"x": x1})[0], w1)
+    assert np.array_equal(lowp.InferenceSession(m1.SerializeToString()).run(None, {"x": x1})[0],
+                          lowp.InferenceSession(m1.SerializeToString(), ort_float="off").run(None, {"x": x1})[0])
     assert not np.array_equal(lowp.InferenceSession(m1.SerializeToString(), ort_float=False).run(None, {"x": x1})[0],
                               w1)
     with pytest.raises(ValueError):
         lowp.InferenceSession(m1.SerializeToString(), ort_float="sometimes")
+
+
+@pytest.mark.parametrize("kernel,stride", [((3, 3), 1), ((5, 5), 2)])
+def test_depthwise_float_kernels_match_reference(kernel, stride):
+    from lowp import _lowp
+
+    rng = np.random.default_rng(9)
+    C, H, W = 40, 9, 9
+    kh, kw = kernel
+    K = kh * kw
+    ws = np.full(C, 0.0029, np.float32)
+    wf = (rng.integers(-3, 4, (C, K)).astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, C).astype(np.float32) * (np.float32(0.0173) * ws)).astype(np.float32)
+    x = rng.integers(-128, 128, (2, H, W, C)).astype(np.int8)
+    p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, 3, "int8", float(np.float32(2) * np.float32(0.0173 * 0.0029)), -5,
+                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [1, 1],
+                           [kh // 2] * 4, C, 1)
+    assert p.depthwise
+    ref = p.run_depthwise(x, kernel="ref")
+    assert np.array_equal(p.run_depthwise(x), ref)

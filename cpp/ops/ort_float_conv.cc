@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 
 #include "ops/conv.h"
 #include "ops/quantize.h"
@@ -14,6 +15,21 @@ namespace lowp {
 namespace ops {
 
 namespace {
+
+// sum and max of |x[c] - zx| over n bytes, added to l1 / maxed into mx (a loop the compiler vectorizes)
+template <typename T>
+inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  int32_t s = 0, m = 0;
+  for (int c = 0; c < n; ++c) {
+    int32_t d = static_cast<int32_t>(xp[c]) - zx;
+    d = d < 0 ? -d : d;
+    s += d;
+    m = m > d ? m : d;
+  }
+  l1 += s;
+  mx = mx > m ? mx : m;
+}
+
 
 constexpr double kU = 1.0 / 16777216.0;  // 2^-24, float32 unit roundoff
 
@@ -90,8 +106,13 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   }
   wt.clear();
   Mpad = 0;
-  if (mode == 0 && group == 1) {
+  if (ort_float_is_depthwise(*this)) {
     Mpad = (M + 15) / 16 * 16;
+    wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    for (int m = 0; m < M; ++m)
+      for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
+  } else if (mode == 0 && group == 1) {
+    Mpad = (M + 31) / 32 * 32;  // whole 32-channel tiles for ort_float_full_*
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)
       for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
@@ -182,6 +203,27 @@ int ort_float_check_ref(const OrtFloatConv& p, const int32_t* a, int m0, int m1,
   return nf;
 }
 
+void ort_float_full_ref(const OrtFloatConv& p, const float* const* columns, int ncols, float* y) {
+  for (int i = 0; i < ncols; ++i)
+    for (int m = 0; m < p.Mpad; ++m)
+      y[static_cast<size_t>(i) * p.Mpad + m] =
+          m < p.M ? sum_fma(p.wf.data() + static_cast<size_t>(m) * p.K, columns[i], p.K, p.stride_k) : 0.f;
+}
+
+void ort_float_norms_ref(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  if (t == DType::S8)
+    patch_norms(static_cast<const int8_t*>(x), n, zx, l1, mx);
+  else
+    patch_norms(static_cast<const uint8_t*>(x), n, zx, l1, mx);
+}
+
+OrtFloatNormsFn ort_float_norms_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_norms_avx512;
+#endif
+  return ort_float_norms_ref;
+}
+
 OrtFloatCheckFn ort_float_check_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu::has_avx512bw()) return ort_float_check_avx512;
@@ -190,12 +232,67 @@ OrtFloatCheckFn ort_float_check_kernel() {
   return ort_float_check_ref;
 }
 
+OrtFloatFullFn ort_float_full_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu::has_avx512bw()) return ort_float_full_avx512;
+#endif
+  return nullptr;  // the blocks kernels only
+}
+
 OrtFloatBlocksFn ort_float_blocks_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu::has_avx512bw()) return ort_float_blocks_avx512;
   if (cpu::has_avx2()) return ort_float_blocks_avx2;
 #endif
   return ort_float_blocks_ref;
+}
+
+bool ort_float_is_depthwise(const OrtFloatConv& p) {
+  return p.mode == 1 && p.group == p.C && p.group == p.M && p.group > 1;
+}
+
+void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  std::vector<float> col(taps);
+  for (int64_t px = p0; px < p1; ++px) {
+    const int64_t n = px / opix, r = px % opix, oh = r / p.OW, ow = r % p.OW;
+    for (int c = 0; c < C; ++c) {
+      for (int kh = 0; kh < p.KH; ++kh)
+        for (int kw = 0; kw < p.KW; ++kw) {
+          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+          col[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
+                                    ? p.xtab[static_cast<uint8_t>(raw(x, p.x_type, ((n * p.H + ih) * p.W + iw) * C + c))]
+                                    : 0.f;
+        }
+      const int32_t q = ort_float_conv_one(p, col.data(), c);
+      if (p.y_type == DType::S8)
+        static_cast<int8_t*>(y)[px * C + c] = static_cast<int8_t>(q);
+      else
+        static_cast<uint8_t*>(y)[px * C + c] = static_cast<uint8_t>(q);
+    }
+  }
+}
+
+void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads,
+                         const char* kernel) {
+  LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
+  const std::string k = kernel ? kernel : "";
+  OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
+#if defined(__x86_64__) || defined(_M_X64)
+  if ((k.empty() || k == "avx512") && cpu::has_avx512bw() && p.KH * p.KW <= 64) fn = ort_float_depthwise_avx512;
+#endif
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref)
+    throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
+  constexpr int64_t kChunk = 16;
+  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
+  auto body = [&](int task, int) { fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
+  if (tasks <= 1 || num_threads == 1) {
+    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  }
 }
 
 int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {
@@ -218,31 +315,18 @@ int32_t ort_float_conv_one(const OrtFloatConv& p, const float* xf, int m) {
 
 namespace {
 
-// sum and max of |x[c] - zx| over n bytes, added to l1 / maxed into mx (a loop the compiler vectorizes)
-template <typename T>
-inline void patch_norms(const T* xp, int n, int32_t zx, int32_t& l1, int32_t& mx) {
-  int32_t s = 0, m = 0;
-  for (int c = 0; c < n; ++c) {
-    int32_t d = static_cast<int32_t>(xp[c]) - zx;
-    d = d < 0 ? -d : d;
-    s += d;
-    m = m > d ? m : d;
-  }
-  l1 += s;
-  mx = mx > m ? mx : m;
-}
-
 // Pixels [p0, p1) of the output; acc points at pixel p0's sums.
 int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, void* y, int64_t p0, int64_t p1,
-                     OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
+                     OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn, OrtFloatFullFn full_fn) {
   const int M = p.M, K = p.K, C = p.C, G = p.group, Cg = C / G, Mg = M / G, taps = p.KH * p.KW;
   const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
+  const OrtFloatNormsFn norms_fn = check_fn == ort_float_check_ref ? ort_float_norms_ref : ort_float_norms_kernel();
   const bool s8out = p.y_type == DType::S8;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // columns per batch
+  const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // <= 64
   struct Redo {
     int64_t px;
-    int m, pair;
+    int m, pair, slot;
   };
   thread_local std::vector<int> flagged, pm0;
   thread_local std::vector<float> col, ybl;
@@ -264,11 +348,20 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
   };
   auto flush = [&]() {
     if (pm0.empty()) return;
-    ybl.resize(pm0.size() * 16);
-    blocks_fn(p, pcol.data(), pm0.data(), static_cast<int>(pm0.size()), ybl.data());
+    // most blocks of the batch flagged: every channel of its pixels in 4 x 32 register tiles
+    const bool full = full_fn != nullptr && pm0.size() * 2 > static_cast<size_t>(slots) * (p.Mpad / 16);
+    if (full) {
+      const float* cols[64 + 1];
+      for (int i = 0; i < slots; ++i) cols[i] = col.data() + static_cast<size_t>(i) * K;
+      ybl.resize(static_cast<size_t>(slots) * p.Mpad);
+      full_fn(p, cols, slots, ybl.data());
+    } else {
+      ybl.resize(pm0.size() * 16);
+      blocks_fn(p, pcol.data(), pm0.data(), static_cast<int>(pm0.size()), ybl.data());
+    }
     for (const Redo& r : redos) {
-      const int32_t q = quantize_one(ybl[16 * r.pair + (r.m & 15)] + p.bf[r.m], p.ys, p.zy, type_min(p.y_type),
-                                     type_max(p.y_type));
+      const float v = full ? ybl[static_cast<size_t>(r.slot) * p.Mpad + r.m] : ybl[16 * r.pair + (r.m & 15)];
+      const int32_t q = quantize_one(v + p.bf[r.m], p.ys, p.zy, type_min(p.y_type), type_max(p.y_type));
       store(r.px, r.m, std::min(std::max(q, p.qmin), p.qmax));
     }
     pcol.clear();
@@ -305,10 +398,9 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
       for (int t = 0; t < taps; ++t) {
         if (tap[t] < 0) continue;
         const int64_t base = tap[t] + static_cast<int64_t>(gi) * Cg;
-        if (p.x_type == DType::S8)
-          patch_norms(static_cast<const int8_t*>(x) + base, Cg, p.zx, l1, mx);
-        else
-          patch_norms(static_cast<const uint8_t*>(x) + base, Cg, p.zx, l1, mx);
+        norms_fn(p.x_type == DType::S8 ? static_cast<const void*>(static_cast<const int8_t*>(x) + base)
+                                       : static_cast<const void*>(static_cast<const uint8_t*>(x) + base),
+                 p.x_type, Cg, p.zx, l1, mx);
       }
       const int nf = check_fn(p, acc + (px - p0) * M, gi * Mg, (gi + 1) * Mg, static_cast<float>(l1),
                               static_cast<float>(mx), yrow, flagged.data());
@@ -331,7 +423,7 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
           pcol.push_back(cl);
           pm0.push_back(b);
         }
-        redos.push_back(Redo{px, m, static_cast<int>(pm0.size()) - 1});
+        redos.push_back(Redo{px, m, static_cast<int>(pm0.size()) - 1, slots - 1});
       }
     }
   }
@@ -345,12 +437,13 @@ int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const v
                               int num_threads, OrtFloatBlocksFn blocks_fn, OrtFloatCheckFn check_fn) {
   if (blocks_fn == nullptr) blocks_fn = ort_float_blocks_kernel();
   if (check_fn == nullptr) check_fn = ort_float_check_kernel();
-  constexpr int64_t kChunk = 32;  // pixels per task
+  const OrtFloatFullFn full_fn = blocks_fn == ort_float_blocks_ref ? ort_float_full_ref : ort_float_full_kernel();
+  constexpr int64_t kChunk = 64;  // pixels per task
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   std::vector<int64_t> recomputed(static_cast<size_t>(std::max<int64_t>(tasks, 1)), 0);
   auto body = [&](int task, int) {
     const int64_t p0 = task * kChunk, p1 = std::min(pixels, p0 + kChunk);
-    recomputed[task] = finish_range(p, acc + p0 * p.M, x, y, p0, p1, blocks_fn, check_fn);
+    recomputed[task] = finish_range(p, acc + p0 * p.M, x, y, p0, p1, blocks_fn, check_fn, full_fn);
   };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
@@ -369,6 +462,7 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
              "ort float conv: the fused path is for 1x1 stride-1 unpadded single-group convs");
   const OrtFloatBlocksFn blocks_fn = ort_float_blocks_kernel();
   const OrtFloatCheckFn check_fn = ort_float_check_kernel();
+  const OrtFloatFullFn full_fn = ort_float_full_kernel();
   // Pixel rows are independent: the int32 sums of a chunk stay in cache until its finish pass.
   const int64_t chunk = std::max<int64_t>(16, std::min<int64_t>(512, (64 * 1024) / std::max(1, p.M)));
   const int64_t tasks = (pixels + chunk - 1) / chunk;
@@ -386,7 +480,7 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
                                            : static_cast<const void*>(static_cast<const uint8_t*>(x) + xo);
     OutputSpec spec;  // int32, no bias
     conv2d(w, g, xp, p.x_type, p.zx, acc.data(), spec, 1);
-    recomputed[task] = finish_range(p, acc.data(), x, y, p0, p1, blocks_fn, check_fn);
+    recomputed[task] = finish_range(p, acc.data(), x, y, p0, p1, blocks_fn, check_fn, full_fn);
   };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

@@ -65,7 +65,8 @@ struct OrtFloatConv {
   std::vector<float> bt;       // M: bf[m] / ys
   std::vector<float> l1w, maxw;  // M: sum_k |wf| / ys, max_k |wf| / ys (with xs folded in)
   std::vector<float> slack;    // M: bound term from |bf|
-  std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16)
+  std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16);
+                               // depthwise: taps x Mpad (channel-contiguous weights per tap)
   int Mpad = 0;
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
@@ -84,6 +85,14 @@ void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns,
                              float* y);
 #endif
 OrtFloatBlocksFn ort_float_blocks_kernel();  // the widest compiled and supported one
+// All Mpad channels of ncols pixel columns (same arithmetic as the blocks kernels), y: ncols x Mpad;
+// used when most blocks of a batch need the float32 chain (a register tile of 4 pixels x 32 channels).
+using OrtFloatFullFn = void (*)(const OrtFloatConv& p, const float* const* columns, int ncols, float* y);
+void ort_float_full_ref(const OrtFloatConv& p, const float* const* columns, int ncols, float* y);
+OrtFloatFullFn ort_float_full_kernel();  // nullptr where no SIMD twin exists
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, int ncols, float* y);
+#endif
 
 // The fast path of one pixel's outputs m0 .. m1-1: y_row[m] = round(exact value) (clamped), and the
 // channels within the bound of a .5 boundary appended (ascending) to `flagged`; returns how many.
@@ -100,6 +109,14 @@ int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* acc_row, int m0
 #endif
 OrtFloatCheckFn ort_float_check_kernel();
 
+// Patch norms: l1 += sum |x[c] - zx|, mx = max(mx, max |x[c] - zx|) over n raw bytes of type t.
+using OrtFloatNormsFn = void (*)(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx);
+void ort_float_norms_ref(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_norms_avx512(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx);
+#endif
+OrtFloatNormsFn ort_float_norms_kernel();
+
 // MLAS SGEMM's K stride for an (M x K) * (K x N) product, NoTrans A (sgemm.cpp's rule).
 int mlas_sgemm_stride_k(int64_t N, int64_t K);
 
@@ -115,6 +132,18 @@ int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const v
 // (conv2d with `w`, the same weights as p.wf) into a per-thread buffer, then the finish pass.
 int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
                            int num_threads = 1);
+
+// Depthwise convs (group == C == M, mode 1) computed wholly in float32, vectorized over channels: each
+// output is the MlasSgemmKernelM1Avx chain over its KH*KW taps (no integer pass, no check needed).
+// x: N x H x W x C, y: N x OH x OW x C.
+using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#endif
+bool ort_float_is_depthwise(const OrtFloatConv& p);
+void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
+                         const char* kernel = "");
 
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.

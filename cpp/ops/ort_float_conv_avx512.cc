@@ -63,6 +63,71 @@ void ort_float_blocks_avx512(const OrtFloatConv& p, const float* const* columns,
   }
 }
 
+void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, int ncols, float* y) {
+  const int Mp = p.Mpad;
+  const float* wt = p.wt.data();
+  for (int k0 = 0; k0 < p.K; k0 += p.stride_k) {
+    const int k1 = std::min(p.K, k0 + p.stride_k);
+    const bool first = k0 == 0;
+    for (int i0 = 0; i0 < ncols; i0 += 4) {
+      const int ni = std::min(4, ncols - i0);
+      const float* x0 = columns[i0];
+      const float* x1 = columns[i0 + std::min(1, ni - 1)];
+      const float* x2 = columns[i0 + std::min(2, ni - 1)];
+      const float* x3 = columns[i0 + std::min(3, ni - 1)];
+      for (int m0 = 0; m0 < Mp; m0 += 32) {
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+               a31 = a00;
+        for (int k = k0; k < k1; ++k) {
+          const float* row = wt + static_cast<size_t>(k) * Mp + m0;
+          const __m512 w0 = _mm512_loadu_ps(row), w1 = _mm512_loadu_ps(row + 16);
+          const __m512 b0 = _mm512_set1_ps(x0[k]), b1 = _mm512_set1_ps(x1[k]), b2 = _mm512_set1_ps(x2[k]),
+                       b3 = _mm512_set1_ps(x3[k]);
+          a00 = _mm512_fmadd_ps(w0, b0, a00);
+          a01 = _mm512_fmadd_ps(w1, b0, a01);
+          a10 = _mm512_fmadd_ps(w0, b1, a10);
+          a11 = _mm512_fmadd_ps(w1, b1, a11);
+          a20 = _mm512_fmadd_ps(w0, b2, a20);
+          a21 = _mm512_fmadd_ps(w1, b2, a21);
+          a30 = _mm512_fmadd_ps(w0, b3, a30);
+          a31 = _mm512_fmadd_ps(w1, b3, a31);
+        }
+        const __m512 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (int i = 0; i < ni; ++i)
+          for (int h = 0; h < 2; ++h) {
+            float* dst = y + static_cast<size_t>(i0 + i) * Mp + m0 + 16 * h;
+            _mm512_storeu_ps(dst, first ? acc[i][h] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i][h]));
+          }
+      }
+    }
+  }
+}
+
+void ort_float_norms_avx512(const void* x, DType t, int n, int32_t zx, int32_t& l1, int32_t& mx) {
+  // |x - zx| = max(x, zx) - min(x, zx) in bytes (signed or unsigned order), 0..255 as unsigned
+  const bool s8 = t == DType::S8;
+  const __m512i z = _mm512_set1_epi8(static_cast<char>(zx));
+  __m512i sum = _mm512_setzero_si512(), mxv = _mm512_setzero_si512();
+  const uint8_t* p = static_cast<const uint8_t*>(x);
+  for (int i = 0; i < n; i += 64) {
+    const __mmask64 m = n - i >= 64 ? ~static_cast<__mmask64>(0) : ((static_cast<__mmask64>(1) << (n - i)) - 1);
+    const __m512i v = _mm512_mask_loadu_epi8(z, m, p + i);  // masked-off lanes = zx: |zx - zx| = 0
+    const __m512i d = s8 ? _mm512_sub_epi8(_mm512_max_epi8(v, z), _mm512_min_epi8(v, z))
+                         : _mm512_sub_epi8(_mm512_max_epu8(v, z), _mm512_min_epu8(v, z));
+    sum = _mm512_add_epi64(sum, _mm512_sad_epu8(d, _mm512_setzero_si512()));
+    mxv = _mm512_max_epu8(mxv, d);
+  }
+  l1 += static_cast<int32_t>(_mm512_reduce_add_epi64(sum));
+  const __m256i a = _mm256_max_epu8(_mm512_castsi512_si256(mxv), _mm512_extracti64x4_epi64(mxv, 1));
+  __m128i b = _mm_max_epu8(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 8));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 4));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 2));
+  b = _mm_max_epu8(b, _mm_srli_si128(b, 1));
+  const int32_t m8 = _mm_cvtsi128_si32(b) & 0xff;
+  mx = mx > m8 ? mx : m8;
+}
+
 int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int m1, float fl1, float fmx, void* y_row,
                            int* flagged) {
   const bool s8out = p.y_type == DType::S8;
@@ -101,6 +166,67 @@ int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int 
     }
   }
   return nf;
+}
+
+void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const bool s8in = p.x_type == DType::S8, s8out = p.y_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx), zy = _mm512_set1_epi32(p.zy);
+  const __m512 xs = _mm512_set1_ps(p.xs), ys = _mm512_set1_ps(p.ys);
+  const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
+  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+  int64_t tap[64];
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
+  for (int64_t px = p0; px < p1; ++px) {
+    for (int kh = 0; kh < p.KH; ++kh)
+      for (int kw = 0; kw < p.KW; ++kw) {
+        const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+        const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+        tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
+      }
+    if (++ow == p.OW) {
+      ow = 0;
+      if (++oh == p.OH) {
+        oh = 0;
+        ++n;
+      }
+    }
+    for (int c0 = 0; c0 < C; c0 += 16) {
+      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
+      // product of tap k: w[k][c] * (float(x - zx) * xs), padding 0 (as MLAS's im2col)
+      auto prod = [&](int k) {
+        if (tap[k] < 0) return _mm512_setzero_ps();
+        const __m128i b = _mm_maskz_loadu_epi8(m, static_cast<const uint8_t*>(x) + tap[k] + c0);
+        const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        const __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs);
+        return _mm512_mul_ps(_mm512_loadu_ps(&p.wt[static_cast<size_t>(k) * Mp + c0]), xf);
+      };
+      __m512 acc = _mm512_setzero_ps();
+      for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
+        const int k1 = std::min(taps, k0 + p.stride_k);
+        int k = k0;
+        for (; k + 4 <= k1; k += 4) {
+          __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
+          t = _mm512_add_ps(t, prod(k + 2));
+          t = _mm512_add_ps(t, prod(k + 3));
+          acc = _mm512_add_ps(t, acc);
+        }
+        if (k1 - k >= 2) {
+          acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
+          k += 2;
+        }
+        if (k < k1) acc = _mm512_add_ps(prod(k), acc);
+      }
+      __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, &p.bf[c0]));
+      v = _mm512_div_ps(v, ys);
+      v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+      __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+      q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
+      _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + px * C + c0, m, _mm512_cvtepi32_epi8(q));
+    }
+  }
 }
 
 }  // namespace ops

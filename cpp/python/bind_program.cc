@@ -87,6 +87,10 @@ class NativeProgram {
                "ort_float_conv: geometry does not match the parameters");
     const int64_t pixels = xs[0] * g.OH() * g.OW();
     LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(pixels * p->M), "ort_float_conv: output size mismatch");
+    if (ops::ort_float_is_depthwise(*p)) {
+      prog_.add_op(exec::make_ort_float_depthwise(p, pixels, num_threads), {x}, {y}, name);
+      return;
+    }
     if (ort_float_fused_1x1(*p)) {
       prog_.add_op(exec::make_ort_float_conv_1x1(p, w, pixels, num_threads), {x}, {y}, name);
       return;

@@ -54,7 +54,7 @@ class InferenceSession:
 
         threads = _threads_arg(num_threads) or None  # ValueError outside [1, 4096]
         # int8-activation QDQ nodes onnxruntime runs in float32: reproduce its float arithmetic for
-        # "all", "auto" (default: the cheap ones) or "off" (lowp's exact integers); see passes/qdq.py
+        # "all", "auto" (the cheap ones) or "off" (default: lowp's exact integers); see passes/qdq.py
         self._ort_float = ort_float_policy(ort_float)
         self._model_bytes = load_model_bytes(path_or_bytes)
         self._num_threads = threads
@@ -169,7 +169,7 @@ class InferenceSession:
         self._model_bytes = state["model"]
         self._num_threads = state["num_threads"]
         self._native = state.get("native")
-        self._ort_float = state.get("ort_float", "auto")
+        self._ort_float = state.get("ort_float", "off")
         self._build()
 
     def __repr__(self):

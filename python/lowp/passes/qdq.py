@@ -862,20 +862,24 @@ def fold_luts_into_producers(g: Graph) -> None:
 
 # --------------------------------------------------------------------------- onnxruntime float fallbacks
 ORT_FLOAT_POLICIES = ("all", "auto", "off")
+AUTO_MAX_K = 576
 
 
 def ort_float_policy(value=None) -> str:
     """The session's choice for the nodes onnxruntime runs in float32 (attrs["ort_float"], set by the
-    fusions above): "all" reproduces every one bit for bit; "auto" (default) those whose reproduction is
-    cheap -- 1x1 single-group convs (ops/ort_float_conv.h: few outputs need the float32 chain) and the
-    Add / Mul chain (ops/ort_float_eltwise.h) -- leaving KxK / depthwise convs exact-integer (they may
+    fusions above): "all" reproduces every one bit for bit; "auto" those whose reproduction is
+    cheap -- 1x1 single-group convs with <= AUTO_MAX_K input channels (ops/ort_float_conv.h: few outputs
+    need the float32 chain), depthwise convs (computed wholly in float32, vectorized over channels) and the
+    Add / Mul chain (ops/ort_float_eltwise.h) -- leaving dense KxK convs exact-integer (they may
     differ from onnxruntime by 1 where its float32 sum rounds differently; reproducing them needs most of a
-    float32 convolution); "off" keeps lowp's exact integer arithmetic everywhere.
-    value: one of those, True ("all"), False ("off"), or None (environment LOWP_ORT_FLOAT, else "auto")."""
+    float32 convolution); "off" (default) keeps lowp's exact integer arithmetic everywhere (fastest;
+    int8-activation models then differ from onnxruntime by 1 LSB where its float32 rounds differently).
+    value: one of those, True ("all"), False ("off"), or None (environment LOWP_ORT_FLOAT, else "off").
+    Costs and rates: docs/PERFORMANCE.md "int8-activation exactness"."""
     import os
 
     if value is None:
-        value = os.environ.get("LOWP_ORT_FLOAT", "auto")
+        value = os.environ.get("LOWP_ORT_FLOAT", "off")
     if value is True:
         value = "all"
     elif value is False:
@@ -894,7 +898,13 @@ def apply_ort_float_policy(g: Graph, policy: str) -> None:
         if policy == "auto":
             if n.op == "QConv":
                 k = list(n.attrs.get("kernel_shape", [1, 1]))
-                keep = k == [1, 1] and int(n.attrs.get("group", 1)) == 1
+                w = np.asarray(n.attrs["w"])
+                group = int(n.attrs.get("group", 1))
+                # the share of outputs to redo in float32 grows with K (the error bound does): past ~576
+                # input channels it approaches a whole float32 convolution (ResNet-50's 1024 / 2048)
+                pointwise = k == [1, 1] and group == 1 and int(w.shape[1]) <= AUTO_MAX_K
+                depthwise = group > 1 and group == int(w.shape[0]) and int(w.shape[1]) == 1  # all float32, SIMD
+                keep = pointwise or depthwise
             else:
                 keep = True  # QAdd / QMul: as cheap as the integer kernels
         if not keep:

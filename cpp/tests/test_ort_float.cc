@@ -1,0 +1,151 @@
+// onnxruntime float32 fallbacks (ops/ort_float_conv.h, ops/ort_float_eltwise.h): every dispatched SIMD
+// kernel gives the scalar reference's bits, on data with many .5 ties (the recompute paths run), tails
+// of 16-lane blocks, padding, groups and broadcasting. (Bit-exactness against onnxruntime itself is
+// tested in tests/test_ort_float_conv.py.)
+#include <cstdint>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lowp/gemm.h"
+#include "ops/conv.h"
+#include "ops/ort_float_conv.h"
+#include "ops/ort_float_eltwise.h"
+#include "tests/test_framework.h"
+
+using namespace lowp;
+
+namespace {
+
+struct TieConv {
+  ops::OrtFloatConv p;
+  std::vector<int8_t> w;  // M x KH x KW x Cg (OHWI, for PackedConv)
+};
+
+// y_scale = 2 x_scale w_scale: every odd exact sum is a .5 tie (see tests/test_ort_float_conv.py).
+TieConv make_tie_conv(int M, int C, int KH, int KW, int stride, int pad, int group, int H, int W, int mode,
+                      std::mt19937& rng) {
+  TieConv t;
+  ops::OrtFloatConv& p = t.p;
+  const int Cg = C / group, K = Cg * KH * KW;
+  std::uniform_int_distribution<int> wd(-3, 3), bd(-40, 40);
+  t.w.resize(static_cast<size_t>(M) * K);
+  for (auto& v : t.w) v = static_cast<int8_t>(wd(rng));
+  const float xs = 0.0173f, ws = 0.0029f;
+  p.M = M;
+  p.K = K;
+  p.H = H;
+  p.W = W;
+  p.C = C;
+  p.KH = KH;
+  p.KW = KW;
+  p.sh = p.sw = stride;
+  p.pt = p.pl = p.pb = p.pr = pad;
+  p.group = group;
+  p.mode = mode;
+  p.x_type = DType::S8;
+  p.y_type = DType::S8;
+  p.zx = 3;
+  p.xs = xs;
+  p.ys = 2.f * (xs * ws);
+  p.zy = -5;
+  p.qmin = -128;
+  p.qmax = 127;
+  p.stride_k = 128;
+  p.wf.resize(static_cast<size_t>(M) * K);
+  p.bf.resize(M);
+  for (int m = 0; m < M; ++m) {
+    // OIHW order (c, kh, kw) for the float weights, from the OHWI integer ones
+    for (int c = 0; c < Cg; ++c)
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw)
+          p.wf[static_cast<size_t>(m) * K + (c * KH + kh) * KW + kw] =
+              static_cast<float>(t.w[static_cast<size_t>(m) * K + (kh * KW + kw) * Cg + c]) * ws;
+    p.bf[m] = static_cast<float>(bd(rng)) * (xs * ws);
+  }
+  p.finalize(std::vector<float>(M, ws));
+  return t;
+}
+
+}  // namespace
+
+LOWP_TEST(ort_float_conv_simd_matches_reference) {
+  std::mt19937 rng(7);
+  struct Shape {
+    int M, C, KH, stride, pad, group, H;
+  };
+  for (const Shape& s : {Shape{24, 48, 1, 1, 0, 1, 9}, Shape{37, 20, 3, 1, 1, 1, 7}, Shape{20, 16, 3, 2, 1, 1, 9},
+                         Shape{16, 32, 3, 1, 0, 2, 6}}) {
+    TieConv t = make_tie_conv(s.M, s.C, s.KH, s.KH, s.stride, s.pad, s.group, s.H, s.H, 0, rng);
+    const ops::OrtFloatConv& p = t.p;
+    const int N = 2;
+    std::vector<int8_t> x(static_cast<size_t>(N) * s.H * s.H * s.C);
+    std::uniform_int_distribution<int> xd(1, 5);  // x - zx in -2..2
+    for (auto& v : x) v = static_cast<int8_t>(xd(rng));
+    const int32_t zw = 0;
+    PackedConv w(t.w.data(), DType::S8, s.M, s.KH, s.KH, s.C / s.group, s.group, &zw, 1, "", "");
+    ConvGeometry g;
+    g.N = N;
+    g.H = g.W = s.H;
+    g.KH = g.KW = s.KH;
+    g.sh = g.sw = s.stride;
+    g.pt = g.pl = g.pb = g.pr = s.pad;
+    const int64_t pixels = static_cast<int64_t>(N) * g.OH() * g.OW();
+    EXPECT_TRUE(g.OH() == p.OH && g.OW() == p.OW, "geometry");
+    std::vector<int32_t> acc(static_cast<size_t>(pixels) * s.M);
+    OutputSpec spec;
+    conv2d(w, g, x.data(), DType::S8, p.zx, acc.data(), spec, 1);
+    std::vector<int8_t> ref(acc.size()), got(acc.size());
+    const int64_t r0 = ops::ort_float_conv_finish(p, acc.data(), x.data(), ref.data(), pixels, 1,
+                                                  ops::ort_float_blocks_ref, ops::ort_float_check_ref);
+    const int64_t r1 = ops::ort_float_conv_finish(p, acc.data(), x.data(), got.data(), pixels, 1);
+    EXPECT_TRUE(r0 > 0 && r0 == r1, "recompute counts");
+    EXPECT_TRUE(ref == got, "dispatched kernels differ from the reference");
+    if (s.KH == 1 && s.stride == 1 && s.group == 1) {
+      std::vector<int8_t> fused(acc.size());
+      ops::ort_float_conv_1x1(p, w, x.data(), fused.data(), pixels, 2);
+      EXPECT_TRUE(fused == ref, "fused 1x1 path differs");
+    }
+  }
+}
+
+LOWP_TEST(ort_float_depthwise_simd_matches_reference) {
+  std::mt19937 rng(8);
+  for (int C : {24, 40}) {
+    TieConv t = make_tie_conv(C, C, 3, 3, 1, 1, C, 7, 7, 1, rng);
+    std::vector<int8_t> x(static_cast<size_t>(2) * 7 * 7 * C);
+    std::uniform_int_distribution<int> xd(-128, 127);
+    for (auto& v : x) v = static_cast<int8_t>(xd(rng));
+    const int64_t pixels = 2 * 7 * 7;
+    std::vector<int8_t> ref(static_cast<size_t>(pixels) * C), got(ref.size());
+    ops::ort_float_depthwise(t.p, x.data(), ref.data(), pixels, 1, "ref");
+    ops::ort_float_depthwise(t.p, x.data(), got.data(), pixels, 2);
+    EXPECT_TRUE(ref == got, "depthwise kernels differ from the reference");
+  }
+}
+
+LOWP_TEST(ort_float_binary_simd_matches_reference) {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> d(-128, 127);
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes = {
+      {{2, 5, 7, 19}, {2, 5, 7, 19}}, {{1, 4, 4, 24}, {1, 1, 1, 24}}, {{3, 37}, {37}}, {{1, 24, 1, 1}, {1, 24, 3, 3}}};
+  for (const auto& sh : shapes) {
+    const std::vector<int64_t> out = ops::broadcast_out_shape(sh.first, sh.second);
+    auto numel = [](const std::vector<int64_t>& s) {
+      int64_t n = 1;
+      for (int64_t v : s) n *= v;
+      return static_cast<size_t>(n);
+    };
+    std::vector<int8_t> a(numel(sh.first)), b(numel(sh.second)), ref(numel(out)), got(numel(out));
+    for (auto& v : a) v = static_cast<int8_t>(d(rng));
+    for (auto& v : b) v = static_cast<int8_t>(d(rng));
+    for (const char* op : {"add", "mul"}) {
+      const ops::OrtFloatBinary k =
+          ops::ort_float_binary_params(op, DType::S8, 0.0173f, 3, 0.031f, -2, 0.043f, 5, -120, 127);
+      ops::ort_float_binary(sh.first, sh.second, a.data(), b.data(), ref.data(), DType::S8, k, "ref");
+      ops::ort_float_binary(sh.first, sh.second, a.data(), b.data(), got.data(), DType::S8, k);
+      EXPECT_TRUE(ref == got, std::string("binary ") + op + " differs from the reference");
+    }
+  }
+}
