@@ -120,34 +120,35 @@ struct CallTerms {
       col_term.resize(N);
       const int32_t* colsum = B.colsum_domain();
       const int32_t* zb = B.zb_domain();
+      // One straight loop (vectorized; the per-element bias test kept it scalar, ~1 us at N = 960).
+      int32_t* ct = col_term.data();
+      const uint32_t uza = static_cast<uint32_t>(za_dom), kza = static_cast<uint32_t>(K) * uza;
+      const int32_t* bias = out.bias.empty() ? nullptr : out.bias.data();
       for (int j = 0; j < N; ++j) {
-        uint32_t v = out.bias.empty() ? 0u : static_cast<uint32_t>(out.bias[j]);
-        v -= static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(colsum[j]);
-        v += static_cast<uint32_t>(K) * static_cast<uint32_t>(za_dom) * static_cast<uint32_t>(zb[j]);
-        col_term[j] = static_cast<int32_t>(v);
+        const uint32_t b = bias ? static_cast<uint32_t>(bias[j]) : 0u;
+        ct[j] = static_cast<int32_t>(b - uza * static_cast<uint32_t>(colsum[j]) + kza * static_cast<uint32_t>(zb[j]));
       }
+      // Per-tensor parameters are broadcast to N entries; per-column ones are read in place below
+      // (the OutputSpec's arrays are never written, so every core keeps its own clean copy).
       if (out.out_type != DType::S32) {
         if (out.rounding == Rounding::HalfEven) {
-          scale.resize(N);
-          for (int j = 0; j < N; ++j) scale[j] = out.scale[out.scale.size() == 1 ? 0 : j];
-        } else {
-          mult.resize(N);
-          shift.resize(N);
-          for (int j = 0; j < N; ++j) {
-            const size_t s = out.multiplier.size() == 1 ? 0 : j;
-            mult[j] = out.multiplier[s];
-            shift[j] = out.shift[s];
-          }
+          if (out.scale.size() == 1) scale.assign(N, out.scale[0]);
+        } else if (out.multiplier.size() == 1) {
+          mult.assign(N, out.multiplier[0]);
+          shift.assign(N, out.shift[0]);
         }
       }
     }
     ep.col_term = col_term.data();
     if (out.out_type != DType::S32) {
       if (out.rounding == Rounding::HalfEven) {
-        ep.scale = scale.data();
-      } else {
+        ep.scale = out.scale.size() == 1 ? scale.data() : out.scale.data();
+      } else if (out.multiplier.size() == 1) {
         ep.mult = mult.data();
         ep.shift = shift.data();
+      } else {
+        ep.mult = out.multiplier.data();
+        ep.shift = out.shift.data();
       }
     }
   }
@@ -258,17 +259,26 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // (1.33 -> 1.74 ms when they ran on one thread): each op then reads rows its own core wrote.
   const size_t b_esz = element_size(k.b_domain);
   const int n_panels = static_cast<int>(ceil_div(N, k.nr));
-  const int m_panels = static_cast<int>(ceil_div(M, k.mr));
+  int m_panels = static_cast<int>(ceil_div(M, k.mr));
   constexpr double kMinShareMacs = 1024.0 * 1024, kMinShareBBytes = 128.0 * 1024;
   const double padded_macs = static_cast<double>(m_panels) * k.mr * n_panels * k.nr * Kp;
   const double b_bytes = static_cast<double>(Kp) * N * b_esz;
   const double shares = std::max(padded_macs / kMinShareMacs, b_bytes / kMinShareBBytes);
   const int want_threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
   const int threads = std::max(1, std::min(want_threads, static_cast<int>(std::min(shares, 1024.0))));
+  // Rows per A panel of a task: the kernel's mr, except for tall-panel kernels without a panel
+  // kernel (amx_smallk, 128 rows) on few rows: 196 rows were 128 + 68 (the second thread idle for
+  // a third of the op, or stealing and re-packing the first panel); panels of
+  // round_up(M / threads, 16) rows (112 + 84) balance them. The kernels take any m <= mr.
+  int mr_task = k.mr;
+  if (threads > 1 && !k.panel_kernel && k.mr >= 64 && M < 2 * threads * k.mr) {
+    mr_task = std::min(k.mr, static_cast<int>(round_up(ceil_div(M, threads), 16)));
+    m_panels = static_cast<int>(ceil_div(M, mr_task));
+  }
   // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
   const size_t b_panel_bytes = static_cast<size_t>(Kp) * k.nr * b_esz;
   int n_blocks = static_cast<int>(ceil_div(n_panels, std::max<size_t>(1, kBBlockBytes / b_panel_bytes)));
-  int m_blocks = static_cast<int>(ceil_div(m_panels, std::max(1, 256 / k.mr)));
+  int m_blocks = static_cast<int>(ceil_div(m_panels, std::max(1, 256 / mr_task)));
   if (threads > 1 && k.panel_kernel && !k.generic_split) {
     // Kernels with a panel kernel (AMX): one A panel per task, N split only as far as it pays.
     m_blocks = m_panels;
@@ -306,8 +316,8 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     const int p_end = std::min(n_panels, (nb + 1) * nc_panels);
     const int mp_end = std::min(m_panels, (mb + 1) * mc_panels);
     for (int mp = mb * mc_panels; mp < mp_end; ++mp) {
-      const int i0 = mp * k.mr;
-      const int m = std::min(k.mr, M - i0);
+      const int i0 = mp * mr_task;
+      const int m = std::min(mr_task, M - i0);
       const uint8_t* a_src = static_cast<const uint8_t*>(args.a) + static_cast<size_t>(i0) * args.lda * a_in_esz;
       bool in_place = false;
       if (!(reuse && S.call == call && S.panel == mp)) {

@@ -249,3 +249,31 @@ LOWP_TEST(gemm_blocking_thread_splits) {
   }
   set_num_threads(saved);
 }
+
+// Tall-panel kernels without a panel kernel (amx_smallk: 128-row panels) split few rows into
+// panels of round_up(M / threads, 16) rows over the threads: MobileNetV2's 196-row and 49-row
+// small-K 1x1 convs, and row counts around the 16-row and thread boundaries; 1, 2 and 3 threads.
+LOWP_TEST(gemm_blocking_tall_panel_row_split) {
+  std::mt19937 rng(48);
+  const int saved = get_num_threads();
+  set_num_threads(3);
+  const int shapes[][3] = {{196, 384, 64}, {196, 583, 96}, {49, 960, 160}, {255, 200, 64},
+                           {17, 515, 96},  {100, 64, 32},  {300, 96, 64},  {129, 320, 128}};
+  int it = 0;
+  for (const auto& sh : shapes) {
+    const DType at = it % 3 == 1 ? DType::S8 : DType::U8;
+    const Problem p = make(rng, sh[0], sh[1], sh[2], 0, at, DType::S8, it % 2 == 1, false);
+    for (const GemmKernel* k : available_kernels()) {
+      if (k->mr < 64) continue;  // the tall-panel kernels only (the others keep their panels)
+      PackedB B(*k, p.b.data(), DType::S8, p.K, p.N, p.N, p.zb.data(), static_cast<int>(p.zb.size()));
+      for (int threads : {1, 2, 3}) {
+        size_t bad = run(*k, B, p, false, Rounding::HalfEven, threads);
+        EXPECT_TRUE(bad == 0, where(*k, p, "int32") + " t=" + std::to_string(threads) + " bad=" + std::to_string(bad));
+        bad = run(*k, B, p, true, threads == 3 ? Rounding::Gemmlowp : Rounding::HalfEven, threads);
+        EXPECT_TRUE(bad == 0, where(*k, p, "requant") + " t=" + std::to_string(threads) + " bad=" + std::to_string(bad));
+      }
+    }
+    ++it;
+  }
+  set_num_threads(saved);
+}
