@@ -70,9 +70,13 @@ struct ShapeRule {
 };
 const ShapeRule kShapeRules[] = {
 #if defined(__x86_64__) || defined(_M_X64)
-    // 1-2 tdpbusd steps per tile: output-stage bound (gemm_smallk_amx_avx512vnni.cc). At K >= 144
-    // its 128-row A panels (>= 24 KiB) no longer sit in L1 beside C and B, and "amx" wins.
-    {&kGemmAmx, &kGemmAmxSmallK, 128},
+    // One tdpbusd step per tile: output-stage bound (gemm_smallk_amx_avx512vnni.cc). Since "amx"
+    // has the same packed output stage and takes its K tail as an AMX step, it is as fast or
+    // faster from K = 96 up (1 thread, us: 784x128x128 15.8 vs 19.9, 3136x64x128 30.3 vs 41.3,
+    // 196x96x112 3.3 vs 4.0, 784x96x96 12.6 vs 13.3; ties at 196x576x96, 196x256x128; 49x512x128
+    // 5.6 vs 5.1), and threads better; at K <= 64 amx_smallk wins (196x384x64 9.2 vs 11.9 us,
+    // 3136x144x24 53 vs 60 us).
+    {&kGemmAmx, &kGemmAmxSmallK, 64},
 #endif
     {nullptr, nullptr, 0},
 };

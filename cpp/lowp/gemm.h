@@ -84,7 +84,7 @@ std::vector<const GemmKernel*> compiled_kernels();
 // unsupported names.
 const GemmKernel& select_kernel(const char* name);
 // The kernel to pack weights of depth K for: a forced name (or $LOWP_KERNEL) as select_kernel;
-// the default may depend on K (shape rules in dispatch.cc, e.g. "amx_smallk" for K <= 128).
+// the default may depend on K (shape rules in dispatch.cc, e.g. "amx_smallk" for K <= 64).
 const GemmKernel& select_kernel_for(const char* name, int K);
 const char* kernel_name(const GemmKernel& k);
 

@@ -220,7 +220,7 @@ LOWP_TEST(gemm_amx_packed_output) {
     }
 }
 
-// Default dispatch picks amx_smallk for K <= 128 where amx is the best kernel, never when forced.
+// Default dispatch picks amx_smallk for K <= 64 where amx is the best kernel, never when forced.
 LOWP_TEST(gemm_smallk_default_choice) {
   const GemmKernel* k = find_kernel("amx_smallk");
   if (!k) return;
@@ -228,8 +228,9 @@ LOWP_TEST(gemm_smallk_default_choice) {
   const GemmKernel& best = select_kernel(nullptr);
   if (std::strcmp(best.name, "amx") != 0) return;
   EXPECT_TRUE(&select_kernel_for(nullptr, 16) == k, "K=16 should default to amx_smallk");
-  EXPECT_TRUE(&select_kernel_for("", 128) == k, "K=128 should default to amx_smallk");
-  EXPECT_TRUE(&select_kernel_for(nullptr, 129) == &best, "K=129 should default to amx");
+  EXPECT_TRUE(&select_kernel_for("", 64) == k, "K=64 should default to amx_smallk");
+  EXPECT_TRUE(&select_kernel_for(nullptr, 65) == &best, "K=65 should default to amx");
+  EXPECT_TRUE(&select_kernel_for(nullptr, 128) == &best, "K=128 should default to amx");
   EXPECT_TRUE(&select_kernel_for("amx", 16) == &best, "a forced amx must stay amx");
 }
 

@@ -1,5 +1,5 @@
-// x86 AMX-INT8 GEMM kernel for shallow GEMMs (K <= 128 by default): 1x1 convolutions
-// (MobileNet expansions K = 16..96, projections K = 96), 3-channel stems after im2col (K = 27),
+// x86 AMX-INT8 GEMM kernel for shallow GEMMs (K <= 64 by default): 1x1 convolutions
+// (MobileNet expansions K = 16..64), 3-channel stems after im2col (K = 27),
 // ... The dispatch table picks it instead of "amx" by default for such depths
 // (dispatch.cc); forced, it runs any K.
 //
