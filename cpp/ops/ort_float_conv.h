@@ -68,6 +68,8 @@ struct OrtFloatConv {
   std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16);
                                // depthwise: taps x Mpad (channel-contiguous weights per tap)
   int Mpad = 0;
+  bool direct = false;         // ort_float_use_direct: every output in float32, no integer pass (set by finalize)
+  std::vector<float> wpk;      // direct, AVX-512: weights in 32-channel tiles, tile t = K x 32 floats
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
 };
@@ -144,6 +146,24 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
+
+// Direct float32 path (mode 0, group 1): every output is onnxruntime's float32 chain computed outright
+// (im2col columns dequantized through xtab, then the MLAS-order SGEMM, bias, QuantizeLinear); no integer
+// conv and no check. Used where most outputs of the check path would be recomputed anyway (large K: the
+// bound grows with K). Any register tiling that keeps each output's k order gives the same bits; the
+// AVX-512 kernel runs 8 pixels x 32 channels (16 accumulators) per K block, weights packed per 32-channel
+// tile at load. Pixels [p0, p1) of the output.
+using OrtFloatDirectFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#if defined(__x86_64__) || defined(_M_X64)
+void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#endif
+// The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
+// faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1024; 0 disables the direct path).
+bool ort_float_use_direct(const OrtFloatConv& p);
+// kernel: "" (the dispatched one), "ref" or "avx512" (needs p.direct, which packs wpk).
+void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
+                      const char* kernel = "");
 
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.

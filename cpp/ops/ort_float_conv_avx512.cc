@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "ops/ort_float_conv.h"
 
@@ -100,6 +101,132 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
           }
       }
     }
+  }
+}
+
+namespace {
+
+// 8 pixels x 32 channels over one K block of kb rows: panel = kb x 8 floats (pixel columns interleaved),
+// w = kb x 32 floats; y (8 rows of stride ys) = the block sums (first) or y + them. Each output an FMA chain
+// from 0 in k order, as MLAS.
+inline void tile8x32(const float* panel, const float* w, int kb, bool first, float* y, int ystride) {
+  __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
+         a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
+  for (int k = 0; k < kb; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + 32 * k), w1 = _mm512_loadu_ps(w + 32 * k + 16);
+    const float* x = panel + 8 * k;
+    __m512 b = _mm512_set1_ps(x[0]);
+    a00 = _mm512_fmadd_ps(w0, b, a00);
+    a01 = _mm512_fmadd_ps(w1, b, a01);
+    b = _mm512_set1_ps(x[1]);
+    a10 = _mm512_fmadd_ps(w0, b, a10);
+    a11 = _mm512_fmadd_ps(w1, b, a11);
+    b = _mm512_set1_ps(x[2]);
+    a20 = _mm512_fmadd_ps(w0, b, a20);
+    a21 = _mm512_fmadd_ps(w1, b, a21);
+    b = _mm512_set1_ps(x[3]);
+    a30 = _mm512_fmadd_ps(w0, b, a30);
+    a31 = _mm512_fmadd_ps(w1, b, a31);
+    b = _mm512_set1_ps(x[4]);
+    a40 = _mm512_fmadd_ps(w0, b, a40);
+    a41 = _mm512_fmadd_ps(w1, b, a41);
+    b = _mm512_set1_ps(x[5]);
+    a50 = _mm512_fmadd_ps(w0, b, a50);
+    a51 = _mm512_fmadd_ps(w1, b, a51);
+    b = _mm512_set1_ps(x[6]);
+    a60 = _mm512_fmadd_ps(w0, b, a60);
+    a61 = _mm512_fmadd_ps(w1, b, a61);
+    b = _mm512_set1_ps(x[7]);
+    a70 = _mm512_fmadd_ps(w0, b, a70);
+    a71 = _mm512_fmadd_ps(w1, b, a71);
+  }
+  const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
+                            {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
+  for (int i = 0; i < 8; ++i)
+    for (int h = 0; h < 2; ++h) {
+      float* dst = y + static_cast<size_t>(i) * ystride + 16 * h;
+      _mm512_storeu_ps(dst, first ? acc[i][h] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i][h]));
+    }
+}
+
+}  // namespace
+
+void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  constexpr int64_t kMaxPix = 64;
+  for (int64_t q0 = p0; q0 < p1; q0 += kMaxPix) {
+    const int64_t q1 = std::min(p1, q0 + kMaxPix);
+    const int np = static_cast<int>(q1 - q0), npan = (np + 7) / 8;
+    const int K = p.K, Mp = p.Mpad, C = p.C, taps = p.KH * p.KW, sk = p.stride_k;
+    const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+    thread_local std::vector<int64_t> tap;
+    thread_local std::vector<float> panel, ybuf;
+    tap.resize(static_cast<size_t>(npan) * 8 * taps);
+    panel.resize(static_cast<size_t>(npan) * 8 * std::min(K, sk));
+    ybuf.resize(static_cast<size_t>(npan) * 8 * Mp);
+    // input offset of each pixel's taps, -1 in the padding and for the pixels past q1 (zero columns)
+    int64_t n = q0 / opix, oh = (q0 % opix) / p.OW, ow = (q0 % opix) % p.OW;
+    for (int i = 0; i < npan * 8; ++i) {
+      int64_t* tp = tap.data() + static_cast<size_t>(i) * taps;
+      if (i >= np) {
+        std::fill(tp, tp + taps, -1);
+        continue;
+      }
+      for (int kh = 0; kh < p.KH; ++kh)
+        for (int kw = 0; kw < p.KW; ++kw) {
+          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+          tp[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
+        }
+      if (++ow == p.OW) {
+        ow = 0;
+        if (++oh == p.OH) {
+          oh = 0;
+          ++n;
+        }
+      }
+    }
+    const uint8_t* xb = static_cast<const uint8_t*>(x);
+    const float* xtab = p.xtab.data();
+    for (int k0 = 0; k0 < K; k0 += sk) {
+      const int k1 = std::min(K, k0 + sk), kb = k1 - k0;
+      // the block's im2col rows, K order (c, kh, kw), 8 pixels interleaved per panel
+      for (int i = 0; i < npan * 8; ++i) {
+        float* dst = panel.data() + static_cast<size_t>(i / 8) * 8 * kb + (i % 8);
+        const int64_t* tp = tap.data() + static_cast<size_t>(i) * taps;
+        int c = k0 / taps, t = k0 % taps;
+        for (int k = 0; k < kb; ++k) {
+          dst[8 * k] = tp[t] < 0 ? 0.f : xtab[xb[tp[t] + c]];
+          if (++t == taps) {
+            t = 0;
+            ++c;
+          }
+        }
+      }
+      for (int m0 = 0; m0 < Mp; m0 += 32) {
+        const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
+        for (int j = 0; j < npan; ++j)
+          tile8x32(panel.data() + static_cast<size_t>(j) * 8 * kb, w, kb, k0 == 0,
+                   ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0, Mp);
+      }
+    }
+    // + bias, QuantizeLinear (a division, clamp to the type range less zy, cvtps2dq, + zy), the fused clamp
+    const bool s8out = p.y_type == DType::S8;
+    const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
+    const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
+    const __m512 ys = _mm512_set1_ps(p.ys);
+    const __m512i zy = _mm512_set1_epi32(p.zy), qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+    const int M = p.M;
+    for (int i = 0; i < np; ++i)
+      for (int m = 0; m < M; m += 16) {
+        const __mmask16 mk = M - m >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (M - m)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(ybuf.data() + static_cast<size_t>(i) * Mp + m),
+                                 _mm512_maskz_loadu_ps(mk, &p.bf[m]));
+        v = _mm512_div_ps(v, ys);
+        v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+        q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
+        _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + (q0 + i) * M + m, mk, _mm512_cvtepi32_epi8(q));
+      }
   }
 }
 
