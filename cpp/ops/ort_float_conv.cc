@@ -119,7 +119,11 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   }
   direct = ort_float_use_direct(*this);
   wpk.clear();
+  koff.clear();
   if (direct) {
+    const int taps = KH * KW;
+    koff.resize(K);
+    for (int k = 0; k < K; ++k) koff[k] = (k % taps) * C + k / taps;
     // tile t (channels 32t .. 32t + 31): K rows of 32 floats, zero past M
     wpk.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)

@@ -70,6 +70,7 @@ struct OrtFloatConv {
   int Mpad = 0;
   bool direct = false;         // ort_float_use_direct: every output in float32, no integer pass (set by finalize)
   std::vector<float> wpk;      // direct, AVX-512: weights in 32-channel tiles, tile t = K x 32 floats
+  std::vector<int32_t> koff;   // direct: position of K index k = (c, kh, kw) in a tap-major patch ([kh, kw][c])
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
 };

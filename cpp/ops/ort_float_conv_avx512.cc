@@ -106,37 +106,41 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
 
 namespace {
 
-// 8 pixels x 32 channels over one K block of kb rows: panel = kb x 8 floats (pixel columns interleaved),
-// w = kb x 32 floats; y (8 rows of stride ys) = the block sums (first) or y + them. Each output an FMA chain
-// from 0 in k order, as MLAS.
-inline void tile8x32(const float* panel, const float* w, int kb, bool first, float* y, int ystride) {
+// 8 pixels x 32 channels over one K block of kb values: pixel i's dequantized patch is rows + i * rs, tap-major
+// ([kh, kw][c], as the NHWC input gives it), and off[k] is the position of the k-th value of onnxruntime's K
+// order (c, kh, kw) in it; w = kb x 32 floats. y (8 rows of stride ystride) = the block sums (first) or y + them.
+// Each output an FMA chain from 0 in k order, as MLAS.
+inline void tile8x32(const float* rows, size_t rs, const int32_t* off, const float* w, int kb, bool first, float* y,
+                     int ystride) {
+  const float *x0 = rows, *x1 = rows + rs, *x2 = rows + 2 * rs, *x3 = rows + 3 * rs, *x4 = rows + 4 * rs,
+              *x5 = rows + 5 * rs, *x6 = rows + 6 * rs, *x7 = rows + 7 * rs;
   __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
          a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
   for (int k = 0; k < kb; ++k) {
     const __m512 w0 = _mm512_loadu_ps(w + 32 * k), w1 = _mm512_loadu_ps(w + 32 * k + 16);
-    const float* x = panel + 8 * k;
-    __m512 b = _mm512_set1_ps(x[0]);
+    const int o = off[k];
+    __m512 b = _mm512_set1_ps(x0[o]);
     a00 = _mm512_fmadd_ps(w0, b, a00);
     a01 = _mm512_fmadd_ps(w1, b, a01);
-    b = _mm512_set1_ps(x[1]);
+    b = _mm512_set1_ps(x1[o]);
     a10 = _mm512_fmadd_ps(w0, b, a10);
     a11 = _mm512_fmadd_ps(w1, b, a11);
-    b = _mm512_set1_ps(x[2]);
+    b = _mm512_set1_ps(x2[o]);
     a20 = _mm512_fmadd_ps(w0, b, a20);
     a21 = _mm512_fmadd_ps(w1, b, a21);
-    b = _mm512_set1_ps(x[3]);
+    b = _mm512_set1_ps(x3[o]);
     a30 = _mm512_fmadd_ps(w0, b, a30);
     a31 = _mm512_fmadd_ps(w1, b, a31);
-    b = _mm512_set1_ps(x[4]);
+    b = _mm512_set1_ps(x4[o]);
     a40 = _mm512_fmadd_ps(w0, b, a40);
     a41 = _mm512_fmadd_ps(w1, b, a41);
-    b = _mm512_set1_ps(x[5]);
+    b = _mm512_set1_ps(x5[o]);
     a50 = _mm512_fmadd_ps(w0, b, a50);
     a51 = _mm512_fmadd_ps(w1, b, a51);
-    b = _mm512_set1_ps(x[6]);
+    b = _mm512_set1_ps(x6[o]);
     a60 = _mm512_fmadd_ps(w0, b, a60);
     a61 = _mm512_fmadd_ps(w1, b, a61);
-    b = _mm512_set1_ps(x[7]);
+    b = _mm512_set1_ps(x7[o]);
     a70 = _mm512_fmadd_ps(w0, b, a70);
     a71 = _mm512_fmadd_ps(w1, b, a71);
   }
@@ -153,29 +157,44 @@ inline void tile8x32(const float* panel, const float* w, int kb, bool first, flo
 
 void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
   constexpr int64_t kMaxPix = 64;
+  const int K = p.K, Mp = p.Mpad, C = p.C, sk = p.stride_k;
+  const size_t rs = static_cast<size_t>(K + 16);  // row stride (floats)
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const bool s8in = p.x_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx);
+  const __m512 xs = _mm512_set1_ps(p.xs);
+  thread_local std::vector<float> rows, ybuf;
+  rows.resize(kMaxPix * rs);
+  ybuf.resize(static_cast<size_t>(kMaxPix) * Mp);
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
   for (int64_t q0 = p0; q0 < p1; q0 += kMaxPix) {
     const int64_t q1 = std::min(p1, q0 + kMaxPix);
     const int np = static_cast<int>(q1 - q0), npan = (np + 7) / 8;
-    const int K = p.K, Mp = p.Mpad, C = p.C, taps = p.KH * p.KW, sk = p.stride_k;
-    const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-    thread_local std::vector<int64_t> tap;
-    thread_local std::vector<float> panel, ybuf;
-    tap.resize(static_cast<size_t>(npan) * 8 * taps);
-    panel.resize(static_cast<size_t>(npan) * 8 * std::min(K, sk));
-    ybuf.resize(static_cast<size_t>(npan) * 8 * Mp);
-    // input offset of each pixel's taps, -1 in the padding and for the pixels past q1 (zero columns)
-    int64_t n = q0 / opix, oh = (q0 % opix) / p.OW, ow = (q0 % opix) % p.OW;
+    // each pixel's patch, dequantized as DequantizeLinear (float(q - zx) * xs, one rounding), tap-major,
+    // 0 in the padding and for the pixels past q1
     for (int i = 0; i < npan * 8; ++i) {
-      int64_t* tp = tap.data() + static_cast<size_t>(i) * taps;
+      float* row = rows.data() + static_cast<size_t>(i) * rs;
       if (i >= np) {
-        std::fill(tp, tp + taps, -1);
+        std::fill(row, row + K, 0.f);
         continue;
       }
       for (int kh = 0; kh < p.KH; ++kh)
         for (int kw = 0; kw < p.KW; ++kw) {
+          float* dst = row + static_cast<size_t>(kh * p.KW + kw) * C;
           const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
           const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
-          tp[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
+          if (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W) {
+            std::fill(dst, dst + C, 0.f);
+            continue;
+          }
+          const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + ih) * p.W + iw) * C;
+          for (int c = 0; c < C; c += 16) {
+            const __mmask16 m =
+                C - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c)) - 1);
+            const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
+            const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+            _mm512_mask_storeu_ps(dst + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
+          }
         }
       if (++ow == p.OW) {
         ow = 0;
@@ -185,27 +204,12 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int6
         }
       }
     }
-    const uint8_t* xb = static_cast<const uint8_t*>(x);
-    const float* xtab = p.xtab.data();
     for (int k0 = 0; k0 < K; k0 += sk) {
       const int k1 = std::min(K, k0 + sk), kb = k1 - k0;
-      // the block's im2col rows, K order (c, kh, kw), 8 pixels interleaved per panel
-      for (int i = 0; i < npan * 8; ++i) {
-        float* dst = panel.data() + static_cast<size_t>(i / 8) * 8 * kb + (i % 8);
-        const int64_t* tp = tap.data() + static_cast<size_t>(i) * taps;
-        int c = k0 / taps, t = k0 % taps;
-        for (int k = 0; k < kb; ++k) {
-          dst[8 * k] = tp[t] < 0 ? 0.f : xtab[xb[tp[t] + c]];
-          if (++t == taps) {
-            t = 0;
-            ++c;
-          }
-        }
-      }
       for (int m0 = 0; m0 < Mp; m0 += 32) {
         const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
         for (int j = 0; j < npan; ++j)
-          tile8x32(panel.data() + static_cast<size_t>(j) * 8 * kb, w, kb, k0 == 0,
+          tile8x32(rows.data() + static_cast<size_t>(j) * 8 * rs, rs, p.koff.data() + k0, w, kb, k0 == 0,
                    ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0, Mp);
       }
     }
