@@ -136,7 +136,7 @@ bool ort_float_use_direct(const OrtFloatConv& p) {
   if (p.mode != 0 || p.group != 1 || p.Mpad == 0) return false;
 #if defined(__x86_64__) || defined(_M_X64)
   if (!cpu::has_avx512bw()) return false;
-  long min_k = 1024;
+  long min_k = 1;
   if (const char* e = std::getenv("LOWP_ORT_FLOAT_DIRECT_K")) min_k = std::strtol(e, nullptr, 10);
   return min_k > 0 && p.K >= min_k;
 #else

@@ -160,7 +160,8 @@ void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t
 void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #endif
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
-// faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1024; 0 disables the direct path).
+// faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
+// models; 0 disables the direct path, N > 1 keeps the integer + check path for K < N).
 bool ort_float_use_direct(const OrtFloatConv& p);
 // kernel: "" (the dispatched one), "ref" or "avx512" (needs p.direct, which packs wpk).
 void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
