@@ -121,9 +121,12 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   wpk.clear();
   koff.clear();
   if (direct) {
-    const int taps = KH * KW;
+    const int taps = KH * KW, Wp = W + pl + pr;
     koff.resize(K);
-    for (int k = 0; k < K; ++k) koff[k] = (k % taps) * C + k / taps;
+    for (int k = 0; k < K; ++k) {
+      const int c = k / taps, kh = (k % taps) / KW, kw = k % KW;
+      koff[k] = (kh * dh * Wp + kw * dw) * C + c;
+    }
     // tile t (channels 32t .. 32t + 31): K rows of 32 floats, zero past M
     wpk.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)
@@ -136,6 +139,9 @@ bool ort_float_use_direct(const OrtFloatConv& p) {
   if (p.mode != 0 || p.group != 1 || p.Mpad == 0) return false;
 #if defined(__x86_64__) || defined(_M_X64)
   if (!cpu::has_avx512bw()) return false;
+  // koff (int32): the farthest tap of the padded input from a pixel's top-left one
+  const int64_t reach = ((static_cast<int64_t>(p.KH - 1) * p.dh * (p.W + p.pl + p.pr) + static_cast<int64_t>(p.KW - 1) * p.dw) + 1) * p.C;
+  if (reach >= INT32_MAX) return false;
   long min_k = 1;
   if (const char* e = std::getenv("LOWP_ORT_FLOAT_DIRECT_K")) min_k = std::strtol(e, nullptr, 10);
   return min_k > 0 && p.K >= min_k;
@@ -173,15 +179,32 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
                       const char* kernel) {
   LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
   const std::string k = kernel ? kernel : "";
-  OrtFloatDirectFn fn = ort_float_direct_ref;
+  bool simd = false;
 #if defined(__x86_64__) || defined(_M_X64)
-  if ((k.empty() || k == "avx512") && cpu::has_avx512bw() && !p.wpk.empty()) fn = ort_float_direct_avx512;
+  simd = (k.empty() || k == "avx512") && cpu::has_avx512bw() && !p.wpk.empty();
 #endif
-  if (!k.empty() && k != "ref" && fn == ort_float_direct_ref)
+  if (!k.empty() && k != "ref" && !simd)
     throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 and a direct layer)");
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
+  thread_local std::vector<float> xpad;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (simd) {
+    const int64_t images = pixels / opix;
+    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
+    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
+  }
+#endif
+  const float* xp = xpad.data();
+  auto fn = [&](int64_t a, int64_t b) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (simd) return ort_float_direct_avx512(p, xp, y, a, b);
+#endif
+    ort_float_direct_ref(p, x, y, a, b);
+  };
   constexpr int64_t kChunk = 64;
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-  auto body = [&](int task, int) { fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
+  auto body = [&](int task, int) { fn(task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
   } else {

@@ -70,7 +70,8 @@ struct OrtFloatConv {
   int Mpad = 0;
   bool direct = false;         // ort_float_use_direct: every output in float32, no integer pass (set by finalize)
   std::vector<float> wpk;      // direct, AVX-512: weights in 32-channel tiles, tile t = K x 32 floats
-  std::vector<int32_t> koff;   // direct: position of K index k = (c, kh, kw) in a tap-major patch ([kh, kw][c])
+  std::vector<int32_t> koff;   // direct: offset of K index k = (c, kh, kw) from a pixel's top-left tap in the padded
+                               // dequantized NHWC input ((kh dh Wp + kw dw) C + c, Wp = W + pl + pr)
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
 };
@@ -153,11 +154,13 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
 // conv and no check. Used where most outputs of the check path would be recomputed anyway (large K: the
 // bound grows with K). Any register tiling that keeps each output's k order gives the same bits; the
 // AVX-512 kernel runs 8 pixels x 32 channels (16 accumulators) per K block, weights packed per 32-channel
-// tile at load. Pixels [p0, p1) of the output.
-using OrtFloatDirectFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+// tile at load, reading the input once dequantized with its zero padding (an implicit GEMM: no im2col; the
+// K order is followed through p.koff). Pixels [p0, p1) of the output.
 void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
-void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+// xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
+void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
 #endif
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
 // faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9

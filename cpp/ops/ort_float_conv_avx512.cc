@@ -106,14 +106,14 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
 
 namespace {
 
-// 8 pixels x 32 channels over one K block of kb values: pixel i's dequantized patch is rows + i * rs, tap-major
-// ([kh, kw][c], as the NHWC input gives it), and off[k] is the position of the k-th value of onnxruntime's K
-// order (c, kh, kw) in it; w = kb x 32 floats. y (8 rows of stride ystride) = the block sums (first) or y + them.
-// Each output an FMA chain from 0 in k order, as MLAS.
-inline void tile8x32(const float* rows, size_t rs, const int32_t* off, const float* w, int kb, bool first, float* y,
+// 8 pixels x 32 channels over one K block of kb values: pixel i's k-th value of onnxruntime's K order
+// (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized input); w = kb x 32
+// floats. y (8 rows of stride ystride) = the block sums (first) or y + them. Each output an FMA chain from 0
+// in k order, as MLAS.
+inline void tile8x32(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
                      int ystride) {
-  const float *x0 = rows, *x1 = rows + rs, *x2 = rows + 2 * rs, *x3 = rows + 3 * rs, *x4 = rows + 4 * rs,
-              *x5 = rows + 5 * rs, *x6 = rows + 6 * rs, *x7 = rows + 7 * rs;
+  const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
+              *x7 = px[7];
   __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
          a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
   for (int k = 0; k < kb; ++k) {
@@ -155,47 +155,51 @@ inline void tile8x32(const float* rows, size_t rs, const int32_t* off, const flo
 
 }  // namespace
 
-void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
-  constexpr int64_t kMaxPix = 64;
-  const int K = p.K, Mp = p.Mpad, C = p.C, sk = p.stride_k;
-  const size_t rs = static_cast<size_t>(K + 16);  // row stride (floats)
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad) {
+  const int C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
   const bool s8in = p.x_type == DType::S8;
   const __m512i zx = _mm512_set1_epi32(p.zx);
   const __m512 xs = _mm512_set1_ps(p.xs);
-  thread_local std::vector<float> rows, ybuf;
-  rows.resize(kMaxPix * rs);
+  for (int64_t n = 0; n < images; ++n)
+    for (int h = 0; h < Hp; ++h) {
+      float* dst = xpad + (n * Hp + h) * Wp * C;
+      const int ih = h - p.pt;
+      if (ih < 0 || ih >= p.H) {
+        std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
+        continue;
+      }
+      std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
+      std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
+      // DequantizeLinear: float(q - zx) * xs, one rounding (= p.xtab)
+      const uint8_t* src = static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C;
+      float* d = dst + static_cast<size_t>(p.pl) * C;
+      const int64_t len = static_cast<int64_t>(p.W) * C;
+      for (int64_t c = 0; c < len; c += 16) {
+        const __mmask16 m = len - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (len - c)) - 1);
+        const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
+        const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        _mm512_mask_storeu_ps(d + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
+      }
+    }
+}
+
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
+  constexpr int64_t kMaxPix = 64;
+  const int K = p.K, Mp = p.Mpad, C = p.C, sk = p.stride_k, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  thread_local std::vector<float> ybuf;
   ybuf.resize(static_cast<size_t>(kMaxPix) * Mp);
+  const float* px[kMaxPix];
   int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
   for (int64_t q0 = p0; q0 < p1; q0 += kMaxPix) {
     const int64_t q1 = std::min(p1, q0 + kMaxPix);
     const int np = static_cast<int>(q1 - q0), npan = (np + 7) / 8;
-    // each pixel's patch, dequantized as DequantizeLinear (float(q - zx) * xs, one rounding), tap-major,
-    // 0 in the padding and for the pixels past q1
     for (int i = 0; i < npan * 8; ++i) {
-      float* row = rows.data() + static_cast<size_t>(i) * rs;
-      if (i >= np) {
-        std::fill(row, row + K, 0.f);
+      if (i >= np) {  // past q1: repeat the last pixel, results dropped
+        px[i] = px[np - 1];
         continue;
       }
-      for (int kh = 0; kh < p.KH; ++kh)
-        for (int kw = 0; kw < p.KW; ++kw) {
-          float* dst = row + static_cast<size_t>(kh * p.KW + kw) * C;
-          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
-          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
-          if (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W) {
-            std::fill(dst, dst + C, 0.f);
-            continue;
-          }
-          const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + ih) * p.W + iw) * C;
-          for (int c = 0; c < C; c += 16) {
-            const __mmask16 m =
-                C - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c)) - 1);
-            const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
-            const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-            _mm512_mask_storeu_ps(dst + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
-          }
-        }
+      px[i] = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
       if (++ow == p.OW) {
         ow = 0;
         if (++oh == p.OH) {
@@ -209,8 +213,8 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const void* x, void* y, int6
       for (int m0 = 0; m0 < Mp; m0 += 32) {
         const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
         for (int j = 0; j < npan; ++j)
-          tile8x32(rows.data() + static_cast<size_t>(j) * 8 * rs, rs, p.koff.data() + k0, w, kb, k0 == 0,
-                   ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0, Mp);
+          tile8x32(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0, ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0,
+                   Mp);
       }
     }
     // + bias, QuantizeLinear (a division, clamp to the type range less zy, cvtps2dq, + zy), the fused clamp
