@@ -153,6 +153,31 @@ inline void tile8x32(const float* const* px, const int32_t* off, const float* w,
     }
 }
 
+// The same for the last 16 channels of a tile when M ends there (8 accumulators: M = 16, 48, 80, ...).
+inline void tile8x16(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
+                     int ystride) {
+  const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
+              *x7 = px[7];
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int k = 0; k < kb; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + 32 * k);
+    const int o = off[k];
+    a0 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x0[o]), a0);
+    a1 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x1[o]), a1);
+    a2 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x2[o]), a2);
+    a3 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x3[o]), a3);
+    a4 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x4[o]), a4);
+    a5 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x5[o]), a5);
+    a6 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x6[o]), a6);
+    a7 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x7[o]), a7);
+  }
+  const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  for (int i = 0; i < 8; ++i) {
+    float* dst = y + static_cast<size_t>(i) * ystride;
+    _mm512_storeu_ps(dst, first ? acc[i] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i]));
+  }
+}
+
 }  // namespace
 
 void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad) {
@@ -212,8 +237,9 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, 
       const int k1 = std::min(K, k0 + sk), kb = k1 - k0;
       for (int m0 = 0; m0 < Mp; m0 += 32) {
         const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
+        const bool half = p.M - m0 <= 16;  // channels m0 + 16 .. m0 + 31 all padding
         for (int j = 0; j < npan; ++j)
-          tile8x32(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0, ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0,
+          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0, ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0,
                    Mp);
       }
     }
