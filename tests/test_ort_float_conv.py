@@ -372,8 +372,9 @@ def test_ort_float_policy():
         lowp.InferenceSession(m1.SerializeToString(), ort_float="sometimes")
 
 
-@pytest.mark.parametrize("kernel,stride", [((3, 3), 1), ((5, 5), 2)])
-def test_depthwise_float_kernels_match_reference(kernel, stride):
+@pytest.mark.parametrize("kernel,stride,dil,pads", [((3, 3), 1, 1, None), ((5, 5), 2, 1, None),
+                                                     ((3, 3), 1, 2, [0, 1, 2, 1])])
+def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads):
     from lowp import _lowp
 
     rng = np.random.default_rng(9)
@@ -385,11 +386,12 @@ def test_depthwise_float_kernels_match_reference(kernel, stride):
     bf = (rng.integers(-40, 41, C).astype(np.float32) * (np.float32(0.0173) * ws)).astype(np.float32)
     x = rng.integers(-128, 128, (2, H, W, C)).astype(np.int8)
     p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, 3, "int8", float(np.float32(2) * np.float32(0.0173 * 0.0029)), -5,
-                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [1, 1],
-                           [kh // 2] * 4, C, 1)
+                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [dil, dil],
+                           pads or [kh // 2] * 4, C, 1)
     assert p.depthwise
     ref = p.run_depthwise(x, kernel="ref")
     assert np.array_equal(p.run_depthwise(x), ref)
+    assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
 
 
 # --------------------------------------------------------------------------- direct float32 path (large K)
