@@ -372,29 +372,12 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
                          const char* kernel) {
   LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
   const std::string k = kernel ? kernel : "";
-  bool simd = false;
+  OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
 #if defined(__x86_64__) || defined(_M_X64)
-  simd = (k.empty() || k == "avx512") && cpu::has_avx512bw() && p.KH * p.KW <= 64;
+  if ((k.empty() || k == "avx512") && cpu::has_avx512bw() && p.KH * p.KW <= 64) fn = ort_float_depthwise_avx512;
 #endif
-  if (!k.empty() && k != "ref" && !simd)
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
-  thread_local std::vector<float> xpad;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (simd) {
-    const int64_t images = pixels / opix;
-    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
-    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
-  }
-#endif
-  const float* xp = xpad.data();
-  auto fn = [&](const OrtFloatConv& pp, const void* xx, void* yy, int64_t a, int64_t b) {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (simd) return ort_float_depthwise_avx512(pp, xp, yy, a, b);
-#endif
-    ort_float_depthwise_ref(pp, xx, yy, a, b);
-  };
   constexpr int64_t kChunk = 16;
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   auto body = [&](int task, int) { fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };

@@ -143,9 +143,7 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
 using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
-// xpad: the input dequantized with its zero padding (ort_float_dequant_padded_avx512)
-void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
-void ort_float_depthwise_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
+void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,

@@ -329,22 +329,24 @@ int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int 
   return nf;
 }
 
-void ort_float_depthwise_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
-  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  const bool s8out = p.y_type == DType::S8;
-  const __m512i zy = _mm512_set1_epi32(p.zy);
-  const __m512 ys = _mm512_set1_ps(p.ys);
+  const bool s8in = p.x_type == DType::S8, s8out = p.y_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx), zy = _mm512_set1_epi32(p.zy);
+  const __m512 xs = _mm512_set1_ps(p.xs), ys = _mm512_set1_ps(p.ys);
   const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
   const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
   const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
-  int64_t toff[64];  // offset of tap k from the pixel's top-left tap in xpad (padding: zeros there, as MLAS's im2col)
-  for (int kh = 0; kh < p.KH; ++kh)
-    for (int kw = 0; kw < p.KW; ++kw)
-      toff[kh * p.KW + kw] = (static_cast<int64_t>(kh) * p.dh * Wp + static_cast<int64_t>(kw) * p.dw) * C;
+  int64_t tap[64];
   int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
   for (int64_t px = p0; px < p1; ++px) {
-    const float* base = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
+    for (int kh = 0; kh < p.KH; ++kh)
+      for (int kw = 0; kw < p.KW; ++kw) {
+        const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+        const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+        tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
+      }
     if (++ow == p.OW) {
       ow = 0;
       if (++oh == p.OH) {
@@ -354,10 +356,13 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const float* xpad, void* 
     }
     for (int c0 = 0; c0 < C; c0 += 16) {
       const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
-      // product of tap k: w[k][c] * xf[c] (xf dequantized once; 0 in the padding)
+      // product of tap k: w[k][c] * (float(x - zx) * xs), padding 0 (as MLAS's im2col)
       auto prod = [&](int k) {
-        return _mm512_mul_ps(_mm512_loadu_ps(&p.wt[static_cast<size_t>(k) * Mp + c0]),
-                             _mm512_maskz_loadu_ps(m, base + toff[k] + c0));
+        if (tap[k] < 0) return _mm512_setzero_ps();
+        const __m128i b = _mm_maskz_loadu_epi8(m, static_cast<const uint8_t*>(x) + tap[k] + c0);
+        const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        const __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs);
+        return _mm512_mul_ps(_mm512_loadu_ps(&p.wt[static_cast<size_t>(k) * Mp + c0]), xf);
       };
       __m512 acc = _mm512_setzero_ps();
       for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
