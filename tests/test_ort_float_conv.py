@@ -372,13 +372,14 @@ def test_ort_float_policy():
         lowp.InferenceSession(m1.SerializeToString(), ort_float="sometimes")
 
 
-@pytest.mark.parametrize("kernel,stride,dil,pads", [((3, 3), 1, 1, None), ((5, 5), 2, 1, None),
-                                                     ((3, 3), 1, 2, [0, 1, 2, 1])])
-def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads):
+@pytest.mark.parametrize("kernel,stride,dil,pads,H", [((3, 3), 1, 1, None, 9), ((5, 5), 2, 1, None, 9),
+                                                       ((3, 3), 1, 2, [0, 1, 2, 1], 9),
+                                                       ((3, 3), 2, 1, None, 64)])  # > 1 MB as floats: byte kernel
+def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H):
     from lowp import _lowp
 
     rng = np.random.default_rng(9)
-    C, H, W = 40, 9, 9
+    C, W = 40, H
     kh, kw = kernel
     K = kh * kw
     ws = np.full(C, 0.0029, np.float32)

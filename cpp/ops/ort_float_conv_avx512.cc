@@ -390,5 +390,61 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
   }
 }
 
+void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const bool s8out = p.y_type == DType::S8;
+  const __m512i zy = _mm512_set1_epi32(p.zy);
+  const __m512 ys = _mm512_set1_ps(p.ys);
+  const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
+  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+  int64_t toff[64];  // offset of tap k from the pixel's top-left tap in xpad (padding: zeros there, as MLAS's im2col)
+  for (int kh = 0; kh < p.KH; ++kh)
+    for (int kw = 0; kw < p.KW; ++kw)
+      toff[kh * p.KW + kw] = (static_cast<int64_t>(kh) * p.dh * Wp + static_cast<int64_t>(kw) * p.dw) * C;
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
+  for (int64_t px = p0; px < p1; ++px) {
+    const float* base = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
+    if (++ow == p.OW) {
+      ow = 0;
+      if (++oh == p.OH) {
+        oh = 0;
+        ++n;
+      }
+    }
+    for (int c0 = 0; c0 < C; c0 += 16) {
+      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
+      // product of tap k: w[k][c] * xf[c] (xf dequantized once; 0 in the padding)
+      auto prod = [&](int k) {
+        return _mm512_mul_ps(_mm512_loadu_ps(&p.wt[static_cast<size_t>(k) * Mp + c0]),
+                             _mm512_maskz_loadu_ps(m, base + toff[k] + c0));
+      };
+      __m512 acc = _mm512_setzero_ps();
+      for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
+        const int k1 = std::min(taps, k0 + p.stride_k);
+        int k = k0;
+        for (; k + 4 <= k1; k += 4) {
+          __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
+          t = _mm512_add_ps(t, prod(k + 2));
+          t = _mm512_add_ps(t, prod(k + 3));
+          acc = _mm512_add_ps(t, acc);
+        }
+        if (k1 - k >= 2) {
+          acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
+          k += 2;
+        }
+        if (k < k1) acc = _mm512_add_ps(prod(k), acc);
+      }
+      __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, &p.bf[c0]));
+      v = _mm512_div_ps(v, ys);
+      v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+      __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+      q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
+      _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + px * C + c0, m, _mm512_cvtepi32_epi8(q));
+    }
+  }
+}
+
 }  // namespace ops
 }  // namespace lowp
