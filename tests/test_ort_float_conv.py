@@ -374,7 +374,7 @@ def test_ort_float_policy():
 
 @pytest.mark.parametrize("kernel,stride,dil,pads,H", [((3, 3), 1, 1, None, 9), ((5, 5), 2, 1, None, 9),
                                                        ((3, 3), 1, 2, [0, 1, 2, 1], 9),
-                                                       ((3, 3), 2, 1, None, 64)])  # > 1 MB as floats: byte kernel
+                                                       ((3, 3), 2, 1, None, 64)])  # larger input
 def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H):
     from lowp import _lowp
 

@@ -378,28 +378,6 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
 #endif
   if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
-  thread_local std::vector<float> xpad;
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  const int64_t images = pixels / opix;
-  const int64_t padded = images * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (fn == ort_float_depthwise_avx512 && pixels % opix == 0 && padded * 4 <= (1 << 20)) {
-    xpad.resize(static_cast<size_t>(padded));
-    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
-    const float* xp = xpad.data();
-    constexpr int64_t kChunk = 16;
-    const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-    auto body = [&](int task, int) {
-      ort_float_depthwise_padded_avx512(p, xp, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
-    };
-    if (tasks <= 1 || num_threads == 1) {
-      for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
-    } else {
-      ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
-    }
-    return;
-  }
-#endif
   constexpr int64_t kChunk = 16;
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   auto body = [&](int task, int) { fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };

@@ -144,10 +144,6 @@ using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void*
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
 void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
-// The same reading xpad, the input dequantized once with its zero padding (ort_float_dequant_padded_avx512):
-// used when that copy fits in L2 (each value converted once instead of once per tap).
-void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
-void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
