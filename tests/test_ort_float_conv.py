@@ -467,3 +467,20 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
             assert np.array_equal(p.run_direct(x, num_threads=threads), ref)
     with pytest.raises(ValueError):
         p.run_direct(x.astype(np.uint8))
+
+
+def test_cli_ort_float_flag(tmp_path, capsys):
+    """`lowp compare/run/bench --ort-float`: 'all' gives onnxruntime's bits on a tie model, 'off' does not."""
+    from lowp import cli
+
+    model, _, _ = _tie_conv(48, 300, (1, 1), structure="int8_input")
+    path = tmp_path / "tie.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert cli.main(["compare", str(path), "--trials", "1", "--ort-float", "all"]) == 0
+    assert "BIT-EXACT" in capsys.readouterr().out
+    assert cli.main(["compare", str(path), "--trials", "1", "--ort-float", "off"]) != 0
+    assert "MISMATCH" in capsys.readouterr().out
+    assert cli.main(["run", str(path), "--ort-float", "auto"]) == 0
+    assert cli.main(["bench", str(path), "--runs", "2", "--warmup", "0", "--no-ort", "--ort-float", "all"]) == 0
+    with pytest.raises(SystemExit):
+        cli.main(["compare", str(path), "--ort-float", "sometimes"])
