@@ -29,7 +29,8 @@
 // Measured: zero mismatches against onnxruntime 1.32 on all 1.4 M outputs of MobileNetV2-s8's
 // fifteen float convs (its own inputs), 1 and 2 threads (MLAS splits M / N over threads, never K).
 //
-// How lowp computes it cheaply: the integer GEMM gives the exact sum acc = sum (x - zx)(w - zw), so
+// How lowp computes it: on AVX-512 machines single-group FMA-kernel convs run the float32 chain outright
+// (ort_float_direct below: an implicit GEMM near FMA peak). Elsewhere, cheaply: the integer GEMM gives the exact sum acc = sum (x - zx)(w - zw), so
 // the exact real value t = (acc * xs * ws[m] + bf[m]) / ys is known; onnxruntime's float32 result
 // differs from t by at most a proven bound B (rounding of xf, wf, every FMA, the block adds, the bias
 // add and the division: (K + blocks + 12) * 2^-24 * (sum |xf wf| + |bf|) / ys, with sum |xf wf|
