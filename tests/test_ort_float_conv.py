@@ -372,12 +372,14 @@ def test_ort_float_policy():
         lowp.InferenceSession(m1.SerializeToString(), ort_float="sometimes")
 
 
-@pytest.mark.parametrize("kernel,stride", [((3, 3), 1), ((5, 5), 2)])
-def test_depthwise_float_kernels_match_reference(kernel, stride):
+@pytest.mark.parametrize("kernel,stride,dil,pads,H", [((3, 3), 1, 1, None, 9), ((5, 5), 2, 1, None, 9),
+                                                       ((3, 3), 1, 2, [0, 1, 2, 1], 9),
+                                                       ((3, 3), 2, 1, None, 64)])  # larger input
+def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H):
     from lowp import _lowp
 
     rng = np.random.default_rng(9)
-    C, H, W = 40, 9, 9
+    C, W = 40, H
     kh, kw = kernel
     K = kh * kw
     ws = np.full(C, 0.0029, np.float32)
@@ -385,8 +387,100 @@ def test_depthwise_float_kernels_match_reference(kernel, stride):
     bf = (rng.integers(-40, 41, C).astype(np.float32) * (np.float32(0.0173) * ws)).astype(np.float32)
     x = rng.integers(-128, 128, (2, H, W, C)).astype(np.int8)
     p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, 3, "int8", float(np.float32(2) * np.float32(0.0173 * 0.0029)), -5,
-                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [1, 1],
-                           [kh // 2] * 4, C, 1)
+                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [dil, dil],
+                           pads or [kh // 2] * 4, C, 1)
     assert p.depthwise
     ref = p.run_depthwise(x, kernel="ref")
     assert np.array_equal(p.run_depthwise(x), ref)
+    assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
+
+
+# --------------------------------------------------------------------------- direct float32 path (large K)
+DIRECT_CASES = CASES[:5]  # the single-group FMA-kernel (mode 0) cases
+
+
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=lambda c: f"M{c[0]}C{c[1]}k{c[2][0]}s{c[3][0]}")
+def test_direct_path_matches_onnxruntime_on_ties(case, monkeypatch):
+    """LOWP_ORT_FLOAT_DIRECT_K=1 sends every mode-0 single-group conv down the direct float32 path (no
+    integer pass, no check): still onnxruntime's bits on the tie models."""
+    from lowp import _lowp
+
+    monkeypatch.setenv("LOWP_ORT_FLOAT_DIRECT_K", "1")
+    M, C, kernel, strides, pads, group, relu, bias, N, H, W = case
+    model, x, _ = _tie_conv(M, C, kernel, strides, pads, group, relu, bias, structure="int8_input", N=N, H=H, W=W)
+    want = _ort(model, {"x": x})
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="all").run(None, {"x": x})
+    assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
+    p = _lowp.OrtFloatConv(np.ones((4, 8), np.float32), np.zeros(4, np.float32), np.ones(4, np.float32), 0.1, 0,
+                           "int8", 0.1, 0, "int8", -128, 127, 128, [3, 3, 8], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1)
+    assert p.direct == ("avx512" in _lowp.ort_float_conv_kernels())  # the env reaches the policy
+
+
+def _im2col_acc(x, zx, w, kh, kw, st, dl, pd):
+    """Exact int64 conv sums (NHWC x, OIHW-flattened w: M x (C*kh*kw) in (c, kh, kw) order)."""
+    N, H, W_, C = x.shape
+    xp = np.zeros((N, H + pd[0] + pd[2], W_ + pd[1] + pd[3], C), np.int64)
+    xp[:, pd[0]:pd[0] + H, pd[1]:pd[1] + W_] = x.astype(np.int64) - zx
+    OH = (H + pd[0] + pd[2] - dl[0] * (kh - 1) - 1) // st[0] + 1
+    OW = (W_ + pd[1] + pd[3] - dl[1] * (kw - 1) - 1) // st[1] + 1
+    cols = np.zeros((N, OH, OW, C, kh, kw), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            cols[..., i, j] = xp[:, i * dl[0]:i * dl[0] + st[0] * (OH - 1) + 1:st[0],
+                                 j * dl[1]:j * dl[1] + st[1] * (OW - 1) + 1:st[1]]
+    return (cols.reshape(N, OH, OW, -1) @ w.astype(np.int64).T).astype(np.int32)
+
+
+@pytest.mark.parametrize("M,C,k,st,dl,pd,H,W,sk", [
+    (24, 48, 3, 1, 1, 1, 9, 9, 128),      # K = 432: blocks 128 x 3 + 48, 162 pixels (64-pixel chunks, 8-pixel tail)
+    (50, 17, 3, 2, 1, 1, 11, 7, 256),     # M tail (50 = 32 + 18), strided, padded
+    (33, 130, 1, 1, 1, 0, 5, 3, 64),      # 1x1, K blocks of 64, 15 pixels
+    (40, 9, 3, 1, 2, 2, 8, 8, 16),        # dilated, K = 81 in blocks of 16
+    (7, 5, 1, 1, 1, 0, 2, 2, 8),          # tiny: 4 pixels, 7 channels
+])
+def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W, sk, monkeypatch):
+    """The direct path's SIMD kernel == its scalar reference (bits), and both == the integer + check +
+    recompute path fed exact int64 sums (independent numpy im2col), on outputs crowded near ties."""
+    from lowp import _lowp
+
+    monkeypatch.setenv("LOWP_ORT_FLOAT_DIRECT_K", "1")
+    rng = np.random.default_rng(M * 7 + C)
+    K = C * k * k
+    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    ws[::3] = np.float32(0.0041)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(-2, 9, (2, H, W, C)).astype(np.int8)
+    ys = float(np.float32(2) * (xs * ws[1]))
+    p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", ys, -5, "int8", -128, 127, sk, [H, W, C], [k, k],
+                           [st, st], [dl, dl], [pd] * 4, 1, 0)
+    ref = p.run_direct(x, kernel="ref")
+    acc = _im2col_acc(x, 3, w, k, k, (st, st), (dl, dl), (pd,) * 4)
+    chk, redo = p.finish(acc, x, kernel="ref")
+    assert redo > 0 and np.array_equal(ref, chk)
+    if "avx512" in _lowp.ort_float_conv_kernels():
+        assert p.direct
+        for threads in (1, 2):
+            assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512"), ref)
+            assert np.array_equal(p.run_direct(x, num_threads=threads), ref)
+    with pytest.raises(ValueError):
+        p.run_direct(x.astype(np.uint8))
+
+
+def test_cli_ort_float_flag(tmp_path, capsys):
+    """`lowp compare/run/bench --ort-float`: 'all' gives onnxruntime's bits on a tie model, 'off' does not."""
+    from lowp import cli
+
+    model, _, _ = _tie_conv(48, 300, (1, 1), structure="int8_input")
+    path = tmp_path / "tie.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert cli.main(["compare", str(path), "--trials", "1", "--ort-float", "all"]) == 0
+    assert "BIT-EXACT" in capsys.readouterr().out
+    assert cli.main(["compare", str(path), "--trials", "1", "--ort-float", "off"]) != 0
+    assert "MISMATCH" in capsys.readouterr().out
+    assert cli.main(["run", str(path), "--ort-float", "auto"]) == 0
+    assert cli.main(["bench", str(path), "--runs", "2", "--warmup", "0", "--no-ort", "--ort-float", "all"]) == 0
+    with pytest.raises(SystemExit):
+        cli.main(["compare", str(path), "--ort-float", "sometimes"])

@@ -76,6 +76,20 @@ class OrtFloatDepthwiseOp final : public Op {
   int nt_;
 };
 
+class OrtFloatDirectOp final : public Op {
+ public:
+  OrtFloatDirectOp(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels, int nt)
+      : p_(std::move(p)), pixels_(pixels), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::ort_float_direct(*p_, in[0], out[0], pixels_, nt_);
+  }
+
+ private:
+  std::shared_ptr<const ops::OrtFloatConv> p_;
+  int64_t pixels_;
+  int nt_;
+};
+
 class OrtFloatBinaryOp final : public Op {
  public:
   OrtFloatBinaryOp(std::vector<int64_t> as, std::vector<int64_t> bs, DType t, const ops::OrtFloatBinary& k)
@@ -385,6 +399,12 @@ std::unique_ptr<Op> make_ort_float_depthwise(std::shared_ptr<const ops::OrtFloat
                                              int num_threads) {
   LOWP_CHECK(p != nullptr && pixels >= 1 && ops::ort_float_is_depthwise(*p), "ort float depthwise op: bad parameters");
   return std::unique_ptr<Op>(new OrtFloatDepthwiseOp(std::move(p), pixels, num_threads));
+}
+
+std::unique_ptr<Op> make_ort_float_direct(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
+                                          int num_threads) {
+  LOWP_CHECK(p != nullptr && pixels >= 1 && p->mode == 0 && p->group == 1, "ort float direct op: bad parameters");
+  return std::unique_ptr<Op>(new OrtFloatDirectOp(std::move(p), pixels, num_threads));
 }
 
 std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,

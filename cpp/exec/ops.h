@@ -32,6 +32,10 @@ std::unique_ptr<Op> make_ort_float_conv_1x1(std::shared_ptr<const ops::OrtFloatC
 // in[0] x (N x H x W x C 8-bit) -> out[0] y (pixels x C 8-bit).
 std::unique_ptr<Op> make_ort_float_depthwise(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
                                              int num_threads);
+// A mode-0 single-group conv wholly in float32 (ops::ort_float_direct, where p->direct):
+// in[0] x (N x H x W x C 8-bit) -> out[0] y (pixels x M 8-bit).
+std::unique_ptr<Op> make_ort_float_direct(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
+                                          int num_threads);
 // onnxruntime's float32 QDQ Add / Mul (ops/ort_float_eltwise.h): in[0] a, in[1] b (contiguous, numpy
 // broadcasting) -> out[0] c (contiguous, the broadcast shape).
 std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,

@@ -117,6 +117,99 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
     for (int m = 0; m < M; ++m)
       for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
   }
+  direct = ort_float_use_direct(*this);
+  wpk.clear();
+  koff.clear();
+  if (direct) {
+    const int taps = KH * KW, Wp = W + pl + pr;
+    koff.resize(K);
+    for (int k = 0; k < K; ++k) {
+      const int c = k / taps, kh = (k % taps) / KW, kw = k % KW;
+      koff[k] = (kh * dh * Wp + kw * dw) * C + c;
+    }
+    // tile t (channels 32t .. 32t + 31): K rows of 32 floats, zero past M
+    wpk.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    for (int m = 0; m < M; ++m)
+      for (int k = 0; k < K; ++k)
+        wpk[(static_cast<size_t>(m / 32) * K + k) * 32 + (m % 32)] = wf[static_cast<size_t>(m) * K + k];
+  }
+}
+
+bool ort_float_use_direct(const OrtFloatConv& p) {
+  if (p.mode != 0 || p.group != 1 || p.Mpad == 0) return false;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (!cpu::has_avx512bw()) return false;
+  // koff (int32): the farthest tap of the padded input from a pixel's top-left one
+  const int64_t reach = ((static_cast<int64_t>(p.KH - 1) * p.dh * (p.W + p.pl + p.pr) + static_cast<int64_t>(p.KW - 1) * p.dw) + 1) * p.C;
+  if (reach >= INT32_MAX) return false;
+  long min_k = 1;
+  if (const char* e = std::getenv("LOWP_ORT_FLOAT_DIRECT_K")) min_k = std::strtol(e, nullptr, 10);
+  return min_k > 0 && p.K >= min_k;
+#else
+  return false;
+#endif
+}
+
+void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW, K = p.K;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  std::vector<float> col(K);
+  for (int64_t px = p0; px < p1; ++px) {
+    const int64_t n = px / opix, r = px % opix, oh = r / p.OW, ow = r % p.OW;
+    for (int kh = 0; kh < p.KH; ++kh)
+      for (int kw = 0; kw < p.KW; ++kw) {
+        const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+        const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+        const bool in = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W;
+        for (int c = 0; c < C; ++c)
+          col[c * taps + kh * p.KW + kw] =
+              in ? p.xtab[static_cast<uint8_t>(raw(x, p.x_type, ((n * p.H + ih) * p.W + iw) * C + c))] : 0.f;
+      }
+    for (int m = 0; m < p.M; ++m) {
+      const int32_t q = ort_float_conv_one(p, col.data(), m);
+      if (p.y_type == DType::S8)
+        static_cast<int8_t*>(y)[px * p.M + m] = static_cast<int8_t>(q);
+      else
+        static_cast<uint8_t*>(y)[px * p.M + m] = static_cast<uint8_t>(q);
+    }
+  }
+}
+
+void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads,
+                      const char* kernel) {
+  LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
+  const std::string k = kernel ? kernel : "";
+  bool simd = false;
+#if defined(__x86_64__) || defined(_M_X64)
+  simd = (k.empty() || k == "avx512") && cpu::has_avx512bw() && !p.wpk.empty();
+#endif
+  if (!k.empty() && k != "ref" && !simd)
+    throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 and a direct layer)");
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
+  thread_local std::vector<float> xpad;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (simd) {
+    const int64_t images = pixels / opix;
+    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
+    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
+  }
+#endif
+  const float* xp = xpad.data();
+  auto fn = [&](int64_t a, int64_t b) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (simd) return ort_float_direct_avx512(p, xp, y, a, b);
+#endif
+    ort_float_direct_ref(p, x, y, a, b);
+  };
+  constexpr int64_t kChunk = 64;
+  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
+  auto body = [&](int task, int) { fn(task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
+  if (tasks <= 1 || num_threads == 1) {
+    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  }
 }
 
 namespace {

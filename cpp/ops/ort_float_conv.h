@@ -29,7 +29,8 @@
 // Measured: zero mismatches against onnxruntime 1.32 on all 1.4 M outputs of MobileNetV2-s8's
 // fifteen float convs (its own inputs), 1 and 2 threads (MLAS splits M / N over threads, never K).
 //
-// How lowp computes it cheaply: the integer GEMM gives the exact sum acc = sum (x - zx)(w - zw), so
+// How lowp computes it: on AVX-512 machines single-group FMA-kernel convs run the float32 chain outright
+// (ort_float_direct below: an implicit GEMM near FMA peak). Elsewhere, cheaply: the integer GEMM gives the exact sum acc = sum (x - zx)(w - zw), so
 // the exact real value t = (acc * xs * ws[m] + bf[m]) / ys is known; onnxruntime's float32 result
 // differs from t by at most a proven bound B (rounding of xf, wf, every FMA, the block adds, the bias
 // add and the division: (K + blocks + 12) * 2^-24 * (sum |xf wf| + |bf|) / ys, with sum |xf wf|
@@ -68,6 +69,10 @@ struct OrtFloatConv {
   std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16);
                                // depthwise: taps x Mpad (channel-contiguous weights per tap)
   int Mpad = 0;
+  bool direct = false;         // ort_float_use_direct: every output in float32, no integer pass (set by finalize)
+  std::vector<float> wpk;      // direct, AVX-512: weights in 32-channel tiles, tile t = K x 32 floats
+  std::vector<int32_t> koff;   // direct: offset of K index k = (c, kh, kw) from a pixel's top-left tap in the padded
+                               // dequantized NHWC input ((kh dh Wp + kw dw) C + c, Wp = W + pl + pr)
   float g = 0.f;               // relative bound coefficient
   void finalize(const std::vector<float>& ws);  // ws: M per-channel weight scales (for sc); checks geometry
 };
@@ -144,6 +149,27 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
+
+// Direct float32 path (mode 0, group 1): every output is onnxruntime's float32 chain computed outright
+// (im2col columns dequantized through xtab, then the MLAS-order SGEMM, bias, QuantizeLinear); no integer
+// conv and no check. Used where most outputs of the check path would be recomputed anyway (large K: the
+// bound grows with K). Any register tiling that keeps each output's k order gives the same bits; the
+// AVX-512 kernel runs 8 pixels x 32 channels (16 accumulators) per K block, weights packed per 32-channel
+// tile at load, reading the input once dequantized with its zero padding (an implicit GEMM: no im2col; the
+// K order is followed through p.koff). Pixels [p0, p1) of the output.
+void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#if defined(__x86_64__) || defined(_M_X64)
+// xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
+void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
+#endif
+// The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
+// faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
+// models; 0 disables the direct path, N > 1 keeps the integer + check path for K < N).
+bool ort_float_use_direct(const OrtFloatConv& p);
+// kernel: "" (the dispatched one), "ref" or "avx512" (needs p.direct, which packs wpk).
+void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
+                      const char* kernel = "");
 
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.

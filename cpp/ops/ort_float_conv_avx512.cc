@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "ops/ort_float_conv.h"
 
@@ -100,6 +101,166 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
           }
       }
     }
+  }
+}
+
+namespace {
+
+// 8 pixels x 32 channels over one K block of kb values: pixel i's k-th value of onnxruntime's K order
+// (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized input); w = kb x 32
+// floats. y (8 rows of stride ystride) = the block sums (first) or y + them. Each output an FMA chain from 0
+// in k order, as MLAS.
+inline void tile8x32(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
+                     int ystride) {
+  const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
+              *x7 = px[7];
+  __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
+         a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
+  for (int k = 0; k < kb; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + 32 * k), w1 = _mm512_loadu_ps(w + 32 * k + 16);
+    const int o = off[k];
+    __m512 b = _mm512_set1_ps(x0[o]);
+    a00 = _mm512_fmadd_ps(w0, b, a00);
+    a01 = _mm512_fmadd_ps(w1, b, a01);
+    b = _mm512_set1_ps(x1[o]);
+    a10 = _mm512_fmadd_ps(w0, b, a10);
+    a11 = _mm512_fmadd_ps(w1, b, a11);
+    b = _mm512_set1_ps(x2[o]);
+    a20 = _mm512_fmadd_ps(w0, b, a20);
+    a21 = _mm512_fmadd_ps(w1, b, a21);
+    b = _mm512_set1_ps(x3[o]);
+    a30 = _mm512_fmadd_ps(w0, b, a30);
+    a31 = _mm512_fmadd_ps(w1, b, a31);
+    b = _mm512_set1_ps(x4[o]);
+    a40 = _mm512_fmadd_ps(w0, b, a40);
+    a41 = _mm512_fmadd_ps(w1, b, a41);
+    b = _mm512_set1_ps(x5[o]);
+    a50 = _mm512_fmadd_ps(w0, b, a50);
+    a51 = _mm512_fmadd_ps(w1, b, a51);
+    b = _mm512_set1_ps(x6[o]);
+    a60 = _mm512_fmadd_ps(w0, b, a60);
+    a61 = _mm512_fmadd_ps(w1, b, a61);
+    b = _mm512_set1_ps(x7[o]);
+    a70 = _mm512_fmadd_ps(w0, b, a70);
+    a71 = _mm512_fmadd_ps(w1, b, a71);
+  }
+  const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
+                            {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
+  for (int i = 0; i < 8; ++i)
+    for (int h = 0; h < 2; ++h) {
+      float* dst = y + static_cast<size_t>(i) * ystride + 16 * h;
+      _mm512_storeu_ps(dst, first ? acc[i][h] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i][h]));
+    }
+}
+
+// The same for the last 16 channels of a tile when M ends there (8 accumulators: M = 16, 48, 80, ...).
+inline void tile8x16(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
+                     int ystride) {
+  const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
+              *x7 = px[7];
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int k = 0; k < kb; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + 32 * k);
+    const int o = off[k];
+    a0 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x0[o]), a0);
+    a1 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x1[o]), a1);
+    a2 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x2[o]), a2);
+    a3 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x3[o]), a3);
+    a4 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x4[o]), a4);
+    a5 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x5[o]), a5);
+    a6 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x6[o]), a6);
+    a7 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x7[o]), a7);
+  }
+  const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  for (int i = 0; i < 8; ++i) {
+    float* dst = y + static_cast<size_t>(i) * ystride;
+    _mm512_storeu_ps(dst, first ? acc[i] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i]));
+  }
+}
+
+}  // namespace
+
+void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad) {
+  const int C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  const bool s8in = p.x_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx);
+  const __m512 xs = _mm512_set1_ps(p.xs);
+  for (int64_t n = 0; n < images; ++n)
+    for (int h = 0; h < Hp; ++h) {
+      float* dst = xpad + (n * Hp + h) * Wp * C;
+      const int ih = h - p.pt;
+      if (ih < 0 || ih >= p.H) {
+        std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
+        continue;
+      }
+      std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
+      std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
+      // DequantizeLinear: float(q - zx) * xs, one rounding (= p.xtab)
+      const uint8_t* src = static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C;
+      float* d = dst + static_cast<size_t>(p.pl) * C;
+      const int64_t len = static_cast<int64_t>(p.W) * C;
+      for (int64_t c = 0; c < len; c += 16) {
+        const __mmask16 m = len - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (len - c)) - 1);
+        const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
+        const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+        _mm512_mask_storeu_ps(d + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
+      }
+    }
+}
+
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
+  constexpr int64_t kMaxPix = 64;
+  const int K = p.K, Mp = p.Mpad, C = p.C, sk = p.stride_k, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  thread_local std::vector<float> ybuf;
+  ybuf.resize(static_cast<size_t>(kMaxPix) * Mp);
+  const float* px[kMaxPix];
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
+  for (int64_t q0 = p0; q0 < p1; q0 += kMaxPix) {
+    const int64_t q1 = std::min(p1, q0 + kMaxPix);
+    const int np = static_cast<int>(q1 - q0), npan = (np + 7) / 8;
+    for (int i = 0; i < npan * 8; ++i) {
+      if (i >= np) {  // past q1: repeat the last pixel, results dropped
+        px[i] = px[np - 1];
+        continue;
+      }
+      px[i] = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
+      if (++ow == p.OW) {
+        ow = 0;
+        if (++oh == p.OH) {
+          oh = 0;
+          ++n;
+        }
+      }
+    }
+    for (int k0 = 0; k0 < K; k0 += sk) {
+      const int k1 = std::min(K, k0 + sk), kb = k1 - k0;
+      for (int m0 = 0; m0 < Mp; m0 += 32) {
+        const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
+        const bool half = p.M - m0 <= 16;  // channels m0 + 16 .. m0 + 31 all padding
+        for (int j = 0; j < npan; ++j)
+          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0, ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0,
+                   Mp);
+      }
+    }
+    // + bias, QuantizeLinear (a division, clamp to the type range less zy, cvtps2dq, + zy), the fused clamp
+    const bool s8out = p.y_type == DType::S8;
+    const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
+    const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
+    const __m512 ys = _mm512_set1_ps(p.ys);
+    const __m512i zy = _mm512_set1_epi32(p.zy), qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+    const int M = p.M;
+    for (int i = 0; i < np; ++i)
+      for (int m = 0; m < M; m += 16) {
+        const __mmask16 mk = M - m >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (M - m)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(ybuf.data() + static_cast<size_t>(i) * Mp + m),
+                                 _mm512_maskz_loadu_ps(mk, &p.bf[m]));
+        v = _mm512_div_ps(v, ys);
+        v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+        q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
+        _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + (q0 + i) * M + m, mk, _mm512_cvtepi32_epi8(q));
+      }
   }
 }
 

@@ -169,6 +169,26 @@ py::array run_depthwise(const ops::OrtFloatConv& p, const py::array& x, int num_
   return y;
 }
 
+py::array run_direct(const ops::OrtFloatConv& p, const py::array& x, int num_threads, const std::string& kernel) {
+  LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
+  LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
+  LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
+             "ort float conv: x must be N x H x W x C (the geometry given)");
+  if (!kernel.empty() && kernel != "ref" && kernel != "avx512") throw Error("lowp: unknown kernel '" + kernel + "'");
+  auto xc = py::array::ensure(x, py::array::c_style);
+  if (!xc) throw Error("lowp: cannot make the input contiguous");
+  py::array y(np_dtype(p.y_type), {x.shape(0), static_cast<py::ssize_t>(p.OH), static_cast<py::ssize_t>(p.OW),
+                                   static_cast<py::ssize_t>(p.M)});
+  const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
+  const void* xp = xc.data();
+  void* yp = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    if (pixels > 0) ops::ort_float_direct(p, xp, yp, pixels, num_threads, kernel.c_str());
+  }
+  return y;
+}
+
 }  // namespace
 
 void register_ort_float(py::module_& m) {
@@ -186,6 +206,9 @@ void register_ort_float(py::module_& m) {
       .def_property_readonly("depthwise", [](const ops::OrtFloatConv& p) { return ops::ort_float_is_depthwise(p); })
       .def("run_depthwise", &run_depthwise, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "y for a depthwise conv, wholly in onnxruntime's float32 arithmetic")
+      .def_property_readonly("direct", [](const ops::OrtFloatConv& p) { return p.direct; })
+      .def("run_direct", &run_direct, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
+           "y for a mode-0 single-group conv wholly in onnxruntime's float32 arithmetic (no integer pass)")
       .def("finish", &finish, py::arg("acc"), py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "(y, recomputed): onnxruntime's quantized float32 conv result from the exact int32 sums acc "
            "(N x OH x OW x M) and the NHWC input x; recomputed = outputs redone in float32");

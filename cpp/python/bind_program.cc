@@ -91,6 +91,10 @@ class NativeProgram {
       prog_.add_op(exec::make_ort_float_depthwise(p, pixels, num_threads), {x}, {y}, name);
       return;
     }
+    if (p->direct) {
+      prog_.add_op(exec::make_ort_float_direct(p, pixels, num_threads), {x}, {y}, name);
+      return;
+    }
     if (ort_float_fused_1x1(*p)) {
       prog_.add_op(exec::make_ort_float_conv_1x1(p, w, pixels, num_threads), {x}, {y}, name);
       return;

@@ -191,10 +191,14 @@ def _cmd_info(args) -> int:
 
 
 # --------------------------------------------------------------------------- run / compare / bench
+_ORT_FLOAT_CHOICES = ("all", "auto", "off")
+_ORT_FLOAT_HELP = ("int8-activation QDQ nodes onnxruntime runs in float32: reproduce its float32 arithmetic "
+                   "('all': onnxruntime's bits; 'auto': the cheap ones; 'off': exact integer rounding, fastest); "
+                   "default: environment LOWP_ORT_FLOAT, else the session default (docs/PERFORMANCE.md)")
 def _cmd_run(args) -> int:
     import lowp
 
-    sess = lowp.InferenceSession(args.model, num_threads=args.threads)
+    sess = lowp.InferenceSession(args.model, num_threads=args.threads, ort_float=args.ort_float)
     feeds = _feeds(sess, args, np.random.default_rng(args.seed))
     outs = sess.run(None, feeds)
     for o, y in zip(sess.get_outputs(), outs):
@@ -219,7 +223,7 @@ def _cmd_compare(args) -> int:
         from lowp.importers.onnx import expose_quantized_tensors, load_model_bytes
 
         model = expose_quantized_tensors(load_model_bytes(args.model))
-    sess = lowp.InferenceSession(model, num_threads=args.threads)
+    sess = lowp.InferenceSession(model, num_threads=args.threads, ort_float=args.ort_float)
     osess = _ort_session(model, args.threads)
     if osess is None:
         print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
@@ -270,7 +274,7 @@ def _compare_per_layer(args) -> int:
     if _ort_session(args.model, args.threads) is None:
         print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
         return 2
-    sess = lowp.InferenceSession(args.model, num_threads=args.threads, native=False)
+    sess = lowp.InferenceSession(args.model, num_threads=args.threads, native=False, ort_float=args.ort_float)
     rng = np.random.default_rng(args.seed)
     worst = 0
     for trial in range(args.trials):
@@ -316,13 +320,14 @@ def _cmd_bench(args) -> int:
     p.add_argument("--ort-spin", choices=["on", "off", "both"], default="on",
                    help="onnxruntime's session.intra_op.allow_spinning (default on, its default and its "
                         "fastest here); 'both' times the two configurations")
+    p.add_argument("--ort-float", choices=_ORT_FLOAT_CHOICES, default=None, help=_ORT_FLOAT_HELP)
     a = p.parse_args(args.rest)
     if a.runs < 1 or a.block < 1 or a.warmup < 0 or not 0 <= a.settle_ms <= 10_000:
         p.error("--runs and --block must be >= 1, --warmup >= 0, --settle-ms in [0, 10000]")
     import lowp
     from tqdm import tqdm
 
-    sess = lowp.InferenceSession(args.target, num_threads=a.threads)
+    sess = lowp.InferenceSession(args.target, num_threads=a.threads, ort_float=a.ort_float)
     feeds = _feeds(sess, a, np.random.default_rng(a.seed))
     runners = {"lowp": lambda: sess.run(None, feeds)}
     if not a.no_ort:
@@ -510,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--batch", type=int, default=1, help="batch size for random inputs")
         s.add_argument("--threads", type=int, default=None)
         s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--ort-float", choices=_ORT_FLOAT_CHOICES, default=None, help=_ORT_FLOAT_HELP)
         if name == "run":
             s.add_argument("--output", "-o", help="save outputs to this .npz")
         else:

@@ -439,6 +439,8 @@ def _ort_float_conv(QLC, a, num_threads=0):
         p, st, dl, pd = params_for((int(x.shape[1]), int(x.shape[2])))
         if p.depthwise:
             return (p.run_depthwise(x, num_threads=threads),)
+        if p.direct:  # large K: every output in float32, no integer pass (ort_float_use_direct)
+            return (p.run_direct(x, num_threads=threads),)
         if fused_1x1:
             return (p.run_1x1(conv.packed(), x, num_threads=threads)[0],)
         acc = _lowp.conv2d(x, zx, conv.packed(), st, dl, pd, "int32", num_threads=threads)
