@@ -194,7 +194,7 @@ def _cmd_info(args) -> int:
 _ORT_FLOAT_CHOICES = ("all", "auto", "off")
 _ORT_FLOAT_HELP = ("int8-activation QDQ nodes onnxruntime runs in float32: reproduce its float32 arithmetic "
                    "('all': onnxruntime's bits; 'auto': the cheap ones; 'off': exact integer rounding, fastest); "
-                   "default: environment LOWP_ORT_FLOAT, else the session default (docs/PERFORMANCE.md)")
+                   "default: environment LOWP_ORT_FLOAT, else 'all' (docs/PERFORMANCE.md)")
 def _cmd_run(args) -> int:
     import lowp
 

@@ -44,6 +44,10 @@ class InferenceSession:
     num_threads: threads for lowp's kernels (default: lowp's pool size).
     native: run through native programs (default True unless the environment sets LOWP_NATIVE=0);
     False keeps the pure-Python step loop (same bits, slower; for comparison and debugging).
+    ort_float: "all" (default) | "auto" | "off" -- for int8-activation QDQ nodes that onnxruntime runs
+    in float32, reproduce its float32 arithmetic bit for bit ("all"), only the cheap ones ("auto"), or
+    keep lowp's exact integer arithmetic ("off": fastest, differs from onnxruntime by 1 LSB where its
+    float32 rounds differently). Environment LOWP_ORT_FLOAT sets the default.
     providers / sess_options are accepted (and ignored) for drop-in compatibility with onnxruntime.
     """
 
@@ -54,7 +58,8 @@ class InferenceSession:
 
         threads = _threads_arg(num_threads) or None  # ValueError outside [1, 4096]
         # int8-activation QDQ nodes onnxruntime runs in float32: reproduce its float arithmetic for
-        # "all", "auto" (the cheap ones) or "off" (default: lowp's exact integers); see passes/qdq.py
+        # "all" (default: onnxruntime's bits), "auto" (the cheap ones) or "off" (lowp's exact integers,
+        # fastest); see passes/qdq.py
         self._ort_float = ort_float_policy(ort_float)
         self._model_bytes = load_model_bytes(path_or_bytes)
         self._num_threads = threads
@@ -169,7 +174,7 @@ class InferenceSession:
         self._model_bytes = state["model"]
         self._num_threads = state["num_threads"]
         self._native = state.get("native")
-        self._ort_float = state.get("ort_float", "off")
+        self._ort_float = state.get("ort_float", "all")
         self._build()
 
     def __repr__(self):

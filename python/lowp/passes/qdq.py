@@ -871,15 +871,16 @@ def ort_float_policy(value=None) -> str:
     cheap -- 1x1 single-group convs with <= AUTO_MAX_K input channels (ops/ort_float_conv.h: few outputs
     need the float32 chain), depthwise convs (computed wholly in float32, vectorized over channels) and the
     Add / Mul chain (ops/ort_float_eltwise.h) -- leaving dense KxK convs exact-integer (they may
-    differ from onnxruntime by 1 where its float32 sum rounds differently; reproducing them needs most of a
-    float32 convolution); "off" (default) keeps lowp's exact integer arithmetic everywhere (fastest;
-    int8-activation models then differ from onnxruntime by 1 LSB where its float32 rounds differently).
-    value: one of those, True ("all"), False ("off"), or None (environment LOWP_ORT_FLOAT, else "off").
+    differ from onnxruntime by 1 where its float32 sum rounds differently); "off" keeps lowp's exact
+    integer arithmetic everywhere (fastest; int8-activation models then differ from onnxruntime by 1 LSB
+    where its float32 rounds differently, and the differences compound through deep networks: up to
+    a third of the output values). Default "all": lowp gives the bits of the runtime the model came from.
+    value: one of those, True ("all"), False ("off"), or None (environment LOWP_ORT_FLOAT, else "all").
     Costs and rates: docs/PERFORMANCE.md "int8-activation exactness"."""
     import os
 
     if value is None:
-        value = os.environ.get("LOWP_ORT_FLOAT", "off")
+        value = os.environ.get("LOWP_ORT_FLOAT", "all")
     if value is True:
         value = "all"
     elif value is False:
