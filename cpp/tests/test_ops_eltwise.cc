@@ -565,6 +565,35 @@ LOWP_TEST(global_pool_channels_last_sums) {
   EXPECT_TRUE(bad == 0, std::to_string(bad) + " channels-last global pool cases differ");
 }
 
+// The 64-value add rows (int16 clamp + saturating packs + lane permute): lengths around the
+// 64 / 16 steps, both operands or a broadcast b, narrowed [qmin, qmax] (a fused ReLU-like clamp),
+// scales that saturate both ends and overflow to INT32_MIN, against the scalar reference.
+LOWP_TEST(eltwise_add_rows64_tails_and_clamps) {
+  std::mt19937 rng(64);
+  int bad = 0;
+  std::string which;
+  for (DType t : {DType::U8, DType::S8})
+    for (int64_t n : {1, 15, 63, 64, 65, 127, 128, 130, 200, 1000})
+      for (int v = 0; v < 4; ++v)
+        for (bool bscalar : {false, true}) {
+          std::vector<uint8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+          for (auto& x : a) x = static_cast<uint8_t>(rng());
+          for (auto& x : b) x = static_cast<uint8_t>(rng());
+          const int tl = t == DType::U8 ? 0 : -128;
+          ops::BinaryParams p = v == 2 ? he_params(t, ops::BinaryOp::Add, 1e30f, 1e30f, 1e-9f, 3, 5, 0)
+                                       : he_params(t, v == 3 ? ops::BinaryOp::Sub : ops::BinaryOp::Add,
+                                                   0.031f * (v + 1), 0.017f, 0.02f, tl + 17, tl + 140, tl + 100);
+          if (v == 1) { p.qmin = tl + 100; p.qmax = tl + 200; }  // narrowed output range
+          ops::BroadcastShape bs;
+          bs.ndim = 1;
+          bs.shape[0] = n;
+          bs.stride_a[0] = 1;
+          bs.stride_b[0] = bscalar ? 0 : 1;
+          bad += binary_vs_ref(bs, a.data(), b.data(), static_cast<size_t>(n), t, p, &which);
+        }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " mismatches:" + which);
+}
+
 // Channels-last global average pool output stage (AVX2 requant row where available) vs the
 // formula spelled out here: rne(clamp(float(sum - x_zp * count) * (xs / (ys * count)))) + y_zp, with
 // scales that put quotients on exact ties (count 2, odd sums), saturate at both ends, zero points
