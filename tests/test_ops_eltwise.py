@@ -78,6 +78,51 @@ def test_quantize_nchw_to_nhwc_fused(dt, shape):
         _lowp.quantize_nchw_to_nhwc(x[0], s, z, np.dtype(dt).name)  # not 4-D
 
 
+def _near_ties(rng, s, n, zp, lo, hi):
+    """float32 inputs whose quotient by s lies within a few ulps of a half-integer (and of the
+    clamp bounds), where x * (1 / s) and the true x / s can round to different integers."""
+    k = rng.integers(lo - zp - 2, hi - zp + 2, n).astype(np.float64) + 0.5
+    with np.errstate(over="ignore"):
+        x = (k * np.float64(s)).astype(f32)
+    steps = rng.integers(-4, 5, n)
+    for d in range(1, 5):
+        x = np.where(np.abs(steps) >= d, np.nextafter(x, np.where(steps > 0, np.inf, -np.inf).astype(f32)), x)
+    return x.astype(f32)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_quantize_nchw_to_nhwc_rgb_fast_path_ties(dt, threads):
+    """The 3-channel kernel multiplies by 1 / scale and divides only near rounding ties: inputs
+    packed around every half-integer quotient and the clamp bounds (+- 4 ulps), NaN / inf / huge /
+    tiny values, scales whose reciprocal is exact or not, scales where 1 / scale is not a normal
+    float (the division path), image sizes with 64-pixel tails and partial 512-pixel blocks, zero
+    points at both ends; == the numpy float32 true-division reference and the kernel with SIMD off."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(77 + threads)
+    i = np.iinfo(dt)
+    scales = [f32(0.0187), f32(0.25), f32(1 / 255), f32(3.0), rs(rng, -5, 2), rs(rng, -5, 2), f32(2e-39), f32(3e38)]
+    shapes = [(1, 3, 37, 41), (2, 3, 8, 8), (1, 3, 1, 1100), (1, 3, 5, 13), (1, 3, 33, 64)]
+    for s, shape in itertools.product(scales, shapes):
+        z = int(rng.choice([i.min, i.max, int(rng.integers(i.min, i.max + 1))]))
+        n = int(np.prod(shape))
+        x = _near_ties(rng, s, n, z, int(i.min), int(i.max))
+        special = np.array([np.nan, np.inf, -np.inf, 3e38, -3e38, 1e-40, -0.0, 0.0], f32)
+        x[rng.integers(0, n, 24)] = special[rng.integers(0, len(special), 24)]
+        x = x.reshape(shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            want = ref_quantize(x, s, z, i.min, i.max).transpose(0, 2, 3, 1)
+        got = _lowp.quantize_nchw_to_nhwc(x, float(s), z, np.dtype(dt).name, num_threads=threads)
+        np.testing.assert_array_equal(got.astype(np.int64), want, err_msg=f"scale {s!r} zp {z} shape {shape}")
+        _lowp._set_eltwise_simd(False)
+        try:
+            off = _lowp.quantize_nchw_to_nhwc(x, float(s), z, np.dtype(dt).name, num_threads=threads)
+        finally:
+            _lowp._set_eltwise_simd(True)
+        np.testing.assert_array_equal(off, got)
+
+
 def test_quantize_linear_ties_half_even():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 254.5, 255.5, 300], f32)
     np.testing.assert_array_equal(lowp.quantize_linear(x, 1.0, np.uint8(0)), [0, 2, 2, 0, 0, 0, 254, 255, 255])

@@ -38,6 +38,11 @@ bool simd_gather_enabled();
 // layout_avx512.cc (AVX-512 VBMI), for c_in <= 128 and c_out <= 256.
 void gather_channels_vbmi(const uint8_t* x, int64_t c_in, const int64_t* idx, int64_t c_out, uint8_t* y,
                           int64_t pixels);
+// layout_avx512.cc (AVX-512 VBMI): quantize_nchw_to_nhwc for C == 3 over the first pixels & ~63
+// pixels of one image (x: channel planes hw floats apart; y: pixels * 3 bytes); lo / hi: the
+// output type's range. Needs scale and 1 / scale normal (the caller checks).
+void quantize3_nchw_to_nhwc_vbmi(const float* x, int64_t hw, uint8_t* y, int64_t pixels, float scale, int32_t zp,
+                                 int32_t lo, int32_t hi);
 #endif
 
 }  // namespace ops

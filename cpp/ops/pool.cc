@@ -152,6 +152,13 @@ void global_avg_pool_mlas_t(const Pool2D& g, const T* x, T* y, float x_scale, in
         const T* __restrict xp = x + n * g.xs[0] + p * g.xs[3];
         for (int64_t c = 0; c < g.C; ++c) a[c] += xp[c];
       }
+#if defined(__x86_64__) || defined(_M_X64)
+      if (simd && g.ys[1] == 1) {
+        global_requant_row_avx2(a, x_zp * static_cast<int32_t>(count), g.C, scale, y_zp, lo, hi, y + n * g.ys[0],
+                                std::is_signed<T>::value);
+        continue;
+      }
+#endif
       for (int64_t c = 0; c < g.C; ++c)
         y[n * g.ys[0] + c * g.ys[1]] = static_cast<T>(
             requant::requant_half_even(a[c] - x_zp * static_cast<int32_t>(count), scale, y_zp, lo, hi));

@@ -81,6 +81,9 @@ void global_avg_pool_mlas(const Pool2D& g, const void* x, void* y, DType t, floa
 #if defined(__x86_64__) || defined(_M_X64)
 // pool_avx2.cc: acc[c] += sum_p x[p * stride + c] (c < C, p < count) for 8-bit t (exact int32 sums).
 void global_sum_channels_last_avx2(const void* x, DType t, int64_t count, int64_t stride, int64_t C, int32_t* acc);
+// pool_avx2.cc: y[c] = requant_half_even(acc[c] - sub, scale, zp, lo, hi), c < C, y contiguous 8-bit.
+void global_requant_row_avx2(const int32_t* acc, int32_t sub, int64_t C, float scale, int32_t zp, int32_t lo,
+                             int32_t hi, void* y, bool s8);
 #endif
 
 }  // namespace ops

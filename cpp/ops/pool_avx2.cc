@@ -143,6 +143,32 @@ void global_sum_t(const uint8_t* x, int64_t count, int64_t stride, int64_t C, in
 }
 }  // namespace
 
+// y[c] = requant_half_even(acc[c] - sub, scale, zp, lo, hi) for c < C (y contiguous 8-bit): the
+// same float32 operations (exact int32 -> float conversion, one multiply, clamp to [lo - zp,
+// hi - zp], cvtps2dq half to even, + zp), 8 channels per step. The scalar loop called nearbyintf
+// once per channel (~3 us of MobileNetV2's 1280-channel pool).
+void global_requant_row_avx2(const int32_t* acc, int32_t sub, int64_t C, float scale, int32_t zp, int32_t lo,
+                             int32_t hi, void* yv, bool s8) {
+  uint8_t* y = static_cast<uint8_t*>(yv);
+  const __m256 sc = _mm256_set1_ps(scale);
+  const __m256 fl = _mm256_set1_ps(static_cast<float>(lo - zp)), fh = _mm256_set1_ps(static_cast<float>(hi - zp));
+  const __m256i z = _mm256_set1_epi32(zp), sb = _mm256_set1_epi32(sub);
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const __m256i a = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c)), sb);
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(a), sc);
+    f = _mm256_min_ps(_mm256_max_ps(f, fl), fh);
+    const __m256i r = _mm256_add_epi32(_mm256_cvtps_epi32(f), z);  // in [lo, hi]
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(y + c), s8 ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w));
+  }
+  for (; c < C; ++c) {
+    float f = static_cast<float>(acc[c] - sub) * scale;
+    f = _mm_cvtss_f32(_mm_min_ss(_mm_max_ss(_mm_set_ss(f), _mm256_castps256_ps128(fl)), _mm256_castps256_ps128(fh)));
+    y[c] = static_cast<uint8_t>(_mm_cvtss_si32(_mm_set_ss(f)) + zp);
+  }
+}
+
 // acc[c] += sum over `count` pixels (row stride `stride` elements) of x[p * stride + c], c < C: the
 // channels-last global-average-pool sums, exact (the same integer sums as the scalar loop in pool.cc).
 void global_sum_channels_last_avx2(const void* xv, DType t, int64_t count, int64_t stride, int64_t C, int32_t* acc) {

@@ -565,6 +565,77 @@ LOWP_TEST(global_pool_channels_last_sums) {
   EXPECT_TRUE(bad == 0, std::to_string(bad) + " channels-last global pool cases differ");
 }
 
+// The 64-value add rows (int16 clamp + saturating packs + lane permute): lengths around the
+// 64 / 16 steps, both operands or a broadcast b, narrowed [qmin, qmax] (a fused ReLU-like clamp),
+// scales that saturate both ends and overflow to INT32_MIN, against the scalar reference.
+LOWP_TEST(eltwise_add_rows64_tails_and_clamps) {
+  std::mt19937 rng(64);
+  int bad = 0;
+  std::string which;
+  for (DType t : {DType::U8, DType::S8})
+    for (int64_t n : {1, 15, 63, 64, 65, 127, 128, 130, 200, 1000})
+      for (int v = 0; v < 4; ++v)
+        for (bool bscalar : {false, true}) {
+          std::vector<uint8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+          for (auto& x : a) x = static_cast<uint8_t>(rng());
+          for (auto& x : b) x = static_cast<uint8_t>(rng());
+          const int tl = t == DType::U8 ? 0 : -128;
+          ops::BinaryParams p = v == 2 ? he_params(t, ops::BinaryOp::Add, 1e30f, 1e30f, 1e-9f, 3, 5, 0)
+                                       : he_params(t, v == 3 ? ops::BinaryOp::Sub : ops::BinaryOp::Add,
+                                                   0.031f * (v + 1), 0.017f, 0.02f, tl + 17, tl + 140, tl + 100);
+          if (v == 1) { p.qmin = tl + 100; p.qmax = tl + 200; }  // narrowed output range
+          ops::BroadcastShape bs;
+          bs.ndim = 1;
+          bs.shape[0] = n;
+          bs.stride_a[0] = 1;
+          bs.stride_b[0] = bscalar ? 0 : 1;
+          bad += binary_vs_ref(bs, a.data(), b.data(), static_cast<size_t>(n), t, p, &which);
+        }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " mismatches:" + which);
+}
+
+// Channels-last global average pool output stage (AVX2 requant row where available) vs the
+// formula spelled out here: rne(clamp(float(sum - x_zp * count) * (xs / (ys * count)))) + y_zp, with
+// scales that put quotients on exact ties (count 2, odd sums), saturate at both ends, zero points
+// at the type's ends, and channel counts with 1..7-channel tails.
+LOWP_TEST(global_pool_channels_last_requant_row) {
+  std::mt19937 rng(32);
+  int bad = 0, cases = 0;
+  for (DType t : {DType::U8, DType::S8})
+    for (int64_t C : {1, 7, 8, 9, 23, 1280})
+      for (int64_t P : {2, 49})
+        for (int k = 0; k < 4; ++k) {
+          const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
+          const float xs = k == 0 ? 0.5f : k == 1 ? 0.02f : 0.013f * (1 + k), ys = k == 0 ? 0.5f : 0.01f;
+          const int32_t xz = k == 3 ? lo : static_cast<int32_t>(rng() % 256) + lo, yz = k == 2 ? hi : (k == 3 ? lo : 0);
+          std::vector<uint8_t> x(static_cast<size_t>(P * C));
+          for (auto& v : x) v = static_cast<uint8_t>(rng());
+          ops::Pool2D g;
+          g.N = 1; g.C = C; g.H = 1; g.W = P; g.OH = g.OW = 1; g.kh = 1; g.kw = P;
+          g.xs[0] = P * C; g.xs[1] = 1; g.xs[2] = P * C; g.xs[3] = C;
+          g.ys[0] = C; g.ys[1] = 1; g.ys[2] = C; g.ys[3] = C;
+          std::vector<uint8_t> y(static_cast<size_t>(C)), yoff(y.size());
+          ops::global_avg_pool_mlas(g, x.data(), y.data(), t, xs, xz, ys, yz);
+          ops::set_eltwise_simd(false);
+          ops::global_avg_pool_mlas(g, x.data(), yoff.data(), t, xs, xz, ys, yz);
+          ops::set_eltwise_simd(true);
+          const float sc = xs / (ys * static_cast<float>(P));
+          for (int64_t c = 0; c < C; ++c) {
+            int32_t sum = 0;
+            for (int64_t p = 0; p < P; ++p) {
+              const uint8_t b = x[static_cast<size_t>(p * C + c)];
+              sum += t == DType::S8 ? static_cast<int32_t>(static_cast<int8_t>(b)) : static_cast<int32_t>(b);
+            }
+            float f = static_cast<float>(sum - xz * static_cast<int32_t>(P)) * sc;
+            f = std::min(std::max(f, static_cast<float>(lo - yz)), static_cast<float>(hi - yz));
+            const uint8_t want = static_cast<uint8_t>(static_cast<int32_t>(std::nearbyint(f)) + yz);
+            bad += (y[static_cast<size_t>(c)] != want) + (yoff[static_cast<size_t>(c)] != want);
+            ++cases;
+          }
+        }
+  EXPECT_TRUE(bad == 0, std::to_string(bad) + " of " + std::to_string(cases) + " global pool outputs differ");
+}
+
 LOWP_TEST(pool_channels_last_matches_generic) {
   const int64_t N = 2, C = 37, H = 9, W = 8;
   std::mt19937 rng(21);

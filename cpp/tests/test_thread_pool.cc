@@ -127,6 +127,29 @@ LOWP_TEST(eltwise_and_quantize_threads_identical) {
   ops::quantize_nchw_to_nhwc(x.data(), y1.data(), DType::U8, 2, 5, 150 * 149, 0.037f, 131, 1);
   ops::quantize_nchw_to_nhwc(x.data(), y3.data(), DType::U8, 2, 5, 150 * 149, 0.037f, 131, 3);
   EXPECT_TRUE(y1 == y3, "quantize_nchw_to_nhwc: 3 threads differ from 1");
+  // the RGB (C == 3) path: 2 x 3 x 150 x 149 = 134100 values, above the threading cut
+  std::vector<uint8_t> r1(2 * 3 * 150 * 149), r3(r1.size());
+  ops::quantize_nchw_to_nhwc(x.data(), r1.data(), DType::S8, 2, 3, 150 * 149, 0.037f, -5, 1);
+  ops::quantize_nchw_to_nhwc(x.data(), r3.data(), DType::S8, 2, 3, 150 * 149, 0.037f, -5, 3);
+  EXPECT_TRUE(r1 == r3, "quantize_nchw_to_nhwc (C == 3): 3 threads differ from 1");
+  // a 28 x 28 x 32 residual add (25088 values: split since the 16K-value cut)
+  std::vector<uint8_t> a(25088), b(25088), c1(a.size()), c3(a.size());
+  for (auto& v : a) v = static_cast<uint8_t>(d(rng));
+  for (auto& v : b) v = static_cast<uint8_t>(d(rng));
+  ops::BroadcastShape bs;
+  bs.ndim = 1;
+  bs.shape[0] = 25088;
+  bs.stride_a[0] = bs.stride_b[0] = 1;
+  ops::BinaryParams p;
+  p.scale_a = 0.05f;
+  p.scale_b = 0.03f;
+  p.scale_c = 0.07f;
+  p.zp_a = 120;
+  p.zp_b = 131;
+  p.zp_c = 128;
+  ops::binary_op(bs, a.data(), b.data(), c1.data(), DType::U8, p, 1);
+  ops::binary_op(bs, a.data(), b.data(), c3.data(), DType::U8, p, 3);
+  EXPECT_TRUE(c1 == c3, "binary_op (25088 values): 3 threads differ from 1");
 }
 
 LOWP_TEST(thread_pool_wake_and_rounds_after_sleep) {
