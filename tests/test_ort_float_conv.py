@@ -374,12 +374,14 @@ def test_ort_float_policy():
 
 @pytest.mark.parametrize("kernel,stride,dil,pads,H", [((3, 3), 1, 1, None, 9), ((5, 5), 2, 1, None, 9),
                                                        ((3, 3), 1, 2, [0, 1, 2, 1], 9),
-                                                       ((3, 3), 2, 1, None, 64)])  # larger input
-def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H):
+                                                       ((3, 3), 2, 1, None, 64),  # larger input
+                                                       ((5, 5), 1, 1, None, 11)])
+@pytest.mark.parametrize("C", [40, 16, 7])  # a 16-lane tail, whole vectors, one partial vector
+def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C):
     from lowp import _lowp
 
     rng = np.random.default_rng(9)
-    C, W = 40, H
+    W = H
     kh, kw = kernel
     K = kh * kw
     ws = np.full(C, 0.0029, np.float32)
@@ -393,6 +395,10 @@ def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H):
     ref = p.run_depthwise(x, kernel="ref")
     assert np.array_equal(p.run_depthwise(x), ref)
     assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
+    if "avx512" in _lowp.ort_float_conv_kernels():
+        for k in ("avx512", "avx512raw"):  # padded-input kernel (default) and raw-byte kernel
+            assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
+            assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
 
 
 # --------------------------------------------------------------------------- direct float32 path (large K)

@@ -373,14 +373,35 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
   const std::string k = kernel ? kernel : "";
   OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
+  bool padded = false;  // the input dequantized once with its padding (ort_float_depthwise_padded_avx512)
 #if defined(__x86_64__) || defined(_M_X64)
-  if ((k.empty() || k == "avx512") && cpu::has_avx512bw() && p.KH * p.KW <= 64) fn = ort_float_depthwise_avx512;
+  const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64;
+  if ((k.empty() || k == "avx512") && ok) padded = true;
+  if (k == "avx512raw" && ok) fn = ort_float_depthwise_avx512;
 #endif
-  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref)
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
+  thread_local std::vector<float> xpad;
+  const float* xp = nullptr;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (padded) {
+    const int64_t images = pixels / opix;
+    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
+    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
+    xp = xpad.data();
+  }
+#endif
   constexpr int64_t kChunk = 16;
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-  auto body = [&](int task, int) { fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
+  auto body = [&](int task, int) {
+    const int64_t a = task * kChunk, b = std::min(pixels, (task + 1) * kChunk);
+#if defined(__x86_64__) || defined(_M_X64)
+    if (padded) return ort_float_depthwise_padded_avx512(p, xp, y, a, b);
+#endif
+    fn(p, x, y, a, b);
+  };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
   } else {

@@ -145,8 +145,13 @@ using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void*
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
 void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+// The same on the input dequantized once with its zero padding (xpad as for ort_float_direct_avx512), 8 pixels
+// at a time: the default on AVX-512 machines.
+void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
+// kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (padded input), "avx512raw"
+// (ort_float_depthwise_avx512: raw bytes, dequantized per tap).
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
 

@@ -392,3 +392,96 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 
 }  // namespace ops
 }  // namespace lowp
+
+namespace lowp {
+namespace ops {
+
+// The same arithmetic as ort_float_depthwise_avx512 on the input dequantized once with its zero padding
+// (ort_float_dequant_padded_avx512): a product is one load and one multiply; 8 pixels at a time share each
+// tap's weight vector. Padding taps give w * 0.0f (MLAS's im2col padding) instead of +0: a signed zero
+// in the sum, which no later step can tell apart (y = sum + bias, then y / ys and cvtps2dq).
+void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
+  constexpr int kP = 8;
+  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const bool s8out = p.y_type == DType::S8;
+  const __m512i zy = _mm512_set1_epi32(p.zy);
+  const __m512 ys = _mm512_set1_ps(p.ys);
+  const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
+  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
+  int64_t off[64];
+  for (int kh = 0; kh < p.KH; ++kh)
+    for (int kw = 0; kw < p.KW; ++kw)
+      off[kh * p.KW + kw] = (static_cast<int64_t>(kh) * p.dh * Wp + static_cast<int64_t>(kw) * p.dw) * C;
+  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
+  const float* px[kP];
+  for (int64_t q0 = p0; q0 < p1; q0 += kP) {
+    const int np = static_cast<int>(std::min<int64_t>(kP, p1 - q0));
+    for (int i = 0; i < kP; ++i) {
+      if (i >= np) {  // past p1: repeat the last pixel, results dropped
+        px[i] = px[np - 1];
+        continue;
+      }
+      px[i] = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
+      if (++ow == p.OW) {
+        ow = 0;
+        if (++oh == p.OH) {
+          oh = 0;
+          ++n;
+        }
+      }
+    }
+    for (int c0 = 0; c0 < C; c0 += 16) {
+      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
+      __m512 acc[kP];
+      for (int i = 0; i < kP; ++i) acc[i] = _mm512_setzero_ps();
+      const float* wc = p.wt.data() + c0;
+      for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
+        const int k1 = std::min(taps, k0 + p.stride_k);
+        int k = k0;
+        for (; k + 4 <= k1; k += 4) {
+          const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
+                       w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp),
+                       w2 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 2) * Mp),
+                       w3 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 3) * Mp);
+          const int64_t o0 = off[k] + c0, o1 = off[k + 1] + c0, o2 = off[k + 2] + c0, o3 = off[k + 3] + c0;
+          for (int i = 0; i < kP; ++i) {
+            __m512 t = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_maskz_loadu_ps(m, px[i] + o0)),
+                                     _mm512_mul_ps(w1, _mm512_maskz_loadu_ps(m, px[i] + o1)));
+            t = _mm512_add_ps(t, _mm512_mul_ps(w2, _mm512_maskz_loadu_ps(m, px[i] + o2)));
+            t = _mm512_add_ps(t, _mm512_mul_ps(w3, _mm512_maskz_loadu_ps(m, px[i] + o3)));
+            acc[i] = _mm512_add_ps(t, acc[i]);
+          }
+        }
+        if (k1 - k >= 2) {
+          const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
+                       w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp);
+          const int64_t o0 = off[k] + c0, o1 = off[k + 1] + c0;
+          for (int i = 0; i < kP; ++i)
+            acc[i] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(w0, _mm512_maskz_loadu_ps(m, px[i] + o0)),
+                                                 _mm512_mul_ps(w1, _mm512_maskz_loadu_ps(m, px[i] + o1))),
+                                   acc[i]);
+          k += 2;
+        }
+        if (k < k1) {
+          const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp);
+          const int64_t o0 = off[k] + c0;
+          for (int i = 0; i < kP; ++i)
+            acc[i] = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_maskz_loadu_ps(m, px[i] + o0)), acc[i]);
+        }
+      }
+      const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[c0]);
+      for (int i = 0; i < np; ++i) {
+        __m512 v = _mm512_div_ps(_mm512_add_ps(acc[i], b), ys);
+        v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+        q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
+        _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + (q0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
+      }
+    }
+  }
+}
+
+}  // namespace ops
+}  // namespace lowp

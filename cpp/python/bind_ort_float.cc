@@ -161,7 +161,8 @@ py::array run_depthwise(const ops::OrtFloatConv& p, const py::array& x, int num_
   const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
   const void* xp = xc.data();
   void* yp = y.mutable_data();
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512") throw Error("lowp: unknown kernel '" + kernel + "'");
+  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512raw")
+    throw Error("lowp: unknown kernel '" + kernel + "'");
   {
     py::gil_scoped_release nogil;
     if (pixels > 0) ops::ort_float_depthwise(p, xp, yp, pixels, num_threads, kernel.c_str());
@@ -174,7 +175,8 @@ py::array run_direct(const ops::OrtFloatConv& p, const py::array& x, int num_thr
   LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
   LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
              "ort float conv: x must be N x H x W x C (the geometry given)");
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512") throw Error("lowp: unknown kernel '" + kernel + "'");
+  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512raw")
+    throw Error("lowp: unknown kernel '" + kernel + "'");
   auto xc = py::array::ensure(x, py::array::c_style);
   if (!xc) throw Error("lowp: cannot make the input contiguous");
   py::array y(np_dtype(p.y_type), {x.shape(0), static_cast<py::ssize_t>(p.OH), static_cast<py::ssize_t>(p.OW),
