@@ -149,6 +149,11 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 // at a time: the default on AVX-512 machines.
 void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
 #endif
+#if defined(__x86_64__) || defined(_M_X64)
+// Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
+// cvtps2dq(clamp(quotient(y[i] / ys), +-1e9)); must equal round-half-even of the true float32 division.
+void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q);
+#endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 // kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (padded input), "avx512raw"
 // (ort_float_depthwise_avx512: raw bytes, dequantized per tap).

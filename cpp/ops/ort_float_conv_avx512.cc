@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
 namespace ops {
@@ -247,7 +248,7 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, 
     const bool s8out = p.y_type == DType::S8;
     const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
     const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
-    const __m512 ys = _mm512_set1_ps(p.ys);
+    const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
     const __m512i zy = _mm512_set1_epi32(p.zy), qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
     const int M = p.M;
     for (int i = 0; i < np; ++i)
@@ -255,7 +256,7 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, 
         const __mmask16 mk = M - m >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (M - m)) - 1);
         __m512 v = _mm512_add_ps(_mm512_loadu_ps(ybuf.data() + static_cast<size_t>(i) * Mp + m),
                                  _mm512_maskz_loadu_ps(mk, &p.bf[m]));
-        v = _mm512_div_ps(v, ys);
+        v = ort_quot_avx512(v, ys, inv);
         v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
         __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
         q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
@@ -334,7 +335,7 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   const bool s8in = p.x_type == DType::S8, s8out = p.y_type == DType::S8;
   const __m512i zx = _mm512_set1_epi32(p.zx), zy = _mm512_set1_epi32(p.zy);
-  const __m512 xs = _mm512_set1_ps(p.xs), ys = _mm512_set1_ps(p.ys);
+  const __m512 xs = _mm512_set1_ps(p.xs), ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
   const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
   const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
   const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
@@ -381,7 +382,7 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
         if (k < k1) acc = _mm512_add_ps(prod(k), acc);
       }
       __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, &p.bf[c0]));
-      v = _mm512_div_ps(v, ys);
+      v = ort_quot_avx512(v, ys, inv);
       v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
       __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
       q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
@@ -406,7 +407,7 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   const bool s8out = p.y_type == DType::S8;
   const __m512i zy = _mm512_set1_epi32(p.zy);
-  const __m512 ys = _mm512_set1_ps(p.ys);
+  const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
   const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
   const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
   const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
@@ -473,13 +474,29 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
       }
       const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[c0]);
       for (int i = 0; i < np; ++i) {
-        __m512 v = _mm512_div_ps(_mm512_add_ps(acc[i], b), ys);
+        __m512 v = ort_quot_avx512(_mm512_add_ps(acc[i], b), ys, inv);
         v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
         __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
         q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
         _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + (q0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
       }
     }
+  }
+}
+
+}  // namespace ops
+}  // namespace lowp
+
+namespace lowp {
+namespace ops {
+
+void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q) {
+  const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = ort_quot_avx512(_mm512_maskz_loadu_ps(m, y + i), vys, inv);
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1e9f)), _mm512_set1_ps(1e9f));
+    _mm512_mask_storeu_epi32(q + i, m, _mm512_cvtps_epi32(c));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "ops/ort_float_quot_avx512.h"
 #include "ops/ort_float_eltwise.h"
 
 namespace lowp {
@@ -22,7 +23,8 @@ inline __m512i load16(const T* p, __mmask16 k) {
 template <typename T>
 void rows_avx512(const T* a, bool as, const T* b, bool bs, T* c, int64_t n, const OrtFloatBinary& k) {
   const __m512i za = _mm512_set1_epi32(k.za), zb = _mm512_set1_epi32(k.zb), zc = _mm512_set1_epi32(k.zc);
-  const __m512 sa = _mm512_set1_ps(k.sa), sb = _mm512_set1_ps(k.sb), sc = _mm512_set1_ps(k.sc);
+  const __m512 sa = _mm512_set1_ps(k.sa), sb = _mm512_set1_ps(k.sb), sc = _mm512_set1_ps(k.sc),
+               inv = _mm512_set1_ps(1.f / k.sc);
   const __m512 flo = _mm512_set1_ps(static_cast<float>(k.lo - k.zc)), fhi = _mm512_set1_ps(static_cast<float>(k.hi - k.zc));
   const __m512i qmin = _mm512_set1_epi32(k.qmin), qmax = _mm512_set1_epi32(k.qmax);
   const __m512 fa_s = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(a[0]) - k.za) * k.sa);
@@ -31,7 +33,7 @@ void rows_avx512(const T* a, bool as, const T* b, bool bs, T* c, int64_t n, cons
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 fa = as ? fa_s : _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(load16(a + i, m), za)), sa);
     const __m512 fb = bs ? fb_s : _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(load16(b + i, m), zb)), sb);
-    __m512 v = _mm512_div_ps(k.mul ? _mm512_mul_ps(fa, fb) : _mm512_add_ps(fa, fb), sc);
+    __m512 v = ort_quot_avx512(k.mul ? _mm512_mul_ps(fa, fb) : _mm512_add_ps(fa, fb), sc, inv);
     v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zc);
     q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
