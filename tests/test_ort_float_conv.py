@@ -443,6 +443,10 @@ def _im2col_acc(x, zx, w, kh, kw, st, dl, pd):
     (33, 130, 1, 1, 1, 0, 5, 3, 64),      # 1x1, K blocks of 64, 15 pixels
     (40, 9, 3, 1, 2, 2, 8, 8, 16),        # dilated, K = 81 in blocks of 16
     (7, 5, 1, 1, 1, 0, 2, 2, 8),          # tiny: 4 pixels, 7 channels
+    # one K block (K <= stride_k): bias + QuantizeLinear fused into the register tile
+    (24, 3, 3, 2, 1, 1, 13, 12, 128),     # stem-like: C = 3, K = 27, strided; M = 24 (a 32-tile, 8 padding)
+    (16, 24, 1, 1, 1, 0, 9, 9, 128),      # small-K 1x1, M = 16 (half tile), 81 pixels (a 1-pixel last tile)
+    (72, 40, 1, 1, 1, 0, 5, 5, 128),      # M = 72: tiles 32 + 32 + 8
 ])
 def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W, sk, monkeypatch):
     """The direct path's SIMD kernel == its scalar reference (bits), and both == the integer + check +

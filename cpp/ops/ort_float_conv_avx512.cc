@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 #include "ops/ort_float_conv.h"
@@ -107,12 +108,33 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
 
 namespace {
 
+// Fused epilogue for layers with one K block (K <= stride_k): the block sums are the final pre-bias sums, so
+// + bias, QuantizeLinear and the clamp run straight from the registers (no store / reload through ybuf).
+struct DirectEpi {
+  const float* bias;  // p.bf + m0
+  uint8_t* y;         // output of the tile's first pixel, channel m0 (8-bit, row stride M)
+  int M, np;          // row stride; valid pixels of the tile (<= 8)
+  __mmask16 mk[2];    // valid channels of the two 16-channel halves
+  __m512 ys, inv, flo, fhi;
+  __m512i zy, qmin, qmax;
+};
+
+inline void epi_store(const DirectEpi& e, int i, int h, __m512 acc) {
+  if (i >= e.np || e.mk[h] == 0) return;
+  __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(e.mk[h], e.bias + 16 * h));
+  v = ort_quot_avx512(v, e.ys, e.inv);
+  v = _mm512_min_ps(_mm512_max_ps(v, e.flo), e.fhi);
+  __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), e.zy);
+  q = _mm512_min_epi32(_mm512_max_epi32(q, e.qmin), e.qmax);
+  _mm_mask_storeu_epi8(e.y + static_cast<size_t>(i) * e.M + 16 * h, e.mk[h], _mm512_cvtepi32_epi8(q));
+}
+
 // 8 pixels x 32 channels over one K block of kb values: pixel i's k-th value of onnxruntime's K order
 // (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized input); w = kb x 32
 // floats. y (8 rows of stride ystride) = the block sums (first) or y + them. Each output an FMA chain from 0
 // in k order, as MLAS.
 inline void tile8x32(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
-                     int ystride) {
+                     int ystride, const DirectEpi* epi) {
   const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
               *x7 = px[7];
   __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
@@ -147,6 +169,11 @@ inline void tile8x32(const float* const* px, const int32_t* off, const float* w,
   }
   const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
                             {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
+  if (epi) {
+    for (int i = 0; i < 8; ++i)
+      for (int h = 0; h < 2; ++h) epi_store(*epi, i, h, acc[i][h]);
+    return;
+  }
   for (int i = 0; i < 8; ++i)
     for (int h = 0; h < 2; ++h) {
       float* dst = y + static_cast<size_t>(i) * ystride + 16 * h;
@@ -156,7 +183,7 @@ inline void tile8x32(const float* const* px, const int32_t* off, const float* w,
 
 // The same for the last 16 channels of a tile when M ends there (8 accumulators: M = 16, 48, 80, ...).
 inline void tile8x16(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
-                     int ystride) {
+                     int ystride, const DirectEpi* epi) {
   const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
               *x7 = px[7];
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -173,6 +200,10 @@ inline void tile8x16(const float* const* px, const int32_t* off, const float* w,
     a7 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x7[o]), a7);
   }
   const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+  if (epi) {
+    for (int i = 0; i < 8; ++i) epi_store(*epi, i, 0, acc[i]);
+    return;
+  }
   for (int i = 0; i < 8; ++i) {
     float* dst = y + static_cast<size_t>(i) * ystride;
     _mm512_storeu_ps(dst, first ? acc[i] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i]));
@@ -216,6 +247,21 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, 
   thread_local std::vector<float> ybuf;
   ybuf.resize(static_cast<size_t>(kMaxPix) * Mp);
   const float* px[kMaxPix];
+  // LOWP_ORT_FLOAT_NO_FUSED_EPI=1: always go through ybuf (A/B timing and tests; same bits)
+  static const bool no_fused = std::getenv("LOWP_ORT_FLOAT_NO_FUSED_EPI") != nullptr;
+  const bool fused = K <= sk && !no_fused;
+  DirectEpi ep{};
+  {
+    const bool s8o = p.y_type == DType::S8;
+    ep.M = p.M;
+    ep.ys = _mm512_set1_ps(p.ys);
+    ep.inv = _mm512_set1_ps(1.f / p.ys);
+    ep.flo = _mm512_set1_ps(static_cast<float>((s8o ? -128 : 0) - p.zy));
+    ep.fhi = _mm512_set1_ps(static_cast<float>((s8o ? 127 : 255) - p.zy));
+    ep.zy = _mm512_set1_epi32(p.zy);
+    ep.qmin = _mm512_set1_epi32(p.qmin);
+    ep.qmax = _mm512_set1_epi32(p.qmax);
+  }
   int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
   for (int64_t q0 = p0; q0 < p1; q0 += kMaxPix) {
     const int64_t q1 = std::min(p1, q0 + kMaxPix);
@@ -234,14 +280,30 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, 
         }
       }
     }
+    if (fused) {  // one K block: bias + QuantizeLinear from the registers
+      for (int m0 = 0; m0 < Mp; m0 += 32) {
+        const float* w = p.wpk.data() + static_cast<size_t>(m0 / 32) * K * 32;
+        const bool half = p.M - m0 <= 16;
+        const int r0 = std::min(16, p.M - m0), r1 = std::max(0, std::min(16, p.M - m0 - 16));
+        ep.bias = p.bf.data() + m0;
+        ep.mk[0] = static_cast<__mmask16>((1u << r0) - 1);
+        ep.mk[1] = static_cast<__mmask16>((1u << r1) - 1);
+        for (int j = 0; j < npan; ++j) {
+          ep.y = static_cast<uint8_t*>(y) + (q0 + 8 * j) * p.M + m0;
+          ep.np = std::min(8, np - 8 * j);
+          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data(), w, K, true, nullptr, 0, &ep);
+        }
+      }
+      continue;
+    }
     for (int k0 = 0; k0 < K; k0 += sk) {
       const int k1 = std::min(K, k0 + sk), kb = k1 - k0;
       for (int m0 = 0; m0 < Mp; m0 += 32) {
         const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
         const bool half = p.M - m0 <= 16;  // channels m0 + 16 .. m0 + 31 all padding
         for (int j = 0; j < npan; ++j)
-          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0, ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0,
-                   Mp);
+          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0,
+                                       ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0, Mp, nullptr);
       }
     }
     // + bias, QuantizeLinear (a division, clamp to the type range less zy, cvtps2dq, + zy), the fused clamp
