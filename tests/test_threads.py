@@ -38,6 +38,9 @@ GEMM_SHAPES = [
     (1, 64, 40),       # tiny: single-threaded
     (49, 960, 160),    # few rows: rows x columns, A panels reused across column blocks
     (196, 384, 64),
+    (196, 64, 384),    # K <= 64, few rows (amx_smallk): one panel of ceil(M / threads) rows per thread
+    (197, 64, 300),    # ... odd row split (99 + 98, 66 + 66 + 65), N tail
+    (255, 48, 130),    # ... 128 + 127 rows at 2 threads (85 each at 3)
     (700, 96, 24),     # many rows: rows only
     (3, 2048, 300),
 ]

@@ -269,10 +269,18 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // Rows per A panel of a task: the kernel's mr, except for tall-panel kernels without a panel
   // kernel (amx_smallk, 128 rows) on few rows: 196 rows were 128 + 68 (the second thread idle for
   // a third of the op, or stealing and re-packing the first panel); panels of
-  // round_up(M / threads, 16) rows (112 + 84) balance them. The kernels take any m <= mr.
+  // round_up(M / threads, 16) rows (112 + 84) balance them. The kernels take any m <= mr. When
+  // M / threads rows fit one panel, each thread gets one panel of ceil(M / threads) rows (98 + 98)
+  // and all of N (one task per thread, below): at K <= 64 the time goes to the output stage, which
+  // scales with the real rows, and each extra task costs its start (~0.1-0.2 us), the worker's
+  // first task more (its A rows and column terms come from the other core's cache). 2 threads
+  // 196x384x64 in MobileNetV2: ~9 -> ~8 us (12 tasks of 112 / 84 rows x 64 columns before).
   int mr_task = k.mr;
+  bool panel_per_thread = false;
   if (threads > 1 && !k.panel_kernel && k.mr >= 64 && M < 2 * threads * k.mr) {
-    mr_task = std::min(k.mr, static_cast<int>(round_up(ceil_div(M, threads), 16)));
+    const int even = static_cast<int>(ceil_div(M, threads));
+    panel_per_thread = even <= k.mr;
+    mr_task = panel_per_thread ? even : std::min(k.mr, static_cast<int>(round_up(even, 16)));
     m_panels = static_cast<int>(ceil_div(M, mr_task));
   }
   // A B block of ~kBBlockBytes stays in L2 while up to 256 rows of A panels stream through it.
@@ -290,6 +298,10 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     const int want = threads * 8;
     if (m_blocks * n_blocks < want) m_blocks = std::min(m_panels, static_cast<int>(ceil_div(want, n_blocks)));
     if (m_blocks * n_blocks < want) n_blocks = std::min(n_panels, static_cast<int>(ceil_div(want, m_blocks)));
+    if (panel_per_thread) {
+      m_blocks = m_panels;
+      n_blocks = 1;
+    }
   }
   // Equal-sized blocks (they differ by at most one panel).
   const int mc_panels = static_cast<int>(ceil_div(m_panels, m_blocks));
