@@ -87,7 +87,12 @@ int ThreadPool::run_tasks(int self, int use, uint32_t gen, const std::function<v
     for (;;) {
       if (static_cast<uint32_t>(c >> 32) != gen) break;  // the range belongs to another round
       const int t = static_cast<int>(static_cast<uint32_t>(c));
-      if (t >= r.end.load(std::memory_order_relaxed)) break;
+      // end carries its round too: a thread late from round `gen` whose range is exhausted may read
+      // the end the caller already wrote for the next round while the claim word still holds this
+      // round's exhausted value; comparing against that end would let the CAS below run a task of
+      // a finished round (with its dead fn) and over-count done_.
+      const uint64_t e = r.end.load(std::memory_order_acquire);
+      if (static_cast<uint32_t>(e >> 32) != gen || t >= static_cast<int>(static_cast<uint32_t>(e))) break;
       if (r.claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
         fn(t, thread_id);
         ++ran;
@@ -160,7 +165,8 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
   const uint32_t target = done_target_ += static_cast<uint32_t>(n);
   for (int i = 0; i < use; ++i) {
     Range& r = ranges_[i];
-    r.end.store(static_cast<int>(static_cast<int64_t>(n) * (i + 1) / use), std::memory_order_relaxed);
+    r.end.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * (i + 1) / use),
+                std::memory_order_relaxed);
     r.use.store(use, std::memory_order_relaxed);
     r.fn.store(&fn, std::memory_order_relaxed);
     r.claim.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * i / use),

@@ -57,7 +57,7 @@ class ThreadPool {
   // publishes the round (release), so a worker polling its claim reads them from the same line.
   struct alignas(64) Range {
     std::atomic<uint64_t> claim{0};
-    std::atomic<int> end{0};
+    std::atomic<uint64_t> end{0};  // generation << 32 | end of the range
     std::atomic<int> use{0};  // threads used by the round
     std::atomic<const std::function<void(int, int)>*> fn{nullptr};
   };
