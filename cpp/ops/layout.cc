@@ -26,10 +26,10 @@ void quantize_nchw_to_nhwc(const float* x, void* y, DType yt, int64_t N, int64_t
   const float inv = 1.0f / scale;
   const bool fast3 = C == 3 && eltwise_simd_enabled() && cpu_has_avx512vbmi() && std::isnormal(scale) &&
                      std::isnormal(inv);
+  const int32_t lo = yt == DType::U8 ? 0 : -128, hi = yt == DType::U8 ? 255 : 127;  // fast3's clamp
 #else
   const bool fast3 = false;
 #endif
-  const int32_t lo = yt == DType::U8 ? 0 : -128, hi = yt == DType::U8 ? 255 : 127;
   auto block = [&](int64_t bi, uint8_t* buf) {
     const int64_t n = bi / blocks_per_image, p0 = bi % blocks_per_image * kBlock;
     const int64_t len = std::min(kBlock, HW - p0);

@@ -196,6 +196,7 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   }
 #endif
   const float* xp = xpad.data();
+  (void)xp;  // read by the AVX-512 path only
   auto fn = [&](int64_t a, int64_t b) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (simd) return ort_float_direct_avx512(p, xp, y, a, b);
@@ -393,6 +394,7 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
     xp = xpad.data();
   }
 #endif
+  (void)xp;  // read by the AVX-512 path only
   constexpr int64_t kChunk = 16;
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   auto body = [&](int task, int) {
