@@ -349,17 +349,13 @@ void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int6
   const int C = p.C, taps = p.KH * p.KW;
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   std::vector<float> col(taps);
+  std::vector<int64_t> tap(taps);
   for (int64_t px = p0; px < p1; ++px) {
-    const int64_t n = px / opix, r = px % opix, oh = r / p.OW, ow = r % p.OW;
+    const int64_t r = px % opix;
+    ort_float_pixel_taps(p, px / opix, r / p.OW, r % p.OW, tap.data());
     for (int c = 0; c < C; ++c) {
-      for (int kh = 0; kh < p.KH; ++kh)
-        for (int kw = 0; kw < p.KW; ++kw) {
-          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
-          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
-          col[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
-                                    ? p.xtab[static_cast<uint8_t>(raw(x, p.x_type, ((n * p.H + ih) * p.W + iw) * C + c))]
-                                    : 0.f;
-        }
+      for (int t = 0; t < taps; ++t)
+        col[t] = tap[t] >= 0 ? p.xtab[static_cast<uint8_t>(raw(x, p.x_type, tap[t] + c))] : 0.f;
       const int32_t q = ort_float_conv_one(p, col.data(), c);
       if (p.y_type == DType::S8)
         static_cast<int8_t*>(y)[px * C + c] = static_cast<int8_t>(q);
@@ -492,19 +488,8 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
     if (pointwise) {
       tap[0] = px * C;
     } else {
-      for (int kh = 0; kh < p.KH; ++kh)
-        for (int kw = 0; kw < p.KW; ++kw) {
-          const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
-          const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
-          tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
-        }
-      if (++ow == p.OW) {
-        ow = 0;
-        if (++oh == p.OH) {
-          oh = 0;
-          ++n;
-        }
-      }
+      ort_float_pixel_taps(p, n, oh, ow, tap.data());
+      ort_float_next_pixel(p, n, oh, ow);
     }
     void* yrow = s8out ? static_cast<void*>(static_cast<int8_t*>(y) + px * M)
                        : static_cast<void*>(static_cast<uint8_t*>(y) + px * M);

@@ -181,6 +181,26 @@ bool ort_float_use_direct(const OrtFloatConv& p);
 void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                       const char* kernel = "");
 
+// NHWC offsets (channel 0) of output pixel (n, oh, ow)'s KH*KW input taps in kernel order, -1 for a
+// padding tap; and the step to the next output pixel (row-major over N, OH, OW).
+inline void ort_float_pixel_taps(const OrtFloatConv& p, int64_t n, int64_t oh, int64_t ow, int64_t* tap) {
+  for (int kh = 0; kh < p.KH; ++kh)
+    for (int kw = 0; kw < p.KW; ++kw) {
+      const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
+      const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
+      tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * p.C : -1;
+    }
+}
+inline void ort_float_next_pixel(const OrtFloatConv& p, int64_t& n, int64_t& oh, int64_t& ow) {
+  if (++ow == p.OW) {
+    ow = 0;
+    if (++oh == p.OH) {
+      oh = 0;
+      ++n;
+    }
+  }
+}
+
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.
 int32_t ort_float_conv_one(const OrtFloatConv& p, const float* column, int m);

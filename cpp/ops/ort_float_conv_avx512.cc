@@ -404,19 +404,8 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
   int64_t tap[64];
   int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
   for (int64_t px = p0; px < p1; ++px) {
-    for (int kh = 0; kh < p.KH; ++kh)
-      for (int kw = 0; kw < p.KW; ++kw) {
-        const int64_t ih = oh * p.sh - p.pt + static_cast<int64_t>(kh) * p.dh;
-        const int64_t iw = ow * p.sw - p.pl + static_cast<int64_t>(kw) * p.dw;
-        tap[kh * p.KW + kw] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ((n * p.H + ih) * p.W + iw) * C : -1;
-      }
-    if (++ow == p.OW) {
-      ow = 0;
-      if (++oh == p.OH) {
-        oh = 0;
-        ++n;
-      }
-    }
+    ort_float_pixel_taps(p, n, oh, ow, tap);
+    ort_float_next_pixel(p, n, oh, ow);
     for (int c0 = 0; c0 < C; c0 += 16) {
       const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
       // product of tap k: w[k][c] * (float(x - zx) * xs), padding 0 (as MLAS's im2col)
