@@ -187,30 +187,57 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
     throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 and a direct layer)");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
-  thread_local std::vector<float> xpad;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (simd) {
-    const int64_t images = pixels / opix;
-    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
-    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
+  const bool par = num_threads != 1 && pixels > 0;
+  if (!simd) {
+    constexpr int64_t kChunk = 64;
+    const int64_t tasks = (pixels + kChunk - 1) / kChunk;
+    auto body = [&](int task, int) {
+      ort_float_direct_ref(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
+    };
+    if (tasks <= 1 || !par) {
+      for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+    } else {
+      ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+    }
+    return;
   }
-#endif
-  const float* xp = xpad.data();
-  (void)xp;  // read by the AVX-512 path only
-  auto fn = [&](int64_t a, int64_t b) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (simd) return ort_float_direct_avx512(p, xp, y, a, b);
-#endif
-    ort_float_direct_ref(p, x, y, a, b);
+  thread_local std::vector<float> xpad;
+  const int64_t images = pixels / opix, rows = images * (p.H + p.pt + p.pb);
+  xpad.resize(static_cast<size_t>(rows) * (p.W + p.pl + p.pr) * p.C);
+  float* xp = xpad.data();
+  // the dequantization in row bands, in parallel with more than one thread
+  const int64_t row_vals = static_cast<int64_t>(p.W + p.pl + p.pr) * p.C;
+  const int64_t band = std::max<int64_t>(1, (16384 + row_vals - 1) / row_vals);  // rows of >= 16 K values
+  const int64_t dq_tasks = (rows + band - 1) / band;
+  auto dq = [&](int task, int) {
+    ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
   };
-  constexpr int64_t kChunk = 64;
-  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-  auto body = [&](int task, int) { fn(task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
-  if (tasks <= 1 || num_threads == 1) {
-    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+  if (dq_tasks <= 1 || !par) {
+    ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
+  } else {
+    ThreadPool::global().parallel_for(static_cast<int>(dq_tasks), dq, num_threads);
+  }
+  // tasks: chunks of kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel tiles
+  constexpr int64_t kChunk = kOrtFloatDirectChunk;
+  const int64_t chunks = (pixels + kChunk - 1) / kChunk;
+  const int tiles = (p.M + 31) / 32;
+  int groups = 1;
+  if (par && chunks < 8 * static_cast<int64_t>(num_threads))
+    groups = static_cast<int>(std::min<int64_t>(tiles, (8 * num_threads + chunks - 1) / chunks));
+  auto body = [&](int task, int) {
+    const int64_t c = task / groups;
+    const int g = task % groups;
+    ort_float_direct_avx512(p, xp, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
+                            (g + 1) * tiles / groups);
+  };
+  const int64_t tasks = chunks * groups;
+  if (tasks <= 1 || !par) {
+    if (chunks > 0) ort_float_direct_avx512(p, xp, y, 0, pixels);
   } else {
     ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
   }
+#endif
 }
 
 namespace {

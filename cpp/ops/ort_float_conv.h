@@ -164,14 +164,21 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
 // (im2col columns dequantized through xtab, then the MLAS-order SGEMM, bias, QuantizeLinear); no integer
 // conv and no check. Used where most outputs of the check path would be recomputed anyway (large K: the
 // bound grows with K). Any register tiling that keeps each output's k order gives the same bits; the
-// AVX-512 kernel runs 8 pixels x 32 channels (16 accumulators) per K block, weights packed per 32-channel
-// tile at load, reading the input once dequantized with its zero padding (an implicit GEMM: no im2col; the
-// K order is followed through p.koff). Pixels [p0, p1) of the output.
+// AVX-512 kernel runs 12 pixels x 32 channels (24 accumulators; 16 pixels x 16 channels where a 32-channel tile
+// holds 16 channels or fewer) per K block, weights packed per 32-channel tile at load, reading the input once
+// dequantized with its zero padding (an implicit GEMM: no im2col; the K order is followed through p.koff), with
+// bias + QuantizeLinear fused into the last K block's tile. Pixels [p0, p1) of the output, in chunks of
+// kOrtFloatDirectChunk pixels.
 void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
 // xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
 void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
-void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
+// The same for padded rows [r0, r1) of the images x (H + pt + pb) rows (a thread's share).
+void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad);
+constexpr int kOrtFloatDirectChunk = 48;
+// Output channels 32 t0 .. 32 t1 - 1 (32-channel weight tiles [t0, t1); t1 = -1: to the last) of pixels [p0, p1).
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1, int t0 = 0,
+                             int t1 = -1);
 #endif
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
 // faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
