@@ -64,6 +64,7 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   LOWP_CHECK(stride_k >= 1, "ort float conv: bad K stride");
   LOWP_CHECK(mode >= 0 && mode <= 2, "ort float conv: bad kernel mode");
   LOWP_CHECK(type_min(y_type) <= qmin && qmin <= qmax && qmax <= type_max(y_type), "ort float conv: bad clamp range");
+  LOWP_CHECK(type_min(y_type) <= zy && zy <= type_max(y_type), "ort float conv: output zero point out of the type range");
   LOWP_CHECK(group >= 1 && C >= group && C % group == 0 && M % group == 0 && H >= 1 && W >= 1 && KH >= 1 && KW >= 1 &&
                  sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && pt >= 0 && pl >= 0 && pb >= 0 && pr >= 0,
              "ort float conv: bad geometry");
@@ -175,6 +176,10 @@ void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t
   }
 }
 
+bool ort_float_direct_pointwise(const OrtFloatConv& p) {
+  return p.KH == 1 && p.KW == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0;
+}
+
 void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads,
                       const char* kernel) {
   LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
@@ -202,21 +207,25 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
     return;
   }
 #if defined(__x86_64__) || defined(_M_X64)
+  // the input dequantized with its zero padding, in row bands (in parallel with more than one thread); pointwise
+  // convs dequantize each chunk's pixels in the kernel instead
   thread_local std::vector<float> xpad;
-  const int64_t images = pixels / opix, rows = images * (p.H + p.pt + p.pb);
-  xpad.resize(static_cast<size_t>(rows) * (p.W + p.pl + p.pr) * p.C);
-  float* xp = xpad.data();
-  // the dequantization in row bands, in parallel with more than one thread
-  const int64_t row_vals = static_cast<int64_t>(p.W + p.pl + p.pr) * p.C;
-  const int64_t band = std::max<int64_t>(1, (16384 + row_vals - 1) / row_vals);  // rows of >= 16 K values
-  const int64_t dq_tasks = (rows + band - 1) / band;
-  auto dq = [&](int task, int) {
-    ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
-  };
-  if (dq_tasks <= 1 || !par) {
-    ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
-  } else {
-    ThreadPool::global().parallel_for(static_cast<int>(dq_tasks), dq, num_threads);
+  float* xp = nullptr;
+  if (!ort_float_direct_pointwise(p)) {
+    const int64_t images = pixels / opix, rows = images * (p.H + p.pt + p.pb);
+    xpad.resize(static_cast<size_t>(rows) * (p.W + p.pl + p.pr) * p.C);
+    xp = xpad.data();
+    const int64_t row_vals = static_cast<int64_t>(p.W + p.pl + p.pr) * p.C;
+    const int64_t band = std::max<int64_t>(1, (16384 + row_vals - 1) / row_vals);  // rows of >= 16 K values
+    const int64_t dq_tasks = (rows + band - 1) / band;
+    auto dq = [&](int task, int) {
+      ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
+    };
+    if (dq_tasks <= 1 || !par) {
+      ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
+    } else {
+      ThreadPool::global().parallel_for(static_cast<int>(dq_tasks), dq, num_threads);
+    }
   }
   // tasks: chunks of kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel tiles
   constexpr int64_t kChunk = kOrtFloatDirectChunk;
@@ -228,12 +237,12 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   auto body = [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
-    ort_float_direct_avx512(p, xp, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
+    ort_float_direct_avx512(p, xp, x, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
                             (g + 1) * tiles / groups);
   };
   const int64_t tasks = chunks * groups;
   if (tasks <= 1 || !par) {
-    if (chunks > 0) ort_float_direct_avx512(p, xp, y, 0, pixels);
+    if (chunks > 0) ort_float_direct_avx512(p, xp, x, y, 0, pixels);
   } else {
     ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
   }

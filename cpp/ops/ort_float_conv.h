@@ -177,8 +177,14 @@ void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64
 void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad);
 constexpr int kOrtFloatDirectChunk = 48;
 // Output channels 32 t0 .. 32 t1 - 1 (32-channel weight tiles [t0, t1); t1 = -1: to the last) of pixels [p0, p1).
-void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1, int t0 = 0,
-                             int t1 = -1);
+// xpad == nullptr (pointwise convs only: ort_float_direct_pointwise): each chunk's pixels dequantized from the raw
+// input x on the way (no full-image pass).
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
+                             int t0 = 0, int t1 = -1);
+#endif
+// 1x1 unpadded (any stride): the input needs no padded copy.
+bool ort_float_direct_pointwise(const OrtFloatConv& p);
+#if defined(__x86_64__) || defined(_M_X64)
 #endif
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
 // faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9

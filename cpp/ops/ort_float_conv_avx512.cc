@@ -108,34 +108,16 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
 
 namespace {
 
-// The direct path's epilogue, fused into the register tile of a pixel panel's last K block: + bias,
-// QuantizeLinear (ort_quot_clamp_avx512: the quotient clamped to [max(type min, qmin) - zy, min(type max, qmax) -
-// zy], which equals onnxruntime's clamp to the type range followed by the fused Relu / Clip clamp as qmin, qmax lie
-// in the type range), cvtps2dq; then four vectors at a time packed to bytes (vpackssdw, + zy in 16 bits,
-// vpacksswb / vpackuswb: no saturation happens, every value is in the output range) and one vpermd.
+// The direct path's epilogue, fused into the register tile of a pixel panel's last K block: + bias, then
+// onnxruntime's QuantizeLinear four vectors at a time (ort_quantize4_avx512), stored as bytes.
 struct DirectEpi {
   const float* bias;  // p.bf + m0
   uint8_t* y;         // output of the panel's first pixel, channel m0 (8-bit, row stride M)
   int M, np;          // row stride; valid pixels of the panel
   __mmask16 mk[2];    // valid channels of the two 16-channel halves
   __mmask32 mrow;     // valid bytes of a pixel's row (32 channels, or 16 for a one-vector tile)
-  bool s8;
-  __m512 ys, inv, flo, fhi;
-  __m512i zy16;
+  const OrtQuantizeAvx512* q;
 };
-
-inline __m512i epi_q(const DirectEpi& e, __m512 acc, __m512 bias) {
-  return _mm512_cvtps_epi32(ort_quot_clamp_avx512(_mm512_add_ps(acc, bias), e.ys, e.inv, e.flo, e.fhi));
-}
-
-// int32 vectors a, b, c, d -> 64 bytes: a's 16 values, then b's, c's, d's (each + zy).
-inline __m512i epi_pack4(const DirectEpi& e, __m512i a, __m512i b, __m512i c, __m512i d) {
-  const __m512i ab = _mm512_add_epi16(_mm512_packs_epi32(a, b), e.zy16);
-  const __m512i cd = _mm512_add_epi16(_mm512_packs_epi32(c, d), e.zy16);
-  // 128-bit lane j holds dwords (a, b, c, d) of elements 4j .. 4j + 3
-  const __m512i r = e.s8 ? _mm512_packs_epi16(ab, cd) : _mm512_packus_epi16(ab, cd);
-  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
-}
 
 // A register tile: NP pixels x NV 16-channel vectors over one K block of kb values. Pixel i's k-th value of
 // onnxruntime's K order (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized
@@ -186,8 +168,8 @@ inline void tile(const float* const* px, const int32_t* off, const float* w, int
 #pragma GCC unroll 8
     for (int i = 0; i < NP; i += 2) {
       if (i >= e->np) break;
-      const __m512i r = epi_pack4(*e, epi_q(*e, acc[i][0], b0), epi_q(*e, acc[i][NV - 1], b1),
-                                  epi_q(*e, acc[i + 1][0], b0), epi_q(*e, acc[i + 1][NV - 1], b1));
+      const __m512i r = ort_quantize4_avx512(*e->q, _mm512_add_ps(acc[i][0], b0), _mm512_add_ps(acc[i][NV - 1], b1),
+                                             _mm512_add_ps(acc[i + 1][0], b0), _mm512_add_ps(acc[i + 1][NV - 1], b1));
       uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
       _mm256_mask_storeu_epi8(dst, e->mrow, _mm512_castsi512_si256(r));
       if (i + 1 < e->np) _mm256_mask_storeu_epi8(dst + e->M, e->mrow, _mm512_extracti64x4_epi64(r, 1));
@@ -197,14 +179,34 @@ inline void tile(const float* const* px, const int32_t* off, const float* w, int
 #pragma GCC unroll 4
     for (int i = 0; i < NP; i += 4) {
       if (i >= e->np) break;
-      const __m512i r = epi_pack4(*e, epi_q(*e, acc[i][0], b0), epi_q(*e, acc[i + 1][0], b0),
-                                  epi_q(*e, acc[i + 2][0], b0), epi_q(*e, acc[i + 3][0], b0));
+      const __m512i r = ort_quantize4_avx512(*e->q, _mm512_add_ps(acc[i][0], b0), _mm512_add_ps(acc[i + 1][0], b0),
+                                             _mm512_add_ps(acc[i + 2][0], b0), _mm512_add_ps(acc[i + 3][0], b0));
       uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
       _mm_mask_storeu_epi8(dst, m16, _mm512_castsi512_si128(r));
       if (i + 1 < e->np) _mm_mask_storeu_epi8(dst + e->M, m16, _mm512_extracti32x4_epi32(r, 1));
       if (i + 2 < e->np) _mm_mask_storeu_epi8(dst + 2 * e->M, m16, _mm512_extracti32x4_epi32(r, 2));
       if (i + 3 < e->np) _mm_mask_storeu_epi8(dst + 3 * e->M, m16, _mm512_extracti32x4_epi32(r, 3));
     }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// DequantizeLinear of len raw bytes: float(q - zx) * xs, one rounding (= p.xtab)
+inline void dequant_run(const uint8_t* src, int64_t len, bool s8in, __m512i zx, __m512 xs, float* d) {
+  int64_t c = 0;
+  for (; c + 16 <= len; c += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c));
+    const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    _mm512_storeu_ps(d + c, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
+  }
+  if (c < len) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (len - c)) - 1);
+    const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
+    const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    _mm512_mask_storeu_ps(d + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
   }
 }
 
@@ -226,22 +228,8 @@ void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, 
     }
     std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
     std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
-    // DequantizeLinear: float(q - zx) * xs, one rounding (= p.xtab)
-    const uint8_t* src = static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C;
-    float* d = dst + static_cast<size_t>(p.pl) * C;
-    const int64_t len = static_cast<int64_t>(p.W) * C;
-    int64_t c = 0;
-    for (; c + 16 <= len; c += 16) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c));
-      const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-      _mm512_storeu_ps(d + c, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
-    }
-    if (c < len) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (len - c)) - 1);
-      const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
-      const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-      _mm512_mask_storeu_ps(d + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
-    }
+    dequant_run(static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C, static_cast<int64_t>(p.W) * C, s8in, zx,
+                xs, dst + static_cast<size_t>(p.pl) * C);
   }
 }
 
@@ -249,38 +237,59 @@ void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64
   ort_float_dequant_padded_rows_avx512(p, x, 0, images * (p.H + p.pt + p.pb), xpad);
 }
 
-void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1, int t0,
-                             int t1) {
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
+                             int t0, int t1) {
   constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: 4 panels of 12 (two-vector tiles), 3 of 16 (one-vector)
-  const int K = p.K, C = p.C, sk = p.stride_k, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  const int K = p.K, C = p.C, sk = p.stride_k;
+  const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
   const int tiles = (p.M + 31) / 32;
   if (t1 < 0 || t1 > tiles) t1 = tiles;
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const int64_t opix = OH * OW;
   alignas(64) float ybuf[kChunk * 32];  // running sums of the K blocks before the last, per panel row
   const float* px[kChunk];
-  DirectEpi ep{};
-  {
-    const bool s8o = p.y_type == DType::S8;
-    const int32_t lo = std::max(s8o ? -128 : 0, p.qmin), hi = std::min(s8o ? 127 : 255, p.qmax);
-    ep.M = p.M;
-    ep.s8 = s8o;
-    ep.ys = _mm512_set1_ps(p.ys);
-    ep.inv = _mm512_set1_ps(1.f / p.ys);
-    ep.flo = _mm512_set1_ps(static_cast<float>(lo - p.zy));
-    ep.fhi = _mm512_set1_ps(static_cast<float>(hi - p.zy));
-    ep.zy16 = _mm512_set1_epi16(static_cast<int16_t>(p.zy));
+  // pointwise convs without xpad: each chunk's pixels dequantized here (cache-hot), px[i] = xc + i C
+  thread_local std::vector<float> xcbuf;
+  float* xc = nullptr;
+  if (!xpad) {
+    LOWP_CHECK(ort_float_direct_pointwise(p), "ort float direct: no dequantized input for a padded or KxK conv");
+    xcbuf.resize(static_cast<size_t>(kChunk) * C);
+    xc = xcbuf.data();
   }
-  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
+  const bool s8in = p.x_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx);
+  const __m512 xs = _mm512_set1_ps(p.xs);
+  const OrtQuantizeAvx512 quant(p.ys, p.zy, p.y_type == DType::S8, p.qmin, p.qmax);
+  DirectEpi ep{};
+  ep.M = p.M;
+  ep.q = &quant;
+  int64_t n = p0 / opix, oh = (p0 % opix) / OW, ow = (p0 % opix) % OW;
   for (int64_t q0 = p0; q0 < p1; q0 += kChunk) {
     const int np = static_cast<int>(std::min<int64_t>(p1 - q0, kChunk));
-    for (int i = 0; i < kChunk; ++i) {
-      if (i >= np) {  // past p1: repeat the last pixel, results dropped
-        px[i] = px[np - 1];
-        continue;
+    for (int i = 0; i < np; ++i) {
+      if (xc) {
+        const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + oh * sh) * p.W + ow * sw) * C;
+        if (sw == 1 && ow + (np - i) <= OW) {  // the rest of the chunk in this output row: one contiguous run
+          const int run = np - i;
+          dequant_run(src, static_cast<int64_t>(run) * C, s8in, zx, xs, xc + static_cast<size_t>(i) * C);
+          for (int j = 0; j < run; ++j) px[i + j] = xc + static_cast<size_t>(i + j) * C;
+          ow += run - 1;
+          i += run - 1;
+        } else {
+          dequant_run(src, C, s8in, zx, xs, xc + static_cast<size_t>(i) * C);
+          px[i] = xc + static_cast<size_t>(i) * C;
+        }
+      } else {
+        px[i] = xpad + ((n * Hp + oh * sh) * Wp + ow * sw) * C;
       }
-      px[i] = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
-      ort_float_next_pixel(p, n, oh, ow);
+      if (++ow == OW) {
+        ow = 0;
+        if (++oh == OH) {
+          oh = 0;
+          ++n;
+        }
+      }
     }
+    for (int i = np; i < kChunk; ++i) px[i] = px[np - 1];  // past p1: repeat the last pixel, results dropped
     for (int t = t0; t < t1; ++t) {
       const int m0 = 32 * t;
       const float* w = p.wpk.data() + static_cast<size_t>(t) * K * 32;
