@@ -153,6 +153,11 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
 // Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
 // cvtps2dq(clamp(quotient(y[i] / ys), +-1e9)); must equal round-half-even of the true float32 division.
 void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q);
+// Test hooks for ort_quot_clamp_avx512 (q[i] = cvtps2dq of it, bounds flo, fhi) and ort_quantize4_avx512 (q: n
+// bytes of type t, 64 values at a time): must equal onnxruntime's QuantizeLinear (true division, clamp, + zy).
+void ort_float_quot_clamp_round_avx512(const float* y, int64_t n, float ys, float flo, float fhi, int32_t* q);
+void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, DType t, int32_t qmin, int32_t qmax,
+                               void* q);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 // kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (padded input), "avx512raw"

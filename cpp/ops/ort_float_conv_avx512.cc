@@ -114,73 +114,89 @@ struct DirectEpi {
   const float* bias;  // p.bf + m0
   uint8_t* y;         // output of the panel's first pixel, channel m0 (8-bit, row stride M)
   int M, np;          // row stride; valid pixels of the panel
-  __mmask16 mk[2];    // valid channels of the two 16-channel halves
-  __mmask32 mrow;     // valid bytes of a pixel's row (32 channels, or 16 for a one-vector tile)
+  __mmask16 mk[4];    // valid channels of the tile's 16-channel vectors
+  __mmask64 mrow;     // valid bytes of a pixel's row (16 NV channels)
   const OrtQuantizeAvx512* q;
 };
 
 // A register tile: NP pixels x NV 16-channel vectors over one K block of kb values. Pixel i's k-th value of
 // onnxruntime's K order (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized
-// input); w: kb rows of 32 floats (the 32-channel weight tile). Each output an FMA chain from 0 in k order, as
-// MLAS; yin (NP rows of stride 32): the earlier blocks' sums, added to this block's (MLAS adds each K block's
-// sums to C in order); then either yout (the running sums) or, for the last block, the fused epilogue.
+// input); w: kb rows of 32 floats (a 32-channel weight tile; vectors 2 and 3 of NV = 4 from the next tile, tstride
+// floats on). Each output an FMA chain from 0 in k order, as MLAS; yin (NP rows of 16 NV floats): the earlier
+// blocks' sums, added to this block's (MLAS adds each K block's sums to C in order); then either yout (the running
+// sums) or, for the last block, the fused epilogue.
 template <int NP, int NV>
-inline void tile(const float* const* px, const int32_t* off, const float* w, int kb, const float* yin, float* yout,
-                 const DirectEpi* e) {
-  static_assert(NV == 1 || NV == 2, "one or two vectors");
+inline void tile(const float* const* px, const int32_t* off, const float* w, size_t tstride, int kb, const float* yin,
+                 float* yout, const DirectEpi* e) {
+  static_assert(NV == 1 || NV == 2 || NV == 4, "1, 2 or 4 vectors");
   static_assert(NP % (4 / NV) == 0, "the epilogue packs 4 / NV pixels at a time");
   __m512 acc[NP][NV];
   const float* x[NP];
 #pragma GCC unroll 16
   for (int i = 0; i < NP; ++i) {
     x[i] = px[i];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
+  const float* w2 = w + tstride;
   for (int k = 0; k < kb; ++k) {
     __m512 wv[NV];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps(w + 32 * k + 16 * v);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps((v < 2 ? w : w2) + 32 * k + 16 * (v & 1));
     const int o = off[k];
 #pragma GCC unroll 16
     for (int i = 0; i < NP; ++i) {
       const __m512 b = _mm512_set1_ps(x[i][o]);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(wv[v], b, acc[i][v]);
     }
   }
   if (yin) {
 #pragma GCC unroll 16
     for (int i = 0; i < NP; ++i)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(yin + 32 * i + 16 * v), acc[i][v]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(yin + 16 * (NV * i + v)), acc[i][v]);
   }
   if (!e) {
 #pragma GCC unroll 16
     for (int i = 0; i < NP; ++i)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(yout + 32 * i + 16 * v, acc[i][v]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(yout + 16 * (NV * i + v), acc[i][v]);
     return;
   }
-  const __m512 b0 = _mm512_maskz_loadu_ps(e->mk[0], e->bias);
-  if (NV == 2) {
-    const __m512 b1 = _mm512_maskz_loadu_ps(e->mk[1], e->bias + 16);
+  __m512 bias[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) bias[v] = _mm512_maskz_loadu_ps(e->mk[v], e->bias + 16 * v);
+  if (NV == 4) {
+#pragma GCC unroll 16
+    for (int i = 0; i < NP; ++i) {
+      if (i >= e->np) break;
+      const __m512i r =
+          ort_quantize4_avx512(*e->q, _mm512_add_ps(acc[i][0], bias[0]), _mm512_add_ps(acc[i][1 % NV], bias[1 % NV]),
+                               _mm512_add_ps(acc[i][2 % NV], bias[2 % NV]), _mm512_add_ps(acc[i][3 % NV], bias[3 % NV]));
+      _mm512_mask_storeu_epi8(e->y + static_cast<size_t>(i) * e->M, e->mrow, r);
+    }
+  } else if (NV == 2) {
+    const __mmask32 m32 = static_cast<__mmask32>(e->mrow);
 #pragma GCC unroll 8
     for (int i = 0; i < NP; i += 2) {
       if (i >= e->np) break;
-      const __m512i r = ort_quantize4_avx512(*e->q, _mm512_add_ps(acc[i][0], b0), _mm512_add_ps(acc[i][NV - 1], b1),
-                                             _mm512_add_ps(acc[i + 1][0], b0), _mm512_add_ps(acc[i + 1][NV - 1], b1));
+      const __m512i r = ort_quantize4_avx512(
+          *e->q, _mm512_add_ps(acc[i][0], bias[0]), _mm512_add_ps(acc[i][1 % NV], bias[1 % NV]),
+          _mm512_add_ps(acc[(i + 1) % NP][0], bias[0]), _mm512_add_ps(acc[(i + 1) % NP][1 % NV], bias[1 % NV]));
       uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
-      _mm256_mask_storeu_epi8(dst, e->mrow, _mm512_castsi512_si256(r));
-      if (i + 1 < e->np) _mm256_mask_storeu_epi8(dst + e->M, e->mrow, _mm512_extracti64x4_epi64(r, 1));
+      _mm256_mask_storeu_epi8(dst, m32, _mm512_castsi512_si256(r));
+      if (i + 1 < e->np) _mm256_mask_storeu_epi8(dst + e->M, m32, _mm512_extracti64x4_epi64(r, 1));
     }
   } else {
     const __mmask16 m16 = static_cast<__mmask16>(e->mrow);
 #pragma GCC unroll 4
     for (int i = 0; i < NP; i += 4) {
       if (i >= e->np) break;
-      const __m512i r = ort_quantize4_avx512(*e->q, _mm512_add_ps(acc[i][0], b0), _mm512_add_ps(acc[i + 1][0], b0),
-                                             _mm512_add_ps(acc[i + 2][0], b0), _mm512_add_ps(acc[i + 3][0], b0));
+      const __m512i r = ort_quantize4_avx512(
+          *e->q, _mm512_add_ps(acc[i][0], bias[0]), _mm512_add_ps(acc[(i + 1) % NP][0], bias[0]),
+          _mm512_add_ps(acc[(i + 2) % NP][0], bias[0]), _mm512_add_ps(acc[(i + 3) % NP][0], bias[0]));
       uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
       _mm_mask_storeu_epi8(dst, m16, _mm512_castsi512_si128(r));
       if (i + 1 < e->np) _mm_mask_storeu_epi8(dst + e->M, m16, _mm512_extracti32x4_epi32(r, 1));
@@ -239,13 +255,13 @@ void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64
 
 void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
                              int t0, int t1) {
-  constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: 4 panels of 12 (two-vector tiles), 3 of 16 (one-vector)
+  constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: panels of 6 (4-vector tiles) or 12 (2- and 1-vector)
   const int K = p.K, C = p.C, sk = p.stride_k;
   const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
   const int tiles = (p.M + 31) / 32;
   if (t1 < 0 || t1 > tiles) t1 = tiles;
   const int64_t opix = OH * OW;
-  alignas(64) float ybuf[kChunk * 32];  // running sums of the K blocks before the last, per panel row
+  alignas(64) float ybuf[kChunk * 64];  // running sums of the K blocks before the last, per panel row
   const float* px[kChunk];
   // pointwise convs without xpad: each chunk's pixels dequantized here (cache-hot), px[i] = xc + i C
   thread_local std::vector<float> xcbuf;
@@ -290,31 +306,40 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
       }
     }
     for (int i = np; i < kChunk; ++i) px[i] = px[np - 1];  // past p1: repeat the last pixel, results dropped
-    for (int t = t0; t < t1; ++t) {
-      const int m0 = 32 * t;
+    for (int t = t0; t < t1;) {
+      // 64 channels (two weight tiles) where both are in range, else 32, else 16 (the last tile's)
+      const int m0 = 32 * t, left = p.M - m0;
+      const int nv = (t + 1 < t1 && left > 48) ? 4 : (left > 16 ? 2 : 1);
       const float* w = p.wpk.data() + static_cast<size_t>(t) * K * 32;
-      const bool two = p.M - m0 > 16;
-      const int r0 = std::min(16, p.M - m0), r1 = std::max(0, std::min(16, p.M - m0 - 16));
       ep.bias = p.bf.data() + m0;
-      ep.mk[0] = static_cast<__mmask16>((1u << r0) - 1);
-      ep.mk[1] = static_cast<__mmask16>((1u << r1) - 1);
-      ep.mrow = static_cast<__mmask32>((uint64_t{1} << (r0 + r1)) - 1);
+      for (int v = 0; v < 4; ++v) {
+        const int r = std::max(0, std::min(16, left - 16 * v));
+        ep.mk[v] = static_cast<__mmask16>((1u << r) - 1);
+      }
+      const int width = std::min(left, 16 * nv);
+      ep.mrow = width >= 64 ? ~__mmask64{0} : ((__mmask64{1} << width) - 1);
+      const size_t tstride = static_cast<size_t>(K) * 32;
       for (int k0 = 0; k0 < K; k0 += sk) {
         const int k1 = std::min(K, k0 + sk);
         const bool first = k0 == 0, last = k1 == K;
         const int32_t* off = p.koff.data() + k0;
         const float* wk = w + static_cast<size_t>(k0) * 32;
-        const int NP = two ? 12 : 16;
+        const int NP = nv == 4 ? 6 : 12;
         for (int j = 0; j * NP < np; ++j) {
-          float* yb = ybuf + 32 * NP * j;
+          float* yb = ybuf + 16 * nv * NP * j;
           ep.y = static_cast<uint8_t*>(y) + (q0 + NP * j) * p.M + m0;
           ep.np = std::min(NP, np - NP * j);
-          if (two)
-            tile<12, 2>(px + 12 * j, off, wk, k1 - k0, first ? nullptr : yb, yb, last ? &ep : nullptr);
+          const float* yin = first ? nullptr : yb;
+          const DirectEpi* e = last ? &ep : nullptr;
+          if (nv == 4)
+            tile<6, 4>(px + 6 * j, off, wk, tstride, k1 - k0, yin, yb, e);
+          else if (nv == 2)
+            tile<12, 2>(px + 12 * j, off, wk, tstride, k1 - k0, yin, yb, e);
           else
-            tile<16, 1>(px + 16 * j, off, wk, k1 - k0, first ? nullptr : yb, yb, last ? &ep : nullptr);
+            tile<12, 1>(px + 12 * j, off, wk, tstride, k1 - k0, yin, yb, e);
         }
       }
+      t += nv == 4 ? 2 : 1;
     }
   }
 }
@@ -532,6 +557,30 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
 
 namespace lowp {
 namespace ops {
+
+void ort_float_quot_clamp_round_avx512(const float* y, int64_t n, float ys, float flo, float fhi, int32_t* q) {
+  const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys), lo = _mm512_set1_ps(flo),
+               hi = _mm512_set1_ps(fhi);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_epi32(q + i, m, _mm512_cvtps_epi32(ort_quot_clamp_avx512(_mm512_maskz_loadu_ps(m, y + i), vys, inv, lo, hi)));
+  }
+}
+
+void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, DType t, int32_t qmin, int32_t qmax,
+                               void* q) {
+  const OrtQuantizeAvx512 quant(ys, zy, t == DType::S8, qmin, qmax);
+  for (int64_t i = 0; i < n; i += 64) {
+    __m512 v[4];
+    for (int j = 0; j < 4; ++j) {
+      const int64_t r = std::max<int64_t>(0, std::min<int64_t>(16, n - i - 16 * j));
+      v[j] = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << r) - 1), y + i + 16 * j);
+    }
+    const __m512i b = ort_quantize4_avx512(quant, v[0], v[1], v[2], v[3]);
+    const int64_t r = std::min<int64_t>(64, n - i);
+    _mm512_mask_storeu_epi8(static_cast<uint8_t*>(q) + i, r >= 64 ? ~__mmask64{0} : ((__mmask64{1} << r) - 1), b);
+  }
+}
 
 void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q) {
   const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys);
