@@ -125,9 +125,44 @@ struct DirectEpi {
 // floats on). Each output an FMA chain from 0 in k order, as MLAS; yin (NP rows of 16 NV floats): the earlier
 // blocks' sums, added to this block's (MLAS adds each K block's sums to C in order); then either yout (the running
 // sums) or, for the last block, the fused epilogue.
+// Pixel i of an evenly spaced panel (px[i] = px[0] + i step) at q + i step bytes, from odd multiples of the step
+// held in registers and x86 index scales 1, 2, 4, 8: a panel of 12 needs 6 of them, not 12 pixel pointers.
+struct Strides {
+  int64_t s1, s3, s5, s7, s9, s11;  // bytes
+};
+template <int I>
+inline const float* pixel_at(const char* q, const Strides& s) {
+  static_assert(I >= 0 && I < 12, "panels of up to 12 pixels");
+  switch (I) {
+    case 0: return reinterpret_cast<const float*>(q);
+    case 1: return reinterpret_cast<const float*>(q + s.s1);
+    case 2: return reinterpret_cast<const float*>(q + 2 * s.s1);
+    case 3: return reinterpret_cast<const float*>(q + s.s3);
+    case 4: return reinterpret_cast<const float*>(q + 4 * s.s1);
+    case 5: return reinterpret_cast<const float*>(q + s.s5);
+    case 6: return reinterpret_cast<const float*>(q + 2 * s.s3);
+    case 7: return reinterpret_cast<const float*>(q + s.s7);
+    case 8: return reinterpret_cast<const float*>(q + 8 * s.s1);
+    case 9: return reinterpret_cast<const float*>(q + s.s9);
+    case 10: return reinterpret_cast<const float*>(q + 2 * s.s5);
+    default: return reinterpret_cast<const float*>(q + s.s11);
+  }
+}
+
+template <int NP, int NV, int I = 0>
+inline void fma_pixels_uniform(const char* q, const Strides& s, const __m512* wv, __m512 (*acc)[NV]) {
+  if constexpr (I < NP) {
+    const __m512 b = _mm512_set1_ps(*pixel_at<I>(q, s));
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[I][v] = _mm512_fmadd_ps(wv[v], b, acc[I][v]);
+    fma_pixels_uniform<NP, NV, I + 1>(q, s, wv, acc);
+  }
+}
+
+// step > 0: the panel's pixels are evenly spaced, px[i] = px[0] + i step floats (checked by the caller).
 template <int NP, int NV>
 inline void tile(const float* const* px, const int32_t* off, const float* w, size_t tstride, int kb, const float* yin,
-                 float* yout, const DirectEpi* e) {
+                 float* yout, const DirectEpi* e, int64_t step = 0) {
   static_assert(NV == 1 || NV == 2 || NV == 4, "1, 2 or 4 vectors");
   static_assert(NP % (4 / NV) == 0, "the epilogue packs 4 / NV pixels at a time");
   __m512 acc[NP][NV];
@@ -139,16 +174,28 @@ inline void tile(const float* const* px, const int32_t* off, const float* w, siz
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
   const float* w2 = w + tstride;
-  for (int k = 0; k < kb; ++k) {
-    __m512 wv[NV];
+  if (NP <= 12 && step > 0) {
+    const int64_t b = step * static_cast<int64_t>(sizeof(float));
+    const Strides s{b, 3 * b, 5 * b, 7 * b, 9 * b, 11 * b};
+    const char* x0 = reinterpret_cast<const char*>(x[0]);
+    for (int k = 0; k < kb; ++k) {
+      __m512 wv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps((v < 2 ? w : w2) + 32 * k + 16 * (v & 1));
-    const int o = off[k];
+      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps((v < 2 ? w : w2) + 32 * k + 16 * (v & 1));
+      fma_pixels_uniform<(NP <= 12 ? NP : 12), NV>(x0 + static_cast<int64_t>(off[k]) * 4, s, wv, acc);
+    }
+  } else {
+    for (int k = 0; k < kb; ++k) {
+      __m512 wv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps((v < 2 ? w : w2) + 32 * k + 16 * (v & 1));
+      const int o = off[k];
 #pragma GCC unroll 16
-    for (int i = 0; i < NP; ++i) {
-      const __m512 b = _mm512_set1_ps(x[i][o]);
+      for (int i = 0; i < NP; ++i) {
+        const __m512 b = _mm512_set1_ps(x[i][o]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(wv[v], b, acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(wv[v], b, acc[i][v]);
+      }
     }
   }
   if (yin) {
@@ -319,6 +366,7 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
       const int width = std::min(left, 16 * nv);
       ep.mrow = width >= 64 ? ~__mmask64{0} : ((__mmask64{1} << width) - 1);
       const size_t tstride = static_cast<size_t>(K) * 32;
+      const int64_t pstep = xc ? C : sw * C;  // floats between horizontally adjacent output pixels
       for (int k0 = 0; k0 < K; k0 += sk) {
         const int k1 = std::min(K, k0 + sk);
         const bool first = k0 == 0, last = k1 == K;
@@ -331,12 +379,17 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
           ep.np = std::min(NP, np - NP * j);
           const float* yin = first ? nullptr : yb;
           const DirectEpi* e = last ? &ep : nullptr;
-          if (nv == 4)
+          if (nv == 4) {
             tile<6, 4>(px + 6 * j, off, wk, tstride, k1 - k0, yin, yb, e);
-          else if (nv == 2)
-            tile<12, 2>(px + 12 * j, off, wk, tstride, k1 - k0, yin, yb, e);
+            continue;
+          }
+          const float* const* pj = px + 12 * j;
+          bool even = true;  // evenly spaced by the pixel step: 6 stride registers instead of 12 pointers
+          for (int i = 1; i < 12; ++i) even = even && pj[i] == pj[0] + i * pstep;
+          if (nv == 2)
+            tile<12, 2>(pj, off, wk, tstride, k1 - k0, yin, yb, e, even ? pstep : 0);
           else
-            tile<12, 1>(px + 12 * j, off, wk, tstride, k1 - k0, yin, yb, e);
+            tile<12, 1>(pj, off, wk, tstride, k1 - k0, yin, yb, e, even ? pstep : 0);
         }
       }
       t += nv == 4 ? 2 : 1;
