@@ -474,6 +474,7 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
         assert p.direct
         for threads in (1, 2):
             assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512"), ref)
+            assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512bands"), ref)
             assert np.array_equal(p.run_direct(x, num_threads=threads), ref)
     with pytest.raises(ValueError):
         p.run_direct(x.astype(np.uint8))
@@ -489,6 +490,7 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
                                                              # K blocks of 16, uint8 clamp [3, 200]
     (16, 3, 3, 2, 1, 17, 23, 32, "int8", 0, -128, 127),      # stem-like: C = 3, K = 27, M = 16
     (128, 40, 1, 1, 0, 3, 5, 128, "int8", -5, -128, 127),    # 15 pixels x 4 tiles (m-tile groups with threads)
+    (16, 8, 3, 2, 1, 181, 183, 32, "int8", -5, -128, 127),   # input > 1 MB as floats: bands by default
     (33, 64, 3, 1, 1, 5, 5, 64, "uint8", 255, 0, 255),       # M = 32 + 1, K = 576 in 9 blocks, zy = 255
 ])
 def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qhi, monkeypatch):
@@ -524,7 +526,8 @@ def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qh
     if "avx512" in _lowp.ort_float_conv_kernels():
         assert p.direct
         for threads in (1, 2):
-            assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512"), ref)
+            for kern in ("avx512", "avx512whole", "avx512bands"):  # bands: one output row a task, own buffer
+                assert np.array_equal(p.run_direct(x, num_threads=threads, kernel=kern), ref), kern
         assert np.array_equal(p.run_direct(x[:1], num_threads=2), ref[:1])
 
 

@@ -2,6 +2,7 @@
 #include "ops/ort_float_conv.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -184,48 +185,66 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
                       const char* kernel) {
   LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
   const std::string k = kernel ? kernel : "";
+  if (!k.empty() && k != "ref" && k != "avx512" && k != "avx512bands" && k != "avx512whole")
+    throw Error("lowp: unknown ort float direct kernel '" + k + "'");
   bool simd = false;
 #if defined(__x86_64__) || defined(_M_X64)
-  simd = (k.empty() || k == "avx512") && cpu::has_avx512bw() && !p.wpk.empty();
+  simd = k != "ref" && cpu::has_avx512bw() && !p.wpk.empty();
 #endif
   if (!k.empty() && k != "ref" && !simd)
     throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 and a direct layer)");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
   const bool par = num_threads != 1 && pixels > 0;
-  if (!simd) {
-    constexpr int64_t kChunk = 64;
-    const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-    auto body = [&](int task, int) {
-      ort_float_direct_ref(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
-    };
+  auto run = [&](int64_t tasks, const std::function<void(int, int)>& body) {
     if (tasks <= 1 || !par) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
     } else {
       ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
     }
+  };
+  if (!simd) {
+    constexpr int64_t kChunk = 64;
+    run((pixels + kChunk - 1) / kChunk, [&](int task, int) {
+      ort_float_direct_ref(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
+    });
     return;
   }
 #if defined(__x86_64__) || defined(_M_X64)
+  const int64_t images = pixels / opix, Wp = p.W + p.pl + p.pr, Hp = p.H + p.pt + p.pb, rows = images * Hp;
+  const bool pointwise = ort_float_direct_pointwise(p);
+  const bool bands = !pointwise && k != "avx512whole" && (k == "avx512bands" || rows * Wp * p.C > (int64_t{1} << 18));
+  if (bands) {
+    // large inputs (> 1 MB as floats): tasks of B output rows of one image, each dequantizing the padded input rows
+    // it reads into its own buffer just before use (cache-hot; rows shared by two bands are dequantized twice, B
+    // keeps that <= 25 % where the rows allow)
+    const int64_t span = static_cast<int64_t>(p.KH - 1) * p.dh + 1;  // input rows of one output row
+    // >= 480 pixels a band (the last 48-pixel chunk of a band is partly idle)
+    int64_t B = std::max<int64_t>((480 + p.OW - 1) / p.OW, (4 * std::max<int64_t>(0, span - p.sh) + p.sh - 1) / p.sh);
+    B = k == "avx512bands" ? 1 : std::max<int64_t>(1, std::min<int64_t>(B, p.OH));
+    const int64_t per_image = (p.OH + B - 1) / B;
+    run(images * per_image, [&](int task, int) {
+      const int64_t n = task / per_image, oh0 = (task % per_image) * B, oh1 = std::min<int64_t>(p.OH, oh0 + B);
+      const int64_t r0 = n * Hp + oh0 * p.sh, r1 = n * Hp + (oh1 - 1) * p.sh + span;
+      thread_local std::vector<float> band;
+      band.resize(static_cast<size_t>((r1 - r0) * Wp * p.C));
+      ort_float_dequant_padded_rows_avx512(p, x, r0, r1, band.data(), r0);
+      ort_float_direct_avx512(p, band.data(), x, y, n * opix + oh0 * p.OW, n * opix + oh1 * p.OW, 0, -1, r0);
+    });
+    return;
+  }
   // the input dequantized with its zero padding, in row bands (in parallel with more than one thread); pointwise
   // convs dequantize each chunk's pixels in the kernel instead
   thread_local std::vector<float> xpad;
   float* xp = nullptr;
-  if (!ort_float_direct_pointwise(p)) {
-    const int64_t images = pixels / opix, rows = images * (p.H + p.pt + p.pb);
-    xpad.resize(static_cast<size_t>(rows) * (p.W + p.pl + p.pr) * p.C);
+  if (!pointwise) {
+    xpad.resize(static_cast<size_t>(rows * Wp * p.C));
     xp = xpad.data();
-    const int64_t row_vals = static_cast<int64_t>(p.W + p.pl + p.pr) * p.C;
-    const int64_t band = std::max<int64_t>(1, (16384 + row_vals - 1) / row_vals);  // rows of >= 16 K values
-    const int64_t dq_tasks = (rows + band - 1) / band;
-    auto dq = [&](int task, int) {
+    const int64_t band = std::max<int64_t>(1, (16384 + Wp * p.C - 1) / (Wp * p.C));  // rows of >= 16 K values
+    run(par ? (rows + band - 1) / band : 1, [&](int task, int) {
+      if (!par) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
       ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
-    };
-    if (dq_tasks <= 1 || !par) {
-      ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
-    } else {
-      ThreadPool::global().parallel_for(static_cast<int>(dq_tasks), dq, num_threads);
-    }
+    });
   }
   // tasks: chunks of kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel tiles
   constexpr int64_t kChunk = kOrtFloatDirectChunk;
@@ -234,18 +253,13 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   int groups = 1;
   if (par && chunks < 8 * static_cast<int64_t>(num_threads))
     groups = static_cast<int>(std::min<int64_t>(tiles, (8 * num_threads + chunks - 1) / chunks));
-  auto body = [&](int task, int) {
+  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
     ort_float_direct_avx512(p, xp, x, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
                             (g + 1) * tiles / groups);
-  };
-  const int64_t tasks = chunks * groups;
-  if (tasks <= 1 || !par) {
-    if (chunks > 0) ort_float_direct_avx512(p, xp, x, y, 0, pixels);
-  } else {
-    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
-  }
+  });
 #endif
 }
 

@@ -178,14 +178,17 @@ void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t
 #if defined(__x86_64__) || defined(_M_X64)
 // xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
 void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
-// The same for padded rows [r0, r1) of the images x (H + pt + pb) rows (a thread's share).
-void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad);
+// The same for padded rows [r0, r1) of the images x (H + pt + pb) rows (a thread's share, or a band of rows:
+// row r at xpad + (r - row0) (W + pl + pr) C).
+void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
+                                          int64_t row0 = 0);
 constexpr int kOrtFloatDirectChunk = 48;
 // Output channels 32 t0 .. 32 t1 - 1 (32-channel weight tiles [t0, t1); t1 = -1: to the last) of pixels [p0, p1).
 // xpad == nullptr (pointwise convs only: ort_float_direct_pointwise): each chunk's pixels dequantized from the raw
 // input x on the way (no full-image pass).
+// row0: xpad holds padded rows from row0 on (a band: the rows pixels [p0, p1) read).
 void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
-                             int t0 = 0, int t1 = -1);
+                             int t0 = 0, int t1 = -1, int64_t row0 = 0);
 #endif
 // 1x1 unpadded (any stride): the input needs no padded copy.
 bool ort_float_direct_pointwise(const OrtFloatConv& p);
@@ -195,7 +198,10 @@ bool ort_float_direct_pointwise(const OrtFloatConv& p);
 // faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
 // models; 0 disables the direct path, N > 1 keeps the integer + check path for K < N).
 bool ort_float_use_direct(const OrtFloatConv& p);
-// kernel: "" (the dispatched one), "ref" or "avx512" (needs p.direct, which packs wpk).
+// Threads share pixel chunks (and, with few chunks, 32-channel weight tiles). Inputs over 1 MB as floats (not
+// pointwise) run in bands of output rows, each task dequantizing the input rows it reads into its own buffer.
+// kernel: "" (the dispatched one), "ref", "avx512" (needs p.direct, which packs wpk), "avx512bands" /
+// "avx512whole" (force bands of one output row / one dequantized input for all).
 void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                       const char* kernel = "");
 

@@ -275,7 +275,8 @@ inline void dequant_run(const uint8_t* src, int64_t len, bool s8in, __m512i zx, 
 
 }  // namespace
 
-void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad) {
+void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
+                                          int64_t row0) {
   const int C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
   const bool s8in = p.x_type == DType::S8;
   const __m512i zx = _mm512_set1_epi32(p.zx);
@@ -283,7 +284,7 @@ void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, 
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t n = r / Hp;
     const int h = static_cast<int>(r % Hp);
-    float* dst = xpad + r * Wp * C;
+    float* dst = xpad + (r - row0) * Wp * C;
     const int ih = h - p.pt;
     if (ih < 0 || ih >= p.H) {
       std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
@@ -301,7 +302,7 @@ void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64
 }
 
 void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
-                             int t0, int t1) {
+                             int t0, int t1, int64_t row0) {
   constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: panels of 6 (4-vector tiles) or 12 (2- and 1-vector)
   const int K = p.K, C = p.C, sk = p.stride_k;
   const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
@@ -342,7 +343,7 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
           px[i] = xc + static_cast<size_t>(i) * C;
         }
       } else {
-        px[i] = xpad + ((n * Hp + oh * sh) * Wp + ow * sw) * C;
+        px[i] = xpad + ((n * Hp + oh * sh - row0) * Wp + ow * sw) * C;
       }
       if (++ow == OW) {
         ow = 0;
