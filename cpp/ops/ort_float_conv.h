@@ -169,11 +169,12 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
 // (im2col columns dequantized through xtab, then the MLAS-order SGEMM, bias, QuantizeLinear); no integer
 // conv and no check. Used where most outputs of the check path would be recomputed anyway (large K: the
 // bound grows with K). Any register tiling that keeps each output's k order gives the same bits; the
-// AVX-512 kernel runs 12 pixels x 32 channels (24 accumulators; 16 pixels x 16 channels where a 32-channel tile
-// holds 16 channels or fewer) per K block, weights packed per 32-channel tile at load, reading the input once
-// dequantized with its zero padding (an implicit GEMM: no im2col; the K order is followed through p.koff), with
-// bias + QuantizeLinear fused into the last K block's tile. Pixels [p0, p1) of the output, in chunks of
-// kOrtFloatDirectChunk pixels.
+// AVX-512 kernel runs register tiles of 6 pixels x 64 channels (two 32-channel weight tiles), 12 x 32, or 12 x 16
+// (24, 24, 12 accumulators) per K block, weights packed per 32-channel tile at load, reading the input dequantized
+// with its zero padding (an implicit GEMM: no im2col; the K order is followed through p.koff; the pixels of an evenly
+// spaced 12-pixel panel addressed from one base and the pixel step), the running sums of earlier K blocks through
+// a small buffer, bias + QuantizeLinear (ort_quantize4_avx512) fused into the last K block's tile. Pixels [p0, p1)
+// of the output, in chunks of kOrtFloatDirectChunk pixels.
 void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
 // xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
@@ -192,8 +193,6 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
 #endif
 // 1x1 unpadded (any stride): the input needs no padded copy.
 bool ort_float_direct_pointwise(const OrtFloatConv& p);
-#if defined(__x86_64__) || defined(_M_X64)
-#endif
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
 // faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
 // models; 0 disables the direct path, N > 1 keeps the integer + check path for K < N).
