@@ -531,7 +531,30 @@ def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qh
         assert np.array_equal(p.run_direct(x[:1], num_threads=2), ref[:1])
 
 
+def test_direct_policy_extreme_output_scale():
+    """The direct kernel's QuantizeLinear multiplies by 1 / y_scale (then checks against the division): a y_scale
+    whose reciprocal is not a normal float keeps the layer off the direct path (the integer + check path), and
+    its outputs still equal the scalar float32 chain."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(5)
+    w = rng.integers(-3, 4, (20, 72)).astype(np.float32)
+    x = rng.integers(-5, 6, (1, 5, 5, 8)).astype(np.int8)
+    for ys, direct in ((1e-3, True), (1e-39, False), (3e38, False)):
+        p = _lowp.OrtFloatConv(w * np.float32(1e-3), np.zeros(20, np.float32), np.full(20, 1e-3, np.float32), 0.01,
+                               0, "int8", ys, 0, "int8", -128, 127, 128, [5, 5, 8], [3, 3], [1, 1], [1, 1],
+                               [1, 1, 1, 1], 1)
+        assert p.direct == (direct and "avx512" in _lowp.ort_float_conv_kernels())
+        ref = p.run_direct(x, kernel="ref")
+        assert np.array_equal(p.run_direct(x), ref)
+        if ys > 1:
+            assert (ref == 0).all()  # every quotient rounds to 0
+        elif ys < 1e-30:
+            assert (np.abs(ref.astype(int)) >= 127).mean() > 0.5  # saturated
+
+
 def test_cli_ort_float_flag(tmp_path, capsys):
+
     """`lowp compare/run/bench --ort-float`: 'all' gives onnxruntime's bits on a tie model, 'off' does not."""
     from lowp import cli
 

@@ -141,6 +141,8 @@ bool ort_float_use_direct(const OrtFloatConv& p) {
   if (p.mode != 0 || p.group != 1 || p.Mpad == 0) return false;
 #if defined(__x86_64__) || defined(_M_X64)
   if (!cpu::has_avx512bw()) return false;
+  // ort_quantize4_avx512's error bound needs 1 / ys a normal float (no overflow, no subnormal precision loss)
+  if (!(p.ys >= 0x1p-120f && p.ys <= 0x1p120f)) return false;
   // koff (int32): the farthest tap of the padded input from a pixel's top-left one
   const int64_t reach = ((static_cast<int64_t>(p.KH - 1) * p.dh * (p.W + p.pl + p.pr) + static_cast<int64_t>(p.KW - 1) * p.dw) + 1) * p.C;
   if (reach >= INT32_MAX) return false;

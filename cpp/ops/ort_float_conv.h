@@ -194,7 +194,7 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
 // 1x1 unpadded (any stride): the input needs no padded copy.
 bool ort_float_direct_pointwise(const OrtFloatConv& p);
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
-// faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
+// faster there), 2^-120 <= y_scale <= 2^120 (ort_quantize4_avx512's precondition) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
 // models; 0 disables the direct path, N > 1 keeps the integer + check path for K < N).
 bool ort_float_use_direct(const OrtFloatConv& p);
 // Threads share pixel chunks (and, with few chunks, 32-channel weight tiles). Inputs over 1 MB as floats (not

@@ -15,6 +15,9 @@
 namespace lowp {
 namespace ops {
 
+// Precondition of the three functions below: inv = RN(1 / ys) is a normal float (2^-120 <= ys <= 2^120 is enough);
+// the error bounds assume it.
+//
 // A float whose cvtps2dq (after an optional clamp to integer-valued bounds) equals that of y / ys.
 inline __m512 ort_quot_avx512(__m512 y, __m512 ys, __m512 inv) {
   const __m512 q0 = _mm512_mul_ps(y, inv);
