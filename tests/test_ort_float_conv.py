@@ -474,12 +474,87 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
         assert p.direct
         for threads in (1, 2):
             assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512"), ref)
+            assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512bands"), ref)
             assert np.array_equal(p.run_direct(x, num_threads=threads), ref)
     with pytest.raises(ValueError):
         p.run_direct(x.astype(np.uint8))
 
 
+@pytest.mark.parametrize("M,C,k,st,pd,H,W,sk,yt,zy,qlo,qhi", [
+    # 64-channel tiles (6 pixels x 4 vectors), one K block and several, pixel tails of the 6-pixel panels
+    (64, 16, 3, 1, 1, 7, 5, 128, "int8", -5, -128, 127),     # K = 144: blocks 128 + 16, 35 pixels
+    (80, 8, 3, 1, 1, 6, 9, 128, "uint8", 131, 0, 255),       # 64 + 16 (one-vector tile), uint8 output
+    (100, 6, 3, 2, 1, 9, 9, 32, "int8", 7, -128, 127),       # 64 + 32 + 4: tiles of every width, strided
+    (40, 12, 1, 1, 0, 7, 9, 128, "int8", -5, -5, 127),       # pointwise, fused Relu (qmin = zy): byte clamp
+    (48, 20, 1, 2, 0, 9, 11, 16, "uint8", 3, 3, 200),        # pointwise stride 2 (per-pixel dequantization),
+                                                             # K blocks of 16, uint8 clamp [3, 200]
+    (16, 3, 3, 2, 1, 17, 23, 32, "int8", 0, -128, 127),      # stem-like: C = 3, K = 27, M = 16
+    (128, 40, 1, 1, 0, 3, 5, 128, "int8", -5, -128, 127),    # 15 pixels x 4 tiles (m-tile groups with threads)
+    (16, 8, 3, 2, 1, 181, 183, 32, "int8", -5, -128, 127),   # input > 1 MB as floats: bands by default
+    (33, 64, 3, 1, 1, 5, 5, 64, "uint8", 255, 0, 255),       # M = 32 + 1, K = 576 in 9 blocks, zy = 255
+])
+def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qhi, monkeypatch):
+    """Every register tile of the AVX-512 direct kernel (6x64, 12x32, 12x16), its fused QuantizeLinear (uint8 /
+    int8, zero points at the ends of the range, fused clamps) and its chunking / threading == the scalar
+    reference, and both == the check path fed exact int64 sums (independent numpy im2col), on tie-crowded data."""
+    from lowp import _lowp
+
+    monkeypatch.setenv("LOWP_ORT_FLOAT_DIRECT_K", "1")
+    rng = np.random.default_rng(M * 11 + C * 3 + k)
+    K = C * k * k
+    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    ws[::3] = np.float32(0.0041)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(-2, 9, (2, H, W, C)).astype(np.int8)
+    ys = float(np.float32(2) * (xs * ws[1]))
+    p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", ys, zy, yt, qlo, qhi, sk, [H, W, C], [k, k],
+                           [st, st], [1, 1], [pd] * 4, 1, 0)
+    ref = p.run_direct(x, kernel="ref")
+    assert ref.dtype == np.dtype(yt)
+    acc = _im2col_acc(x, 3, w, k, k, (st, st), (1, 1), (pd,) * 4)
+    chk, redo = p.finish(acc, x, kernel="ref")
+    assert redo > 0 and np.array_equal(ref, chk)
+    lo_t, hi_t = (-128, 127) if yt == "int8" else (0, 255)
+    assert ref.min() >= qlo and ref.max() <= qhi
+    if qlo > lo_t:
+        assert (ref == qlo).mean() > 0.1  # the fused clamp is reached
+    if zy == hi_t:
+        assert (ref == hi_t).mean() > 0.1  # saturation is reached
+    if "avx512" in _lowp.ort_float_conv_kernels():
+        assert p.direct
+        for threads in (1, 2):
+            for kern in ("avx512", "avx512whole", "avx512bands"):  # bands: one output row a task, own buffer
+                assert np.array_equal(p.run_direct(x, num_threads=threads, kernel=kern), ref), kern
+        assert np.array_equal(p.run_direct(x[:1], num_threads=2), ref[:1])
+
+
+def test_direct_policy_extreme_output_scale():
+    """The direct kernel's QuantizeLinear multiplies by 1 / y_scale (then checks against the division): a y_scale
+    whose reciprocal is not a normal float keeps the layer off the direct path (the integer + check path), and
+    its outputs still equal the scalar float32 chain."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(5)
+    w = rng.integers(-3, 4, (20, 72)).astype(np.float32)
+    x = rng.integers(-5, 6, (1, 5, 5, 8)).astype(np.int8)
+    for ys, direct in ((1e-3, True), (1e-39, False), (3e38, False)):
+        p = _lowp.OrtFloatConv(w * np.float32(1e-3), np.zeros(20, np.float32), np.full(20, 1e-3, np.float32), 0.01,
+                               0, "int8", ys, 0, "int8", -128, 127, 128, [5, 5, 8], [3, 3], [1, 1], [1, 1],
+                               [1, 1, 1, 1], 1)
+        assert p.direct == (direct and "avx512" in _lowp.ort_float_conv_kernels())
+        ref = p.run_direct(x, kernel="ref")
+        assert np.array_equal(p.run_direct(x), ref)
+        if ys > 1:
+            assert (ref == 0).all()  # every quotient rounds to 0
+        elif ys < 1e-30:
+            assert (np.abs(ref.astype(int)) >= 127).mean() > 0.5  # saturated
+
+
 def test_cli_ort_float_flag(tmp_path, capsys):
+
     """`lowp compare/run/bench --ort-float`: 'all' gives onnxruntime's bits on a tie model, 'off' does not."""
     from lowp import cli
 

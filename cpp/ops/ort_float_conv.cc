@@ -2,6 +2,7 @@
 #include "ops/ort_float_conv.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -64,6 +65,7 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   LOWP_CHECK(stride_k >= 1, "ort float conv: bad K stride");
   LOWP_CHECK(mode >= 0 && mode <= 2, "ort float conv: bad kernel mode");
   LOWP_CHECK(type_min(y_type) <= qmin && qmin <= qmax && qmax <= type_max(y_type), "ort float conv: bad clamp range");
+  LOWP_CHECK(type_min(y_type) <= zy && zy <= type_max(y_type), "ort float conv: output zero point out of the type range");
   LOWP_CHECK(group >= 1 && C >= group && C % group == 0 && M % group == 0 && H >= 1 && W >= 1 && KH >= 1 && KW >= 1 &&
                  sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && pt >= 0 && pl >= 0 && pb >= 0 && pr >= 0,
              "ort float conv: bad geometry");
@@ -139,6 +141,8 @@ bool ort_float_use_direct(const OrtFloatConv& p) {
   if (p.mode != 0 || p.group != 1 || p.Mpad == 0) return false;
 #if defined(__x86_64__) || defined(_M_X64)
   if (!cpu::has_avx512bw()) return false;
+  // ort_quantize4_avx512's error bound needs 1 / ys a normal float (no overflow, no subnormal precision loss)
+  if (!(p.ys >= 0x1p-120f && p.ys <= 0x1p120f)) return false;
   // koff (int32): the farthest tap of the padded input from a pixel's top-left one
   const int64_t reach = ((static_cast<int64_t>(p.KH - 1) * p.dh * (p.W + p.pl + p.pr) + static_cast<int64_t>(p.KW - 1) * p.dw) + 1) * p.C;
   if (reach >= INT32_MAX) return false;
@@ -175,42 +179,90 @@ void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t
   }
 }
 
+bool ort_float_direct_pointwise(const OrtFloatConv& p) {
+  return p.KH == 1 && p.KW == 1 && p.pt == 0 && p.pl == 0 && p.pb == 0 && p.pr == 0;
+}
+
 void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads,
                       const char* kernel) {
   LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
   const std::string k = kernel ? kernel : "";
+  if (!k.empty() && k != "ref" && k != "avx512" && k != "avx512bands" && k != "avx512whole")
+    throw Error("lowp: unknown ort float direct kernel '" + k + "'");
   bool simd = false;
 #if defined(__x86_64__) || defined(_M_X64)
-  simd = (k.empty() || k == "avx512") && cpu::has_avx512bw() && !p.wpk.empty();
+  simd = k != "ref" && cpu::has_avx512bw() && !p.wpk.empty();
 #endif
   if (!k.empty() && k != "ref" && !simd)
     throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 and a direct layer)");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
-  thread_local std::vector<float> xpad;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (simd) {
-    const int64_t images = pixels / opix;
-    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
-    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
-  }
-#endif
-  const float* xp = xpad.data();
-  (void)xp;  // read by the AVX-512 path only
-  auto fn = [&](int64_t a, int64_t b) {
-#if defined(__x86_64__) || defined(_M_X64)
-    if (simd) return ort_float_direct_avx512(p, xp, y, a, b);
-#endif
-    ort_float_direct_ref(p, x, y, a, b);
+  const bool par = num_threads != 1 && pixels > 0;
+  auto run = [&](int64_t tasks, const std::function<void(int, int)>& body) {
+    if (tasks <= 1 || !par) {
+      for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+    } else {
+      ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+    }
   };
-  constexpr int64_t kChunk = 64;
-  const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-  auto body = [&](int task, int) { fn(task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
-  if (tasks <= 1 || num_threads == 1) {
-    for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
-  } else {
-    ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+  if (!simd) {
+    constexpr int64_t kChunk = 64;
+    run((pixels + kChunk - 1) / kChunk, [&](int task, int) {
+      ort_float_direct_ref(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
+    });
+    return;
   }
+#if defined(__x86_64__) || defined(_M_X64)
+  const int64_t images = pixels / opix, Wp = p.W + p.pl + p.pr, Hp = p.H + p.pt + p.pb, rows = images * Hp;
+  const bool pointwise = ort_float_direct_pointwise(p);
+  const bool bands = !pointwise && k != "avx512whole" && (k == "avx512bands" || rows * Wp * p.C > (int64_t{1} << 18));
+  if (bands) {
+    // large inputs (> 1 MB as floats): tasks of B output rows of one image, each dequantizing the padded input rows
+    // it reads into its own buffer just before use (cache-hot; rows shared by two bands are dequantized twice, B
+    // keeps that <= 25 % where the rows allow)
+    const int64_t span = static_cast<int64_t>(p.KH - 1) * p.dh + 1;  // input rows of one output row
+    // >= 480 pixels a band (the last 48-pixel chunk of a band is partly idle)
+    int64_t B = std::max<int64_t>((480 + p.OW - 1) / p.OW, (4 * std::max<int64_t>(0, span - p.sh) + p.sh - 1) / p.sh);
+    B = k == "avx512bands" ? 1 : std::max<int64_t>(1, std::min<int64_t>(B, p.OH));
+    const int64_t per_image = (p.OH + B - 1) / B;
+    run(images * per_image, [&](int task, int) {
+      const int64_t n = task / per_image, oh0 = (task % per_image) * B, oh1 = std::min<int64_t>(p.OH, oh0 + B);
+      const int64_t r0 = n * Hp + oh0 * p.sh, r1 = n * Hp + (oh1 - 1) * p.sh + span;
+      thread_local std::vector<float> band;
+      band.resize(static_cast<size_t>((r1 - r0) * Wp * p.C));
+      ort_float_dequant_padded_rows_avx512(p, x, r0, r1, band.data(), r0);
+      ort_float_direct_avx512(p, band.data(), x, y, n * opix + oh0 * p.OW, n * opix + oh1 * p.OW, 0, -1, r0);
+    });
+    return;
+  }
+  // the input dequantized with its zero padding, in row bands (in parallel with more than one thread); pointwise
+  // convs dequantize each chunk's pixels in the kernel instead
+  thread_local std::vector<float> xpad;
+  float* xp = nullptr;
+  if (!pointwise) {
+    xpad.resize(static_cast<size_t>(rows * Wp * p.C));
+    xp = xpad.data();
+    const int64_t band = std::max<int64_t>(1, (16384 + Wp * p.C - 1) / (Wp * p.C));  // rows of >= 16 K values
+    run(par ? (rows + band - 1) / band : 1, [&](int task, int) {
+      if (!par) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
+      ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
+    });
+  }
+  // tasks: chunks of kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel tiles
+  constexpr int64_t kChunk = kOrtFloatDirectChunk;
+  const int64_t chunks = (pixels + kChunk - 1) / kChunk;
+  const int tiles = (p.M + 31) / 32;
+  int groups = 1;
+  if (par && chunks < 8 * static_cast<int64_t>(num_threads))
+    groups = static_cast<int>(std::min<int64_t>(tiles, (8 * num_threads + chunks - 1) / chunks));
+  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  run(chunks * groups, [&](int task, int) {
+    const int64_t c = task / groups;
+    const int g = task % groups;
+    ort_float_direct_avx512(p, xp, x, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
+                            (g + 1) * tiles / groups);
+  });
+#endif
 }
 
 namespace {

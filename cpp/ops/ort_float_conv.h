@@ -153,6 +153,11 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
 // Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
 // cvtps2dq(clamp(quotient(y[i] / ys), +-1e9)); must equal round-half-even of the true float32 division.
 void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q);
+// Test hooks for ort_quot_clamp_avx512 (q[i] = cvtps2dq of it, bounds flo, fhi) and ort_quantize4_avx512 (q: n
+// bytes of type t, 64 values at a time): must equal onnxruntime's QuantizeLinear (true division, clamp, + zy).
+void ort_float_quot_clamp_round_avx512(const float* y, int64_t n, float ys, float flo, float fhi, int32_t* q);
+void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, DType t, int32_t qmin, int32_t qmax,
+                               void* q);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 // kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (padded input), "avx512raw"
@@ -164,20 +169,38 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
 // (im2col columns dequantized through xtab, then the MLAS-order SGEMM, bias, QuantizeLinear); no integer
 // conv and no check. Used where most outputs of the check path would be recomputed anyway (large K: the
 // bound grows with K). Any register tiling that keeps each output's k order gives the same bits; the
-// AVX-512 kernel runs 8 pixels x 32 channels (16 accumulators) per K block, weights packed per 32-channel
-// tile at load, reading the input once dequantized with its zero padding (an implicit GEMM: no im2col; the
-// K order is followed through p.koff). Pixels [p0, p1) of the output.
+// AVX-512 kernel runs register tiles of 6 pixels x 64 channels (two 32-channel weight tiles), 12 x 32, or 12 x 16
+// (24, 24, 12 accumulators) per K block, weights packed per 32-channel tile at load, reading the input dequantized
+// with its zero padding (an implicit GEMM: no im2col; the K order is followed through p.koff; the pixels of an evenly
+// spaced 12-pixel panel addressed from one base and the pixel step), the running sums of earlier K blocks through
+// a small buffer, bias + QuantizeLinear (ort_quantize4_avx512) fused into the last K block's tile. Pixels [p0, p1)
+// of the output, in chunks of kOrtFloatDirectChunk pixels.
 void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
 // xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
 void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
-void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
+// The same for padded rows [r0, r1) of the images x (H + pt + pb) rows (a thread's share, or a band of rows:
+// row r at xpad + (r - row0) (W + pl + pr) C).
+void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
+                                          int64_t row0 = 0);
+constexpr int kOrtFloatDirectChunk = 48;
+// Output channels 32 t0 .. 32 t1 - 1 (32-channel weight tiles [t0, t1); t1 = -1: to the last) of pixels [p0, p1).
+// xpad == nullptr (pointwise convs only: ort_float_direct_pointwise): each chunk's pixels dequantized from the raw
+// input x on the way (no full-image pass).
+// row0: xpad holds padded rows from row0 on (a band: the rows pixels [p0, p1) read).
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
+                             int t0 = 0, int t1 = -1, int64_t row0 = 0);
 #endif
+// 1x1 unpadded (any stride): the input needs no padded copy.
+bool ort_float_direct_pointwise(const OrtFloatConv& p);
 // The policy finalize() applies: mode 0, group 1, an AVX-512 machine (no SIMD twin elsewhere: the check path is
-// faster there) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
+// faster there), 2^-120 <= y_scale <= 2^120 (ort_quantize4_avx512's precondition) and K >= LOWP_ORT_FLOAT_DIRECT_K (default 1: every such layer, measured fastest on all 9
 // models; 0 disables the direct path, N > 1 keeps the integer + check path for K < N).
 bool ort_float_use_direct(const OrtFloatConv& p);
-// kernel: "" (the dispatched one), "ref" or "avx512" (needs p.direct, which packs wpk).
+// Threads share pixel chunks (and, with few chunks, 32-channel weight tiles). Inputs over 1 MB as floats (not
+// pointwise) run in bands of output rows, each task dequantizing the input rows it reads into its own buffer.
+// kernel: "" (the dispatched one), "ref", "avx512" (needs p.direct, which packs wpk), "avx512bands" /
+// "avx512whole" (force bands of one output row / one dequantized input for all).
 void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                       const char* kernel = "");
 

@@ -108,222 +108,293 @@ void ort_float_full_avx512(const OrtFloatConv& p, const float* const* columns, i
 
 namespace {
 
-// Fused epilogue for layers with one K block (K <= stride_k): the block sums are the final pre-bias sums, so
-// + bias, QuantizeLinear and the clamp run straight from the registers (no store / reload through ybuf).
+// The direct path's epilogue, fused into the register tile of a pixel panel's last K block: + bias, then
+// onnxruntime's QuantizeLinear four vectors at a time (ort_quantize4_avx512), stored as bytes.
 struct DirectEpi {
   const float* bias;  // p.bf + m0
-  uint8_t* y;         // output of the tile's first pixel, channel m0 (8-bit, row stride M)
-  int M, np;          // row stride; valid pixels of the tile (<= 8)
-  __mmask16 mk[2];    // valid channels of the two 16-channel halves
-  __m512 ys, inv, flo, fhi;
-  __m512i zy, qmin, qmax;
+  uint8_t* y;         // output of the panel's first pixel, channel m0 (8-bit, row stride M)
+  int M, np;          // row stride; valid pixels of the panel
+  __mmask16 mk[4];    // valid channels of the tile's 16-channel vectors
+  __mmask64 mrow;     // valid bytes of a pixel's row (16 NV channels)
+  const OrtQuantizeAvx512* q;
 };
 
-inline void epi_store(const DirectEpi& e, int i, int h, __m512 acc) {
-  if (i >= e.np || e.mk[h] == 0) return;
-  __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(e.mk[h], e.bias + 16 * h));
-  v = ort_quot_avx512(v, e.ys, e.inv);
-  v = _mm512_min_ps(_mm512_max_ps(v, e.flo), e.fhi);
-  __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), e.zy);
-  q = _mm512_min_epi32(_mm512_max_epi32(q, e.qmin), e.qmax);
-  _mm_mask_storeu_epi8(e.y + static_cast<size_t>(i) * e.M + 16 * h, e.mk[h], _mm512_cvtepi32_epi8(q));
+// A register tile: NP pixels x NV 16-channel vectors over one K block of kb values. Pixel i's k-th value of
+// onnxruntime's K order (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized
+// input); w: kb rows of 32 floats (a 32-channel weight tile; vectors 2 and 3 of NV = 4 from the next tile, tstride
+// floats on). Each output an FMA chain from 0 in k order, as MLAS; yin (NP rows of 16 NV floats): the earlier
+// blocks' sums, added to this block's (MLAS adds each K block's sums to C in order); then either yout (the running
+// sums) or, for the last block, the fused epilogue.
+// Pixel i of an evenly spaced panel (px[i] = px[0] + i step) at q + i step bytes, from odd multiples of the step
+// held in registers and x86 index scales 1, 2, 4, 8: a panel of 12 needs 6 of them, not 12 pixel pointers.
+struct Strides {
+  int64_t s1, s3, s5, s7, s9, s11;  // bytes
+};
+template <int I>
+inline const float* pixel_at(const char* q, const Strides& s) {
+  static_assert(I >= 0 && I < 12, "panels of up to 12 pixels");
+  switch (I) {
+    case 0: return reinterpret_cast<const float*>(q);
+    case 1: return reinterpret_cast<const float*>(q + s.s1);
+    case 2: return reinterpret_cast<const float*>(q + 2 * s.s1);
+    case 3: return reinterpret_cast<const float*>(q + s.s3);
+    case 4: return reinterpret_cast<const float*>(q + 4 * s.s1);
+    case 5: return reinterpret_cast<const float*>(q + s.s5);
+    case 6: return reinterpret_cast<const float*>(q + 2 * s.s3);
+    case 7: return reinterpret_cast<const float*>(q + s.s7);
+    case 8: return reinterpret_cast<const float*>(q + 8 * s.s1);
+    case 9: return reinterpret_cast<const float*>(q + s.s9);
+    case 10: return reinterpret_cast<const float*>(q + 2 * s.s5);
+    default: return reinterpret_cast<const float*>(q + s.s11);
+  }
 }
 
-// 8 pixels x 32 channels over one K block of kb values: pixel i's k-th value of onnxruntime's K order
-// (c, kh, kw) is px[i][off[k]] (px[i]: the pixel's top-left tap in the padded dequantized input); w = kb x 32
-// floats. y (8 rows of stride ystride) = the block sums (first) or y + them. Each output an FMA chain from 0
-// in k order, as MLAS.
-inline void tile8x32(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
-                     int ystride, const DirectEpi* epi) {
-  const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
-              *x7 = px[7];
-  __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00,
-         a40 = a00, a41 = a00, a50 = a00, a51 = a00, a60 = a00, a61 = a00, a70 = a00, a71 = a00;
-  for (int k = 0; k < kb; ++k) {
-    const __m512 w0 = _mm512_loadu_ps(w + 32 * k), w1 = _mm512_loadu_ps(w + 32 * k + 16);
-    const int o = off[k];
-    __m512 b = _mm512_set1_ps(x0[o]);
-    a00 = _mm512_fmadd_ps(w0, b, a00);
-    a01 = _mm512_fmadd_ps(w1, b, a01);
-    b = _mm512_set1_ps(x1[o]);
-    a10 = _mm512_fmadd_ps(w0, b, a10);
-    a11 = _mm512_fmadd_ps(w1, b, a11);
-    b = _mm512_set1_ps(x2[o]);
-    a20 = _mm512_fmadd_ps(w0, b, a20);
-    a21 = _mm512_fmadd_ps(w1, b, a21);
-    b = _mm512_set1_ps(x3[o]);
-    a30 = _mm512_fmadd_ps(w0, b, a30);
-    a31 = _mm512_fmadd_ps(w1, b, a31);
-    b = _mm512_set1_ps(x4[o]);
-    a40 = _mm512_fmadd_ps(w0, b, a40);
-    a41 = _mm512_fmadd_ps(w1, b, a41);
-    b = _mm512_set1_ps(x5[o]);
-    a50 = _mm512_fmadd_ps(w0, b, a50);
-    a51 = _mm512_fmadd_ps(w1, b, a51);
-    b = _mm512_set1_ps(x6[o]);
-    a60 = _mm512_fmadd_ps(w0, b, a60);
-    a61 = _mm512_fmadd_ps(w1, b, a61);
-    b = _mm512_set1_ps(x7[o]);
-    a70 = _mm512_fmadd_ps(w0, b, a70);
-    a71 = _mm512_fmadd_ps(w1, b, a71);
+template <int NP, int NV, int I = 0>
+inline void fma_pixels_uniform(const char* q, const Strides& s, const __m512* wv, __m512 (*acc)[NV]) {
+  if constexpr (I < NP) {
+    const __m512 b = _mm512_set1_ps(*pixel_at<I>(q, s));
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[I][v] = _mm512_fmadd_ps(wv[v], b, acc[I][v]);
+    fma_pixels_uniform<NP, NV, I + 1>(q, s, wv, acc);
   }
-  const __m512 acc[8][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31},
-                            {a40, a41}, {a50, a51}, {a60, a61}, {a70, a71}};
-  if (epi) {
-    for (int i = 0; i < 8; ++i)
-      for (int h = 0; h < 2; ++h) epi_store(*epi, i, h, acc[i][h]);
-    return;
+}
+
+// step > 0: the panel's pixels are evenly spaced, px[i] = px[0] + i step floats (checked by the caller).
+template <int NP, int NV>
+inline void tile(const float* const* px, const int32_t* off, const float* w, size_t tstride, int kb, const float* yin,
+                 float* yout, const DirectEpi* e, int64_t step = 0) {
+  static_assert(NV == 1 || NV == 2 || NV == 4, "1, 2 or 4 vectors");
+  static_assert(NP % (4 / NV) == 0, "the epilogue packs 4 / NV pixels at a time");
+  __m512 acc[NP][NV];
+  const float* x[NP];
+#pragma GCC unroll 16
+  for (int i = 0; i < NP; ++i) {
+    x[i] = px[i];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
-  for (int i = 0; i < 8; ++i)
-    for (int h = 0; h < 2; ++h) {
-      float* dst = y + static_cast<size_t>(i) * ystride + 16 * h;
-      _mm512_storeu_ps(dst, first ? acc[i][h] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i][h]));
+  const float* w2 = w + tstride;
+  if (NP <= 12 && step > 0) {
+    const int64_t b = step * static_cast<int64_t>(sizeof(float));
+    const Strides s{b, 3 * b, 5 * b, 7 * b, 9 * b, 11 * b};
+    const char* x0 = reinterpret_cast<const char*>(x[0]);
+    for (int k = 0; k < kb; ++k) {
+      __m512 wv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps((v < 2 ? w : w2) + 32 * k + 16 * (v & 1));
+      fma_pixels_uniform<(NP <= 12 ? NP : 12), NV>(x0 + static_cast<int64_t>(off[k]) * 4, s, wv, acc);
     }
-}
-
-// The same for the last 16 channels of a tile when M ends there (8 accumulators: M = 16, 48, 80, ...).
-inline void tile8x16(const float* const* px, const int32_t* off, const float* w, int kb, bool first, float* y,
-                     int ystride, const DirectEpi* epi) {
-  const float *x0 = px[0], *x1 = px[1], *x2 = px[2], *x3 = px[3], *x4 = px[4], *x5 = px[5], *x6 = px[6],
-              *x7 = px[7];
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  for (int k = 0; k < kb; ++k) {
-    const __m512 w0 = _mm512_loadu_ps(w + 32 * k);
-    const int o = off[k];
-    a0 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x0[o]), a0);
-    a1 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x1[o]), a1);
-    a2 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x2[o]), a2);
-    a3 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x3[o]), a3);
-    a4 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x4[o]), a4);
-    a5 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x5[o]), a5);
-    a6 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x6[o]), a6);
-    a7 = _mm512_fmadd_ps(w0, _mm512_set1_ps(x7[o]), a7);
+  } else {
+    for (int k = 0; k < kb; ++k) {
+      __m512 wv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) wv[v] = _mm512_loadu_ps((v < 2 ? w : w2) + 32 * k + 16 * (v & 1));
+      const int o = off[k];
+#pragma GCC unroll 16
+      for (int i = 0; i < NP; ++i) {
+        const __m512 b = _mm512_set1_ps(x[i][o]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(wv[v], b, acc[i][v]);
+      }
+    }
   }
-  const __m512 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-  if (epi) {
-    for (int i = 0; i < 8; ++i) epi_store(*epi, i, 0, acc[i]);
+  if (yin) {
+#pragma GCC unroll 16
+    for (int i = 0; i < NP; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        acc[i][v] = _mm512_add_ps(_mm512_loadu_ps(yin + 16 * (NV * i + v)), acc[i][v]);
+  }
+  if (!e) {
+#pragma GCC unroll 16
+    for (int i = 0; i < NP; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm512_storeu_ps(yout + 16 * (NV * i + v), acc[i][v]);
     return;
   }
-  for (int i = 0; i < 8; ++i) {
-    float* dst = y + static_cast<size_t>(i) * ystride;
-    _mm512_storeu_ps(dst, first ? acc[i] : _mm512_add_ps(_mm512_loadu_ps(dst), acc[i]));
+  __m512 bias[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) bias[v] = _mm512_maskz_loadu_ps(e->mk[v], e->bias + 16 * v);
+  if (NV == 4) {
+#pragma GCC unroll 16
+    for (int i = 0; i < NP; ++i) {
+      if (i >= e->np) break;
+      const __m512i r =
+          ort_quantize4_avx512(*e->q, _mm512_add_ps(acc[i][0], bias[0]), _mm512_add_ps(acc[i][1 % NV], bias[1 % NV]),
+                               _mm512_add_ps(acc[i][2 % NV], bias[2 % NV]), _mm512_add_ps(acc[i][3 % NV], bias[3 % NV]));
+      _mm512_mask_storeu_epi8(e->y + static_cast<size_t>(i) * e->M, e->mrow, r);
+    }
+  } else if (NV == 2) {
+    const __mmask32 m32 = static_cast<__mmask32>(e->mrow);
+#pragma GCC unroll 8
+    for (int i = 0; i < NP; i += 2) {
+      if (i >= e->np) break;
+      const __m512i r = ort_quantize4_avx512(
+          *e->q, _mm512_add_ps(acc[i][0], bias[0]), _mm512_add_ps(acc[i][1 % NV], bias[1 % NV]),
+          _mm512_add_ps(acc[(i + 1) % NP][0], bias[0]), _mm512_add_ps(acc[(i + 1) % NP][1 % NV], bias[1 % NV]));
+      uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
+      _mm256_mask_storeu_epi8(dst, m32, _mm512_castsi512_si256(r));
+      if (i + 1 < e->np) _mm256_mask_storeu_epi8(dst + e->M, m32, _mm512_extracti64x4_epi64(r, 1));
+    }
+  } else {
+    const __mmask16 m16 = static_cast<__mmask16>(e->mrow);
+#pragma GCC unroll 4
+    for (int i = 0; i < NP; i += 4) {
+      if (i >= e->np) break;
+      const __m512i r = ort_quantize4_avx512(
+          *e->q, _mm512_add_ps(acc[i][0], bias[0]), _mm512_add_ps(acc[(i + 1) % NP][0], bias[0]),
+          _mm512_add_ps(acc[(i + 2) % NP][0], bias[0]), _mm512_add_ps(acc[(i + 3) % NP][0], bias[0]));
+      uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
+      _mm_mask_storeu_epi8(dst, m16, _mm512_castsi512_si128(r));
+      if (i + 1 < e->np) _mm_mask_storeu_epi8(dst + e->M, m16, _mm512_extracti32x4_epi32(r, 1));
+      if (i + 2 < e->np) _mm_mask_storeu_epi8(dst + 2 * e->M, m16, _mm512_extracti32x4_epi32(r, 2));
+      if (i + 3 < e->np) _mm_mask_storeu_epi8(dst + 3 * e->M, m16, _mm512_extracti32x4_epi32(r, 3));
+    }
   }
 }
 
 }  // namespace
 
-void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad) {
+namespace {
+
+// DequantizeLinear of len raw bytes: float(q - zx) * xs, one rounding (= p.xtab)
+inline void dequant_run(const uint8_t* src, int64_t len, bool s8in, __m512i zx, __m512 xs, float* d) {
+  int64_t c = 0;
+  for (; c + 16 <= len; c += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + c));
+    const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    _mm512_storeu_ps(d + c, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
+  }
+  if (c < len) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (len - c)) - 1);
+    const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
+    const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    _mm512_mask_storeu_ps(d + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
+  }
+}
+
+}  // namespace
+
+void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
+                                          int64_t row0) {
   const int C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
   const bool s8in = p.x_type == DType::S8;
   const __m512i zx = _mm512_set1_epi32(p.zx);
   const __m512 xs = _mm512_set1_ps(p.xs);
-  for (int64_t n = 0; n < images; ++n)
-    for (int h = 0; h < Hp; ++h) {
-      float* dst = xpad + (n * Hp + h) * Wp * C;
-      const int ih = h - p.pt;
-      if (ih < 0 || ih >= p.H) {
-        std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
-        continue;
-      }
-      std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
-      std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
-      // DequantizeLinear: float(q - zx) * xs, one rounding (= p.xtab)
-      const uint8_t* src = static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C;
-      float* d = dst + static_cast<size_t>(p.pl) * C;
-      const int64_t len = static_cast<int64_t>(p.W) * C;
-      for (int64_t c = 0; c < len; c += 16) {
-        const __mmask16 m = len - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (len - c)) - 1);
-        const __m128i b = _mm_maskz_loadu_epi8(m, src + c);
-        const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-        _mm512_mask_storeu_ps(d + c, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs));
-      }
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / Hp;
+    const int h = static_cast<int>(r % Hp);
+    float* dst = xpad + (r - row0) * Wp * C;
+    const int ih = h - p.pt;
+    if (ih < 0 || ih >= p.H) {
+      std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
+      continue;
     }
+    std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
+    std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
+    dequant_run(static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C, static_cast<int64_t>(p.W) * C, s8in, zx,
+                xs, dst + static_cast<size_t>(p.pl) * C);
+  }
 }
 
-void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
-  constexpr int64_t kMaxPix = 64;
-  const int K = p.K, Mp = p.Mpad, C = p.C, sk = p.stride_k, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  thread_local std::vector<float> ybuf;
-  ybuf.resize(static_cast<size_t>(kMaxPix) * Mp);
-  const float* px[kMaxPix];
-  // LOWP_ORT_FLOAT_NO_FUSED_EPI=1: always go through ybuf (A/B timing and tests; same bits)
-  static const bool no_fused = std::getenv("LOWP_ORT_FLOAT_NO_FUSED_EPI") != nullptr;
-  const bool fused = K <= sk && !no_fused;
-  DirectEpi ep{};
-  {
-    const bool s8o = p.y_type == DType::S8;
-    ep.M = p.M;
-    ep.ys = _mm512_set1_ps(p.ys);
-    ep.inv = _mm512_set1_ps(1.f / p.ys);
-    ep.flo = _mm512_set1_ps(static_cast<float>((s8o ? -128 : 0) - p.zy));
-    ep.fhi = _mm512_set1_ps(static_cast<float>((s8o ? 127 : 255) - p.zy));
-    ep.zy = _mm512_set1_epi32(p.zy);
-    ep.qmin = _mm512_set1_epi32(p.qmin);
-    ep.qmax = _mm512_set1_epi32(p.qmax);
+void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad) {
+  ort_float_dequant_padded_rows_avx512(p, x, 0, images * (p.H + p.pt + p.pb), xpad);
+}
+
+void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
+                             int t0, int t1, int64_t row0) {
+  constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: panels of 6 (4-vector tiles) or 12 (2- and 1-vector)
+  const int K = p.K, C = p.C, sk = p.stride_k;
+  const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
+  const int tiles = (p.M + 31) / 32;
+  if (t1 < 0 || t1 > tiles) t1 = tiles;
+  const int64_t opix = OH * OW;
+  alignas(64) float ybuf[kChunk * 64];  // running sums of the K blocks before the last, per panel row
+  const float* px[kChunk];
+  // pointwise convs without xpad: each chunk's pixels dequantized here (cache-hot), px[i] = xc + i C
+  thread_local std::vector<float> xcbuf;
+  float* xc = nullptr;
+  if (!xpad) {
+    LOWP_CHECK(ort_float_direct_pointwise(p), "ort float direct: no dequantized input for a padded or KxK conv");
+    xcbuf.resize(static_cast<size_t>(kChunk) * C);
+    xc = xcbuf.data();
   }
-  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
-  for (int64_t q0 = p0; q0 < p1; q0 += kMaxPix) {
-    const int64_t q1 = std::min(p1, q0 + kMaxPix);
-    const int np = static_cast<int>(q1 - q0), npan = (np + 7) / 8;
-    for (int i = 0; i < npan * 8; ++i) {
-      if (i >= np) {  // past q1: repeat the last pixel, results dropped
-        px[i] = px[np - 1];
-        continue;
+  const bool s8in = p.x_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx);
+  const __m512 xs = _mm512_set1_ps(p.xs);
+  const OrtQuantizeAvx512 quant(p.ys, p.zy, p.y_type == DType::S8, p.qmin, p.qmax);
+  DirectEpi ep{};
+  ep.M = p.M;
+  ep.q = &quant;
+  int64_t n = p0 / opix, oh = (p0 % opix) / OW, ow = (p0 % opix) % OW;
+  for (int64_t q0 = p0; q0 < p1; q0 += kChunk) {
+    const int np = static_cast<int>(std::min<int64_t>(p1 - q0, kChunk));
+    for (int i = 0; i < np; ++i) {
+      if (xc) {
+        const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + oh * sh) * p.W + ow * sw) * C;
+        if (sw == 1 && ow + (np - i) <= OW) {  // the rest of the chunk in this output row: one contiguous run
+          const int run = np - i;
+          dequant_run(src, static_cast<int64_t>(run) * C, s8in, zx, xs, xc + static_cast<size_t>(i) * C);
+          for (int j = 0; j < run; ++j) px[i + j] = xc + static_cast<size_t>(i + j) * C;
+          ow += run - 1;
+          i += run - 1;
+        } else {
+          dequant_run(src, C, s8in, zx, xs, xc + static_cast<size_t>(i) * C);
+          px[i] = xc + static_cast<size_t>(i) * C;
+        }
+      } else {
+        px[i] = xpad + ((n * Hp + oh * sh - row0) * Wp + ow * sw) * C;
       }
-      px[i] = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
-      if (++ow == p.OW) {
+      if (++ow == OW) {
         ow = 0;
-        if (++oh == p.OH) {
+        if (++oh == OH) {
           oh = 0;
           ++n;
         }
       }
     }
-    if (fused) {  // one K block: bias + QuantizeLinear from the registers
-      for (int m0 = 0; m0 < Mp; m0 += 32) {
-        const float* w = p.wpk.data() + static_cast<size_t>(m0 / 32) * K * 32;
-        const bool half = p.M - m0 <= 16;
-        const int r0 = std::min(16, p.M - m0), r1 = std::max(0, std::min(16, p.M - m0 - 16));
-        ep.bias = p.bf.data() + m0;
-        ep.mk[0] = static_cast<__mmask16>((1u << r0) - 1);
-        ep.mk[1] = static_cast<__mmask16>((1u << r1) - 1);
-        for (int j = 0; j < npan; ++j) {
-          ep.y = static_cast<uint8_t*>(y) + (q0 + 8 * j) * p.M + m0;
-          ep.np = std::min(8, np - 8 * j);
-          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data(), w, K, true, nullptr, 0, &ep);
+    for (int i = np; i < kChunk; ++i) px[i] = px[np - 1];  // past p1: repeat the last pixel, results dropped
+    for (int t = t0; t < t1;) {
+      // 64 channels (two weight tiles) where both are in range, else 32, else 16 (the last tile's)
+      const int m0 = 32 * t, left = p.M - m0;
+      const int nv = (t + 1 < t1 && left > 48) ? 4 : (left > 16 ? 2 : 1);
+      const float* w = p.wpk.data() + static_cast<size_t>(t) * K * 32;
+      ep.bias = p.bf.data() + m0;
+      for (int v = 0; v < 4; ++v) {
+        const int r = std::max(0, std::min(16, left - 16 * v));
+        ep.mk[v] = static_cast<__mmask16>((1u << r) - 1);
+      }
+      const int width = std::min(left, 16 * nv);
+      ep.mrow = width >= 64 ? ~__mmask64{0} : ((__mmask64{1} << width) - 1);
+      const size_t tstride = static_cast<size_t>(K) * 32;
+      const int64_t pstep = xc ? C : sw * C;  // floats between horizontally adjacent output pixels
+      for (int k0 = 0; k0 < K; k0 += sk) {
+        const int k1 = std::min(K, k0 + sk);
+        const bool first = k0 == 0, last = k1 == K;
+        const int32_t* off = p.koff.data() + k0;
+        const float* wk = w + static_cast<size_t>(k0) * 32;
+        const int NP = nv == 4 ? 6 : 12;
+        for (int j = 0; j * NP < np; ++j) {
+          float* yb = ybuf + 16 * nv * NP * j;
+          ep.y = static_cast<uint8_t*>(y) + (q0 + NP * j) * p.M + m0;
+          ep.np = std::min(NP, np - NP * j);
+          const float* yin = first ? nullptr : yb;
+          const DirectEpi* e = last ? &ep : nullptr;
+          if (nv == 4) {
+            tile<6, 4>(px + 6 * j, off, wk, tstride, k1 - k0, yin, yb, e);
+            continue;
+          }
+          const float* const* pj = px + 12 * j;
+          bool even = true;  // evenly spaced by the pixel step: 6 stride registers instead of 12 pointers
+          for (int i = 1; i < 12; ++i) even = even && pj[i] == pj[0] + i * pstep;
+          if (nv == 2)
+            tile<12, 2>(pj, off, wk, tstride, k1 - k0, yin, yb, e, even ? pstep : 0);
+          else
+            tile<12, 1>(pj, off, wk, tstride, k1 - k0, yin, yb, e, even ? pstep : 0);
         }
       }
-      continue;
+      t += nv == 4 ? 2 : 1;
     }
-    for (int k0 = 0; k0 < K; k0 += sk) {
-      const int k1 = std::min(K, k0 + sk), kb = k1 - k0;
-      for (int m0 = 0; m0 < Mp; m0 += 32) {
-        const float* w = p.wpk.data() + (static_cast<size_t>(m0 / 32) * K + k0) * 32;
-        const bool half = p.M - m0 <= 16;  // channels m0 + 16 .. m0 + 31 all padding
-        for (int j = 0; j < npan; ++j)
-          (half ? tile8x16 : tile8x32)(px + 8 * j, p.koff.data() + k0, w, kb, k0 == 0,
-                                       ybuf.data() + static_cast<size_t>(j) * 8 * Mp + m0, Mp, nullptr);
-      }
-    }
-    // + bias, QuantizeLinear (a division, clamp to the type range less zy, cvtps2dq, + zy), the fused clamp
-    const bool s8out = p.y_type == DType::S8;
-    const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
-    const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
-    const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
-    const __m512i zy = _mm512_set1_epi32(p.zy), qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
-    const int M = p.M;
-    for (int i = 0; i < np; ++i)
-      for (int m = 0; m < M; m += 16) {
-        const __mmask16 mk = M - m >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (M - m)) - 1);
-        __m512 v = _mm512_add_ps(_mm512_loadu_ps(ybuf.data() + static_cast<size_t>(i) * Mp + m),
-                                 _mm512_maskz_loadu_ps(mk, &p.bf[m]));
-        v = ort_quot_avx512(v, ys, inv);
-        v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
-        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
-        q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
-        _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + (q0 + i) * M + m, mk, _mm512_cvtepi32_epi8(q));
-      }
   }
 }
 
@@ -540,6 +611,30 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
 
 namespace lowp {
 namespace ops {
+
+void ort_float_quot_clamp_round_avx512(const float* y, int64_t n, float ys, float flo, float fhi, int32_t* q) {
+  const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys), lo = _mm512_set1_ps(flo),
+               hi = _mm512_set1_ps(fhi);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_epi32(q + i, m, _mm512_cvtps_epi32(ort_quot_clamp_avx512(_mm512_maskz_loadu_ps(m, y + i), vys, inv, lo, hi)));
+  }
+}
+
+void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, DType t, int32_t qmin, int32_t qmax,
+                               void* q) {
+  const OrtQuantizeAvx512 quant(ys, zy, t == DType::S8, qmin, qmax);
+  for (int64_t i = 0; i < n; i += 64) {
+    __m512 v[4];
+    for (int j = 0; j < 4; ++j) {
+      const int64_t r = std::max<int64_t>(0, std::min<int64_t>(16, n - i - 16 * j));
+      v[j] = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << r) - 1), y + i + 16 * j);
+    }
+    const __m512i b = ort_quantize4_avx512(quant, v[0], v[1], v[2], v[3]);
+    const int64_t r = std::min<int64_t>(64, n - i);
+    _mm512_mask_storeu_epi8(static_cast<uint8_t*>(q) + i, r >= 64 ? ~__mmask64{0} : ((__mmask64{1} << r) - 1), b);
+  }
+}
 
 void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q) {
   const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys);

@@ -175,7 +175,8 @@ py::array run_direct(const ops::OrtFloatConv& p, const py::array& x, int num_thr
   LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
   LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
              "ort float conv: x must be N x H x W x C (the geometry given)");
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512raw")
+  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512raw" &&
+      kernel != "avx512bands" && kernel != "avx512whole")
     throw Error("lowp: unknown kernel '" + kernel + "'");
   auto xc = py::array::ensure(x, py::array::c_style);
   if (!xc) throw Error("lowp: cannot make the input contiguous");

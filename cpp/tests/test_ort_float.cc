@@ -153,6 +153,7 @@ LOWP_TEST(ort_float_binary_simd_matches_reference) {
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "runtime/cpu.h"
 // The division-free quotient of the AVX-512 QuantizeLinear (ops/ort_float_quot_avx512.h) rounds like the
@@ -193,4 +194,85 @@ LOWP_TEST(ort_float_quotient_matches_division) {
     EXPECT_TRUE(bad == 0, "division-free quotient rounds differently from y / ys");
   }
 }
+
+namespace {
+
+// y values at, beside and between the .5 boundaries of y / ys for quotients in [-lim, lim], random ones, and
+// the special cases (zeros, denormals, huge, infinities, NaN).
+std::vector<float> quotient_cases(float ys, int lim, std::mt19937& rng) {
+  std::vector<float> y;
+  for (int k = -lim; k <= lim; ++k) {
+    const float c = static_cast<float>((k + 0.5) * static_cast<double>(ys));
+    uint32_t b;
+    std::memcpy(&b, &c, 4);
+    for (int d = -64; d <= 64; ++d) {
+      const uint32_t bb = b + static_cast<uint32_t>(d);
+      float v;
+      std::memcpy(&v, &bb, 4);
+      y.push_back(v);
+    }
+  }
+  std::uniform_real_distribution<float> ud(-1.5f * lim, 1.5f * lim);
+  for (int i = 0; i < 20000; ++i) y.push_back(ud(rng) * ys);
+  for (float v : {0.f, -0.f, 1e-40f, -1e-40f, 3e38f, -3e38f, 1e6f, -1e6f, 2147483648.f, -2147483648.f, 4.3e9f,
+                  -4.3e9f, 1e12f, -1e12f, std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+                  -std::numeric_limits<float>::quiet_NaN()})
+    y.push_back(v);
+  return y;
+}
+
+// onnxruntime's MlasQuantizeLinear for one value: the true float32 division, vmaxps / vminps against
+// [tlo - zy, thi - zy] (a NaN gives the lower bound: fmax returns the other operand), round half to even, + zy;
+// then a fused clamp [qmin, qmax].
+int32_t ort_quantize_ref(float y, float ys, int32_t zy, int32_t tlo, int32_t thi, int32_t qmin, int32_t qmax) {
+  volatile float qv = y / ys;
+  float v = std::fmax(static_cast<float>(qv), static_cast<float>(tlo - zy));
+  v = std::fmin(v, static_cast<float>(thi - zy));
+  const int32_t q = static_cast<int32_t>(std::nearbyint(v)) + zy;
+  return std::min(std::max(q, qmin), qmax);
+}
+
+}  // namespace
+
+// ort_quot_clamp_avx512 and ort_quantize4_avx512 (ops/ort_float_quot_avx512.h): onnxruntime's QuantizeLinear
+// bit for bit on .5 boundaries and their neighbours, saturation, fused clamps, zero points at the ends of the
+// range and non-finite values.
+LOWP_TEST(ort_float_quantize_matches_division) {
+  if (!cpu::has_avx512bw()) return;
+  std::mt19937 rng(12);
+  const float scales[] = {2.f * (0.0173f * 0.0029f), 0.0173f, 0.1f, 0.0235294122f, 3.0f, 1.f / 255.f, 7.3e-6f};
+  struct Out {
+    DType t;
+    int32_t zy, qmin, qmax;
+  };
+  const Out outs[] = {{DType::S8, -5, -128, 127},  {DType::S8, -128, -128, 127}, {DType::S8, 127, -128, 127},
+                      {DType::S8, 3, 3, 127},      {DType::S8, 0, -100, 90},     {DType::U8, 0, 0, 255},
+                      {DType::U8, 131, 0, 255},    {DType::U8, 255, 0, 255},     {DType::U8, 17, 17, 200}};
+  for (float ys : scales) {
+    const std::vector<float> y = quotient_cases(ys, 300, rng);
+    const int64_t n = static_cast<int64_t>(y.size());
+    for (const Out& o : outs) {
+      const int32_t tlo = o.t == DType::S8 ? -128 : 0, thi = o.t == DType::S8 ? 127 : 255;
+      std::vector<uint8_t> got(y.size());
+      ops::ort_float_quantize_avx512(y.data(), n, ys, o.zy, o.t, o.qmin, o.qmax, got.data());
+      int bad = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t ref = ort_quantize_ref(y[i], ys, o.zy, tlo, thi, o.qmin, o.qmax);
+        const int32_t g = o.t == DType::S8 ? static_cast<int32_t>(static_cast<int8_t>(got[i])) : got[i];
+        bad += ref != g;
+      }
+      EXPECT_TRUE(bad == 0, "ort_quantize4_avx512 differs from onnxruntime's QuantizeLinear");
+      // the one-vector quotient with a clamp to [qmin - zy, qmax - zy] (integer bounds, |bound| <= 512)
+      std::vector<int32_t> q(y.size());
+      const float flo = static_cast<float>(o.qmin - o.zy), fhi = static_cast<float>(o.qmax - o.zy);
+      ops::ort_float_quot_clamp_round_avx512(y.data(), n, ys, flo, fhi, q.data());
+      bad = 0;
+      for (int64_t i = 0; i < n; ++i)
+        bad += q[i] + o.zy != ort_quantize_ref(y[i], ys, o.zy, tlo, thi, o.qmin, o.qmax);
+      EXPECT_TRUE(bad == 0, "ort_quot_clamp_avx512 differs from onnxruntime's QuantizeLinear");
+    }
+  }
+}
 #endif
+
