@@ -377,26 +377,28 @@ def test_ort_float_policy():
                                                        ((3, 3), 2, 1, None, 64),  # larger input
                                                        ((5, 5), 1, 1, None, 11)])
 @pytest.mark.parametrize("C", [40, 16, 7])  # a 16-lane tail, whole vectors, one partial vector
-def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C):
+@pytest.mark.parametrize("dt,relu", [("int8", False), ("uint8", False), ("int8", True)])
+def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C, dt, relu):
     from lowp import _lowp
 
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(9 + C + H)
     W = H
     kh, kw = kernel
     K = kh * kw
     ws = np.full(C, 0.0029, np.float32)
     wf = (rng.integers(-3, 4, (C, K)).astype(np.float32) * ws[:, None]).astype(np.float32)
     bf = (rng.integers(-40, 41, C).astype(np.float32) * (np.float32(0.0173) * ws)).astype(np.float32)
-    x = rng.integers(-128, 128, (2, H, W, C)).astype(np.int8)
-    p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, 3, "int8", float(np.float32(2) * np.float32(0.0173 * 0.0029)), -5,
-                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [dil, dil],
-                           pads or [kh // 2] * 4, C, 1)
+    lo, zx, zy = (-128, 3, -5) if dt == "int8" else (0, 131, 120)
+    x = rng.integers(lo, lo + 256, (2, H, W, C)).astype(dt)
+    p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, zx, dt, float(np.float32(2) * np.float32(0.0173 * 0.0029)), zy,
+                           dt, zy if relu else lo, zy + 6 if relu else lo + 255, 16, [H, W, C], [kh, kw],
+                           [stride, stride], [dil, dil], pads or [kh // 2] * 4, C, 1)
     assert p.depthwise
     ref = p.run_depthwise(x, kernel="ref")
     assert np.array_equal(p.run_depthwise(x), ref)
     assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
     if "avx512" in _lowp.ort_float_conv_kernels():
-        for k in ("avx512", "avx512raw"):  # padded-input kernel (default) and raw-byte kernel
+        for k in ("avx512", "avx512pad", "avx512raw"):  # row ring (default), whole padded input, raw bytes
             assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
             assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
 

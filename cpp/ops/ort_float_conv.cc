@@ -370,16 +370,39 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
   const std::string k = kernel ? kernel : "";
   OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
-  bool padded = false;  // the input dequantized once with its padding (ort_float_depthwise_padded_avx512)
+  bool padded = false;  // the whole input dequantized once with its padding (ort_float_depthwise_padded_avx512)
+  bool rows = false;    // input rows dequantized into a ring as needed (ort_float_depthwise_rows_avx512)
 #if defined(__x86_64__) || defined(_M_X64)
   const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64;
-  if ((k.empty() || k == "avx512") && ok) padded = true;
+  if ((k.empty() || k == "avx512") && ok) rows = true;
+  if (k == "avx512pad" && ok) padded = true;
   if (k == "avx512raw" && ok) fn = ort_float_depthwise_avx512;
 #endif
-  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded)
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded && !rows)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
+#if defined(__x86_64__) || defined(_M_X64)
+  if (rows) {
+    // tasks: bands of output rows of one image; each band dequantizes its input rows once (the rows it
+    // shares with the band above a second time). One band per image on one thread; ~4 per thread else.
+    const int64_t images = pixels / opix;
+    const int nb = num_threads <= 1 ? 1 : std::min(p.OH, 4 * num_threads);
+    const int band = (p.OH + nb - 1) / nb, bands = (p.OH + band - 1) / band;
+    const int64_t tasks = images * bands;
+    auto body = [&](int task, int) {
+      const int64_t n = task / bands;
+      const int b0 = static_cast<int>(task % bands) * band;
+      ort_float_depthwise_rows_avx512(p, x, y, n, b0, std::min(p.OH, b0 + band));
+    };
+    if (tasks <= 1 || num_threads == 1) {
+      for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+    } else {
+      ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+    }
+    return;
+  }
+#endif
   thread_local std::vector<float> xpad;
   const float* xp = nullptr;
 #if defined(__x86_64__) || defined(_M_X64)

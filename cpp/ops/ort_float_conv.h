@@ -148,6 +148,10 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 // The same on the input dequantized once with its zero padding (xpad as for ort_float_direct_avx512), 8 pixels
 // at a time: the default on AVX-512 machines.
 void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
+// Output rows [oh0, oh1) of image n, the input rows dequantized into a ring of (KH - 1) dh + 1 rows as they are
+// needed (ops/ort_float_depthwise_avx512.cc): the default on AVX-512 machines (the whole padded image of a
+// 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).
+void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1);
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 // Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
@@ -155,8 +159,9 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
 void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
-// kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (padded input), "avx512raw"
-// (ort_float_depthwise_avx512: raw bytes, dequantized per tap).
+// kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (row ring, tasks = bands of output
+// rows), "avx512pad" (whole padded input, tasks = 16 pixels), "avx512raw" (ort_float_depthwise_avx512: raw bytes,
+// dequantized per tap).
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
 

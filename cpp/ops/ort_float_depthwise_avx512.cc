@@ -1,0 +1,169 @@
+// AVX-512 float depthwise conv, row-streamed (ops/ort_float_conv.h ort_float_depthwise_rows_avx512): the
+// same arithmetic as ort_float_depthwise_ref (MlasSgemmKernelM1Avx's chain per output: per K chunk groups of
+// four products, multiply then add, summed left to right and added to the running sum; then a pair, then one
+// product; + bias; QuantizeLinear), 16 channels per lane vector, 8 output pixels of a row at a time.
+//
+// Input rows are dequantized (float(x - zx) * xs, one rounding = p.xtab) once each into a ring of
+// (KH - 1) dh + 1 rows of (W + pl + pr) x Cp floats (Cp = C rounded up to 16, zero columns for the left /
+// right padding; lanes past C hold finite values that meet zero weights), so the working set is a few rows (cache-resident) instead of the whole
+// padded image, and the inner loop needs no masks. Padding rows point at a zero row. A padding tap's product
+// w * 0.0f is a signed zero, as MLAS's im2col padding gives; no later step can tell its sign apart.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "ops/ort_float_conv.h"
+#include "ops/ort_float_quot_avx512.h"
+
+namespace lowp {
+namespace ops {
+
+namespace {
+
+// Row ih of image n dequantized into dst (Wp x Cp floats, padding columns zero): float(x - zx) * xs, one
+// rounding (= p.xtab).
+void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int Cp, float* dst) {
+  const int C = p.C, W = p.W;
+  const bool s8 = p.x_type == DType::S8;
+  const __m512i zx = _mm512_set1_epi32(p.zx);
+  const __m512 xs = _mm512_set1_ps(p.xs);
+  auto cvt = [&](__m128i b) {
+    const __m512i v = s8 ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zx)), xs);
+  };
+  auto load = [](const int8_t* s) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)); };
+  std::memset(dst, 0, sizeof(float) * static_cast<size_t>(p.pl) * Cp);
+  std::memset(dst + static_cast<size_t>(p.pl + W) * Cp, 0, sizeof(float) * static_cast<size_t>(p.pr) * Cp);
+  const int8_t* src = static_cast<const int8_t*>(x) + (n * p.H + ih) * static_cast<int64_t>(W) * C;
+  float* d = dst + static_cast<size_t>(p.pl) * Cp;
+  if (C == Cp) {  // whole vectors: the row is W * C contiguous bytes -> floats
+    const int64_t len = static_cast<int64_t>(W) * C;
+    int64_t i = 0;
+    for (; i + 64 <= len; i += 64)
+      for (int j = 0; j < 64; j += 16) _mm512_storeu_ps(d + i + j, cvt(load(src + i + j)));
+    for (; i < len; i += 16) _mm512_storeu_ps(d + i, cvt(load(src + i)));
+    return;
+  }
+  // per pixel: whole 16-channel vectors, then the tail (its lanes past C get finite values, times 0 weights)
+  const int full = C / 16 * 16;
+  const __mmask16 mt = static_cast<__mmask16>((1u << (C - full)) - 1);
+  for (int w = 0; w < W; ++w) {
+    const int8_t* s = src + static_cast<int64_t>(w) * C;
+    float* o = d + static_cast<size_t>(w) * Cp;
+    for (int c0 = 0; c0 < full; c0 += 16) _mm512_storeu_ps(o + c0, cvt(load(s + c0)));
+    _mm512_storeu_ps(o + full, cvt(_mm_maskz_loadu_epi8(mt, s + full)));
+  }
+}
+
+}  // namespace
+
+void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1) {
+  constexpr int kP = 8;
+  const int C = p.C, Cp = (C + 15) / 16 * 16, taps = p.KH * p.KW, Mp = p.Mpad, Wp = p.W + p.pl + p.pr;
+  const int span = (p.KH - 1) * p.dh + 1;
+  const size_t row = static_cast<size_t>(Wp) * Cp;
+  thread_local std::vector<float> ringv;
+  if (ringv.size() < (static_cast<size_t>(span) + 1) * row + 16) ringv.resize((static_cast<size_t>(span) + 1) * row + 16);
+  // 64-byte aligned: rows are whole vectors long, so every load and store stays within one cache line
+  float* ring = ringv.data() + ((64 - reinterpret_cast<uintptr_t>(ringv.data()) % 64) % 64) / sizeof(float);
+  float* zero = ring + static_cast<size_t>(span) * row;
+  std::memset(zero, 0, sizeof(float) * row);
+  int tag[64 + 1];  // input row held by each ring slot (span <= taps <= 64 rows when dh == 1; checked below)
+  std::vector<int> tagv;
+  int* tags = tag;
+  if (span > 64) {
+    tagv.resize(span);
+    tags = tagv.data();
+  }
+  for (int s = 0; s < span; ++s) tags[s] = -1;
+  const float* rp[64];  // per tap: its row's dequantized data + kw dw Cp
+  int64_t coff[64];
+  for (int k = 0; k < taps; ++k) coff[k] = static_cast<int64_t>(k % p.KW) * p.dw * Cp;
+
+  const bool s8out = p.y_type == DType::S8;
+  (void)s8out;  // both 8-bit types store the low byte of the clamped int32
+  const __m512i zy = _mm512_set1_epi32(p.zy);
+  const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
+  // QuantizeLinear's saturation then the fused clamp = one clamp to [qmin, qmax] (integers: commutes with
+  // round-half-even), done in float before cvtps2dq
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zy)),
+               fhi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zy));
+  const int64_t ps = static_cast<int64_t>(p.sw) * Cp;  // next output pixel of the row, in floats
+  uint8_t* yb = static_cast<uint8_t*>(y);
+
+  for (int oh = oh0; oh < oh1; ++oh) {
+    for (int kh = 0; kh < p.KH; ++kh) {
+      const int ih = oh * p.sh - p.pt + kh * p.dh;
+      const float* r = zero;
+      if (ih >= 0 && ih < p.H) {
+        const int s = ih % span;
+        float* slot = ring + static_cast<size_t>(s) * row;
+        if (tags[s] != ih) {
+          dequant_row(p, x, n, ih, Cp, slot);
+          tags[s] = ih;
+        }
+        r = slot;
+      }
+      for (int kw = 0; kw < p.KW; ++kw) rp[kh * p.KW + kw] = r + coff[kh * p.KW + kw];
+    }
+
+    uint8_t* yrow = yb + ((n * p.OH + oh) * static_cast<int64_t>(p.OW)) * C;
+    for (int c0 = 0; c0 < Cp; c0 += 16) {
+      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
+      const float* wc = p.wt.data() + c0;
+      const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[c0]);
+      for (int ow0 = 0; ow0 < p.OW; ow0 += kP) {
+        const int np = std::min(kP, p.OW - ow0);
+        int64_t po[kP];  // pixel offsets in the row (past the row's end: repeat the last pixel, dropped)
+        for (int i = 0; i < kP; ++i) po[i] = static_cast<int64_t>(ow0 + std::min(i, np - 1)) * ps + c0;
+        __m512 acc[kP];
+        for (int i = 0; i < kP; ++i) acc[i] = _mm512_setzero_ps();
+        for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
+          const int k1 = std::min(taps, k0 + p.stride_k);
+          int k = k0;
+          for (; k + 4 <= k1; k += 4) {
+            const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
+                         w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp),
+                         w2 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 2) * Mp),
+                         w3 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 3) * Mp);
+            const float *r0 = rp[k], *r1 = rp[k + 1], *r2 = rp[k + 2], *r3 = rp[k + 3];
+            for (int i = 0; i < kP; ++i) {
+              __m512 t = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(r0 + po[i])),
+                                       _mm512_mul_ps(w1, _mm512_loadu_ps(r1 + po[i])));
+              t = _mm512_add_ps(t, _mm512_mul_ps(w2, _mm512_loadu_ps(r2 + po[i])));
+              t = _mm512_add_ps(t, _mm512_mul_ps(w3, _mm512_loadu_ps(r3 + po[i])));
+              acc[i] = k == 0 ? t : _mm512_add_ps(t, acc[i]);  // 0 + t = t (up to the sign of a zero)
+            }
+          }
+          if (k1 - k >= 2) {
+            const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
+                         w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp);
+            const float *r0 = rp[k], *r1 = rp[k + 1];
+            for (int i = 0; i < kP; ++i)
+              acc[i] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(r0 + po[i])),
+                                                   _mm512_mul_ps(w1, _mm512_loadu_ps(r1 + po[i]))),
+                                     acc[i]);
+            k += 2;
+          }
+          if (k < k1) {
+            const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp);
+            const float* r0 = rp[k];
+            for (int i = 0; i < kP; ++i) acc[i] = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(r0 + po[i])), acc[i]);
+          }
+        }
+        for (int i = 0; i < np; ++i) {
+          __m512 v = ort_quot_avx512(_mm512_add_ps(acc[i], b), ys, inv);
+          v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
+          const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+          _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ops
+}  // namespace lowp
