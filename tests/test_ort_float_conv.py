@@ -277,9 +277,11 @@ def _qlinear_differs(op, sa, za, sb, zb, sc, zc):
 
 
 @pytest.mark.parametrize("op", ["Add", "Mul"])
-def test_float_binary_all_pairs_match_onnxruntime(op):
-    """All 65536 input pairs (a column against a row, broadcast), scales picked so that onnxruntime's float32
-    chain and the QLinearAdd / QLinearMul arithmetic disagree on some pairs."""
+@pytest.mark.parametrize("layout,threads", [("column", 1), ("full_row", 1), ("row_full", 2), ("full_row", 2)])
+def test_float_binary_all_pairs_match_onnxruntime(op, layout, threads):
+    """All 65536 input pairs (a column against a row, broadcast; or a full 256 x 256 tensor against a row
+    vector repeated over its rows, either way round: the per-channel path, on 1 and 2 threads), scales picked
+    so that onnxruntime's float32 chain and the QLinearAdd / QLinearMul arithmetic disagree on some pairs."""
     rng = np.random.default_rng(11)
     for _ in range(200):
         sa, sb = (float(np.float32(rng.uniform(0.005, 0.1))) for _ in range(2))
@@ -289,16 +291,23 @@ def test_float_binary_all_pairs_match_onnxruntime(op):
             break
     else:
         pytest.fail("no scales found where the two arithmetics differ")
-    model = _binary_model(op, sa, za, sb, zb, sc, zc, (256, 1), (1, 256))
-    a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
-    b = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    v = np.arange(-128, 128, dtype=np.int8)
+    a, b = v.reshape(256, 1), v.reshape(1, 256)
+    if layout == "full_row":
+        a = np.ascontiguousarray(np.broadcast_to(a, (256, 256)))
+    elif layout == "row_full":
+        a, b = b, np.ascontiguousarray(np.broadcast_to(a, (256, 256)))
+    model = _binary_model(op, sa, za, sb, zb, sc, zc, a.shape, b.shape)
     want = _ort(model, {"a": a, "b": b})[0]
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="auto").run(None, {"a": a, "b": b})[0]
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads,
+                                ort_float="auto").run(None, {"a": a, "b": b})[0]
     assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 @pytest.mark.parametrize("shapes", [((2, 5, 7, 19), (2, 5, 7, 19)), ((1, 4, 4, 24), (1, 1, 1, 24)),
-                                    ((1, 24, 1, 1), (1, 24, 3, 3)), ((3, 37), (37,))])
+                                    ((1, 24, 1, 1), (1, 24, 3, 3)), ((3, 37), (37,)),
+                                    ((1, 41, 40, 24), (1, 1, 1, 24)), ((1, 1, 1, 40), (1, 31, 33, 40)),
+                                    ((1, 1, 5000), (2, 3, 1)), ((3, 111, 211), (3, 111, 211))])
 @pytest.mark.parametrize("dt", [np.int8, np.uint8])
 def test_float_binary_kernels_match_reference(shapes, dt):
     from lowp import _lowp
@@ -320,6 +329,8 @@ def test_float_binary_kernels_match_reference(shapes, dt):
             if k == "avx2":
                 continue  # the eltwise op has ref and avx512 rows
             assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel=k), ref), k
+            assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel=k, num_threads=2), ref), k
+        assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel="ref", num_threads=2), ref)
 
 
 def test_binary_rule_matches_onnxruntime_graph(tmp_path):

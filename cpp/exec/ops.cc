@@ -92,16 +92,17 @@ class OrtFloatDirectOp final : public Op {
 
 class OrtFloatBinaryOp final : public Op {
  public:
-  OrtFloatBinaryOp(std::vector<int64_t> as, std::vector<int64_t> bs, DType t, const ops::OrtFloatBinary& k)
-      : as_(std::move(as)), bs_(std::move(bs)), t_(t), k_(k) {}
+  OrtFloatBinaryOp(std::vector<int64_t> as, std::vector<int64_t> bs, DType t, const ops::OrtFloatBinary& k, int nt)
+      : as_(std::move(as)), bs_(std::move(bs)), t_(t), k_(k), nt_(nt) {}
   void run(const void* const* in, void* const* out) const override {
-    ops::ort_float_binary(as_, bs_, in[0], in[1], out[0], t_, k_);
+    ops::ort_float_binary(as_, bs_, in[0], in[1], out[0], t_, k_, "", nt_);
   }
 
  private:
   std::vector<int64_t> as_, bs_;
   DType t_;
   ops::OrtFloatBinary k_;
+  int nt_;
 };
 
 class GemmOp final : public Op {
@@ -408,10 +409,10 @@ std::unique_ptr<Op> make_ort_float_direct(std::shared_ptr<const ops::OrtFloatCon
 }
 
 std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,
-                                          const ops::OrtFloatBinary& k) {
+                                          const ops::OrtFloatBinary& k, int num_threads) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "ort float binary op on uint8 or int8 only");
   ops::broadcast_out_shape(a_shape, b_shape);  // checks
-  return std::unique_ptr<Op>(new OrtFloatBinaryOp(std::move(a_shape), std::move(b_shape), t, k));
+  return std::unique_ptr<Op>(new OrtFloatBinaryOp(std::move(a_shape), std::move(b_shape), t, k, num_threads));
 }
 
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,

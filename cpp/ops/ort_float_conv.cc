@@ -387,7 +387,8 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
     // tasks: bands of output rows of one image; each band dequantizes its input rows once (the rows it
     // shares with the band above a second time). One band per image on one thread; ~4 per thread else.
     const int64_t images = pixels / opix;
-    const int nb = num_threads <= 1 ? 1 : std::min(p.OH, 4 * num_threads);
+    const int nt = num_threads <= 0 ? ThreadPool::global().threads() : num_threads;  // <= 0: the whole pool
+    const int nb = nt <= 1 ? 1 : std::min(p.OH, 4 * nt);
     const int band = (p.OH + nb - 1) / nb, bands = (p.OH + band - 1) / band;
     const int64_t tasks = images * bands;
     auto body = [&](int task, int) {

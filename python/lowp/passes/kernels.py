@@ -656,7 +656,7 @@ def make_qbinary(op, a, num_threads=1):
     on up to num_threads threads (0: all of lowp's pool). A QDQ Add / Mul that onnxruntime runs in float32
     (attrs["ort_float"]) computes that float32 chain instead (_lowp.ort_float_binary)."""
     if a.get("ort_float") and op in ("add", "mul"):
-        return _ort_float_binary(op, a)
+        return _ort_float_binary(op, a, num_threads)
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -696,7 +696,7 @@ def make_qbinary(op, a, num_threads=1):
     return with_native(run, desc)
 
 
-def _ort_float_binary(op, a):
+def _ort_float_binary(op, a, num_threads=1):
     from .. import _lowp
 
     dt = np.asarray(a["y_zero_point"]).dtype
@@ -704,12 +704,13 @@ def _ort_float_binary(op, a):
     za, zb, zc = (int(np.asarray(a[k]).reshape(-1)[0]) for k in ("a_zero_point", "b_zero_point", "y_zero_point"))
     lo, hi = int(a["qmin"]), int(a["qmax"])
     native = _lowp.ort_float_binary
+    threads = num_threads or 0  # 0: all of lowp's pool (as the integer binary op)
 
     def run(x, y):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
             raise TypeError(f"lowp: {op} expects two {dt} tensors, got "
                             f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
-        return (native(x, y, op, sa, za, sb, zb, sc, zc, lo, hi),)
+        return (native(x, y, op, sa, za, sb, zb, sc, zc, lo, hi, num_threads=threads),)
 
     def desc(nb, ins, outs):
         x, y, c = ins[0], ins[1], outs[0]
@@ -717,7 +718,8 @@ def _ort_float_binary(op, a):
             return False
         sha, shb = list(nb.shape(x)), list(nb.shape(y))
         nb.op([x, y], [c], lambda P, S: P.ort_float_binary(S(x), S(y), S(c), sha, shb, dt.name, op, sa, za, sb, zb, sc,
-                                                           zc, lo, hi, name=f"Q{op.capitalize()}OrtFloat({c})"))
+                                                           zc, lo, hi, num_threads=threads,
+                                                           name=f"Q{op.capitalize()}OrtFloat({c})"))
         return True
 
     return with_native(run, desc)
