@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
-#include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
 namespace ops {
@@ -58,6 +57,24 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int Cp
   }
 }
 
+// onnxruntime's QuantizeLinear of y (RN(y / ys), round half to even, saturate, + zy) then the clamp to [qmin, qmax]
+// = round(clamp(RN(y / ys), a, b)) + zy with a = qmin - zy, b = qmax - zy (integers: the clamp commutes with the
+// rounding). q0 = y * RN(1 / ys) is within 3.0001 u |q0| of RN(y / ys) (ort_float_quot_avx512.h). Clamped to
+// [a - 1/4, b + 1/4] (|v| <= 255.25, so within 2^-14 of the clamped quotient while inside; past a bound the quotient
+// rounds past it too), v rounds like the quotient wherever it is farther than 2^-12 from a half-integer; the other
+// lanes take the division. lo = a - 1/4, hi = b + 1/4.
+inline __m512i quantize_clamped(__m512 y, __m512 ys, __m512 inv, __m512 lo, __m512 hi, __m512i zy) {
+  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv), lo), hi);
+  __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __mmask16 near =
+      _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, r)), _mm512_set1_ps(0.5f - 0x1p-12f), _CMP_GE_OQ);
+  if (near) {
+    const __m512 vq = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, ys), lo), hi);
+    r = _mm512_mask_roundscale_ps(r, near, vq, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  return _mm512_add_epi32(_mm512_cvtps_epi32(r), zy);
+}
+
 }  // namespace
 
 void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1) {
@@ -87,10 +104,8 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
   (void)s8out;  // both 8-bit types store the low byte of the clamped int32
   const __m512i zy = _mm512_set1_epi32(p.zy);
   const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
-  // QuantizeLinear's saturation then the fused clamp = one clamp to [qmin, qmax] (integers: commutes with
-  // round-half-even), done in float before cvtps2dq
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zy)),
-               fhi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zy));
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zy) - 0.25f),
+               fhi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zy) + 0.25f);
   const int64_t ps = static_cast<int64_t>(p.sw) * Cp;  // next output pixel of the row, in floats
   uint8_t* yb = static_cast<uint8_t*>(y);
 
@@ -155,9 +170,7 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
           }
         }
         for (int i = 0; i < np; ++i) {
-          __m512 v = ort_quot_avx512(_mm512_add_ps(acc[i], b), ys, inv);
-          v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
-          const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
+          const __m512i q = quantize_clamped(_mm512_add_ps(acc[i], b), ys, inv, flo, fhi, zy);
           _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
         }
       }
