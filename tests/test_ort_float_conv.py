@@ -387,7 +387,9 @@ def test_ort_float_policy():
                                                        ((3, 3), 1, 2, [0, 1, 2, 1], 9),
                                                        ((3, 3), 2, 1, None, 64),  # larger input
                                                        ((5, 5), 1, 1, None, 11)])
-@pytest.mark.parametrize("C", [40, 16, 7])  # a 16-lane tail, whole vectors, one partial vector
+# a 16-lane tail, whole vectors, one partial vector; 200: channel slices of two vectors on 2-3 threads, the last
+# with a tail
+@pytest.mark.parametrize("C", [40, 16, 7, 200])
 @pytest.mark.parametrize("dt,relu", [("int8", False), ("uint8", False), ("int8", True)])
 def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C, dt, relu):
     from lowp import _lowp
@@ -408,6 +410,7 @@ def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C
     ref = p.run_depthwise(x, kernel="ref")
     assert np.array_equal(p.run_depthwise(x), ref)
     assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
+    assert np.array_equal(p.run_depthwise(x, num_threads=3), ref)
     if "avx512" in _lowp.ort_float_conv_kernels():
         for k in ("avx512", "avx512pad", "avx512raw"):  # row ring (default), whole padded input, raw bytes
             assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k

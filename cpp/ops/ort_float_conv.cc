@@ -384,17 +384,22 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
 #if defined(__x86_64__) || defined(_M_X64)
   if (rows) {
-    // tasks: bands of output rows of one image; each band dequantizes its input rows once (the rows it
-    // shares with the band above a second time). One band per image on one thread; ~4 per thread else.
+    // tasks (~4 per thread, one per image on one thread): bands of output rows x slices of channels of one image.
+    // A band dequantizes its input rows once (those it shares with the band above a second time: (KH - 1) dh
+    // + 1 - sh rows), a channel slice only its channels; so tall layers split rows, short ones (7 x 7, 14 x 14:
+    // few rows, many channels) split channels.
     const int64_t images = pixels / opix;
     const int nt = num_threads <= 0 ? ThreadPool::global().threads() : num_threads;  // <= 0: the whole pool
-    const int nb = nt <= 1 ? 1 : std::min(p.OH, 4 * nt);
+    const int target = nt <= 1 ? 1 : 4 * nt, nvec = (p.C + 15) / 16;
+    const int slices = p.OH >= 4 * target ? 1 : std::min(nvec, target);
+    const int nb = std::min(p.OH, (target + slices - 1) / slices);
     const int band = (p.OH + nb - 1) / nb, bands = (p.OH + band - 1) / band;
-    const int64_t tasks = images * bands;
+    const int per = (nvec + slices - 1) / slices * 16;  // channels per slice
+    const int64_t tasks = images * bands * slices;
     auto body = [&](int task, int) {
-      const int64_t n = task / bands;
-      const int b0 = static_cast<int>(task % bands) * band;
-      ort_float_depthwise_rows_avx512(p, x, y, n, b0, std::min(p.OH, b0 + band));
+      const int64_t n = task / (bands * slices);
+      const int r = static_cast<int>(task % (bands * slices)), b0 = r / slices * band, c0 = r % slices * per;
+      ort_float_depthwise_rows_avx512(p, x, y, n, b0, std::min(p.OH, b0 + band), c0, c0 + per);
     };
     if (tasks <= 1 || num_threads == 1) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

@@ -148,10 +148,11 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 // The same on the input dequantized once with its zero padding (xpad as for ort_float_direct_avx512), 8 pixels
 // at a time: the default on AVX-512 machines.
 void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
-// Output rows [oh0, oh1) of image n, the input rows dequantized into a ring of (KH - 1) dh + 1 rows as they are
-// needed (ops/ort_float_depthwise_avx512.cc): the default on AVX-512 machines (the whole padded image of a
-// 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).
-void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1);
+// Output rows [oh0, oh1), channels [cb, ce) (cb % 16 == 0) of image n, the input rows dequantized into a ring of
+// (KH - 1) dh + 1 rows as they are needed (ops/ort_float_depthwise_avx512.cc): the default on AVX-512 machines
+// (the whole padded image of a 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).
+void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                     int cb, int ce);
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 // Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =

@@ -22,10 +22,10 @@ namespace ops {
 
 namespace {
 
-// Row ih of image n dequantized into dst (Wp x Cp floats, padding columns zero): float(x - zx) * xs, one
-// rounding (= p.xtab).
-void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int Cp, float* dst) {
-  const int C = p.C, W = p.W;
+// Channels [cb, cb + Cs) of row ih of image n dequantized into dst (Wp x Cs floats, padding columns zero):
+// float(x - zx) * xs, one rounding (= p.xtab). cb % 16 == 0; Cs a multiple of 16 (lanes past C: see the tail).
+void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int cb, int Cs, float* dst) {
+  const int C = p.C, W = p.W, Cp = Cs;
   const bool s8 = p.x_type == DType::S8;
   const __m512i zx = _mm512_set1_epi32(p.zx);
   const __m512 xs = _mm512_set1_ps(p.xs);
@@ -36,7 +36,7 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int Cp
   auto load = [](const int8_t* s) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)); };
   std::memset(dst, 0, sizeof(float) * static_cast<size_t>(p.pl) * Cp);
   std::memset(dst + static_cast<size_t>(p.pl + W) * Cp, 0, sizeof(float) * static_cast<size_t>(p.pr) * Cp);
-  const int8_t* src = static_cast<const int8_t*>(x) + (n * p.H + ih) * static_cast<int64_t>(W) * C;
+  const int8_t* src = static_cast<const int8_t*>(x) + (n * p.H + ih) * static_cast<int64_t>(W) * C + cb;
   float* d = dst + static_cast<size_t>(p.pl) * Cp;
   if (C == Cp) {  // whole vectors: the row is W * C contiguous bytes -> floats
     const int64_t len = static_cast<int64_t>(W) * C;
@@ -46,14 +46,15 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int Cp
     for (; i < len; i += 16) _mm512_storeu_ps(d + i, cvt(load(src + i)));
     return;
   }
-  // per pixel: whole 16-channel vectors, then the tail (its lanes past C get finite values, times 0 weights)
-  const int full = C / 16 * 16;
-  const __mmask16 mt = static_cast<__mmask16>((1u << (C - full)) - 1);
+  // per pixel: whole 16-channel vectors, then the tail past C if the slice ends there (its lanes past C get
+  // finite values, times 0 weights)
+  const int full = std::min(Cs, (C - cb) / 16 * 16);
+  const __mmask16 mt = static_cast<__mmask16>((1u << std::min(16, C - cb - full)) - 1);
   for (int w = 0; w < W; ++w) {
     const int8_t* s = src + static_cast<int64_t>(w) * C;
     float* o = d + static_cast<size_t>(w) * Cp;
     for (int c0 = 0; c0 < full; c0 += 16) _mm512_storeu_ps(o + c0, cvt(load(s + c0)));
-    _mm512_storeu_ps(o + full, cvt(_mm_maskz_loadu_epi8(mt, s + full)));
+    if (full < Cs) _mm512_storeu_ps(o + full, cvt(_mm_maskz_loadu_epi8(mt, s + full)));
   }
 }
 
@@ -77,9 +78,13 @@ inline __m512i quantize_clamped(__m512 y, __m512 ys, __m512 inv, __m512 lo, __m5
 
 }  // namespace
 
-void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1) {
+void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                     int cb, int ce) {
   constexpr int kP = 8;
-  const int C = p.C, Cp = (C + 15) / 16 * 16, taps = p.KH * p.KW, Mp = p.Mpad, Wp = p.W + p.pl + p.pr;
+  ce = std::min(ce, p.C);
+  if (cb >= ce || oh0 >= oh1) return;
+  // the slice's channels cb .. ce - 1, in whole 16-lane vectors (Cp: its row stride in the ring)
+  const int C = p.C, Cp = (ce - cb + 15) / 16 * 16, taps = p.KH * p.KW, Mp = p.Mpad, Wp = p.W + p.pl + p.pr;
   const int span = (p.KH - 1) * p.dh + 1;
   const size_t row = static_cast<size_t>(Wp) * Cp;
   thread_local std::vector<float> ringv;
@@ -117,7 +122,7 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
         const int s = ih % span;
         float* slot = ring + static_cast<size_t>(s) * row;
         if (tags[s] != ih) {
-          dequant_row(p, x, n, ih, Cp, slot);
+          dequant_row(p, x, n, ih, cb, Cp, slot);
           tags[s] = ih;
         }
         r = slot;
@@ -125,11 +130,12 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
       for (int kw = 0; kw < p.KW; ++kw) rp[kh * p.KW + kw] = r + coff[kh * p.KW + kw];
     }
 
-    uint8_t* yrow = yb + ((n * p.OH + oh) * static_cast<int64_t>(p.OW)) * C;
-    for (int c0 = 0; c0 < Cp; c0 += 16) {
-      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
-      const float* wc = p.wt.data() + c0;
-      const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[c0]);
+    uint8_t* yrow = yb + ((n * p.OH + oh) * static_cast<int64_t>(p.OW)) * C + cb;
+    for (int c0 = 0; c0 < Cp; c0 += 16) {  // c0: in the slice (channel cb + c0)
+      const int left = ce - cb - c0;
+      const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+      const float* wc = p.wt.data() + cb + c0;
+      const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[cb + c0]);
       for (int ow0 = 0; ow0 < p.OW; ow0 += kP) {
         const int np = std::min(kP, p.OW - ow0);
         int64_t po[kP];  // pixel offsets in the row (past the row's end: repeat the last pixel, dropped)
