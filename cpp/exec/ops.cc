@@ -8,6 +8,7 @@
 #include "ops/layout.h"
 #include "ops/quantize.h"
 #include "ops/softmax.h"
+#include "runtime/thread_pool.h"
 
 namespace lowp {
 namespace exec {
@@ -148,14 +149,26 @@ class BinaryOp final : public Op {
 
 class LutOp final : public Op {
  public:
-  LutOp(const uint8_t* t, int64_t n) : n_(n) { std::memcpy(table_, t, 256); }
+  LutOp(const uint8_t* t, int64_t n, int nt) : n_(n), nt_(nt) { std::memcpy(table_, t, 256); }
   void run(const void* const* in, void* const* out) const override {
-    ops::lut_apply(static_cast<const uint8_t*>(in[0]), table_, static_cast<uint8_t*>(out[0]), n_);
+    const uint8_t* x = static_cast<const uint8_t*>(in[0]);
+    uint8_t* y = static_cast<uint8_t*>(out[0]);
+    // >= 64K bytes per task (a few us: the VBMI kernel does ~20 bytes / ns); slices of whole 64-byte blocks
+    constexpr int64_t kMin = 64 * 1024;
+    const int nt = nt_ <= 0 ? ThreadPool::global().threads() : nt_;
+    const int64_t units = (n_ + 63) / 64;
+    const int tasks = static_cast<int>(std::min<int64_t>(2 * nt, n_ / kMin));
+    if (nt <= 1 || tasks <= 1) return ops::lut_apply(x, table_, y, n_);
+    ThreadPool::global().parallel_for(tasks, [&](int t, int) {
+      const int64_t a = std::min(n_, units * t / tasks * 64), b = std::min(n_, units * (t + 1) / tasks * 64);
+      if (b > a) ops::lut_apply(x + a, table_, y + a, b - a);
+    }, nt);
   }
 
  private:
   alignas(64) uint8_t table_[256];
   int64_t n_;
+  int nt_;
 };
 
 class PoolOp final : public Op {
@@ -429,8 +442,8 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
   return std::unique_ptr<Op>(new BinaryOp(bs, t, p, num_threads));
 }
 
-std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n) {
-  return std::unique_ptr<Op>(new LutOp(table256, n));
+std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads) {
+  return std::unique_ptr<Op>(new LutOp(table256, n, num_threads));
 }
 
 std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p) {

@@ -46,8 +46,8 @@ std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_t
 // binary_op on contiguous a, b with the broadcast strides in `bs` (output contiguous).
 std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p,
                                 int num_threads = 1);
-// y[i] = table[x[i]] for n bytes.
-std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n);
+// y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
+std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
 // Pooling through element strides (Pool2D); mode: 0 max, 1 float average (ORT), 2 global (MLAS),
 // 3 integer average (TFLite).
 struct AvgPoolParams {

@@ -188,12 +188,12 @@ class NativeProgram {
     prog_.add_op(exec::make_binary(bsh, t, p, num_threads), {a, b}, {y}, name);
   }
 
-  void lut(int x, int y, const py::array& table, int64_t n, const std::string& name) {
+  void lut(int x, int y, const py::array& table, int64_t n, int num_threads, const std::string& name) {
     LOWP_CHECK(table.ndim() == 1 && table.shape(0) == 256 && table.itemsize() == 1, "lut: 256 8-bit entries");
     auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(table).view("uint8"));
     LOWP_CHECK(prog_.slot_bytes(x) >= static_cast<size_t>(n) && prog_.slot_bytes(y) == static_cast<size_t>(n),
                "lut: sizes do not match");
-    prog_.add_op(exec::make_lut(t.data(), n), {x}, {y}, name);
+    prog_.add_op(exec::make_lut(t.data(), n, num_threads), {x}, {y}, name);
   }
 
   // x, y NHWC (N, H, W, C) / (N, OH, OW, C) contiguous.
@@ -418,7 +418,7 @@ void register_program(py::module_& m) {
            py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("num_threads") = 1,
            py::arg("name") = "ort_float_binary")
       .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
-           py::arg("name") = "lut")
+           py::arg("num_threads") = 1, py::arg("name") = "lut")
       .def("pool", &NativeProgram::pool, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("y_shape"),
            py::arg("dtype"), py::arg("mode"), py::arg("kernel"), py::arg("strides"), py::arg("dilations"),
            py::arg("pads"), py::arg("x_scale") = 1.f, py::arg("x_zero_point") = 0, py::arg("y_scale") = 1.f,

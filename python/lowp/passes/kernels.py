@@ -253,7 +253,7 @@ def _use_fallback() -> bool:
     return os.environ.get("LOWP_GRAPH_FALLBACK", "") == "1"
 
 
-def _with_lut(run, a):
+def _with_lut(run, a, num_threads=1):
     """Adapter `run` followed by the node's `lut` attribute (passes/qdq.py fold_luts_into_producers):
     the 256-entry table applied in place to the 8-bit output."""
     table = a.get("lut")
@@ -289,14 +289,15 @@ def _with_lut(run, a):
         if not inner(nb, ins, [tmp]):
             return False
         n = int(ya.size)
-        nb.op([tmp], [y], lambda P, S: P.lut(S(tmp), S(y), table, n, name=f"lut({y})"))
+        nb.op([tmp], [y], lambda P, S: P.lut(S(tmp), S(y), table, n, num_threads=num_threads or 0,
+                                             name=f"lut({y})"))
         return True
     return with_native(run_lut, desc)
 
 
 def make_qconv(a, num_threads=0):
     """QConv on NHWC input (then the node's optional `lut` table in place)."""
-    return _with_lut(_make_qconv(a, num_threads), a)
+    return _with_lut(_make_qconv(a, num_threads), a, num_threads)
 
 
 def _make_qconv(a, num_threads=0):
@@ -845,7 +846,7 @@ def make_qmaxpool_fallback(a):
 
 def make_qgemm(a, num_threads=0):
     """QGemm / QLinearMatMul with constant weights (then the node's optional `lut` table in place)."""
-    return _with_lut(_make_qgemm(a, num_threads), a)
+    return _with_lut(_make_qgemm(a, num_threads), a, num_threads)
 
 
 def _make_qgemm(a, num_threads=0):
