@@ -43,7 +43,7 @@ def test_dequantize_matches_onnxruntime(dt, zp):
     assert np.array_equal(dequantize(x, s, np.array(zp, dt)).view(np.uint32), want.view(np.uint32))
 
 
-@pytest.mark.parametrize("n,threads", [(256, None), (300001, 2)])  # the table on all 256 inputs; a large op split
+@pytest.mark.parametrize("n,threads", [(256, None), (600001, 2)])  # the table on all 256 inputs; a large op split
 def test_lut_folding_hardswish_chain(n, threads):                   # over 2 threads (native LutOp slices)
     """DQ -> Add/Clip/Mul/Div (hard-swish as exported by older torch) -> Q becomes one lowp.QLut whose
     table equals onnxruntime's result on all 256 inputs."""
