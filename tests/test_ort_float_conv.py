@@ -412,9 +412,49 @@ def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C
     assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
     assert np.array_equal(p.run_depthwise(x, num_threads=3), ref)
     if "avx512" in _lowp.ort_float_conv_kernels():
-        for k in ("avx512", "avx512pad", "avx512raw"):  # row ring (default), whole padded input, raw bytes
+        # integer sums + check (default), float32 chain on the row ring, whole padded input, raw bytes
+        for k in ("avx512int", "avx512", "avx512pad", "avx512raw"):
             assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
             assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
+
+
+@pytest.mark.parametrize("dt", ["int8", "uint8"])
+@pytest.mark.parametrize("kernel,stride,H,C", [((3, 3), 1, 30, 72), ((5, 5), 2, 17, 40), ((5, 5), 1, 9, 33),
+                                               ((3, 3), 2, 23, 16)])
+def test_depthwise_integer_kernel_matches_reference(dt, kernel, stride, H, C):
+    """The integer-sum + check kernel (the default where the integer weights come back from wf) on realistic
+    data: full-range weights, per-channel scales, random activation scales (mostly unflagged outputs, the rest
+    recomputed in float32); equal to the float32 reference, 1 and 2 threads. Weights that do not map back to
+    wf = RN((w - zw) ws) keep the float32 kernel."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(H * C + stride)
+    kh, kw = kernel
+    K = kh * kw
+    for trial in range(3):
+        ws = (rng.uniform(0.5, 2.0, C) * 10.0 ** rng.uniform(-3, -1)).astype(np.float32)
+        wf = (rng.integers(-127, 128, (C, K)).astype(np.float32) * ws[:, None]).astype(np.float32)
+        xs = float(np.float32(rng.uniform(0.005, 0.05)))
+        bf = (rng.integers(-3000, 3000, C).astype(np.float32) * (np.float32(xs) * ws)).astype(np.float32)
+        ys = float(np.float32(xs * float(np.median(ws)) * rng.uniform(20, 200)))
+        lo = -128 if dt == "int8" else 0
+        zx, zy = lo + int(rng.integers(0, 256)), lo + int(rng.integers(0, 256))
+        x = rng.integers(lo, lo + 256, (2, H, H, C)).astype(dt)
+        relu = trial == 2
+        p = _lowp.OrtFloatConv(wf, bf, ws, xs, zx, dt, ys, zy, dt, zy if relu else lo, lo + 255, 16, [H, H, C],
+                               [kh, kw], [stride, stride], [1, 1], [kh // 2] * 4, C, 1)
+        ref = p.run_depthwise(x, kernel="ref")
+        assert np.array_equal(p.run_depthwise(x), ref)
+        assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
+        if "avx512" in _lowp.ort_float_conv_kernels():
+            assert np.array_equal(p.run_depthwise(x, kernel="avx512int"), ref)
+            assert np.array_equal(p.run_depthwise(x, kernel="avx512int", num_threads=2), ref)
+            # scales that do not give back the integer weights: no integer kernel, the default still exact
+            q = _lowp.OrtFloatConv(wf, bf, ws * np.float32(1.37), xs, zx, dt, ys, zy, dt, lo, lo + 255, 16,
+                                   [H, H, C], [kh, kw], [stride, stride], [1, 1], [kh // 2] * 4, C, 1)
+            with pytest.raises(ValueError):
+                q.run_depthwise(x, kernel="avx512int")
+            assert np.array_equal(q.run_depthwise(x), q.run_depthwise(x, kernel="ref"))
 
 
 # --------------------------------------------------------------------------- direct float32 path (large K)

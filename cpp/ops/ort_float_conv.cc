@@ -106,11 +106,24 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   }
   wt.clear();
   Mpad = 0;
+  wti.clear();
   if (ort_float_is_depthwise(*this)) {
     Mpad = (M + 15) / 16 * 16;
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)
       for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
+    // the integer weights w - zw back from wf = RN((w - zw) ws) (exact for |w - zw| <= 255: the rounding error
+    // u |w - zw| ws is far below ws / 2), kept only if every one maps back to wf bit for bit
+    wti.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    bool ok = K <= 64;
+    for (int m = 0; m < M && ok; ++m)
+      for (int k = 0; k < K && ok; ++k) {
+        const float w = wf[static_cast<size_t>(m) * K + k];
+        const double n = ws[m] != 0.f ? std::nearbyint(static_cast<double>(w) / ws[m]) : 0.0;
+        ok = std::fabs(n) <= 255 && static_cast<float>(n) * ws[m] == w;
+        wti[static_cast<size_t>(k) * Mpad + m] = static_cast<float>(n);
+      }
+    if (!ok) wti.clear();
   } else if (mode == 0 && group == 1) {
     Mpad = (M + 31) / 32 * 32;  // whole 32-channel tiles for ort_float_full_*
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
@@ -372,18 +385,20 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
   bool padded = false;  // the whole input dequantized once with its padding (ort_float_depthwise_padded_avx512)
   bool rows = false;    // input rows dequantized into a ring as needed (ort_float_depthwise_rows_avx512)
+  bool irows = false;   // the same with integer sums + check (ort_float_depthwise_int_avx512)
 #if defined(__x86_64__) || defined(_M_X64)
   const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64;
-  if ((k.empty() || k == "avx512") && ok) rows = true;
+  if ((k.empty() || k == "avx512int") && ok && !p.wti.empty()) irows = true;
+  if ((k == "avx512" || (k.empty() && !irows)) && ok) rows = true;
   if (k == "avx512pad" && ok) padded = true;
   if (k == "avx512raw" && ok) fn = ort_float_depthwise_avx512;
 #endif
-  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded && !rows)
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded && !rows && !irows)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
 #if defined(__x86_64__) || defined(_M_X64)
-  if (rows) {
+  if (rows || irows) {
     // tasks (~4 per thread, one per image on one thread): bands of output rows x slices of channels of one image.
     // A band dequantizes its input rows once (those it shares with the band above a second time: (KH - 1) dh
     // + 1 - sh rows), a channel slice only its channels; so tall layers split rows, short ones (7 x 7, 14 x 14:
@@ -399,7 +414,8 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
     auto body = [&](int task, int) {
       const int64_t n = task / (bands * slices);
       const int r = static_cast<int>(task % (bands * slices)), b0 = r / slices * band, c0 = r % slices * per;
-      ort_float_depthwise_rows_avx512(p, x, y, n, b0, std::min(p.OH, b0 + band), c0, c0 + per);
+      (irows ? ort_float_depthwise_int_avx512 : ort_float_depthwise_rows_avx512)(p, x, y, n, b0,
+                                                                                 std::min(p.OH, b0 + band), c0, c0 + per);
     };
     if (tasks <= 1 || num_threads == 1) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

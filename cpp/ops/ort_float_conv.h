@@ -68,6 +68,7 @@ struct OrtFloatConv {
   std::vector<float> slack;    // M: bound term from |bf|
   std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16);
                                // depthwise: taps x Mpad (channel-contiguous weights per tap)
+  std::vector<float> wti;      // depthwise: taps x Mpad integer weights w - zw as floats (empty: not recoverable)
   int Mpad = 0;
   bool direct = false;         // ort_float_use_direct: every output in float32, no integer pass (set by finalize)
   std::vector<float> wpk;      // direct, AVX-512: weights in 32-channel tiles, tile t = K x 32 floats
@@ -153,6 +154,12 @@ void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad,
 // (the whole padded image of a 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).
 void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
                                      int cb, int ce);
+// The same outputs from the exact integer sums (FMAs on float(x - zx) and the integer weights p.wti, exact below
+// 2^24) rounded as ort_float_check_ref does, with the bound taken at the largest |x - zx| of the input type;
+// the 16-channel vectors of a pixel with a lane within the bound of a .5 boundary (a few % of them) take the
+// float32 chain above. Needs p.wti.
+void ort_float_depthwise_int_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                    int cb, int ce);
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 // Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
@@ -160,9 +167,10 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
 void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
-// kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (row ring, tasks = bands of output
-// rows), "avx512pad" (whole padded input, tasks = 16 pixels), "avx512raw" (ort_float_depthwise_avx512: raw bytes,
-// dequantized per tap).
+// kernel: "" (the dispatched one: "avx512int" where p.wti exists, else "avx512", where available), "ref",
+// "avx512int" (integer sums + check, row ring), "avx512" (float32 chain, row ring; tasks = bands of output rows x
+// channel slices), "avx512pad" (whole padded input, tasks = 16 pixels), "avx512raw" (ort_float_depthwise_avx512:
+// raw bytes, dequantized per tap).
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
 

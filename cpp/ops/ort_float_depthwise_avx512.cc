@@ -24,6 +24,8 @@ namespace {
 
 // Channels [cb, cb + Cs) of row ih of image n dequantized into dst (Wp x Cs floats, padding columns zero):
 // float(x - zx) * xs, one rounding (= p.xtab). cb % 16 == 0; Cs a multiple of 16 (lanes past C: see the tail).
+// kInt: float(x - zx) only (exact integers, for the integer sums of ort_float_depthwise_int_avx512).
+template <bool kInt>
 void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int cb, int Cs, float* dst) {
   const int C = p.C, W = p.W, Cp = Cs;
   const bool s8 = p.x_type == DType::S8;
@@ -31,7 +33,8 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int cb
   const __m512 xs = _mm512_set1_ps(p.xs);
   auto cvt = [&](__m128i b) {
     const __m512i v = s8 ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, zx)), xs);
+    const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(v, zx));
+    return kInt ? d : _mm512_mul_ps(d, xs);
   };
   auto load = [](const int8_t* s) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)); };
   std::memset(dst, 0, sizeof(float) * static_cast<size_t>(p.pl) * Cp);
@@ -64,7 +67,8 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int cb
 // [a - 1/4, b + 1/4] (|v| <= 255.25, so within 2^-14 of the clamped quotient while inside; past a bound the quotient
 // rounds past it too), v rounds like the quotient wherever it is farther than 2^-12 from a half-integer; the other
 // lanes take the division. lo = a - 1/4, hi = b + 1/4.
-inline __m512i quantize_clamped(__m512 y, __m512 ys, __m512 inv, __m512 lo, __m512 hi, __m512i zy) {
+// Returns the rounded value as a float (an integer in [a, b]: cvtps2dq and + zy give the output).
+inline __m512 round_clamped(__m512 y, __m512 ys, __m512 inv, __m512 lo, __m512 hi) {
   const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv), lo), hi);
   __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __mmask16 near =
@@ -73,22 +77,42 @@ inline __m512i quantize_clamped(__m512 y, __m512 ys, __m512 inv, __m512 lo, __m5
     const __m512 vq = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, ys), lo), hi);
     r = _mm512_mask_roundscale_ps(r, near, vq, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
-  return _mm512_add_epi32(_mm512_cvtps_epi32(r), zy);
+  return r;
 }
 
-}  // namespace
+// The M1 chain of one output vector (pixel i) over the taps: prod(k, i) is tap k's product.
+template <typename Prod>
+inline __m512 m1_chain(int taps, int stride_k, Prod prod) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int k0 = 0; k0 < taps; k0 += stride_k) {
+    const int k1 = std::min(taps, k0 + stride_k);
+    int k = k0;
+    for (; k + 4 <= k1; k += 4) {
+      __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
+      t = _mm512_add_ps(t, prod(k + 2));
+      t = _mm512_add_ps(t, prod(k + 3));
+      acc = _mm512_add_ps(t, acc);
+    }
+    if (k1 - k >= 2) {
+      acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
+      k += 2;
+    }
+    if (k < k1) acc = _mm512_add_ps(prod(k), acc);
+  }
+  return acc;
+}
 
-void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
-                                     int cb, int ce) {
+template <bool kInt>
+void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1, int cb, int ce) {
   constexpr int kP = 8;
-  ce = std::min(ce, p.C);
-  if (cb >= ce || oh0 >= oh1) return;
   // the slice's channels cb .. ce - 1, in whole 16-lane vectors (Cp: its row stride in the ring)
   const int C = p.C, Cp = (ce - cb + 15) / 16 * 16, taps = p.KH * p.KW, Mp = p.Mpad, Wp = p.W + p.pl + p.pr;
   const int span = (p.KH - 1) * p.dh + 1;
   const size_t row = static_cast<size_t>(Wp) * Cp;
   thread_local std::vector<float> ringv;
-  if (ringv.size() < (static_cast<size_t>(span) + 1) * row + 16) ringv.resize((static_cast<size_t>(span) + 1) * row + 16);
+  // + 16 floats for the alignment, + 8 pixels: the sliding window below reads up to 7 pixels past a row's end
+  const size_t ring_floats = (static_cast<size_t>(span) + 1) * row + 16 + static_cast<size_t>(kP) * Cp;
+  if (ringv.size() < ring_floats) ringv.resize(ring_floats);
   // 64-byte aligned: rows are whole vectors long, so every load and store stays within one cache line
   float* ring = ringv.data() + ((64 - reinterpret_cast<uintptr_t>(ringv.data()) % 64) % 64) / sizeof(float);
   float* zero = ring + static_cast<size_t>(span) * row;
@@ -112,6 +136,11 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
   const __m512 flo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zy) - 0.25f),
                fhi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zy) + 0.25f);
   const int64_t ps = static_cast<int64_t>(p.sw) * Cp;  // next output pixel of the row, in floats
+  const __m512 xsv = _mm512_set1_ps(p.xs);
+  const bool slide = p.sw == 1 && p.dw == 1 && p.KW <= 5;  // the integer kernel's sliding window
+  // the largest |x - zx| of the input type
+  const int32_t tlo = p.x_type == DType::S8 ? -128 : 0;
+  const __m512 mx = _mm512_set1_ps(static_cast<float>(std::max(p.zx - tlo, tlo + 255 - p.zx)));
   uint8_t* yb = static_cast<uint8_t*>(y);
 
   for (int oh = oh0; oh < oh1; ++oh) {
@@ -122,7 +151,7 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
         const int s = ih % span;
         float* slot = ring + static_cast<size_t>(s) * row;
         if (tags[s] != ih) {
-          dequant_row(p, x, n, ih, cb, Cp, slot);
+          dequant_row<kInt>(p, x, n, ih, cb, Cp, slot);
           tags[s] = ih;
         }
         r = slot;
@@ -136,6 +165,84 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
       const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
       const float* wc = p.wt.data() + cb + c0;
       const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[cb + c0]);
+      if (kInt) {
+        // t = acc sc + bt (the exact value / ys) and the bound B on |onnxruntime's value - t| for any patch
+        // (ort_float_check_ref with the patch max |x - zx| at its largest, mx); flagged lanes: within B of a .5
+        const float* wi = p.wti.data() + cb + c0;
+        const __m512 sc = _mm512_maskz_loadu_ps(m, &p.sc[cb + c0]), bt = _mm512_maskz_loadu_ps(m, &p.bt[cb + c0]);
+        const __m512 S = _mm512_mul_ps(mx, _mm512_maskz_loadu_ps(m, &p.l1w[cb + c0]));
+        const __m512 B = _mm512_fmadd_ps(_mm512_set1_ps(p.g), S, _mm512_maskz_loadu_ps(m, &p.slack[cb + c0]));
+        const __m512 thr = _mm512_sub_ps(_mm512_set1_ps(0.5f), B);  // flagged: d >= 0.5 - B
+        for (int ow0 = 0; ow0 < p.OW; ow0 += kP) {
+          const int np = std::min(kP, p.OW - ow0);
+          int64_t po[kP];
+          for (int i = 0; i < kP; ++i) po[i] = static_cast<int64_t>(ow0 + std::min(i, np - 1)) * ps + c0;
+          __m512 acc[kP];
+          for (int i = 0; i < kP; ++i) acc[i] = _mm512_setzero_ps();
+          // exact integer sums sum (w - zw)(x - zx) (|terms| <= 255^2, <= 64 taps: < 2^24, any order): even and
+          // odd taps in two accumulators per pixel (16 FMA chains: the FMA latency is hidden)
+          __m512 acc2[kP];
+          for (int i = 0; i < kP; ++i) acc2[i] = _mm512_setzero_ps();
+          int k = 0;
+          if (slide) {
+            // stride 1, no dilation: pixel i's tap (kh, kw) is the row's vector ow0 + i + kw: load each of the
+            // 8 + KW - 1 vectors of a row once for its KW taps (past the row's end: the padded ring, dropped)
+            const int64_t o0 = static_cast<int64_t>(ow0) * Cp + c0;
+            for (int kh = 0; kh < p.KH; ++kh) {
+              const float* r = rp[kh * p.KW] + o0;
+              __m512 v[kP + 4];
+              const int nv = kP + p.KW - 1;
+              for (int j = 0; j < kP + 4; ++j)
+                if (j < nv) v[j] = _mm512_load_ps(r + static_cast<int64_t>(j) * Cp);
+              for (int kw = 0; kw < p.KW; ++kw) {
+                const __m512 w0 = _mm512_loadu_ps(wi + static_cast<size_t>(kh * p.KW + kw) * Mp);
+                if (kw & 1)
+                  for (int i = 0; i < kP; ++i) acc2[i] = _mm512_fmadd_ps(w0, v[i + kw], acc2[i]);
+                else
+                  for (int i = 0; i < kP; ++i) acc[i] = _mm512_fmadd_ps(w0, v[i + kw], acc[i]);
+              }
+            }
+            k = taps;
+          }
+          for (; k + 2 <= taps; k += 2) {
+            const __m512 w0 = _mm512_loadu_ps(wi + static_cast<size_t>(k) * Mp),
+                         w1 = _mm512_loadu_ps(wi + static_cast<size_t>(k + 1) * Mp);
+            const float *r0 = rp[k], *r1 = rp[k + 1];
+            for (int i = 0; i < kP; ++i) {
+              acc[i] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r0 + po[i]), acc[i]);
+              acc2[i] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(r1 + po[i]), acc2[i]);
+            }
+          }
+          if (k < taps) {
+            const __m512 w0 = _mm512_loadu_ps(wi + static_cast<size_t>(k) * Mp);
+            const float* r0 = rp[k];
+            for (int i = 0; i < kP; ++i) acc[i] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r0 + po[i]), acc[i]);
+          }
+          // rounded t (clamped first, as round_clamped) for all 8 (constant indices: acc stays in registers)
+          __m512 rv[kP];
+          unsigned near_any = 0;
+          for (int i = 0; i < kP; ++i) {
+            const __m512 t =
+                _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(_mm512_add_ps(acc[i], acc2[i]), sc, bt), flo), fhi);
+            rv[i] = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            const __mmask16 near = m & _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(t, rv[i])), thr, _CMP_GE_OQ);
+            near_any |= (near != 0 ? 1u : 0u) << i;
+          }
+          for (int i = 0; i < np; ++i) {
+            if (near_any >> i & 1) {  // onnxruntime's float32 chain for this pixel's 16 channels
+              const int64_t o = po[i];
+              const __m512 yv = m1_chain(taps, p.stride_k, [&](int k) {
+                const __m512 xf = _mm512_mul_ps(_mm512_loadu_ps(rp[k] + o), xsv);  // = p.xtab: one rounding
+                return _mm512_mul_ps(_mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp), xf);
+              });
+              rv[i] = round_clamped(_mm512_add_ps(yv, b), ys, inv, flo, fhi);
+            }
+            const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(rv[i]), zy);
+            _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
+          }
+        }
+        continue;
+      }
       for (int ow0 = 0; ow0 < p.OW; ow0 += kP) {
         const int np = std::min(kP, p.OW - ow0);
         int64_t po[kP];  // pixel offsets in the row (past the row's end: repeat the last pixel, dropped)
@@ -176,12 +283,38 @@ void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void*
           }
         }
         for (int i = 0; i < np; ++i) {
-          const __m512i q = quantize_clamped(_mm512_add_ps(acc[i], b), ys, inv, flo, fhi, zy);
+          const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(round_clamped(_mm512_add_ps(acc[i], b), ys, inv, flo, fhi)), zy);
           _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
         }
       }
     }
   }
+}
+
+// Channel slices small enough that the slice's ring (span rows) stays in the L1 cache (~24 KB): every input
+// cache line then comes from L2 once per slice, not once per output row (a 112 x 112 x 32 layer's 3-row ring is
+// 44 KB: 1.5x slower as one slice).
+template <bool kInt>
+void depthwise_rows(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1, int cb, int ce) {
+  ce = std::min(ce, p.C);
+  if (cb >= ce || oh0 >= oh1) return;
+  const int64_t span = (p.KH - 1) * static_cast<int64_t>(p.dh) + 1, Wp = p.W + p.pl + p.pr;
+  const int64_t fit = (24 * 1024) / (4 * span * Wp);  // floats per pixel that fit
+  const int slice = static_cast<int>(std::max<int64_t>(16, fit / 16 * 16));
+  for (int s0 = cb; s0 < ce; s0 += slice) depthwise_slice<kInt>(p, x, y, n, oh0, oh1, s0, std::min(ce, s0 + slice));
+}
+
+}  // namespace
+
+void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                     int cb, int ce) {
+  depthwise_rows<false>(p, x, y, n, oh0, oh1, cb, ce);
+}
+
+void ort_float_depthwise_int_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                    int cb, int ce) {
+  LOWP_CHECK(!p.wti.empty(), "ort float depthwise: no integer weights for the integer kernel");
+  depthwise_rows<true>(p, x, y, n, oh0, oh1, cb, ce);
 }
 
 }  // namespace ops

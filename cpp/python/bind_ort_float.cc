@@ -161,7 +161,8 @@ py::array run_depthwise(const ops::OrtFloatConv& p, const py::array& x, int num_
   const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
   const void* xp = xc.data();
   void* yp = y.mutable_data();
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512pad" && kernel != "avx512raw")
+  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512int" && kernel != "avx512pad" &&
+      kernel != "avx512raw")
     throw Error("lowp: unknown kernel '" + kernel + "'");
   {
     py::gil_scoped_release nogil;
