@@ -139,8 +139,9 @@ int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const v
 int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
                            int num_threads = 1);
 
-// Depthwise convs (group == C == M, mode 1) computed wholly in float32, vectorized over channels: each
-// output is the MlasSgemmKernelM1Avx chain over its KH*KW taps (no integer pass, no check needed).
+// Depthwise convs (group == C == M, mode 1): each output is the MlasSgemmKernelM1Avx chain over its KH*KW taps
+// (the reference and the float32 SIMD kernels compute it outright, vectorized over channels; the integer kernel
+// checks the exact sums against a bound and computes the chain where they cannot decide).
 // x: N x H x W x C, y: N x OH x OW x C.
 using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);

@@ -1,13 +1,20 @@
-// AVX-512 float depthwise conv, row-streamed (ops/ort_float_conv.h ort_float_depthwise_rows_avx512): the
-// same arithmetic as ort_float_depthwise_ref (MlasSgemmKernelM1Avx's chain per output: per K chunk groups of
-// four products, multiply then add, summed left to right and added to the running sum; then a pair, then one
-// product; + bias; QuantizeLinear), 16 channels per lane vector, 8 output pixels of a row at a time.
+// AVX-512 depthwise convs with onnxruntime's float32 results (ops/ort_float_conv.h), row-streamed, 16 channels per
+// lane vector, 8 output pixels of a row at a time. Two kernels, the same bits as ort_float_depthwise_ref:
+// * ort_float_depthwise_rows_avx512: MlasSgemmKernelM1Avx's chain per output (per K chunk groups of four products,
+//   multiply then add, summed left to right and added to the running sum; then a pair, then one product; + bias;
+//   QuantizeLinear).
+// * ort_float_depthwise_int_avx512 (the default where p.wti exists): the exact sums sum (w - zw)(x - zx) by FMAs on
+//   integer-valued floats (exact: < 2^24), t = acc sc + bt rounded as ort_float_check_ref does, with the bound B
+//   taken at the input type's largest |x - zx| (a per-channel constant: 1-9 % of the 16-channel vectors of the
+//   test models have a lane within B of a .5 boundary); those vectors take the chain above. Stride 1: a sliding
+//   window loads each row vector once for its KW taps (the integer sums may go in any order).
 //
-// Input rows are dequantized (float(x - zx) * xs, one rounding = p.xtab) once each into a ring of
-// (KH - 1) dh + 1 rows of (W + pl + pr) x Cp floats (Cp = C rounded up to 16, zero columns for the left /
-// right padding; lanes past C hold finite values that meet zero weights), so the working set is a few rows (cache-resident) instead of the whole
-// padded image, and the inner loop needs no masks. Padding rows point at a zero row. A padding tap's product
-// w * 0.0f is a signed zero, as MLAS's im2col padding gives; no later step can tell its sign apart.
+// Input rows are dequantized (float(x - zx) * xs, one rounding = p.xtab; the integer kernel: float(x - zx)) once
+// each into a 64-byte-aligned ring of (KH - 1) dh + 1 rows of (W + pl + pr) x Cs floats, for a slice of Cs channels
+// (a multiple of 16) small enough that the ring stays in L1 (zero columns for the left / right padding; lanes past
+// C hold finite values that meet zero weights): the working set is a few rows instead of the whole padded image,
+// and the inner loops need no masks. Padding rows point at a zero row. A padding tap's product w * 0.0f is a
+// signed zero, as MLAS's im2col padding gives; no later step can tell its sign apart.
 #include <immintrin.h>
 
 #include <algorithm>
