@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_round_avx512.h"
 
 namespace lowp {
 namespace ops {
@@ -66,25 +67,6 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int cb
     for (int c0 = 0; c0 < full; c0 += 16) _mm512_storeu_ps(o + c0, cvt(load(s + c0)));
     if (full < Cs) _mm512_storeu_ps(o + full, cvt(_mm_maskz_loadu_epi8(mt, s + full)));
   }
-}
-
-// onnxruntime's QuantizeLinear of y (RN(y / ys), round half to even, saturate, + zy) then the clamp to [qmin, qmax]
-// = round(clamp(RN(y / ys), a, b)) + zy with a = qmin - zy, b = qmax - zy (integers: the clamp commutes with the
-// rounding). q0 = y * RN(1 / ys) is within 3.0001 u |q0| of RN(y / ys) (ort_float_quot_avx512.h). Clamped to
-// [a - 1/4, b + 1/4] (|v| <= 255.25, so within 2^-14 of the clamped quotient while inside; past a bound the quotient
-// rounds past it too), v rounds like the quotient wherever it is farther than 2^-12 from a half-integer; the other
-// lanes take the division. lo = a - 1/4, hi = b + 1/4.
-// Returns the rounded value as a float (an integer in [a, b]: cvtps2dq and + zy give the output).
-inline __m512 round_clamped(__m512 y, __m512 ys, __m512 inv, __m512 lo, __m512 hi) {
-  const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv), lo), hi);
-  __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __mmask16 near =
-      _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, r)), _mm512_set1_ps(0.5f - 0x1p-12f), _CMP_GE_OQ);
-  if (near) {
-    const __m512 vq = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, ys), lo), hi);
-    r = _mm512_mask_roundscale_ps(r, near, vq, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  }
-  return r;
 }
 
 // The M1 chain of one output vector (pixel i) over the taps: prod(k, i) is tap k's product.
@@ -247,7 +229,7 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
                 const __m512 xf = _mm512_mul_ps(_mm512_loadu_ps(rp[k] + o), xsv);  // = p.xtab: one rounding
                 return _mm512_mul_ps(_mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp), xf);
               });
-              rv[i] = round_clamped(_mm512_add_ps(yv, b), ys, inv, flo, fhi);
+              rv[i] = ort_round_clamped_avx512(_mm512_add_ps(yv, b), ys, inv, flo, fhi);
             }
             const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(rv[i]), zy);
             _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
@@ -296,7 +278,7 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
           }
         }
         for (int i = 0; i < np; ++i) {
-          const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(round_clamped(_mm512_add_ps(acc[i], b), ys, inv, flo, fhi)), zy);
+          const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(ort_round_clamped_avx512(_mm512_add_ps(acc[i], b), ys, inv, flo, fhi)), zy);
           _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
         }
       }
