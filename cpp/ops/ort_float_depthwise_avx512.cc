@@ -212,27 +212,32 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
             const float* r0 = rp[k];
             for (int i = 0; i < kP; ++i) acc[i] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(r0 + po[i]), acc[i]);
           }
-          // rounded t (clamped first, as round_clamped) for all 8 (constant indices: acc stays in registers)
-          __m512 rv[kP];
+          // rounded t (clamped first, as ort_round_clamped_avx512), stored for all 8 pixels (constant indices: acc
+          // stays in registers; pixels past the row's end: an empty store mask); then the flagged pixels again
+          uint8_t* yb0 = yrow + static_cast<int64_t>(ow0) * C + c0;
           unsigned near_any = 0;
           for (int i = 0; i < kP; ++i) {
             const __m512 t =
                 _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(_mm512_add_ps(acc[i], acc2[i]), sc, bt), flo), fhi);
-            rv[i] = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            const __mmask16 near = m & _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(t, rv[i])), thr, _CMP_GE_OQ);
+            const __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            const __mmask16 near = m & _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(t, r)), thr, _CMP_GE_OQ);
             near_any |= (near != 0 ? 1u : 0u) << i;
+            const __mmask16 sm = i < np ? m : static_cast<__mmask16>(0);
+            _mm_mask_storeu_epi8(yb0 + static_cast<int64_t>(i) * C, sm,
+                                 _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(r), zy)));
           }
-          for (int i = 0; i < np; ++i) {
-            if (near_any >> i & 1) {  // onnxruntime's float32 chain for this pixel's 16 channels
-              const int64_t o = po[i];
-              const __m512 yv = m1_chain(taps, p.stride_k, [&](int k) {
-                const __m512 xf = _mm512_mul_ps(_mm512_loadu_ps(rp[k] + o), xsv);  // = p.xtab: one rounding
-                return _mm512_mul_ps(_mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp), xf);
-              });
-              rv[i] = ort_round_clamped_avx512(_mm512_add_ps(yv, b), ys, inv, flo, fhi);
-            }
-            const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(rv[i]), zy);
-            _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
+          near_any &= (1u << np) - 1;
+          while (near_any) {  // onnxruntime's float32 chain for a flagged pixel's 16 channels
+            const int i = __builtin_ctz(near_any);
+            near_any &= near_any - 1;
+            const int64_t o = po[i];
+            const __m512 yv = m1_chain(taps, p.stride_k, [&](int k) {
+              const __m512 xf = _mm512_mul_ps(_mm512_loadu_ps(rp[k] + o), xsv);  // = p.xtab: one rounding
+              return _mm512_mul_ps(_mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp), xf);
+            });
+            const __m512 r = ort_round_clamped_avx512(_mm512_add_ps(yv, b), ys, inv, flo, fhi);
+            _mm_mask_storeu_epi8(yb0 + static_cast<int64_t>(i) * C, m,
+                                 _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(r), zy)));
           }
         }
         continue;
