@@ -241,6 +241,29 @@ def test_simd_kernels_match_reference(mode, kernel, group):
 
 
 # --------------------------------------------------------------------------- Add / Mul
+@pytest.mark.parametrize("M,C", [(23, 301), (48, 1152), (6, 8)])
+def test_one_pixel_recompute_simd_matches_reference(M, C):
+    """One-pixel convs (N == 1, mode 2: MlasSgemmKernelM1TransposeBAvx's eight lane sums and row-block trees,
+    rows 4 at a time then 2 then 1; K tails past a multiple of 8): the finish pass's AVX-512 recompute gives the
+    scalar reference's bits on every flagged output (many ties)."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(M + C)
+    w = rng.integers(-3, 4, (M, C)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(-20, 21, (5, 1, 1, C)).astype(np.int8)
+    p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", float(np.float32(2) * (xs * ws[0])), -5, "int8", -128,
+                           127, 128, [1, 1, C], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1, 2)
+    acc = ((x.astype(np.int32) - 3).reshape(5, C) @ w.astype(np.int32).T).reshape(5, 1, 1, M).astype(np.int32)
+    ref, redo_ref = p.finish(acc, x, kernel="ref")
+    assert redo_ref > 0
+    y, redo = p.finish(acc, x)
+    assert redo == redo_ref and np.array_equal(y, ref)
+
+
 def _binary_model(op, sa, za, sb, zb, sc, zc, a_shape, b_shape, relu=False):
     """int8 graph inputs a, b -> DQ -> Add/Mul -> [Relu] -> Q -> DQ: onnxruntime keeps the inputs int8 and
     rewrites the output Q to uint8, so it runs the float32 Add / Mul."""

@@ -479,6 +479,11 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
   const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
   const OrtFloatNormsFn norms_fn = check_fn == ort_float_check_ref ? ort_float_norms_ref : ort_float_norms_kernel();
   const bool s8out = p.y_type == DType::S8;
+  // the float32 chain of one output: the scalar reference, or (mode 2, SIMD kernels in use) its AVX-512 twin
+  int32_t (*one_fn)(const OrtFloatConv&, const float*, int) = ort_float_conv_one;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (p.mode == 2 && blocks_fn != ort_float_blocks_ref && cpu::has_avx512bw()) one_fn = ort_float_conv_one_m1t_avx512;
+#endif
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // <= 64
   struct Redo {
@@ -559,7 +564,7 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
         for (int t = 0; t < taps; ++t)
           cl[c * taps + t] = tap[t] < 0 ? 0.f : p.xtab[static_cast<uint8_t>(raw(x, p.x_type, tap[t] + gi * Cg + c))];
       if (!vec) {
-        for (int i = 0; i < nf; ++i) store(px, flagged[i], ort_float_conv_one(p, cl, flagged[i]));
+        for (int i = 0; i < nf; ++i) store(px, flagged[i], one_fn(p, cl, flagged[i]));
         continue;
       }
       ++slots;

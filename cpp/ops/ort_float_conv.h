@@ -219,6 +219,11 @@ inline void ort_float_next_pixel(const OrtFloatConv& p, int64_t& n, int64_t& oh,
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.
 int32_t ort_float_conv_one(const OrtFloatConv& p, const float* column, int m);
+#if defined(__x86_64__) || defined(_M_X64)
+// The same for mode 2 (N == 1) with the eight lane sums in one vector (ops/ort_float_m1t_avx512.cc): the finish
+// pass's recompute of one-pixel convs when its SIMD kernels are in use.
+int32_t ort_float_conv_one_m1t_avx512(const OrtFloatConv& p, const float* column, int m);
+#endif
 
 }  // namespace ops
 }  // namespace lowp
