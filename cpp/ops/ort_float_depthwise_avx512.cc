@@ -166,6 +166,8 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
         const __m512 S = _mm512_mul_ps(mx, _mm512_maskz_loadu_ps(m, &p.l1w[cb + c0]));
         const __m512 B = _mm512_fmadd_ps(_mm512_set1_ps(p.g), S, _mm512_maskz_loadu_ps(m, &p.slack[cb + c0]));
         const __m512 thr = _mm512_sub_ps(_mm512_set1_ps(0.5f), B);  // flagged: d >= 0.5 - B
+        const __m512 magic = _mm512_set1_ps(12582912.f);                 // 1.5 * 2^23 = 0x4B400000
+        const __m512i zym = _mm512_set1_epi32(p.zy - 0x4B400000);
         for (int ow0 = 0; ow0 < p.OW; ow0 += kP) {
           const int np = std::min(kP, p.OW - ow0);
           int64_t po[kP];
@@ -219,12 +221,15 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
           for (int i = 0; i < kP; ++i) {
             const __m512 t =
                 _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(_mm512_add_ps(acc[i], acc2[i]), sc, bt), flo), fhi);
-            const __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            // round half to even by the 1.5 * 2^23 trick (|t| <= 255.25), as ort_float_check_ref: c = M + round(t),
+            // whose bits are those of M plus round(t)
+            const __m512 c = _mm512_add_ps(t, magic);
+            const __m512 r = _mm512_sub_ps(c, magic);
             const __mmask16 near = m & _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(t, r)), thr, _CMP_GE_OQ);
             near_any |= (near != 0 ? 1u : 0u) << i;
             const __mmask16 sm = i < np ? m : static_cast<__mmask16>(0);
             _mm_mask_storeu_epi8(yb0 + static_cast<int64_t>(i) * C, sm,
-                                 _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(r), zy)));
+                                 _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_castps_si512(c), zym)));
           }
           near_any &= (1u << np) - 1;
           while (near_any) {  // onnxruntime's float32 chain for a flagged pixel's 16 channels
