@@ -208,7 +208,8 @@ void register_ort_float(py::module_& m) {
            "(y, recomputed) for a 1x1 stride-1 unpadded single-group conv with packed weights w, in one pass")
       .def_property_readonly("depthwise", [](const ops::OrtFloatConv& p) { return ops::ort_float_is_depthwise(p); })
       .def("run_depthwise", &run_depthwise, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
-           "y for a depthwise conv, wholly in onnxruntime's float32 arithmetic")
+           "y for a depthwise conv with onnxruntime's float32 results; kernel: '' (dispatched), 'ref', 'avx512int' "
+           "(integer sums + check), 'avx512' (float32 chain, row ring), 'avx512pad', 'avx512raw'")
       .def_property_readonly("direct", [](const ops::OrtFloatConv& p) { return p.direct; })
       .def("run_direct", &run_direct, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "y for a mode-0 single-group conv wholly in onnxruntime's float32 arithmetic (no integer pass)")
