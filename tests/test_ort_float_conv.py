@@ -241,6 +241,29 @@ def test_simd_kernels_match_reference(mode, kernel, group):
 
 
 # --------------------------------------------------------------------------- Add / Mul
+@pytest.mark.parametrize("M,C", [(23, 301), (48, 1152), (6, 8)])
+def test_one_pixel_recompute_simd_matches_reference(M, C):
+    """One-pixel convs (N == 1, mode 2: MlasSgemmKernelM1TransposeBAvx's eight lane sums and row-block trees,
+    rows 4 at a time then 2 then 1; K tails past a multiple of 8): the finish pass's AVX-512 recompute gives the
+    scalar reference's bits on every flagged output (many ties)."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(M + C)
+    w = rng.integers(-3, 4, (M, C)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(-20, 21, (5, 1, 1, C)).astype(np.int8)
+    p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", float(np.float32(2) * (xs * ws[0])), -5, "int8", -128,
+                           127, 128, [1, 1, C], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1, 2)
+    acc = ((x.astype(np.int32) - 3).reshape(5, C) @ w.astype(np.int32).T).reshape(5, 1, 1, M).astype(np.int32)
+    ref, redo_ref = p.finish(acc, x, kernel="ref")
+    assert redo_ref > 0
+    y, redo = p.finish(acc, x)
+    assert redo == redo_ref and np.array_equal(y, ref)
+
+
 def _binary_model(op, sa, za, sb, zb, sc, zc, a_shape, b_shape, relu=False):
     """int8 graph inputs a, b -> DQ -> Add/Mul -> [Relu] -> Q -> DQ: onnxruntime keeps the inputs int8 and
     rewrites the output Q to uint8, so it runs the float32 Add / Mul."""
@@ -277,9 +300,11 @@ def _qlinear_differs(op, sa, za, sb, zb, sc, zc):
 
 
 @pytest.mark.parametrize("op", ["Add", "Mul"])
-def test_float_binary_all_pairs_match_onnxruntime(op):
-    """All 65536 input pairs (a column against a row, broadcast), scales picked so that onnxruntime's float32
-    chain and the QLinearAdd / QLinearMul arithmetic disagree on some pairs."""
+@pytest.mark.parametrize("layout,threads", [("column", 1), ("full_row", 1), ("row_full", 2), ("full_row", 2)])
+def test_float_binary_all_pairs_match_onnxruntime(op, layout, threads):
+    """All 65536 input pairs (a column against a row, broadcast; or a full 256 x 256 tensor against a row
+    vector repeated over its rows, either way round: the per-channel path, on 1 and 2 threads), scales picked
+    so that onnxruntime's float32 chain and the QLinearAdd / QLinearMul arithmetic disagree on some pairs."""
     rng = np.random.default_rng(11)
     for _ in range(200):
         sa, sb = (float(np.float32(rng.uniform(0.005, 0.1))) for _ in range(2))
@@ -289,16 +314,23 @@ def test_float_binary_all_pairs_match_onnxruntime(op):
             break
     else:
         pytest.fail("no scales found where the two arithmetics differ")
-    model = _binary_model(op, sa, za, sb, zb, sc, zc, (256, 1), (1, 256))
-    a = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
-    b = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    v = np.arange(-128, 128, dtype=np.int8)
+    a, b = v.reshape(256, 1), v.reshape(1, 256)
+    if layout == "full_row":
+        a = np.ascontiguousarray(np.broadcast_to(a, (256, 256)))
+    elif layout == "row_full":
+        a, b = b, np.ascontiguousarray(np.broadcast_to(a, (256, 256)))
+    model = _binary_model(op, sa, za, sb, zb, sc, zc, a.shape, b.shape)
     want = _ort(model, {"a": a, "b": b})[0]
-    got = lowp.InferenceSession(model.SerializeToString(), num_threads=1, ort_float="auto").run(None, {"a": a, "b": b})[0]
+    got = lowp.InferenceSession(model.SerializeToString(), num_threads=threads,
+                                ort_float="auto").run(None, {"a": a, "b": b})[0]
     assert got.shape == want.shape and np.array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 @pytest.mark.parametrize("shapes", [((2, 5, 7, 19), (2, 5, 7, 19)), ((1, 4, 4, 24), (1, 1, 1, 24)),
-                                    ((1, 24, 1, 1), (1, 24, 3, 3)), ((3, 37), (37,))])
+                                    ((1, 24, 1, 1), (1, 24, 3, 3)), ((3, 37), (37,)),
+                                    ((1, 41, 40, 24), (1, 1, 1, 24)), ((1, 1, 1, 40), (1, 31, 33, 40)),
+                                    ((1, 1, 5000), (2, 3, 1)), ((3, 111, 211), (3, 111, 211))])
 @pytest.mark.parametrize("dt", [np.int8, np.uint8])
 def test_float_binary_kernels_match_reference(shapes, dt):
     from lowp import _lowp
@@ -320,6 +352,8 @@ def test_float_binary_kernels_match_reference(shapes, dt):
             if k == "avx2":
                 continue  # the eltwise op has ref and avx512 rows
             assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel=k), ref), k
+            assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel=k, num_threads=2), ref), k
+        assert np.array_equal(_lowp.ort_float_binary(a, b, *args, kernel="ref", num_threads=2), ref)
 
 
 def test_binary_rule_matches_onnxruntime_graph(tmp_path):
@@ -376,29 +410,74 @@ def test_ort_float_policy():
                                                        ((3, 3), 1, 2, [0, 1, 2, 1], 9),
                                                        ((3, 3), 2, 1, None, 64),  # larger input
                                                        ((5, 5), 1, 1, None, 11)])
-@pytest.mark.parametrize("C", [40, 16, 7])  # a 16-lane tail, whole vectors, one partial vector
-def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C):
+# a 16-lane tail, whole vectors, one partial vector; 200: channel slices of two vectors on 2-3 threads, the last
+# with a tail
+@pytest.mark.parametrize("C", [40, 16, 7, 200])
+@pytest.mark.parametrize("dt,relu", [("int8", False), ("uint8", False), ("int8", True)])
+def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C, dt, relu):
     from lowp import _lowp
 
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(9 + C + H)
     W = H
     kh, kw = kernel
     K = kh * kw
     ws = np.full(C, 0.0029, np.float32)
     wf = (rng.integers(-3, 4, (C, K)).astype(np.float32) * ws[:, None]).astype(np.float32)
     bf = (rng.integers(-40, 41, C).astype(np.float32) * (np.float32(0.0173) * ws)).astype(np.float32)
-    x = rng.integers(-128, 128, (2, H, W, C)).astype(np.int8)
-    p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, 3, "int8", float(np.float32(2) * np.float32(0.0173 * 0.0029)), -5,
-                           "int8", -128, 127, 16, [H, W, C], [kh, kw], [stride, stride], [dil, dil],
-                           pads or [kh // 2] * 4, C, 1)
+    lo, zx, zy = (-128, 3, -5) if dt == "int8" else (0, 131, 120)
+    x = rng.integers(lo, lo + 256, (2, H, W, C)).astype(dt)
+    p = _lowp.OrtFloatConv(wf, bf, ws, 0.0173, zx, dt, float(np.float32(2) * np.float32(0.0173 * 0.0029)), zy,
+                           dt, zy if relu else lo, zy + 6 if relu else lo + 255, 16, [H, W, C], [kh, kw],
+                           [stride, stride], [dil, dil], pads or [kh // 2] * 4, C, 1)
     assert p.depthwise
     ref = p.run_depthwise(x, kernel="ref")
     assert np.array_equal(p.run_depthwise(x), ref)
     assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
+    assert np.array_equal(p.run_depthwise(x, num_threads=3), ref)
     if "avx512" in _lowp.ort_float_conv_kernels():
-        for k in ("avx512", "avx512raw"):  # padded-input kernel (default) and raw-byte kernel
+        # integer sums + check (default), float32 chain on the row ring, whole padded input, raw bytes
+        for k in ("avx512int", "avx512", "avx512pad", "avx512raw"):
             assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
             assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
+
+
+@pytest.mark.parametrize("dt", ["int8", "uint8"])
+@pytest.mark.parametrize("kernel,stride,H,C", [((3, 3), 1, 30, 72), ((5, 5), 2, 17, 40), ((5, 5), 1, 9, 33),
+                                               ((3, 3), 2, 23, 16)])
+def test_depthwise_integer_kernel_matches_reference(dt, kernel, stride, H, C):
+    """The integer-sum + check kernel (the default where the integer weights come back from wf) on realistic
+    data: full-range weights, per-channel scales, random activation scales (mostly unflagged outputs, the rest
+    recomputed in float32); equal to the float32 reference, 1 and 2 threads. Weights that do not map back to
+    wf = RN((w - zw) ws) keep the float32 kernel."""
+    from lowp import _lowp
+
+    rng = np.random.default_rng(H * C + stride)
+    kh, kw = kernel
+    K = kh * kw
+    for trial in range(3):
+        ws = (rng.uniform(0.5, 2.0, C) * 10.0 ** rng.uniform(-3, -1)).astype(np.float32)
+        wf = (rng.integers(-127, 128, (C, K)).astype(np.float32) * ws[:, None]).astype(np.float32)
+        xs = float(np.float32(rng.uniform(0.005, 0.05)))
+        bf = (rng.integers(-3000, 3000, C).astype(np.float32) * (np.float32(xs) * ws)).astype(np.float32)
+        ys = float(np.float32(xs * float(np.median(ws)) * rng.uniform(20, 200)))
+        lo = -128 if dt == "int8" else 0
+        zx, zy = lo + int(rng.integers(0, 256)), lo + int(rng.integers(0, 256))
+        x = rng.integers(lo, lo + 256, (2, H, H, C)).astype(dt)
+        relu = trial == 2
+        p = _lowp.OrtFloatConv(wf, bf, ws, xs, zx, dt, ys, zy, dt, zy if relu else lo, lo + 255, 16, [H, H, C],
+                               [kh, kw], [stride, stride], [1, 1], [kh // 2] * 4, C, 1)
+        ref = p.run_depthwise(x, kernel="ref")
+        assert np.array_equal(p.run_depthwise(x), ref)
+        assert np.array_equal(p.run_depthwise(x, num_threads=2), ref)
+        if "avx512" in _lowp.ort_float_conv_kernels():
+            assert np.array_equal(p.run_depthwise(x, kernel="avx512int"), ref)
+            assert np.array_equal(p.run_depthwise(x, kernel="avx512int", num_threads=2), ref)
+            # scales that do not give back the integer weights: no integer kernel, the default still exact
+            q = _lowp.OrtFloatConv(wf, bf, ws * np.float32(1.37), xs, zx, dt, ys, zy, dt, lo, lo + 255, 16,
+                                   [H, H, C], [kh, kw], [stride, stride], [1, 1], [kh // 2] * 4, C, 1)
+            with pytest.raises(ValueError):
+                q.run_depthwise(x, kernel="avx512int")
+            assert np.array_equal(q.run_depthwise(x), q.run_depthwise(x, kernel="ref"))
 
 
 # --------------------------------------------------------------------------- direct float32 path (large K)

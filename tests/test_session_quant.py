@@ -43,13 +43,14 @@ def test_dequantize_matches_onnxruntime(dt, zp):
     assert np.array_equal(dequantize(x, s, np.array(zp, dt)).view(np.uint32), want.view(np.uint32))
 
 
-def test_lut_folding_hardswish_chain():
+@pytest.mark.parametrize("n,threads", [(256, None), (600001, 2)])  # the table on all 256 inputs; a large op split
+def test_lut_folding_hardswish_chain(n, threads):                   # over 2 threads (native LutOp slices)
     """DQ -> Add/Clip/Mul/Div (hard-swish as exported by older torch) -> Q becomes one lowp.QLut whose
     table equals onnxruntime's result on all 256 inputs."""
     import lowp
 
-    xi = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 256])
-    yo = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 256])
+    xi = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, n])
+    yo = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, n])
     c = lambda n, v: helper.make_tensor(n, TensorProto.FLOAT, [], [v])  # noqa: E731
     inits = [c("xs", 0.047), helper.make_tensor("xz", TensorProto.UINT8, [], [120]), c("ys", 0.031),
              helper.make_tensor("yz", TensorProto.UINT8, [], [20]), c("three", 3.0), c("zero", 0.0), c("six", 6.0)]
@@ -61,8 +62,9 @@ def test_lut_folding_hardswish_chain():
              helper.make_node("QuantizeLinear", ["d", "ys", "yz"], ["y"])]
     m = helper.make_model(helper.make_graph(nodes, "g", [xi], [yo], inits),
                           opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
-    x = np.arange(256, dtype=np.uint8).reshape(1, 256)
-    sess = lowp.InferenceSession(m)
+    x = np.arange(256, dtype=np.uint8).reshape(1, 256) if n == 256 else \
+        np.random.default_rng(3).integers(0, 256, (1, n)).astype(np.uint8)
+    sess = lowp.InferenceSession(m, num_threads=threads)
     assert sess.graph.op_counts() == {"lowp.QLut": 1}
     want = ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.array_equal(sess.run(None, {"x": x})[0], want)

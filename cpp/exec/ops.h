@@ -37,17 +37,17 @@ std::unique_ptr<Op> make_ort_float_depthwise(std::shared_ptr<const ops::OrtFloat
 std::unique_ptr<Op> make_ort_float_direct(std::shared_ptr<const ops::OrtFloatConv> p, int64_t pixels,
                                           int num_threads);
 // onnxruntime's float32 QDQ Add / Mul (ops/ort_float_eltwise.h): in[0] a, in[1] b (contiguous, numpy
-// broadcasting) -> out[0] c (contiguous, the broadcast shape).
+// broadcasting) -> out[0] c (contiguous, the broadcast shape); large ones on up to num_threads threads.
 std::unique_ptr<Op> make_ort_float_binary(std::vector<int64_t> a_shape, std::vector<int64_t> b_shape, DType t,
-                                          const ops::OrtFloatBinary& k);
+                                          const ops::OrtFloatBinary& k, int num_threads = 1);
 // gemm: x M x K (K = b->K()) -> y M x N.
 std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_type, int32_t za, OutputSpec spec,
                               int num_threads);
 // binary_op on contiguous a, b with the broadcast strides in `bs` (output contiguous).
 std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p,
                                 int num_threads = 1);
-// y[i] = table[x[i]] for n bytes.
-std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n);
+// y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
+std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
 // Pooling through element strides (Pool2D); mode: 0 max, 1 float average (ORT), 2 global (MLAS),
 // 3 integer average (TFLite).
 struct AvgPoolParams {

@@ -108,11 +108,24 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
   }
   wt.clear();
   Mpad = 0;
+  wti.clear();
   if (ort_float_is_depthwise(*this)) {
     Mpad = (M + 15) / 16 * 16;
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
     for (int m = 0; m < M; ++m)
       for (int k = 0; k < K; ++k) wt[static_cast<size_t>(k) * Mpad + m] = wf[static_cast<size_t>(m) * K + k];
+    // the integer weights w - zw back from wf = RN((w - zw) ws) (exact for |w - zw| <= 255: the rounding error
+    // u |w - zw| ws is far below ws / 2), kept only if every one maps back to wf bit for bit
+    wti.assign(static_cast<size_t>(K) * Mpad, 0.f);
+    bool ok = K <= 64;
+    for (int m = 0; m < M && ok; ++m)
+      for (int k = 0; k < K && ok; ++k) {
+        const float w = wf[static_cast<size_t>(m) * K + k];
+        const double n = ws[m] != 0.f ? std::nearbyint(static_cast<double>(w) / ws[m]) : 0.0;
+        ok = std::fabs(n) <= 255 && static_cast<float>(n) * ws[m] == w;
+        wti[static_cast<size_t>(k) * Mpad + m] = static_cast<float>(n);
+      }
+    if (!ok) wti.clear();
   } else if (mode == 0 && group == 1) {
     Mpad = (M + 31) / 32 * 32;  // whole 32-channel tiles for ort_float_full_*
     wt.assign(static_cast<size_t>(K) * Mpad, 0.f);
@@ -422,16 +435,48 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
   const std::string k = kernel ? kernel : "";
   OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
-  bool padded = false;  // the input dequantized once with its padding (ort_float_depthwise_padded_avx512)
+  bool padded = false;  // the whole input dequantized once with its padding (ort_float_depthwise_padded_avx512)
+  bool rows = false;    // input rows dequantized into a ring as needed (ort_float_depthwise_rows_avx512)
+  bool irows = false;   // the same with integer sums + check (ort_float_depthwise_int_avx512)
 #if defined(__x86_64__) || defined(_M_X64)
   const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64;
-  if ((k.empty() || k == "avx512") && ok) padded = true;
+  if ((k.empty() || k == "avx512int") && ok && !p.wti.empty()) irows = true;
+  if ((k == "avx512" || (k.empty() && !irows)) && ok) rows = true;
+  if (k == "avx512pad" && ok) padded = true;
   if (k == "avx512raw" && ok) fn = ort_float_depthwise_avx512;
 #endif
-  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded)
+  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded && !rows && !irows)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
+#if defined(__x86_64__) || defined(_M_X64)
+  if (rows || irows) {
+    // tasks (~4 per thread, one per image on one thread): bands of output rows x slices of channels of one image.
+    // A band dequantizes its input rows once (those it shares with the band above a second time: (KH - 1) dh
+    // + 1 - sh rows), a channel slice only its channels; so tall layers split rows, short ones (7 x 7, 14 x 14:
+    // few rows, many channels) split channels.
+    const int64_t images = pixels / opix;
+    const int nt = num_threads <= 0 ? ThreadPool::global().threads() : num_threads;  // <= 0: the whole pool
+    const int target = nt <= 1 ? 1 : 4 * nt, nvec = (p.C + 15) / 16;
+    const int slices = p.OH >= 4 * target ? 1 : std::min(nvec, target);
+    const int nb = std::min(p.OH, (target + slices - 1) / slices);
+    const int band = (p.OH + nb - 1) / nb, bands = (p.OH + band - 1) / band;
+    const int per = (nvec + slices - 1) / slices * 16;  // channels per slice
+    const int64_t tasks = images * bands * slices;
+    auto body = [&](int task, int) {
+      const int64_t n = task / (bands * slices);
+      const int r = static_cast<int>(task % (bands * slices)), b0 = r / slices * band, c0 = r % slices * per;
+      (irows ? ort_float_depthwise_int_avx512 : ort_float_depthwise_rows_avx512)(p, x, y, n, b0,
+                                                                                 std::min(p.OH, b0 + band), c0, c0 + per);
+    };
+    if (tasks <= 1 || num_threads == 1) {
+      for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
+    } else {
+      ThreadPool::global().parallel_for(static_cast<int>(tasks), body, num_threads);
+    }
+    return;
+  }
+#endif
   thread_local std::vector<float> xpad;
   const float* xp = nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
@@ -486,6 +531,11 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
   const bool vec = !p.wt.empty();  // mode 0, group 1: redo 16-channel blocks with SIMD, batched over pixels
   const OrtFloatNormsFn norms_fn = check_fn == ort_float_check_ref ? ort_float_norms_ref : ort_float_norms_kernel();
   const bool s8out = p.y_type == DType::S8;
+  // the float32 chain of one output: the scalar reference, or (mode 2, SIMD kernels in use) its AVX-512 twin
+  int32_t (*one_fn)(const OrtFloatConv&, const float*, int) = ort_float_conv_one;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (p.mode == 2 && blocks_fn != ort_float_blocks_ref && cpu::has_avx512bw()) one_fn = ort_float_conv_one_m1t_avx512;
+#endif
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   const int kSlots = static_cast<int>(std::max<int64_t>(16, std::min<int64_t>(64, (1 << 20) / (4 * K))));  // <= 64
   struct Redo {
@@ -566,7 +616,7 @@ int64_t finish_range(const OrtFloatConv& p, const int32_t* acc, const void* x, v
         for (int t = 0; t < taps; ++t)
           cl[c * taps + t] = tap[t] < 0 ? 0.f : p.xtab[static_cast<uint8_t>(raw(x, p.x_type, tap[t] + gi * Cg + c))];
       if (!vec) {
-        for (int i = 0; i < nf; ++i) store(px, flagged[i], ort_float_conv_one(p, cl, flagged[i]));
+        for (int i = 0; i < nf; ++i) store(px, flagged[i], one_fn(p, cl, flagged[i]));
         continue;
       }
       ++slots;

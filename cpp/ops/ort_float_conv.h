@@ -68,6 +68,7 @@ struct OrtFloatConv {
   std::vector<float> slack;    // M: bound term from |bf|
   std::vector<float> wt;       // mode 0, group 1: K x Mpad transposed weights (Mpad = M rounded up to 16);
                                // depthwise: taps x Mpad (channel-contiguous weights per tap)
+  std::vector<float> wti;      // depthwise: taps x Mpad integer weights w - zw as floats (empty: not recoverable)
   int Mpad = 0;
   bool direct = false;         // ort_float_use_direct: every output in float32, no integer pass (set by finalize)
   std::vector<float> wpk;      // direct, AVX-512: weights in 32-channel tiles, tile t = K x 32 floats
@@ -138,8 +139,9 @@ int64_t ort_float_conv_finish(const OrtFloatConv& p, const int32_t* acc, const v
 int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const void* x, void* y, int64_t pixels,
                            int num_threads = 1);
 
-// Depthwise convs (group == C == M, mode 1) computed wholly in float32, vectorized over channels: each
-// output is the MlasSgemmKernelM1Avx chain over its KH*KW taps (no integer pass, no check needed).
+// Depthwise convs (group == C == M, mode 1): each output is the MlasSgemmKernelM1Avx chain over its KH*KW taps
+// (the reference and the float32 SIMD kernels compute it outright, vectorized over channels; the integer kernel
+// checks the exact sums against a bound and computes the chain where they cannot decide).
 // x: N x H x W x C, y: N x OH x OW x C.
 using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
@@ -148,6 +150,17 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
 // The same on the input dequantized once with its zero padding (xpad as for ort_float_direct_avx512), 8 pixels
 // at a time: the default on AVX-512 machines.
 void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
+// Output rows [oh0, oh1), channels [cb, ce) (cb % 16 == 0) of image n, the input rows dequantized into a ring of
+// (KH - 1) dh + 1 rows as they are needed (ops/ort_float_depthwise_avx512.cc): the default on AVX-512 machines
+// (the whole padded image of a 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).
+void ort_float_depthwise_rows_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                     int cb, int ce);
+// The same outputs from the exact integer sums (FMAs on float(x - zx) and the integer weights p.wti, exact below
+// 2^24) rounded as ort_float_check_ref does, with the bound taken at the largest |x - zx| of the input type;
+// the 16-channel vectors of a pixel with a lane within the bound of a .5 boundary (a few % of them) take the
+// float32 chain above. Needs p.wti.
+void ort_float_depthwise_int_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1,
+                                    int cb, int ce);
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 // Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
@@ -160,8 +173,10 @@ void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, 
                                void* q);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
-// kernel: "" (the dispatched one: "avx512" where available), "ref", "avx512" (padded input), "avx512raw"
-// (ort_float_depthwise_avx512: raw bytes, dequantized per tap).
+// kernel: "" (the dispatched one: "avx512int" where p.wti exists, else "avx512", where available), "ref",
+// "avx512int" (integer sums + check, row ring), "avx512" (float32 chain, row ring; tasks = bands of output rows x
+// channel slices), "avx512pad" (whole padded input, tasks = 16 pixels), "avx512raw" (ort_float_depthwise_avx512:
+// raw bytes, dequantized per tap).
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
 
@@ -227,6 +242,11 @@ inline void ort_float_next_pixel(const OrtFloatConv& p, int64_t& n, int64_t& oh,
 // The float32 chain for one output (p's arithmetic above) given its dequantized K-column (padding
 // 0), returned as the quantized value.
 int32_t ort_float_conv_one(const OrtFloatConv& p, const float* column, int m);
+#if defined(__x86_64__) || defined(_M_X64)
+// The same for mode 2 (N == 1) with the eight lane sums in one vector (ops/ort_float_m1t_avx512.cc): the finish
+// pass's recompute of one-pixel convs when its SIMD kernels are in use.
+int32_t ort_float_conv_one_m1t_avx512(const OrtFloatConv& p, const float* column, int m);
+#endif
 
 }  // namespace ops
 }  // namespace lowp

@@ -127,7 +127,7 @@ namespace {
 
 py::array ort_float_binary_py(const py::array& a, const py::array& b, const std::string& op, float sa, int32_t za,
                               float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax,
-                              const std::string& kernel) {
+                              const std::string& kernel, int num_threads) {
   const DType t = dtype_of(a, "a");
   LOWP_CHECK(dtype_of(b, "b") == t, "ort float binary: a and b must have the same dtype");
   const ops::OrtFloatBinary k = ops::ort_float_binary_params(op, t, sa, za, sb, zb, sc, zc, qmin, qmax);
@@ -144,7 +144,7 @@ py::array ort_float_binary_py(const py::array& a, const py::array& b, const std:
     const void* bp = bc.data();
     void* cp = c.mutable_data();
     py::gil_scoped_release nogil;
-    ops::ort_float_binary(as, bs, ap, bp, cp, t, k, kernel.c_str());
+    ops::ort_float_binary(as, bs, ap, bp, cp, t, k, kernel.c_str(), num_threads);
   }
   return c;
 }
@@ -161,7 +161,8 @@ py::array run_depthwise(const ops::OrtFloatConv& p, const py::array& x, int num_
   const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
   const void* xp = xc.data();
   void* yp = y.mutable_data();
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512raw")
+  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512int" && kernel != "avx512pad" &&
+      kernel != "avx512raw")
     throw Error("lowp: unknown kernel '" + kernel + "'");
   {
     py::gil_scoped_release nogil;
@@ -208,7 +209,8 @@ void register_ort_float(py::module_& m) {
            "(y, recomputed) for a 1x1 stride-1 unpadded single-group conv with packed weights w, in one pass")
       .def_property_readonly("depthwise", [](const ops::OrtFloatConv& p) { return ops::ort_float_is_depthwise(p); })
       .def("run_depthwise", &run_depthwise, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
-           "y for a depthwise conv, wholly in onnxruntime's float32 arithmetic")
+           "y for a depthwise conv with onnxruntime's float32 results; kernel: '' (dispatched), 'ref', 'avx512int' "
+           "(integer sums + check), 'avx512' (float32 chain, row ring), 'avx512pad', 'avx512raw'")
       .def_property_readonly("direct", [](const ops::OrtFloatConv& p) { return p.direct; })
       .def("run_direct", &run_direct, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "y for a mode-0 single-group conv wholly in onnxruntime's float32 arithmetic (no integer pass)")
@@ -217,7 +219,7 @@ void register_ort_float(py::module_& m) {
            "(N x OH x OW x M) and the NHWC input x; recomputed = outputs redone in float32");
   m.def("ort_float_binary", &ort_float_binary_py, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("a_scale"),
         py::arg("a_zero_point"), py::arg("b_scale"), py::arg("b_zero_point"), py::arg("y_scale"),
-        py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("kernel") = "",
+        py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("kernel") = "", py::arg("num_threads") = 1,
         "onnxruntime's float32 DQ -> Add/Mul -> Q on 8-bit tensors (numpy broadcasting)");
   m.def("ort_float_conv_kernels", &kernel_names, "SIMD kernels of OrtFloatConv.finish usable here (same bits)");
   m.def("mlas_sgemm_stride_k", &ops::mlas_sgemm_stride_k, py::arg("N"), py::arg("K"));

@@ -107,7 +107,7 @@ class NativeProgram {
 
   void ort_float_binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs,
                         const std::string& dtype, const std::string& op, float sa, int32_t za, float sb, int32_t zb,
-                        float sc, int32_t zc, int32_t qmin, int32_t qmax, const std::string& name) {
+                        float sc, int32_t zc, int32_t qmin, int32_t qmax, int num_threads, const std::string& name) {
     const DType t = parse_qtype(dtype);
     const ops::OrtFloatBinary k = ops::ort_float_binary_params(op, t, sa, za, sb, zb, sc, zc, qmin, qmax);
     auto numel = [](const std::vector<int64_t>& s) {
@@ -121,7 +121,7 @@ class NativeProgram {
     const std::vector<int64_t> out = ops::broadcast_out_shape(as, bs);
     LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs) && prog_.slot_bytes(y) == numel(out),
                "ort_float_binary: sizes do not match the shapes");
-    prog_.add_op(exec::make_ort_float_binary(as, bs, t, k), {a, b}, {y}, name);
+    prog_.add_op(exec::make_ort_float_binary(as, bs, t, k, num_threads), {a, b}, {y}, name);
   }
 
   void gemm(int x, int y, int M, const std::string& x_dtype, int32_t zx, std::shared_ptr<PackedB> b,
@@ -188,12 +188,12 @@ class NativeProgram {
     prog_.add_op(exec::make_binary(bsh, t, p, num_threads), {a, b}, {y}, name);
   }
 
-  void lut(int x, int y, const py::array& table, int64_t n, const std::string& name) {
+  void lut(int x, int y, const py::array& table, int64_t n, int num_threads, const std::string& name) {
     LOWP_CHECK(table.ndim() == 1 && table.shape(0) == 256 && table.itemsize() == 1, "lut: 256 8-bit entries");
     auto t = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(py::array(table).view("uint8"));
     LOWP_CHECK(prog_.slot_bytes(x) >= static_cast<size_t>(n) && prog_.slot_bytes(y) == static_cast<size_t>(n),
                "lut: sizes do not match");
-    prog_.add_op(exec::make_lut(t.data(), n), {x}, {y}, name);
+    prog_.add_op(exec::make_lut(t.data(), n, num_threads), {x}, {y}, name);
   }
 
   // x, y NHWC (N, H, W, C) / (N, OH, OW, C) contiguous.
@@ -415,9 +415,10 @@ void register_program(py::module_& m) {
       .def("ort_float_binary", &NativeProgram::ort_float_binary, py::arg("a"), py::arg("b"), py::arg("y"),
            py::arg("a_shape"), py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("a_scale"),
            py::arg("a_zero_point"), py::arg("b_scale"), py::arg("b_zero_point"), py::arg("y_scale"),
-           py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("name") = "ort_float_binary")
+           py::arg("y_zero_point"), py::arg("qmin"), py::arg("qmax"), py::arg("num_threads") = 1,
+           py::arg("name") = "ort_float_binary")
       .def("lut", &NativeProgram::lut, py::arg("x"), py::arg("y"), py::arg("table"), py::arg("n"),
-           py::arg("name") = "lut")
+           py::arg("num_threads") = 1, py::arg("name") = "lut")
       .def("pool", &NativeProgram::pool, py::arg("x"), py::arg("y"), py::arg("x_shape"), py::arg("y_shape"),
            py::arg("dtype"), py::arg("mode"), py::arg("kernel"), py::arg("strides"), py::arg("dilations"),
            py::arg("pads"), py::arg("x_scale") = 1.f, py::arg("x_zero_point") = 0, py::arg("y_scale") = 1.f,

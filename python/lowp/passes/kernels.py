@@ -253,7 +253,7 @@ def _use_fallback() -> bool:
     return os.environ.get("LOWP_GRAPH_FALLBACK", "") == "1"
 
 
-def _with_lut(run, a):
+def _with_lut(run, a, num_threads=1):
     """Adapter `run` followed by the node's `lut` attribute (passes/qdq.py fold_luts_into_producers):
     the 256-entry table applied in place to the 8-bit output."""
     table = a.get("lut")
@@ -289,14 +289,15 @@ def _with_lut(run, a):
         if not inner(nb, ins, [tmp]):
             return False
         n = int(ya.size)
-        nb.op([tmp], [y], lambda P, S: P.lut(S(tmp), S(y), table, n, name=f"lut({y})"))
+        nb.op([tmp], [y], lambda P, S: P.lut(S(tmp), S(y), table, n, num_threads=num_threads or 0,
+                                             name=f"lut({y})"))
         return True
     return with_native(run_lut, desc)
 
 
 def make_qconv(a, num_threads=0):
     """QConv on NHWC input (then the node's optional `lut` table in place)."""
-    return _with_lut(_make_qconv(a, num_threads), a)
+    return _with_lut(_make_qconv(a, num_threads), a, num_threads)
 
 
 def _make_qconv(a, num_threads=0):
@@ -656,7 +657,7 @@ def make_qbinary(op, a, num_threads=1):
     on up to num_threads threads (0: all of lowp's pool). A QDQ Add / Mul that onnxruntime runs in float32
     (attrs["ort_float"]) computes that float32 chain instead (_lowp.ort_float_binary)."""
     if a.get("ort_float") and op in ("add", "mul"):
-        return _ort_float_binary(op, a)
+        return _ort_float_binary(op, a, num_threads)
     f = getattr(_eltops, "qlinear_" + op)
     args = (a["a_scale"], a["a_zero_point"], a["b_scale"], a["b_zero_point"], a["y_scale"], a["y_zero_point"])
     lo, hi = int(a["qmin"]), int(a["qmax"])
@@ -696,7 +697,7 @@ def make_qbinary(op, a, num_threads=1):
     return with_native(run, desc)
 
 
-def _ort_float_binary(op, a):
+def _ort_float_binary(op, a, num_threads=1):
     from .. import _lowp
 
     dt = np.asarray(a["y_zero_point"]).dtype
@@ -704,12 +705,13 @@ def _ort_float_binary(op, a):
     za, zb, zc = (int(np.asarray(a[k]).reshape(-1)[0]) for k in ("a_zero_point", "b_zero_point", "y_zero_point"))
     lo, hi = int(a["qmin"]), int(a["qmax"])
     native = _lowp.ort_float_binary
+    threads = num_threads or 0  # 0: all of lowp's pool (as the integer binary op)
 
     def run(x, y):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.dtype != dt or y.dtype != dt:
             raise TypeError(f"lowp: {op} expects two {dt} tensors, got "
                             f"{getattr(x, 'dtype', type(x).__name__)} and {getattr(y, 'dtype', type(y).__name__)}")
-        return (native(x, y, op, sa, za, sb, zb, sc, zc, lo, hi),)
+        return (native(x, y, op, sa, za, sb, zb, sc, zc, lo, hi, num_threads=threads),)
 
     def desc(nb, ins, outs):
         x, y, c = ins[0], ins[1], outs[0]
@@ -717,7 +719,8 @@ def _ort_float_binary(op, a):
             return False
         sha, shb = list(nb.shape(x)), list(nb.shape(y))
         nb.op([x, y], [c], lambda P, S: P.ort_float_binary(S(x), S(y), S(c), sha, shb, dt.name, op, sa, za, sb, zb, sc,
-                                                           zc, lo, hi, name=f"Q{op.capitalize()}OrtFloat({c})"))
+                                                           zc, lo, hi, num_threads=threads,
+                                                           name=f"Q{op.capitalize()}OrtFloat({c})"))
         return True
 
     return with_native(run, desc)
@@ -843,7 +846,7 @@ def make_qmaxpool_fallback(a):
 
 def make_qgemm(a, num_threads=0):
     """QGemm / QLinearMatMul with constant weights (then the node's optional `lut` table in place)."""
-    return _with_lut(_make_qgemm(a, num_threads), a)
+    return _with_lut(_make_qgemm(a, num_threads), a, num_threads)
 
 
 def _make_qgemm(a, num_threads=0):

@@ -397,7 +397,8 @@ def _make(n, g, lay, num_threads):
             if nb.dtype(x) not in (np.uint8, np.int8) or nb.dtype(y) != table.dtype or nb.shape(x) != nb.shape(y):
                 return False
             n = int(np.prod(nb.shape(x), dtype=np.int64))
-            nb.op([x], [y], lambda P, S: P.lut(S(x), S(y), table, n, name=f"QLut({y})"))
+            nb.op([x], [y], lambda P, S: P.lut(S(x), S(y), table, n, num_threads=num_threads or 0,
+                                               name=f"QLut({y})"))
             return True
         if f is not None:
             return K.with_native(lambda x: (f(x, table),), lut_desc)
