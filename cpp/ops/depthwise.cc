@@ -39,8 +39,7 @@ struct DwScratch {
 thread_local DwScratch t_dw;
 
 struct DwCall {
-  std::vector<int32_t> col_term, mult, shift;
-  std::vector<float> scale;
+  DwTerms terms;              // per-call terms when the caller passed none
   std::vector<uint8_t> xexp;  // channel-multiplier expansion of the input
 };
 thread_local DwCall t_dwcall;
@@ -99,19 +98,10 @@ void dw_prepare(DwPacked& p, const void* w, DType w_type, int Cout, int taps, co
   }
 }
 
-void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_type, int32_t zx, void* y,
-                    const OutputSpec& out, int num_threads) {
-  const DwPacked& P = w.dw();
-  const DwKernel& K = w.dw_kernel();
-  const int Cin = w.Cin(), C = w.Cout(), mult = C / Cin;
-  const int KH = w.KH(), KW = w.KW(), taps = KH * KW;
-  const int OH = g.OH(), OW = g.OW();
-  const bool requant = out.out_type != DType::S32;
-
-  DwCall& T = t_dwcall;
-  // Per-call terms: straight loops the compiler vectorizes, and per-channel parameters used in
-  // place (copied only to broadcast a per-tensor value). This runs on one thread before the
-  // tasks start: with a branchy copy it took ~1.5 ns per channel (1.8 us of a 7x7x960 layer).
+// Straight loops the compiler vectorizes (with a branchy copy the per-call terms took ~1.5 ns per
+// channel, 1.8 us of a 7x7x960 layer).
+void dw_fill_terms(const DwPacked& P, int32_t zx, const OutputSpec& out, DwTerms& T) {
+  const int C = P.C;
   T.col_term.resize(C);
   {
     int32_t* ct = T.col_term.data();
@@ -125,41 +115,68 @@ void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, D
         ct[c] = static_cast<int32_t>(static_cast<uint32_t>(b[c]) - uzx * static_cast<uint32_t>(ws[c]));
     }
   }
+  T.scale.clear();
+  T.mult.clear();
+  T.shift.clear();
+  T.scale_below_half = false;
+  if (out.out_type == DType::S32) return;
+  if (out.rounding == Rounding::HalfEven) {
+    if (out.scale.size() == 1) {
+      T.scale.assign(C, out.scale[0]);
+    } else {
+      T.scale.assign(out.scale.begin(), out.scale.end());
+    }
+    // |scale| < 0.5 for every channel, on the bits (NaN fails too): an integer loop that
+    // vectorizes (a float compare reduction does not without -ffast-math).
+    int32_t big = 0;
+    const float* sc = T.scale.data();
+    for (int c = 0; c < C; ++c) {
+      uint32_t b;
+      std::memcpy(&b, sc + c, 4);
+      big |= static_cast<int32_t>(b & 0x7fffffffu) >= 0x3f000000 ? 1 : 0;  // 0x3f000000 = 0.5f
+    }
+    T.scale_below_half = big == 0;
+  } else if (out.multiplier.size() == 1) {
+    T.mult.assign(C, out.multiplier[0]);
+    T.shift.assign(C, out.shift[0]);
+  } else {
+    T.mult.assign(out.multiplier.begin(), out.multiplier.end());
+    T.shift.assign(out.shift.begin(), out.shift.end());
+  }
+}
+
+void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_type, int32_t zx, void* y,
+                    const OutputSpec& out, int num_threads, const DwTerms* terms) {
+  const DwPacked& P = w.dw();
+  const DwKernel& K = w.dw_kernel();
+  const int Cin = w.Cin(), C = w.Cout(), mult = C / Cin;
+  const int KH = w.KH(), KW = w.KW(), taps = KH * KW;
+  const int OH = g.OH(), OW = g.OW();
+  const bool requant = out.out_type != DType::S32;
+
+  DwCall& T = t_dwcall;
+  if (terms == nullptr) {
+    dw_fill_terms(P, zx, out, T.terms);
+    terms = &T.terms;
+  }
+  LOWP_CHECK(terms->col_term.size() == static_cast<size_t>(C), "depthwise terms were built for other weights");
   DwEpilogue ep{};
   ep.out_type = out.out_type;
   ep.rounding = out.rounding;
   ep.zp = requant ? out.zero_point : 0;
   ep.qmin = requant ? out.qmin : 0;
   ep.qmax = requant ? out.qmax : 0;
-  ep.col_term = T.col_term.data();
+  ep.col_term = terms->col_term.data();
   if (requant) {
     if (out.rounding == Rounding::HalfEven) {
-      const float* sc = out.scale.data();
-      if (out.scale.size() == 1) {
-        T.scale.assign(C, out.scale[0]);
-        sc = T.scale.data();
-      }
-      // |scale| < 0.5 for every channel, on the bits (NaN fails too): an integer loop that
-      // vectorizes (a float compare reduction does not without -ffast-math).
-      int32_t big = 0;
-      for (int c = 0; c < C; ++c) {
-        uint32_t b;
-        std::memcpy(&b, sc + c, 4);
-        big |= static_cast<int32_t>(b & 0x7fffffffu) >= 0x3f000000 ? 1 : 0;  // 0x3f000000 = 0.5f
-      }
-      ep.scale = sc;
-      ep.scale_below_half = big == 0;
+      LOWP_CHECK(terms->scale.size() == static_cast<size_t>(C), "depthwise terms were built for another output spec");
+      ep.scale = terms->scale.data();
+      ep.scale_below_half = terms->scale_below_half;
     } else {
-      const int32_t* mu = out.multiplier.data();
-      const int32_t* sh = out.shift.data();
-      if (out.multiplier.size() == 1) {
-        T.mult.assign(C, out.multiplier[0]);
-        T.shift.assign(C, out.shift[0]);
-        mu = T.mult.data();
-        sh = T.shift.data();
-      }
-      ep.mult = mu;
-      ep.shift = sh;
+      LOWP_CHECK(terms->mult.size() == static_cast<size_t>(C) && terms->shift.size() == static_cast<size_t>(C),
+                 "depthwise terms were built for another output spec");
+      ep.mult = terms->mult.data();
+      ep.shift = terms->shift.data();
     }
   }
 
