@@ -27,6 +27,11 @@
 
 namespace lowp {
 
+// Start of part i of `parts` nearly equal shares of n items (part i = [split_point(n, i, parts),
+// split_point(n, i + 1, parts))): e.g. the output rows each thread of a small depthwise layer
+// takes (ops/depthwise.cc), the same image rows the 1x1 convs around it give that thread.
+inline int64_t split_point(int64_t n, int i, int parts) { return (n * i + parts / 2) / parts; }
+
 class ThreadPool {
  public:
   static ThreadPool& global();

@@ -283,3 +283,29 @@ LOWP_TEST(conv_terms_reject_other_arguments) {
   o2.bias.assign(8, 1);
   EXPECT_TRUE(throws(pc, DType::U8, 5, o2), "a spec with a bias (terms built without) must throw");
 }
+
+// Depthwise row blocks (one image, few output rows, more than one channel block): each thread
+// takes the output rows split_point(OH, i, threads) .. as row pairs (3x3 stride 1) plus a single
+// last row, or as single rows. Odd and uneven splits: 3..14 rows on 2, 3 and 4 threads (blocks
+// of 1 row, blocks with and without a pair remainder), stride 1 and 2, 3x3 and 5x5, per-channel
+// and per-tensor parameters; against the reference, per-call and precomputed terms.
+LOWP_TEST(conv_depthwise_row_blocks_threads) {
+  const int saved = get_num_threads();
+  set_num_threads(4);
+  std::mt19937 rng(14);
+  const Rounding rs[] = {Rounding::HalfEven, Rounding::Gemmlowp, Rounding::Single};
+  int i = 0;
+  for (int threads : {2, 3, 4}) {
+    for (int HW : {3, 5, 7, 9, 14}) {
+      for (int s : {1, 2}) {
+        const int k = i % 3 == 2 ? 5 : 3;
+        const int C = i % 2 ? 70 : 131;
+        const DType xt = i % 4 == 1 ? DType::S8 : DType::U8;
+        ConvCase c{1, HW, HW + 1, 1, C, 1, k, k, s, s, 1, 1, k / 2, k / 2, k / 2, k / 2, xt, DType::S8, xt, rs[i % 3]};
+        run_case(c, rng, i % 2 == 0, threads, i % 5 == 3);
+        ++i;
+      }
+    }
+  }
+  set_num_threads(saved);
+}
