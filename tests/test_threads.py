@@ -37,6 +37,8 @@ GEMM_SHAPES = [
     (1, 1280, 1000),   # GEMV with a large B: split over columns
     (1, 64, 40),       # tiny: single-threaded
     (49, 960, 160),    # few rows: rows x columns, A panels reused across column blocks
+    (49, 160, 960),    # <= one A panel per thread, wide B: all rows, columns split per thread
+    (40, 256, 650),    # ... one A panel, N tail
     (196, 384, 64),
     (196, 64, 384),    # K <= 64, few rows (amx_smallk): one panel of ceil(M / threads) rows per thread
     (197, 64, 300),    # ... odd row split (99 + 98, 66 + 66 + 65), N tail

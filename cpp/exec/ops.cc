@@ -17,10 +17,11 @@ namespace {
 
 class ConvOp final : public Op {
  public:
+  // The output stage's column terms are fixed by the weights, zx and spec: built here, once.
   ConvOp(std::shared_ptr<const PackedConv> w, const ConvGeometry& g, DType xt, int32_t zx, OutputSpec spec, int nt)
-      : w_(std::move(w)), g_(g), xt_(xt), zx_(zx), spec_(std::move(spec)), nt_(nt) {}
+      : w_(std::move(w)), g_(g), xt_(xt), zx_(zx), spec_(std::move(spec)), nt_(nt), terms_(*w_, xt_, zx_, spec_) {}
   void run(const void* const* in, void* const* out) const override {
-    conv2d(*w_, g_, in[0], xt_, zx_, out[0], spec_, nt_);
+    conv2d(*w_, g_, in[0], xt_, zx_, out[0], spec_, nt_, &terms_);
   }
   int threads() const override { return nt_; }
 
@@ -31,6 +32,7 @@ class ConvOp final : public Op {
   int32_t zx_;
   OutputSpec spec_;
   int nt_;
+  ConvTerms terms_;
 };
 
 class OrtFloatConvFinishOp final : public Op {
@@ -109,7 +111,7 @@ class OrtFloatBinaryOp final : public Op {
 class GemmOp final : public Op {
  public:
   GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt)
-      : b_(std::move(b)), M_(M), at_(at), za_(za), spec_(std::move(spec)), nt_(nt) {}
+      : b_(std::move(b)), M_(M), at_(at), za_(za), spec_(std::move(spec)), nt_(nt), terms_(*b_, at_, za_, spec_) {}
   void run(const void* const* in, void* const* out) const override {
     GemmArgs a;
     a.M = M_;
@@ -119,7 +121,7 @@ class GemmOp final : public Op {
     a.za = za_;
     a.c = out[0];
     a.ldc = b_->N();
-    gemm(a, *b_, spec_, nt_);
+    gemm(a, *b_, spec_, nt_, &terms_);
   }
   int threads() const override { return nt_; }
 
@@ -130,6 +132,7 @@ class GemmOp final : public Op {
   int32_t za_;
   OutputSpec spec_;
   int nt_;
+  GemmTerms terms_;
 };
 
 class BinaryOp final : public Op {

@@ -104,30 +104,58 @@ int panel_split_n_blocks(int M, int mr, int n_panels, int n_blocks0, int kblocks
   return best;
 }
 
-// Per-call column terms (Epilogue arrays, N entries). Each thread that runs tasks of a call fills
-// its own copy before its first task: arrays written by the calling thread on every call were
-// read by the other threads' output stages from the caller's cache (~2-3 us of a 2-thread AMX
-// 64x1024x1024, 27 us), and the workers no longer wait for the caller to fill them.
+// Column terms (N entries): bias[j] - za'*colsum'[j] + K*za'*zb'[j], wrapping. One straight loop
+// (vectorized; a per-element bias test kept it scalar, ~1 us at N = 960).
+void fill_col_terms(const PackedB& B, const int32_t* bias, int32_t za_dom, int32_t* ct) {
+  const int N = B.N(), K = B.K();
+  const int32_t* colsum = B.colsum_domain();
+  const int32_t* zb = B.zb_domain();
+  const uint32_t uza = static_cast<uint32_t>(za_dom), kza = static_cast<uint32_t>(K) * uza;
+  for (int j = 0; j < N; ++j) {
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[j]) : 0u;
+    ct[j] = static_cast<int32_t>(b - uza * static_cast<uint32_t>(colsum[j]) + kza * static_cast<uint32_t>(zb[j]));
+  }
+}
+
+// Checks an output spec for N columns (gemm() without precomputed terms, and GemmTerms).
+void check_output_spec(const OutputSpec& out, int N) {
+  LOWP_CHECK(out.out_type == DType::S32 || out.out_type == DType::U8 || out.out_type == DType::S8,
+             "output type must be int32, uint8 or int8");
+  LOWP_CHECK(out.bias.empty() || out.bias.size() == static_cast<size_t>(N), "bias must have N entries");
+  if (out.out_type == DType::S32) return;
+  LOWP_CHECK(out.qmin >= type_min(out.out_type) && out.qmax <= type_max(out.out_type) && out.qmin <= out.qmax,
+             "activation range must lie inside the output type and have min <= max");
+  LOWP_CHECK(out.zero_point >= type_min(out.out_type) && out.zero_point <= type_max(out.out_type),
+             "output zero point out of range for the output type");
+  if (out.rounding == Rounding::HalfEven) {
+    LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(N), "scale must have 1 or N entries");
+  } else {
+    LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
+                   (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(N)),
+               "multiplier and shift must both have 1 or N entries");
+    for (size_t i = 0; i < out.multiplier.size(); ++i) {
+      LOWP_CHECK(out.multiplier[i] >= 0, "multiplier must be >= 0");
+      LOWP_CHECK(out.shift[i] >= -31 && out.shift[i] <= 30, "shift must be in [-31, 30]");
+    }
+  }
+}
+
+// Per-call column terms (Epilogue arrays, N entries), when the caller passed no GemmTerms. Each
+// thread that runs tasks of a call fills its own copy before its first task: arrays written by the
+// calling thread on every call were read by the other threads' output stages from the caller's
+// cache (~2-3 us of a 2-thread AMX 64x1024x1024, 27 us), and the workers no longer wait for the
+// caller to fill them.
 struct CallTerms {
   std::vector<int32_t> col_term, mult, shift;
   std::vector<float> scale;
   uint64_t call = 0;  // the gemm() call they were filled for
   // Fills the arrays for this call and points ep at them.
   void fill(uint64_t c, const PackedB& B, const OutputSpec& out, int32_t za_dom, Epilogue& ep) {
-    const int N = B.N(), K = B.K();
+    const int N = B.N();
     if (call != c) {
       call = c;
       col_term.resize(N);
-      const int32_t* colsum = B.colsum_domain();
-      const int32_t* zb = B.zb_domain();
-      // One straight loop (vectorized; the per-element bias test kept it scalar, ~1 us at N = 960).
-      int32_t* ct = col_term.data();
-      const uint32_t uza = static_cast<uint32_t>(za_dom), kza = static_cast<uint32_t>(K) * uza;
-      const int32_t* bias = out.bias.empty() ? nullptr : out.bias.data();
-      for (int j = 0; j < N; ++j) {
-        const uint32_t b = bias ? static_cast<uint32_t>(bias[j]) : 0u;
-        ct[j] = static_cast<int32_t>(b - uza * static_cast<uint32_t>(colsum[j]) + kza * static_cast<uint32_t>(zb[j]));
-      }
+      fill_col_terms(B, out.bias.empty() ? nullptr : out.bias.data(), za_dom, col_term.data());
       // Per-tensor parameters are broadcast to N entries; per-column ones are read in place below
       // (the OutputSpec's arrays are never written, so every core keeps its own clean copy).
       if (out.out_type != DType::S32) {
@@ -196,7 +224,37 @@ const void* PackedB::panel(int j0) const {
   return data_ + (j0 / kernel_->nr) * panel_bytes;
 }
 
-void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num_threads) {
+GemmTerms::GemmTerms(const PackedB& b, DType a_type, int32_t za, const OutputSpec& out)
+    : b_(&b), a_type_(a_type), za_(za), out_type_(out.out_type), rounding_(out.rounding), bias_n_(out.bias.size()),
+      mult_n_(out.multiplier.size()), scale_n_(out.scale.size()) {
+  const int N = b.N();
+  LOWP_CHECK(a_type == DType::U8 || a_type == DType::S8, "A must be uint8 or int8");
+  LOWP_CHECK(za >= type_min(a_type) && za <= type_max(a_type), std::string("A zero point out of range for ") + dtype_name(a_type));
+  check_output_spec(out, N);
+  col_term_.resize(N);
+  fill_col_terms(b, out.bias.empty() ? nullptr : out.bias.data(), za + domain_shift(a_type, b.kernel().a_domain),
+                 col_term_.data());
+  if (out.out_type != DType::S32) {
+    if (out.rounding == Rounding::HalfEven) {
+      scale_ = out.scale.size() == 1 ? std::vector<float>(N, out.scale[0]) : out.scale;
+    } else {
+      mult_ = out.multiplier.size() == 1 ? std::vector<int32_t>(N, out.multiplier[0]) : out.multiplier;
+      shift_ = out.shift.size() == 1 ? std::vector<int32_t>(N, out.shift[0]) : out.shift;
+    }
+  }
+  const int32_t* zb = b.zb_domain();
+  zb_uniform_ = b.zb_nonzero() && std::all_of(zb, zb + N, [&](int32_t z) { return z == zb[0]; });
+}
+
+void GemmTerms::check(const PackedB& b, DType a_type, int32_t za, const OutputSpec& out) const {
+  LOWP_CHECK(&b == b_ && a_type == a_type_ && za == za_,
+             "GEMM terms were built for other weights, activation type or zero point");
+  LOWP_CHECK(out.out_type == out_type_ && out.rounding == rounding_ && out.bias.size() == bias_n_ &&
+                 out.multiplier.size() == mult_n_ && out.scale.size() == scale_n_,
+             "GEMM terms were built for another output spec");
+}
+
+void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num_threads, const GemmTerms* terms) {
   const GemmKernel& k = B.kernel();
   const int M = args.M, N = B.N(), K = B.K(), Kp = B.Kp();
   LOWP_CHECK(M >= 0, "M must be >= 0");
@@ -207,33 +265,25 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   LOWP_CHECK(args.ldc >= N, "C row stride must be >= N");
   LOWP_CHECK(args.za >= type_min(args.a_type) && args.za <= type_max(args.a_type),
              std::string("A zero point out of range for ") + dtype_name(args.a_type));
-  LOWP_CHECK(out.out_type == DType::S32 || out.out_type == DType::U8 || out.out_type == DType::S8,
-             "output type must be int32, uint8 or int8");
-  LOWP_CHECK(out.bias.empty() || out.bias.size() == static_cast<size_t>(N), "bias must have N entries");
   const bool requant = out.out_type != DType::S32;
-  if (requant) {
-    LOWP_CHECK(out.qmin >= type_min(out.out_type) && out.qmax <= type_max(out.out_type) && out.qmin <= out.qmax,
-               "activation range must lie inside the output type and have min <= max");
-    LOWP_CHECK(out.zero_point >= type_min(out.out_type) && out.zero_point <= type_max(out.out_type),
-               "output zero point out of range for the output type");
-    if (out.rounding == Rounding::HalfEven) {
-      LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(N), "scale must have 1 or N entries");
-    } else {
-      LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
-                     (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(N)),
-                 "multiplier and shift must both have 1 or N entries");
-      for (size_t i = 0; i < out.multiplier.size(); ++i) {
-        LOWP_CHECK(out.multiplier[i] >= 0, "multiplier must be >= 0");
-        LOWP_CHECK(out.shift[i] >= -31 && out.shift[i] <= 30, "shift must be in [-31, 30]");
-      }
+  if (terms != nullptr) {
+    // The spec's arrays were checked when the terms were built; its scalars are checked here.
+    terms->check(B, args.a_type, args.za, out);
+    if (requant) {
+      LOWP_CHECK(out.qmin >= type_min(out.out_type) && out.qmax <= type_max(out.out_type) && out.qmin <= out.qmax,
+                 "activation range must lie inside the output type and have min <= max");
+      LOWP_CHECK(out.zero_point >= type_min(out.out_type) && out.zero_point <= type_max(out.out_type),
+                 "output zero point out of range for the output type");
     }
+  } else {
+    check_output_spec(out, N);
   }
   if (M == 0) return;
   // Few rows (M <= kGemvMaxM): the streaming GEMV path of gemm/gemv.cc, when the kernel has one.
   if (gemv(args, B, out, num_threads)) return;
 
-  // Per-call column terms: filled by each thread that runs tasks, before its first task (see
-  // CallTerms).
+  // Column terms: precomputed (terms), or filled by each thread that runs tasks, before its first
+  // task (see CallTerms).
   const int32_t za_dom = args.za + domain_shift(args.a_type, k.a_domain);
   const int32_t* zb = B.zb_domain();
   Epilogue ep_call{};
@@ -243,8 +293,18 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   ep_call.qmin = requant ? out.qmin : 0;
   ep_call.qmax = requant ? out.qmax : 0;
   ep_call.zb = B.zb_nonzero() ? zb : nullptr;
-  ep_call.zb_uniform =
-      ep_call.zb != nullptr && std::all_of(zb, zb + N, [&](int32_t z) { return z == zb[0]; });
+  if (terms != nullptr) {
+    // Precomputed terms: every thread reads the same arrays, written once at build time (clean
+    // lines each core keeps in its own cache).
+    ep_call.zb_uniform = terms->zb_uniform();
+    ep_call.col_term = terms->col_term();
+    ep_call.mult = terms->mult();
+    ep_call.shift = terms->shift();
+    ep_call.scale = terms->scale();
+  } else {
+    ep_call.zb_uniform =
+        ep_call.zb != nullptr && std::all_of(zb, zb + N, [&](int32_t z) { return z == zb[0]; });
+  }
   ep_call.c = args.c;
   ep_call.ldc = args.ldc;
 
@@ -291,6 +351,15 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     // Kernels with a panel kernel (AMX): one A panel per task, N split only as far as it pays.
     m_blocks = m_panels;
     n_blocks = panel_split_n_blocks(M, k.mr, n_panels, n_blocks, static_cast<int>(ceil_div(Kp, a_group(k))), threads);
+    // At most one A panel per thread and a wide B (MobileNetV2's 7x7 layers: 49 rows = 32 + 17,
+    // N = 320..1280): every thread takes all rows and a 1 / threads share of the columns. Each
+    // thread's 16-row tile steps are the same (2 row tiles x all B panels, or 4 x half of them),
+    // but the output stage and the A chunks are balanced, where a 32 / 17 row split is not: 2 threads, 49x960x320 17.6 -> 13.1 us, 49x320x1280
+    // 21.9 -> 16.8 us, the 49x160x960 expansions ~1-1.5 us faster (per-op medians in the model).
+    if (m_panels <= threads && n_panels >= 4 * threads) {
+      m_blocks = 1;
+      n_blocks = static_cast<int>(round_up(std::max(n_blocks, threads), threads));
+    }
   } else if (threads > 1) {
     // Tasks are claimed dynamically. With >= 8 tasks per thread of (nearly) equal size, every
     // thread finishes within a small fraction of the others. Split M first (B blocks stay
@@ -320,7 +389,7 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
   // tasks), or, when a thread reuses its packed A panel across tasks, the same A panel.
   auto task = [&](int t, int /*thread*/) {
     Epilogue ep = ep_call;
-    t_terms.fill(call, B, out, za_dom, ep);
+    if (terms == nullptr) t_terms.fill(call, B, out, za_dom, ep);
     const int nb = reuse ? t % n_blocks : t / m_blocks, mb = reuse ? t / n_blocks : t % m_blocks;
     Scratch& S = t_scratch;
     uint8_t* apack = S.aligned_a(a_bytes);

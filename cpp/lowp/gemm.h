@@ -71,9 +71,42 @@ struct GemmArgs {
   ptrdiff_t ldc = 0;        // elements
 };
 
+// The output stage's column terms of one GEMM (bias - za*colsum(B) + K*za*zb per column, and the
+// requantization parameters broadcast to N entries), fixed by the packed weights, the activation
+// type and zero point and the output spec. gemm() without them computes these O(N) arrays on every
+// call, on each thread that runs tasks; a caller that runs the same GEMM many times (a conv or
+// gemm step of a native program) builds them once and passes them in. They are a copy: later
+// changes to `out` are not seen, and gemm() checks that B, a_type, za and the spec's shape match.
+class GemmTerms {
+ public:
+  GemmTerms(const PackedB& b, DType a_type, int32_t za, const OutputSpec& out);
+  const PackedB& b() const { return *b_; }
+  DType a_type() const { return a_type_; }
+  int32_t za() const { return za_; }
+  const int32_t* col_term() const { return col_term_.data(); }  // N entries, kernel domain
+  const int32_t* mult() const { return mult_.empty() ? nullptr : mult_.data(); }    // N or none
+  const int32_t* shift() const { return shift_.empty() ? nullptr : shift_.data(); }  // N or none
+  const float* scale() const { return scale_.empty() ? nullptr : scale_.data(); }    // N or none
+  bool zb_uniform() const { return zb_uniform_; }
+  // Throws unless these terms were built for (b, a_type, za) and an output spec shaped like out.
+  void check(const PackedB& b, DType a_type, int32_t za, const OutputSpec& out) const;
+
+ private:
+  const PackedB* b_;
+  DType a_type_;
+  int32_t za_;
+  DType out_type_;
+  Rounding rounding_;
+  size_t bias_n_, mult_n_, scale_n_;
+  std::vector<int32_t> col_term_, mult_, shift_;
+  std::vector<float> scale_;
+  bool zb_uniform_ = false;
+};
+
 // Runs the GEMM on `num_threads` threads of the global pool (<=0: pool default).
-// Results are identical for any thread count.
-void gemm(const GemmArgs& args, const PackedB& b, const OutputSpec& out, int num_threads = 0);
+// Results are identical for any thread count, and with or without precomputed `terms`.
+void gemm(const GemmArgs& args, const PackedB& b, const OutputSpec& out, int num_threads = 0,
+          const GemmTerms* terms = nullptr);
 
 // ---- kernel registry / dispatch (gemm/dispatch.cc) ----
 // Kernels this CPU can run, best first. The last is always "ref".

@@ -96,8 +96,64 @@ size_t PackedConv::packed_bytes() const {
   return s;
 }
 
+namespace {
+// The slice of `out` for group gi of G (OCg columns each).
+OutputSpec group_slice(const OutputSpec& out, int Cout, int G, int gi) {
+  const int OCg = Cout / G;
+  OutputSpec sg;
+  sg.out_type = out.out_type;
+  sg.rounding = out.rounding;
+  sg.zero_point = out.zero_point;
+  sg.qmin = out.qmin;
+  sg.qmax = out.qmax;
+  sg.bias = slice_i(out.bias, Cout, static_cast<size_t>(gi) * OCg, OCg);
+  sg.multiplier = slice_i(out.multiplier, Cout, static_cast<size_t>(gi) * OCg, OCg);
+  sg.shift = slice_i(out.shift, Cout, static_cast<size_t>(gi) * OCg, OCg);
+  sg.scale = slice_f(out.scale, Cout, static_cast<size_t>(gi) * OCg, OCg);
+  return sg;
+}
+}  // namespace
+
+ConvTerms::ConvTerms(const PackedConv& w, DType x_type, int32_t zx, const OutputSpec& out)
+    : w_(&w), x_type_(x_type), zx_(zx), out_type_(out.out_type), rounding_(out.rounding), bias_n_(out.bias.size()),
+      mult_n_(out.multiplier.size()), scale_n_(out.scale.size()) {
+  const int Cout = w.Cout(), G = w.group();
+  LOWP_CHECK(x_type == DType::U8 || x_type == DType::S8, "conv input must be uint8 or int8");
+  LOWP_CHECK(zx >= type_min(x_type) && zx <= type_max(x_type),
+             std::string("input zero point out of range for ") + dtype_name(x_type));
+  LOWP_CHECK(out.bias.empty() || out.bias.size() == static_cast<size_t>(Cout), "bias must have Cout entries");
+  if (out.out_type != DType::S32) {
+    if (out.rounding == Rounding::HalfEven) {
+      LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(Cout),
+                 "scale must have 1 or Cout entries");
+    } else {
+      LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
+                     (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(Cout)),
+                 "multiplier and shift must both have 1 or Cout entries");
+    }
+  }
+  if (w.depthwise()) {
+    dw_.reset(new DwTerms());
+    dw_fill_terms(w.dw(), zx, out, *dw_);
+    return;
+  }
+  if (G > 1)
+    for (int gi = 0; gi < G; ++gi) specs_.push_back(group_slice(out, Cout, G, gi));
+  for (int gi = 0; gi < G; ++gi)
+    gemm_.emplace_back(new GemmTerms(w.group_b(gi), x_type, zx, G > 1 ? specs_[gi] : out));
+}
+
+ConvTerms::~ConvTerms() = default;
+
+void ConvTerms::check(const PackedConv& w, DType x_type, int32_t zx, const OutputSpec& out) const {
+  LOWP_CHECK(&w == w_ && x_type == x_type_ && zx == zx_, "conv terms were built for other weights, input type or zero point");
+  LOWP_CHECK(out.out_type == out_type_ && out.rounding == rounding_ && out.bias.size() == bias_n_ &&
+                 out.multiplier.size() == mult_n_ && out.scale.size() == scale_n_,
+             "conv terms were built for another output spec");
+}
+
 void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_type, int32_t zx, void* y,
-            const OutputSpec& out, int num_threads) {
+            const OutputSpec& out, int num_threads, const ConvTerms* terms) {
   const int Cout = w.Cout(), Cin = w.Cin(), Cg = w.Cg(), G = w.group(), OCg = Cout / G;
   LOWP_CHECK(x_type == DType::U8 || x_type == DType::S8, "conv input must be uint8 or int8");
   LOWP_CHECK(zx >= type_min(x_type) && zx <= type_max(x_type),
@@ -132,8 +188,9 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
       }
     }
   }
+  if (terms != nullptr) terms->check(w, x_type, zx, out);
   if (w.depthwise()) {
-    depthwise_conv(w, g, x, x_type, zx, y, out, num_threads);
+    depthwise_conv(w, g, x, x_type, zx, y, out, num_threads, terms ? &terms->dw() : nullptr);
     return;
   }
   const int64_t M = static_cast<int64_t>(g.N) * OH * OW;
@@ -148,17 +205,14 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
     OutputSpec sg;
     const OutputSpec* spec = &out;
     if (G > 1) {
-      sg.out_type = out.out_type;
-      sg.rounding = out.rounding;
-      sg.zero_point = out.zero_point;
-      sg.qmin = out.qmin;
-      sg.qmax = out.qmax;
-      sg.bias = slice_i(out.bias, Cout, static_cast<size_t>(gi) * OCg, OCg);
-      sg.multiplier = slice_i(out.multiplier, Cout, static_cast<size_t>(gi) * OCg, OCg);
-      sg.shift = slice_i(out.shift, Cout, static_cast<size_t>(gi) * OCg, OCg);
-      sg.scale = slice_f(out.scale, Cout, static_cast<size_t>(gi) * OCg, OCg);
-      spec = &sg;
+      if (terms != nullptr) {
+        spec = &terms->group_spec(gi);
+      } else {
+        sg = group_slice(out, Cout, G, gi);
+        spec = &sg;
+      }
     }
+    const GemmTerms* gt = terms ? &terms->group(gi) : nullptr;
     GemmArgs a;
     a.a_type = x_type;
     a.za = zx;
@@ -169,7 +223,7 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
       a.a = static_cast<const uint8_t*>(x) + static_cast<size_t>(gi) * Cg;
       a.lda = Cin;
       a.c = yg;
-      gemm(a, w.group_b(gi), *spec, num_threads);
+      gemm(a, w.group_b(gi), *spec, num_threads, gt);
       continue;
     }
     int64_t mc = std::max<int64_t>(16, kIm2colChunkBytes / Kg);
@@ -194,7 +248,7 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
         at.a = S.cols.data();
         at.lda = Kg;
         at.c = yg + static_cast<size_t>(r0) * Cout * osz;
-        gemm(at, w.group_b(gi), *spec, 1);
+        gemm(at, w.group_b(gi), *spec, 1, gt);
       }, threads);
       continue;
     }
@@ -220,7 +274,7 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
       a.a = S.cols.data();
       a.lda = Kg;
       a.c = yg + static_cast<size_t>(m0) * Cout * osz;
-      gemm(a, w.group_b(gi), *spec, num_threads);
+      gemm(a, w.group_b(gi), *spec, num_threads, gt);
     }
   }
 }

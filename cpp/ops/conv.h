@@ -62,11 +62,40 @@ class PackedConv {
   std::unique_ptr<DwPacked> dw_;
 };
 
+struct DwTerms;  // ops/depthwise.h
+
+// The output-stage terms of one conv step, fixed by the packed weights, the input type and zero
+// point and the output spec: per group GemmTerms (and the group's slice of the spec), or the
+// depthwise kernels' per-channel terms. conv2d() without them computes these on every call; a
+// native program's conv step builds them once. A copy: later changes to `out` are not seen.
+class ConvTerms {
+ public:
+  ConvTerms(const PackedConv& w, DType x_type, int32_t zx, const OutputSpec& out);
+  ~ConvTerms();
+  // Throws unless built for (w, x_type, zx) and an output spec shaped like out.
+  void check(const PackedConv& w, DType x_type, int32_t zx, const OutputSpec& out) const;
+  const GemmTerms& group(int g) const { return *gemm_[g]; }
+  const OutputSpec& group_spec(int g) const { return specs_[g]; }  // G > 1 only
+  const DwTerms& dw() const { return *dw_; }
+
+ private:
+  const PackedConv* w_;
+  DType x_type_;
+  int32_t zx_;
+  DType out_type_;
+  Rounding rounding_;
+  size_t bias_n_, mult_n_, scale_n_;
+  std::vector<OutputSpec> specs_;
+  std::vector<std::unique_ptr<GemmTerms>> gemm_;
+  std::unique_ptr<DwTerms> dw_;
+};
+
 // x: N x H x W x Cin (NHWC, contiguous), type x_type (U8/S8), zero point zx.
 // y: N x OH x OW x Cout contiguous, type out.out_type (S32 = ConvInteger, no requantization).
 // out: arrays of 1 or Cout entries (as OutputSpec for GEMM with N = Cout).
+// terms: optional, built for (w, x_type, zx, out); same results, less work per call.
 void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_type, int32_t zx, void* y,
-            const OutputSpec& out, int num_threads = 0);
+            const OutputSpec& out, int num_threads = 0, const ConvTerms* terms = nullptr);
 
 // Depthwise kernels this CPU can run, best first ("ref" last), and all compiled ones.
 std::vector<std::string> depthwise_kernel_names(bool available_only);

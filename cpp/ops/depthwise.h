@@ -103,9 +103,20 @@ namespace lowp {
 class PackedConv;
 struct ConvGeometry;
 struct OutputSpec;
-// Driver: depthwise convolution of NHWC x with a PackedConv whose depthwise() is true.
+// Per-channel output-stage terms of a depthwise conv (DwEpilogue arrays, C entries), fixed by the
+// weights, zx and the output spec: computed per call by depthwise_conv, or once (ConvTerms).
+struct DwTerms {
+  std::vector<int32_t> col_term;      // bias - zx * wsum (wrapping)
+  std::vector<int32_t> mult, shift;   // Gemmlowp / Single: C entries (per-tensor values broadcast)
+  std::vector<float> scale;           // HalfEven: C entries
+  bool scale_below_half = false;
+};
+// Fills t for weights p, input zero point zx and spec out (per-channel arrays copied).
+void dw_fill_terms(const DwPacked& p, int32_t zx, const OutputSpec& out, DwTerms& t);
+// Driver: depthwise convolution of NHWC x with a PackedConv whose depthwise() is true. terms:
+// optional precomputed terms for (w, zx, out).
 void depthwise_conv(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_type, int32_t zx, void* y,
-                    const OutputSpec& out, int num_threads);
+                    const OutputSpec& out, int num_threads, const DwTerms* terms = nullptr);
 // Builds the natural packing (wn, wsum) from OHWI weights with Cg == 1 (Cout x taps).
 void dw_prepare(DwPacked& p, const void* w, DType w_type, int Cout, int taps, const int32_t* zw, int zw_count);
 }  // namespace lowp

@@ -79,7 +79,7 @@ void ThreadPool::set_threads(int threads) {
   start(threads);
 }
 
-int ThreadPool::run_tasks(int self, int use, uint32_t gen, const std::function<void(int, int)>& fn, int thread_id) {
+int ThreadPool::run_tasks(int self, int use, uint32_t gen, const TaskFn& fn, int thread_id) {
   int ran = 0;
   for (int k = 0; k < use; ++k) {
     Range& r = ranges_[(self + k) % use];
@@ -127,10 +127,10 @@ void ThreadPool::worker(int id) {
     // has overwritten them meanwhile, this one is over and every claim below fails (the ranges
     // carry the newer generation), so fn is never called.
     const int use = mine.use.load(std::memory_order_relaxed);
-    const std::function<void(int, int)>* fn = mine.fn.load(std::memory_order_relaxed);
-    if (id >= use || fn == nullptr) continue;
+    const TaskFn fn{mine.fn_obj.load(std::memory_order_relaxed), mine.fn_call.load(std::memory_order_relaxed)};
+    if (id >= use || fn.call == nullptr) continue;
     t_in_pool_task = true;
-    const int ran = run_tasks(id, use, gen, *fn, id);
+    const int ran = run_tasks(id, use, gen, fn, id);
     t_in_pool_task = false;
     if (ran > 0) {
       done_.fetch_add(static_cast<uint32_t>(ran));
@@ -151,14 +151,15 @@ void ThreadPool::wake() {
   cv_.notify_all();
 }
 
-void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, int max_threads) {
-  if (n <= 0) return;
+bool ThreadPool::inline_round(int n, int max_threads) const {
   int use = max_threads > 0 && max_threads < threads_ ? max_threads : threads_;
   if (use > n) use = n;
-  if (use <= 1 || t_in_pool_task) {
-    for (int t = 0; t < n; ++t) fn(t, 0);
-    return;
-  }
+  return use <= 1 || t_in_pool_task;
+}
+
+void ThreadPool::run_round(int n, const TaskFn& fn, int max_threads) {
+  int use = max_threads > 0 && max_threads < threads_ ? max_threads : threads_;
+  if (use > n) use = n;
   std::lock_guard<std::mutex> run(run_mu_);
   if (use > threads_) use = threads_;
   const uint32_t gen = ++gen_;
@@ -168,7 +169,8 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn, in
     r.end.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * (i + 1) / use),
                 std::memory_order_relaxed);
     r.use.store(use, std::memory_order_relaxed);
-    r.fn.store(&fn, std::memory_order_relaxed);
+    r.fn_obj.store(fn.obj, std::memory_order_relaxed);
+    r.fn_call.store(fn.call, std::memory_order_relaxed);
     r.claim.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(static_cast<int64_t>(n) * i / use),
                   std::memory_order_release);  // publishes the round to thread i
   }

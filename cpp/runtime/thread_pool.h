@@ -27,6 +27,11 @@
 
 namespace lowp {
 
+// Start of part i of `parts` nearly equal shares of n items (part i = [split_point(n, i, parts),
+// split_point(n, i + 1, parts))): e.g. the output rows each thread of a small depthwise layer
+// takes (ops/depthwise.cc), the same image rows the 1x1 convs around it give that thread.
+inline int64_t split_point(int64_t n, int i, int parts) { return (n * i + parts / 2) / parts; }
+
 class ThreadPool {
  public:
   static ThreadPool& global();
@@ -34,9 +39,26 @@ class ThreadPool {
   ~ThreadPool();
   void set_threads(int threads);
   int threads() const { return threads_; }
-  // Runs fn on at most max_threads threads (<=0: all). Safe to call from several Python threads:
-  // calls are serialised on the pool, and a call made from inside a task runs inline.
-  void parallel_for(int n, const std::function<void(int task, int thread)>& fn, int max_threads = 0);
+  // A non-owning reference to a callable void(int task, int thread): what a round hands to the
+  // workers (no std::function: no heap allocation per round for lambdas with many captures, and a
+  // worker finds the callable's address in its own range line instead of behind a std::function).
+  struct TaskFn {
+    const void* obj;
+    void (*call)(const void* obj, int task, int thread);
+    void operator()(int task, int thread) const { call(obj, task, thread); }
+  };
+  // Runs fn(task, thread) on at most max_threads threads (<=0: all). Safe to call from several
+  // Python threads: calls are serialised on the pool, and a call made from inside a task (or with
+  // one thread) runs inline.
+  template <typename F>
+  void parallel_for(int n, const F& fn, int max_threads = 0) {
+    if (n <= 0) return;
+    if (inline_round(n, max_threads)) {
+      for (int t = 0; t < n; ++t) fn(t, 0);
+      return;
+    }
+    run_round(n, TaskFn{&fn, [](const void* o, int t, int th) { (*static_cast<const F*>(o))(t, th); }}, max_threads);
+  }
   // Wakes workers that are blocked (idle for a while) so that they poll again: call it shortly
   // before a series of parallel_for (waking a blocked thread takes tens of microseconds on a VM).
   // Cheap when no worker sleeps; a woken worker polls for the usual spin time, then blocks again.
@@ -46,8 +68,11 @@ class ThreadPool {
   void start(int threads);
   void stop();
   void worker(int id);
+  // True when a round of n tasks runs inline on the calling thread (one thread, or inside a task).
+  bool inline_round(int n, int max_threads) const;
+  void run_round(int n, const TaskFn& fn, int max_threads);
   // Claims and runs tasks (own range first, then the others'); returns how many it ran.
-  int run_tasks(int self, int use, uint32_t gen, const std::function<void(int, int)>& fn, int thread_id);
+  int run_tasks(int self, int use, uint32_t gen, const TaskFn& fn, int thread_id);
   int threads_ = 1;
   std::vector<std::thread> workers_;
   std::mutex run_mu_;  // one parallel_for at a time
@@ -59,7 +84,8 @@ class ThreadPool {
     std::atomic<uint64_t> claim{0};
     std::atomic<uint64_t> end{0};  // generation << 32 | end of the range
     std::atomic<int> use{0};  // threads used by the round
-    std::atomic<const std::function<void(int, int)>*> fn{nullptr};
+    std::atomic<const void*> fn_obj{nullptr};
+    std::atomic<void (*)(const void*, int, int)> fn_call{nullptr};
   };
   std::vector<Range> ranges_;
   // Tasks finished, counted across rounds (wrapping): a round of n tasks is over when it reaches

@@ -24,7 +24,10 @@ int32_t v(const std::vector<uint8_t>& a, size_t i, DType t) {
   return t == DType::U8 ? int32_t{a[i]} : int32_t{static_cast<int8_t>(a[i])};
 }
 
-void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 1) {
+// Every case runs twice per kernel: conv2d computing its output-stage terms per call, and with
+// ConvTerms built once (as a native program's conv step does). per_tensor: one scale / multiplier
+// for all channels and no bias (else per-channel parameters and a bias).
+void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 1, bool per_tensor = false) {
   const int Cin = c.Cg * c.group, Cout = c.OCg * c.group;
   ConvGeometry g;
   g.N = c.N; g.H = c.H; g.W = c.W; g.KH = c.KH; g.KW = c.KW;
@@ -47,9 +50,10 @@ void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 
   out.out_type = c.ot;
   out.rounding = c.rounding;
   std::uniform_int_distribution<int> db(-3000, 3000);
-  for (int o = 0; o < Cout; ++o) out.bias.push_back(db(rng));
+  if (!per_tensor)
+    for (int o = 0; o < Cout; ++o) out.bias.push_back(db(rng));
   std::uniform_real_distribution<float> ds(0.0005f, 0.01f);
-  for (int o = 0; o < Cout; ++o) {
+  for (int o = 0; o < (per_tensor ? 1 : Cout); ++o) {
     const float s = ds(rng);
     out.scale.push_back(s);
     int32_t m;
@@ -70,7 +74,8 @@ void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 
       for (int ow = 0; ow < OW; ++ow)
         for (int oc = 0; oc < Cout; ++oc) {
           const int gi = oc / c.OCg;
-          int64_t s = out.bias[oc];
+          int64_t s = per_tensor ? 0 : out.bias[oc];
+          const int pi = per_tensor ? 0 : oc;
           for (int kh = 0; kh < c.KH; ++kh)
             for (int kw = 0; kw < c.KW; ++kw)
               for (int ci = 0; ci < c.Cg; ++ci) {
@@ -84,8 +89,8 @@ void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 
           const int32_t acc = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(s)));
           ref[((static_cast<size_t>(n) * OH + oh) * OW + ow) * Cout + oc] =
               c.ot == DType::S32 ? acc
-                                 : requant::requantize_one(acc, c.rounding, out.multiplier[oc], out.shift[oc],
-                                                           out.scale[oc], out.zero_point, out.qmin, out.qmax);
+                                 : requant::requantize_one(acc, c.rounding, out.multiplier[pi], out.shift[pi],
+                                                           out.scale[pi], out.zero_point, out.qmin, out.qmax);
         }
   const bool dwise = c.Cg == 1 && c.group > 1;
   std::vector<std::string> names;
@@ -97,16 +102,19 @@ void run_case(const ConvCase& c, std::mt19937& rng, bool small_w, int threads = 
     PackedConv pc(w.data(), c.wt, Cout, c.KH, c.KW, c.Cg, c.group, zw.data(), Cout, dwise ? "" : name.c_str(),
                   dwise ? name.c_str() : "");
     const size_t osz = c.ot == DType::S32 ? 4 : 1;
-    std::vector<uint8_t> y(ref.size() * osz, 0xAB);
-    conv2d(pc, g, x.data(), c.xt, zx, y.data(), out, threads);
-    int bad = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-      int32_t got;
-      if (c.ot == DType::S32) got = reinterpret_cast<const int32_t*>(y.data())[i];
-      else got = c.ot == DType::U8 ? int32_t{y[i]} : int32_t{static_cast<int8_t>(y[i])};
-      if (got != ref[i] && bad++ < 3)
-        EXPECT_TRUE(false, "kernel " + name + " index " + std::to_string(i) + ": got " + std::to_string(got) +
-                               " expected " + std::to_string(ref[i]));
+    const ConvTerms terms(pc, c.xt, zx, out);
+    for (const ConvTerms* t : {static_cast<const ConvTerms*>(nullptr), &terms}) {
+      std::vector<uint8_t> y(ref.size() * osz, 0xAB);
+      conv2d(pc, g, x.data(), c.xt, zx, y.data(), out, threads, t);
+      int bad = 0;
+      for (size_t i = 0; i < ref.size(); ++i) {
+        int32_t got;
+        if (c.ot == DType::S32) got = reinterpret_cast<const int32_t*>(y.data())[i];
+        else got = c.ot == DType::U8 ? int32_t{y[i]} : int32_t{static_cast<int8_t>(y[i])};
+        if (got != ref[i] && bad++ < 3)
+          EXPECT_TRUE(false, "kernel " + name + (t ? " (precomputed terms)" : "") + " index " + std::to_string(i) +
+                                 ": got " + std::to_string(got) + " expected " + std::to_string(ref[i]));
+      }
     }
   }
 }
@@ -229,4 +237,75 @@ LOWP_TEST(conv_depthwise_channel_split_threads) {
       }
     }
   }
+}
+
+// ConvTerms with per-tensor output parameters and no bias (the cases above are per channel with a
+// bias): depthwise, grouped and dense im2col, direct 1x1; every kernel, 1 and 2 threads.
+LOWP_TEST(conv_terms_per_tensor_every_path) {
+  std::mt19937 rng(13);
+  const ConvCase cases[] = {
+      {1, 14, 14, 1, 70, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, DType::U8, DType::S8, DType::U8, Rounding::HalfEven},
+      {1, 9, 9, 1, 40, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, DType::S8, DType::S8, DType::S8, Rounding::Gemmlowp},
+      {1, 7, 7, 1, 64, 1, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, DType::U8, DType::U8, DType::U8, Rounding::Single},
+      {1, 9, 7, 3, 2, 4, 3, 2, 2, 1, 2, 1, 2, 0, 1, 1, DType::U8, DType::U8, DType::U8, Rounding::HalfEven},
+      {1, 8, 8, 16, 1, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, DType::S8, DType::S8, DType::S8, Rounding::Single},
+      {1, 20, 20, 8, 1, 24, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, DType::U8, DType::S8, DType::U8, Rounding::Gemmlowp},
+      {1, 10, 10, 4, 1, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, DType::U8, DType::S8, DType::S32, Rounding::HalfEven},
+  };
+  for (int threads : {1, 2})
+    for (const ConvCase& c : cases) run_case(c, rng, false, threads, true);
+}
+
+// ConvTerms are bound to the weights, input type / zero point and spec shape they were built for.
+LOWP_TEST(conv_terms_reject_other_arguments) {
+  std::vector<uint8_t> w(8 * 1 * 1 * 4, 3), x(4 * 4 * 4, 1), y(4 * 4 * 8 * 4);
+  int32_t zw = 0;
+  PackedConv pc(w.data(), DType::S8, 8, 1, 1, 4, 1, &zw, 1, "", "");
+  PackedConv pc2(w.data(), DType::S8, 8, 1, 1, 4, 1, &zw, 1, "", "");
+  ConvGeometry g;
+  g.N = 1; g.H = 4; g.W = 4;
+  OutputSpec out;
+  out.out_type = DType::S32;
+  const ConvTerms terms(pc, DType::U8, 5, out);
+  auto throws = [&](const PackedConv& p, DType xt, int32_t zx, const OutputSpec& o) {
+    try {
+      conv2d(p, g, x.data(), xt, zx, y.data(), o, 1, &terms);
+    } catch (const Error&) {
+      return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(!throws(pc, DType::U8, 5, out), "matching arguments must run");
+  EXPECT_TRUE(throws(pc2, DType::U8, 5, out), "other weights must throw");
+  EXPECT_TRUE(throws(pc, DType::U8, 6, out), "other zero point must throw");
+  EXPECT_TRUE(throws(pc, DType::S8, 5, out), "other input type must throw");
+  OutputSpec o2 = out;
+  o2.bias.assign(8, 1);
+  EXPECT_TRUE(throws(pc, DType::U8, 5, o2), "a spec with a bias (terms built without) must throw");
+}
+
+// Depthwise row blocks (one image, few output rows, more than one channel block): each thread
+// takes the output rows split_point(OH, i, threads) .. as row pairs (3x3 stride 1) plus a single
+// last row, or as single rows. Odd and uneven splits: 3..14 rows on 2, 3 and 4 threads (blocks
+// of 1 row, blocks with and without a pair remainder), stride 1 and 2, 3x3 and 5x5, per-channel
+// and per-tensor parameters; against the reference, per-call and precomputed terms.
+LOWP_TEST(conv_depthwise_row_blocks_threads) {
+  const int saved = get_num_threads();
+  set_num_threads(4);
+  std::mt19937 rng(14);
+  const Rounding rs[] = {Rounding::HalfEven, Rounding::Gemmlowp, Rounding::Single};
+  int i = 0;
+  for (int threads : {2, 3, 4}) {
+    for (int HW : {3, 5, 7, 9, 14}) {
+      for (int s : {1, 2}) {
+        const int k = i % 3 == 2 ? 5 : 3;
+        const int C = i % 2 ? 70 : 131;
+        const DType xt = i % 4 == 1 ? DType::S8 : DType::U8;
+        ConvCase c{1, HW, HW + 1, 1, C, 1, k, k, s, s, 1, 1, k / 2, k / 2, k / 2, k / 2, xt, DType::S8, xt, rs[i % 3]};
+        run_case(c, rng, i % 2 == 0, threads, i % 5 == 3);
+        ++i;
+      }
+    }
+  }
+  set_num_threads(saved);
 }
