@@ -439,7 +439,8 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   bool rows = false;    // input rows dequantized into a ring as needed (ort_float_depthwise_rows_avx512)
   bool irows = false;   // the same with integer sums + check (ort_float_depthwise_int_avx512)
 #if defined(__x86_64__) || defined(_M_X64)
-  const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64;
+  // the SIMD kernels' division-free QuantizeLinear needs 1 / ys a normal float (ops/ort_float_quot_avx512.h)
+  const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64 && p.ys >= 0x1p-120f && p.ys <= 0x1p120f;
   if ((k.empty() || k == "avx512int") && ok && !p.wti.empty()) irows = true;
   if ((k == "avx512" || (k.empty() && !irows)) && ok) rows = true;
   if (k == "avx512pad" && ok) padded = true;

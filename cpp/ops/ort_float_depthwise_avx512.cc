@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
-#include "ops/ort_float_round_avx512.h"
+#include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
 namespace ops {
@@ -122,8 +122,8 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
   (void)s8out;  // both 8-bit types store the low byte of the clamped int32
   const __m512i zy = _mm512_set1_epi32(p.zy);
   const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zy) - 0.25f),
-               fhi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zy) + 0.25f);
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(p.qmin - p.zy)),
+               fhi = _mm512_set1_ps(static_cast<float>(p.qmax - p.zy));
   const int64_t ps = static_cast<int64_t>(p.sw) * Cp;  // next output pixel of the row, in floats
   const __m512 xsv = _mm512_set1_ps(p.xs);
   // the integer kernel's sliding window: stride 1, no dilation, <= 5 taps wide (a stride-2 window of 2 x 8 + KW - 2
@@ -221,7 +221,7 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
           for (int i = 0; i < kP; ++i) {
             const __m512 t =
                 _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(_mm512_add_ps(acc[i], acc2[i]), sc, bt), flo), fhi);
-            // round half to even by the 1.5 * 2^23 trick (|t| <= 255.25), as ort_float_check_ref: c = M + round(t),
+            // round half to even by the 1.5 * 2^23 trick (|t| <= 255), as ort_float_check_ref: c = M + round(t),
             // whose bits are those of M plus round(t)
             const __m512 c = _mm512_add_ps(t, magic);
             const __m512 r = _mm512_sub_ps(c, magic);

@@ -119,7 +119,9 @@ void ort_float_binary(const std::vector<int64_t>& as, const std::vector<int64_t>
     inner *= out[i];
     --outer_nd;
   }
-  const OrtFloatRowKernels& kern = ort_float_rows(kernel);
+  // the SIMD rows' division-free QuantizeLinear needs 1 / sc a normal float (ops/ort_float_quot_avx512.h)
+  const bool sc_ok = k.sc >= 0x1p-120f && k.sc <= 0x1p120f;
+  const OrtFloatRowKernels& kern = (!kernel || !*kernel) && !sc_ok ? ort_float_rows_ref() : ort_float_rows(kernel);
   const int64_t rows = total / inner;
   const size_t es = 1;  // bytes per element (8-bit types)
   // >= ~2 us of work per task; at most 2 tasks per thread

@@ -1,12 +1,12 @@
 // AVX-512 twin of the ort float Add / Mul rows (ops/ort_float_eltwise.h): the reference's float32
 // operations on 16 lanes (DequantizeLinear multiply, add or multiply), then QuantizeLinear and the clamp
-// (ops/ort_float_round_avx512.h: the true division where the multiply by 1 / scale cannot decide).
+// (ops/ort_float_quot_avx512.h: the true division where the multiply by 1 / scale cannot decide).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <type_traits>
 
-#include "ops/ort_float_round_avx512.h"
+#include "ops/ort_float_quot_avx512.h"
 #include "ops/ort_float_eltwise.h"
 
 namespace lowp {
@@ -25,8 +25,8 @@ void rows_avx512(const T* a, bool as, const T* b, bool bs, T* c, int64_t n, cons
   const __m512i za = _mm512_set1_epi32(k.za), zb = _mm512_set1_epi32(k.zb), zc = _mm512_set1_epi32(k.zc);
   const __m512 sa = _mm512_set1_ps(k.sa), sb = _mm512_set1_ps(k.sb), sc = _mm512_set1_ps(k.sc),
                inv = _mm512_set1_ps(1.f / k.sc);
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(k.qmin - k.zc) - 0.25f),
-               fhi = _mm512_set1_ps(static_cast<float>(k.qmax - k.zc) + 0.25f);
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(k.qmin - k.zc)),
+               fhi = _mm512_set1_ps(static_cast<float>(k.qmax - k.zc));
   const __m512 fa_s = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(a[0]) - k.za) * k.sa);
   const __m512 fb_s = _mm512_set1_ps(static_cast<float>(static_cast<int32_t>(b[0]) - k.zb) * k.sb);
   for (int64_t i = 0; i < n; i += 16) {
@@ -42,8 +42,8 @@ template <typename T>
 void rows_f_avx512(const T* a, const float* fb, T* c, int64_t n, const OrtFloatBinary& k) {
   const __m512i za = _mm512_set1_epi32(k.za), zc = _mm512_set1_epi32(k.zc);
   const __m512 sa = _mm512_set1_ps(k.sa), sc = _mm512_set1_ps(k.sc), inv = _mm512_set1_ps(1.f / k.sc);
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(k.qmin - k.zc) - 0.25f),
-               fhi = _mm512_set1_ps(static_cast<float>(k.qmax - k.zc) + 0.25f);
+  const __m512 flo = _mm512_set1_ps(static_cast<float>(k.qmin - k.zc)),
+               fhi = _mm512_set1_ps(static_cast<float>(k.qmax - k.zc));
   auto one = [&](int64_t i, __mmask16 m) {
     const __m512 fa = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(load16(a + i, m), za)), sa);
     const __m512 f = _mm512_maskz_loadu_ps(m, fb + i);
@@ -60,7 +60,7 @@ void rows_f_avx512(const T* a, const float* fb, T* c, int64_t n, const OrtFloatB
 void ort_float_round_clamped_avx512(const float* y, int64_t n, float ys, int32_t zy, int32_t qmin, int32_t qmax,
                                     int32_t* q) {
   const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys);
-  const __m512 lo = _mm512_set1_ps(static_cast<float>(qmin - zy) - 0.25f), hi = _mm512_set1_ps(static_cast<float>(qmax - zy) + 0.25f);
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(qmin - zy)), hi = _mm512_set1_ps(static_cast<float>(qmax - zy));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 r = ort_round_clamped_avx512(_mm512_maskz_loadu_ps(m, y + i), vys, inv, lo, hi);

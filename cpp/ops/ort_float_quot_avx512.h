@@ -15,7 +15,7 @@
 namespace lowp {
 namespace ops {
 
-// Precondition of the three functions below: inv = RN(1 / ys) is a normal float (2^-120 <= ys <= 2^120 is enough);
+// Precondition of the functions below: inv = RN(1 / ys) is a normal float (2^-120 <= ys <= 2^120 is enough);
 // the error bounds assume it.
 //
 // A float whose cvtps2dq (after an optional clamp to integer-valued bounds) equals that of y / ys.
@@ -47,6 +47,12 @@ inline __m512 ort_quot_clamp_avx512(__m512 y, __m512 ys, __m512 inv, __m512 flo,
   const __mmask16 near = _mm512_cmp_ps_mask(_mm512_abs_ps(d), _mm512_set1_ps(0.5f - 0x1p-13f), _CMP_GE_OQ);
   if (near == 0) return qc;
   return _mm512_mask_min_ps(qc, near, _mm512_max_ps(_mm512_div_ps(y, ys), flo), fhi);
+}
+
+// ort_quot_clamp_avx512 rounded half to even: an integer-valued float in [flo, fhi] (cvtps2dq and + zy give
+// QuantizeLinear's output followed by the clamp to [zy + flo, zy + fhi]); the depthwise and Add / Mul kernels.
+inline __m512 ort_round_clamped_avx512(__m512 y, __m512 ys, __m512 inv, __m512 flo, __m512 fhi) {
+  return _mm512_roundscale_ps(ort_quot_clamp_avx512(y, ys, inv, flo, fhi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
 // onnxruntime's whole QuantizeLinear of four vectors of float32 values y (q = saturate(round_half_even(y / ys) +

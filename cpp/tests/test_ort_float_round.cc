@@ -1,4 +1,4 @@
-// The clamp-first QuantizeLinear of the AVX-512 depthwise and Add / Mul kernels (ops/ort_float_round_avx512.h,
+// The clamp-first QuantizeLinear of the AVX-512 depthwise and Add / Mul kernels (ops/ort_float_quot_avx512.h ort_round_clamped_avx512,
 // through the test hook ops::ort_float_round_clamped_avx512) against the true float32 division.
 #include <algorithm>
 #include <cmath>
@@ -14,7 +14,7 @@
 using namespace lowp;
 
 #if defined(__x86_64__) || defined(_M_X64)
-// The clamp-first QuantizeLinear of the depthwise and Add / Mul kernels (ops/ort_float_round_avx512.h) equals
+// The clamp-first QuantizeLinear of the depthwise and Add / Mul kernels (ops/ort_float_quot_avx512.h ort_round_clamped_avx512) equals
 // the true division, rounded half to even, + zy, clamped, at +-64 ulps of every .5 boundary in and around the
 // clamp range, on random values and on extremes, for several zero points and clamps.
 LOWP_TEST(ort_float_round_clamped_matches_division) {
