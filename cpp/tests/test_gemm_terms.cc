@@ -61,8 +61,9 @@ LOWP_TEST(gemm_terms_match_per_call_terms) {
   std::mt19937 rng(21);
   // (M, N, K): GEMV rows (terms unused there), one panel, several panels with column tails, the
   // 14x14 K = 64 expansion shape of MobileNetV2 (amx_smallk one panel per thread at 2 threads),
-  // few rows and a wide B (amx: columns split per thread).
-  const int shapes[][3] = {{3, 20, 33}, {9, 37, 64}, {45, 70, 131}, {196, 48, 64}, {49, 512, 96}};
+  // few rows and a wide B (amx: columns split per thread), few rows and a narrow B (amx: one
+  // panel of 25 / 24 rows per thread).
+  const int shapes[][3] = {{3, 20, 33}, {9, 37, 64}, {45, 70, 131}, {196, 48, 64}, {49, 512, 96}, {49, 100, 512}};
   size_t checked = 0;
   int case_no = 0;
   for (const GemmKernel* k : available_kernels())
