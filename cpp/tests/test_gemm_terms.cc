@@ -72,6 +72,9 @@ LOWP_TEST(gemm_terms_match_per_call_terms) {
         for (DType bt : {DType::U8, DType::S8})
           for (int zmode = 0; zmode < 3; ++zmode) {  // zb: per tensor, per column, all zero
             const int M = sh[0], N = sh[1], K = sh[2];
+            const bool small = static_cast<int64_t>(M) * N * K <= 100000;
+            // The larger (threaded) shapes: not on the scalar kernel (slow under the sanitizers).
+            if (!small && std::string(k->name) == "ref") continue;
             const int lo_a = at == DType::U8 ? 0 : -128, hi_a = at == DType::U8 ? 255 : 127;
             const int lo_b = bt == DType::U8 ? 0 : -128, hi_b = bt == DType::U8 ? 255 : 127;
             std::uniform_int_distribution<int> da(lo_a, hi_a), dbv(lo_b, hi_b);
@@ -94,7 +97,12 @@ LOWP_TEST(gemm_terms_match_per_call_terms) {
                 ref[static_cast<size_t>(i) * N + j] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(s)));
               }
             const bool bias = case_no % 2 == 0;
-            for (const OutputSpec& out : specs(N, bias, rng)) {
+            const std::vector<OutputSpec> all = specs(N, bias, rng);
+            for (size_t si = 0; si < all.size(); ++si) {
+              // Larger shapes: int32 and one spec of each rounding family (output type and
+              // per-tensor / per-column parameters rotating with the case), all specs otherwise.
+              if (!small && si != 0 && (si - 1) % 4 != static_cast<size_t>(case_no % 4)) continue;
+              const OutputSpec& out = all[si];
               const GemmTerms terms(B, at, za, out);
               const size_t osz = out.out_type == DType::S32 ? 4 : 1;
               for (int threads : {1, 2}) {
