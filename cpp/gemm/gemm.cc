@@ -359,6 +359,18 @@ void gemm(const GemmArgs& args, const PackedB& B, const OutputSpec& out, int num
     if (m_panels <= threads && n_panels >= 4 * threads) {
       m_blocks = 1;
       n_blocks = static_cast<int>(round_up(std::max(n_blocks, threads), threads));
+    } else if (m_panels == threads && M % k.mr != 0) {
+      // One A panel per thread, the last partial (49 rows, B of < 4 panels per thread: 32 + 17):
+      // panels of ceil(M / threads) rows (25 + 24) when that takes no more 16-row tile steps,
+      // so that the output stage and A chunks are balanced too. 2 threads, MobileNetV2's
+      // 49x960x160 projections ~0.3-0.5 us faster (per-op medians).
+      const int even = static_cast<int>(ceil_div(M, m_panels));
+      auto steps = [&](int rows) {
+        int s = 0;
+        for (int i0 = 0; i0 < M; i0 += rows) s += static_cast<int>(ceil_div(std::min(rows, M - i0), 16));
+        return s;
+      };
+      if (steps(even) <= steps(k.mr)) mr_task = even;
     }
   } else if (threads > 1) {
     // Tasks are claimed dynamically. With >= 8 tasks per thread of (nearly) equal size, every
