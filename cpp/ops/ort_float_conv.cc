@@ -248,14 +248,17 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
       ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
     });
   }
-  // tasks: chunks of kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel tiles
-  constexpr int64_t kChunk = kOrtFloatDirectChunk;
-  const int64_t chunks = (pixels + kChunk - 1) / kChunk;
+  // tasks: chunks of <= kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel weight
+  // tiles, two or more a group (the 64-channel register tile needs a pair); with threads, chunks of even size (a
+  // multiple of the 6-pixel panel: 100 pixels as 36 + 36 + 28, not 48 + 48 + 4) so that tasks are alike
+  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  int64_t chunks = (pixels + kOrtFloatDirectChunk - 1) / kOrtFloatDirectChunk;
+  const int64_t kChunk = std::min<int64_t>(kOrtFloatDirectChunk, ((pixels + chunks - 1) / chunks + 5) / 6 * 6);
+  chunks = (pixels + kChunk - 1) / kChunk;
   const int tiles = (p.M + 31) / 32;
   int groups = 1;
-  if (par && chunks < 8 * static_cast<int64_t>(num_threads))
-    groups = static_cast<int>(std::min<int64_t>(tiles, (8 * num_threads + chunks - 1) / chunks));
-  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  if (chunks < 8 * static_cast<int64_t>(num_threads))
+    groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (8 * num_threads + chunks - 1) / chunks));
   run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
