@@ -494,6 +494,8 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
     (33, 64, 3, 1, 1, 5, 5, 64, "uint8", 255, 0, 255),       # M = 32 + 1, K = 576 in 9 blocks, zy = 255
     (224, 24, 3, 1, 1, 10, 10, 128, "int8", -5, -128, 127),  # 200 pixels: 2 threads run 5 even chunks of 40 x
                                                              # 3 tile groups (2 + 2 + 3 tiles)
+    (32, 16, 3, 1, 1, 29, 29, 128, "int8", -5, -128, 127),   # 1682 pixels: with threads, bands of 8 output rows
+                                                             # (8 + 8 + 8 + 5 an image), each dequantizing its rows
 ])
 def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qhi, monkeypatch):
     """Every register tile of the AVX-512 direct kernel (6x64, 12x32, 12x16), its fused QuantizeLinear (uint8 /
