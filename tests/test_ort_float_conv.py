@@ -533,6 +533,7 @@ def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qh
             for kern in ("avx512", "avx512whole", "avx512bands"):  # bands: one output row a task, own buffer
                 assert np.array_equal(p.run_direct(x, num_threads=threads, kernel=kern), ref), kern
         assert np.array_equal(p.run_direct(x[:1], num_threads=2), ref[:1])
+        assert np.array_equal(p.run_direct(x, num_threads=0), ref)  # 0: all the pool's threads
 
 
 def test_direct_policy_extreme_output_scale():

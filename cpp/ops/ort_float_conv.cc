@@ -198,6 +198,9 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
   const bool par = num_threads != 1 && pixels > 0;
+  // threads the pool will use (num_threads <= 0: all of them); sizes the tasks only
+  const int64_t nt = std::max(1, num_threads > 0 ? std::min(num_threads, ThreadPool::global().threads())
+                                                 : ThreadPool::global().threads());
   auto run = [&](int64_t tasks, const std::function<void(int, int)>& body) {
     if (tasks <= 1 || !par) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
@@ -226,7 +229,7 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
     // >= 480 pixels a band (the last 48-pixel chunk of a band is partly idle)
     int64_t B = std::max<int64_t>((480 + p.OW - 1) / p.OW, (4 * std::max<int64_t>(0, span - p.sh) + p.sh - 1) / p.sh);
     // with threads, >= 4 bands a thread (40 x 40 outputs: 8 bands of 5 rows at 2 threads, not 4 of 12 / 12 / 12 / 4)
-    if (par) B = std::min<int64_t>(B, (images * p.OH + 4 * num_threads - 1) / (4 * num_threads));
+    if (par) B = std::min<int64_t>(B, (images * p.OH + 4 * nt - 1) / (4 * nt));
     B = k == "avx512bands" ? 1 : std::max<int64_t>(1, std::min<int64_t>(B, p.OH));
     const int64_t per_image = (p.OH + B - 1) / B;
     run(images * per_image, [&](int task, int) {
@@ -261,8 +264,7 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   chunks = (pixels + kChunk - 1) / kChunk;
   const int tiles = (p.M + 31) / 32;
   int groups = 1;
-  if (chunks < 8 * static_cast<int64_t>(num_threads))
-    groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (8 * num_threads + chunks - 1) / chunks));
+  if (chunks < 8 * nt) groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (8 * nt + chunks - 1) / chunks));
   run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
