@@ -250,7 +250,10 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
     xpad.resize(static_cast<size_t>(rows * Wp * p.C));
     xp = xpad.data();
     const int64_t band = std::max<int64_t>(1, (16384 + Wp * p.C - 1) / (Wp * p.C));  // rows of >= 16 K values
-    run(par ? (rows + band - 1) / band : 1, [&](int task, int) {
+    static const int64_t inl = [] { const char* e = std::getenv("LOWP_ORTF_INL"); return e ? std::atoll(e) : 0; }();
+    const bool seq = !par || rows * Wp * p.C < inl;
+    run(!seq ? (rows + band - 1) / band : 1, [&](int task, int) {
+      if (seq) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
       if (!par) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
       ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
     });
@@ -260,11 +263,20 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   // multiple of the 6-pixel panel: 100 pixels as 36 + 36 + 28, not 48 + 48 + 4) so that tasks are alike
   if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
   int64_t chunks = (pixels + kOrtFloatDirectChunk - 1) / kOrtFloatDirectChunk;
-  const int64_t kChunk = std::min<int64_t>(kOrtFloatDirectChunk, ((pixels + chunks - 1) / chunks + 5) / 6 * 6);
+  int64_t kChunk = std::min<int64_t>(kOrtFloatDirectChunk, ((pixels + chunks - 1) / chunks + 5) / 6 * 6);
   chunks = (pixels + kChunk - 1) / kChunk;
   const int tiles = (p.M + 31) / 32;
   int groups = 1;
   if (chunks < 8 * nt) groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (8 * nt + chunks - 1) / chunks));
+  if (chunks * groups < 2 * nt) {
+    // still fewer tasks than 2 a thread (10 x 10 x 64 outputs at 2 threads: 3): smaller chunks, 3 tasks a thread
+    const int64_t want = (3 * nt + groups - 1) / groups;
+    const int64_t c = std::max<int64_t>(6, ((pixels + want - 1) / want + 5) / 6 * 6);
+    if (c < kChunk) {
+      kChunk = c;
+      chunks = (pixels + kChunk - 1) / kChunk;
+    }
+  }
   run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
