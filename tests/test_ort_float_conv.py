@@ -494,6 +494,8 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
     (33, 64, 3, 1, 1, 5, 5, 64, "uint8", 255, 0, 255),       # M = 32 + 1, K = 576 in 9 blocks, zy = 255
     (224, 24, 3, 1, 1, 10, 10, 128, "int8", -5, -128, 127),  # 200 pixels: 2 threads run 5 even chunks of 40 x
                                                              # 3 tile groups (2 + 2 + 3 tiles)
+    (130, 24, 3, 1, 1, 2, 2, 64, "int8", -5, -128, 127),     # 8 pixels, 5 tiles: 2 threads split the tiles too
+                                                             # (groups of 2 + 3 tiles: a pair and 32 + 2 channels)
     (32, 16, 3, 1, 1, 29, 29, 128, "int8", -5, -128, 127),   # 1682 pixels: with threads, bands of 8 output rows
                                                              # (8 + 8 + 8 + 5 an image), each dequantizing its rows
 ])

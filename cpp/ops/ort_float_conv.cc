@@ -250,33 +250,29 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
     xpad.resize(static_cast<size_t>(rows * Wp * p.C));
     xp = xpad.data();
     const int64_t band = std::max<int64_t>(1, (16384 + Wp * p.C - 1) / (Wp * p.C));  // rows of >= 16 K values
-    static const int64_t inl = [] { const char* e = std::getenv("LOWP_ORTF_INL"); return e ? std::atoll(e) : 0; }();
-    const bool seq = !par || rows * Wp * p.C < inl;
-    run(!seq ? (rows + band - 1) / band : 1, [&](int task, int) {
-      if (seq) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
+    run(par ? (rows + band - 1) / band : 1, [&](int task, int) {
       if (!par) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
       ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
     });
   }
-  // tasks: chunks of <= kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel weight
-  // tiles, two or more a group (the 64-channel register tile needs a pair); with threads, chunks of even size (a
-  // multiple of the 6-pixel panel: 100 pixels as 36 + 36 + 28, not 48 + 48 + 4) so that tasks are alike
+  // tasks: chunks of <= kOrtFloatDirectChunk pixels; with threads, chunks of even size (a multiple of the 6-pixel
+  // panel: 100 pixels as 36 + 36 + 28, not 48 + 48 + 4) so that tasks are alike, smaller ones where that leaves
+  // fewer than 2 tasks a thread (3 a thread then: 10x10 outputs at 2 threads as 6 chunks of 18 / 10 pixels; were
+  // tile groups, which re-read the chunk's input per group: 10x10x128 -> 128 90 -> 86 us, 20x20x128 -> 128 s2 94 ->
+  // 80 us, pointwise 10x10 / 20x20 layers 4-8 % faster); groups of >= 2 32-channel weight tiles (the 64-channel
+  // register tile needs a pair) only where the pixels are too few even so (< 12 a thread)
   if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
   int64_t chunks = (pixels + kOrtFloatDirectChunk - 1) / kOrtFloatDirectChunk;
   int64_t kChunk = std::min<int64_t>(kOrtFloatDirectChunk, ((pixels + chunks - 1) / chunks + 5) / 6 * 6);
   chunks = (pixels + kChunk - 1) / kChunk;
+  if (chunks < 2 * nt) {
+    const int64_t want = 3 * nt;
+    kChunk = std::min(kChunk, std::max<int64_t>(6, ((pixels + want - 1) / want + 5) / 6 * 6));
+    chunks = (pixels + kChunk - 1) / kChunk;
+  }
   const int tiles = (p.M + 31) / 32;
   int groups = 1;
-  if (chunks < 8 * nt) groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (8 * nt + chunks - 1) / chunks));
-  if (chunks * groups < 2 * nt) {
-    // still fewer tasks than 2 a thread (10 x 10 x 64 outputs at 2 threads: 3): smaller chunks, 3 tasks a thread
-    const int64_t want = (3 * nt + groups - 1) / groups;
-    const int64_t c = std::max<int64_t>(6, ((pixels + want - 1) / want + 5) / 6 * 6);
-    if (c < kChunk) {
-      kChunk = c;
-      chunks = (pixels + kChunk - 1) / kChunk;
-    }
-  }
+  if (chunks < 2 * nt) groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (3 * nt + chunks - 1) / chunks));
   run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
