@@ -571,6 +571,12 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
     (128, 40, 1, 1, 0, 3, 5, 128, "int8", -5, -128, 127),    # 15 pixels x 4 tiles (m-tile groups with threads)
     (16, 8, 3, 2, 1, 181, 183, 32, "int8", -5, -128, 127),   # input > 1 MB as floats: bands by default
     (33, 64, 3, 1, 1, 5, 5, 64, "uint8", 255, 0, 255),       # M = 32 + 1, K = 576 in 9 blocks, zy = 255
+    (224, 24, 3, 1, 1, 10, 10, 128, "int8", -5, -128, 127),  # 200 pixels: 2 threads run 5 even chunks of 40 x
+                                                             # 3 tile groups (2 + 2 + 3 tiles)
+    (130, 24, 3, 1, 1, 2, 2, 64, "int8", -5, -128, 127),     # 8 pixels, 5 tiles: 2 threads split the tiles too
+                                                             # (groups of 2 + 3 tiles: a pair and 32 + 2 channels)
+    (32, 16, 3, 1, 1, 29, 29, 128, "int8", -5, -128, 127),   # 1682 pixels: with threads, bands of 8 output rows
+                                                             # (8 + 8 + 8 + 5 an image), each dequantizing its rows
 ])
 def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qhi, monkeypatch):
     """Every register tile of the AVX-512 direct kernel (6x64, 12x32, 12x16), its fused QuantizeLinear (uint8 /
@@ -608,6 +614,7 @@ def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qh
             for kern in ("avx512", "avx512whole", "avx512bands"):  # bands: one output row a task, own buffer
                 assert np.array_equal(p.run_direct(x, num_threads=threads, kernel=kern), ref), kern
         assert np.array_equal(p.run_direct(x[:1], num_threads=2), ref[:1])
+        assert np.array_equal(p.run_direct(x, num_threads=0), ref)  # 0: all the pool's threads
 
 
 def test_direct_policy_extreme_output_scale():

@@ -211,6 +211,9 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
   const bool par = num_threads != 1 && pixels > 0;
+  // threads the pool will use (num_threads <= 0: all of them); sizes the tasks only
+  const int64_t nt = std::max(1, num_threads > 0 ? std::min(num_threads, ThreadPool::global().threads())
+                                                 : ThreadPool::global().threads());
   auto run = [&](int64_t tasks, const std::function<void(int, int)>& body) {
     if (tasks <= 1 || !par) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
@@ -228,14 +231,18 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
 #if defined(__x86_64__) || defined(_M_X64)
   const int64_t images = pixels / opix, Wp = p.W + p.pl + p.pr, Hp = p.H + p.pt + p.pb, rows = images * Hp;
   const bool pointwise = ort_float_direct_pointwise(p);
-  const bool bands = !pointwise && k != "avx512whole" && (k == "avx512bands" || rows * Wp * p.C > (int64_t{1} << 18));
+  const bool bands = !pointwise && k != "avx512whole" &&
+                     (k == "avx512bands" || rows * Wp * p.C > (int64_t{1} << 18) || (par && pixels >= 1600));
   if (bands) {
-    // large inputs (> 1 MB as floats): tasks of B output rows of one image, each dequantizing the padded input rows
-    // it reads into its own buffer just before use (cache-hot; rows shared by two bands are dequantized twice, B
-    // keeps that <= 25 % where the rows allow)
+    // large inputs (> 1 MB as floats), or >= 1600 output pixels with threads (one parallel round instead of a
+    // dequantization round and a conv round: 80 x 80 x 16 -> 16 at 2 threads 124 -> 111 us): tasks of B output rows
+    // of one image, each dequantizing the padded input rows it reads into its own buffer just before use (cache-hot;
+    // rows shared by two bands are dequantized twice, B keeps that <= 25 % where the rows allow)
     const int64_t span = static_cast<int64_t>(p.KH - 1) * p.dh + 1;  // input rows of one output row
     // >= 480 pixels a band (the last 48-pixel chunk of a band is partly idle)
     int64_t B = std::max<int64_t>((480 + p.OW - 1) / p.OW, (4 * std::max<int64_t>(0, span - p.sh) + p.sh - 1) / p.sh);
+    // with threads, >= 4 bands a thread (40 x 40 outputs: 8 bands of 5 rows at 2 threads, not 4 of 12 / 12 / 12 / 4)
+    if (par) B = std::min<int64_t>(B, (images * p.OH + 4 * nt - 1) / (4 * nt));
     B = k == "avx512bands" ? 1 : std::max<int64_t>(1, std::min<int64_t>(B, p.OH));
     const int64_t per_image = (p.OH + B - 1) / B;
     run(images * per_image, [&](int task, int) {
@@ -261,14 +268,24 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
       ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
     });
   }
-  // tasks: chunks of kOrtFloatDirectChunk pixels; with threads and few chunks, also groups of 32-channel tiles
-  constexpr int64_t kChunk = kOrtFloatDirectChunk;
-  const int64_t chunks = (pixels + kChunk - 1) / kChunk;
+  // tasks: chunks of <= kOrtFloatDirectChunk pixels; with threads, chunks of even size (a multiple of the 6-pixel
+  // panel: 100 pixels as 36 + 36 + 28, not 48 + 48 + 4) so that tasks are alike, smaller ones where that leaves
+  // fewer than 2 tasks a thread (3 a thread then: 10x10 outputs at 2 threads as 6 chunks of 18 / 10 pixels; were
+  // tile groups, which re-read the chunk's input per group: 10x10x128 -> 128 90 -> 86 us, 20x20x128 -> 128 s2 94 ->
+  // 80 us, pointwise 10x10 / 20x20 layers 4-8 % faster); groups of >= 2 32-channel weight tiles (the 64-channel
+  // register tile needs a pair) only where the pixels are too few even so (< 12 a thread)
+  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  int64_t chunks = (pixels + kOrtFloatDirectChunk - 1) / kOrtFloatDirectChunk;
+  int64_t kChunk = std::min<int64_t>(kOrtFloatDirectChunk, ((pixels + chunks - 1) / chunks + 5) / 6 * 6);
+  chunks = (pixels + kChunk - 1) / kChunk;
+  if (chunks < 2 * nt) {
+    const int64_t want = 3 * nt;
+    kChunk = std::min(kChunk, std::max<int64_t>(6, ((pixels + want - 1) / want + 5) / 6 * 6));
+    chunks = (pixels + kChunk - 1) / kChunk;
+  }
   const int tiles = (p.M + 31) / 32;
   int groups = 1;
-  if (par && chunks < 8 * static_cast<int64_t>(num_threads))
-    groups = static_cast<int>(std::min<int64_t>(tiles, (8 * num_threads + chunks - 1) / chunks));
-  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  if (chunks < 2 * nt) groups = static_cast<int>(std::min<int64_t>(std::max(1, tiles / 2), (3 * nt + chunks - 1) / chunks));
   run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
