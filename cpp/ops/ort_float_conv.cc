@@ -214,6 +214,7 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   // threads the pool will use (num_threads <= 0: all of them); sizes the tasks only
   const int64_t nt = std::max(1, num_threads > 0 ? std::min(num_threads, ThreadPool::global().threads())
                                                  : ThreadPool::global().threads());
+  (void)nt;  // read by the AVX-512 task sizing only (unused in aarch64 builds)
   auto run = [&](int64_t tasks, const std::function<void(int, int)>& body) {
     if (tasks <= 1 || !par) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
