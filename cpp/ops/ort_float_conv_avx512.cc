@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_chain_avx512.h"
 #include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
@@ -487,22 +488,7 @@ void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, i
         const __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs);
         return _mm512_mul_ps(_mm512_loadu_ps(&p.wt[static_cast<size_t>(k) * Mp + c0]), xf);
       };
-      __m512 acc = _mm512_setzero_ps();
-      for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
-        const int k1 = std::min(taps, k0 + p.stride_k);
-        int k = k0;
-        for (; k + 4 <= k1; k += 4) {
-          __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
-          t = _mm512_add_ps(t, prod(k + 2));
-          t = _mm512_add_ps(t, prod(k + 3));
-          acc = _mm512_add_ps(t, acc);
-        }
-        if (k1 - k >= 2) {
-          acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
-          k += 2;
-        }
-        if (k < k1) acc = _mm512_add_ps(prod(k), acc);
-      }
+      const __m512 acc = m1_chain(taps, p.stride_k, prod);
       __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, &p.bf[c0]));
       v = ort_quot_avx512(v, ys, inv);
       v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_chain_avx512.h"
 #include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
@@ -69,27 +70,6 @@ void dequant_row(const OrtFloatConv& p, const void* x, int64_t n, int ih, int cb
   }
 }
 
-// The M1 chain of one output vector (pixel i) over the taps: prod(k, i) is tap k's product.
-template <typename Prod>
-inline __m512 m1_chain(int taps, int stride_k, Prod prod) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int k0 = 0; k0 < taps; k0 += stride_k) {
-    const int k1 = std::min(taps, k0 + stride_k);
-    int k = k0;
-    for (; k + 4 <= k1; k += 4) {
-      __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
-      t = _mm512_add_ps(t, prod(k + 2));
-      t = _mm512_add_ps(t, prod(k + 3));
-      acc = _mm512_add_ps(t, acc);
-    }
-    if (k1 - k >= 2) {
-      acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
-      k += 2;
-    }
-    if (k < k1) acc = _mm512_add_ps(prod(k), acc);
-  }
-  return acc;
-}
 
 template <bool kInt>
 void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1, int cb, int ce) {
