@@ -112,6 +112,17 @@ OutputSpec group_slice(const OutputSpec& out, int Cout, int G, int gi) {
   sg.scale = slice_f(out.scale, Cout, static_cast<size_t>(gi) * OCg, OCg);
   return sg;
 }
+// The per-channel parameter vectors of a requantizing spec have 1 or Cout entries (multiplier and shift alike).
+void check_param_sizes(const OutputSpec& out, int Cout) {
+  if (out.rounding == Rounding::HalfEven) {
+    LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(Cout),
+               "scale must have 1 or Cout entries");
+  } else {
+    LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
+                   (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(Cout)),
+               "multiplier and shift must both have 1 or Cout entries");
+  }
+}
 }  // namespace
 
 ConvTerms::ConvTerms(const PackedConv& w, DType x_type, int32_t zx, const OutputSpec& out)
@@ -122,16 +133,7 @@ ConvTerms::ConvTerms(const PackedConv& w, DType x_type, int32_t zx, const Output
   LOWP_CHECK(zx >= type_min(x_type) && zx <= type_max(x_type),
              std::string("input zero point out of range for ") + dtype_name(x_type));
   LOWP_CHECK(out.bias.empty() || out.bias.size() == static_cast<size_t>(Cout), "bias must have Cout entries");
-  if (out.out_type != DType::S32) {
-    if (out.rounding == Rounding::HalfEven) {
-      LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(Cout),
-                 "scale must have 1 or Cout entries");
-    } else {
-      LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
-                     (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(Cout)),
-                 "multiplier and shift must both have 1 or Cout entries");
-    }
-  }
+  if (out.out_type != DType::S32) check_param_sizes(out, Cout);
   if (w.depthwise()) {
     dw_.reset(new DwTerms());
     dw_fill_terms(w.dw(), zx, out, *dw_);
@@ -175,13 +177,8 @@ void conv2d(const PackedConv& w, const ConvGeometry& g, const void* x, DType x_t
                "activation range must lie inside the output type and have min <= max");
     LOWP_CHECK(out.zero_point >= type_min(out.out_type) && out.zero_point <= type_max(out.out_type),
                "output zero point out of range for the output type");
-    if (out.rounding == Rounding::HalfEven) {
-      LOWP_CHECK(out.scale.size() == 1 || out.scale.size() == static_cast<size_t>(Cout),
-                 "scale must have 1 or Cout entries");
-    } else {
-      LOWP_CHECK(out.multiplier.size() == out.shift.size() &&
-                     (out.multiplier.size() == 1 || out.multiplier.size() == static_cast<size_t>(Cout)),
-                 "multiplier and shift must both have 1 or Cout entries");
+    check_param_sizes(out, Cout);
+    if (out.rounding != Rounding::HalfEven) {
       for (size_t i = 0; i < out.multiplier.size(); ++i) {
         LOWP_CHECK(out.multiplier[i] >= 0, "multiplier must be >= 0");
         LOWP_CHECK(out.shift[i] >= -31 && out.shift[i] <= 30, "shift must be in [-31, 30]");
