@@ -62,7 +62,7 @@ void ort_float_binary(const std::vector<int64_t>& a_shape, const std::vector<int
                       int num_threads = 1);
 
 #if defined(__x86_64__) || defined(_M_X64)
-// Test hook for ops/ort_float_quot_avx512.h ort_round_clamped_avx512 (the QuantizeLinear + clamp of the depthwise and Add / Mul kernels):
+// Test hook for ops/ort_float_quot_avx512.h ort_round_clamped_avx512 (cpp/tests/test_ort_float.cc) (the QuantizeLinear + clamp of the depthwise and Add / Mul kernels):
 // q[i] = cvtps2dq(ort_round_clamped_avx512(y[i])) + zy with the clamp [qmin, qmax] (8-bit values); must equal
 // min(max(round_half_even(y[i] / ys) + zy, qmin), qmax) with the true float32 division.
 void ort_float_round_clamped_avx512(const float* y, int64_t n, float ys, int32_t zy, int32_t qmin, int32_t qmax,

@@ -235,7 +235,8 @@ int32_t ort_quantize_ref(float y, float ys, int32_t zy, int32_t tlo, int32_t thi
 
 }  // namespace
 
-// ort_quot_clamp_avx512 and ort_quantize4_avx512 (ops/ort_float_quot_avx512.h): onnxruntime's QuantizeLinear
+// ort_quot_clamp_avx512, ort_round_clamped_avx512 and ort_quantize4_avx512 (ops/ort_float_quot_avx512.h):
+// onnxruntime's QuantizeLinear
 // bit for bit on .5 boundaries and their neighbours, saturation, fused clamps, zero points at the ends of the
 // range and non-finite values.
 LOWP_TEST(ort_float_quantize_matches_division) {
@@ -271,6 +272,11 @@ LOWP_TEST(ort_float_quantize_matches_division) {
       for (int64_t i = 0; i < n; ++i)
         bad += q[i] + o.zy != ort_quantize_ref(y[i], ys, o.zy, tlo, thi, o.qmin, o.qmax);
       EXPECT_TRUE(bad == 0, "ort_quot_clamp_avx512 differs from onnxruntime's QuantizeLinear");
+      // the same rounded (ort_round_clamped_avx512: the depthwise and Add / Mul kernels)
+      ops::ort_float_round_clamped_avx512(y.data(), n, ys, o.zy, o.qmin, o.qmax, q.data());
+      bad = 0;
+      for (int64_t i = 0; i < n; ++i) bad += q[i] != ort_quantize_ref(y[i], ys, o.zy, tlo, thi, o.qmin, o.qmax);
+      EXPECT_TRUE(bad == 0, "ort_round_clamped_avx512 differs from onnxruntime's QuantizeLinear");
     }
   }
 }
