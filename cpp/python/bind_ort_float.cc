@@ -102,7 +102,12 @@ py::tuple finish(const ops::OrtFloatConv& p, const py::array& acc, const py::arr
   return py::make_tuple(y, redo);
 }
 
-py::tuple run_1x1(const ops::OrtFloatConv& p, const PackedConv& w, const py::array& x, int num_threads) {
+// A conv's input checked against p's geometry and made contiguous, its N x OH x OW x M output allocated.
+struct ConvIO {
+  py::array x, y;
+  int64_t pixels;
+};
+ConvIO conv_io(const ops::OrtFloatConv& p, const py::array& x) {
   LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
   LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
              "ort float conv: x must be N x H x W x C (the geometry given)");
@@ -110,15 +115,19 @@ py::tuple run_1x1(const ops::OrtFloatConv& p, const PackedConv& w, const py::arr
   if (!xc) throw Error("lowp: cannot make the input contiguous");
   py::array y(np_dtype(p.y_type), {x.shape(0), static_cast<py::ssize_t>(p.OH), static_cast<py::ssize_t>(p.OW),
                                    static_cast<py::ssize_t>(p.M)});
-  const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
+  return {xc, y, static_cast<int64_t>(x.shape(0)) * p.OH * p.OW};
+}
+
+py::tuple run_1x1(const ops::OrtFloatConv& p, const PackedConv& w, const py::array& x, int num_threads) {
+  ConvIO io = conv_io(p, x);
   int64_t redo = 0;
   {
-    const void* xp = xc.data();
-    void* yp = y.mutable_data();
+    const void* xp = io.x.data();
+    void* yp = io.y.mutable_data();
     py::gil_scoped_release nogil;
-    if (pixels > 0) redo = ops::ort_float_conv_1x1(p, w, xp, yp, pixels, num_threads);
+    if (io.pixels > 0) redo = ops::ort_float_conv_1x1(p, w, xp, yp, io.pixels, num_threads);
   }
-  return py::make_tuple(y, redo);
+  return py::make_tuple(io.y, redo);
 }
 
 }  // namespace
@@ -151,46 +160,26 @@ py::array ort_float_binary_py(const py::array& a, const py::array& b, const std:
 
 py::array run_depthwise(const ops::OrtFloatConv& p, const py::array& x, int num_threads, const std::string& kernel) {
   LOWP_CHECK(ops::ort_float_is_depthwise(p), "ort float conv: not a depthwise conv (group == C == M, mode 1)");
-  LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
-  LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
-             "ort float conv: x must be N x H x W x C (the geometry given)");
-  auto xc = py::array::ensure(x, py::array::c_style);
-  if (!xc) throw Error("lowp: cannot make the input contiguous");
-  py::array y(np_dtype(p.y_type), {x.shape(0), static_cast<py::ssize_t>(p.OH), static_cast<py::ssize_t>(p.OW),
-                                   static_cast<py::ssize_t>(p.M)});
-  const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
-  const void* xp = xc.data();
-  void* yp = y.mutable_data();
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512int" && kernel != "avx512pad" &&
-      kernel != "avx512raw")
-    throw Error("lowp: unknown kernel '" + kernel + "'");
+  ConvIO io = conv_io(p, x);
   {
-    py::gil_scoped_release nogil;
-    if (pixels > 0) ops::ort_float_depthwise(p, xp, yp, pixels, num_threads, kernel.c_str());
+    const void* xp = io.x.data();
+    void* yp = io.y.mutable_data();
+    py::gil_scoped_release nogil;  // the driver checks the kernel name
+    if (io.pixels > 0) ops::ort_float_depthwise(p, xp, yp, io.pixels, num_threads, kernel.c_str());
   }
-  return y;
+  return io.y;
 }
 
 py::array run_direct(const ops::OrtFloatConv& p, const py::array& x, int num_threads, const std::string& kernel) {
   LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
-  LOWP_CHECK(dtype_of(x, "x") == p.x_type, "ort float conv: x has the wrong dtype");
-  LOWP_CHECK(x.ndim() == 4 && x.shape(1) == p.H && x.shape(2) == p.W && x.shape(3) == p.C,
-             "ort float conv: x must be N x H x W x C (the geometry given)");
-  if (!kernel.empty() && kernel != "ref" && kernel != "avx512" && kernel != "avx512raw" &&
-      kernel != "avx512bands" && kernel != "avx512whole")
-    throw Error("lowp: unknown kernel '" + kernel + "'");
-  auto xc = py::array::ensure(x, py::array::c_style);
-  if (!xc) throw Error("lowp: cannot make the input contiguous");
-  py::array y(np_dtype(p.y_type), {x.shape(0), static_cast<py::ssize_t>(p.OH), static_cast<py::ssize_t>(p.OW),
-                                   static_cast<py::ssize_t>(p.M)});
-  const int64_t pixels = static_cast<int64_t>(x.shape(0)) * p.OH * p.OW;
-  const void* xp = xc.data();
-  void* yp = y.mutable_data();
+  ConvIO io = conv_io(p, x);
   {
-    py::gil_scoped_release nogil;
-    if (pixels > 0) ops::ort_float_direct(p, xp, yp, pixels, num_threads, kernel.c_str());
+    const void* xp = io.x.data();
+    void* yp = io.y.mutable_data();
+    py::gil_scoped_release nogil;  // the driver checks the kernel name
+    if (io.pixels > 0) ops::ort_float_direct(p, xp, yp, io.pixels, num_threads, kernel.c_str());
   }
-  return y;
+  return io.y;
 }
 
 }  // namespace
