@@ -452,8 +452,6 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
                          const char* kernel) {
   LOWP_CHECK(ort_float_is_depthwise(p), "ort float conv: not a depthwise conv");
   const std::string k = kernel ? kernel : "";
-  OrtFloatDepthwiseFn fn = ort_float_depthwise_ref;
-  bool padded = false;  // the whole input dequantized once with its padding (ort_float_depthwise_padded_avx512)
   bool rows = false;    // input rows dequantized into a ring as needed (ort_float_depthwise_rows_avx512)
   bool irows = false;   // the same with integer sums + check (ort_float_depthwise_int_avx512)
 #if defined(__x86_64__) || defined(_M_X64)
@@ -461,10 +459,8 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64 && p.ys >= 0x1p-120f && p.ys <= 0x1p120f;
   if ((k.empty() || k == "avx512int") && ok && !p.wti.empty()) irows = true;
   if ((k == "avx512" || (k.empty() && !irows)) && ok) rows = true;
-  if (k == "avx512pad" && ok) padded = true;
-  if (k == "avx512raw" && ok) fn = ort_float_depthwise_avx512;
 #endif
-  if (!k.empty() && k != "ref" && fn == ort_float_depthwise_ref && !padded && !rows && !irows)
+  if (!k.empty() && k != "ref" && !rows && !irows)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
@@ -496,25 +492,10 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
     return;
   }
 #endif
-  thread_local std::vector<float> xpad;
-  const float* xp = nullptr;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (padded) {
-    const int64_t images = pixels / opix;
-    xpad.resize(static_cast<size_t>(images) * (p.H + p.pt + p.pb) * (p.W + p.pl + p.pr) * p.C);
-    ort_float_dequant_padded_avx512(p, x, images, xpad.data());
-    xp = xpad.data();
-  }
-#endif
-  (void)xp;  // read by the AVX-512 path only
-  constexpr int64_t kChunk = 16;
+  constexpr int64_t kChunk = 16;  // the scalar reference
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
   auto body = [&](int task, int) {
-    const int64_t a = task * kChunk, b = std::min(pixels, (task + 1) * kChunk);
-#if defined(__x86_64__) || defined(_M_X64)
-    if (padded) return ort_float_depthwise_padded_avx512(p, xp, y, a, b);
-#endif
-    fn(p, x, y, a, b);
+    ort_float_depthwise_ref(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
   };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

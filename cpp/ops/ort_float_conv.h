@@ -146,10 +146,6 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
 using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
-void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
-// The same on the input dequantized once with its zero padding (xpad as for ort_float_direct_avx512), 8 pixels
-// at a time: the default on AVX-512 machines.
-void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1);
 // Output rows [oh0, oh1), channels [cb, ce) (cb % 16 == 0) of image n, the input rows dequantized into a ring of
 // (KH - 1) dh + 1 rows as they are needed (ops/ort_float_depthwise_avx512.cc): the default on AVX-512 machines
 // (the whole padded image of a 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).
@@ -163,9 +159,6 @@ void ort_float_depthwise_int_avx512(const OrtFloatConv& p, const void* x, void* 
                                     int cb, int ce);
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
-// Test hook for the division-free QuantizeLinear quotient (ops/ort_float_quot_avx512.h): q[i] =
-// cvtps2dq(clamp(quotient(y[i] / ys), +-1e9)); must equal round-half-even of the true float32 division.
-void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q);
 // Test hooks for ort_quot_clamp_avx512 (q[i] = cvtps2dq of it, bounds flo, fhi) and ort_quantize4_avx512 (q: n
 // bytes of type t, 64 values at a time): must equal onnxruntime's QuantizeLinear (true division, clamp, + zy).
 void ort_float_quot_clamp_round_avx512(const float* y, int64_t n, float ys, float flo, float fhi, int32_t* q);
@@ -175,8 +168,7 @@ void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, 
 bool ort_float_is_depthwise(const OrtFloatConv& p);
 // kernel: "" (the dispatched one: "avx512int" where p.wti exists, else "avx512", where available), "ref",
 // "avx512int" (integer sums + check, row ring), "avx512" (float32 chain, row ring; tasks = bands of output rows x
-// channel slices), "avx512pad" (whole padded input, tasks = 16 pixels), "avx512raw" (ort_float_depthwise_avx512:
-// raw bytes, dequantized per tap).
+// channel slices).
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
 
@@ -192,10 +184,8 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
 // of the output, in chunks of kOrtFloatDirectChunk pixels.
 void ort_float_direct_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
-// xpad: images x (H + pt + pb) x (W + pl + pr) x C floats, DequantizeLinear of x, 0 in the padding.
-void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad);
-// The same for padded rows [r0, r1) of the images x (H + pt + pb) rows (a thread's share, or a band of rows:
-// row r at xpad + (r - row0) (W + pl + pr) C).
+// Padded rows [r0, r1) of the images x (H + pt + pb) rows of the input (a thread's share, or a band of rows) as
+// DequantizeLinear of x, 0 in the padding: row r at xpad + (r - row0) (W + pl + pr) C floats.
 void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
                                           int64_t row0 = 0);
 constexpr int kOrtFloatDirectChunk = 48;

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
-#include "ops/ort_float_chain_avx512.h"
 #include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
@@ -298,10 +297,6 @@ void ort_float_dequant_padded_rows_avx512(const OrtFloatConv& p, const void* x, 
   }
 }
 
-void ort_float_dequant_padded_avx512(const OrtFloatConv& p, const void* x, int64_t images, float* xpad) {
-  ort_float_dequant_padded_rows_avx512(p, x, 0, images * (p.H + p.pt + p.pb), xpad);
-}
-
 void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
                              int t0, int t1, int64_t row0) {
   constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: panels of 6 (4-vector tiles) or 12 (2- and 1-vector)
@@ -464,134 +459,6 @@ int ort_float_check_avx512(const OrtFloatConv& p, const int32_t* a, int m0, int 
   return nf;
 }
 
-void ort_float_depthwise_avx512(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
-  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad;
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  const bool s8in = p.x_type == DType::S8, s8out = p.y_type == DType::S8;
-  const __m512i zx = _mm512_set1_epi32(p.zx), zy = _mm512_set1_epi32(p.zy);
-  const __m512 xs = _mm512_set1_ps(p.xs), ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
-  const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
-  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
-  int64_t tap[64];
-  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
-  for (int64_t px = p0; px < p1; ++px) {
-    ort_float_pixel_taps(p, n, oh, ow, tap);
-    ort_float_next_pixel(p, n, oh, ow);
-    for (int c0 = 0; c0 < C; c0 += 16) {
-      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
-      // product of tap k: w[k][c] * (float(x - zx) * xs), padding 0 (as MLAS's im2col)
-      auto prod = [&](int k) {
-        if (tap[k] < 0) return _mm512_setzero_ps();
-        const __m128i b = _mm_maskz_loadu_epi8(m, static_cast<const uint8_t*>(x) + tap[k] + c0);
-        const __m512i xi = s8in ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-        const __m512 xf = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(xi, zx)), xs);
-        return _mm512_mul_ps(_mm512_loadu_ps(&p.wt[static_cast<size_t>(k) * Mp + c0]), xf);
-      };
-      const __m512 acc = m1_chain(taps, p.stride_k, prod);
-      __m512 v = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, &p.bf[c0]));
-      v = ort_quot_avx512(v, ys, inv);
-      v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
-      __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
-      q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
-      _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + px * C + c0, m, _mm512_cvtepi32_epi8(q));
-    }
-  }
-}
-
-}  // namespace ops
-}  // namespace lowp
-
-namespace lowp {
-namespace ops {
-
-// The same arithmetic as ort_float_depthwise_avx512 on the input dequantized once with its zero padding
-// (ort_float_dequant_padded_avx512): a product is one load and one multiply; 8 pixels at a time share each
-// tap's weight vector. Padding taps give w * 0.0f (MLAS's im2col padding) instead of +0: a signed zero
-// in the sum, which no later step can tell apart (y = sum + bias, then y / ys and cvtps2dq).
-void ort_float_depthwise_padded_avx512(const OrtFloatConv& p, const float* xpad, void* y, int64_t p0, int64_t p1) {
-  constexpr int kP = 8;
-  const int C = p.C, taps = p.KH * p.KW, Mp = p.Mpad, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
-  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
-  const bool s8out = p.y_type == DType::S8;
-  const __m512i zy = _mm512_set1_epi32(p.zy);
-  const __m512 ys = _mm512_set1_ps(p.ys), inv = _mm512_set1_ps(1.f / p.ys);
-  const int32_t tlo = s8out ? -128 : 0, thi = s8out ? 127 : 255;
-  const __m512 flo = _mm512_set1_ps(static_cast<float>(tlo - p.zy)), fhi = _mm512_set1_ps(static_cast<float>(thi - p.zy));
-  const __m512i qmin = _mm512_set1_epi32(p.qmin), qmax = _mm512_set1_epi32(p.qmax);
-  int64_t off[64];
-  for (int kh = 0; kh < p.KH; ++kh)
-    for (int kw = 0; kw < p.KW; ++kw)
-      off[kh * p.KW + kw] = (static_cast<int64_t>(kh) * p.dh * Wp + static_cast<int64_t>(kw) * p.dw) * C;
-  int64_t n = p0 / opix, oh = (p0 % opix) / p.OW, ow = (p0 % opix) % p.OW;
-  const float* px[kP];
-  for (int64_t q0 = p0; q0 < p1; q0 += kP) {
-    const int np = static_cast<int>(std::min<int64_t>(kP, p1 - q0));
-    for (int i = 0; i < kP; ++i) {
-      if (i >= np) {  // past p1: repeat the last pixel, results dropped
-        px[i] = px[np - 1];
-        continue;
-      }
-      px[i] = xpad + ((n * Hp + oh * p.sh) * Wp + ow * p.sw) * C;
-      if (++ow == p.OW) {
-        ow = 0;
-        if (++oh == p.OH) {
-          oh = 0;
-          ++n;
-        }
-      }
-    }
-    for (int c0 = 0; c0 < C; c0 += 16) {
-      const __mmask16 m = C - c0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (C - c0)) - 1);
-      __m512 acc[kP];
-      for (int i = 0; i < kP; ++i) acc[i] = _mm512_setzero_ps();
-      const float* wc = p.wt.data() + c0;
-      for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
-        const int k1 = std::min(taps, k0 + p.stride_k);
-        int k = k0;
-        for (; k + 4 <= k1; k += 4) {
-          const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
-                       w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp),
-                       w2 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 2) * Mp),
-                       w3 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 3) * Mp);
-          const int64_t o0 = off[k] + c0, o1 = off[k + 1] + c0, o2 = off[k + 2] + c0, o3 = off[k + 3] + c0;
-          for (int i = 0; i < kP; ++i) {
-            __m512 t = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_maskz_loadu_ps(m, px[i] + o0)),
-                                     _mm512_mul_ps(w1, _mm512_maskz_loadu_ps(m, px[i] + o1)));
-            t = _mm512_add_ps(t, _mm512_mul_ps(w2, _mm512_maskz_loadu_ps(m, px[i] + o2)));
-            t = _mm512_add_ps(t, _mm512_mul_ps(w3, _mm512_maskz_loadu_ps(m, px[i] + o3)));
-            acc[i] = _mm512_add_ps(t, acc[i]);
-          }
-        }
-        if (k1 - k >= 2) {
-          const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
-                       w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp);
-          const int64_t o0 = off[k] + c0, o1 = off[k + 1] + c0;
-          for (int i = 0; i < kP; ++i)
-            acc[i] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(w0, _mm512_maskz_loadu_ps(m, px[i] + o0)),
-                                                 _mm512_mul_ps(w1, _mm512_maskz_loadu_ps(m, px[i] + o1))),
-                                   acc[i]);
-          k += 2;
-        }
-        if (k < k1) {
-          const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp);
-          const int64_t o0 = off[k] + c0;
-          for (int i = 0; i < kP; ++i)
-            acc[i] = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_maskz_loadu_ps(m, px[i] + o0)), acc[i]);
-        }
-      }
-      const __m512 b = _mm512_maskz_loadu_ps(m, &p.bf[c0]);
-      for (int i = 0; i < np; ++i) {
-        __m512 v = ort_quot_avx512(_mm512_add_ps(acc[i], b), ys, inv);
-        v = _mm512_min_ps(_mm512_max_ps(v, flo), fhi);
-        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zy);
-        q = _mm512_min_epi32(_mm512_max_epi32(q, qmin), qmax);
-        _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + (q0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
-      }
-    }
-  }
-}
-
 }  // namespace ops
 }  // namespace lowp
 
@@ -619,16 +486,6 @@ void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, 
     const __m512i b = ort_quantize4_avx512(quant, v[0], v[1], v[2], v[3]);
     const int64_t r = std::min<int64_t>(64, n - i);
     _mm512_mask_storeu_epi8(static_cast<uint8_t*>(q) + i, r >= 64 ? ~__mmask64{0} : ((__mmask64{1} << r) - 1), b);
-  }
-}
-
-void ort_float_quot_round_avx512(const float* y, int64_t n, float ys, int32_t* q) {
-  const __m512 vys = _mm512_set1_ps(ys), inv = _mm512_set1_ps(1.f / ys);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 v = ort_quot_avx512(_mm512_maskz_loadu_ps(m, y + i), vys, inv);
-    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-1e9f)), _mm512_set1_ps(1e9f));
-    _mm512_mask_storeu_epi32(q + i, m, _mm512_cvtps_epi32(c));
   }
 }
 

@@ -23,13 +23,36 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
-#include "ops/ort_float_chain_avx512.h"
 #include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
 namespace ops {
 
 namespace {
+
+// The M1 chain of one output vector over the taps: per K chunk of stride_k taps, groups of four products
+// (multiply, then add: no FMA) summed left to right and added to the running sum, then a pair, then a single product;
+// prod(k) is tap k's product vector.
+template <typename Prod>
+inline __m512 m1_chain(int taps, int stride_k, Prod prod) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int k0 = 0; k0 < taps; k0 += stride_k) {
+    const int k1 = std::min(taps, k0 + stride_k);
+    int k = k0;
+    for (; k + 4 <= k1; k += 4) {
+      __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
+      t = _mm512_add_ps(t, prod(k + 2));
+      t = _mm512_add_ps(t, prod(k + 3));
+      acc = _mm512_add_ps(t, acc);
+    }
+    if (k1 - k >= 2) {
+      acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
+      k += 2;
+    }
+    if (k < k1) acc = _mm512_add_ps(prod(k), acc);
+  }
+  return acc;
+}
 
 // Channels [cb, cb + Cs) of row ih of image n dequantized into dst (Wp x Cs floats, padding columns zero):
 // float(x - zx) * xs, one rounding (= p.xtab). cb % 16 == 0; Cs a multiple of 16 (lanes past C: see the tail).

@@ -199,7 +199,7 @@ void register_ort_float(py::module_& m) {
       .def_property_readonly("depthwise", [](const ops::OrtFloatConv& p) { return ops::ort_float_is_depthwise(p); })
       .def("run_depthwise", &run_depthwise, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "y for a depthwise conv with onnxruntime's float32 results; kernel: '' (dispatched), 'ref', 'avx512int' "
-           "(integer sums + check), 'avx512' (float32 chain, row ring), 'avx512pad', 'avx512raw'")
+           "(integer sums + check), 'avx512' (float32 chain, row ring)")
       .def_property_readonly("direct", [](const ops::OrtFloatConv& p) { return p.direct; })
       .def("run_direct", &run_direct, py::arg("x"), py::arg("num_threads") = 1, py::arg("kernel") = "",
            "y for a mode-0 single-group conv wholly in onnxruntime's float32 arithmetic (no integer pass)")

@@ -156,45 +156,6 @@ LOWP_TEST(ort_float_binary_simd_matches_reference) {
 #include <limits>
 
 #include "runtime/cpu.h"
-// The division-free quotient of the AVX-512 QuantizeLinear (ops/ort_float_quot_avx512.h) rounds like the
-// true float32 division y / ys (round half to even) on values at, just beside and between .5 boundaries.
-LOWP_TEST(ort_float_quotient_matches_division) {
-  if (!cpu::has_avx512bw()) return;
-  std::mt19937 rng(11);
-  const float scales[] = {2.f * (0.0173f * 0.0029f), 0.0173f, 0.1f, 0.0235294122f, 3.0f, 1.f / 255.f, 7.3e-6f};
-  for (float ys : scales) {
-    std::vector<float> y;
-    for (int k = -300; k <= 300; ++k) {
-      // the float32 products of (k + 0.5) ys and their neighbours, +-64 ulps
-      const float c = static_cast<float>((k + 0.5) * static_cast<double>(ys));
-      uint32_t b;
-      std::memcpy(&b, &c, 4);
-      for (int d = -64; d <= 64; ++d) {
-        const uint32_t bb = b + static_cast<uint32_t>(d);
-        float v;
-        std::memcpy(&v, &bb, 4);
-        y.push_back(v);
-      }
-    }
-    std::uniform_real_distribution<float> ud(-400.f, 400.f);
-    for (int i = 0; i < 20000; ++i) y.push_back(ud(rng) * ys);
-    y.push_back(0.f);
-    y.push_back(-0.f);
-    y.push_back(1e-40f);
-    y.push_back(3e38f);
-    std::vector<int32_t> got(y.size());
-    ops::ort_float_quot_round_avx512(y.data(), static_cast<int64_t>(y.size()), ys, got.data());
-    int bad = 0;
-    for (size_t i = 0; i < y.size(); ++i) {
-      volatile float qv = y[i] / ys;  // the true float32 division
-      const float c = std::fmin(std::fmax(static_cast<float>(qv), -1e9f), 1e9f);
-      const int32_t ref = static_cast<int32_t>(std::nearbyint(c));
-      bad += ref != got[i];
-    }
-    EXPECT_TRUE(bad == 0, "division-free quotient rounds differently from y / ys");
-  }
-}
-
 namespace {
 
 // y values at, beside and between the .5 boundaries of y / ys for quotients in [-lim, lim], random ones, and
