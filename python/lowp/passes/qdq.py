@@ -203,14 +203,14 @@ class _Ctx:
         Only for QDQ models as given: QOperator models run their QLinear ops as they are."""
         if getattr(self.g, "qoperator_expanded", False):
             return False
-
-        def eff(name, zp):
-            if np.asarray(zp).dtype != np.int8:
-                return "u8"
-            return "u8" if self.s8_to_u8(name) else "s8"
-
-        tx, ty = eff(x_name, x_zp), eff(y_name, y_zp)
+        tx, ty = self._ort_type(x_name, x_zp), self._ort_type(y_name, y_zp)
         return tx != ty or (tx == "s8" and not int8_allowed)
+
+    def _ort_type(self, name, zp):
+        """The 8-bit type onnxruntime's QDQ selectors see for a tensor after its s8->u8 rewrite."""
+        if np.asarray(zp).dtype != np.int8:
+            return "u8"
+        return "u8" if self.s8_to_u8(name) else "s8"
 
     def ort_binary_runs_float(self, a_name, a_zp, b_name, b_zp, y_name, y_zp):
         """Whether onnxruntime (x86) runs DQ(a), DQ(b) -> Add/Mul -> Q in float32: its binary QDQ selector
@@ -218,13 +218,7 @@ class _Ctx:
         s8->u8 rewrite (see ort_runs_float)."""
         if getattr(self.g, "qoperator_expanded", False):
             return False
-
-        def eff(name, zp):
-            if np.asarray(zp).dtype != np.int8:
-                return "u8"
-            return "u8" if self.s8_to_u8(name) else "s8"
-
-        return len({eff(a_name, a_zp), eff(b_name, b_zp), eff(y_name, y_zp)}) != 1
+        return len({self._ort_type(a_name, a_zp), self._ort_type(b_name, b_zp), self._ort_type(y_name, y_zp)}) != 1
 
     def q_after(self, name):
         """The single per-tensor Q consuming `name` (returns (node, scale, zp))."""
