@@ -6,6 +6,7 @@ and the independent requantizers in tests/reference; nothing here is produced by
 import itertools
 import os
 import pickle
+import shlex
 import subprocess
 import sys
 import zlib
@@ -377,6 +378,13 @@ def test_qlinear_matmul_y_dtype():
 
 
 # ----------------------------------------------------------------------------- LOWP_KERNEL
+def _python_cmd():
+    """The command that starts this Python in a subprocess: LOWP_TEST_PYTHON when set (e.g. "qemu-aarch64 -L
+    ROOT ROOT/usr/bin/python3" for the aarch64 run under emulation, .ci/aarch64_python.sh), else sys.executable."""
+    cmd = os.environ.get("LOWP_TEST_PYTHON")
+    return shlex.split(cmd) if cmd else [sys.executable]
+
+
 def _env_with_lowp(**extra):
     env = dict(os.environ)
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(lowp.__file__)))
@@ -391,7 +399,7 @@ def test_lowp_kernel_env_var(kernel):
             "b = lowp.PackedMatrix(np.arange(-60, 60, dtype=np.int8).reshape(10, 12))\n"
             "a = np.arange(30, dtype=np.uint8).reshape(3, 10)\n"
             "print(lowp.current_kernel(), b.packed().kernel, int(lowp.matmul_integer(a, b).astype(np.int64).sum()))\n")
-    r = subprocess.run([sys.executable, "-c", code], env=_env_with_lowp(LOWP_KERNEL=kernel), capture_output=True,
+    r = subprocess.run([*_python_cmd(), "-c", code], env=_env_with_lowp(LOWP_KERNEL=kernel), capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     a = np.arange(30, dtype=np.uint8).reshape(3, 10)
@@ -400,7 +408,7 @@ def test_lowp_kernel_env_var(kernel):
 
 
 def test_lowp_kernel_env_var_unknown():
-    r = subprocess.run([sys.executable, "-c", "import lowp"], env=_env_with_lowp(LOWP_KERNEL="no_such_kernel"),
+    r = subprocess.run([*_python_cmd(), "-c", "import lowp"], env=_env_with_lowp(LOWP_KERNEL="no_such_kernel"),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "no_such_kernel" in r.stderr and "LOWP_KERNEL" in r.stderr

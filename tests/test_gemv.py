@@ -247,7 +247,7 @@ def test_lowp_kernel_env_forces_the_gemv_twin(kernel):
     import subprocess
     import sys
 
-    from test_gemm import _env_with_lowp
+    from test_gemm import _env_with_lowp, _python_cmd
 
     code = ("import numpy as np, lowp\n"
             "rng = np.random.default_rng(1)\n"
@@ -257,7 +257,7 @@ def test_lowp_kernel_env_forces_the_gemv_twin(kernel):
             "y = lowp.matmul_integer(a, pm, 9)\n"
             "q = lowp.qlinear_matmul(a, 0.1, 9, pm, 0.01, None, 0.7, np.uint8(3), rounding='gemmlowp')\n"
             "print(','.join(sorted(pm._packed)), int(y.astype(np.int64).sum()), int(q.astype(np.int64).sum()))\n")
-    r = subprocess.run([sys.executable, "-c", code], env=_env_with_lowp(LOWP_KERNEL=kernel), capture_output=True,
+    r = subprocess.run([*_python_cmd(), "-c", code], env=_env_with_lowp(LOWP_KERNEL=kernel), capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     rng = np.random.default_rng(1)

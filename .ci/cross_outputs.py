@@ -1,0 +1,101 @@
+"""Model outputs across architectures: onnxruntime's bits, recorded on this x86 machine, checked on aarch64.
+
+onnxruntime does not run under qemu-aarch64 here, so the aarch64 build of lowp is compared with the
+outputs onnxruntime gives on x86 for the same models and inputs, recorded in the same CI run:
+
+  python .ci/cross_outputs.py write DIR   # x86, with onnxruntime and torch: builds the test-set models
+                                          # (tests/models/builders.py), runs onnxruntime, checks that
+                                          # lowp here gives the same bits, saves models + inputs + outputs
+  python .ci/cross_outputs.py check DIR   # any machine with lowp and numpy (aarch64 under qemu in CI):
+                                          # runs lowp on the saved models, 0 differing values allowed
+
+The models are the session tests' small networks (8 architectures x 4 quantization variants) and the
+bundled demo model.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VARIANTS = ["QDQ_pc_u8", "QDQ_pc_s8", "QDQ_pt_u8", "QOperator_pc_u8"]
+
+
+def _cases(directory):
+    """(name, model path, input name, input array) for every model of the check."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
+    import builders as B
+
+    out = []
+    for name in B.MODELS:
+        for v in VARIANTS:
+            path = B.build_quantized(name, directory, **B.parse_variant(v))
+            out.append((f"{name}_{v}", path, "input", B.inputs(8, seed=11)))
+    import lowp.demo as demo
+
+    out.append(("mnist_demo", demo.MODEL_PATH, None, demo.load_data()[0][:64]))
+    return out
+
+
+def write(directory):
+    import onnxruntime as ort
+
+    import lowp
+
+    os.makedirs(directory, exist_ok=True)
+    saved = {}
+    bad = 0
+    for name, path, in_name, x in _cases(directory):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        in_name = in_name or s.get_inputs()[0].name
+        want = s.run(None, {in_name: x})
+        got = lowp.InferenceSession(path).run(None, {in_name: x})
+        diff = sum(int(np.count_nonzero(np.asarray(g) != np.asarray(w))) for g, w in zip(got, want))
+        bad += diff != 0
+        print(f"{name}: x86 lowp vs onnxruntime: {diff} differing values")
+        # models built here: their file name (the checking machine may see this directory elsewhere)
+        saved[f"{name}|path"] = np.array(os.path.basename(path) if name != "mnist_demo" else "")
+        saved[f"{name}|input_name"] = np.array(in_name)
+        saved[f"{name}|x"] = x
+        for i, w in enumerate(want):
+            saved[f"{name}|out{i}"] = np.asarray(w)
+    np.savez(os.path.join(directory, "outputs.npz"), **saved)
+    print(f"wrote {len({k.split('|')[0] for k in saved})} models' onnxruntime outputs to {directory}/outputs.npz")
+    return 1 if bad else 0
+
+
+def check(directory):
+    import lowp
+
+    d = np.load(os.path.join(directory, "outputs.npz"))
+    names = sorted({k.split("|")[0] for k in d.files})
+    total = bad_models = 0
+    for name in names:
+        if name == "mnist_demo":  # the checked package's own copy
+            import lowp.demo as demo
+
+            path = demo.MODEL_PATH
+        else:
+            path = os.path.join(directory, str(d[f"{name}|path"]))
+        outs = lowp.InferenceSession(path).run(None, {str(d[f"{name}|input_name"]): d[f"{name}|x"]})
+        diff = 0
+        for i, g in enumerate(outs):
+            w = d[f"{name}|out{i}"]
+            g = np.asarray(g)
+            diff += int(np.count_nonzero(g != w)) if g.shape == w.shape and g.dtype == w.dtype else w.size
+            total += w.size
+        bad_models += diff != 0
+        print(f"{name}: {diff} differing values")
+    print(f"{len(names)} models, {total} output values vs onnxruntime (x86): "
+          f"{'all identical' if not bad_models else f'{bad_models} models differ'} (kernels {','.join(lowp.kernels())})")
+    return 1 if bad_models else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
+        sys.exit(__doc__)
+    sys.exit(write(sys.argv[2]) if sys.argv[1] == "write" else check(sys.argv[2]))
