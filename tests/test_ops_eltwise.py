@@ -222,6 +222,46 @@ def test_add_sub_mul_half_even_ref(dt, shapes):
                                       ref_mul_ort(a, b, sa, za, sb, zb, sc, zc, dt))
 
 
+def ref_avg_pool_ort_s8_as_u8(x, xs, xz, ys, yz, k, s, p, cip):
+    """onnxruntime's QLinearAveragePool on an int8 QDQ model after its s8->u8 rewrite: the uint8 op on
+    x + 128 with both zero points + 128 (ref_avg_pool_ort's float32 arithmetic), shifted back."""
+    xu = (x.astype(np.int64) + 128).astype(np.uint8)
+    return ref_avg_pool_ort(xu, xs, xz + 128, ys, yz + 128, k, s, p, cip, np.uint8) - 128
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("k,s,p,cip", [((2, 2), (2, 2), (0, 0, 0, 0), 1), ((3, 3), (2, 2), (1, 1, 1, 1), 0),
+                                       ((2, 4), (1, 3), (0, 2, 1, 1), 1), ((4, 4), (4, 4), (0, 0, 0, 0), 0)])
+def test_average_pool_s8_as_u8_ref(layout, k, s, p, cip):
+    rng = np.random.default_rng(18)
+    differ = 0
+    for trial in range(6):
+        x = rq(rng, np.int8, (2, 3, 9, 10))
+        xs, xz, yz = rs(rng, -4, 0), int(rng.integers(-30, 31)), int(rng.integers(-30, 31))
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))  # same scale: averages on .5 ties
+        xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        y = lowp.qlinear_average_pool(xin, xs, np.int8(xz), ys, np.int8(yz), k, strides=s, pads=p,
+                                      count_include_pad=cip, layout=layout, s8_as_u8=True)
+        plain = lowp.qlinear_average_pool(xin, xs, np.int8(xz), ys, np.int8(yz), k, strides=s, pads=p,
+                                          count_include_pad=cip, layout=layout)
+        if layout == "NHWC":
+            y, plain = y.transpose(0, 3, 1, 2), plain.transpose(0, 3, 1, 2)
+        assert y.dtype == np.int8
+        np.testing.assert_array_equal(y.astype(np.int64), ref_avg_pool_ort_s8_as_u8(x, xs, xz, ys, yz, k, s, p, cip))
+        differ += int(np.count_nonzero(y != plain))
+    if k == (2, 2):
+        assert differ > 0  # the two arithmetics do differ on these inputs (this test can fail)
+
+
+def test_average_pool_s8_as_u8_bad_input():
+    x = np.zeros((1, 1, 4, 4), np.uint8)
+    with pytest.raises(ValueError, match="s8_as_u8"):
+        lowp.qlinear_average_pool(x, 0.1, np.uint8(0), 0.1, np.uint8(0), (2, 2), s8_as_u8=True)
+    with pytest.raises(ValueError, match="s8_as_u8"):
+        lowp.qlinear_average_pool(x.view(np.int8), 0.1, np.int8(0), 0.1, np.int8(0), (2, 2), s8_as_u8=True,
+                                  rounding="gemmlowp")
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("rounding", ["gemmlowp", "single"])
 @pytest.mark.parametrize("shapes", SHAPES[:5])

@@ -160,6 +160,64 @@ def test_average_pool_vs_ort(dt, case):
         np.testing.assert_array_equal(got, want)
 
 
+def _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, shape, expose):
+    """float x -> Q (int8) -> DQ -> AveragePool -> Q (int8) -> DQ -> float y; expose: the int8 tensors
+    are graph outputs too (onnxruntime then keeps them int8 instead of rewriting them to uint8)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array(xs, f32), "xs"), numpy_helper.from_array(np.array(xz, np.int8), "xz"),
+             numpy_helper.from_array(np.array(ys, f32), "ys"), numpy_helper.from_array(np.array(yz, np.int8), "yz")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             helper.make_node("AveragePool", ["xd"], ["p"], kernel_shape=list(k), strides=list(st), pads=list(pd),
+                              count_include_pad=cip),
+             helper.make_node("QuantizeLinear", ["p", "ys", "yz"], ["yq"]),
+             helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if expose:
+        outs += [helper.make_tensor_value_info(n, TensorProto.INT8, None) for n in ("xq", "yq")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))], outs,
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+@pytest.mark.parametrize("case", AVG_CASES)
+def test_average_pool_int8_qdq_vs_ort(case):
+    """int8 QDQ AveragePool as onnxruntime runs it (full optimization): its QDQS8ToU8Transformer turns
+    the int8 Q -> DQ pairs into uint8 ones, so the fused QLinearAveragePool is the uint8 op on x + 128
+    (lowp: s8_as_u8=True); with the int8 tensors exposed it stays the int8 op. Checked at op level
+    (the uint8 single node on shifted data) and end to end (lowp.InferenceSession on the QDQ graph)."""
+    k, st, pd, cip = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    for trial in range(6):
+        x = rand_q(rng, np.int8, (2, 5, 7, 9))
+        xs = rand_scale(rng, -5, 0)
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))  # same scale: averages on .5 ties
+        xz, yz = np.int8(rng.integers(-40, 41)), np.int8(rng.integers(-40, 41))
+        # op level: onnxruntime's uint8 QLinearAveragePool on the shifted tensor
+        xu = (x.astype(np.int16) + 128).astype(np.uint8)
+        ins = [("x", xu), ("xs", xs), ("xz", np.uint8(int(xz) + 128)), ("ys", ys), ("yz", np.uint8(int(yz) + 128))]
+        attrs = {"kernel_shape": list(k), "strides": list(st), "pads": list(pd), "count_include_pad": cip}
+        want = run_node("QLinearAveragePool", ins, domain=MS, const=QP, attrs=attrs)[0].astype(np.int16) - 128
+        got = lowp.qlinear_average_pool(x, xs, xz, ys, yz, k, strides=st, pads=pd, count_include_pad=cip,
+                                        s8_as_u8=True)
+        np.testing.assert_array_equal(got.astype(np.int16), want)
+        # end to end: the float input that quantizes to x exactly
+        xf = (xs * (x.astype(f32) - f32(xz))).astype(f32)
+        for expose in (False, True):
+            m = _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, x.shape, expose)
+            r = ort.InferenceSession(m, so, providers=["CPUExecutionProvider"]).run(None, {"x": xf})
+            y = lowp.InferenceSession(m).run(None, {"x": xf})
+            if expose:
+                np.testing.assert_array_equal(r[1], x)  # the input really quantizes to x
+            for a, b in zip(y, r):
+                np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("attrs", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
                                    dict(kernel_shape=[2, 2]),
                                    dict(kernel_shape=[3, 2], strides=[1, 2], dilations=[2, 1]),

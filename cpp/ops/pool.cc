@@ -68,7 +68,7 @@ void max_pool_t(const Pool2D& g, const T* x, T* y) {
 
 template <typename T>
 void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
-                      bool cip) {
+                      bool cip, bool as_uint8 = false) {
   float deq[256];
   for (int v = 0; v < 256; ++v) {
     const T tv = static_cast<T>(static_cast<uint8_t>(v));
@@ -85,8 +85,13 @@ void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t 
       for (int64_t w = ws; w < we; ++w) acc += deq[static_cast<uint8_t>(xp[h * g.xs[2] + w * g.xs[3]])];
     const int64_t count = cip ? g.kh * g.kw : (he - hs) * (we - ws);
     acc /= static_cast<float>(count);
-    y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] =
-        saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
+    T& out = y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]];
+    if (as_uint8) {  // int8 data quantized as onnxruntime's uint8 rewrite does (see pool.h)
+      out = static_cast<T>(static_cast<int32_t>(saturate_round<uint8_t>(acc / y_scale + static_cast<float>(y_zp + 128))) -
+                           128);
+    } else {
+      out = saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
+    }
   });
 }
 
@@ -212,9 +217,14 @@ void max_pool(const Pool2D& g, const void* x, void* y, DType t) {
 }
 
 void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
-                    int32_t y_zp, bool count_include_pad) {
+                    int32_t y_zp, bool count_include_pad, bool as_uint8) {
   check_geometry(g);
   LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+  if (as_uint8) {
+    LOWP_CHECK(t == DType::S8, "average pool: the uint8-rewrite arithmetic applies to int8 data only");
+    return avg_pool_float_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), x_scale, x_zp, y_scale, y_zp,
+                            count_include_pad, true);
+  }
 #if defined(__aarch64__)
   if ((t == DType::U8 || t == DType::S8) && eltwise_simd_enabled() &&
       avg_pool_float_neon(g, x, y, t, x_scale, x_zp, y_scale, y_zp, count_include_pad))

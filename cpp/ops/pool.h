@@ -62,8 +62,12 @@ bool avg_pool_float_neon(const Pool2D& g, const void* x, void* y, DType t, float
 // onnxruntime com.microsoft QLinearAveragePool: dequantize to float32 (x_scale * (x - zp)),
 // sum the in-bounds taps row by row in float32, divide by the count (the kernel area when
 // count_include_pad, else the in-bounds area), y = clamp(rne(avg / y_scale + y_zp)).
+// as_uint8 (int8 t only): the int8 tensors went through onnxruntime's QDQ s8->u8 rewrite, which
+// runs the op on uint8 data with both zero points + 128. The dequantized values are the same, but
+// the zero point is added in float32 before rounding, so y = clamp_u8(rne(avg / y_scale +
+// (y_zp + 128))) - 128: the larger addend rounds away low bits of near-ties differently.
 void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
-                    int32_t y_zp, bool count_include_pad);
+                    int32_t y_zp, bool count_include_pad, bool as_uint8 = false);
 
 // TFLite AVERAGE_POOL_2D reference integer arithmetic (same quantization in and out): sum of the
 // in-bounds raw values divided by their count, rounded half away from zero, clamped to

@@ -396,6 +396,10 @@ void avg_pool_py(const py::array& x, py::array& y, const std::vector<int64_t>& k
   if (mode == "float") {
     py::gil_scoped_release nogil;
     ops::avg_pool_float(g, xp, yp, t, xs, xz, ys, yz, count_include_pad);
+  } else if (mode == "float_as_uint8") {
+    LOWP_CHECK(t == DType::S8, "average pool mode 'float_as_uint8' takes int8 data");
+    py::gil_scoped_release nogil;
+    ops::avg_pool_float(g, xp, yp, t, xs, xz, ys, yz, count_include_pad, true);
   } else if (mode == "int") {
     const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
     LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");

@@ -870,12 +870,17 @@ def max_pool(x, kernel_shape, *, strides=None, pads=None, dilations=None, ceil_m
 
 def qlinear_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point, kernel_shape, *, strides=None,
                          pads=None, ceil_mode: int = 0, auto_pad: str = "NOTSET", count_include_pad: int = 0,
-                         layout: str = "NCHW", rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                         layout: str = "NCHW", rounding: str = "half_even", qmin=None, qmax=None,
+                         s8_as_u8: bool = False) -> np.ndarray:
     """com.microsoft QLinearAveragePool (1-D or 2-D).
 
     rounding="half_even": onnxruntime's arithmetic (float32 dequantize, float32 window sum and
     divide, ``round_half_even(avg / y_scale + y_zero_point)``; a window covering the whole
     unpadded input goes through onnxruntime's integer global-average path, as onnxruntime does).
+    s8_as_u8=True (int8 x, rounding="half_even"): the QLinearAveragePool onnxruntime runs on an
+    int8 QDQ model after its s8->u8 rewrite (x + 128, both zero points + 128): the same
+    dequantized values, but ``round_half_even(avg / y_scale + (y_zero_point + 128)) - 128`` (the
+    float32 add of the larger zero point rounds near-ties differently).
     rounding="gemmlowp"/"single": TFLite AVERAGE_POOL_2D integer arithmetic (needs the same
     scale and zero point in and out): ``round_half_away(sum / count)``.
     """
@@ -890,9 +895,12 @@ def qlinear_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point, kernel
     if one_d:
         k, s, head, tail, out = [1] + k, [1] + s, [0] + head, [0] + tail, [1] + out
     y, yv = make_out(out[0], out[1])
+    if s8_as_u8 and (x.dtype != np.int8 or rounding != "half_even"):
+        raise ValueError("lowp: s8_as_u8 applies to int8 input with rounding='half_even'")
     if rounding == "half_even":
         whole = list(k) == list(xv.shape[2:]) and not any(head) and not any(tail)
-        mode = "global_mlas" if whole else "float"
+        # (the integer global path adds the zero point after rounding: the u8 rewrite does not change it)
+        mode = "global_mlas" if whole else ("float_as_uint8" if s8_as_u8 else "float")
         _lowp.avg_pool(xv, yv, k, s, head, mode, xs, xz, ys, yz, bool(count_include_pad), qmin, qmax)
         if (qmin, qmax) != _act_range(x.dtype, None, None):
             y = np.clip(y, qmin, qmax).astype(x.dtype)

@@ -629,7 +629,8 @@ def make_qavgpool(a):
     p = a["pool"]
     xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
     kw = dict(strides=p.get("strides"), pads=p.get("pads"), ceil_mode=int(p.get("ceil_mode", 0)),
-              auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)))
+              auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)),
+              s8_as_u8=bool(a.get("s8_as_u8", False)))
     ks = list(p["kernel_shape"])
 
     def desc(nb, ins, outs):
@@ -645,7 +646,8 @@ def make_qavgpool(a):
         ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
         cip = bool(kw["count_include_pad"])
         yshape = [shp[0], out[0], out[1], shp[3]]
-        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, 2 if whole else 1, list(k),
+        mode = 2 if whole else (4 if kw["s8_as_u8"] else 1)  # 4: int8 through ORT's s8->u8 rewrite
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, mode, list(k),
                                             list(s), [1, 1], list(head), fxs, ixz, fys, iyz, cip,
                                             name=f"QAvgPool({y})"))
         return True
