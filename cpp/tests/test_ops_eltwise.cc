@@ -884,6 +884,74 @@ LOWP_TEST(avg_pool_float_as_uint8_is_the_shifted_uint8_pool) {
   EXPECT_TRUE(threw, "as_uint8 on uint8 data must throw lowp::Error");
 }
 
+LOWP_TEST(avg_pool_ort_float_orders) {
+  // onnxruntime's DQ -> float AveragePool -> Q chain. With a power-of-two x_scale every partial sum is
+  // exact, so the three MLAS summation orders agree with an exact long-double mean quantized as
+  // QuantizeLinear does (rne(avg / y_scale), then + y_zp); with x_scale 0.1 and 2x2 windows (means on
+  // .5 ties) row-first and column-first sums do differ somewhere.
+  std::mt19937 rng(47);
+  int bad = 0, differ = 0;
+  ops::Pool2D g;
+  g.N = 1;
+  g.C = 3;
+  g.H = 6;
+  g.W = 8;
+  g.kh = g.kw = 2;
+  g.sh = g.sw = 2;
+  g.OH = 3;
+  g.OW = 4;
+  g.xs[0] = 3 * 48; g.xs[1] = 48; g.xs[2] = 8; g.xs[3] = 1;
+  g.ys[0] = 3 * 12; g.ys[1] = 12; g.ys[2] = 4; g.ys[3] = 1;
+  ops::Pool2D whole = g;
+  whole.kh = 6;
+  whole.kw = 8;
+  whole.sh = whole.sw = 1;
+  whole.OH = whole.OW = 1;
+  whole.ys[0] = 3; whole.ys[1] = 1; whole.ys[2] = 1; whole.ys[3] = 1;
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<int8_t> x(144);
+    for (auto& v : x) v = static_cast<int8_t>(static_cast<uint8_t>(rng()));
+    const int32_t xz = static_cast<int32_t>(rng() % 21) - 10, yz = static_cast<int32_t>(rng() % 21) - 10;
+    // exact sums: each order equals the long-double mean
+    for (const ops::Pool2D* gp : {&g, &whole}) {
+      const size_t ny = static_cast<size_t>(gp->C * gp->OH * gp->OW);
+      for (int o = 0; o < 3; ++o) {
+        if (o == 2 && gp == &g) continue;  // the 4-lane order is the whole-plane window's
+        std::vector<int8_t> y(ny);
+        ops::avg_pool_ort_float(*gp, x.data(), y.data(), DType::S8, 0.25f, xz, 0.5f, yz, true,
+                                static_cast<ops::PoolSumOrder>(o));
+        for (int64_t c = 0; c < gp->C; ++c)
+          for (int64_t oh = 0; oh < gp->OH; ++oh)
+            for (int64_t ow = 0; ow < gp->OW; ++ow) {
+              long double sum = 0;
+              for (int64_t i = 0; i < gp->kh; ++i)
+                for (int64_t j = 0; j < gp->kw; ++j)
+                  sum += 0.25L * (x[c * 48 + (oh * gp->sh + i) * 8 + ow * gp->sw + j] - xz);
+              const float v = static_cast<float>(sum / (gp->kh * gp->kw)) / 0.5f;
+              int32_t q = static_cast<int32_t>(std::nearbyint(v)) + yz;
+              q = q < -128 ? -128 : (q > 127 ? 127 : q);
+              bad += y[c * gp->OH * gp->OW + oh * gp->OW + ow] != q;
+            }
+      }
+    }
+    // inexact sums: rows vs columns
+    std::vector<int8_t> r(36), cl(36);
+    ops::avg_pool_ort_float(g, x.data(), r.data(), DType::S8, 0.1f, xz, 0.1f, yz, true, ops::PoolSumOrder::kRows);
+    ops::avg_pool_ort_float(g, x.data(), cl.data(), DType::S8, 0.1f, xz, 0.1f, yz, true, ops::PoolSumOrder::kColumns);
+    for (size_t i = 0; i < 36; ++i) differ += r[i] != cl[i];
+  }
+  EXPECT_TRUE(bad == 0, "float-pool orders vs exact mean: " + std::to_string(bad) + " differing outputs");
+  EXPECT_TRUE(differ > 0, "row and column sums never differed");
+  bool threw = false;
+  try {
+    std::vector<int8_t> x(144), y(36);
+    ops::avg_pool_ort_float(g, x.data(), y.data(), DType::S8, 1.f, 0, 1.f, 0, true, ops::PoolSumOrder::kLanes4);
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "the 4-lane order on a non-global window must throw lowp::Error");
+}
+
 LOWP_TEST(avg_pool_int_rounds_half_away) {
   // int8 window {-1, -2} -> -1.5 -> -2; {1, 2} -> 1.5 -> 2
   std::vector<int8_t> x = {-1, -2, 1, 2}, y(2);

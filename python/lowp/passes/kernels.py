@@ -630,11 +630,11 @@ def make_qavgpool(a):
     xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
     kw = dict(strides=p.get("strides"), pads=p.get("pads"), ceil_mode=int(p.get("ceil_mode", 0)),
               auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)),
-              s8_as_u8=bool(a.get("s8_as_u8", False)))
+              s8_as_u8=bool(a.get("s8_as_u8", False)), ort_float="auto" if a.get("ort_float") else None)
     ks = list(p["kernel_shape"])
 
     def desc(nb, ins, outs):
-        from ..ops.eltwise import _f32, _pool_geometry, _zp1
+        from ..ops.eltwise import _f32, _pool_geometry, _zp1, ort_float_pool_order
         x, y = ins[0], outs[0]
         shp, dt = nb.shape(x), nb.dtype(x)
         if dt not in (np.uint8, np.int8) or len(shp) != 4 or len(ks) != 2:
@@ -647,6 +647,9 @@ def make_qavgpool(a):
         cip = bool(kw["count_include_pad"])
         yshape = [shp[0], out[0], out[1], shp[3]]
         mode = 2 if whole else (4 if kw["s8_as_u8"] else 1)  # 4: int8 through ORT's s8->u8 rewrite
+        if kw["ort_float"]:  # ORT's float32 fallback: 5 / 6 / 7 by the MLAS kernel's summation order
+            mode = 5 + ("rows", "columns", "lanes4").index(
+                ort_float_pool_order(shp[3], list(shp[1:3]), list(k), list(s), list(head), list(tail)))
         nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, mode, list(k),
                                             list(s), [1, 1], list(head), fxs, ixz, fys, iyz, cip,
                                             name=f"QAvgPool({y})"))
