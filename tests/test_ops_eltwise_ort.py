@@ -160,7 +160,7 @@ def test_average_pool_vs_ort(dt, case):
         np.testing.assert_array_equal(got, want)
 
 
-def _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, shape, expose):
+def _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, shape, expose, op="AveragePool"):
     """float x -> Q (int8) -> DQ -> AveragePool -> Q (int8) -> DQ -> float y; expose: which of the int8
     tensors "xq", "yq" are graph outputs too (onnxruntime then keeps them int8 instead of rewriting them
     to uint8)."""
@@ -171,7 +171,8 @@ def _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, shape, expose):
     nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
              helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
              helper.make_node("AveragePool", ["xd"], ["p"], kernel_shape=list(k), strides=list(st), pads=list(pd),
-                              count_include_pad=cip),
+                              count_include_pad=cip) if op == "AveragePool" else
+             helper.make_node(op, ["xd"], ["p"]),
              helper.make_node("QuantizeLinear", ["p", "ys", "yz"], ["yq"]),
              helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])]
     outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
@@ -242,6 +243,34 @@ def test_average_pool_int8_qdq_vs_ort(case):
             if "xq" in expose:
                 np.testing.assert_array_equal(r[1], x)  # the input really quantizes to x
             for a, b in zip(y, r):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("hw", [(2, 2), (7, 9), (1, 5)])
+def test_global_average_pool_int8_qdq_vs_ort(hw):
+    """int8 QDQ GlobalAveragePool: integer QLinearGlobalAveragePool when both tensors have one type after
+    onnxruntime's s8->u8 rewrite (its zero point is added after rounding: the rewrite changes nothing);
+    with mixed types onnxruntime runs DQ -> float32 GlobalAveragePool (MLAS global kernel, 4 running sums,
+    NCHW at any channel count) -> Q, which lowp reproduces (ort_float)."""
+    rng = np.random.default_rng(zlib.crc32(repr(hw).encode()))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    for trial in range(4):
+        C = 16 if trial >= 2 else 5
+        x = rand_q(rng, np.int8, (2, C) + hw)
+        xs = rand_scale(rng, -5, 0)
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))
+        xz, yz = np.int8(rng.integers(-40, 41)), np.int8(rng.integers(-40, 41))
+        xf = (xs * (x.astype(f32) - f32(xz))).astype(f32)
+        for expose in ((), ("xq", "yq"), ("xq",), ("yq",)):
+            m = _qdq_avgpool_model(None, None, None, 0, xs, xz, ys, yz, x.shape, expose, op="GlobalAveragePool")
+            kinds = _ort_pool_kinds(m, so)
+            assert ("GlobalAveragePool" in kinds) == (len(expose) == 1), kinds
+            r = ort.InferenceSession(m, so, providers=["CPUExecutionProvider"]).run(None, {"x": xf})
+            sess = lowp.InferenceSession(m)
+            pools = [n for n in sess.graph.nodes if n.kind == "lowp.QGlobalAvgPool"]
+            assert len(pools) == 1 and bool(pools[0].attrs.get("ort_float")) == (len(expose) == 1)
+            for a, b in zip(sess.run(None, {"x": xf}), r):
                 np.testing.assert_array_equal(a, b)
 
 

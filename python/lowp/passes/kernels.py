@@ -595,6 +595,9 @@ def make_qglobal_avgpool(a):
     izp, iyz = int(xz), int(yz)
     fxs, fys = float(np.float32(xs)), float(np.float32(ys))
 
+    if a.get("ort_float"):
+        return _qglobal_avgpool_ort_float(a)
+
     def run(x):
         # lowp.qlinear_global_average_pool's native call (MLAS arithmetic: int32 sum, minus
         # zp*count, float32 scale x_scale / (y_scale * count), half-to-even), channels-last pass.
@@ -619,6 +622,37 @@ def make_qglobal_avgpool(a):
         count = H * W
         nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, 1, count, C], [N, 1, 1, C], dt.name, 2, [1, count], [1, 1],
                                             [1, 1], [0, 0], fxs, izp, fys, iyz, name=f"QGlobalAvgPool({y})"))
+        return True
+    return with_native(run, desc)
+
+
+def _qglobal_avgpool_ort_float(a):
+    """A QDQ GlobalAveragePool onnxruntime runs in float32 (DQ -> MLAS GlobalAveragePool -> Q, qdq.py
+    ort_runs_float): the whole-plane average pool of lowp.qlinear_average_pool(ort_float="lanes4").
+    Its input comes from a DequantizeLinear, never from an NCHWc node, so onnxruntime keeps the NCHW
+    global kernel (4 running sums) whatever the channel count (measured: 5 and 16 channels)."""
+    f = _eltops.qlinear_average_pool
+    xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
+    dt = np.asarray(yz).dtype
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype != dt or x.ndim != 4:
+            raise ValueError(f"lowp: GlobalAveragePool expects a {dt} NHWC tensor, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        return (f(x, xs, xz, ys, yz, list(x.shape[1:3]), layout="NHWC", ort_float="lanes4"),)
+
+    def desc(nb, ins, outs):
+        from ..ops.eltwise import _f32, _zp1
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != dt or len(shp) != 4:
+            return False
+        N, H, W, C = shp
+        fxs, fys = _f32(xs, "x_scale"), _f32(ys, "y_scale")
+        ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
+        mode = 7  # ops::PoolSumOrder::kLanes4
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, H, W, C], [N, 1, 1, C], dt.name, mode, [H, W], [1, 1],
+                                            [1, 1], [0, 0], fxs, ixz, fys, iyz, False, name=f"QGlobalAvgPool({y})"))
         return True
     return with_native(run, desc)
 

@@ -553,8 +553,8 @@ def _fuse_avgpool(ctx, n):
         # onnxruntime rewrote both int8 tensors to uint8 (QDQS8ToU8Transformer) and runs a uint8
         # QLinearAveragePool whose float32 zero-point add sees y_zp + 128 (ops/pool.h, as_uint8).
         attrs["s8_as_u8"] = True
-    if op == "QAvgPool" and ctx.ort_runs_float(x[0], x[2], qn.outputs[0], z, int8_allowed=True):
-        # one tensor rewritten to uint8, the other left int8: onnxruntime runs DQ -> float32 AveragePool
+    if ctx.ort_runs_float(x[0], x[2], qn.outputs[0], z, int8_allowed=True):
+        # one tensor rewritten to uint8, the other left int8: onnxruntime runs DQ -> float32 (Global)AveragePool
         # (MLAS) -> Q; lowp computes that chain (ops/pool.h avg_pool_ort_float) unless ort_float="off"
         attrs["ort_float"] = True
     return Node(op, [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
