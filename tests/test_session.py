@@ -141,8 +141,9 @@ def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
 FUSED_CASES = [(n, f, pc, a) for n in ("mobilenetv3", "efficientnet", "yolo", "shufflenet")
                for f, pc, a in (("QDQ", True, "u8"), ("QOperator", True, "u8"), ("QDQ", False, "u8"), ("QDQ", True, "s8"))]
 # AveragePool with and without counted padding: int8 QDQ runs through onnxruntime's s8->u8 rewrite
-FUSED_CASES += [("avgpool", f, pc, a) for f, pc, a in (("QDQ", True, "u8"), ("QOperator", True, "u8"), ("QDQ", False, "u8"),
-                                                       ("QDQ", True, "s8"), ("QDQ", False, "s8"), ("QOperator", True, "s8"))]
+FUSED_CASES += [("avgpool", f, pc, a) for f, pc, a in (("QDQ", True, "u8"), ("QOperator", True, "u8"),
+                                                       ("QDQ", False, "u8"), ("QDQ", True, "s8"),
+                                                       ("QDQ", False, "s8"), ("QOperator", True, "s8"))]
 
 
 @pytest.mark.parametrize("name,fmt,per_channel,act", FUSED_CASES,

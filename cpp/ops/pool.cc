@@ -87,8 +87,8 @@ void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t 
     acc /= static_cast<float>(count);
     T& out = y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]];
     if (as_uint8) {  // int8 data quantized as onnxruntime's uint8 rewrite does (see pool.h)
-      out = static_cast<T>(static_cast<int32_t>(saturate_round<uint8_t>(acc / y_scale + static_cast<float>(y_zp + 128))) -
-                           128);
+      const uint8_t u = saturate_round<uint8_t>(acc / y_scale + static_cast<float>(y_zp + 128));
+      out = static_cast<T>(static_cast<int32_t>(u) - 128);
     } else {
       out = saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
     }
