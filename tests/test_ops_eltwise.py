@@ -222,6 +222,145 @@ def test_add_sub_mul_half_even_ref(dt, shapes):
                                       ref_mul_ort(a, b, sa, za, sb, zb, sc, zc, dt))
 
 
+def ref_avg_pool_ort_s8_as_u8(x, xs, xz, ys, yz, k, s, p, cip):
+    """onnxruntime's QLinearAveragePool on an int8 QDQ model after its s8->u8 rewrite: the uint8 op on
+    x + 128 with both zero points + 128 (ref_avg_pool_ort's float32 arithmetic), shifted back."""
+    xu = (x.astype(np.int64) + 128).astype(np.uint8)
+    return ref_avg_pool_ort(xu, xs, xz + 128, ys, yz + 128, k, s, p, cip, np.uint8) - 128
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("k,s,p,cip", [((2, 2), (2, 2), (0, 0, 0, 0), 1), ((3, 3), (2, 2), (1, 1, 1, 1), 0),
+                                       ((2, 4), (1, 3), (0, 2, 1, 1), 1), ((4, 4), (4, 4), (0, 0, 0, 0), 0)])
+def test_average_pool_s8_as_u8_ref(layout, k, s, p, cip):
+    rng = np.random.default_rng(18)
+    differ = 0
+    for trial in range(6):
+        x = rq(rng, np.int8, (2, 3, 9, 10))
+        xs, xz, yz = rs(rng, -4, 0), int(rng.integers(-30, 31)), int(rng.integers(-30, 31))
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))  # same scale: averages on .5 ties
+        xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        y = lowp.qlinear_average_pool(xin, xs, np.int8(xz), ys, np.int8(yz), k, strides=s, pads=p,
+                                      count_include_pad=cip, layout=layout, s8_as_u8=True)
+        plain = lowp.qlinear_average_pool(xin, xs, np.int8(xz), ys, np.int8(yz), k, strides=s, pads=p,
+                                          count_include_pad=cip, layout=layout)
+        if layout == "NHWC":
+            y, plain = y.transpose(0, 3, 1, 2), plain.transpose(0, 3, 1, 2)
+        assert y.dtype == np.int8
+        np.testing.assert_array_equal(y.astype(np.int64), ref_avg_pool_ort_s8_as_u8(x, xs, xz, ys, yz, k, s, p, cip))
+        differ += int(np.count_nonzero(y != plain))
+    if k == (2, 2):
+        assert differ > 0  # the two arithmetics do differ on these inputs (this test can fail)
+
+
+def ref_avg_pool_ort_float(x, xs, xz, ys, yz, k, s, p, cip, dt, order):
+    """float32 re-derivation of onnxruntime's DQ -> MLAS float AveragePool -> QuantizeLinear chain:
+    float(x - zp) * scale, the window summed in the MLAS kernel's order ("rows": row by row; "columns":
+    each column down its rows, then the columns left to right; "lanes4": 4 running sums over the
+    flattened whole plane, (s0 + s2) + (s1 + s3), then the tail), divided by the count, then
+    rne(avg / y_scale) clamped + y_zp."""
+    N, C, H, W = x.shape
+    oh = (H + p[0] + p[2] - k[0]) // s[0] + 1
+    ow = (W + p[1] + p[3] - k[1]) // s[1] + 1
+    deq = ((x.astype(np.int64) - xz).astype(f32) * f32(xs)).astype(f32)
+    y = np.empty((N, C, oh, ow), np.int64)
+    i_ = np.iinfo(dt)
+    for i in range(oh):
+        for j in range(ow):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], H), min(w0 + k[1], W)
+            h0, w0 = max(h0, 0), max(w0, 0)
+            acc = np.zeros((N, C), f32)
+            if order == "rows":
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        acc = (acc + deq[:, :, h, w]).astype(f32)
+            elif order == "columns":
+                for w in range(w0, w1):
+                    col = np.zeros((N, C), f32)
+                    for h in range(h0, h1):
+                        col = (col + deq[:, :, h, w]).astype(f32)
+                    acc = (acc + col).astype(f32)
+            else:
+                flat = deq[:, :, h0:h1, w0:w1].reshape(N, C, -1)
+                n4 = flat.shape[2] // 4 * 4
+                lanes = np.zeros((N, C, 4), f32)
+                for q in range(0, n4, 4):
+                    lanes = (lanes + flat[:, :, q:q + 4]).astype(f32)
+                acc = ((lanes[..., 0] + lanes[..., 2]).astype(f32) + (lanes[..., 1] + lanes[..., 3]).astype(f32))
+                acc = acc.astype(f32)
+                for q in range(n4, flat.shape[2]):
+                    acc = (acc + flat[:, :, q]).astype(f32)
+            cnt = k[0] * k[1] if cip else (h1 - h0) * (w1 - w0)
+            v = ((acc / f32(cnt)).astype(f32) / f32(ys)).astype(f32)
+            v = np.clip(v, f32(i_.min - yz), f32(i_.max - yz))
+            y[:, :, i, j] = np.rint(v).astype(np.int64) + yz
+    return y
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("k,s,p,cip,orders", [((2, 2), (2, 2), (0, 0, 0, 0), 1, ("rows", "columns")),
+                                              ((3, 3), (1, 1), (1, 1, 1, 1), 0, ("rows", "columns")),
+                                              ((2, 4), (1, 3), (0, 2, 1, 1), 1, ("rows", "columns")),
+                                              ((9, 10), (1, 1), (0, 0, 0, 0), 0, ("rows", "columns", "lanes4"))])
+def test_average_pool_ort_float_ref(dt, k, s, p, cip, orders):
+    rng = np.random.default_rng(19)
+    got = {o: [] for o in orders}
+    for trial in range(6):
+        x = rq(rng, dt, (2, 3, 9, 10))
+        xs, xz, yz = f32(0.1) if trial < 2 else rs(rng, -4, 0), rzp(rng, dt), rzp(rng, dt)
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))  # same scale: averages on .5 ties
+        for layout in ("NCHW", "NHWC"):
+            xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+            for o in orders:
+                y = lowp.qlinear_average_pool(xin, xs, dt(xz), ys, dt(yz), k, strides=s, pads=p, count_include_pad=cip,
+                                              layout=layout, ort_float=o)
+                if layout == "NHWC":
+                    y = y.transpose(0, 3, 1, 2)
+                np.testing.assert_array_equal(y.astype(np.int64),
+                                              ref_avg_pool_ort_float(x, xs, xz, ys, yz, k, s, p, cip, dt, o))
+                got[o].append(y)
+    # the orders are really different arithmetics on these inputs (each reference check can fail);
+    # (a 90-value whole-plane mean rarely lands on a tie)
+    if k in ((2, 2), (3, 3)):
+        for o in orders[1:]:
+            assert any(not np.array_equal(a, b) for a, b in zip(got[orders[0]], got[o])), o
+
+
+def test_ort_float_pool_order():
+    blk = lowp._lowp.ort_nchwc_block_size()
+    assert blk in (0, 8, 16)
+    order = lowp.ops.eltwise.ort_float_pool_order
+    assert order(5, [7, 9], [3, 3], [1, 1], [1, 1], [1, 1]) == "columns"  # MLAS vector kernel
+    assert order(5, [7, 9], [3, 3], [3, 3], [1, 1], [1, 1]) == "rows"  # stride 3: generic kernel
+    assert order(5, [7, 9], [7, 9], [1, 1], [0, 0], [0, 0]) == "lanes4"  # global kernel
+    assert order(5, [7, 9], [7, 9], [2, 2], [0, 0], [0, 0]) == "columns"  # whole window, stride 2
+    assert order(5, [1, 9], [1, 3], [1, 2], [0, 0], [0, 0], one_d=True) == "rows"  # 1-D: no vector kernel
+    assert order(5, [5000, 3000], [3, 3], [1, 1], [1, 1], [1, 1]) == "rows"  # row beyond the buffer
+    if blk:
+        assert order(2 * blk, [7, 9], [3, 3], [1, 1], [1, 1], [1, 1]) == "rows"  # NCHWc
+        assert order(2 * blk, [7, 9], [7, 9], [1, 1], [0, 0], [0, 0]) == "rows"
+
+
+def test_average_pool_ort_float_bad_input():
+    x = np.zeros((1, 1, 4, 4), np.int8)
+    with pytest.raises(ValueError, match="ort_float"):
+        lowp.qlinear_average_pool(x, 0.1, np.int8(0), 0.1, np.int8(0), (2, 2), ort_float="diagonal")
+    with pytest.raises(ValueError, match="ort_float"):
+        lowp.qlinear_average_pool(x, 0.1, np.int8(0), 0.1, np.int8(0), (2, 2), ort_float="rows", s8_as_u8=True)
+    with pytest.raises(ValueError, match="4-lane"):  # the global order needs the whole-plane window
+        lowp.qlinear_average_pool(x, 0.1, np.int8(0), 0.1, np.int8(0), (2, 2), ort_float="lanes4")
+
+
+def test_average_pool_s8_as_u8_bad_input():
+    x = np.zeros((1, 1, 4, 4), np.uint8)
+    with pytest.raises(ValueError, match="s8_as_u8"):
+        lowp.qlinear_average_pool(x, 0.1, np.uint8(0), 0.1, np.uint8(0), (2, 2), s8_as_u8=True)
+    with pytest.raises(ValueError, match="s8_as_u8"):
+        lowp.qlinear_average_pool(x.view(np.int8), 0.1, np.int8(0), 0.1, np.int8(0), (2, 2), s8_as_u8=True,
+                                  rounding="gemmlowp")
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("rounding", ["gemmlowp", "single"])
 @pytest.mark.parametrize("shapes", SHAPES[:5])

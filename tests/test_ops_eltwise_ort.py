@@ -160,6 +160,120 @@ def test_average_pool_vs_ort(dt, case):
         np.testing.assert_array_equal(got, want)
 
 
+def _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, shape, expose, op="AveragePool"):
+    """float x -> Q (int8) -> DQ -> AveragePool -> Q (int8) -> DQ -> float y; expose: which of the int8
+    tensors "xq", "yq" are graph outputs too (onnxruntime then keeps them int8 instead of rewriting them
+    to uint8)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array(xs, f32), "xs"), numpy_helper.from_array(np.array(xz, np.int8), "xz"),
+             numpy_helper.from_array(np.array(ys, f32), "ys"), numpy_helper.from_array(np.array(yz, np.int8), "yz")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             helper.make_node("AveragePool", ["xd"], ["p"], kernel_shape=list(k), strides=list(st), pads=list(pd),
+                              count_include_pad=cip) if op == "AveragePool" else
+             helper.make_node(op, ["xd"], ["p"]),
+             helper.make_node("QuantizeLinear", ["p", "ys", "yz"], ["yq"]),
+             helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    outs += [helper.make_tensor_value_info(n, TensorProto.INT8, None) for n in expose]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))], outs,
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def _ort_pool_kinds(model, so):
+    """Node types of onnxruntime's optimized graph of `model` (which pooling kernel it really runs)."""
+    import os
+    import tempfile
+
+    import onnx
+
+    with tempfile.TemporaryDirectory() as d:
+        so.optimized_model_filepath = os.path.join(d, "opt.onnx")
+        ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        kinds = {n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node}
+    so.optimized_model_filepath = ""
+    return kinds
+
+
+@pytest.mark.parametrize("case", AVG_CASES + [((3, 3), (3, 3), (1, 1, 1, 1), 0), ((2, 2), (1, 1), (0, 0, 0, 0), 0)])
+def test_average_pool_int8_qdq_vs_ort(case):
+    """int8 QDQ AveragePool as onnxruntime runs it (full optimization). Its QDQS8ToU8Transformer turns
+    the int8 Q -> DQ pairs into uint8 ones, so with both tensors internal the fused QLinearAveragePool is
+    the uint8 op on x + 128 (lowp: s8_as_u8=True); with both exposed it stays the int8 op; with one
+    exposed the types differ and onnxruntime runs DQ -> float32 AveragePool (MLAS: NCHWc for 16
+    channels, the NCHW kernels for 5) -> Q (lowp: ort_float). Checked at op level (the uint8 single node
+    on shifted data) and end to end (lowp.InferenceSession on the QDQ graph)."""
+    k, st, pd, cip = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    for trial in range(4):
+        C = 16 if trial >= 2 else 5
+        x = rand_q(rng, np.int8, (2, C, 7, 9))
+        xs = rand_scale(rng, -5, 0)
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))  # same scale: averages on .5 ties
+        xz, yz = np.int8(rng.integers(-40, 41)), np.int8(rng.integers(-40, 41))
+        if trial < 2:
+            # op level: onnxruntime's uint8 QLinearAveragePool on the shifted tensor
+            xu = (x.astype(np.int16) + 128).astype(np.uint8)
+            ins = [("x", xu), ("xs", xs), ("xz", np.uint8(int(xz) + 128)), ("ys", ys),
+                   ("yz", np.uint8(int(yz) + 128))]
+            attrs = {"kernel_shape": list(k), "strides": list(st), "pads": list(pd), "count_include_pad": cip}
+            want = run_node("QLinearAveragePool", ins, domain=MS, const=QP, attrs=attrs)[0].astype(np.int16) - 128
+            got = lowp.qlinear_average_pool(x, xs, xz, ys, yz, k, strides=st, pads=pd, count_include_pad=cip,
+                                            s8_as_u8=True)
+            np.testing.assert_array_equal(got.astype(np.int16), want)
+        # end to end: the float input that quantizes to x exactly
+        xf = (xs * (x.astype(f32) - f32(xz))).astype(f32)
+        for expose in ((), ("xq", "yq"), ("xq",), ("yq",)):
+            m = _qdq_avgpool_model(k, st, pd, cip, xs, xz, ys, yz, x.shape, expose)
+            kinds = _ort_pool_kinds(m, so)
+            assert ("AveragePool" in kinds) == (len(expose) == 1), kinds  # float only with mixed types
+            r = ort.InferenceSession(m, so, providers=["CPUExecutionProvider"]).run(None, {"x": xf})
+            sess = lowp.InferenceSession(m)
+            pools = [n for n in sess.graph.nodes if n.kind == "lowp.QAvgPool"]
+            assert len(pools) == 1
+            assert bool(pools[0].attrs.get("ort_float")) == (len(expose) == 1)
+            assert bool(pools[0].attrs.get("s8_as_u8")) == (not expose)
+            y = sess.run(None, {"x": xf})
+            if "xq" in expose:
+                np.testing.assert_array_equal(r[1], x)  # the input really quantizes to x
+            for a, b in zip(y, r):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("hw", [(2, 2), (7, 9), (1, 5)])
+def test_global_average_pool_int8_qdq_vs_ort(hw):
+    """int8 QDQ GlobalAveragePool: integer QLinearGlobalAveragePool when both tensors have one type after
+    onnxruntime's s8->u8 rewrite (its zero point is added after rounding: the rewrite changes nothing);
+    with mixed types onnxruntime runs DQ -> float32 GlobalAveragePool (MLAS global kernel, 4 running sums,
+    NCHW at any channel count) -> Q, which lowp reproduces (ort_float)."""
+    rng = np.random.default_rng(zlib.crc32(repr(hw).encode()))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    for trial in range(4):
+        C = 16 if trial >= 2 else 5
+        x = rand_q(rng, np.int8, (2, C) + hw)
+        xs = rand_scale(rng, -5, 0)
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))
+        xz, yz = np.int8(rng.integers(-40, 41)), np.int8(rng.integers(-40, 41))
+        xf = (xs * (x.astype(f32) - f32(xz))).astype(f32)
+        for expose in ((), ("xq", "yq"), ("xq",), ("yq",)):
+            m = _qdq_avgpool_model(None, None, None, 0, xs, xz, ys, yz, x.shape, expose, op="GlobalAveragePool")
+            kinds = _ort_pool_kinds(m, so)
+            assert ("GlobalAveragePool" in kinds) == (len(expose) == 1), kinds
+            r = ort.InferenceSession(m, so, providers=["CPUExecutionProvider"]).run(None, {"x": xf})
+            sess = lowp.InferenceSession(m)
+            pools = [n for n in sess.graph.nodes if n.kind == "lowp.QGlobalAvgPool"]
+            assert len(pools) == 1 and bool(pools[0].attrs.get("ort_float")) == (len(expose) == 1)
+            for a, b in zip(sess.run(None, {"x": xf}), r):
+                np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("attrs", [dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
                                    dict(kernel_shape=[2, 2]),
                                    dict(kernel_shape=[3, 2], strides=[1, 2], dilations=[2, 1]),

@@ -140,6 +140,10 @@ def test_models_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
 
 FUSED_CASES = [(n, f, pc, a) for n in ("mobilenetv3", "efficientnet", "yolo", "shufflenet")
                for f, pc, a in (("QDQ", True, "u8"), ("QOperator", True, "u8"), ("QDQ", False, "u8"), ("QDQ", True, "s8"))]
+# AveragePool with and without counted padding: int8 QDQ runs through onnxruntime's s8->u8 rewrite
+FUSED_CASES += [("avgpool", f, pc, a) for f, pc, a in (("QDQ", True, "u8"), ("QOperator", True, "u8"),
+                                                       ("QDQ", False, "u8"), ("QDQ", True, "s8"),
+                                                       ("QDQ", False, "s8"), ("QOperator", True, "s8"))]
 
 
 @pytest.mark.parametrize("name,fmt,per_channel,act", FUSED_CASES,
@@ -174,6 +178,13 @@ def test_models_fused_vs_onnxruntime(model_dir, name, fmt, per_channel, act):
         assert sum(st.kind == "Transpose(layout)" for st in sess._program.steps) <= 1
         y1 = sess.run(None, {"input": x[:3]})[0]
         assert np.array_equal(y1, y[:3])
+    if name == "avgpool":
+        pools = [n for n in sess.graph.nodes if n.kind == "lowp.QAvgPool"]
+        assert len(pools) == 2
+        # int8 QDQ: both pools quantize as onnxruntime's uint8 QLinearAveragePool (zero point + 128)
+        assert all(bool(n.attrs.get("s8_as_u8")) == (act == "s8" and fmt == "QDQ") for n in pools)
+        y2 = sess.run(None, {"input": B.inputs(8, seed=6)})[0]
+        assert _mismatch(y2, _ort(path).run(None, {"input": B.inputs(8, seed=6)})[0]) == 0
     assert _mismatch(y, r) == 0  # s8: onnxruntime's float32 fallbacks reproduced (ort_float="all")
 
 

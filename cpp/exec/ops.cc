@@ -185,6 +185,16 @@ class PoolOp final : public Op {
         ops::avg_pool_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp, p_.count_include_pad);
         break;
       case 2: ops::global_avg_pool_mlas(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp); break;
+      case 4:  // int8 through onnxruntime's s8->u8 QDQ rewrite (ops/pool.h)
+        ops::avg_pool_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp, p_.count_include_pad,
+                            true);
+        break;
+      case 5:
+      case 6:
+      case 7:  // onnxruntime's float32 fallback, summation order mode - 5 (ops::PoolSumOrder)
+        ops::avg_pool_ort_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp,
+                                p_.count_include_pad, static_cast<ops::PoolSumOrder>(mode_ - 5));
+        break;
       default: ops::avg_pool_int(g_, in[0], out[0], t_, p_.x_zp, p_.count_include_pad, p_.qmin, p_.qmax); break;
     }
   }
@@ -452,7 +462,11 @@ std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads
 
 std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "pooling on uint8 or int8 only");
-  LOWP_CHECK(mode >= 0 && mode <= 3, "unknown pooling mode");
+  LOWP_CHECK(mode >= 0 && mode <= 7, "unknown pooling mode");
+  if (mode == 7)
+    LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W && g.pad_top == 0 && g.pad_left == 0,
+               "pooling mode 7 (4-lane float average) takes the whole-plane window");
+  if (mode == 4) LOWP_CHECK(t == DType::S8, "pooling mode 4 (uint8-rewrite average) takes int8");
   if (mode == 2) LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W, "global pooling geometry expected");
   return std::unique_ptr<Op>(new PoolOp(g, t, mode, p));
 }

@@ -49,7 +49,8 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
 // y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
 // Pooling through element strides (Pool2D); mode: 0 max, 1 float average (ORT), 2 global (MLAS),
-// 3 integer average (TFLite).
+// 3 integer average (TFLite), 4 float average of int8 data through onnxruntime's s8->u8 QDQ rewrite,
+// 5 / 6 / 7 onnxruntime's float32 fallback (DQ -> MLAS AveragePool -> Q) summing in ops::PoolSumOrder mode - 5.
 struct AvgPoolParams {
   float x_scale = 1.f, y_scale = 1.f;
   int32_t x_zp = 0, y_zp = 0, qmin = 0, qmax = 255;

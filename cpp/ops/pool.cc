@@ -68,7 +68,7 @@ void max_pool_t(const Pool2D& g, const T* x, T* y) {
 
 template <typename T>
 void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
-                      bool cip) {
+                      bool cip, bool as_uint8 = false) {
   float deq[256];
   for (int v = 0; v < 256; ++v) {
     const T tv = static_cast<T>(static_cast<uint8_t>(v));
@@ -85,8 +85,53 @@ void avg_pool_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t 
       for (int64_t w = ws; w < we; ++w) acc += deq[static_cast<uint8_t>(xp[h * g.xs[2] + w * g.xs[3]])];
     const int64_t count = cip ? g.kh * g.kw : (he - hs) * (we - ws);
     acc /= static_cast<float>(count);
+    T& out = y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]];
+    if (as_uint8) {  // int8 data quantized as onnxruntime's uint8 rewrite does (see pool.h)
+      const uint8_t u = saturate_round<uint8_t>(acc / y_scale + static_cast<float>(y_zp + 128));
+      out = static_cast<T>(static_cast<int32_t>(u) - 128);
+    } else {
+      out = saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
+    }
+  });
+}
+
+template <typename T>
+void avg_pool_ort_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
+                          bool cip, PoolSumOrder order) {
+  constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  float deq[256];
+  for (int v = 0; v < 256; ++v) {
+    const T tv = static_cast<T>(static_cast<uint8_t>(v));
+    deq[v] = static_cast<float>(static_cast<int32_t>(tv) - x_zp) * x_scale;
+  }
+  for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
+    const T* xp = x + n * g.xs[0] + c * g.xs[1];
+    auto at = [&](int64_t h, int64_t w) { return deq[static_cast<uint8_t>(xp[h * g.xs[2] + w * g.xs[3]])]; };
+    int64_t hs = oh * g.sh - g.pad_top, ws = ow * g.sw - g.pad_left;
+    const int64_t he = std::min(hs + g.kh, g.H), we = std::min(ws + g.kw, g.W);
+    hs = std::max<int64_t>(hs, 0);
+    ws = std::max<int64_t>(ws, 0);
+    float acc = 0.f;
+    if (order == PoolSumOrder::kColumns) {
+      for (int64_t w = ws; w < we; ++w) {
+        float col = 0.f;
+        for (int64_t h = hs; h < he; ++h) col += at(h, w);
+        acc += col;
+      }
+    } else if (order == PoolSumOrder::kLanes4) {
+      const int64_t cols = we - ws, count = (he - hs) * cols, n4 = count / 4 * 4;
+      float lane[4] = {0.f, 0.f, 0.f, 0.f};
+      for (int64_t p = 0; p < n4; ++p) lane[p % 4] += at(hs + p / cols, ws + p % cols);
+      acc = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+      for (int64_t p = n4; p < count; ++p) acc += at(hs + p / cols, ws + p % cols);
+    } else {
+      for (int64_t h = hs; h < he; ++h)
+        for (int64_t w = ws; w < we; ++w) acc += at(h, w);
+    }
+    const int64_t count = cip ? g.kh * g.kw : (he - hs) * (we - ws);
+    const float avg = acc / static_cast<float>(count);
     y[n * g.ys[0] + c * g.ys[1] + oh * g.ys[2] + ow * g.ys[3]] =
-        saturate_round<T>(acc / y_scale + static_cast<float>(y_zp));
+        static_cast<T>(quantize_one(avg, y_scale, y_zp, lo, hi));
   });
 }
 
@@ -212,9 +257,14 @@ void max_pool(const Pool2D& g, const void* x, void* y, DType t) {
 }
 
 void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
-                    int32_t y_zp, bool count_include_pad) {
+                    int32_t y_zp, bool count_include_pad, bool as_uint8) {
   check_geometry(g);
   LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+  if (as_uint8) {
+    LOWP_CHECK(t == DType::S8, "average pool: the uint8-rewrite arithmetic applies to int8 data only");
+    return avg_pool_float_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), x_scale, x_zp, y_scale, y_zp,
+                            count_include_pad, true);
+  }
 #if defined(__aarch64__)
   if ((t == DType::U8 || t == DType::S8) && eltwise_simd_enabled() &&
       avg_pool_float_neon(g, x, y, t, x_scale, x_zp, y_scale, y_zp, count_include_pad))
@@ -225,6 +275,22 @@ void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_sc
                                       y_scale, y_zp, count_include_pad),
                      avg_pool_float_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), x_scale, x_zp,
                                       y_scale, y_zp, count_include_pad));
+}
+
+void avg_pool_ort_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
+                        int32_t y_zp, bool count_include_pad, PoolSumOrder order) {
+  check_geometry(g);
+  LOWP_CHECK(g.dh == 1 && g.dw == 1, "average pool does not take dilations");
+  LOWP_CHECK(order == PoolSumOrder::kRows || order == PoolSumOrder::kColumns || order == PoolSumOrder::kLanes4,
+             "average pool: unknown summation order");
+  if (order == PoolSumOrder::kLanes4)
+    LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W && g.pad_top == 0 && g.pad_left == 0,
+               "average pool: the 4-lane order is the whole-plane window's");
+  LOWP_POOL_DISPATCH(t,
+                     avg_pool_ort_float_t(g, static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), x_scale, x_zp,
+                                          y_scale, y_zp, count_include_pad, order),
+                     avg_pool_ort_float_t(g, static_cast<const int8_t*>(x), static_cast<int8_t*>(y), x_scale, x_zp,
+                                          y_scale, y_zp, count_include_pad, order));
 }
 
 void avg_pool_int(const Pool2D& g, const void* x, void* y, DType t, int32_t zero_point, bool count_include_pad,

@@ -62,8 +62,27 @@ bool avg_pool_float_neon(const Pool2D& g, const void* x, void* y, DType t, float
 // onnxruntime com.microsoft QLinearAveragePool: dequantize to float32 (x_scale * (x - zp)),
 // sum the in-bounds taps row by row in float32, divide by the count (the kernel area when
 // count_include_pad, else the in-bounds area), y = clamp(rne(avg / y_scale + y_zp)).
+// as_uint8 (int8 t only): the int8 tensors went through onnxruntime's QDQ s8->u8 rewrite, which
+// runs the op on uint8 data with both zero points + 128. The dequantized values are the same, but
+// the zero point is added in float32 before rounding, so y = clamp_u8(rne(avg / y_scale +
+// (y_zp + 128))) - 128: the larger addend rounds away low bits of near-ties differently.
 void avg_pool_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
-                    int32_t y_zp, bool count_include_pad);
+                    int32_t y_zp, bool count_include_pad, bool as_uint8 = false);
+
+// onnxruntime's float32 fallback for a QDQ AveragePool it leaves unfused (int8 model whose input
+// and output tensors end up of different types after its s8->u8 rewrite): DequantizeLinear
+// (float(x - x_zp) * x_scale), the MLAS float32 AveragePool, then QuantizeLinear (quantize_one:
+// rne(avg / y_scale) clamped, + y_zp added after rounding). The pool divides the float32 window
+// sum by the count; the sum order is the MLAS kernel's (ORT picks it by shape, see
+// lowp.ops.eltwise.ort_float_pool_order):
+//   kRows    row by row, left to right (NCHWc kernels, MLAS generic kernel);
+//   kColumns each window column summed down its rows, then the column sums left to right (MLAS
+//            2-D vector kernel: horizontal stride <= 2);
+//   kLanes4  whole-plane window, stride 1, no padding (MLAS global kernel): 4 running sums over
+//            the flattened plane, combined as (s0 + s2) + (s1 + s3), then the tail one by one.
+enum class PoolSumOrder { kRows = 0, kColumns = 1, kLanes4 = 2 };
+void avg_pool_ort_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
+                        int32_t y_zp, bool count_include_pad, PoolSumOrder order);
 
 // TFLite AVERAGE_POOL_2D reference integer arithmetic (same quantization in and out): sum of the
 // in-bounds raw values divided by their count, rounded half away from zero, clamped to

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "python/common.h"
+#include "runtime/cpu.h"
 
 namespace lowp {
 
@@ -396,6 +397,16 @@ void avg_pool_py(const py::array& x, py::array& y, const std::vector<int64_t>& k
   if (mode == "float") {
     py::gil_scoped_release nogil;
     ops::avg_pool_float(g, xp, yp, t, xs, xz, ys, yz, count_include_pad);
+  } else if (mode == "float_as_uint8") {
+    LOWP_CHECK(t == DType::S8, "average pool mode 'float_as_uint8' takes int8 data");
+    py::gil_scoped_release nogil;
+    ops::avg_pool_float(g, xp, yp, t, xs, xz, ys, yz, count_include_pad, true);
+  } else if (mode == "ort_float_rows" || mode == "ort_float_columns" || mode == "ort_float_lanes4") {
+    const ops::PoolSumOrder order = mode == "ort_float_rows"      ? ops::PoolSumOrder::kRows
+                                    : mode == "ort_float_columns" ? ops::PoolSumOrder::kColumns
+                                                                  : ops::PoolSumOrder::kLanes4;
+    py::gil_scoped_release nogil;
+    ops::avg_pool_ort_float(g, xp, yp, t, xs, xz, ys, yz, count_include_pad, order);
   } else if (mode == "int") {
     const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
     LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "activation range must lie inside the output type");
@@ -514,6 +525,15 @@ void register_ops_eltwise(py::module_& m) {
         py::arg("qmin"), py::arg("qmax"), py::arg("out") = py::none(), py::arg("num_threads") = 1);
   m.def("max_pool", &max_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
         py::arg("dilations"), py::arg("pads"));
+  // MLAS's NCHWc block size on this CPU (onnxruntime runs float pools of C % block == 0 channels in
+  // NCHWc layout): 16 with AVX-512, 8 with AVX2 + FMA, 0 where it has no NCHWc kernels.
+  m.def("ort_nchwc_block_size", [] {
+#if defined(__x86_64__) || defined(_M_X64)
+    return cpu::has_avx512bw() ? 16 : cpu::has_avx2() ? 8 : 0;
+#else
+    return 0;
+#endif
+  });
   m.def("avg_pool", &avg_pool_py, py::arg("x"), py::arg("y"), py::arg("kernel"), py::arg("strides"),
         py::arg("pads"), py::arg("mode"), py::arg("x_scale"), py::arg("x_zero_point"), py::arg("y_scale"),
         py::arg("y_zero_point"), py::arg("count_include_pad"), py::arg("qmin"), py::arg("qmax"));

@@ -813,6 +813,145 @@ LOWP_TEST(avg_pool_float_simd_matches_reference) {
   EXPECT_TRUE(bad == 0, "avg pool SIMD/reference: " + std::to_string(bad) + " differing cases");
 }
 
+LOWP_TEST(avg_pool_float_as_uint8_is_the_shifted_uint8_pool) {
+  // as_uint8 (onnxruntime's QDQ s8->u8 rewrite): int8 x pooled as the uint8 op on x + 128 with both
+  // zero points + 128, shifted back. Same scale in and out, 2x2 windows: averages on .5 ties, where
+  // adding y_zp vs y_zp + 128 in float32 rounds differently (the plain int8 result must differ
+  // somewhere, or this sweep would not exercise the difference).
+  std::mt19937 rng(43);
+  int bad = 0, differ = 0, runs = 0;
+  for (int nhwc = 0; nhwc < 2; ++nhwc)
+    for (int k : {2, 3})
+      for (int pad : {0, 1})
+        for (int cip = 0; cip < 2; ++cip) {
+          const int C = 5, H = 9, W = 11, s = 2;
+          const int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
+          ops::Pool2D g;
+          g.N = 2;
+          g.C = C;
+          g.H = H;
+          g.W = W;
+          g.OH = OH;
+          g.OW = OW;
+          if (nhwc) {
+            g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
+            g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
+          } else {
+            g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
+            g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
+          }
+          g.kh = g.kw = k;
+          g.sh = g.sw = s;
+          g.pad_top = g.pad_left = pad;
+          const size_t nx = static_cast<size_t>(2) * C * H * W, ny = static_cast<size_t>(2) * C * OH * OW;
+          for (int trial = 0; trial < 8; ++trial) {
+            std::vector<int8_t> x(nx), y(ny), plain(ny);
+            std::vector<uint8_t> xu(nx), yu(ny);
+            for (size_t i = 0; i < nx; ++i) {
+              x[i] = static_cast<int8_t>(static_cast<uint8_t>(rng()));
+              xu[i] = static_cast<uint8_t>(static_cast<int32_t>(x[i]) + 128);
+            }
+            const float xs = trial % 2 ? 0.0437f : 0.1f, ys = trial % 4 < 2 ? xs : 0.0391f;
+            const int32_t xz = static_cast<int32_t>(rng() % 41) - 20, yz = static_cast<int32_t>(rng() % 41) - 20;
+            ops::avg_pool_float(g, x.data(), y.data(), DType::S8, xs, xz, ys, yz, cip != 0, true);
+            ops::avg_pool_float(g, x.data(), plain.data(), DType::S8, xs, xz, ys, yz, cip != 0);
+            ops::avg_pool_float(g, xu.data(), yu.data(), DType::U8, xs, xz + 128, ys, yz + 128, cip != 0);
+            for (size_t i = 0; i < ny; ++i) {
+              bad += static_cast<int32_t>(y[i]) != static_cast<int32_t>(yu[i]) - 128;
+              differ += y[i] != plain[i];
+            }
+            ++runs;
+          }
+        }
+  EXPECT_TRUE(runs == 128, "as_uint8 sweep ran " + std::to_string(runs) + " cases");
+  EXPECT_TRUE(bad == 0, "as_uint8 vs shifted uint8 pool: " + std::to_string(bad) + " differing outputs");
+  EXPECT_TRUE(differ > 0, "as_uint8 never differed from the plain int8 arithmetic");
+  // uint8 data has no uint8 rewrite
+  std::vector<uint8_t> u(4), v(1);
+  ops::Pool2D g1;
+  g1.N = g1.C = 1;
+  g1.H = g1.W = 2;
+  g1.OH = g1.OW = 1;
+  g1.xs[0] = 4; g1.xs[1] = 4; g1.xs[2] = 2; g1.xs[3] = 1;
+  g1.ys[0] = 1; g1.ys[1] = 1; g1.ys[2] = 1; g1.ys[3] = 1;
+  g1.kh = g1.kw = 2;
+  bool threw = false;
+  try {
+    ops::avg_pool_float(g1, u.data(), v.data(), DType::U8, 1.f, 0, 1.f, 0, false, true);
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "as_uint8 on uint8 data must throw lowp::Error");
+}
+
+LOWP_TEST(avg_pool_ort_float_orders) {
+  // onnxruntime's DQ -> float AveragePool -> Q chain. With a power-of-two x_scale every partial sum is
+  // exact, so the three MLAS summation orders agree with an exact long-double mean quantized as
+  // QuantizeLinear does (rne(avg / y_scale), then + y_zp); with x_scale 0.1 and 2x2 windows (means on
+  // .5 ties) row-first and column-first sums do differ somewhere.
+  std::mt19937 rng(47);
+  int bad = 0, differ = 0;
+  ops::Pool2D g;
+  g.N = 1;
+  g.C = 3;
+  g.H = 6;
+  g.W = 8;
+  g.kh = g.kw = 2;
+  g.sh = g.sw = 2;
+  g.OH = 3;
+  g.OW = 4;
+  g.xs[0] = 3 * 48; g.xs[1] = 48; g.xs[2] = 8; g.xs[3] = 1;
+  g.ys[0] = 3 * 12; g.ys[1] = 12; g.ys[2] = 4; g.ys[3] = 1;
+  ops::Pool2D whole = g;
+  whole.kh = 6;
+  whole.kw = 8;
+  whole.sh = whole.sw = 1;
+  whole.OH = whole.OW = 1;
+  whole.ys[0] = 3; whole.ys[1] = 1; whole.ys[2] = 1; whole.ys[3] = 1;
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<int8_t> x(144);
+    for (auto& v : x) v = static_cast<int8_t>(static_cast<uint8_t>(rng()));
+    const int32_t xz = static_cast<int32_t>(rng() % 21) - 10, yz = static_cast<int32_t>(rng() % 21) - 10;
+    // exact sums: each order equals the long-double mean
+    for (const ops::Pool2D* gp : {&g, &whole}) {
+      const size_t ny = static_cast<size_t>(gp->C * gp->OH * gp->OW);
+      for (int o = 0; o < 3; ++o) {
+        if (o == 2 && gp == &g) continue;  // the 4-lane order is the whole-plane window's
+        std::vector<int8_t> y(ny);
+        ops::avg_pool_ort_float(*gp, x.data(), y.data(), DType::S8, 0.25f, xz, 0.5f, yz, true,
+                                static_cast<ops::PoolSumOrder>(o));
+        for (int64_t c = 0; c < gp->C; ++c)
+          for (int64_t oh = 0; oh < gp->OH; ++oh)
+            for (int64_t ow = 0; ow < gp->OW; ++ow) {
+              long double sum = 0;
+              for (int64_t i = 0; i < gp->kh; ++i)
+                for (int64_t j = 0; j < gp->kw; ++j)
+                  sum += 0.25L * (x[c * 48 + (oh * gp->sh + i) * 8 + ow * gp->sw + j] - xz);
+              const float v = static_cast<float>(sum / (gp->kh * gp->kw)) / 0.5f;
+              int32_t q = static_cast<int32_t>(std::nearbyint(v)) + yz;
+              q = q < -128 ? -128 : (q > 127 ? 127 : q);
+              bad += y[c * gp->OH * gp->OW + oh * gp->OW + ow] != q;
+            }
+      }
+    }
+    // inexact sums: rows vs columns
+    std::vector<int8_t> r(36), cl(36);
+    ops::avg_pool_ort_float(g, x.data(), r.data(), DType::S8, 0.1f, xz, 0.1f, yz, true, ops::PoolSumOrder::kRows);
+    ops::avg_pool_ort_float(g, x.data(), cl.data(), DType::S8, 0.1f, xz, 0.1f, yz, true, ops::PoolSumOrder::kColumns);
+    for (size_t i = 0; i < 36; ++i) differ += r[i] != cl[i];
+  }
+  EXPECT_TRUE(bad == 0, "float-pool orders vs exact mean: " + std::to_string(bad) + " differing outputs");
+  EXPECT_TRUE(differ > 0, "row and column sums never differed");
+  bool threw = false;
+  try {
+    std::vector<int8_t> x(144), y(36);
+    ops::avg_pool_ort_float(g, x.data(), y.data(), DType::S8, 1.f, 0, 1.f, 0, true, ops::PoolSumOrder::kLanes4);
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "the 4-lane order on a non-global window must throw lowp::Error");
+}
+
 LOWP_TEST(avg_pool_int_rounds_half_away) {
   // int8 window {-1, -2} -> -1.5 -> -2; {1, 2} -> 1.5 -> 2
   std::vector<int8_t> x = {-1, -2, 1, 2}, y(2);

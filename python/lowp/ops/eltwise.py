@@ -868,14 +868,49 @@ def max_pool(x, kernel_shape, *, strides=None, pads=None, dilations=None, ceil_m
     return y
 
 
+_ORT_POOL_ORDERS = ("rows", "columns", "lanes4")
+
+
+def ort_float_pool_order(channels, spatial, kernel, strides, head, tail, one_d=False) -> str:
+    """The float32 summation order of the kernel onnxruntime (x86, full optimization) runs for a float
+    AveragePool over (N, channels, *spatial) -- "rows", "columns" or "lanes4" (ops/pool.h PoolSumOrder).
+
+    2-D pools with channels a multiple of MLAS's NCHWc block (16 with AVX-512, 8 with AVX2) become NCHWc
+    pools (row by row); otherwise MLAS's NCHW dispatch: a whole-plane window with unit strides and no
+    padding takes the global kernel ("lanes4"), a 2-D pool with horizontal stride <= 2, kernels <= 32 and
+    the padded row within its 2045-float reduction buffer the vector kernel ("columns"), the rest the
+    generic kernel ("rows"). (For 1-D pools, pass the (1, W) view with one_d=True.)"""
+    H, W = spatial
+    k, s = list(kernel), list(strides)
+    if not one_d:
+        blk = int(_lowp.ort_nchwc_block_size())
+        if blk and channels % blk == 0:
+            return "rows"
+    if k == [H, W] and s == [1, 1] and not any(head) and not any(tail):
+        return "lanes4"
+    if not one_d and s[1] <= 2 and max(k) <= 32 and 2048 - 3 - head[1] - tail[1] >= W:
+        return "columns"
+    return "rows"
+
+
 def qlinear_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point, kernel_shape, *, strides=None,
                          pads=None, ceil_mode: int = 0, auto_pad: str = "NOTSET", count_include_pad: int = 0,
-                         layout: str = "NCHW", rounding: str = "half_even", qmin=None, qmax=None) -> np.ndarray:
+                         layout: str = "NCHW", rounding: str = "half_even", qmin=None, qmax=None,
+                         s8_as_u8: bool = False, ort_float=None) -> np.ndarray:
     """com.microsoft QLinearAveragePool (1-D or 2-D).
 
     rounding="half_even": onnxruntime's arithmetic (float32 dequantize, float32 window sum and
     divide, ``round_half_even(avg / y_scale + y_zero_point)``; a window covering the whole
     unpadded input goes through onnxruntime's integer global-average path, as onnxruntime does).
+    s8_as_u8=True (int8 x, rounding="half_even"): the QLinearAveragePool onnxruntime runs on an
+    int8 QDQ model after its s8->u8 rewrite (x + 128, both zero points + 128): the same
+    dequantized values, but ``round_half_even(avg / y_scale + (y_zero_point + 128)) - 128`` (the
+    float32 add of the larger zero point rounds near-ties differently).
+    ort_float="auto" / "rows" / "columns" / "lanes4" (rounding="half_even"): instead of
+    QLinearAveragePool, the float32 chain onnxruntime runs for a QDQ AveragePool it leaves unfused
+    (DequantizeLinear -> MLAS float32 AveragePool -> QuantizeLinear: ``rne(avg / y_scale) +
+    y_zero_point``); the value names the MLAS kernel's float32 summation order ("auto": the one
+    onnxruntime picks for this shape on this CPU, see ort_float_pool_order).
     rounding="gemmlowp"/"single": TFLite AVERAGE_POOL_2D integer arithmetic (needs the same
     scale and zero point in and out): ``round_half_away(sum / count)``.
     """
@@ -890,9 +925,23 @@ def qlinear_average_pool(x, x_scale, x_zero_point, y_scale, y_zero_point, kernel
     if one_d:
         k, s, head, tail, out = [1] + k, [1] + s, [0] + head, [0] + tail, [1] + out
     y, yv = make_out(out[0], out[1])
+    if s8_as_u8 and (x.dtype != np.int8 or rounding != "half_even"):
+        raise ValueError("lowp: s8_as_u8 applies to int8 input with rounding='half_even'")
+    if ort_float is not None:
+        if ort_float not in ("auto",) + _ORT_POOL_ORDERS or rounding != "half_even" or s8_as_u8:
+            raise ValueError(f"lowp: ort_float must be one of {('auto',) + _ORT_POOL_ORDERS} (rounding='half_even', "
+                             f"not with s8_as_u8), got {ort_float!r}")
+        if ort_float == "auto":
+            ort_float = ort_float_pool_order(xv.shape[1], list(xv.shape[2:]), k, s, head, tail, one_d=one_d)
+        _lowp.avg_pool(xv, yv, k, s, head, "ort_float_" + ort_float, xs, xz, ys, yz, bool(count_include_pad), qmin,
+                       qmax)
+        if (qmin, qmax) != _act_range(x.dtype, None, None):
+            y = np.clip(y, qmin, qmax).astype(x.dtype)
+        return y
     if rounding == "half_even":
         whole = list(k) == list(xv.shape[2:]) and not any(head) and not any(tail)
-        mode = "global_mlas" if whole else "float"
+        # (the integer global path adds the zero point after rounding: the u8 rewrite does not change it)
+        mode = "global_mlas" if whole else ("float_as_uint8" if s8_as_u8 else "float")
         _lowp.avg_pool(xv, yv, k, s, head, mode, xs, xz, ys, yz, bool(count_include_pad), qmin, qmax)
         if (qmin, qmax) != _act_range(x.dtype, None, None):
             y = np.clip(y, qmin, qmax).astype(x.dtype)

@@ -595,6 +595,9 @@ def make_qglobal_avgpool(a):
     izp, iyz = int(xz), int(yz)
     fxs, fys = float(np.float32(xs)), float(np.float32(ys))
 
+    if a.get("ort_float"):
+        return _qglobal_avgpool_ort_float(a)
+
     def run(x):
         # lowp.qlinear_global_average_pool's native call (MLAS arithmetic: int32 sum, minus
         # zp*count, float32 scale x_scale / (y_scale * count), half-to-even), channels-last pass.
@@ -623,17 +626,49 @@ def make_qglobal_avgpool(a):
     return with_native(run, desc)
 
 
+def _qglobal_avgpool_ort_float(a):
+    """A QDQ GlobalAveragePool onnxruntime runs in float32 (DQ -> MLAS GlobalAveragePool -> Q, qdq.py
+    ort_runs_float): the whole-plane average pool of lowp.qlinear_average_pool(ort_float="lanes4").
+    Its input comes from a DequantizeLinear, never from an NCHWc node, so onnxruntime keeps the NCHW
+    global kernel (4 running sums) whatever the channel count (measured: 5 and 16 channels)."""
+    f = _eltops.qlinear_average_pool
+    xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
+    dt = np.asarray(yz).dtype
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype != dt or x.ndim != 4:
+            raise ValueError(f"lowp: GlobalAveragePool expects a {dt} NHWC tensor, got "
+                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        return (f(x, xs, xz, ys, yz, list(x.shape[1:3]), layout="NHWC", ort_float="lanes4"),)
+
+    def desc(nb, ins, outs):
+        from ..ops.eltwise import _f32, _zp1
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != dt or len(shp) != 4:
+            return False
+        N, H, W, C = shp
+        fxs, fys = _f32(xs, "x_scale"), _f32(ys, "y_scale")
+        ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
+        mode = 7  # ops::PoolSumOrder::kLanes4
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, H, W, C], [N, 1, 1, C], dt.name, mode, [H, W], [1, 1],
+                                            [1, 1], [0, 0], fxs, ixz, fys, iyz, False, name=f"QGlobalAvgPool({y})"))
+        return True
+    return with_native(run, desc)
+
+
 def make_qavgpool(a):
     """com.microsoft QLinearAveragePool on NHWC input (lowp.qlinear_average_pool)."""
     f = _eltops.qlinear_average_pool
     p = a["pool"]
     xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
     kw = dict(strides=p.get("strides"), pads=p.get("pads"), ceil_mode=int(p.get("ceil_mode", 0)),
-              auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)))
+              auto_pad=p.get("auto_pad", "NOTSET") or "NOTSET", count_include_pad=int(p.get("count_include_pad", 0)),
+              s8_as_u8=bool(a.get("s8_as_u8", False)), ort_float="auto" if a.get("ort_float") else None)
     ks = list(p["kernel_shape"])
 
     def desc(nb, ins, outs):
-        from ..ops.eltwise import _f32, _pool_geometry, _zp1
+        from ..ops.eltwise import _f32, _pool_geometry, _zp1, ort_float_pool_order
         x, y = ins[0], outs[0]
         shp, dt = nb.shape(x), nb.dtype(x)
         if dt not in (np.uint8, np.int8) or len(shp) != 4 or len(ks) != 2:
@@ -645,7 +680,11 @@ def make_qavgpool(a):
         ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
         cip = bool(kw["count_include_pad"])
         yshape = [shp[0], out[0], out[1], shp[3]]
-        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, 2 if whole else 1, list(k),
+        mode = 2 if whole else (4 if kw["s8_as_u8"] else 1)  # 4: int8 through ORT's s8->u8 rewrite
+        if kw["ort_float"]:  # ORT's float32 fallback: 5 / 6 / 7 by the MLAS kernel's summation order
+            mode = 5 + ("rows", "columns", "lanes4").index(
+                ort_float_pool_order(shp[3], list(shp[1:3]), list(k), list(s), list(head), list(tail)))
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, mode, list(k),
                                             list(s), [1, 1], list(head), fxs, ixz, fys, iyz, cip,
                                             name=f"QAvgPool({y})"))
         return True

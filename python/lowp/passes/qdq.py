@@ -548,6 +548,15 @@ def _fuse_avgpool(ctx, n):
     op = "QGlobalAvgPool" if n.op == "GlobalAveragePool" else "QAvgPool"
     if op == "QAvgPool" and len(n.attrs.get("kernel_shape", [])) != 2:
         return None
+    if op == "QAvgPool" and np.asarray(z).dtype == np.int8 and not getattr(ctx.g, "qoperator_expanded", False) \
+            and ctx._ort_type(x[0], x[2]) == ctx._ort_type(qn.outputs[0], z) == "u8":
+        # onnxruntime rewrote both int8 tensors to uint8 (QDQS8ToU8Transformer) and runs a uint8
+        # QLinearAveragePool whose float32 zero-point add sees y_zp + 128 (ops/pool.h, as_uint8).
+        attrs["s8_as_u8"] = True
+    if ctx.ort_runs_float(x[0], x[2], qn.outputs[0], z, int8_allowed=True):
+        # one tensor rewritten to uint8, the other left int8: onnxruntime runs DQ -> float32 (Global)AveragePool
+        # (MLAS) -> Q; lowp computes that chain (ops/pool.h avg_pool_ort_float) unless ort_float="off"
+        attrs["ort_float"] = True
     return Node(op, [x[0]], [qn.outputs[0]], attrs, n.name, "lowp"), [qn], []
 
 
