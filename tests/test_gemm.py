@@ -280,6 +280,40 @@ def test_unpickled_arrays():
     check_all_kernels(lambda: lowp.qlinear_matmul(a2, 0.1, np.uint8(4), b2, 0.01, np.int8(-2), 0.2, np.uint8(1)), wantq)
 
 
+def test_large_outputs_are_64_byte_aligned_ordinary_arrays():
+    """GEMM / conv outputs lowp allocates start on a 64-byte boundary once they are large (numpy's
+    own buffers start 16 bytes past one, so every 64-byte store of an int32 row split two cache
+    lines), and stay ordinary arrays: C-contiguous, writeable, exact, picklable, usable after the
+    inputs are gone."""
+    rng = np.random.default_rng(15)
+    a, b = rand(rng, np.uint8, (130, 96)), rand(rng, np.int8, (96, 130))
+    pm = lowp.PackedMatrix(b)
+    want = ref_matmul(a, b, 3)
+    wantq = ref_qlinear(a, 0.02, 3, b, 0.01, 0, 0.5, 7, np.uint8, "half_even")
+    outs = []
+    for k in KERNELS:
+        with lowp.use_kernel(k):
+            outs += [(lowp.matmul_integer(a, pm, np.uint8(3)), want),
+                     (lowp.matmul_integer(a, b, np.uint8(3)), want),  # general path (unpacked B)
+                     (lowp.qlinear_matmul(a, 0.02, np.uint8(3), pm, 0.01, None, 0.5, np.uint8(7)), wantq),
+                     (lowp.qlinear_matmul(a, 0.02, np.uint8(3), b, 0.01, np.int8(0), 0.5, np.uint8(7)), wantq)]
+    # Conv (NHWC: the native layout, returned as computed); a 1x1 conv is a plain GEMM.
+    x = rand(rng, np.uint8, (1, 20, 20, 8))
+    w = rand(rng, np.int8, (64, 8, 1, 1))
+    want_conv = ref_matmul(x.reshape(400, 8), w.reshape(64, 8).T, 5).reshape(1, 20, 20, 64)
+    outs.append((lowp.conv_integer(x, w, np.uint8(5), layout="NHWC"), want_conv))
+    for got, ref in outs:
+        assert got.nbytes >= 16384
+        assert got.ctypes.data % 64 == 0
+        assert got.flags.c_contiguous and got.flags.writeable and got.flags.aligned
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(got)), ref)
+        got[0, 0] ^= 1  # writeable, and independent of the other results
+        assert np.array_equal(got[0, 0], ref[0, 0] ^ 1)
+    del a, b, pm
+    np.testing.assert_array_equal(outs[0][0][1:], want[1:])
+
+
 # ----------------------------------------------------------------------------- threads
 def test_num_threads_identical():
     rng = np.random.default_rng(10)
