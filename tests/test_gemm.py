@@ -369,6 +369,36 @@ def test_qlinear_matmul_all_roundings(rounding, at, bt):
     assert n_mid > n_all // 4
 
 
+@pytest.mark.parametrize("at", DT)
+def test_qlinear_matmul_full_row_tiles_every_width(at):
+    """Full row tiles (M a multiple of 12 / 16 plus a partial panel), every column count 1..67 (full,
+    partial and missing second vectors of a 32-column tile), K in place (K % 4 == 0, uint8) or
+    packed, both output types with and without an activation clamp, per-column B zero points and
+    scales on both sides of 1 (the packed half_even output stage of avx512vnni needs |scale| < 1:
+    its fallback is exercised too). Accumulators span the whole int32 output range."""
+    rng = np.random.default_rng(_seed(("full_tiles", at)))
+    for M, K in [(24, 64), (37, 30), (49, 128)]:
+        for N in list(range(1, 34)) + [47, 48, 63, 64, 67]:
+            a, b = rand(rng, at, (M, K)), rand(rng, np.int8, (K, N))
+            za, zb = rand(rng, at, ()), rand(rng, np.int8, (N,))
+            pm = lowp.PackedMatrix(b, zb)
+            want_acc = ref_matmul(a, b, za, zb)
+            check_all_kernels(lambda: lowp.matmul_integer(a, pm, za), want_acc, f"{(M, K, N)}")
+            rms = max(1.0, float(np.sqrt(np.mean(want_acc.astype(np.float64) ** 2))))
+            for ydt in DT:
+                zy = rand(rng, ydt, ())
+                lo, hi = int(np.iinfo(ydt).min), int(np.iinfo(ydt).max)
+                sa = np.float32(0.05)
+                sy = np.float32(0.05 * 0.01 * rms / 60)
+                for sb in (np.float32(0.01), np.exp(rng.uniform(np.log(0.002), np.log(0.05), N)).astype(np.float32),
+                           np.float32(sy / sa * 1.5)):  # last: every scale > 1
+                    for act in [(None, None), (max(lo, int(zy) - 30), min(hi, int(zy) + 40))]:
+                        want = ref_qlinear(a, sa, za, b, sb, zb, sy, zy, ydt, "half_even", None, act[0], act[1])
+                        check_all_kernels(lambda: lowp.qlinear_matmul(a, sa, za, pm, sb, None, sy, zy,
+                                                                      activation_min=act[0], activation_max=act[1]),
+                                          want, f"{(M, K, N)} {ydt} sb={np.ravel(sb)[:2]} act={act}")
+
+
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 def test_qlinear_matmul_rounding_families_really_differ(rounding):
     """Scale 0.25 (Q31 multiplier 2^30, shift -1), hand-computed:
