@@ -239,6 +239,16 @@ LOWP_INLINE void full_tile(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int
     LOWP_OUT(6) LOWP_OUT(7) LOWP_OUT(8) LOWP_OUT(9) LOWP_OUT(10) LOWP_OUT(11)
 #undef LOWP_OUT
   } else if (!packed_mode(Mode)) {
+    // Per-vector requantization (gemmlowp / single, or half_even with a scale >= 1): its
+    // parameters take ~13 registers, so the accumulators are parked in L1 first (with them all
+    // live, GCC moved and spilled accumulators inside the k loop).
+    alignas(64) int32_t buf[kMR * kNR];
+#define LOWP_PARK(r)                                  \
+  _mm512_store_si512(buf + (r) * kNR, c##r##0);        \
+  _mm512_store_si512(buf + (r) * kNR + 16, c##r##1);
+    LOWP_PARK(0) LOWP_PARK(1) LOWP_PARK(2) LOWP_PARK(3) LOWP_PARK(4) LOWP_PARK(5)
+    LOWP_PARK(6) LOWP_PARK(7) LOWP_PARK(8) LOWP_PARK(9) LOWP_PARK(10) LOWP_PARK(11)
+#undef LOWP_PARK
     const __mmask16 k0 = col_mask(n), k1 = col_mask(n - 16);
     vnni::ColParams p[2];
     vnni::load_params(p[0], ep, j, k0);
@@ -247,9 +257,10 @@ LOWP_INLINE void full_tile(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int
       return Mode == 1 ? vnni::requant_half_even(x, cp) : Mode == 2 ? vnni::requant_gemmlowp(x, cp) : vnni::requant_single(x, cp);
     };
     // q lies in [qmin, qmax] inside the output type: truncation (vpmovdb) is exact.
-    auto st = [&](int r, __m512i x0, __m512i x1) LOWP_INLINE_LAMBDA {
+#pragma GCC unroll 2
+    for (int r = 0; r < kMR; ++r) {
       uint8_t* d = c + r * ldc;
-      const __m512i q0v = rq(x0, p[0]), q1v = rq(x1, p[1]);
+      const __m512i q0v = rq(_mm512_load_si512(buf + r * kNR), p[0]), q1v = rq(_mm512_load_si512(buf + r * kNR + 16), p[1]);
       if (full) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm512_cvtepi32_epi8(q0v));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm512_cvtepi32_epi8(q1v));
@@ -257,11 +268,7 @@ LOWP_INLINE void full_tile(const uint8_t* a, ptrdiff_t lda, const int8_t* b, int
         _mm512_mask_cvtepi32_storeu_epi8(d, k0, q0v);
         _mm512_mask_cvtepi32_storeu_epi8(d + 16, k1, q1v);
       }
-    };
-#define LOWP_OUT(r) st(r, c##r##0, c##r##1);
-    LOWP_OUT(0) LOWP_OUT(1) LOWP_OUT(2) LOWP_OUT(3) LOWP_OUT(4) LOWP_OUT(5)
-    LOWP_OUT(6) LOWP_OUT(7) LOWP_OUT(8) LOWP_OUT(9) LOWP_OUT(10) LOWP_OUT(11)
-#undef LOWP_OUT
+    }
   } else {
     constexpr bool kSigned = Mode >= 6, kClamp = Mode == 4 || Mode == 6;
     const __mmask32 km = rqpack::mask32(n);
