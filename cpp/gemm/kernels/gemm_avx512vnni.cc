@@ -11,7 +11,9 @@
 // L2 block). uint8 A with K % 4 == 0 is read in place (no packing), and the next A panel of the
 // task is prefetched while this one computes. The accumulators start from the column terms (bias, zero-point terms) and the row
 // term -zb'*rowsum'(i) instead of adding them after the loop, so the int32 output stage is a
-// plain store and the requantizing ones are the requantization alone (vnni_avx512.h).
+// plain store and the requantizing ones are the requantization alone (vnni_avx512.h; 8-bit
+// half_even with every |scale| < 1: four vectors narrowed at once, requant_pack_avx512.h).
+// Full 12-row panels run full_tile (k loop in inline asm), the last partial panel dot_rows.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -356,8 +358,9 @@ LOWP_INLINE void store_tile(const Acc& acc, int rows, int n, int j, const vnni::
 }
 
 // One A panel (t.m rows) against `panels` B panels, b_stride bytes apart, covering ncols
-// columns from t.col0. Rows = kMR: full panel, every row loop has a constant trip count so the
-// accumulators stay in registers from the column terms to the stores; Rows = 0: t.m rows.
+// columns from t.col0. Rows = kMR: full panel, one full_tile per B panel (accumulators in
+// registers from the column terms to the output); Rows = 0: t.m < kMR rows (the last panel),
+// through an Acc array (dot_rows / store_tile).
 template <int Mode, int Rows>
 void panels_mode(const Tile& t, int panels, ptrdiff_t b_stride, int ncols, const Epilogue& ep) {
   const int rows = Rows > 0 ? Rows : std::min(t.m, kMR);
