@@ -281,6 +281,40 @@ def test_unpickled_arrays():
     check_all_kernels(lambda: lowp.qlinear_matmul(a2, 0.1, np.uint8(4), b2, 0.01, np.int8(-2), 0.2, np.uint8(1)), wantq)
 
 
+def test_large_outputs_are_64_byte_aligned_ordinary_arrays():
+    """GEMM / conv outputs lowp allocates start on a 64-byte boundary once they are large (numpy's
+    own buffers start 16 bytes past one, so every 64-byte store of an int32 row split two cache
+    lines), and stay ordinary arrays: C-contiguous, writeable, exact, picklable, usable after the
+    inputs are gone."""
+    rng = np.random.default_rng(15)
+    a, b = rand(rng, np.uint8, (130, 96)), rand(rng, np.int8, (96, 130))
+    pm = lowp.PackedMatrix(b)
+    want = ref_matmul(a, b, 3)
+    wantq = ref_qlinear(a, 0.02, 3, b, 0.01, 0, 0.5, 7, np.uint8, "half_even")
+    outs = []
+    for k in KERNELS:
+        with lowp.use_kernel(k):
+            outs += [(lowp.matmul_integer(a, pm, np.uint8(3)), want),
+                     (lowp.matmul_integer(a, b, np.uint8(3)), want),  # general path (unpacked B)
+                     (lowp.qlinear_matmul(a, 0.02, np.uint8(3), pm, 0.01, None, 0.5, np.uint8(7)), wantq),
+                     (lowp.qlinear_matmul(a, 0.02, np.uint8(3), b, 0.01, np.int8(0), 0.5, np.uint8(7)), wantq)]
+    # Conv (NHWC: the native layout, returned as computed); a 1x1 conv is a plain GEMM.
+    x = rand(rng, np.uint8, (1, 20, 20, 8))
+    w = rand(rng, np.int8, (64, 8, 1, 1))
+    want_conv = ref_matmul(x.reshape(400, 8), w.reshape(64, 8).T, 5).reshape(1, 20, 20, 64)
+    outs.append((lowp.conv_integer(x, w, np.uint8(5), layout="NHWC"), want_conv))
+    for got, ref in outs:
+        assert got.nbytes >= 16384
+        assert got.ctypes.data % 64 == 0
+        assert got.flags.c_contiguous and got.flags.writeable and got.flags.aligned
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(got)), ref)
+        got[0, 0] ^= 1  # writeable, and independent of the other results
+        assert np.array_equal(got[0, 0], ref[0, 0] ^ 1)
+    del a, b, pm
+    np.testing.assert_array_equal(outs[0][0][1:], want[1:])
+
+
 # ----------------------------------------------------------------------------- threads
 def test_num_threads_identical():
     rng = np.random.default_rng(10)
@@ -334,6 +368,36 @@ def test_qlinear_matmul_all_roundings(rounding, at, bt):
                     n_all += want.size
                     n_mid += np.count_nonzero((want > np.iinfo(ydt).min) & (want < np.iinfo(ydt).max) & (want != zy))
     assert n_mid > n_all // 4
+
+
+@pytest.mark.parametrize("at", DT)
+def test_qlinear_matmul_full_row_tiles_every_width(at):
+    """Full row tiles (M a multiple of 12 / 16 plus a partial panel), every column count 1..67 (full,
+    partial and missing second vectors of a 32-column tile), K in place (K % 4 == 0, uint8) or
+    packed, both output types with and without an activation clamp, per-column B zero points and
+    scales on both sides of 1 (the packed half_even output stage of avx512vnni needs |scale| < 1:
+    its fallback is exercised too). Accumulators span the whole int32 output range."""
+    rng = np.random.default_rng(_seed(("full_tiles", at)))
+    for M, K in [(24, 64), (37, 30), (49, 128)]:
+        for N in list(range(1, 34)) + [47, 48, 63, 64, 67]:
+            a, b = rand(rng, at, (M, K)), rand(rng, np.int8, (K, N))
+            za, zb = rand(rng, at, ()), rand(rng, np.int8, (N,))
+            pm = lowp.PackedMatrix(b, zb)
+            want_acc = ref_matmul(a, b, za, zb)
+            check_all_kernels(lambda: lowp.matmul_integer(a, pm, za), want_acc, f"{(M, K, N)}")
+            rms = max(1.0, float(np.sqrt(np.mean(want_acc.astype(np.float64) ** 2))))
+            for ydt in DT:
+                zy = rand(rng, ydt, ())
+                lo, hi = int(np.iinfo(ydt).min), int(np.iinfo(ydt).max)
+                sa = np.float32(0.05)
+                sy = np.float32(0.05 * 0.01 * rms / 60)
+                for sb in (np.float32(0.01), np.exp(rng.uniform(np.log(0.002), np.log(0.05), N)).astype(np.float32),
+                           np.float32(sy / sa * 1.5)):  # last: every scale > 1
+                    for act in [(None, None), (max(lo, int(zy) - 30), min(hi, int(zy) + 40))]:
+                        want = ref_qlinear(a, sa, za, b, sb, zb, sy, zy, ydt, "half_even", None, act[0], act[1])
+                        check_all_kernels(lambda: lowp.qlinear_matmul(a, sa, za, pm, sb, None, sy, zy,
+                                                                      activation_min=act[0], activation_max=act[1]),
+                                          want, f"{(M, K, N)} {ydt} sb={np.ravel(sb)[:2]} act={act}")
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)

@@ -37,7 +37,7 @@ py::array run_gemm(const py::array& a, int32_t za, const PackedB& B, const std::
   const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
   py::array c;
   if (out.is_none()) {
-    c = py::array(np_dtype(spec.out_type), {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});
+    c = new_output(spec.out_type, {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});
   } else {
     c = py::array(out);
     LOWP_CHECK(dtype_of(c, "out") == spec.out_type, "out has the wrong dtype");
@@ -88,7 +88,7 @@ py::object fast_gemm(const PackedB& B, const py::handle& a_h, int32_t za, const 
   if (!fast_a_ok(a_h, B, &at, &lda)) return py::none();
   const auto a = py::reinterpret_borrow<py::array>(a_h);
   const int M = static_cast<int>(a.shape(0));
-  py::array c(np_dtype(spec.out_type), {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});
+  py::array c = new_output(spec.out_type, {static_cast<py::ssize_t>(M), static_cast<py::ssize_t>(B.N())});
   GemmArgs args;
   args.M = M;
   args.a = a.data();

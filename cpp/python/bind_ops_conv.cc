@@ -42,7 +42,7 @@ py::array run_conv(const py::array& x, int32_t zx, const PackedConv& w, std::vec
   const ConvGeometry g = conv_geometry(w, x.shape(0), x.shape(1), x.shape(2), strides, dilations, pads);
   const int OH = g.OH(), OW = g.OW();
   const OutputSpec spec = output_spec(out_dtype, rounding, bias, multiplier, shift, scale, zero_point, qmin, qmax);
-  py::array y(np_dtype(spec.out_type), {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(OH),
+  py::array y = new_output(spec.out_type, {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(OH),
                                         static_cast<py::ssize_t>(OW), static_cast<py::ssize_t>(w.Cout())});
   const void* xp = xc.data();
   void* yp = y.mutable_data();
@@ -69,7 +69,7 @@ struct ConvCall {
                "x does not have the shape this conv call was prepared for");
     auto xc = py::array::ensure(x, py::array::c_style);
     if (!xc) throw Error("lowp: cannot make the input contiguous");
-    py::array y(np_dtype(spec.out_type), {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(g.OH()),
+    py::array y = new_output(spec.out_type, {static_cast<py::ssize_t>(g.N), static_cast<py::ssize_t>(g.OH()),
                                           static_cast<py::ssize_t>(g.OW()), static_cast<py::ssize_t>(w->Cout())});
     const void* xp = xc.data();
     void* yp = y.mutable_data();

@@ -359,7 +359,7 @@ class NativeProgram {
     py::list outs;
     std::vector<void*> op(outs_.size());
     for (size_t j = 0; j < outs_.size(); ++j) {
-      py::array y(outs_[j].dtype, outs_[j].shape);
+      py::array y = new_output(outs_[j].dtype, outs_[j].shape);
       op[j] = y.mutable_data();
       outs.append(y);
     }

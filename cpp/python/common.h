@@ -56,6 +56,26 @@ inline ptrdiff_t row_stride_2d(const py::array& a, const char* what) {
   return a.shape(0) > 1 ? a.strides(0) / isz : a.shape(1);
 }
 
+// A new C-contiguous output array whose data starts on a 64-byte boundary once it is large
+// enough to matter. numpy's allocator gives 16-byte alignment (its large buffers start 16 bytes
+// past a cache line), so every full-width 64-byte store of an int32 GEMM row would split two
+// cache lines. The data is a 64-byte aligned window of a numpy uint8 buffer that stays the
+// array's base (so the result is an ordinary, writeable numpy array, freed with its base).
+// Small outputs (a few rows or a single vector) gain nothing measurable and keep the cheaper
+// single allocation.
+inline py::array new_output(const py::dtype& dt, const std::vector<py::ssize_t>& shape) {
+  constexpr size_t kAlign = 64, kMinBytes = 16384;
+  size_t count = 1;
+  for (py::ssize_t d : shape) count *= static_cast<size_t>(d);
+  const size_t bytes = count * static_cast<size_t>(dt.itemsize());
+  if (bytes < kMinBytes) return py::array(dt, shape);
+  py::array raw(py::dtype::of<uint8_t>(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(bytes + kAlign)});
+  uint8_t* p = static_cast<uint8_t*>(raw.mutable_data());
+  p += (kAlign - reinterpret_cast<uintptr_t>(p) % kAlign) % kAlign;  // numpy data is >= 16-byte aligned
+  return py::array(dt, shape, p, raw);
+}
+inline py::array new_output(DType t, const std::vector<py::ssize_t>& shape) { return new_output(np_dtype(t), shape); }
+
 template <typename T>
 std::vector<T> to_vector(const py::array& a) {
   auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
