@@ -5,8 +5,8 @@
 // so 16 k-groups of 16 columns are exactly one AMX B tile (16 rows of 64 bytes, stride 128).
 // A has its own layout (pack_a_amx): [k-block of 64][32 rows][64 bytes], zero padded, so one A
 // tile is 16 rows x 64 bytes at stride 64. For panels of 3..32 rows with K >= 64 the driver does
-// not pack A up front (in_place_a_amx): panel_amx packs it one 512-k chunk at a time into an
-// L1-resident buffer and runs that chunk over all B panels of the block, with partial sums parked
+// not pack A up front (in_place_a_amx): panel_amx packs it one K chunk (up to 1280 k) at a time into
+// an L1-resident buffer and runs that chunk over all B panels of the block, with partial sums parked
 // in a per-thread buffer between chunks.
 //
 // Tile registers: tmm0..3 = C (rows 0-15 / 16-31 x columns 0-15 / 16-31), tmm4,5 = A, tmm6,7 = B.
@@ -93,8 +93,8 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, s
     }
     for (int kb = 0; kb < blocks; ++kb) {
       _tile_loadd(4, a, as);
-      _tile_loadd(6, b, 128);
-      _tile_loadd(7, b + 64, 128);
+      _tile_stream_loadd(6, b, 128);
+      _tile_stream_loadd(7, b + 64, 128);
       _tile_loadd(5, a + a16, as);
       _tile_dpbusd(0, 4, 6);
       _tile_dpbusd(1, 4, 7);
@@ -118,8 +118,8 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks(const uint8_t* a, s
   } else {
     for (int kb = 0; kb < blocks; ++kb) {
       _tile_loadd(4, a, as);
-      _tile_loadd(6, b, 128);
-      _tile_loadd(7, b + 64, 128);
+      _tile_stream_loadd(6, b, 128);
+      _tile_stream_loadd(7, b + 64, 128);
       _tile_dpbusd(0, 4, 6);
       _tile_dpbusd(1, 4, 7);
       a += astep;
@@ -253,10 +253,18 @@ void ukernel_amx(const Tile& t, const Epilogue& ep) {
   finish_tile(t, c, ep);
 }
 
-// K chunk of the panel kernel, in 64-k blocks: 8 blocks = 16 KB of A (32 rows x 512), which stays
-// in L1 while the chunk runs over every B panel (16 KB of B each, streamed from L2).
-constexpr int kKC = 8;
-constexpr int kKCMax = 12;  // a K that fits in this many blocks stays one chunk
+// K chunk of the panel kernel, in 64-k blocks: the A chunk (32 rows x 64 bytes per block) stays in
+// L1 while the chunk runs over every B panel, whose tiles stream from L2 with tileloaddt1 (the
+// load hint keeps them from evicting A: with plain tile loads, A chunks of 32 KB and more were
+// evicted by the B stream, 2x2 tile steps ~25 % slower). Every chunk boundary costs each B panel
+// a store (and, after the first chunk, a reload) of its 4 C tiles, which drains the tile pipeline
+// (~150-250 cycles against ~70 per 64-k step), so chunks are as long as L1 allows: up to 18
+// blocks (36 KB; K <= 1280 is one chunk, K = 2304 two). With int32 output the output stage writes
+// 128-byte rows (vs 32) while the next panel's chunk runs, which evicts a large A chunk: there
+// chunks stay at most 12 blocks (24 KB; K = 1024 two chunks of 8).
+constexpr int kKC8 = 18, kKCMax8 = 20;    // 8-bit output: chunk of up to kKC8 blocks, one chunk up to kKCMax8
+constexpr int kKC32 = 12, kKCMax32 = 12;  // int32 output
+constexpr int kKCMax = kKCMax8 > kKCMax32 ? kKCMax8 : kKCMax32;  // A chunk buffer, in blocks
 
 struct PanelScratch {
   std::vector<int32_t> c;   // partial sums, 32x32 per B panel
@@ -306,8 +314,8 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8
   for (int kb = 0; kb < nb; ++kb) {
     const uint8_t* a = abuf + static_cast<size_t>(kb) * kABlockBytes;
     _tile_loadd(4, a, kKB);
-    _tile_loadd(6, b, 128);
-    _tile_loadd(7, b + 64, 128);
+    _tile_stream_loadd(6, b, 128);
+    _tile_stream_loadd(7, b + 64, 128);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
     if (two) {
@@ -345,9 +353,9 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_blocks_packing(const uint8
 
 // One A panel x `panels` B panels (the driver's inner loop).
 //  - A deferred by in_place_a_amx (t0.a_src set: 3..32 rows, K >= 64): A is packed one K chunk at
-//    a time into a 16-24 KB per-thread buffer that stays in L1 while the chunk runs over every B
-//    panel; the partial 32x32 int32 sums of every panel wait in a per-thread buffer between
-//    chunks (tile load/store: 8 KB per chunk and panel against 16 KB of B from L2). A panel's
+//    a time into a per-thread buffer of up to 40 KB that stays in L1 while the chunk runs over
+//    every B panel (B tiles stream from L2 past it: see kKC8); the partial 32x32 int32 sums of every panel wait in a per-thread buffer between
+//    chunks (tile stores/loads: 8 KB per chunk and panel). A panel's
 //    output stage runs right after its last chunk. Packing this way never writes A to L2, works
 //    for any alignment and row stride of A, and is cheap next to the chunk's AMX work.
 //  - Packed A (GEMV-like tiles, K < 64): the per-tile kernel.
@@ -376,9 +384,11 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   const size_t lda = static_cast<size_t>(t0.a_lda);
   const bool direct = t0.m == kMR && t0.a_type == DType::U8 && lda % 64 == 0 && lda % 512 != 0 &&
                       (reinterpret_cast<uintptr_t>(a_src) & 63) == 0;
-  // Balanced chunks of at most kKC blocks (9 blocks: 5 + 4, not 8 + 1); up to 12 blocks (24 KB
-  // of A) stay one chunk, which saves a round of partial-sum loads/stores.
-  const int nchunks = blocks <= kKCMax ? 1 : (blocks + kKC - 1) / kKC;
+  // Balanced chunks of at most kKC blocks (21 blocks: 11 + 10, not 18 + 3); up to kKCMaxOut blocks
+  // stay one chunk, which saves a round of partial-sum loads/stores.
+  const bool i32 = ep.out_type == DType::S32;
+  const int kKC = i32 ? kKC32 : kKC8, kKCMaxOut = i32 ? kKCMax32 : kKCMax8;
+  const int nchunks = blocks <= kKCMaxOut ? 1 : (blocks + kKC - 1) / kKC;
   const int chunk = (blocks + nchunks - 1) / nchunks;
   auto finish_panel = [&](int p) {
     const int8_t* b = b0 + p * b_stride;
