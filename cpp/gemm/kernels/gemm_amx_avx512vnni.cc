@@ -178,15 +178,17 @@ struct OutJob {
 // prev_c) tile by tile inside its own first step, each store right before the tdpbusd that
 // starts that tile's next sums, so the tile unit keeps working instead of draining at every panel
 // (a store waits for its tile's last tdpbusd; ~150-250 cycles a panel against ~70 per 64-k step).
-// prev_c == nullptr: no previous panel in the tiles (the first call of a chunk configures them).
-// amx_store_c stores the last panel. Arguments otherwise as amx_blocks, blocks >= 1. Nothing
+// prev_c == nullptr: no previous panel in the tiles (the first call of a chunk configures them);
+// its rows are pcs int32 apart (kNR in the partial-sum buffer, ldc for int32 output written by
+// the tile stores). Without `accumulate`, C starts from zero, or with c_init (32 int32) in every
+// row. amx_store_c stores the last panel. Arguments otherwise as amx_blocks, blocks >= 1. Nothing
 // else may use the tile registers between the calls (the output stage is plain AVX-512).
 template <bool kStreamB>
 __attribute__((target("amx-tile,amx-int8"))) void amx_panel_steps(const uint8_t* a, size_t as, size_t a16, size_t astep,
                                                                   const int8_t* b, int blocks, bool two, int32_t* c,
                                                                   bool accumulate, const uint8_t* a_tail,
                                                                   const int8_t* b_tail, int32_t* prev_c,
-                                                                  OutJob* job) {
+                                                                  size_t pcs, const int32_t* c_init, OutJob* job) {
   __asm__ volatile("" ::: "memory");  // A and B were just written by the packers; prev_c is read after
   // First step: loads of this panel's first A/B tiles and the previous panel's C stores
   // interleaved; A0 (tmm4) and B0 (tmm6) are free once the previous panel's last step has read them.
@@ -196,22 +198,22 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_panel_steps(const uint8_t*
   }
   _tile_loadd(4, a, as);
   LOWP_AMX_LOAD_B(6, b);
-  if (prev_c) _tile_stored(0, prev_c, kNR * 4);
-  if (accumulate) _tile_loadd(0, c, kNR * 4); else _tile_zero(0);
+  if (prev_c) _tile_stored(0, prev_c, pcs * 4);
+  if (accumulate) _tile_loadd(0, c, kNR * 4); else if (c_init) _tile_loadd(0, c_init, 0); else _tile_zero(0);
   _tile_dpbusd(0, 4, 6);
   if (two) {
     _tile_loadd(5, a + a16, as);
-    if (prev_c) _tile_stored(2, prev_c + 16 * kNR, kNR * 4);
-    if (accumulate) _tile_loadd(2, c + 16 * kNR, kNR * 4); else _tile_zero(2);
+    if (prev_c) _tile_stored(2, prev_c + 16 * pcs, pcs * 4);
+    if (accumulate) _tile_loadd(2, c + 16 * kNR, kNR * 4); else if (c_init) _tile_loadd(2, c_init, 0); else _tile_zero(2);
     _tile_dpbusd(2, 5, 6);
   }
   LOWP_AMX_LOAD_B(7, b + 64);
-  if (prev_c) _tile_stored(1, prev_c + 16, kNR * 4);
-  if (accumulate) _tile_loadd(1, c + 16, kNR * 4); else _tile_zero(1);
+  if (prev_c) _tile_stored(1, prev_c + 16, pcs * 4);
+  if (accumulate) _tile_loadd(1, c + 16, kNR * 4); else if (c_init) _tile_loadd(1, c_init + 16, 0); else _tile_zero(1);
   _tile_dpbusd(1, 4, 7);
   if (two) {
-    if (prev_c) _tile_stored(3, prev_c + 16 * kNR + 16, kNR * 4);
-    if (accumulate) _tile_loadd(3, c + 16 * kNR + 16, kNR * 4); else _tile_zero(3);
+    if (prev_c) _tile_stored(3, prev_c + 16 * pcs + 16, pcs * 4);
+    if (accumulate) _tile_loadd(3, c + 16 * kNR + 16, kNR * 4); else if (c_init) _tile_loadd(3, c_init + 16, 0); else _tile_zero(3);
     _tile_dpbusd(3, 5, 7);
   }
   a += astep;
@@ -266,12 +268,12 @@ __attribute__((target("amx-tile,amx-int8"))) void amx_panel_steps(const uint8_t*
 }
 
 // Stores the C tiles amx_panel_steps left in the tile registers.
-__attribute__((target("amx-tile"))) void amx_store_c(int32_t* c, bool two) {
-  _tile_stored(0, c, kNR * 4);
-  _tile_stored(1, c + 16, kNR * 4);
+__attribute__((target("amx-tile"))) void amx_store_c(int32_t* c, size_t cs, bool two) {
+  _tile_stored(0, c, cs * 4);
+  _tile_stored(1, c + 16, cs * 4);
   if (two) {
-    _tile_stored(2, c + 16 * kNR, kNR * 4);
-    _tile_stored(3, c + 16 * kNR + 16, kNR * 4);
+    _tile_stored(2, c + 16 * cs, cs * 4);
+    _tile_stored(3, c + 16 * cs + 16, cs * 4);
   }
   __asm__ volatile("" ::: "memory");
 }
@@ -533,9 +535,12 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
   const bool direct = t0.m == kMR && t0.a_type == DType::U8 && lda % 64 == 0 && lda % 512 != 0 &&
                       (reinterpret_cast<uintptr_t>(a_src) & 63) == 0;
   // Balanced chunks of at most kKC blocks (21 blocks: 11 + 10, not 18 + 3); up to kKCMax blocks
-  // stay one chunk, which saves a round of partial-sum loads/stores. Long chunks (kKCLong) with
-  // 8-bit output over >= 8 B panels; with fewer panels (784x128x1152: 4) they were ~10 % slower.
-  const bool long_chunks = ep.out_type != DType::S32 && panels >= kLongChunkPanels;
+  // stay one chunk, which saves a round of partial-sum loads/stores. Long chunks (kKCLong) over
+  // >= 8 B panels (with 4, 784x128x1152 was ~10 % slower) with 8-bit output, or int32 output that
+  // the tile stores write (s32_tiles, below); with the core's int32 output stage (128-byte rows
+  // written while the next panel runs) they were ~12 % slower on 64x1024x1024.
+  const bool s32_tiles = ep.out_type == DType::S32 && ep.zb == nullptr && t0.m == kMR;
+  const bool long_chunks = (ep.out_type != DType::S32 || s32_tiles) && panels >= kLongChunkPanels;
   const int kc_max = long_chunks ? kKCLong : kKC, kc_one = long_chunks ? kKCMaxLong : kKCMax;
   const int nchunks = blocks <= kc_one ? 1 : (blocks + kc_max - 1) / kc_max;
   const int chunk = (blocks + nchunks - 1) / nchunks;
@@ -546,6 +551,13 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
     t.n = std::min(kNR, ncols - p * kNR);
     finish_tile(t, cbuf + static_cast<size_t>(p) * kMR * kNR, ep);
   };
+  // int32 output without row-sum terms, full 32-row panels, every chunk pipelined: the tile
+  // stores write the output (C starts from the column terms), no output stage on the core. For
+  // the B panels that amx_panel_steps runs in every chunk (not the first one when A is packed by
+  // chunks) and that have 32 columns. 1 thread, with long chunks: 64x1024x1024 and 1024^3 int32
+  // ~+30 %, 3136x64x576 ~+7 %.
+  const bool out_by_tiles = s32_tiles && blocks - (nchunks - 1) * chunk >= kMinPipelinedSteps;
+  auto tiles_out = [&](int p) { return (direct || p > 0) && ncols - p * kNR >= kNR; };
   for (int kc = 0; kc < blocks; kc += chunk) {
     const int nb = std::min(chunk, blocks - kc);
     const bool last = kc + nb == blocks;
@@ -555,8 +567,10 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
     const bool pipelined = nb >= kMinPipelinedSteps;
     // B tiles by tileloaddt1 when the chunk's B panels cannot stay in L1 anyway (see kKC).
     const bool stream_b = pipelined && static_cast<size_t>(panels) * nb * kBBlockBytes > kStreamBBytes;
-    // C tiles of the previous panel still in the tile registers (amx_panel_steps), or nullptr.
+    // C tiles of the previous panel still in the tile registers (amx_panel_steps), or nullptr,
+    // and their row stride.
     int32_t* pending = nullptr;
+    size_t pending_cs = kNR;
     for (int p = 0; p < panels; ++p) {
       const int8_t* b = b0 + p * b_stride;
       int32_t* c = cbuf + static_cast<size_t>(p) * kMR * kNR;
@@ -581,7 +595,7 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
       // The previous panel's output stage (its sums stored by this call's first step) runs in
       // slices of kSliceRows rows between this panel's tile steps, from the second step on.
       OutJob job, *jp = nullptr;
-      if (last && p > 0) {
+      if (last && p > 0 && !(out_by_tiles && tiles_out(p - 1))) {
         job.t = t0;
         job.t.b = b0 + (p - 1) * b_stride;
         job.t.col0 = t0.col0 + (p - 1) * kNR;
@@ -597,12 +611,23 @@ void panel_amx(const Tile& t0, int panels, ptrdiff_t b_stride, int ncols, const 
       const uint8_t* a = direct ? a_src + static_cast<size_t>(kc) * kKB : abuf;
       const size_t as = direct ? lda : kKB, a16 = direct ? 16 * lda : kABlockBytes / 2;
       const size_t astep = direct ? kKB : kABlockBytes;
+      // int32 output by the tile stores: C starts from the column terms, and the last chunk's sums
+      // go straight to the output.
+      const bool by_tiles = out_by_tiles && tiles_out(p);
+      int32_t* dst = c;
+      size_t dst_cs = kNR;
+      if (by_tiles && last) {
+        dst = static_cast<int32_t*>(ep.c) + static_cast<size_t>(t0.row0) * ep.ldc + t0.col0 + p * kNR;
+        dst_cs = static_cast<size_t>(ep.ldc);
+      }
       (stream_b ? amx_panel_steps<true> : amx_panel_steps<false>)(a, as, a16, astep, bk, nb, two || direct, c,
-                                                                  kc > 0, at, bt, pending, jp);
-      pending = c;
+                                                                  kc > 0, at, bt, pending, pending_cs,
+                                                                  by_tiles ? ep.col_term + t0.col0 + p * kNR : nullptr, jp);
+      pending = dst;
+      pending_cs = dst_cs;
     }
-    if (pending) amx_store_c(pending, two || direct);
-    if (last) finish_panel(panels - 1);
+    if (pending) amx_store_c(pending, pending_cs, two || direct);
+    if (last && !(out_by_tiles && tiles_out(panels - 1))) finish_panel(panels - 1);
   }
 }
 
