@@ -1,5 +1,7 @@
 // Large-shape blocking of the optimized kernels (run on every kernel the CPU supports): K around
-// the AMX K-chunk (512) and k-block (64) boundaries, several B panels per A panel with a partial
+// the AMX K-chunk boundaries (one chunk up to 768, or 1280 with 8-bit output and >= 8 B panels;
+// chunks of < 8 blocks run panel by panel, longer ones pipelined across panels: 896 = 7 + 7) and
+// k-block (64) boundaries, several B panels per A panel with a partial
 // last one, full and partial A panels, uint8 A (read in place by AMX when the row stride allows)
 // and int8 A (packed), row strides lda > K (odd and multiple of 512), per-column zero points (row
 // sums), extreme values whose sums wrap int32 up to K = 65536, 1 and 2 threads, int32 and
@@ -151,7 +153,7 @@ std::string where(const GemmKernel& k, const Problem& p, const std::string& what
 // (and its int64 reference) is built once and run on every kernel.
 LOWP_TEST(gemm_blocking_k_chunks) {
   std::mt19937 rng(41);
-  const int Ks[] = {511, 512, 513, 575, 576, 577, 1024, 1089, 1600, 2304, 4163};
+  const int Ks[] = {511, 512, 513, 575, 576, 577, 768, 769, 896, 1024, 1089, 1280, 1281, 1344, 1345, 1600, 2304, 4163};
   const int Ms[] = {32, 64, 47, 113};  // full panels; last panel 15 / 17 rows
   const int pads[] = {0, 13, 512};     // lda = K, K+13, and K+512 (a multiple of 512 when K is)
   const Rounding rs[] = {Rounding::HalfEven, Rounding::Gemmlowp, Rounding::Single};
