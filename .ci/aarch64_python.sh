@@ -40,7 +40,7 @@ echo "== cross-compiling the extension ($SUFFIX)"
 PYBIND_INC=$(python3 -c "import pybind11; print(pybind11.get_include())")
 # pyconfig.h includes <aarch64-linux-gnu/python3.X/pyconfig.h>: the root's include dir goes after
 # the cross compiler's own system headers. (Paths without spaces: the flags are one string.)
-export LOWP_AARCH64_CXX="aarch64-linux-gnu-g++ -std=c++17 -O2 -fPIC -fvisibility=hidden -Icpp -I$ROOT/usr/include/python$PYVER -idirafter $ROOT/usr/include -I$PYBIND_INC"
+export LOWP_AARCH64_CXX="aarch64-linux-gnu-g++ -std=c++17 -O2 -ffp-contract=off -fPIC -fvisibility=hidden -Icpp -I$ROOT/usr/include/python$PYVER -idirafter $ROOT/usr/include -I$PYBIND_INC"
 export BUILD
 srcs=()
 for src in cpp/gemm/*.cc cpp/gemm/kernels/*.cc cpp/requant/*.cc cpp/ops/*.cc cpp/runtime/*.cc cpp/exec/*.cc cpp/python/*.cc; do

@@ -13,7 +13,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   # CMake links the cross test runner statically, which ASan cannot do: build it directly.
   BUILD=build/aarch64-asan
   mkdir -p "$BUILD/obj"
-  CXX="aarch64-linux-gnu-g++ -std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Icpp"
+  CXX="aarch64-linux-gnu-g++ -std=c++17 -O1 -g -ffp-contract=off -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Icpp"
   objs=()
   tests=()
   for src in cpp/gemm/*.cc cpp/gemm/kernels/*.cc cpp/requant/*.cc cpp/ops/*.cc cpp/runtime/*.cc cpp/exec/*.cc cpp/tests/*.cc; do

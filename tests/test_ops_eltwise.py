@@ -327,6 +327,32 @@ def test_average_pool_ort_float_ref(dt, k, s, p, cip, orders):
             assert any(not np.array_equal(a, b) for a, b in zip(got[orders[0]], got[o])), o
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 16, 7, 7), (1, 40, 4, 4), (3, 5, 1, 6), (2, 24, 3, 5), (8, 64, 2, 2)])
+def test_global_average_pool_ort_float_lanes4_channels_last(dt, shape):
+    """The whole-plane "lanes4" order on NHWC input (the channels-in-the-inner-loop pass of ops/pool.cc)
+    against the float32 reference, for planes of 4k, 4k+1, 4k+2 and 4k+3 pixels, on NCHW input as well.
+    On 2x2 planes with y_scale = x_scale a quarter of the means are .5 ties that the float32 rounding of
+    the sums decides, so another association of the four lanes gives other bits (asserted below)."""
+    rng = np.random.default_rng(23)
+    N, C, H, W = shape
+    rows_differ = False
+    for trial in range(6):
+        x = rq(rng, dt, shape)
+        xs, xz, yz = rs(rng, -4, 0), rzp(rng, dt), rzp(rng, dt)
+        ys = xs if trial % 2 else f32(xs * rng.uniform(0.3, 1.5))
+        want = ref_avg_pool_ort_float(x, xs, xz, ys, yz, (H, W), (1, 1), (0, 0, 0, 0), 0, dt, "lanes4")
+        y_nhwc = lowp.qlinear_average_pool(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), xs, dt(xz), ys, dt(yz),
+                                           (H, W), layout="NHWC", ort_float="lanes4")
+        np.testing.assert_array_equal(y_nhwc.transpose(0, 3, 1, 2).astype(np.int64), want)
+        y_nchw = lowp.qlinear_average_pool(x, xs, dt(xz), ys, dt(yz), (H, W), ort_float="lanes4")
+        np.testing.assert_array_equal(y_nchw.astype(np.int64), want)
+        rows = ref_avg_pool_ort_float(x, xs, xz, ys, yz, (H, W), (1, 1), (0, 0, 0, 0), 0, dt, "rows")
+        rows_differ |= not np.array_equal(rows, want)
+    if shape[2:] == (2, 2):
+        assert rows_differ  # the summation order matters on these inputs: this test can fail
+
+
 def test_ort_float_pool_order():
     blk = lowp._lowp.ort_nchwc_block_size()
     assert blk in (0, 8, 16)
