@@ -709,6 +709,33 @@ LOWP_TEST(quantize_nchw_to_nhwc_matches_quantize_one) {
   }
 }
 
+namespace {
+// A pool over N x C x H x W contiguous NCHW or NHWC data: square k x k windows, stride s,
+// dilation d, `pad` on every side (output size as ONNX computes it; < 1 when the window does not fit).
+ops::Pool2D contiguous_pool(int N, int C, int H, int W, int k, int s, int d, int pad, bool nhwc) {
+  ops::Pool2D g;
+  g.N = N;
+  g.C = C;
+  g.H = H;
+  g.W = W;
+  g.OH = (H + 2 * pad - d * (k - 1) - 1) / s + 1;
+  g.OW = (W + 2 * pad - d * (k - 1) - 1) / s + 1;
+  const int64_t OH = g.OH, OW = g.OW;
+  if (nhwc) {
+    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
+    g.ys[0] = OH * OW * C; g.ys[1] = 1; g.ys[2] = OW * C; g.ys[3] = C;
+  } else {
+    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
+    g.ys[0] = C * OH * OW; g.ys[1] = OH * OW; g.ys[2] = OW; g.ys[3] = 1;
+  }
+  g.kh = g.kw = k;
+  g.sh = g.sw = s;
+  g.dh = g.dw = d;
+  g.pad_top = g.pad_left = pad;
+  return g;
+}
+}  // namespace
+
 LOWP_TEST(max_pool_simd_matches_reference) {
   // The dispatched max_pool (NEON on aarch64) against the scalar reference (SIMD off) on NCHW
   // and NHWC contiguous views over channel counts, widths, kernels, strides, dilations and
@@ -724,26 +751,9 @@ LOWP_TEST(max_pool_simd_matches_reference) {
               for (int d : {1, 2})
                 for (int pad : {0, 1}) {
                   const int H = hw.first, W = hw.second;
-                  const int OH = (H + 2 * pad - d * (k - 1) - 1) / s + 1, OW = (W + 2 * pad - d * (k - 1) - 1) / s + 1;
+                  const ops::Pool2D g = contiguous_pool(2, C, H, W, k, s, d, pad, nhwc != 0);
+                  const int64_t OH = g.OH, OW = g.OW;
                   if (OH < 1 || OW < 1) continue;
-                  ops::Pool2D g;
-                  g.N = 2;
-                  g.C = C;
-                  g.H = H;
-                  g.W = W;
-                  g.OH = OH;
-                  g.OW = OW;
-                  if (nhwc) {
-                    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
-                    g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
-                  } else {
-                    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
-                    g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
-                  }
-                  g.kh = g.kw = k;
-                  g.sh = g.sw = s;
-                  g.dh = g.dw = d;
-                  g.pad_top = g.pad_left = pad;
                   std::vector<uint8_t> x(static_cast<size_t>(2) * C * H * W);
                   for (auto& v : x) v = static_cast<uint8_t>(rng());
                   const size_t ny = static_cast<size_t>(2) * C * OH * OW;
@@ -773,24 +783,8 @@ LOWP_TEST(avg_pool_float_simd_matches_reference) {
               for (int pad : {0, 1})
                 for (int cip = 0; cip < 2; ++cip) {
                   const int H = hw.first, W = hw.second;
-                  const int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
-                  ops::Pool2D g;
-                  g.N = 2;
-                  g.C = C;
-                  g.H = H;
-                  g.W = W;
-                  g.OH = OH;
-                  g.OW = OW;
-                  if (nhwc) {
-                    g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
-                    g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
-                  } else {
-                    g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
-                    g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
-                  }
-                  g.kh = g.kw = k;
-                  g.sh = g.sw = s;
-                  g.pad_top = g.pad_left = pad;
+                  const ops::Pool2D g = contiguous_pool(2, C, H, W, k, s, 1, pad, nhwc != 0);
+                  const int64_t OH = g.OH, OW = g.OW;
                   std::vector<uint8_t> x(static_cast<size_t>(2) * C * H * W);
                   for (auto& v : x) v = static_cast<uint8_t>(rng());
                   const size_t ny = static_cast<size_t>(2) * C * OH * OW;
@@ -825,24 +819,8 @@ LOWP_TEST(avg_pool_float_as_uint8_is_the_shifted_uint8_pool) {
       for (int pad : {0, 1})
         for (int cip = 0; cip < 2; ++cip) {
           const int C = 5, H = 9, W = 11, s = 2;
-          const int OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
-          ops::Pool2D g;
-          g.N = 2;
-          g.C = C;
-          g.H = H;
-          g.W = W;
-          g.OH = OH;
-          g.OW = OW;
-          if (nhwc) {
-            g.xs[0] = int64_t{H} * W * C; g.xs[1] = 1; g.xs[2] = int64_t{W} * C; g.xs[3] = C;
-            g.ys[0] = int64_t{OH} * OW * C; g.ys[1] = 1; g.ys[2] = int64_t{OW} * C; g.ys[3] = C;
-          } else {
-            g.xs[0] = int64_t{C} * H * W; g.xs[1] = int64_t{H} * W; g.xs[2] = W; g.xs[3] = 1;
-            g.ys[0] = int64_t{C} * OH * OW; g.ys[1] = int64_t{OH} * OW; g.ys[2] = OW; g.ys[3] = 1;
-          }
-          g.kh = g.kw = k;
-          g.sh = g.sw = s;
-          g.pad_top = g.pad_left = pad;
+          const ops::Pool2D g = contiguous_pool(2, C, H, W, k, s, 1, pad, nhwc != 0);
+          const int64_t OH = g.OH, OW = g.OW;
           const size_t nx = static_cast<size_t>(2) * C * H * W, ny = static_cast<size_t>(2) * C * OH * OW;
           for (int trial = 0; trial < 8; ++trial) {
             std::vector<int8_t> x(nx), y(ny), plain(ny);
