@@ -201,7 +201,6 @@ void ukernel_m(const Tile& t, const Epilogue& ep, const int32_t* row_term) {
   epilogue(acc, M, t, ep, ts);
   (void)z;
 }
-#undef LOWP_AVX2_ROW
 
 // Full 6x16 tile with the accumulators in registers from the column terms to the output:
 // Mode 0 writes int32; Modes 1-4 the packed 8-bit half_even output stage (every |scale| < 1,
@@ -211,12 +210,6 @@ void ukernel_m(const Tile& t, const Epilogue& ep, const int32_t* row_term) {
 // saturation and the bytes are clamped last: each step is a monotone saturation to a range
 // that contains [qmin - zp, qmax - zp], so the result is exactly clamp(r + zp, qmin, qmax)
 // (the reasoning of requant_pack_avx512.h). ~4.5 vector ops per 8 outputs instead of ~9.
-#define LOWP_AVX2_FROW(r)                                                      \
-  {                                                                            \
-    const __m256i av = bcast_pair(a + r * kKR);                                \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));            \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));            \
-  }
 template <int Mode>
 void full_tile(const Tile& t, const Epilogue& ep, const int32_t* row_term) {
   const int j = t.col0;
@@ -247,17 +240,18 @@ void full_tile(const Tile& t, const Epilogue& ep, const int32_t* row_term) {
   const int16_t* a = static_cast<const int16_t*>(t.a);
   const int16_t* b = static_cast<const int16_t*>(t.b);
   const int G = t.kgroups;
+  constexpr int M = kMR;  // every row of LOWP_AVX2_ROW
 #pragma GCC unroll 2
   for (int g = 0; g < G; ++g) {
     _mm_prefetch(reinterpret_cast<const char*>(b) + 1024, _MM_HINT_T0);
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b) + 1);
-    LOWP_AVX2_FROW(0)
-    LOWP_AVX2_FROW(1)
-    LOWP_AVX2_FROW(2)
-    LOWP_AVX2_FROW(3)
-    LOWP_AVX2_FROW(4)
-    LOWP_AVX2_FROW(5)
+    LOWP_AVX2_ROW(0)
+    LOWP_AVX2_ROW(1)
+    LOWP_AVX2_ROW(2)
+    LOWP_AVX2_ROW(3)
+    LOWP_AVX2_ROW(4)
+    LOWP_AVX2_ROW(5)
     a += kGS;
     b += kNR * kKR;
   }
@@ -295,7 +289,7 @@ void full_tile(const Tile& t, const Epilogue& ep, const int32_t* row_term) {
     st(4, c40, c41, c50, c51);
   }
 }
-#undef LOWP_AVX2_FROW
+#undef LOWP_AVX2_ROW
 
 // True when every scale[0..16) has |s| < 1 (NaN fails).
 inline bool scales_below_one16(const float* scale) {
