@@ -516,6 +516,22 @@ def _im2col_acc(x, zx, w, kh, kw, st, dl, pd):
     return (cols.reshape(N, OH, OW, -1) @ w.astype(np.int64).T).astype(np.int32)
 
 
+def _tie_crowded_conv(rng, M, C, k, H, W):
+    """A conv whose float32 outputs crowd near QuantizeLinear's .5 ties: small integer weights and inputs,
+    two weight scales, bias and y_scale multiples of x_scale * w_scale. Returns (w int8 M x K, w_scale,
+    x_scale, float weights, float bias, x int8 NHWC batch 2, y_scale)."""
+    K = C * k * k
+    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
+    ws = np.full(M, 0.0029, np.float32)
+    ws[::3] = np.float32(0.0041)
+    xs = np.float32(0.0173)
+    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
+    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
+    x = rng.integers(-2, 9, (2, H, W, C)).astype(np.int8)
+    ys = float(np.float32(2) * (xs * ws[1]))
+    return w, ws, xs, wf, bf, x, ys
+
+
 @pytest.mark.parametrize("M,C,k,st,dl,pd,H,W,sk", [
     (24, 48, 3, 1, 1, 1, 9, 9, 128),      # K = 432: blocks 128 x 3 + 48, 162 pixels (64-pixel chunks, 8-pixel tail)
     (50, 17, 3, 2, 1, 1, 11, 7, 256),     # M tail (50 = 32 + 18), strided, padded
@@ -533,16 +549,7 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
     from lowp import _lowp
 
     monkeypatch.setenv("LOWP_ORT_FLOAT_DIRECT_K", "1")
-    rng = np.random.default_rng(M * 7 + C)
-    K = C * k * k
-    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
-    ws = np.full(M, 0.0029, np.float32)
-    ws[::3] = np.float32(0.0041)
-    xs = np.float32(0.0173)
-    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
-    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
-    x = rng.integers(-2, 9, (2, H, W, C)).astype(np.int8)
-    ys = float(np.float32(2) * (xs * ws[1]))
+    w, ws, xs, wf, bf, x, ys = _tie_crowded_conv(np.random.default_rng(M * 7 + C), M, C, k, H, W)
     p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", ys, -5, "int8", -128, 127, sk, [H, W, C], [k, k],
                            [st, st], [dl, dl], [pd] * 4, 1, 0)
     ref = p.run_direct(x, kernel="ref")
@@ -585,16 +592,7 @@ def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qh
     from lowp import _lowp
 
     monkeypatch.setenv("LOWP_ORT_FLOAT_DIRECT_K", "1")
-    rng = np.random.default_rng(M * 11 + C * 3 + k)
-    K = C * k * k
-    w = rng.integers(-3, 4, (M, K)).astype(np.int8)
-    ws = np.full(M, 0.0029, np.float32)
-    ws[::3] = np.float32(0.0041)
-    xs = np.float32(0.0173)
-    wf = (w.astype(np.float32) * ws[:, None]).astype(np.float32)
-    bf = (rng.integers(-40, 41, M).astype(np.float32) * (xs * ws)).astype(np.float32)
-    x = rng.integers(-2, 9, (2, H, W, C)).astype(np.int8)
-    ys = float(np.float32(2) * (xs * ws[1]))
+    w, ws, xs, wf, bf, x, ys = _tie_crowded_conv(np.random.default_rng(M * 11 + C * 3 + k), M, C, k, H, W)
     p = _lowp.OrtFloatConv(wf, bf, ws, float(xs), 3, "int8", ys, zy, yt, qlo, qhi, sk, [H, W, C], [k, k],
                            [st, st], [1, 1], [pd] * 4, 1, 0)
     ref = p.run_direct(x, kernel="ref")
