@@ -583,8 +583,17 @@ def make_qmaxpool(a):
     return with_native(run, desc)
 
 
+def _check_gap_input(x, dt):
+    """The input check of the GlobalAveragePool steps (the integer and the float32-fallback one)."""
+    if not isinstance(x, np.ndarray) or x.dtype != dt or x.ndim != 4:
+        raise ValueError(f"lowp: GlobalAveragePool expects a {dt} NHWC tensor, got "
+                         f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+
+
 def make_qglobal_avgpool(a):
     """com.microsoft QLinearGlobalAveragePool on NHWC input (lowp.qlinear_global_average_pool)."""
+    if a.get("ort_float"):
+        return _qglobal_avgpool_ort_float(a)
     f = _eltops.qlinear_global_average_pool
     xs, xz, ys, yz = a["x_scale"], a["x_zero_point"], a["y_scale"], a["y_zero_point"]
     dt = np.asarray(yz).dtype
@@ -595,15 +604,10 @@ def make_qglobal_avgpool(a):
     izp, iyz = int(xz), int(yz)
     fxs, fys = float(np.float32(xs)), float(np.float32(ys))
 
-    if a.get("ort_float"):
-        return _qglobal_avgpool_ort_float(a)
-
     def run(x):
         # lowp.qlinear_global_average_pool's native call (MLAS arithmetic: int32 sum, minus
         # zp*count, float32 scale x_scale / (y_scale * count), half-to-even), channels-last pass.
-        if not isinstance(x, np.ndarray) or x.dtype != dt or x.ndim != 4:
-            raise ValueError(f"lowp: GlobalAveragePool expects a {dt} NHWC tensor, got "
-                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        _check_gap_input(x, dt)
         N, H, W, C = x.shape
         if not x.flags.c_contiguous:
             return (f(x, xs, xz, ys, yz, layout="NHWC"),)
@@ -636,9 +640,7 @@ def _qglobal_avgpool_ort_float(a):
     dt = np.asarray(yz).dtype
 
     def run(x):
-        if not isinstance(x, np.ndarray) or x.dtype != dt or x.ndim != 4:
-            raise ValueError(f"lowp: GlobalAveragePool expects a {dt} NHWC tensor, got "
-                             f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        _check_gap_input(x, dt)
         return (f(x, xs, xz, ys, yz, list(x.shape[1:3]), layout="NHWC", ort_float="lanes4"),)
 
     def desc(nb, ins, outs):
