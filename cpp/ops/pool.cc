@@ -99,11 +99,6 @@ template <typename T>
 void avg_pool_ort_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
                           bool cip, PoolSumOrder order) {
   constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
-  float deq[256];
-  for (int v = 0; v < 256; ++v) {
-    const T tv = static_cast<T>(static_cast<uint8_t>(v));
-    deq[v] = static_cast<float>(static_cast<int32_t>(tv) - x_zp) * x_scale;
-  }
   if (order == PoolSumOrder::kLanes4 && g.xs[1] == 1 && g.C > 1 && (g.H == 1 || g.xs[2] == g.W * g.xs[3])) {
     // Channels-last plane (NHWC, rows contiguous): one pass over the pixels with the channels in the
     // inner (vectorisable) loop. Per channel these are the float32 operations of the strided walk
@@ -117,21 +112,22 @@ void avg_pool_ort_float_t(const Pool2D& g, const T* x, T* y, float x_scale, int3
     for (int64_t n = 0; n < g.N; ++n) {
       const T* xn = x + n * g.xs[0];
       std::fill(buf.begin(), buf.end(), 0.f);
-      for (int64_t p = 0; p < count; ++p) {
+      auto add_pixel = [&](int64_t p, float* __restrict l) {
         const T* __restrict xp = xn + p * ps;
-        float* __restrict l = p < n4 ? lanes + (p % 4) * C : acc;
-        if (p == n4) {
-          for (int64_t c = 0; c < C; ++c) acc[c] = (lanes[c] + lanes[2 * C + c]) + (lanes[C + c] + lanes[3 * C + c]);
-        }
         for (int64_t c = 0; c < C; ++c) l[c] += static_cast<float>(static_cast<int32_t>(xp[c]) - x_zp) * x_scale;
-      }
-      if (count == n4) {
-        for (int64_t c = 0; c < C; ++c) acc[c] = (lanes[c] + lanes[2 * C + c]) + (lanes[C + c] + lanes[3 * C + c]);
-      }
+      };
+      for (int64_t p = 0; p < n4; ++p) add_pixel(p, lanes + (p % 4) * C);
+      for (int64_t c = 0; c < C; ++c) acc[c] = (lanes[c] + lanes[2 * C + c]) + (lanes[C + c] + lanes[3 * C + c]);
+      for (int64_t p = n4; p < count; ++p) add_pixel(p, acc);
       for (int64_t c = 0; c < C; ++c)
         y[n * g.ys[0] + c * g.ys[1]] = static_cast<T>(quantize_one(acc[c] / div, y_scale, y_zp, lo, hi));
     }
     return;
+  }
+  float deq[256];  // float(x - zp) * scale for every byte
+  for (int v = 0; v < 256; ++v) {
+    const T tv = static_cast<T>(static_cast<uint8_t>(v));
+    deq[v] = static_cast<float>(static_cast<int32_t>(tv) - x_zp) * x_scale;
   }
   for_each_window(g, [&](int64_t n, int64_t c, int64_t oh, int64_t ow) {
     const T* xp = x + n * g.xs[0] + c * g.xs[1];
