@@ -1,13 +1,18 @@
-"""Model outputs across architectures: onnxruntime's bits, recorded on this x86 machine, checked on aarch64.
+"""Model outputs across CPUs: onnxruntime's bits, recorded on this x86 machine, checked elsewhere.
 
-onnxruntime does not run under qemu-aarch64 here, so the aarch64 build of lowp is compared with the
-outputs onnxruntime gives on x86 for the same models and inputs, recorded in the same CI run:
+onnxruntime does not run under qemu-aarch64 here, and on x86 CPUs without VNNI its int8 results are
+not exact (below), so lowp on aarch64 and on an AVX2-only x86 (both under qemu in CI) is compared
+with the outputs onnxruntime gives on this machine (VNNI: exact integer sums) for the same models and
+inputs, recorded in the same CI run:
 
   python .ci/cross_outputs.py write DIR   # x86, with onnxruntime and torch: builds the test-set models
                                           # (tests/models/builders.py), runs onnxruntime, checks that
                                           # lowp here gives the same bits, saves models + inputs + outputs
   python .ci/cross_outputs.py check DIR   # any machine with lowp and numpy (aarch64 under qemu in CI):
                                           # runs lowp on the saved models, 0 differing values allowed
+  python .ci/cross_outputs.py ort DIR     # informational: onnxruntime on this CPU against the saved
+                                          # outputs. Under qemu-x86_64 -cpu Haswell (no VNNI) its
+                                          # u8 x s8 kernels saturate (vpmaddubsw) and values differ
 
 The models are the session tests' small networks (8 architectures x 4 quantization variants) and the
 bundled demo model.
@@ -95,7 +100,30 @@ def check(directory):
     return 1 if bad_models else 0
 
 
+def ort(directory):
+    import onnxruntime as ort
+
+    d = np.load(os.path.join(directory, "outputs.npz"))
+    names = sorted({k.split("|")[0] for k in d.files} - {"mnist_demo"})
+    total = differ = 0
+    for name in names:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.log_severity_level = 3
+        s = ort.InferenceSession(os.path.join(directory, str(d[f"{name}|path"])), so,
+                                 providers=["CPUExecutionProvider"])
+        outs = s.run(None, {str(d[f"{name}|input_name"]): d[f"{name}|x"]})
+        diff = sum(int(np.count_nonzero(np.asarray(g) != d[f"{name}|out{i}"])) for i, g in enumerate(outs))
+        size = sum(d[f"{name}|out{i}"].size for i in range(len(outs)))
+        total += size
+        differ += diff
+        print(f"{name}: onnxruntime here vs recorded: {diff}/{size} differing values")
+    print(f"{len(names)} models: onnxruntime here differs from the recorded outputs on {differ}/{total} values")
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
+    modes = {"write": write, "check": check, "ort": ort}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
         sys.exit(__doc__)
-    sys.exit(write(sys.argv[2]) if sys.argv[1] == "write" else check(sys.argv[2]))
+    sys.exit(modes[sys.argv[1]](sys.argv[2]))

@@ -228,6 +228,12 @@ def _cmd_compare(args) -> int:
     if osess is None:
         print("lowp compare needs onnxruntime (pip install onnxruntime)", file=sys.stderr)
         return 2
+    import onnxruntime
+
+    from lowp._ortcheck import NOTE, ort_int8_saturates
+
+    if ort_int8_saturates(onnxruntime):
+        print(NOTE)
     rng = np.random.default_rng(args.seed)
     final = set()
     if args.all_tensors:

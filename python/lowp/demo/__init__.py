@@ -68,6 +68,11 @@ def run_demo(num_threads=1, batch=100, reps=20, out=print) -> dict:
         out(f"onnxruntime {ort.__version__} accuracy: {ort_acc * 100:.2f}%")
         out(f"same predictions as onnxruntime: {same_pred}/{len(x)};  bit-exact outputs: {exact}/{len(x)} images "
             f"({mism} mismatching values of {r.size})")
+        from lowp._ortcheck import NOTE, ort_int8_saturates
+
+        res["ort_int8_saturates"] = ort_int8_saturates(ort)
+        if res["ort_int8_saturates"]:
+            out(NOTE)
         lat["ort_b1"] = _latency(lambda: osess.run(None, {name: x[:1]}), reps)
         lat[f"ort_b{batch}"] = _latency(lambda: osess.run(None, {name: x[:batch]}), max(3, reps // 4))
     out(f"latency ({num_threads or 'all'} thread(s), median of {reps} runs):")
