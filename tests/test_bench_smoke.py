@@ -141,3 +141,19 @@ def test_bench_models_one_small_model(tmp_path):
     assert bm.B.parse_variant("QOperator_pt_s8") == dict(fmt="QOperator", per_channel=False, act="s8")
     with pytest.raises(ValueError):
         bm.B.parse_variant("QDQ_xx_u8")
+
+
+def test_gemm_threads_scaling_runs_both_outputs(capsys):
+    """bench/gemm_threads.py (lowp's 2-thread / 1-thread scaling): one tiny shape, every output."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "gemm_threads.py")
+    spec = importlib.util.spec_from_file_location("gemm_threads", path)
+    gt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gt)
+    for out in ("i32", "u8"):
+        one, two = gt.scaling("24x48x64", "ref", out, rounds=1, calls=2)
+        assert one > 0 and two > 0
+    assert gt.main(["--kernel", "ref", "--shapes", "8x16x32"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1].startswith("| 8x16x32 |") and table[-1].count("x |") == 2
