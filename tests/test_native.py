@@ -238,3 +238,15 @@ def test_attention_softmax_is_native(model_dir):
     py = [v.kind for t, v in (body[0] if kind == "mixed" else []) if t == "py"]
     assert "lowp.QSoftmax" not in py and any(
         n.startswith("QSoftmax") for p in sess._program.native_programs({"input": x}) for n in p.op_names)
+
+
+def test_pool_modes_cover_every_ort_float_order():
+    """passes/kernels.py picks _lowp.PoolMode.ort_float_<order> for each order ort_float_pool_order returns."""
+    from lowp import _lowp
+    from lowp.ops.eltwise import ort_float_pool_order
+
+    orders = {ort_float_pool_order(c, [h, w], [h, w], [1, 1], [0, 0], [0, 0])
+              for c in (1, 3, 8, 16, 24, 64) for h, w in ((1, 1), (7, 7), (2, 9), (14, 14))}
+    assert orders <= {"rows", "columns", "lanes4"} and orders
+    modes = {getattr(_lowp.PoolMode, "ort_float_" + o) for o in ("rows", "columns", "lanes4")}
+    assert len(modes) == 3 and _lowp.PoolMode.max not in modes

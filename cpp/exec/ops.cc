@@ -177,32 +177,41 @@ class LutOp final : public Op {
 
 class PoolOp final : public Op {
  public:
-  PoolOp(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p) : g_(g), t_(t), mode_(mode), p_(p) {}
+  PoolOp(const ops::Pool2D& g, DType t, PoolMode mode, const AvgPoolParams& p) : g_(g), t_(t), mode_(mode), p_(p) {}
   void run(const void* const* in, void* const* out) const override {
     switch (mode_) {
-      case 0: ops::max_pool(g_, in[0], out[0], t_); break;
-      case 1:
+      case PoolMode::kMax: ops::max_pool(g_, in[0], out[0], t_); break;
+      case PoolMode::kAverage:
         ops::avg_pool_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp, p_.count_include_pad);
         break;
-      case 2: ops::global_avg_pool_mlas(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp); break;
-      case 4:  // int8 through onnxruntime's s8->u8 QDQ rewrite (ops/pool.h)
+      case PoolMode::kGlobalMlas:
+        ops::global_avg_pool_mlas(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp);
+        break;
+      case PoolMode::kAverageInt:
+        ops::avg_pool_int(g_, in[0], out[0], t_, p_.x_zp, p_.count_include_pad, p_.qmin, p_.qmax);
+        break;
+      case PoolMode::kAverageS8AsU8:  // int8 through onnxruntime's s8->u8 QDQ rewrite (ops/pool.h)
         ops::avg_pool_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp, p_.count_include_pad,
                             true);
         break;
-      case 5:
-      case 6:
-      case 7:  // onnxruntime's float32 fallback, summation order mode - 5 (ops::PoolSumOrder)
+      case PoolMode::kOrtFloatRows:
+      case PoolMode::kOrtFloatColumns:
+      case PoolMode::kOrtFloatLanes4:
         ops::avg_pool_ort_float(g_, in[0], out[0], t_, p_.x_scale, p_.x_zp, p_.y_scale, p_.y_zp,
-                                p_.count_include_pad, static_cast<ops::PoolSumOrder>(mode_ - 5));
+                                p_.count_include_pad, ort_float_order(mode_));
         break;
-      default: ops::avg_pool_int(g_, in[0], out[0], t_, p_.x_zp, p_.count_include_pad, p_.qmin, p_.qmax); break;
     }
+  }
+  static ops::PoolSumOrder ort_float_order(PoolMode m) {
+    return m == PoolMode::kOrtFloatRows      ? ops::PoolSumOrder::kRows
+           : m == PoolMode::kOrtFloatColumns ? ops::PoolSumOrder::kColumns
+                                             : ops::PoolSumOrder::kLanes4;
   }
 
  private:
   ops::Pool2D g_;
   DType t_;
-  int mode_;
+  PoolMode mode_;
   AvgPoolParams p_;
 };
 
@@ -460,14 +469,16 @@ std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads
   return std::unique_ptr<Op>(new LutOp(table256, n, num_threads));
 }
 
-std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p) {
+std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, PoolMode mode, const AvgPoolParams& p) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "pooling on uint8 or int8 only");
-  LOWP_CHECK(mode >= 0 && mode <= 7, "unknown pooling mode");
-  if (mode == 7)
+  LOWP_CHECK(static_cast<int>(mode) >= 0 && static_cast<int>(mode) <= 7, "unknown pooling mode");
+  if (mode == PoolMode::kOrtFloatLanes4)
     LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W && g.pad_top == 0 && g.pad_left == 0,
-               "pooling mode 7 (4-lane float average) takes the whole-plane window");
-  if (mode == 4) LOWP_CHECK(t == DType::S8, "pooling mode 4 (uint8-rewrite average) takes int8");
-  if (mode == 2) LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W, "global pooling geometry expected");
+               "pooling mode ort_float_lanes4 (4-lane float average) takes the whole-plane window");
+  if (mode == PoolMode::kAverageS8AsU8)
+    LOWP_CHECK(t == DType::S8, "pooling mode average_s8_as_u8 (uint8-rewrite average) takes int8");
+  if (mode == PoolMode::kGlobalMlas)
+    LOWP_CHECK(g.OH == 1 && g.OW == 1 && g.kh == g.H && g.kw == g.W, "global pooling geometry expected");
   return std::unique_ptr<Op>(new PoolOp(g, t, mode, p));
 }
 

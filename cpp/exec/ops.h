@@ -48,15 +48,25 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
                                 int num_threads = 1);
 // y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
-// Pooling through element strides (Pool2D); mode: 0 max, 1 float average (ORT), 2 global (MLAS),
-// 3 integer average (TFLite), 4 float average of int8 data through onnxruntime's s8->u8 QDQ rewrite,
-// 5 / 6 / 7 onnxruntime's float32 fallback (DQ -> MLAS AveragePool -> Q) summing in ops::PoolSumOrder mode - 5.
+// Pooling through element strides (Pool2D), by mode (Python: _lowp.PoolMode, same names in
+// lower case without the k).
+enum class PoolMode : int {
+  kMax = 0,
+  kAverage = 1,         // float average, onnxruntime's QLinearAveragePool arithmetic
+  kGlobalMlas = 2,      // whole-plane average in MLAS's summation order
+  kAverageInt = 3,      // integer average (TFLite)
+  kAverageS8AsU8 = 4,   // float average of int8 data through onnxruntime's s8->u8 QDQ rewrite
+  // onnxruntime's float32 fallback (DQ -> MLAS AveragePool -> Q), by ops::PoolSumOrder:
+  kOrtFloatRows = 5,
+  kOrtFloatColumns = 6,
+  kOrtFloatLanes4 = 7,
+};
 struct AvgPoolParams {
   float x_scale = 1.f, y_scale = 1.f;
   int32_t x_zp = 0, y_zp = 0, qmin = 0, qmax = 255;
   bool count_include_pad = false;
 };
-std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, int mode, const AvgPoolParams& p);
+std::unique_ptr<Op> make_pool(const ops::Pool2D& g, DType t, PoolMode mode, const AvgPoolParams& p);
 // float32 NCHW -> 8-bit NHWC, per-tensor scale / zero point.
 std::unique_ptr<Op> make_quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, DType yt, float scale, int32_t zp,
                                                int num_threads = 1);

@@ -198,7 +198,7 @@ class NativeProgram {
 
   // x, y NHWC (N, H, W, C) / (N, OH, OW, C) contiguous.
   void pool(int x, int y, const std::vector<int64_t>& xs, const std::vector<int64_t>& ys, const std::string& dtype,
-            int mode, const std::vector<int64_t>& k, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
+            exec::PoolMode mode, const std::vector<int64_t>& k, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
             const std::vector<int64_t>& pads, float x_scale, int32_t x_zp, float y_scale, int32_t y_zp,
             bool count_include_pad, int32_t qmin, int32_t qmax, const std::string& name) {
     LOWP_CHECK(xs.size() == 4 && ys.size() == 4 && k.size() == 2 && s.size() == 2 && d.size() == 2 && pads.size() == 2,
@@ -387,6 +387,15 @@ class NativeProgram {
 }  // namespace
 
 void register_program(py::module_& m) {
+  py::enum_<exec::PoolMode>(m, "PoolMode", "How NativeProgram.pool pools (cpp/exec/ops.h).")
+      .value("max", exec::PoolMode::kMax)
+      .value("average", exec::PoolMode::kAverage)
+      .value("global_mlas", exec::PoolMode::kGlobalMlas)
+      .value("average_int", exec::PoolMode::kAverageInt)
+      .value("average_s8_as_u8", exec::PoolMode::kAverageS8AsU8)
+      .value("ort_float_rows", exec::PoolMode::kOrtFloatRows)
+      .value("ort_float_columns", exec::PoolMode::kOrtFloatColumns)
+      .value("ort_float_lanes4", exec::PoolMode::kOrtFloatLanes4);
   py::class_<NativeProgram, std::shared_ptr<NativeProgram>>(m, "NativeProgram")
       .def(py::init<>())
       .def("input", &NativeProgram::input, py::arg("nbytes"))

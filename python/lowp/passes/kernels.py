@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from .. import _lowp
 from .. import gemm as _gemm
 
 try:
@@ -576,8 +577,8 @@ def make_qmaxpool(a):
             return False
         k, st, d, head, _tail, out = _pool_geometry(list(shp[1:3]), ks, *geo_kw)
         ys = [shp[0], out[0], out[1], shp[3]]
-        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), ys, dt.name, 0, list(k), list(st), list(d),
-                                            list(head), name=f"QMaxPool({y})"))
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), ys, dt.name, _lowp.PoolMode.max, list(k),
+                                            list(st), list(d), list(head), name=f"QMaxPool({y})"))
         return True
 
     return with_native(run, desc)
@@ -624,8 +625,9 @@ def make_qglobal_avgpool(a):
             return False
         N, H, W, C = shp
         count = H * W
-        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, 1, count, C], [N, 1, 1, C], dt.name, 2, [1, count], [1, 1],
-                                            [1, 1], [0, 0], fxs, izp, fys, iyz, name=f"QGlobalAvgPool({y})"))
+        nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, 1, count, C], [N, 1, 1, C], dt.name,
+                                            _lowp.PoolMode.global_mlas, [1, count], [1, 1], [1, 1], [0, 0],
+                                            fxs, izp, fys, iyz, name=f"QGlobalAvgPool({y})"))
         return True
     return with_native(run, desc)
 
@@ -652,7 +654,7 @@ def _qglobal_avgpool_ort_float(a):
         N, H, W, C = shp
         fxs, fys = _f32(xs, "x_scale"), _f32(ys, "y_scale")
         ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
-        mode = 7  # ops::PoolSumOrder::kLanes4
+        mode = _lowp.PoolMode.ort_float_lanes4
         nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), [N, H, W, C], [N, 1, 1, C], dt.name, mode, [H, W], [1, 1],
                                             [1, 1], [0, 0], fxs, ixz, fys, iyz, False, name=f"QGlobalAvgPool({y})"))
         return True
@@ -682,10 +684,11 @@ def make_qavgpool(a):
         ixz, iyz = _zp1(xz, dt, "x_zero_point"), _zp1(yz, dt, "y_zero_point")
         cip = bool(kw["count_include_pad"])
         yshape = [shp[0], out[0], out[1], shp[3]]
-        mode = 2 if whole else (4 if kw["s8_as_u8"] else 1)  # 4: int8 through ORT's s8->u8 rewrite
-        if kw["ort_float"]:  # ORT's float32 fallback: 5 / 6 / 7 by the MLAS kernel's summation order
-            mode = 5 + ("rows", "columns", "lanes4").index(
-                ort_float_pool_order(shp[3], list(shp[1:3]), list(k), list(s), list(head), list(tail)))
+        M = _lowp.PoolMode
+        mode = M.global_mlas if whole else (M.average_s8_as_u8 if kw["s8_as_u8"] else M.average)
+        if kw["ort_float"]:  # ORT's float32 fallback, by the MLAS kernel's summation order
+            order = ort_float_pool_order(shp[3], list(shp[1:3]), list(k), list(s), list(head), list(tail))
+            mode = getattr(M, "ort_float_" + order)
         nb.op([x], [y], lambda P, S: P.pool(S(x), S(y), list(shp), yshape, dt.name, mode, list(k),
                                             list(s), [1, 1], list(head), fxs, ixz, fys, iyz, cip,
                                             name=f"QAvgPool({y})"))
