@@ -5,7 +5,8 @@
 # On three CPUs: max (i8mm + dotprod), cortex-a76 (dotprod), cortex-a72 (plain NEON):
 #   - lowp.kernels() lists exactly the kernels that CPU has;
 #   - the GEMM / GEMV / requantization / error tests (tests/test_gemm*.py, test_gemv.py,
-#     test_requant.py: numpy int64 and independent Python references, every kernel forced);
+#     test_requant.py: numpy int64 and independent Python references, every kernel forced) and
+#     LOWP_MAX_ISA (test_max_isa.py: capped kernel sets, same model bytes);
 #   - 33 quantized models + the demo model give onnxruntime's bits: onnxruntime (which does not
 #     run under qemu here) records its outputs on this x86 machine first (.ci/cross_outputs.py).
 # Then `lowp demo` once. About 5 minutes on 2 cores (2 of them to compile).
@@ -73,7 +74,7 @@ python3 .ci/cross_outputs.py write "$BUILD/models" > "$BUILD/cross-write.txt" 2>
 tail -n 1 "$BUILD/cross-write.txt"
 
 status=0
-TESTS=(tests/test_gemm.py tests/test_gemm_errors.py tests/test_gemv.py tests/test_requant.py)
+TESTS=(tests/test_gemm.py tests/test_gemm_errors.py tests/test_gemv.py tests/test_requant.py tests/test_max_isa.py)
 export PYTHONPATH="$PWD/$SITE" LOWP_TEST_PYTHON="${RUNPY[*]}"
 for spec in max:i8mm,neondot,neon,ref cortex-a76:neondot,neon,ref cortex-a72:neon,ref; do
   cpu=${spec%%:*}

@@ -249,6 +249,10 @@ void register_gemm(py::module_& m) {
   });
   m.def("get_num_threads", &get_num_threads);
   m.def("arch", [] { return std::string(cpu::arch()); });
+  m.def("max_isa", [] { return std::string(cpu::max_isa()); },
+        "LOWP_MAX_ISA as lowp read it at load ('' when unset): the most its kernels may use.");
+  m.def("max_isa_valid", &cpu::max_isa_valid);
+  m.def("isa_levels", [] { return std::string(cpu::isa_levels()); });
 }
 
 }  // namespace lowp

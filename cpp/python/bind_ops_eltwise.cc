@@ -529,7 +529,8 @@ void register_ops_eltwise(py::module_& m) {
   // NCHWc layout): 16 with AVX-512, 8 with AVX2 + FMA, 0 where it has no NCHWc kernels.
   m.def("ort_nchwc_block_size", [] {
 #if defined(__x86_64__) || defined(_M_X64)
-    return cpu::has_avx512bw() ? 16 : cpu::has_avx2() ? 8 : 0;
+    // onnxruntime's choice on this CPU (it ignores LOWP_MAX_ISA).
+    return cpu::host_has_avx512bw() ? 16 : __builtin_cpu_supports("avx2") ? 8 : 0;
 #else
     return 0;
 #endif

@@ -1,5 +1,8 @@
 #include "runtime/cpu.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -7,32 +10,85 @@
 
 namespace lowp {
 namespace cpu {
+namespace {
+
+#if defined(__x86_64__) || defined(_M_X64)
+constexpr const char* kLevels[] = {"scalar", "avx2", "avx512", "avx512vnni", "amx"};
+constexpr Isa kLevelIsa[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAmx};
+constexpr const char* kLevelList = "scalar, avx2, avx512, avx512vnni, amx";
+#elif defined(__aarch64__)
+constexpr const char* kLevels[] = {"scalar", "neon", "neondot", "i8mm"};
+constexpr Isa kLevelIsa[] = {Isa::kScalar, Isa::kNeon, Isa::kNeonDot, Isa::kI8mm};
+constexpr const char* kLevelList = "scalar, neon, neondot, i8mm";
+#else
+constexpr const char* kLevels[] = {"scalar"};
+constexpr Isa kLevelIsa[] = {Isa::kScalar};
+constexpr const char* kLevelList = "scalar";
+#endif
+constexpr int kNumLevels = static_cast<int>(sizeof(kLevels) / sizeof(kLevels[0]));
+
+const char* env_max_isa() {
+  const char* v = std::getenv("LOWP_MAX_ISA");
+  return v ? v : "";
+}
+
+// Index of the LOWP_MAX_ISA level in kLevels: the last one when unset, -1 when unknown.
+int cap_level() {
+  static const int level = [] {
+    const char* v = env_max_isa();
+    if (!*v) return kNumLevels - 1;
+    for (int i = 0; i < kNumLevels; ++i)
+      if (std::strcmp(v, kLevels[i]) == 0) return i;
+    return -1;
+  }();
+  return level;
+}
+
+}  // namespace
+
+bool isa_allowed(Isa isa) {
+  const int cap = cap_level();
+  if (cap < 0) return isa == Isa::kScalar;  // unknown name: the scalar code only (Python raises first)
+  for (int i = 0; i <= cap; ++i)
+    if (kLevelIsa[i] == isa) return true;
+  return false;
+}
+const char* max_isa() { return env_max_isa(); }
+bool max_isa_valid() { return cap_level() >= 0; }
+const char* isa_levels() { return kLevelList; }
 
 #if defined(__x86_64__) || defined(_M_X64)
 // libgcc's __builtin_cpu_supports also checks that the OS enabled the AVX/AVX-512 state (XCR0).
-bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-bool has_avx512bw() {
+bool host_has_avx512bw() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 }
-bool has_avx512vnni() { return has_avx512bw() && __builtin_cpu_supports("avx512vnni"); }
+bool has_avx2() {
+  return isa_allowed(Isa::kAvx2) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+bool has_avx512bw() { return isa_allowed(Isa::kAvx512) && host_has_avx512bw(); }
+bool has_avx512vnni() {
+  return isa_allowed(Isa::kAvx512Vnni) && has_avx512bw() && __builtin_cpu_supports("avx512vnni");
+}
 bool has_neon() { return false; }
 bool has_neondot() { return false; }
 bool has_i8mm() { return false; }
 const char* arch() { return "x86_64"; }
 #elif defined(__aarch64__)
+bool host_has_avx512bw() { return false; }
 bool has_avx2() { return false; }
 bool has_avx512bw() { return false; }
 bool has_avx512vnni() { return false; }
-bool has_neon() { return true; }
+bool has_neon() { return isa_allowed(Isa::kNeon); }
 #if defined(__linux__)
-bool has_neondot() { return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
+bool has_neondot() { return isa_allowed(Isa::kNeonDot) && (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0; }
 bool has_i8mm() {
 #ifdef HWCAP2_I8MM
-  return (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
+  const bool hw = (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
 #else
-  return (getauxval(AT_HWCAP2) & (1UL << 13)) != 0;
+  const bool hw = (getauxval(AT_HWCAP2) & (1UL << 13)) != 0;
 #endif
+  return isa_allowed(Isa::kI8mm) && hw;
 }
 #else
 bool has_neondot() { return false; }
@@ -40,6 +96,7 @@ bool has_i8mm() { return false; }
 #endif
 const char* arch() { return "aarch64"; }
 #else
+bool host_has_avx512bw() { return false; }
 bool has_avx2() { return false; }
 bool has_avx512bw() { return false; }
 bool has_avx512vnni() { return false; }

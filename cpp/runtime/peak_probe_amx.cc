@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "runtime/cpu.h"
 #include "runtime/peak_probe.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
@@ -41,7 +42,7 @@ bool cpu_and_os_have_amx_int8() {
 }  // namespace
 
 bool peak_amx_supported() {
-  static const bool ok = cpu_and_os_have_amx_int8();
+  static const bool ok = cpu::isa_allowed(cpu::Isa::kAmx) && cpu_and_os_have_amx_int8();
   return ok;
 }
 

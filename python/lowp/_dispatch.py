@@ -74,6 +74,10 @@ def _threads_arg(num_threads) -> int:
     return int(num_threads)
 
 
+if not _lowp.max_isa_valid():
+    raise ImportError(f"lowp: LOWP_MAX_ISA={_lowp.max_isa()!r} is not an instruction set level of this "
+                      f"{_lowp.arch()} build (one of: {_lowp.isa_levels()}; unset for all the CPU has)")
+
 if os.environ.get("LOWP_KERNEL"):
     # Fail early and clearly on a typo rather than at the first call.
     _name = os.environ["LOWP_KERNEL"]

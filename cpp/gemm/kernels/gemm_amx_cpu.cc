@@ -14,6 +14,7 @@ namespace lowp {
 
 bool cpu_has_amx_int8() {
   static const bool ok = [] {
+    if (!cpu::isa_allowed(cpu::Isa::kAmx)) return false;  // LOWP_MAX_ISA
     if (!cpu::has_avx512vnni()) return false;  // the kernel's packing and output stage use AVX-512
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
