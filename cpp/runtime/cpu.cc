@@ -1,7 +1,7 @@
 #include "runtime/cpu.h"
 
 #include <cstdlib>
-#include <cstring>
+#include <string>
 
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
@@ -27,33 +27,36 @@ constexpr const char* kLevelList = "scalar";
 #endif
 constexpr int kNumLevels = static_cast<int>(sizeof(kLevels) / sizeof(kLevels[0]));
 
-const char* env_max_isa() {
-  const char* v = std::getenv("LOWP_MAX_ISA");
-  return v ? v : "";
-}
-
-// Index of the LOWP_MAX_ISA level in kLevels: the last one when unset, -1 when unknown.
-int cap_level() {
-  static const int level = [] {
-    const char* v = env_max_isa();
-    if (!*v) return kNumLevels - 1;
+// LOWP_MAX_ISA as read at the first query, and the index of its level in kLevels (the last one
+// when unset or empty, -1 when unknown).
+struct Cap {
+  std::string name;
+  int level;
+};
+const Cap& cap() {
+  static const Cap c = [] {
+    const char* v = std::getenv("LOWP_MAX_ISA");
+    Cap r{v ? v : "", kNumLevels - 1};
+    if (r.name.empty()) return r;
+    r.level = -1;
     for (int i = 0; i < kNumLevels; ++i)
-      if (std::strcmp(v, kLevels[i]) == 0) return i;
-    return -1;
+      if (r.name == kLevels[i]) r.level = i;
+    return r;
   }();
-  return level;
+  return c;
 }
+int cap_level() { return cap().level; }
 
 }  // namespace
 
 bool isa_allowed(Isa isa) {
-  const int cap = cap_level();
-  if (cap < 0) return isa == Isa::kScalar;  // unknown name: the scalar code only (Python raises first)
-  for (int i = 0; i <= cap; ++i)
+  const int level = cap_level();
+  if (level < 0) return isa == Isa::kScalar;  // unknown name: the scalar code only (Python raises first)
+  for (int i = 0; i <= level; ++i)
     if (kLevelIsa[i] == isa) return true;
   return false;
 }
-const char* max_isa() { return env_max_isa(); }
+const char* max_isa() { return cap().name.c_str(); }
 bool max_isa_valid() { return cap_level() >= 0; }
 const char* isa_levels() { return kLevelList; }
 
