@@ -409,7 +409,8 @@ def test_ort_float_policy():
 @pytest.mark.parametrize("kernel,stride,dil,pads,H", [((3, 3), 1, 1, None, 9), ((5, 5), 2, 1, None, 9),
                                                        ((3, 3), 1, 2, [0, 1, 2, 1], 9),
                                                        ((3, 3), 2, 1, None, 64),  # larger input
-                                                       ((5, 5), 1, 1, None, 11)])
+                                                       ((5, 5), 1, 1, None, 11),
+                                                       ((1, 7), 1, 1, None, 9)])  # 7 taps: 4, a pair, one
 # a 16-lane tail, whole vectors, one partial vector; 200: channel slices of two vectors on 2-3 threads, the last
 # with a tail
 @pytest.mark.parametrize("C", [40, 16, 7, 200])
@@ -439,6 +440,10 @@ def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C
         for k in ("avx512int", "avx512"):
             assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
             assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
+    if "avx2" in _lowp.ort_float_conv_kernels():
+        # the AVX2 twin of the reference (8 channels per vector, the rest scalar): CPUs without AVX-512
+        assert np.array_equal(p.run_depthwise(x, kernel="avx2"), ref)
+        assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel="avx2"), ref)
 
 
 @pytest.mark.parametrize("dt", ["int8", "uint8"])

@@ -460,7 +460,11 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   if ((k.empty() || k == "avx512int") && ok && !p.wti.empty()) irows = true;
   if ((k == "avx512" || (k.empty() && !irows)) && ok) rows = true;
 #endif
-  if (!k.empty() && k != "ref" && !rows && !irows)
+  OrtFloatDepthwiseFn pixels_fn = ort_float_depthwise_ref;  // when neither row-ring kernel runs
+#if defined(__x86_64__) || defined(_M_X64)
+  if ((k.empty() || k == "avx2") && cpu::has_avx2()) pixels_fn = ort_float_depthwise_avx2;
+#endif
+  if (!k.empty() && k != "ref" && !rows && !irows && pixels_fn == ort_float_depthwise_ref)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
@@ -492,11 +496,9 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
     return;
   }
 #endif
-  constexpr int64_t kChunk = 16;  // the scalar reference
+  constexpr int64_t kChunk = 16;  // pixels per task: the scalar reference, or its AVX2 twin
   const int64_t tasks = (pixels + kChunk - 1) / kChunk;
-  auto body = [&](int task, int) {
-    ort_float_depthwise_ref(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk));
-  };
+  auto body = [&](int task, int) { pixels_fn(p, x, y, task * kChunk, std::min(pixels, (task + 1) * kChunk)); };
   if (tasks <= 1 || num_threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);
   } else {

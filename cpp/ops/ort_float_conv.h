@@ -146,6 +146,12 @@ int64_t ort_float_conv_1x1(const OrtFloatConv& p, const PackedConv& w, const voi
 using OrtFloatDepthwiseFn = void (*)(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
 #if defined(__x86_64__) || defined(_M_X64)
+// Its AVX2 twin (ops/ort_float_conv_avx2.cc): 8 channels per vector, each lane ort_float_depthwise_ref's
+// chain (products, the M1 kernel's sums, bias, division, half-even rounding, clamp); for CPUs without
+// AVX-512, where the row-ring kernels (ort_float_depthwise_avx512.cc) do not run.
+void ort_float_depthwise_avx2(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
 // Output rows [oh0, oh1), channels [cb, ce) (cb % 16 == 0) of image n, the input rows dequantized into a ring of
 // (KH - 1) dh + 1 rows as they are needed (ops/ort_float_depthwise_avx512.cc): the default on AVX-512 machines
 // (the whole padded image of a 112 x 112 x 96 layer is 4.8 MB of floats, past the L2 cache).

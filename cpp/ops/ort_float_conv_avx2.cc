@@ -1,8 +1,11 @@
-// AVX2 twin of ort_float_blocks_ref (ops/ort_float_conv.h): each 16-channel block as two 8-lane halves,
-// each lane the same FMA chain (vfmadd231ps rounds once, like std::fma), blocks added in order.
+// AVX2 twins of ort_float_blocks_ref (ops/ort_float_conv.h): each 16-channel block as two 8-lane halves,
+// each lane the same FMA chain (vfmadd231ps rounds once, like std::fma), blocks added in order; of
+// ort_float_check_ref; and of ort_float_depthwise_ref (8 channels per vector).
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "ops/ort_float_conv.h"
 
@@ -80,6 +83,85 @@ int ort_float_check_avx2(const OrtFloatConv& p, const int32_t* a, int m0, int m1
   (void)one;
   if (m < m1) nf += ort_float_check_ref(p, a, m, m1, fl1, fmx, y_row, flagged + nf);
   return nf;
+}
+
+namespace {
+
+// Dequantized input of 8 channels at byte offset off (tap < 0: the zero padding), as xtab holds it:
+// float(q - zx) * xs, one rounding (q - zx is exact in float).
+inline __m256 dq8(const uint8_t* x, int64_t off, bool s8, __m256i zx, __m256 xs) {
+  if (off < 0) return _mm256_setzero_ps();
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x + off));
+  const __m256i q = s8 ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, zx)), xs);
+}
+
+}  // namespace
+
+void ort_float_depthwise_avx2(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1) {
+  const int C = p.C, taps = p.KH * p.KW, chunk = p.stride_k, Mp = p.Mpad;
+  const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
+  const bool s8 = p.x_type == DType::S8, s8out = p.y_type == DType::S8;
+  const uint8_t* xb = static_cast<const uint8_t*>(x);
+  const __m256i zx = _mm256_set1_epi32(p.zx), zy = _mm256_set1_epi32(p.zy);
+  const __m256i qmin = _mm256_set1_epi32(p.qmin), qmax = _mm256_set1_epi32(p.qmax);
+  const __m256 xs = _mm256_set1_ps(p.xs), ys = _mm256_set1_ps(p.ys);
+  // QuantizeLinear's clamp to the output type less the zero point (quantize_one), then [qmin, qmax].
+  const int32_t tmin = s8out ? -128 : 0, tmax = s8out ? 127 : 255;
+  const __m256 fl = _mm256_set1_ps(static_cast<float>(tmin - p.zy)), fh = _mm256_set1_ps(static_cast<float>(tmax - p.zy));
+  const int full = C / 8 * 8;  // channels in whole vectors; the rest through the scalar reference
+  thread_local std::vector<int64_t> tap;
+  tap.resize(taps);
+  for (int64_t px = p0; px < p1; ++px) {
+    const int64_t r = px % opix;
+    ort_float_pixel_taps(p, px / opix, r / p.OW, r % p.OW, tap.data());
+    for (int c = 0; c < full; c += 8) {
+      // sum_m1 (ops/ort_float_conv.cc) in every lane: K chunks; in each, products 4 at a time summed
+      // left to right into t, then t + c; then a pair; then one product + c.
+      __m256 acc = _mm256_setzero_ps();
+      auto prod = [&](int k) {
+        return _mm256_mul_ps(_mm256_loadu_ps(p.wt.data() + static_cast<size_t>(k) * Mp + c),
+                             dq8(xb, tap[k] < 0 ? -1 : tap[k] + c, s8, zx, xs));
+      };
+      for (int k0 = 0; k0 < taps; k0 += chunk) {
+        const int k1 = std::min(taps, k0 + chunk);
+        int k = k0;
+        for (; k + 4 <= k1; k += 4) {
+          __m256 t = prod(k);
+          t = _mm256_add_ps(t, prod(k + 1));
+          t = _mm256_add_ps(t, prod(k + 2));
+          t = _mm256_add_ps(t, prod(k + 3));
+          acc = _mm256_add_ps(t, acc);
+        }
+        if (k1 - k >= 2) {
+          acc = _mm256_add_ps(_mm256_add_ps(prod(k), prod(k + 1)), acc);
+          k += 2;
+        }
+        if (k < k1) acc = _mm256_add_ps(prod(k), acc);
+      }
+      // + bias, / ys, max / min against the clamp bounds (NaN -> the lower one, as MAXPS), cvtps2dq
+      // (half to even), + zy, then the fused activation's range.
+      __m256 v = _mm256_div_ps(_mm256_add_ps(acc, _mm256_loadu_ps(p.bf.data() + c)), ys);
+      v = _mm256_min_ps(_mm256_max_ps(v, fl), fh);
+      __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
+      q = _mm256_min_epi32(_mm256_max_epi32(q, qmin), qmax);
+      // q lies in the output type's range: the saturating packs are exact.
+      const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+      const __m128i bytes = s8out ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(static_cast<uint8_t*>(y) + px * C + c), bytes);
+    }
+    if (full < C) {
+      std::vector<float> col(taps);
+      for (int c = full; c < C; ++c) {
+        for (int t = 0; t < taps; ++t) col[t] = tap[t] >= 0 ? p.xtab[xb[tap[t] + c]] : 0.f;
+        const int32_t q = ort_float_conv_one(p, col.data(), c);
+        if (s8out)
+          static_cast<int8_t*>(y)[px * C + c] = static_cast<int8_t>(q);
+        else
+          static_cast<uint8_t*>(y)[px * C + c] = static_cast<uint8_t>(q);
+      }
+    }
+  }
 }
 
 }  // namespace ops
