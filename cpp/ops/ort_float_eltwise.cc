@@ -67,6 +67,7 @@ const OrtFloatRowKernels& ort_float_rows(const char* name) {
   const std::string n = name ? name : "";
 #if defined(__x86_64__) || defined(_M_X64)
   if ((n.empty() || n == "avx512") && cpu::has_avx512bw()) return ort_float_rows_avx512();
+  if ((n.empty() || n == "avx2") && cpu::has_avx2()) return ort_float_rows_avx2();
 #endif
   if (n.empty() || n == "ref") return ort_float_rows_ref();
   throw Error("lowp: ort float eltwise kernel '" + n + "' is not available on this machine");

@@ -49,6 +49,7 @@ struct OrtFloatRowKernels {
 const OrtFloatRowKernels& ort_float_rows_ref();
 #if defined(__x86_64__) || defined(_M_X64)
 const OrtFloatRowKernels& ort_float_rows_avx512();
+const OrtFloatRowKernels& ort_float_rows_avx2();  // ops/ort_float_eltwise_avx2.cc
 #endif
 // The kernels by name ("" = best supported); throws if not available.
 const OrtFloatRowKernels& ort_float_rows(const char* name = "");
