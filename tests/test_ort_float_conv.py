@@ -501,7 +501,8 @@ def test_direct_path_matches_onnxruntime_on_ties(case, monkeypatch):
     assert np.array_equal(got[0].view(np.uint32), want[0].view(np.uint32))
     p = _lowp.OrtFloatConv(np.ones((4, 8), np.float32), np.zeros(4, np.float32), np.ones(4, np.float32), 0.1, 0,
                            "int8", 0.1, 0, "int8", -128, 127, 128, [3, 3, 8], [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1)
-    assert p.direct == ("avx512" in _lowp.ort_float_conv_kernels())  # the env reaches the policy
+    # the env reaches the policy (a direct kernel: AVX-512 or its AVX2 twin)
+    assert p.direct == bool({"avx512", "avx2"} & set(_lowp.ort_float_conv_kernels()))
 
 
 def _im2col_acc(x, zx, w, kh, kw, st, dl, pd):
@@ -565,6 +566,10 @@ def test_direct_kernels_match_reference_and_check_path(M, C, k, st, dl, pd, H, W
             assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512"), ref)
             assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx512bands"), ref)
             assert np.array_equal(p.run_direct(x, num_threads=threads), ref)
+    if "avx2" in _lowp.ort_float_conv_kernels():  # the AVX2 twin (CPUs without AVX-512)
+        assert p.direct
+        for threads in (1, 2):
+            assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx2"), ref)
     with pytest.raises(ValueError):
         p.run_direct(x.astype(np.uint8))
 
@@ -616,6 +621,10 @@ def test_direct_tiles_match_reference(M, C, k, st, pd, H, W, sk, yt, zy, qlo, qh
                 assert np.array_equal(p.run_direct(x, num_threads=threads, kernel=kern), ref), kern
         assert np.array_equal(p.run_direct(x[:1], num_threads=2), ref[:1])
         assert np.array_equal(p.run_direct(x, num_threads=0), ref)  # 0: all the pool's threads
+    if "avx2" in _lowp.ort_float_conv_kernels():  # the AVX2 twin: 6x16 tiles, two per 32-channel weight tile
+        assert p.direct
+        for threads in (1, 2, 0):
+            assert np.array_equal(p.run_direct(x, num_threads=threads, kernel="avx2"), ref)
 
 
 def test_direct_policy_extreme_output_scale():
@@ -631,7 +640,7 @@ def test_direct_policy_extreme_output_scale():
         p = _lowp.OrtFloatConv(w * np.float32(1e-3), np.zeros(20, np.float32), np.full(20, 1e-3, np.float32), 0.01,
                                0, "int8", ys, 0, "int8", -128, 127, 128, [5, 5, 8], [3, 3], [1, 1], [1, 1],
                                [1, 1, 1, 1], 1)
-        assert p.direct == (direct and "avx512" in _lowp.ort_float_conv_kernels())
+        assert p.direct == (direct and bool({"avx512", "avx2"} & set(_lowp.ort_float_conv_kernels())))
         ref = p.run_direct(x, kernel="ref")
         assert np.array_equal(p.run_direct(x), ref)
         if ys > 1:

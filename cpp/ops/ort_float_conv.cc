@@ -153,7 +153,7 @@ void OrtFloatConv::finalize(const std::vector<float>& ws) {
 bool ort_float_use_direct(const OrtFloatConv& p) {
   if (p.mode != 0 || p.group != 1 || p.Mpad == 0) return false;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (!cpu::has_avx512bw()) return false;
+  if (!cpu::has_avx512bw() && !cpu::has_avx2()) return false;  // ort_float_direct_avx512 / _avx2
   // ort_quantize4_avx512's error bound needs 1 / ys a normal float (no overflow, no subnormal precision loss)
   if (!(p.ys >= 0x1p-120f && p.ys <= 0x1p120f)) return false;
   // koff (int32): the farthest tap of the padded input from a pixel's top-left one
@@ -200,14 +200,24 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
                       const char* kernel) {
   LOWP_CHECK(p.mode == 0 && p.group == 1, "ort float conv: the direct path is for mode 0 single-group convs");
   const std::string k = kernel ? kernel : "";
-  if (!k.empty() && k != "ref" && k != "avx512" && k != "avx512bands" && k != "avx512whole")
+  if (!k.empty() && k != "ref" && k != "avx512" && k != "avx512bands" && k != "avx512whole" && k != "avx2")
     throw Error("lowp: unknown ort float direct kernel '" + k + "'");
   bool simd = false;
 #if defined(__x86_64__) || defined(_M_X64)
-  simd = k != "ref" && cpu::has_avx512bw() && !p.wpk.empty();
+  // the AVX-512 kernels ("avx512*"), else their AVX2 twins ("avx2"); the same orchestration below
+  const bool avx2 = k == "avx2" || (k.empty() && !cpu::has_avx512bw());
+  simd = k != "ref" && !p.wpk.empty() && (avx2 ? cpu::has_avx2() : cpu::has_avx512bw());
+  auto dequant_rows = [avx2](const OrtFloatConv& q, const void* xs, int64_t r0, int64_t r1, float* xpad,
+                             int64_t row0 = 0) {
+    (avx2 ? ort_float_dequant_padded_rows_avx2 : ort_float_dequant_padded_rows_avx512)(q, xs, r0, r1, xpad, row0);
+  };
+  auto direct_rows = [avx2](const OrtFloatConv& q, const float* xpad, const void* xs, void* ys, int64_t p0, int64_t p1,
+                            int t0 = 0, int t1 = -1, int64_t row0 = 0) {
+    (avx2 ? ort_float_direct_avx2 : ort_float_direct_avx512)(q, xpad, xs, ys, p0, p1, t0, t1, row0);
+  };
 #endif
   if (!k.empty() && k != "ref" && !simd)
-    throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 and a direct layer)");
+    throw Error("lowp: ort float direct kernel '" + k + "' is not available here (AVX-512 or AVX2, and a direct layer)");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
   const bool par = num_threads != 1 && pixels > 0;
@@ -251,8 +261,8 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
       const int64_t r0 = n * Hp + oh0 * p.sh, r1 = n * Hp + (oh1 - 1) * p.sh + span;
       thread_local std::vector<float> band;
       band.resize(static_cast<size_t>((r1 - r0) * Wp * p.C));
-      ort_float_dequant_padded_rows_avx512(p, x, r0, r1, band.data(), r0);
-      ort_float_direct_avx512(p, band.data(), x, y, n * opix + oh0 * p.OW, n * opix + oh1 * p.OW, 0, -1, r0);
+      dequant_rows(p, x, r0, r1, band.data(), r0);
+      direct_rows(p, band.data(), x, y, n * opix + oh0 * p.OW, n * opix + oh1 * p.OW, 0, -1, r0);
     });
     return;
   }
@@ -265,8 +275,8 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
     xp = xpad.data();
     const int64_t band = std::max<int64_t>(1, (16384 + Wp * p.C - 1) / (Wp * p.C));  // rows of >= 16 K values
     run(par ? (rows + band - 1) / band : 1, [&](int task, int) {
-      if (!par) return ort_float_dequant_padded_rows_avx512(p, x, 0, rows, xp);
-      ort_float_dequant_padded_rows_avx512(p, x, task * band, std::min(rows, (task + 1) * band), xp);
+      if (!par) return dequant_rows(p, x, 0, rows, xp);
+      dequant_rows(p, x, task * band, std::min(rows, (task + 1) * band), xp);
     });
   }
   // tasks: chunks of <= kOrtFloatDirectChunk pixels; with threads, chunks of even size (a multiple of the 6-pixel
@@ -275,7 +285,7 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   // tile groups, which re-read the chunk's input per group: 10x10x128 -> 128 90 -> 86 us, 20x20x128 -> 128 s2 94 ->
   // 80 us, pointwise 10x10 / 20x20 layers 4-8 % faster); groups of >= 2 32-channel weight tiles (the 64-channel
   // register tile needs a pair) only where the pixels are too few even so (< 12 a thread)
-  if (!par) return ort_float_direct_avx512(p, xp, x, y, 0, pixels);
+  if (!par) return direct_rows(p, xp, x, y, 0, pixels);
   int64_t chunks = (pixels + kOrtFloatDirectChunk - 1) / kOrtFloatDirectChunk;
   int64_t kChunk = std::min<int64_t>(kOrtFloatDirectChunk, ((pixels + chunks - 1) / chunks + 5) / 6 * 6);
   chunks = (pixels + kChunk - 1) / kChunk;
@@ -290,7 +300,7 @@ void ort_float_direct(const OrtFloatConv& p, const void* x, void* y, int64_t pix
   run(chunks * groups, [&](int task, int) {
     const int64_t c = task / groups;
     const int g = task % groups;
-    ort_float_direct_avx512(p, xp, x, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
+    direct_rows(p, xp, x, y, c * kChunk, std::min(pixels, (c + 1) * kChunk), g * tiles / groups,
                             (g + 1) * tiles / groups);
   });
 #endif

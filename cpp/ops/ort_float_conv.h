@@ -201,6 +201,14 @@ constexpr int kOrtFloatDirectChunk = 48;
 // row0: xpad holds padded rows from row0 on (a band: the rows pixels [p0, p1) read).
 void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
                              int t0 = 0, int t1 = -1, int64_t row0 = 0);
+// Their AVX2 twins (ops/ort_float_conv_avx2.cc) for CPUs without AVX-512: the same contracts and the same chains
+// (each output an FMA chain from 0 per K block over onnxruntime's K order, blocks added in order, + bias), register
+// tiles of 6 pixels x 16 channels (each 32-channel weight tile as two halves), then a true division by ys, the
+// clamp and cvtps2dq.
+void ort_float_dequant_padded_rows_avx2(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
+                                        int64_t row0 = 0);
+void ort_float_direct_avx2(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
+                           int t0 = 0, int t1 = -1, int64_t row0 = 0);
 #endif
 // 1x1 unpadded (any stride): the input needs no padded copy.
 bool ort_float_direct_pointwise(const OrtFloatConv& p);

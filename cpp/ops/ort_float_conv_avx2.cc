@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "lowp/types.h"
 
 namespace lowp {
 namespace ops {
@@ -159,6 +160,172 @@ void ort_float_depthwise_avx2(const OrtFloatConv& p, const void* x, void* y, int
           static_cast<int8_t*>(y)[px * C + c] = static_cast<int8_t>(q);
         else
           static_cast<uint8_t*>(y)[px * C + c] = static_cast<uint8_t>(q);
+      }
+    }
+  }
+}
+
+namespace {
+
+// DequantizeLinear of len raw bytes: float(q - zx) * xs (= p.xtab), 8 at a time, the tail from xtab.
+inline void dequant_run8(const OrtFloatConv& p, const uint8_t* src, int64_t len, float* d) {
+  const bool s8 = p.x_type == DType::S8;
+  const __m256i zx = _mm256_set1_epi32(p.zx);
+  const __m256 xs = _mm256_set1_ps(p.xs);
+  int64_t c = 0;
+  for (; c + 8 <= len; c += 8) _mm256_storeu_ps(d + c, dq8(src, c, s8, zx, xs));
+  for (; c < len; ++c) d[c] = p.xtab[src[c]];
+}
+
+// One panel of NP (<= 6) pixels x 16 channels over K values [k0, k1): FMA chains from 0 in k order; yin: the
+// earlier blocks' sums (added), yout: this panel's running sums, or (e != nullptr) the last block's epilogue.
+struct DirectEpi2 {
+  const float* bias;  // 16 floats (zero past M)
+  uint8_t* y;         // output of the panel's first pixel, its first channel (row stride M)
+  int M, np, width;   // row stride, valid pixels, valid channels (<= 16)
+  bool s8out;
+  __m256 ys, flo, fhi;
+  __m256i zy;
+};
+
+template <int NP>
+inline void tile2(const float* const* px, const int32_t* off, const float* w, int kb, const float* yin, float* yout,
+                  const DirectEpi2* e) {
+  __m256 acc[NP][2];
+  for (int i = 0; i < NP; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int k = 0; k < kb; ++k) {
+    const __m256 w0 = _mm256_loadu_ps(w + 32 * k), w1 = _mm256_loadu_ps(w + 32 * k + 8);
+    const int o = off[k];
+    for (int i = 0; i < NP; ++i) {
+      const __m256 b = _mm256_broadcast_ss(px[i] + o);
+      acc[i][0] = _mm256_fmadd_ps(w0, b, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(w1, b, acc[i][1]);
+    }
+  }
+  if (yin)
+    for (int i = 0; i < NP; ++i) {
+      acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(yin + 16 * i), acc[i][0]);
+      acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(yin + 16 * i + 8), acc[i][1]);
+    }
+  if (!e) {
+    for (int i = 0; i < NP; ++i) {
+      _mm256_storeu_ps(yout + 16 * i, acc[i][0]);
+      _mm256_storeu_ps(yout + 16 * i + 8, acc[i][1]);
+    }
+    return;
+  }
+  const __m256 b0 = _mm256_loadu_ps(e->bias), b1 = _mm256_loadu_ps(e->bias + 8);
+  for (int i = 0; i < NP && i < e->np; ++i) {
+    __m256i q[2];
+    for (int v = 0; v < 2; ++v) {
+      const __m256 yv = _mm256_add_ps(acc[i][v], v ? b1 : b0);
+      const __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(yv, e->ys), e->flo), e->fhi);
+      q[v] = _mm256_add_epi32(_mm256_cvtps_epi32(r), e->zy);
+    }
+    // q in the output type: the saturating packs are exact; channel order restored by the permute
+    const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
+    const __m128i lo = _mm256_castsi256_si128(w16), hi = _mm256_extracti128_si256(w16, 1);
+    const __m128i bytes = e->s8out ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
+    uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
+    if (e->width == 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
+    } else {
+      alignas(16) uint8_t tmp[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+      std::memcpy(dst, tmp, static_cast<size_t>(e->width));
+    }
+  }
+}
+
+}  // namespace
+
+void ort_float_dequant_padded_rows_avx2(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
+                                        int64_t row0) {
+  const int C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / Hp;
+    const int h = static_cast<int>(r % Hp);
+    float* dst = xpad + (r - row0) * Wp * C;
+    const int ih = h - p.pt;
+    if (ih < 0 || ih >= p.H) {
+      std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
+      continue;
+    }
+    std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
+    std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
+    dequant_run8(p, static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C, static_cast<int64_t>(p.W) * C,
+                 dst + static_cast<size_t>(p.pl) * C);
+  }
+}
+
+void ort_float_direct_avx2(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,
+                           int t0, int t1, int64_t row0) {
+  constexpr int kChunk = kOrtFloatDirectChunk, NP = 6;
+  static_assert(kChunk % NP == 0, "whole panels per chunk");
+  const int K = p.K, C = p.C, sk = p.stride_k;
+  const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
+  const int tiles = (p.M + 31) / 32;
+  if (t1 < 0 || t1 > tiles) t1 = tiles;
+  const int64_t opix = OH * OW;
+  alignas(32) float ybuf[kChunk * 16];  // running sums of the K blocks before the last, per panel row
+  alignas(32) float bias[16];
+  const float* px[kChunk];
+  thread_local std::vector<float> xcbuf;  // pointwise convs without xpad: each chunk's pixels dequantized here
+  float* xc = nullptr;
+  if (!xpad) {
+    LOWP_CHECK(ort_float_direct_pointwise(p), "ort float direct: no dequantized input for a padded or KxK conv");
+    xcbuf.resize(static_cast<size_t>(kChunk) * C);
+    xc = xcbuf.data();
+  }
+  DirectEpi2 ep{};
+  ep.M = p.M;
+  ep.s8out = p.y_type == DType::S8;
+  ep.ys = _mm256_set1_ps(p.ys);
+  // quantize_one's clamp to the type range less zy, then [qmin, qmax]: one clamp to [qmin - zy, qmax - zy]
+  // (monotone rounding, integer bounds; NaN to the lower end, as MAXPS)
+  ep.flo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zy));
+  ep.fhi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zy));
+  ep.zy = _mm256_set1_epi32(p.zy);
+  int64_t n = p0 / opix, oh = (p0 % opix) / OW, ow = (p0 % opix) % OW;
+  for (int64_t q0 = p0; q0 < p1; q0 += kChunk) {
+    const int np = static_cast<int>(std::min<int64_t>(p1 - q0, kChunk));
+    for (int i = 0; i < np; ++i) {
+      if (xc) {
+        const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + oh * sh) * p.W + ow * sw) * C;
+        dequant_run8(p, src, C, xc + static_cast<size_t>(i) * C);
+        px[i] = xc + static_cast<size_t>(i) * C;
+      } else {
+        px[i] = xpad + ((n * Hp + oh * sh - row0) * Wp + ow * sw) * C;
+      }
+      if (++ow == OW) {
+        ow = 0;
+        if (++oh == OH) {
+          oh = 0;
+          ++n;
+        }
+      }
+    }
+    for (int i = np; i < kChunk; ++i) px[i] = px[np - 1];  // past p1: repeat the last pixel, results dropped
+    for (int t = t0; t < t1; ++t) {
+      for (int h = 0; h < 2; ++h) {
+        const int m0 = 32 * t + 16 * h;
+        if (m0 >= p.M) break;
+        const int width = std::min(16, p.M - m0);
+        for (int c = 0; c < 16; ++c) bias[c] = c < width ? p.bf[static_cast<size_t>(m0 + c)] : 0.f;
+        ep.bias = bias;
+        ep.width = width;
+        const float* w = p.wpk.data() + static_cast<size_t>(t) * K * 32 + 16 * h;
+        for (int k0 = 0; k0 < K; k0 += sk) {
+          const int k1 = std::min(K, k0 + sk);
+          const bool first = k0 == 0, last = k1 == K;
+          for (int j = 0; j * NP < np; ++j) {
+            float* yb = ybuf + 16 * NP * j;
+            ep.y = static_cast<uint8_t*>(y) + (q0 + NP * j) * p.M + m0;
+            ep.np = std::min(NP, np - NP * j);
+            tile2<NP>(px + NP * j, p.koff.data() + k0, w + static_cast<size_t>(k0) * 32, k1 - k0, first ? nullptr : yb,
+                      yb, last ? &ep : nullptr);
+          }
+        }
       }
     }
   }
