@@ -72,3 +72,12 @@ def test_unknown_level_is_an_import_error():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "LOWP_MAX_ISA='avx9000'" in r.stderr and "scalar" in r.stderr
+
+
+def test_cli_kernels_reports_the_cap():
+    code = "import sys; from lowp import cli; sys.exit(cli.main(['kernels']))"
+    caps = [c for c in ("avx2", "neon") if c in LEVELS] or ["scalar"]
+    r = subprocess.run([*_python_cmd(), "-c", code], env=_env_with_lowp(LOWP_MAX_ISA=caps[0]), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"LOWP_MAX_ISA={caps[0]}:" in r.stdout and "available GEMM kernels" in r.stdout

@@ -11,8 +11,12 @@ import numpy as np
 def _cmd_kernels(args) -> int:
     import lowp
 
+    from lowp import _lowp
+
     print("available GEMM kernels (best first):", ", ".join(lowp.kernels()))
     print("default:", lowp.current_kernel(), "| threads:", lowp.get_num_threads())
+    if _lowp.max_isa():
+        print(f"LOWP_MAX_ISA={_lowp.max_isa()}: kernels and ops capped at that level (levels: {_lowp.isa_levels()})")
     return 0
 
 
