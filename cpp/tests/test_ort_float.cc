@@ -12,6 +12,7 @@
 #include "ops/conv.h"
 #include "ops/ort_float_conv.h"
 #include "ops/ort_float_eltwise.h"
+#include "runtime/cpu.h"
 #include "tests/test_framework.h"
 
 using namespace lowp;
@@ -108,6 +109,36 @@ LOWP_TEST(ort_float_conv_simd_matches_reference) {
       EXPECT_TRUE(fused == ref, "fused 1x1 path differs");
     }
   }
+}
+
+// The direct float32 path (dense single-group convs): the dispatched kernel (AVX-512, or its AVX2 twin under
+// LOWP_MAX_ISA=avx2, as .ci/sanitizers.sh also runs) == the scalar reference, 1 and 2 threads; pointwise, 3x3
+// padded and strided layers, output channels off the 16 / 32 multiples.
+LOWP_TEST(ort_float_direct_simd_matches_reference) {
+  std::mt19937 rng(10);
+  struct Shape {
+    int M, C, KH, stride, pad, H;
+  };
+  int direct = 0;
+  for (const Shape& s : {Shape{24, 48, 1, 1, 0, 9}, Shape{37, 20, 3, 1, 1, 7}, Shape{20, 16, 3, 2, 1, 9},
+                         Shape{70, 8, 3, 1, 1, 13}}) {
+    TieConv t = make_tie_conv(s.M, s.C, s.KH, s.KH, s.stride, s.pad, 1, s.H, s.H, 0, rng);
+    const ops::OrtFloatConv& p = t.p;
+    direct += p.direct;
+    const int N = 2;
+    std::vector<int8_t> x(static_cast<size_t>(N) * s.H * s.H * s.C);
+    std::uniform_int_distribution<int> xd(-128, 127);
+    for (auto& v : x) v = static_cast<int8_t>(xd(rng));
+    const int64_t pixels = static_cast<int64_t>(N) * p.OH * p.OW;
+    std::vector<int8_t> ref(static_cast<size_t>(pixels) * s.M), got(ref.size()), got2(ref.size());
+    ops::ort_float_direct(p, x.data(), ref.data(), pixels, 1, "ref");
+    ops::ort_float_direct(p, x.data(), got.data(), pixels, 1);
+    ops::ort_float_direct(p, x.data(), got2.data(), pixels, 2);
+    EXPECT_TRUE(ref == got && ref == got2, "direct kernels differ from the reference");
+  }
+#if defined(__x86_64__)
+  if (cpu::has_avx2()) EXPECT_TRUE(direct == 4, "a SIMD direct kernel exists, but the layers were not direct");
+#endif
 }
 
 LOWP_TEST(ort_float_depthwise_simd_matches_reference) {
