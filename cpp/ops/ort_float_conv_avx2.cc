@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_quant_avx2.h"
 #include "lowp/types.h"
 
 namespace lowp {
@@ -104,15 +105,14 @@ void ort_float_depthwise_avx2(const OrtFloatConv& p, const void* x, void* y, int
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   const bool s8 = p.x_type == DType::S8, s8out = p.y_type == DType::S8;
   const uint8_t* xb = static_cast<const uint8_t*>(x);
-  const __m256i zx = _mm256_set1_epi32(p.zx), zy = _mm256_set1_epi32(p.zy);
-  const __m256i qmin = _mm256_set1_epi32(p.qmin), qmax = _mm256_set1_epi32(p.qmax);
-  const __m256 xs = _mm256_set1_ps(p.xs), ys = _mm256_set1_ps(p.ys);
-  // QuantizeLinear's clamp to the output type less the zero point (quantize_one), then [qmin, qmax].
-  const int32_t tmin = s8out ? -128 : 0, tmax = s8out ? 127 : 255;
-  const __m256 fl = _mm256_set1_ps(static_cast<float>(tmin - p.zy)), fh = _mm256_set1_ps(static_cast<float>(tmax - p.zy));
+  const __m256i zx = _mm256_set1_epi32(p.zx);
+  const __m256 xs = _mm256_set1_ps(p.xs);
+  const OrtQuantizeAvx2 quant(p.ys, p.zy, p.qmin, p.qmax);
   const int full = C / 8 * 8;  // channels in whole vectors; the rest through the scalar reference
   thread_local std::vector<int64_t> tap;
+  thread_local std::vector<float> col;  // the scalar tail's column
   tap.resize(taps);
+  col.resize(taps);
   for (int64_t px = p0; px < p1; ++px) {
     const int64_t r = px % opix;
     ort_float_pixel_taps(p, px / opix, r / p.OW, r % p.OW, tap.data());
@@ -140,19 +140,11 @@ void ort_float_depthwise_avx2(const OrtFloatConv& p, const void* x, void* y, int
         }
         if (k < k1) acc = _mm256_add_ps(prod(k), acc);
       }
-      // + bias, / ys, max / min against the clamp bounds (NaN -> the lower one, as MAXPS), cvtps2dq
-      // (half to even), + zy, then the fused activation's range.
-      __m256 v = _mm256_div_ps(_mm256_add_ps(acc, _mm256_loadu_ps(p.bf.data() + c)), ys);
-      v = _mm256_min_ps(_mm256_max_ps(v, fl), fh);
-      __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
-      q = _mm256_min_epi32(_mm256_max_epi32(q, qmin), qmax);
-      // q lies in the output type's range: the saturating packs are exact.
-      const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-      const __m128i bytes = s8out ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(static_cast<uint8_t*>(y) + px * C + c), bytes);
+      // + bias, then QuantizeLinear and the fused activation's range
+      ort_store8_avx2(static_cast<uint8_t*>(y) + px * C + c, quant(_mm256_add_ps(acc, _mm256_loadu_ps(p.bf.data() + c))),
+                      s8out);
     }
     if (full < C) {
-      std::vector<float> col(taps);
       for (int c = full; c < C; ++c) {
         for (int t = 0; t < taps; ++t) col[t] = tap[t] >= 0 ? p.xtab[xb[tap[t] + c]] : 0.f;
         const int32_t q = ort_float_conv_one(p, col.data(), c);
@@ -184,8 +176,7 @@ struct DirectEpi2 {
   uint8_t* y;         // output of the panel's first pixel, its first channel (row stride M)
   int M, np, width;   // row stride, valid pixels, valid channels (<= 16)
   bool s8out;
-  __m256 ys, flo, fhi;
-  __m256i zy;
+  const OrtQuantizeAvx2* quant;
 };
 
 template <int NP>
@@ -216,24 +207,12 @@ inline void tile2(const float* const* px, const int32_t* off, const float* w, in
   }
   const __m256 b0 = _mm256_loadu_ps(e->bias), b1 = _mm256_loadu_ps(e->bias + 8);
   for (int i = 0; i < NP && i < e->np; ++i) {
-    __m256i q[2];
-    for (int v = 0; v < 2; ++v) {
-      const __m256 yv = _mm256_add_ps(acc[i][v], v ? b1 : b0);
-      const __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(yv, e->ys), e->flo), e->fhi);
-      q[v] = _mm256_add_epi32(_mm256_cvtps_epi32(r), e->zy);
-    }
-    // q in the output type: the saturating packs are exact; channel order restored by the permute
-    const __m256i w16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xD8);
-    const __m128i lo = _mm256_castsi256_si128(w16), hi = _mm256_extracti128_si256(w16, 1);
-    const __m128i bytes = e->s8out ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
     uint8_t* dst = e->y + static_cast<size_t>(i) * e->M;
-    if (e->width == 16) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), bytes);
-    } else {
-      alignas(16) uint8_t tmp[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
-      std::memcpy(dst, tmp, static_cast<size_t>(e->width));
-    }
+    alignas(16) uint8_t tmp[16];
+    uint8_t* out = e->width == 16 ? dst : tmp;
+    ort_store8_avx2(out, (*e->quant)(_mm256_add_ps(acc[i][0], b0)), e->s8out);
+    ort_store8_avx2(out + 8, (*e->quant)(_mm256_add_ps(acc[i][1], b1)), e->s8out);
+    if (out == tmp) std::memcpy(dst, tmp, static_cast<size_t>(e->width));
   }
 }
 
@@ -280,12 +259,8 @@ void ort_float_direct_avx2(const OrtFloatConv& p, const float* xpad, const void*
   DirectEpi2 ep{};
   ep.M = p.M;
   ep.s8out = p.y_type == DType::S8;
-  ep.ys = _mm256_set1_ps(p.ys);
-  // quantize_one's clamp to the type range less zy, then [qmin, qmax]: one clamp to [qmin - zy, qmax - zy]
-  // (monotone rounding, integer bounds; NaN to the lower end, as MAXPS)
-  ep.flo = _mm256_set1_ps(static_cast<float>(p.qmin - p.zy));
-  ep.fhi = _mm256_set1_ps(static_cast<float>(p.qmax - p.zy));
-  ep.zy = _mm256_set1_epi32(p.zy);
+  const OrtQuantizeAvx2 quant(p.ys, p.zy, p.qmin, p.qmax);
+  ep.quant = &quant;
   int64_t n = p0 / opix, oh = (p0 % opix) / OW, ow = (p0 % opix) % OW;
   for (int64_t q0 = p0; q0 < p1; q0 += kChunk) {
     const int np = static_cast<int>(std::min<int64_t>(p1 - q0, kChunk));
