@@ -378,7 +378,7 @@ def test_qlinear_matmul_full_row_tiles_every_width(at):
     scales on both sides of 1 (the packed half_even output stage of avx512vnni needs |scale| < 1:
     its fallback is exercised too). Accumulators span the whole int32 output range."""
     rng = np.random.default_rng(_seed(("full_tiles", at)))
-    for M, K in [(24, 64), (37, 30), (49, 128)]:
+    for M, K in [(24, 64), (37, 30), (49, 128), (28, 64), (8, 30)]:
         for N in list(range(1, 34)) + [47, 48, 63, 64, 67]:
             a, b = rand(rng, at, (M, K)), rand(rng, np.int8, (K, N))
             za, zb = rand(rng, at, ()), rand(rng, np.int8, (N,))
@@ -398,6 +398,36 @@ def test_qlinear_matmul_full_row_tiles_every_width(at):
                         check_all_kernels(lambda: lowp.qlinear_matmul(a, sa, za, pm, sb, None, sy, zy,
                                                                       activation_min=act[0], activation_max=act[1]),
                                           want, f"{(M, K, N)} {ydt} sb={np.ravel(sb)[:2]} act={act}")
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS + [None])
+@pytest.mark.parametrize("M", [8, 16, 28, 64, 196])
+def test_tail_panels_every_output_stage(M, rounding):
+    """M = 12p + 4 and 8 rows (a short last A panel after full ones, or only one) through every
+    output stage (int32, the three roundings, avx512vnni's packed half_even and its fallback), with
+    per-tensor and per-column B zero points, A read in place (uint8, K % 4 == 0) and packed, 1 and
+    2 threads, every kernel."""
+    rng = np.random.default_rng(_seed(("tail_panels", M, rounding)))
+    N = 70
+    for at, K in [(np.uint8, 64), (np.uint8, 30), (np.int8, 64), (np.uint8, 1024)]:
+        a, b = rand(rng, at, (M, K)), rand(rng, np.int8, (K, N))
+        za = rand(rng, at, ())
+        for zb in (rand(rng, np.int8, ()), rand(rng, np.int8, (N,))):
+            pm = lowp.PackedMatrix(b, zb)
+            for threads in (1, 2):
+                if rounding is None:
+                    check_all_kernels(lambda: lowp.matmul_integer(a, pm, za, num_threads=threads),
+                                      ref_matmul(a, b, za, zb), f"{(M, K, at, zb.shape, threads)}")
+                    continue
+                rms = max(1.0, float(np.sqrt(np.mean(ref_matmul(a, b, za, zb).astype(np.float64) ** 2))))
+                sa, sy = np.float32(0.05), np.float32(0.05 * 0.01 * rms / 60)
+                for sb in (np.float32(0.01), np.float32(sy / sa * 1.5)):  # packed half_even stage, then scale > 1
+                    for ydt in DT:
+                        zy = rand(rng, ydt, ())
+                        want = ref_qlinear(a, sa, za, b, sb, zb, sy, zy, ydt, rounding)
+                        check_all_kernels(lambda: lowp.qlinear_matmul(a, sa, za, pm, sb, None, sy, zy, rounding=rounding,
+                                                                      num_threads=threads),
+                                          want, f"{(M, K, at, zb.shape, threads, ydt, float(sb))}")
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
