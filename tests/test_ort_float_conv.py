@@ -410,8 +410,8 @@ def test_ort_float_policy():
                                                        ((5, 5), 1, 1, None, 11),
                                                        ((1, 7), 1, 1, None, 9)])  # 7 taps: 4, a pair, one
 # a 16-lane tail, whole vectors, one partial vector; 200: channel slices of two vectors on 2-3 threads, the last
-# with a tail
-@pytest.mark.parametrize("C", [40, 16, 7, 200])
+# with a tail; 44: an 8-lane tail (avx2)
+@pytest.mark.parametrize("C", [40, 16, 7, 200, 44])
 @pytest.mark.parametrize("dt,relu", [("int8", False), ("uint8", False), ("int8", True)])
 def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C, dt, relu):
     from lowp import _lowp
@@ -439,9 +439,11 @@ def test_depthwise_float_kernels_match_reference(kernel, stride, dil, pads, H, C
             assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
             assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
     if "avx2" in _lowp.ort_float_conv_kernels():
-        # the AVX2 twin of the reference (8 channels per vector, the rest scalar): CPUs without AVX-512
-        assert np.array_equal(p.run_depthwise(x, kernel="avx2"), ref)
-        assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel="avx2"), ref)
+        # the AVX2 twins (CPUs without AVX-512): the row ring (8 channels per vector) and the per-pixel kernel
+        for k in ("avx2", "avx2pixels"):
+            assert np.array_equal(p.run_depthwise(x, kernel=k), ref), k
+            assert np.array_equal(p.run_depthwise(x, num_threads=2, kernel=k), ref), k
+            assert np.array_equal(p.run_depthwise(x, num_threads=3, kernel=k), ref), k
 
 
 @pytest.mark.parametrize("dt", ["int8", "uint8"])

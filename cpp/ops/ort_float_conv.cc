@@ -464,22 +464,24 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
   const std::string k = kernel ? kernel : "";
   bool rows = false;    // input rows dequantized into a ring as needed (ort_float_depthwise_rows_avx512)
   bool irows = false;   // the same with integer sums + check (ort_float_depthwise_int_avx512)
+  bool rows2 = false;   // the float32 chain on the row ring, 8 lanes (ort_float_depthwise_rows_avx2)
 #if defined(__x86_64__) || defined(_M_X64)
   // the SIMD kernels' division-free QuantizeLinear needs 1 / ys a normal float (ops/ort_float_quot_avx512.h)
   const bool ok = cpu::has_avx512bw() && p.KH * p.KW <= 64 && p.ys >= 0x1p-120f && p.ys <= 0x1p120f;
   if ((k.empty() || k == "avx512int") && ok && !p.wti.empty()) irows = true;
   if ((k == "avx512" || (k.empty() && !irows)) && ok) rows = true;
+  if ((k == "avx2" || (k.empty() && !rows && !irows)) && cpu::has_avx2() && p.KH * p.KW <= 64) rows2 = true;
 #endif
-  OrtFloatDepthwiseFn pixels_fn = ort_float_depthwise_ref;  // when neither row-ring kernel runs
+  OrtFloatDepthwiseFn pixels_fn = ort_float_depthwise_ref;  // when no row-ring kernel runs
 #if defined(__x86_64__) || defined(_M_X64)
-  if ((k.empty() || k == "avx2") && cpu::has_avx2()) pixels_fn = ort_float_depthwise_avx2;
+  if ((k.empty() || k == "avx2" || k == "avx2pixels") && cpu::has_avx2()) pixels_fn = ort_float_depthwise_avx2;
 #endif
-  if (!k.empty() && k != "ref" && !rows && !irows && pixels_fn == ort_float_depthwise_ref)
+  if (!k.empty() && k != "ref" && !rows && !irows && !rows2 && pixels_fn == ort_float_depthwise_ref)
     throw Error("lowp: ort float depthwise kernel '" + k + "' is not available on this machine");
   const int64_t opix = static_cast<int64_t>(p.OH) * p.OW;
   LOWP_CHECK(pixels % opix == 0, "ort float conv: pixels is not a whole number of images");
 #if defined(__x86_64__) || defined(_M_X64)
-  if (rows || irows) {
+  if (rows || irows || rows2) {
     // tasks (~4 per thread, one per image on one thread): bands of output rows x slices of channels of one image.
     // A band dequantizes its input rows once (those it shares with the band above a second time: (KH - 1) dh
     // + 1 - sh rows), a channel slice only its channels; so tall layers split rows, short ones (7 x 7, 14 x 14:
@@ -495,8 +497,8 @@ void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t 
     auto body = [&](int task, int) {
       const int64_t n = task / (bands * slices);
       const int r = static_cast<int>(task % (bands * slices)), b0 = r / slices * band, c0 = r % slices * per;
-      (irows ? ort_float_depthwise_int_avx512 : ort_float_depthwise_rows_avx512)(p, x, y, n, b0,
-                                                                                 std::min(p.OH, b0 + band), c0, c0 + per);
+      (irows ? ort_float_depthwise_int_avx512 : rows ? ort_float_depthwise_rows_avx512 : ort_float_depthwise_rows_avx2)(
+          p, x, y, n, b0, std::min(p.OH, b0 + band), c0, c0 + per);
     };
     if (tasks <= 1 || num_threads == 1) {
       for (int64_t t = 0; t < tasks; ++t) body(static_cast<int>(t), 0);

@@ -150,6 +150,10 @@ void ort_float_depthwise_ref(const OrtFloatConv& p, const void* x, void* y, int6
 // chain (products, the M1 kernel's sums, bias, division, half-even rounding, clamp); for CPUs without
 // AVX-512, where the row-ring kernels (ort_float_depthwise_avx512.cc) do not run.
 void ort_float_depthwise_avx2(const OrtFloatConv& p, const void* x, void* y, int64_t p0, int64_t p1);
+// The same chain with the input rows dequantized once into a row ring, as ort_float_depthwise_rows_avx512 below
+// (ops/ort_float_depthwise_avx2.cc): the default without AVX-512 (taps <= 64; cb % 8 == 0).
+void ort_float_depthwise_rows_avx2(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1, int cb,
+                                   int ce);
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 // Output rows [oh0, oh1), channels [cb, ce) (cb % 16 == 0) of image n, the input rows dequantized into a ring of
@@ -172,9 +176,10 @@ void ort_float_quantize_avx512(const float* y, int64_t n, float ys, int32_t zy, 
                                void* q);
 #endif
 bool ort_float_is_depthwise(const OrtFloatConv& p);
-// kernel: "" (the dispatched one: "avx512int" where p.wti exists, else "avx512", where available), "ref",
-// "avx512int" (integer sums + check, row ring), "avx512" (float32 chain, row ring; tasks = bands of output rows x
-// channel slices).
+// kernel: "" (the dispatched one: "avx512int" where p.wti exists, else "avx512", where available; else "avx2"),
+// "ref", "avx512int" (integer sums + check, row ring), "avx512" (float32 chain, row ring; tasks = bands of output
+// rows x channel slices), "avx2" (float32 chain, row ring, 8 lanes; more than 64 taps: "avx2pixels"),
+// "avx2pixels" (float32 chain per output pixel, 8 lanes).
 void ort_float_depthwise(const OrtFloatConv& p, const void* x, void* y, int64_t pixels, int num_threads = 1,
                          const char* kernel = "");
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_depthwise_ring.h"
 #include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
@@ -30,29 +31,12 @@ namespace ops {
 
 namespace {
 
-// The M1 chain of one output vector over the taps: per K chunk of stride_k taps, groups of four products
-// (multiply, then add: no FMA) summed left to right and added to the running sum, then a pair, then a single product;
-// prod(k) is tap k's product vector.
-template <typename Prod>
-inline __m512 m1_chain(int taps, int stride_k, Prod prod) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int k0 = 0; k0 < taps; k0 += stride_k) {
-    const int k1 = std::min(taps, k0 + stride_k);
-    int k = k0;
-    for (; k + 4 <= k1; k += 4) {
-      __m512 t = _mm512_add_ps(prod(k), prod(k + 1));
-      t = _mm512_add_ps(t, prod(k + 2));
-      t = _mm512_add_ps(t, prod(k + 3));
-      acc = _mm512_add_ps(t, acc);
-    }
-    if (k1 - k >= 2) {
-      acc = _mm512_add_ps(_mm512_add_ps(prod(k), prod(k + 1)), acc);
-      k += 2;
-    }
-    if (k < k1) acc = _mm512_add_ps(prod(k), acc);
-  }
-  return acc;
-}
+struct V512 {  // lane vector for ops/ort_float_depthwise_ring.h
+  using reg = __m512;
+  static __m512 zero() { return _mm512_setzero_ps(); }
+  static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+  static __m512 mul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+};
 
 // Channels [cb, cb + Cs) of row ih of image n dequantized into dst (Wp x Cs floats, padding columns zero):
 // float(x - zx) * xs, one rounding (= p.xtab). cb % 16 == 0; Cs a multiple of 16 (lanes past C: see the tail).
@@ -98,28 +82,11 @@ template <bool kInt>
 void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1, int cb, int ce) {
   constexpr int kP = 8;
   // the slice's channels cb .. ce - 1, in whole 16-lane vectors (Cp: its row stride in the ring)
-  const int C = p.C, Cp = (ce - cb + 15) / 16 * 16, taps = p.KH * p.KW, Mp = p.Mpad, Wp = p.W + p.pl + p.pr;
-  const int span = (p.KH - 1) * p.dh + 1;
-  const size_t row = static_cast<size_t>(Wp) * Cp;
-  thread_local std::vector<float> ringv;
-  // + 16 floats for the alignment, + 8 pixels: the sliding window below reads up to 7 pixels past a row's end
-  const size_t ring_floats = (static_cast<size_t>(span) + 1) * row + 16 + static_cast<size_t>(kP) * Cp;
-  if (ringv.size() < ring_floats) ringv.resize(ring_floats);
-  // 64-byte aligned: rows are whole vectors long, so every load and store stays within one cache line
-  float* ring = ringv.data() + ((64 - reinterpret_cast<uintptr_t>(ringv.data()) % 64) % 64) / sizeof(float);
-  float* zero = ring + static_cast<size_t>(span) * row;
-  std::memset(zero, 0, sizeof(float) * row);
-  int tag[64 + 1];  // input row held by each ring slot (span <= taps <= 64 rows when dh == 1; checked below)
-  std::vector<int> tagv;
-  int* tags = tag;
-  if (span > 64) {
-    tagv.resize(span);
-    tags = tagv.data();
-  }
-  for (int s = 0; s < span; ++s) tags[s] = -1;
+  const int C = p.C, Cp = (ce - cb + 15) / 16 * 16, taps = p.KH * p.KW, Mp = p.Mpad;
+  // + 8 pixels after the zero row: the sliding window below reads up to 7 pixels past a row's end
+  DwRowRing ring(p, Cp, static_cast<size_t>(kP) * Cp);
   const float* rp[64];  // per tap: its row's dequantized data + kw dw Cp
-  int64_t coff[64];
-  for (int k = 0; k < taps; ++k) coff[k] = static_cast<int64_t>(k % p.KW) * p.dw * Cp;
+  auto fill = [&](int ih, float* slot) { dequant_row<kInt>(p, x, n, ih, cb, Cp, slot); };
 
   const bool s8out = p.y_type == DType::S8;
   (void)s8out;  // both 8-bit types store the low byte of the clamped int32
@@ -140,20 +107,7 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
   uint8_t* yb = static_cast<uint8_t*>(y);
 
   for (int oh = oh0; oh < oh1; ++oh) {
-    for (int kh = 0; kh < p.KH; ++kh) {
-      const int ih = oh * p.sh - p.pt + kh * p.dh;
-      const float* r = zero;
-      if (ih >= 0 && ih < p.H) {
-        const int s = ih % span;
-        float* slot = ring + static_cast<size_t>(s) * row;
-        if (tags[s] != ih) {
-          dequant_row<kInt>(p, x, n, ih, cb, Cp, slot);
-          tags[s] = ih;
-        }
-        r = slot;
-      }
-      for (int kw = 0; kw < p.KW; ++kw) rp[kh * p.KW + kw] = r + coff[kh * p.KW + kw];
-    }
+    ring.rows_for(oh, fill, rp);
 
     uint8_t* yrow = yb + ((n * p.OH + oh) * static_cast<int64_t>(p.OW)) * C + cb;
     for (int c0 = 0; c0 < Cp; c0 += 16) {  // c0: in the slice (channel cb + c0)
@@ -239,11 +193,12 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
             const int i = __builtin_ctz(near_any);
             near_any &= near_any - 1;
             const int64_t o = po[i];
-            const __m512 yv = m1_chain(taps, p.stride_k, [&](int k) {
-              const __m512 xf = _mm512_mul_ps(_mm512_loadu_ps(rp[k] + o), xsv);  // = p.xtab: one rounding
-              return _mm512_mul_ps(_mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp), xf);
-            });
-            const __m512 r = ort_round_clamped_avx512(_mm512_add_ps(yv, b), ys, inv, flo, fhi);
+            __m512 yv[1];
+            dw_m1_chain<V512, 1>(
+                taps, p.stride_k, [&](int k) { return _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp); },
+                [&](int k, int) { return _mm512_mul_ps(_mm512_loadu_ps(rp[k] + o), xsv); },  // = p.xtab: one rounding
+                yv);
+            const __m512 r = ort_round_clamped_avx512(_mm512_add_ps(yv[0], b), ys, inv, flo, fhi);
             _mm_mask_storeu_epi8(yb0 + static_cast<int64_t>(i) * C, m,
                                  _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(r), zy)));
           }
@@ -256,40 +211,9 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
         const int64_t pb = static_cast<int64_t>(ow0) * ps + c0;
         for (int i = 0; i < kP; ++i) po[i] = pb + pstep[std::min(i, np - 1)];
         __m512 acc[kP];
-        for (int i = 0; i < kP; ++i) acc[i] = _mm512_setzero_ps();
-        for (int k0 = 0; k0 < taps; k0 += p.stride_k) {
-          const int k1 = std::min(taps, k0 + p.stride_k);
-          int k = k0;
-          for (; k + 4 <= k1; k += 4) {
-            const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
-                         w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp),
-                         w2 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 2) * Mp),
-                         w3 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 3) * Mp);
-            const float *r0 = rp[k], *r1 = rp[k + 1], *r2 = rp[k + 2], *r3 = rp[k + 3];
-            for (int i = 0; i < kP; ++i) {
-              __m512 t = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(r0 + po[i])),
-                                       _mm512_mul_ps(w1, _mm512_loadu_ps(r1 + po[i])));
-              t = _mm512_add_ps(t, _mm512_mul_ps(w2, _mm512_loadu_ps(r2 + po[i])));
-              t = _mm512_add_ps(t, _mm512_mul_ps(w3, _mm512_loadu_ps(r3 + po[i])));
-              acc[i] = k == 0 ? t : _mm512_add_ps(t, acc[i]);  // 0 + t = t (up to the sign of a zero)
-            }
-          }
-          if (k1 - k >= 2) {
-            const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp),
-                         w1 = _mm512_loadu_ps(wc + static_cast<size_t>(k + 1) * Mp);
-            const float *r0 = rp[k], *r1 = rp[k + 1];
-            for (int i = 0; i < kP; ++i)
-              acc[i] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(r0 + po[i])),
-                                                   _mm512_mul_ps(w1, _mm512_loadu_ps(r1 + po[i]))),
-                                     acc[i]);
-            k += 2;
-          }
-          if (k < k1) {
-            const __m512 w0 = _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp);
-            const float* r0 = rp[k];
-            for (int i = 0; i < kP; ++i) acc[i] = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(r0 + po[i])), acc[i]);
-          }
-        }
+        dw_m1_chain<V512, kP>(
+            taps, p.stride_k, [&](int k) { return _mm512_loadu_ps(wc + static_cast<size_t>(k) * Mp); },
+            [&](int k, int i) { return _mm512_loadu_ps(rp[k] + po[i]); }, acc);
         for (int i = 0; i < np; ++i) {
           const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(ort_round_clamped_avx512(_mm512_add_ps(acc[i], b), ys, inv, flo, fhi)), zy);
           _mm_mask_storeu_epi8(yrow + static_cast<int64_t>(ow0 + i) * C + c0, m, _mm512_cvtepi32_epi8(q));
@@ -299,17 +223,10 @@ void depthwise_slice(const OrtFloatConv& p, const void* x, void* y, int64_t n, i
   }
 }
 
-// Channel slices small enough that the slice's ring (span rows) stays in the L1 cache (~24 KB): every input
-// cache line then comes from L2 once per slice, not once per output row (a 112 x 112 x 32 layer's 3-row ring is
-// 44 KB: 1.5x slower as one slice).
 template <bool kInt>
 void depthwise_rows(const OrtFloatConv& p, const void* x, void* y, int64_t n, int oh0, int oh1, int cb, int ce) {
-  ce = std::min(ce, p.C);
-  if (cb >= ce || oh0 >= oh1) return;
-  const int64_t span = (p.KH - 1) * static_cast<int64_t>(p.dh) + 1, Wp = p.W + p.pl + p.pr;
-  const int64_t fit = (24 * 1024) / (4 * span * Wp);  // floats per pixel that fit
-  const int slice = static_cast<int>(std::max<int64_t>(16, fit / 16 * 16));
-  for (int s0 = cb; s0 < ce; s0 += slice) depthwise_slice<kInt>(p, x, y, n, oh0, oh1, s0, std::min(ce, s0 + slice));
+  if (oh0 >= oh1) return;
+  dw_slices(p, cb, ce, 16, [&](int s0, int s1) { depthwise_slice<kInt>(p, x, y, n, oh0, oh1, s0, s1); });
 }
 
 }  // namespace
