@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_direct_walk.h"
 #include "ops/ort_float_quant_avx2.h"
 #include "lowp/types.h"
 
@@ -242,10 +243,8 @@ void ort_float_direct_avx2(const OrtFloatConv& p, const float* xpad, const void*
   constexpr int kChunk = kOrtFloatDirectChunk, NP = 6;
   static_assert(kChunk % NP == 0, "whole panels per chunk");
   const int K = p.K, C = p.C, sk = p.stride_k;
-  const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
   const int tiles = (p.M + 31) / 32;
   if (t1 < 0 || t1 > tiles) t1 = tiles;
-  const int64_t opix = OH * OW;
   alignas(32) float ybuf[kChunk * 16];  // running sums of the K blocks before the last, per panel row
   alignas(32) float bias[16];
   const float* px[kChunk];
@@ -261,26 +260,11 @@ void ort_float_direct_avx2(const OrtFloatConv& p, const float* xpad, const void*
   ep.s8out = p.y_type == DType::S8;
   const OrtQuantizeAvx2 quant(p.ys, p.zy, p.qmin, p.qmax);
   ep.quant = &quant;
-  int64_t n = p0 / opix, oh = (p0 % opix) / OW, ow = (p0 % opix) % OW;
+  DirectPixelWalk walk(p, p0);
   for (int64_t q0 = p0; q0 < p1; q0 += kChunk) {
     const int np = static_cast<int>(std::min<int64_t>(p1 - q0, kChunk));
-    for (int i = 0; i < np; ++i) {
-      if (xc) {
-        const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + oh * sh) * p.W + ow * sw) * C;
-        dequant_run8(p, src, C, xc + static_cast<size_t>(i) * C);
-        px[i] = xc + static_cast<size_t>(i) * C;
-      } else {
-        px[i] = xpad + ((n * Hp + oh * sh - row0) * Wp + ow * sw) * C;
-      }
-      if (++ow == OW) {
-        ow = 0;
-        if (++oh == OH) {
-          oh = 0;
-          ++n;
-        }
-      }
-    }
-    for (int i = np; i < kChunk; ++i) px[i] = px[np - 1];  // past p1: repeat the last pixel, results dropped
+    walk.next<kChunk>(p, xpad, x, xc, row0, np, px,
+                      [&](const uint8_t* src, int64_t len, float* dst) { dequant_run8(p, src, len, dst); });
     for (int t = t0; t < t1; ++t) {
       for (int h = 0; h < 2; ++h) {
         const int m0 = 32 * t + 16 * h;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ops/ort_float_conv.h"
+#include "ops/ort_float_direct_walk.h"
 #include "ops/ort_float_quot_avx512.h"
 
 namespace lowp {
@@ -301,10 +302,9 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
                              int t0, int t1, int64_t row0) {
   constexpr int kChunk = kOrtFloatDirectChunk;  // pixels: panels of 6 (4-vector tiles) or 12 (2- and 1-vector)
   const int K = p.K, C = p.C, sk = p.stride_k;
-  const int64_t Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr, OH = p.OH, OW = p.OW, sh = p.sh, sw = p.sw;
+  const int64_t sw = p.sw;
   const int tiles = (p.M + 31) / 32;
   if (t1 < 0 || t1 > tiles) t1 = tiles;
-  const int64_t opix = OH * OW;
   alignas(64) float ybuf[kChunk * 64];  // running sums of the K blocks before the last, per panel row
   const float* px[kChunk];
   // pointwise convs without xpad: each chunk's pixels dequantized here (cache-hot), px[i] = xc + i C
@@ -322,34 +322,11 @@ void ort_float_direct_avx512(const OrtFloatConv& p, const float* xpad, const voi
   DirectEpi ep{};
   ep.M = p.M;
   ep.q = &quant;
-  int64_t n = p0 / opix, oh = (p0 % opix) / OW, ow = (p0 % opix) % OW;
+  DirectPixelWalk walk(p, p0);
   for (int64_t q0 = p0; q0 < p1; q0 += kChunk) {
     const int np = static_cast<int>(std::min<int64_t>(p1 - q0, kChunk));
-    for (int i = 0; i < np; ++i) {
-      if (xc) {
-        const uint8_t* src = static_cast<const uint8_t*>(x) + ((n * p.H + oh * sh) * p.W + ow * sw) * C;
-        if (sw == 1 && ow + (np - i) <= OW) {  // the rest of the chunk in this output row: one contiguous run
-          const int run = np - i;
-          dequant_run(src, static_cast<int64_t>(run) * C, s8in, zx, xs, xc + static_cast<size_t>(i) * C);
-          for (int j = 0; j < run; ++j) px[i + j] = xc + static_cast<size_t>(i + j) * C;
-          ow += run - 1;
-          i += run - 1;
-        } else {
-          dequant_run(src, C, s8in, zx, xs, xc + static_cast<size_t>(i) * C);
-          px[i] = xc + static_cast<size_t>(i) * C;
-        }
-      } else {
-        px[i] = xpad + ((n * Hp + oh * sh - row0) * Wp + ow * sw) * C;
-      }
-      if (++ow == OW) {
-        ow = 0;
-        if (++oh == OH) {
-          oh = 0;
-          ++n;
-        }
-      }
-    }
-    for (int i = np; i < kChunk; ++i) px[i] = px[np - 1];  // past p1: repeat the last pixel, results dropped
+    walk.next<kChunk>(p, xpad, x, xc, row0, np, px,
+                      [&](const uint8_t* src, int64_t len, float* dst) { dequant_run(src, len, s8in, zx, xs, dst); });
     for (int t = t0; t < t1;) {
       // 64 channels (two weight tiles) where both are in range, else 32, else 16 (the last tile's)
       const int m0 = 32 * t, left = p.M - m0;
