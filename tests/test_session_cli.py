@@ -47,7 +47,7 @@ def test_cli_info_reports_unsupported(tmp_path, capsys):
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-    m = helper.make_model(helper.make_graph([helper.make_node("Erf", ["x"], ["y"], name="e")], "g", [x], [y]),
+    m = helper.make_model(helper.make_graph([helper.make_node("Hardmax", ["x"], ["y"], name="e")], "g", [x], [y]),
                           opset_imports=[helper.make_opsetid("", 17)])
     p = tmp_path / "m.onnx"
     p.write_bytes(m.SerializeToString())
