@@ -3,7 +3,9 @@
 Used three ways: to fold constant subgraphs at load (Shape/Gather/Constant chains), to evaluate an
 elementwise chain on the 256 values of an 8-bit tensor (building a lookup table), and at run time
 for glue (Reshape, Transpose, ...) which moves data without arithmetic and so is exact on integers.
-Arithmetic is float32 like onnxruntime's CPU kernels. Each entry: fn(attrs, *inputs) -> [outputs].
+Arithmetic is float32 like onnxruntime's CPU kernels, except Erf, Gelu and LayerNormalization (the float ops
+of quantize_dynamic transformers), computed in float64 and rounded: neither is onnxruntime's float32 order, so
+their results may differ from its in the last bits. Each entry: fn(attrs, *inputs) -> [outputs].
 """
 from __future__ import annotations
 
