@@ -125,6 +125,7 @@ bool cpu_has_avx512vbmi() {
 const char* lut_kernel_name() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (cpu_has_avx512vbmi() && g_lut_simd.load()) return "avx512vbmi";
+  if (cpu::has_avx2() && g_lut_simd.load()) return "avx2";
 #elif defined(__aarch64__)
   if (g_lut_simd.load()) return "neon";
 #endif
@@ -134,6 +135,7 @@ const char* lut_kernel_name() {
 void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (g_lut_simd.load() && cpu_has_avx512vbmi()) return lut_apply_vbmi(x, table, y, n);
+  if (g_lut_simd.load() && cpu::has_avx2()) return lut_apply_avx2(x, table, y, n);
 #elif defined(__aarch64__)
   if (g_lut_simd.load()) return lut_apply_neon(x, table, y, n);  // NEON is baseline on aarch64
 #endif

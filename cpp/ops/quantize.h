@@ -37,12 +37,14 @@ void dequantize_linear(const void* x, DType xt, float* y, int64_t outer, int64_t
                        const float* scale, const int32_t* zp, int64_t nparam);
 
 // y[i] = table[(uint8)x[i]] for n bytes (int8 data indexes by its two's complement byte).
-// lut_apply picks the best kernel (AVX-512 VBMI where available, NEON TBL/TBX on aarch64) unless SIMD is switched off;
+// lut_apply picks the best kernel (AVX-512 VBMI where available, else AVX2; NEON TBL/TBX on aarch64) unless SIMD is
+// switched off;
 // lut_apply_ref is the scalar reference.
 void lut_apply(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);
 void lut_apply_ref(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);
 #if defined(__x86_64__) || defined(_M_X64)
 void lut_apply_vbmi(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);  // lut_avx512.cc
+void lut_apply_avx2(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n);  // lut_avx2.cc (no VBMI)
 bool cpu_has_avx512vbmi();
 #endif
 #if defined(__aarch64__)
