@@ -221,21 +221,8 @@ inline void tile2(const float* const* px, const int32_t* off, const float* w, in
 
 void ort_float_dequant_padded_rows_avx2(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad,
                                         int64_t row0) {
-  const int C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t n = r / Hp;
-    const int h = static_cast<int>(r % Hp);
-    float* dst = xpad + (r - row0) * Wp * C;
-    const int ih = h - p.pt;
-    if (ih < 0 || ih >= p.H) {
-      std::fill(dst, dst + static_cast<size_t>(Wp) * C, 0.f);
-      continue;
-    }
-    std::fill(dst, dst + static_cast<size_t>(p.pl) * C, 0.f);
-    std::fill(dst + static_cast<size_t>(p.pl + p.W) * C, dst + static_cast<size_t>(Wp) * C, 0.f);
-    dequant_run8(p, static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C, static_cast<int64_t>(p.W) * C,
-                 dst + static_cast<size_t>(p.pl) * C);
-  }
+  dequant_padded_rows(p, x, r0, r1, xpad, row0,
+                      [&](const uint8_t* src, int64_t len, float* dst) { dequant_run8(p, src, len, dst); });
 }
 
 void ort_float_direct_avx2(const OrtFloatConv& p, const float* xpad, const void* x, void* y, int64_t p0, int64_t p1,

@@ -25,7 +25,7 @@ namespace {
 // The storage is one thread_local buffer per ISA file, 64-byte aligned, with `slack` floats after the zero row.
 class DwRowRing {
  public:
-  DwRowRing(const OrtFloatConv& p, int Cp, size_t slack) : p_(p), Cp_(Cp) {
+  DwRowRing(const OrtFloatConv& p, int Cp, size_t slack) : p_(p) {
     span_ = (p.KH - 1) * p.dh + 1;
     row_ = static_cast<size_t>(p.W + p.pl + p.pr) * Cp;
     thread_local std::vector<float> storage;
@@ -64,7 +64,7 @@ class DwRowRing {
 
  private:
   const OrtFloatConv& p_;
-  int Cp_, span_;
+  int span_;
   size_t row_;
   float *ring_, *zero_;
   static constexpr int kTags = 65;

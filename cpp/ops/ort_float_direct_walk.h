@@ -1,5 +1,5 @@
-// The direct float32 conv kernels' walk over a chunk of output pixels (ort_float_conv_avx2.cc,
-// ort_float_conv_avx512.cc; include only from such *_avx2 / *_avx512 files). It has internal linkage (an unnamed
+// The direct float32 conv kernels' input side (ort_float_conv_avx2.cc, ort_float_conv_avx512.cc; include only from
+// such *_avx2 / *_avx512 files): the padded rows they read, and their walk over a chunk of output pixels. It has internal linkage (an unnamed
 // namespace): each ISA file compiles its own copy with its own flags, so the linker can never hand the AVX2 file a
 // copy built with AVX-512 instructions.
 #pragma once
@@ -12,6 +12,25 @@
 namespace lowp {
 namespace ops {
 namespace {
+
+// Padded input rows [r0, r1) (over all images, Hp = H + pt + pb each) into xpad from row row0 on, Wp x C floats a
+// row: the padding zero, the rest dequantized by dq(src, len, dst).
+template <typename Dq>
+void dequant_padded_rows(const OrtFloatConv& p, const void* x, int64_t r0, int64_t r1, float* xpad, int64_t row0,
+                         Dq dq) {
+  const int64_t C = p.C, Hp = p.H + p.pt + p.pb, Wp = p.W + p.pl + p.pr;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / Hp, ih = r % Hp - p.pt;
+    float* dst = xpad + (r - row0) * Wp * C;
+    if (ih < 0 || ih >= p.H) {
+      std::fill(dst, dst + Wp * C, 0.f);
+      continue;
+    }
+    std::fill(dst, dst + p.pl * C, 0.f);
+    std::fill(dst + (p.pl + p.W) * C, dst + Wp * C, 0.f);
+    dq(static_cast<const uint8_t*>(x) + (n * p.H + ih) * p.W * C, p.W * C, dst + p.pl * C);
+  }
+}
 
 // Output pixels in order from p0 (image n, row oh, column ow), a chunk at a time.
 struct DirectPixelWalk {

@@ -375,7 +375,7 @@ FLOAT_OPS = {
     "Mod": _f32(lambda a, x, y: np.fmod(x, y) if a.get("fmod", 0) else np.mod(x, y)),
     "Erf": _f32(lambda a, x: _erf64(np.asarray(x, np.float64)).astype(x.dtype)),
     "Gelu": _f32(_gelu),
-    "LayerNormalization": lambda a, *xs: _layer_norm(a, *xs),
+    "LayerNormalization": _layer_norm,
     "GlobalAveragePool": _f32(_global_avg_pool),
     "ReduceMean": _f32(_reduce_mean),
     "Equal": lambda a, x, y: [np.equal(x, y)],
