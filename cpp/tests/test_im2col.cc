@@ -1,5 +1,5 @@
-// im2col_nhwc (ops/im2col.cc) against a direct per-element reference: channel counts 1..8 and
-// 16, kernels 1x1..7x7 (and 1x9), strides 1..3, dilations 1..2, asymmetric pads, channel slices
+// im2col_nhwc (ops/im2col.cc) against a direct per-element reference: channel counts 1..8, 11,
+// 16, 32 and 64, kernels 1x1..7x7 (and 1x9), strides 1..3, dilations 1..2, asymmetric pads, channel slices
 // (groups), batch 2, arbitrary row ranges [m0, m0+mc) (as the conv driver and its threads split
 // them), row strides ld = Kg and ld > Kg. The short-run fast path copies 16/32-byte blocks that
 // overshoot the run; the test checks every byte of the destination rows and that nothing is
@@ -37,11 +37,12 @@ uint8_t ref_at(const std::vector<uint8_t>& x, const ConvGeometry& g, int Cin, in
 LOWP_TEST(im2col_matches_reference_and_stays_in_bounds) {
   std::mt19937 rng(777);
   int cases = 0;
-  for (int it = 0; it < 400; ++it) {
+  for (int it = 0; it < 600; ++it) {
     ConvGeometry g;
     g.N = 1 + it % 2;
-    const int cin_opts[] = {1, 2, 3, 4, 5, 8, 16, 3};
-    const int Cin = cin_opts[it % 8];
+    // 11..64 channels: runs of KW * Cin > 32 bytes (inline 32-byte blocks, overlapping tails)
+    const int cin_opts[] = {1, 2, 3, 4, 5, 8, 16, 3, 11, 32, 64};
+    const int Cin = cin_opts[it % 11];
     const bool grouped = Cin % 2 == 0 && it % 5 == 0;
     const int Cg = grouped ? Cin / 2 : Cin, c0 = grouped && it % 2 ? Cg : 0;
     const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 9}, {3, 1}, {2, 2}};
@@ -85,5 +86,5 @@ LOWP_TEST(im2col_matches_reference_and_stays_in_bounds) {
                     " bad=" + std::to_string(bad) + " stray=" + std::to_string(stray));
     ++cases;
   }
-  EXPECT_TRUE(cases > 300, "too few valid geometries: " + std::to_string(cases));
+  EXPECT_TRUE(cases > 450, "too few valid geometries: " + std::to_string(cases));
 }
