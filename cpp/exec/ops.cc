@@ -148,12 +148,12 @@ class BinaryOp final : public Op {
   }
   void run(const void* const* in, void* const* out) const override {
     if (!table_.empty()) {
-      ops::binary_table(bs_, in[0], in[1], out[0], table_.data());
+      ops::binary_table(bs_, in[0], in[1], out[0], table_.data(), nt_);
       return;
     }
     ops::binary_op(bs_, in[0], in[1], out[0], t_, p_, nt_);
   }
-  int threads() const override { return table_.empty() ? nt_ : 1; }
+  int threads() const override { return nt_; }
 
  private:
   ops::BroadcastShape bs_;

@@ -226,13 +226,13 @@ BroadcastShape coalesce(const BroadcastShape& in) {
 // Runs body(sub, a, b, c) over slices of bs's outermost axis on up to `threads` threads when
 // the op is large enough to pay for waking a thread (each output element depends only on its
 // inputs, so the split changes nothing); else body(bs, a, b, c).
+// kMinElems: >= ~1 us of work per task (AVX-512 rows: ~8 values / ns): MobileNetV2's 28x28x32 / 14x14x96
+// residual adds 4.0 -> 3.3 / 2.9 -> 2.0 us at 2 threads (they were single-threaded below 64K values).
 template <typename T, typename Body>
-void split_outer(const BroadcastShape& bs, const T* a, const T* b, T* c, int threads, Body body) {
+void split_outer(const BroadcastShape& bs, const T* a, const T* b, T* c, int threads, Body body,
+                 int64_t kMinElems = 8 * 1024) {
   int64_t total = 1;
   for (int d = 0; d < bs.ndim; ++d) total *= bs.shape[d];
-  // >= ~1 us of work per task (AVX-512 rows: ~8 values / ns): MobileNetV2's 28x28x32 / 14x14x96
-  // residual adds 4.0 -> 3.3 / 2.9 -> 2.0 us at 2 threads (they were single-threaded below 64K values).
-  constexpr int64_t kMinElems = 8 * 1024;
   if (threads > 1 && bs.ndim >= 1 && total >= 2 * kMinElems && bs.shape[0] >= 2) {
     const int64_t inner = total / bs.shape[0];
     // 1-D: slices on multiples of 64 elements (whole SIMD rows)
@@ -349,19 +349,26 @@ void build_binary_table(DType t, const BinaryParams& p, uint8_t* table) {
   }
 }
 
-void binary_table(const BroadcastShape& bs_raw, const void* a, const void* b, void* c, const uint8_t* table) {
-  const BroadcastShape bs = coalesce(bs_raw);
-  for_each_row(bs, static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(c),
-               [&](const uint8_t* pa, const uint8_t* pb, uint8_t* pc, int64_t n, int64_t ia, int64_t ib) {
-                 if (ia == 1 && ib == 1) {
-                   for (int64_t i = 0; i < n; ++i) pc[i] = table[pa[i] << 8 | pb[i]];
-                 } else if (ia == 0) {
-                   const uint8_t* row = table + (pa[0] << 8);  // a constant along the row: one 256-entry row
-                   for (int64_t i = 0; i < n; ++i) pc[i] = row[pb[i * ib]];
-                 } else {
-                   for (int64_t i = 0; i < n; ++i) pc[i] = table[pa[i * ia] << 8 | pb[i * ib]];
-                 }
-               });
+void binary_table(const BroadcastShape& bs_raw, const void* a, const void* b, void* c, const uint8_t* table,
+                  int num_threads) {
+  ThreadPool& pool = ThreadPool::global();
+  const int threads = std::min(num_threads > 0 ? num_threads : pool.threads(), pool.threads());
+  auto body = [&](const BroadcastShape& bs, const uint8_t* a0, const uint8_t* b0, uint8_t* c0) {
+    for_each_row(bs, a0, b0, c0, [&](const uint8_t* pa, const uint8_t* pb, uint8_t* pc, int64_t n, int64_t ia, int64_t ib) {
+      if (ia == 1 && ib == 1) {
+        for (int64_t i = 0; i < n; ++i) pc[i] = table[pa[i] << 8 | pb[i]];
+      } else if (ia == 0) {
+        const uint8_t* row = table + (pa[0] << 8);  // a constant along the row: one 256-entry row
+        for (int64_t i = 0; i < n; ++i) pc[i] = row[pb[i * ib]];
+      } else {
+        for (int64_t i = 0; i < n; ++i) pc[i] = table[pa[i * ia] << 8 | pb[i * ib]];
+      }
+    });
+  };
+  // A lookup is ~0.45 ns: >= 4K values (~2 us) per task. The slices are contiguous output ranges, so
+  // thread i reads (about) the rows thread i of the convs before it wrote.
+  split_outer(coalesce(bs_raw), static_cast<const uint8_t*>(a), static_cast<const uint8_t*>(b), static_cast<uint8_t*>(c),
+              threads, body, 4 * 1024);
 }
 
 void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,

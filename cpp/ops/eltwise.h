@@ -108,9 +108,11 @@ int32_t mul_tflite(int32_t a, int32_t b, const BinaryParams& p);
 
 // TFLite ADD / SUB / MUL of two 8-bit tensors as one 64 KiB table: table[(ua << 8) | ub] is the result
 // for the stored bytes ua, ub (int8 read as uint8), built from add_tflite / mul_tflite (so the same bits
-// by construction). binary_table applies it with the broadcasting of binary_op.
+// by construction). binary_table applies it with the broadcasting of binary_op, splitting large ops over
+// up to num_threads threads (<= 0: the pool's) in contiguous slices of the outermost axis.
 void build_binary_table(DType t, const BinaryParams& p, uint8_t* table65536);
-void binary_table(const BroadcastShape& bs, const void* a, const void* b, void* c, const uint8_t* table65536);
+void binary_table(const BroadcastShape& bs, const void* a, const void* b, void* c, const uint8_t* table65536,
+                  int num_threads = 1);
 
 // a, b, c all of type `t` (uint8 or int8). Large half-to-even ops are split over up to
 // num_threads threads of the pool (<= 0: all) along the outermost axis; same bits for any count.

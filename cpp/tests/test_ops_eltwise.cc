@@ -380,10 +380,12 @@ LOWP_TEST(eltwise_tflite_add_identity) {
 }
 
 // The native program's TFLite ADD / MUL: a 64 KiB table of every byte pair, applied with broadcasting,
-// against binary_op's scalar add_tflite / mul_tflite on the same shapes (both span kinds, 3-D broadcasts).
+// against binary_op's scalar add_tflite / mul_tflite on the same shapes (both span kinds, 3-D broadcasts),
+// small and large enough to be split over 2 threads.
 LOWP_TEST(eltwise_tflite_pair_table_matches_scalar) {
   std::mt19937 rng(31);
-  std::vector<uint8_t> a(1024), b(1024), c1(1024), c2(1024), table(65536);
+  constexpr size_t kBig = 64 * 33 * 16;  // split over 2 threads (>= 4K values a task)
+  std::vector<uint8_t> a(kBig), b(kBig), c1(kBig), c2(kBig), table(65536);
   for (auto& v : a) v = static_cast<uint8_t>(rng());
   for (auto& v : b) v = static_cast<uint8_t>(rng());
   int bad = 0, cases = 0;
@@ -408,18 +410,20 @@ LOWP_TEST(eltwise_tflite_pair_table_matches_scalar) {
         ops::build_binary_table(t, p, table.data());
         const int shapes[][6] = {{1, 1, 1, 1, 1, 1}, {1, 1, 1, 0, 0, 1}, {0, 0, 1, 1, 1, 1},
                                  {1, 1, 1, 0, 1, 0}, {1, 0, 1, 1, 1, 0}, {0, 1, 0, 1, 0, 1}};
-        for (const auto& sh : shapes) {
-          const int64_t dims[3] = {4, 5, 37};
-          const ops::BroadcastShape bs = broadcast3(sh, dims);
-          std::fill(c1.begin(), c1.end(), 0);
-          std::fill(c2.begin(), c2.end(), 1);
-          ops::binary_op(bs, a.data(), b.data(), c1.data(), t, p);
-          ops::binary_table(bs, a.data(), b.data(), c2.data(), table.data());
-          for (int i = 0; i < 4 * 5 * 37; ++i) bad += c1[i] != c2[i];
-          ++cases;
-        }
+        for (const auto& sh : shapes)
+          for (int big = 0; big < 2; ++big) {
+            const int64_t dims[2][3] = {{4, 5, 37}, {64, 33, 16}};
+            const ops::BroadcastShape bs = broadcast3(sh, dims[big]);
+            std::fill(c1.begin(), c1.end(), 0);
+            std::fill(c2.begin(), c2.end(), 1);
+            ops::binary_op(bs, a.data(), b.data(), c1.data(), t, p);
+            ops::binary_table(bs, a.data(), b.data(), c2.data(), table.data(), big ? 2 : 1);
+            const int64_t n = dims[big][0] * dims[big][1] * dims[big][2];
+            for (int64_t i = 0; i < n; ++i) bad += c1[i] != c2[i];
+            ++cases;
+          }
       }
-  EXPECT_TRUE(cases == 48 && bad == 0, std::to_string(bad) + " table / scalar mismatches");
+  EXPECT_TRUE(cases == 96 && bad == 0, std::to_string(bad) + " table / scalar mismatches");
 }
 
 LOWP_TEST(quantize_linear_matches_definition) {
