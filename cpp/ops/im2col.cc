@@ -99,6 +99,18 @@ void im2col_nhwc(const uint8_t* x, const ConvGeometry& g, int Cin, int c0, int C
           d += run;
           continue;
         }
+        if (contiguous_kw) {
+          // A border patch: taps [kw_lo, kw_hi) are inside the image and contiguous in the input;
+          // the rest is padding. One fill and one copy instead of one call per tap.
+          const int kw_lo = std::min(KW, std::max(0, -iw0)), kw_hi = std::max(kw_lo, std::min(KW, g.W - iw0));
+          if (kw_lo > 0) std::memset(d, zx, static_cast<size_t>(kw_lo) * Cg);
+          if (kw_hi > kw_lo)
+            copy_bytes(d + static_cast<size_t>(kw_lo) * Cg, xrow + static_cast<int64_t>(iw0 + kw_lo) * Cin,
+                       static_cast<size_t>(kw_hi - kw_lo) * Cg);
+          if (kw_hi < KW) std::memset(d + static_cast<size_t>(kw_hi) * Cg, zx, static_cast<size_t>(KW - kw_hi) * Cg);
+          d += run;
+          continue;
+        }
         for (int kw = 0; kw < KW; ++kw) {
           const int iw = iw0 + kw * g.dw;
           if (iw < 0 || iw >= g.W)
