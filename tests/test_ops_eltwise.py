@@ -726,12 +726,9 @@ def test_reduce_mean_ref(dt):
         v = np.clip(((acc - xz * cnt).astype(f32) * scale).astype(f32), np.iinfo(dt).min - yz,
                     np.iinfo(dt).max - yz)
         np.testing.assert_array_equal(y, (np.rint(v) + yz).astype(dt))
-        yt = lowp.qlinear_reduce_mean(x, xs, dt(xz), ys, dt(yz), axes=axes, keepdims=keep, rounding="gemmlowp")
-        s = f32(f32(xs) / f32(ys))
-        fv = ((acc.astype(f32) / f32(cnt)).astype(f32) * s).astype(f32) + f32(f32(-xz) * s)
-        fv = fv.astype(f32)
-        want = np.clip(np.sign(fv) * np.floor(np.abs(fv) + f32(0.5)) + yz, np.iinfo(dt).min, np.iinfo(dt).max)
-        np.testing.assert_array_equal(yt, want.astype(dt))
+        for rounding in ("gemmlowp", "single"):  # TFLite MEAN (LiteRT's reference; test_tflite checks LiteRT itself)
+            yt = lowp.qlinear_reduce_mean(x, xs, dt(xz), ys, dt(yz), axes=axes, keepdims=keep, rounding=rounding)
+            np.testing.assert_array_equal(yt, tfl.mean(x, ax, bool(keep), xs, xz, ys, yz, rounding == "single"))
         # the mean is close to the float mean of the dequantized values (at most 1 step)
         true = (xs * (x.astype(np.float64) - xz)).mean(axis=ax, keepdims=bool(keep)) / ys + yz
         assert np.max(np.abs(np.clip(true, np.iinfo(dt).min, np.iinfo(dt).max) - y)) <= 1.0 + 1e-6

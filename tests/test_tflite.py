@@ -384,20 +384,82 @@ def test_hard_swish(dtype):
         _check_all_256(data, dtype)
 
 
-def test_mean_is_refused():
-    """TFLite MEAN on 8-bit data is not supported: LiteRT's reference kernel rounds in a way lowp does not reproduce
-    yet (measured: exact for windows of 16, 35 or 64 values, off by one on some outputs for 9, 25, 36, 49, 100)."""
-    with pytest.raises(NotImplementedError, match="MEAN"):
-        lowp.InferenceSession(TM.mean_model(np.random.default_rng(80)))
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("cfg", [
+    dict(), dict(keep=False), dict(same=True), dict(axes=(2, 1)), dict(shape=(1, 7, 7, 64)),
+    dict(shape=(1, 3, 3, 40), keep=False), dict(shape=(1, 10, 10, 8)), dict(shape=(1, 6, 6, 24), keep=False),
+    dict(axes=(3,)), dict(axes=(-1,), keep=False), dict(axes=(1,)), dict(axes=(1, 3)), dict(axes=(0, 2), keep=False),
+    dict(shape=(2, 9, 40), axes=(1,), keep=False), dict(shape=(3, 5, 6), axes=(0, 2)), dict(shape=(1, 4, 4, 300)),
+])
+def test_mean(cfg, dtype):
+    """MEAN over any constant axes, with or without keep_dims: LiteRT's reference folds 1 / count into the
+    multiplier by a truncating integer division, which QuantizeMultiplier(in / (count * out)) misses by one on
+    some outputs when count is not a power of two (9, 25, 36, 49, 100 here)."""
+    for seed in range(3):
+        data = TM.mean_model(np.random.default_rng(80 + seed), dtype=dtype, **cfg)
+        assert_same_as_litert(data, runs=2)
+    # the public op, rounding="gemmlowp", on the same model's tensors
+    it = _reference(data)
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    x = _random_input(np.random.default_rng(5), d["shape"], d["dtype"])
+    it.set_tensor(d["index"], x)
+    it.invoke()
+    (xs, xz), (ys, yz) = d["quantization"], o["quantization"]
+    got = lowp.qlinear_reduce_mean(x, xs, x.dtype.type(xz), ys, x.dtype.type(yz), axes=cfg.get("axes", (1, 2)),
+                                   keepdims=int(cfg.get("keep", True)), rounding="gemmlowp")
+    np.testing.assert_array_equal(got.reshape(o["shape"]), it.get_tensor(o["index"]))
 
 
+def test_mean_multiplier_is_litert_s():
+    """The multiplier derivation itself, written out independently, on the counts above and the clamps (k <= 32,
+    shift - k >= -31); a QuantizeMultiplier(in / (count * out)) mutant differs from it."""
+    from lowp.ops.eltwise import tflite_mean_multiplier
+    differs = 0
+    for xs, ys in [(0.05, 0.02), (0.0037, 0.9), (1e-5, 100.0), (0.3, 0.001), (0.02, 0.02)]:
+        m0, s0 = lowp.quantize_multiplier(float(np.float64(np.float32(xs)) / np.float64(np.float32(ys))))
+        for count in [1, 2, 9, 16, 25, 35, 36, 49, 64, 100, 1 << 20, 3 * 5 * 7 * 11 * 13 * 17]:
+            k = min(count.bit_length() - 1, 32, 31 + s0)
+            assert tflite_mean_multiplier(xs, ys, count) == ((m0 << k) // count, s0 - k)
+            r = float(np.float64(np.float32(xs)) / (count * np.float64(np.float32(ys))))
+            differs += tflite_mean_multiplier(xs, ys, count) != lowp.quantize_multiplier(r)
+    assert differs > 10
+    with pytest.raises(ValueError, match="empty"):
+        tflite_mean_multiplier(0.1, 0.1, 0)
 
-def test_composite_network():
+
+def _native_op_names(data, shape, dtype=np.int8):
+    s = lowp.InferenceSession(data)
+    feed = {s.get_inputs()[0].name: np.zeros(shape, dtype)}
+    items = s._program._items(feed)
+    segs = [items[1]] if items[0] == "single" else [seg for kind, seg in items[1][0] if kind == "native"]
+    return [n for seg in segs for n in seg.prog.op_names]
+
+
+def test_mean_native_op_and_numpy_step():
+    """Spatial means of NHWC data ([1, H*W, C]) and last-axis means run as the native op (one native program
+    for the whole model); other axis sets as a numpy step with the same arithmetic (both checked above)."""
+    rng = np.random.default_rng(84)
+    names = _native_op_names(TM.mean_model(rng, shape=(1, 7, 7, 64)), (1, 7, 7, 64))
+    assert any(n.startswith("Mean(") for n in names), names
+    names = _native_op_names(TM.mean_model(rng, shape=(2, 9, 40), axes=(-1,)), (2, 9, 40))
+    assert any(n.startswith("Mean(") for n in names), names
+    names = _native_op_names(TM.mean_model(rng, shape=(1, 5, 6, 7), axes=(1, 3)), (1, 5, 6, 7))
+    assert not any(n.startswith("Mean(") for n in names), names
+
+
+@pytest.mark.parametrize("pool", ["avg", "mean"])
+def test_composite_network(pool):
     """Many operators in one graph, NHWC moves (PAD, CONCATENATION, RESHAPE) between NHWC kernels, a 4-D
     output: every output value identical to LiteRT's reference, natively and in the Python steps."""
     for seed in range(4):
-        s = assert_same_as_litert(TM.composite_model(np.random.default_rng(90 + seed)), runs=3)
+        s = assert_same_as_litert(TM.composite_model(np.random.default_rng(90 + seed), pool=pool), runs=3)
     assert [o.shape for o in s.get_outputs()] == [[1, 10], [1, 8, 8, 12]]
+
+
+def test_mobilenet_v2_mean_head():
+    """MobileNetV2 with Keras' MEAN head (7x7 = 49 values per channel at 224; 3x3 at 96): identical outputs."""
+    assert_same_as_litert(TM.mobilenet_v2_model(np.random.default_rng(8), res=96, width=0.35, classes=50,
+                                                pool="mean"), runs=2)
 
 
 def test_inconsistent_shapes_fail_at_load():

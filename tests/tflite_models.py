@@ -372,19 +372,28 @@ class NetBuilder(ModelBuilder):
         self.op(0, [a, b], [y], s.BuiltinOptions.AddOptions, s.AddOptionsT())
         return y, q
 
-    def head(self, x, xq, shape, classes):
-        """Global AVERAGE_POOL_2D -> RESHAPE -> FULLY_CONNECTED -> SOFTMAX (the output)."""
+    def head(self, x, xq, shape, classes, pool="avg"):
+        """Global AVERAGE_POOL_2D -> RESHAPE (pool="mean": MEAN over axes 1, 2 without keep_dims, as Keras'
+        GlobalAveragePooling2D converts) -> FULLY_CONNECTED -> SOFTMAX (the output)."""
         s, rng = _schema(), self.rng
         H, W, C = shape
-        qm = xq  # TFLite average pooling keeps the quantization
-        mean = self.tensor([1, 1, 1, C], self.dtype, qm[0], qm[1])
-        po = s.Pool2DOptionsT()
-        po.padding, po.strideW, po.strideH, po.filterWidth, po.filterHeight = 1, 1, 1, W, H
-        self.op(1, [x], [mean], s.BuiltinOptions.Pool2DOptions, po)
-        flat = self.tensor([1, C], self.dtype, qm[0], qm[1])
-        rs = s.ReshapeOptionsT()
-        rs.newShape = [1, C]
-        self.op(22, [mean], [flat], s.BuiltinOptions.ReshapeOptions, rs)
+        if pool == "avg":
+            qm = xq  # TFLite average pooling keeps the quantization
+            mean = self.tensor([1, 1, 1, C], self.dtype, qm[0], qm[1])
+            po = s.Pool2DOptionsT()
+            po.padding, po.strideW, po.strideH, po.filterWidth, po.filterHeight = 1, 1, 1, W, H
+            self.op(1, [x], [mean], s.BuiltinOptions.Pool2DOptions, po)
+            flat = self.tensor([1, C], self.dtype, qm[0], qm[1])
+            rs = s.ReshapeOptionsT()
+            rs.newShape = [1, C]
+            self.op(22, [mean], [flat], s.BuiltinOptions.ReshapeOptions, rs)
+        else:
+            qm = self.act_q()
+            flat = self.tensor([1, C], self.dtype, qm[0], qm[1])
+            axes = self.tensor([2], np.int32, data=np.array([1, 2], np.int32))
+            ro = s.ReducerOptionsT()
+            ro.keepDims = False
+            self.op(40, [x, axes], [flat], s.BuiltinOptions.ReducerOptions, ro)
         wf = self.tensor([classes, C], np.int8, 0.004, 0, weights(rng, (classes, C)))
         bf = self.tensor([classes], np.int32, float(np.float32(qm[0]) * np.float32(0.004)), 0,
                          rng.integers(-500, 500, classes).astype(np.int32))
@@ -398,7 +407,7 @@ class NetBuilder(ModelBuilder):
         return prob
 
 
-def mobilenet_v2_model(rng, res=224, width=1.0, classes=1000):
+def mobilenet_v2_model(rng, res=224, width=1.0, classes=1000, pool="avg"):
     """MobileNetV2's layer plan (inverted residuals, RELU6, per-channel int8 weights) with random weights and
     activation quantization, as TFLite files from Keras have it: for benchmarks and whole-network checks."""
     nb = NetBuilder(rng)
@@ -419,16 +428,17 @@ def mobilenet_v2_model(rng, res=224, width=1.0, classes=1000):
             if (s if i == 0 else 1) == 1 and ishp[2] == shp[2]:
                 y, q = nb.add(inp, y, shp)
     y, q, shp = nb.conv(y, q, shp, 1280 if width <= 1.0 else ch(1280), 1, 1, 3)
-    prob = nb.head(y, q, shp, classes)
+    prob = nb.head(y, q, shp, classes, pool)
     nb.inputs, nb.outputs = [x], [prob]
     return nb.serialize()
 
 
-def composite_model(rng, dtype=np.int8):
+def composite_model(rng, dtype=np.int8, pool="avg"):
     """A MobileNet-style int8 network mixing the importer's operators, NHWC moves between convolutions:
     input 1x16x16x3 -> CONV 3x3/2 RELU6 -> PAD -> DEPTHWISE 3x3 VALID -> CONV 1x1 -+-> ADD -> HARD_SWISH ->
-    CONCATENATION(axis 3, with a MAX_POOL branch of the same tensor) -> global AVERAGE_POOL_2D -> RESHAPE -> FULLY_CONNECTED ->
-    SOFTMAX; the ADD's other input is a 1x1 CONV of the padded tensor's centre crop via a stride-1 VALID conv."""
+    CONCATENATION(axis 3, with a MAX_POOL branch of the same tensor) -> global AVERAGE_POOL_2D (pool="mean": MEAN over
+    axes 1, 2 with its own output quantization) -> RESHAPE -> FULLY_CONNECTED -> SOFTMAX; the ADD's other input is a
+    1x1 CONV of the padded tensor's centre crop via a stride-1 VALID conv."""
     s = _schema()
     mb = NetBuilder(rng, dtype)
 
@@ -462,11 +472,17 @@ def composite_model(rng, dtype=np.int8):
     co = s.ConcatenationOptionsT()
     co.axis = 3
     mb.op(2, [h, m], [cat], s.BuiltinOptions.ConcatenationOptions, co)
-    qm = qh
+    qm = qh if pool == "avg" else act_q()
     mean = mb.tensor([1, 1, 1, 24], dtype, qm[0], qm[1])
-    gp = s.Pool2DOptionsT()
-    gp.padding, gp.strideW, gp.strideH, gp.filterWidth, gp.filterHeight = 1, 1, 1, 8, 8
-    mb.op(1, [cat], [mean], s.BuiltinOptions.Pool2DOptions, gp)
+    if pool == "avg":
+        gp = s.Pool2DOptionsT()
+        gp.padding, gp.strideW, gp.strideH, gp.filterWidth, gp.filterHeight = 1, 1, 1, 8, 8
+        mb.op(1, [cat], [mean], s.BuiltinOptions.Pool2DOptions, gp)
+    else:
+        axes = mb.tensor([2], np.int32, data=np.array([1, 2], np.int32))
+        ro = s.ReducerOptionsT()
+        ro.keepDims = True
+        mb.op(40, [cat, axes], [mean], s.BuiltinOptions.ReducerOptions, ro)
     flat = mb.tensor([1, 24], dtype, qm[0], qm[1])
     rs = s.ReshapeOptionsT()
     rs.newShape = [1, 24]

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "ops/layout.h"
+#include "ops/pool.h"
 #include "ops/quantize.h"
 #include "ops/softmax.h"
 #include "runtime/thread_pool.h"
@@ -357,6 +358,22 @@ class SoftmaxTfliteOp final : public Op {
   bool single_;
 };
 
+class MeanTfliteOp final : public Op {
+ public:
+  MeanTfliteOp(int64_t outer, int64_t len, int64_t inner, DType t, int32_t xz, int32_t m, int sh, int32_t yz)
+      : outer_(outer), len_(len), inner_(inner), t_(t), xz_(xz), m_(m), sh_(sh), yz_(yz) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::mean_tflite(in[0], out[0], t_, outer_, len_, inner_, xz_, m_, sh_, yz_);
+  }
+
+ private:
+  int64_t outer_, len_, inner_;
+  DType t_;
+  int32_t xz_, m_;
+  int sh_;
+  int32_t yz_;
+};
+
 class QuantizeTfliteOp final : public Op {
  public:
   QuantizeTfliteOp(int64_t n, DType yt, float scale, int32_t zp) : n_(n), yt_(yt), scale_(scale), zp_(zp) {}
@@ -513,6 +530,16 @@ std::unique_ptr<Op> make_softmax_tflite(int64_t rows, int64_t D, DType t, float 
   LOWP_CHECK(std::isfinite(x_scale) && x_scale > 0.f && std::isfinite(beta) && beta > 0.f,
              "softmax: x_scale and beta must be finite and > 0");
   return std::unique_ptr<Op>(new SoftmaxTfliteOp(rows, D, t, x_scale, beta, single));
+}
+
+std::unique_ptr<Op> make_mean_tflite(int64_t outer, int64_t len, int64_t inner, DType t, int32_t x_zp,
+                                     int32_t multiplier, int shift, int32_t y_zp) {
+  LOWP_CHECK(t == DType::U8 || t == DType::S8, "mean on uint8 or int8 only");
+  LOWP_CHECK(outer >= 0 && len >= 1 && len < (int64_t{1} << 23) && inner >= 0, "mean: bad [outer, len, inner]");
+  LOWP_CHECK(multiplier >= 0 && shift >= -31 && shift <= 30, "mean: multiplier / shift out of range");
+  const int32_t lo = t == DType::U8 ? 0 : -128, hi = t == DType::U8 ? 255 : 127;
+  LOWP_CHECK(x_zp >= lo && x_zp <= hi && y_zp >= lo && y_zp <= hi, "mean: zero point out of range");
+  return std::unique_ptr<Op>(new MeanTfliteOp(outer, len, inner, t, x_zp, multiplier, shift, y_zp));
 }
 
 std::unique_ptr<Op> make_quantize_tflite(int64_t n, DType yt, float scale, int32_t zp) {

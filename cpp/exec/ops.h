@@ -91,6 +91,9 @@ std::unique_ptr<Op> make_softmax(int64_t rows, int64_t D, DType t, float x_scale
 // TFLite's reference SOFTMAX (gemmlowp fixed point, ops::tflite_softmax): rows x D 8-bit -> rows x D 8-bit,
 // output scale 1/256 with zero point 0 (uint8) / -128 (int8).
 std::unique_ptr<Op> make_softmax_tflite(int64_t rows, int64_t D, DType t, float x_scale, float beta, bool single);
+// TFLite MEAN over the middle axis of a contiguous [outer, len, inner] 8-bit tensor (ops::mean_tflite).
+std::unique_ptr<Op> make_mean_tflite(int64_t outer, int64_t len, int64_t inner, DType t, int32_t x_zp,
+                                     int32_t multiplier, int shift, int32_t y_zp);
 // TFLite QUANTIZE float32 -> 8-bit over n values (ops::quantize_tflite: ties away from zero).
 std::unique_ptr<Op> make_quantize_tflite(int64_t n, DType yt, float scale, int32_t zp);
 // memcpy of `bytes`.

@@ -347,6 +347,39 @@ void avg_pool_ort_float(const Pool2D& g, const void* x, void* y, DType t, float 
                                           y_scale, y_zp, count_include_pad, order));
 }
 
+namespace {
+template <typename T>
+void mean_tflite_t(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, int32_t x_zp, int32_t mult, int shift,
+                   int32_t y_zp) {
+  constexpr int32_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  std::vector<int32_t> acc(static_cast<size_t>(inner));
+  for (int64_t o = 0; o < outer; ++o) {
+    std::fill(acc.begin(), acc.end(), 0);
+    int32_t* a = acc.data();
+    const T* xo = x + o * len * inner;
+    for (int64_t l = 0; l < len; ++l)
+      for (int64_t i = 0; i < inner; ++i) a[i] += xo[l * inner + i];  // contiguous rows: vectorizes
+    const int32_t zsum = static_cast<int32_t>(len) * x_zp;
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t v = int64_t{requant::mul_gemmlowp(a[i] - zsum, mult, shift)} + y_zp;
+      y[o * inner + i] = static_cast<T>(v < lo ? lo : (v > hi ? hi : v));
+    }
+  }
+}
+}  // namespace
+
+void mean_tflite(const void* x, void* y, DType t, int64_t outer, int64_t len, int64_t inner, int32_t x_zp,
+                 int32_t multiplier, int shift, int32_t y_zp) {
+  LOWP_CHECK(outer >= 0 && len >= 1 && inner >= 0, "mean: bad [outer, len, inner]");
+  LOWP_CHECK(len < (int64_t{1} << 23), "mean: too many values per output (int32 sums)");
+  LOWP_CHECK(multiplier >= 0 && shift >= -31 && shift <= 30, "mean: multiplier / shift out of range");
+  LOWP_POOL_DISPATCH(t,
+                     mean_tflite_t(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), outer, len, inner, x_zp,
+                                   multiplier, shift, y_zp),
+                     mean_tflite_t(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), outer, len, inner, x_zp,
+                                   multiplier, shift, y_zp));
+}
+
 void avg_pool_int(const Pool2D& g, const void* x, void* y, DType t, int32_t zero_point, bool count_include_pad,
                   int32_t qmin, int32_t qmax) {
   check_geometry(g);

@@ -84,6 +84,13 @@ enum class PoolSumOrder { kRows = 0, kColumns = 1, kLanes4 = 2 };
 void avg_pool_ort_float(const Pool2D& g, const void* x, void* y, DType t, float x_scale, int32_t x_zp, float y_scale,
                         int32_t y_zp, bool count_include_pad, PoolSumOrder order);
 
+// TFLite MEAN of 8-bit data over the middle axis of a contiguous [outer, len, inner] tensor:
+// y[o, i] = clamp(MultiplyByQuantizedMultiplier(sum_l (x[o, l, i] - x_zp), multiplier, shift) + y_zp)
+// (gemmlowp rounding). LiteRT's reference derives the multiplier from QuantizeMultiplier(in_scale / out_scale)
+// by folding in 1 / len with a truncating integer division (importers/tflite.py, tflite_mean_multiplier).
+void mean_tflite(const void* x, void* y, DType t, int64_t outer, int64_t len, int64_t inner, int32_t x_zp,
+                 int32_t multiplier, int shift, int32_t y_zp);
+
 // TFLite AVERAGE_POOL_2D reference integer arithmetic (same quantization in and out): sum of the
 // in-bounds raw values divided by their count, rounded half away from zero, clamped to
 // [qmin, qmax]. With count_include_pad the padded taps count as zero_point and the divisor is

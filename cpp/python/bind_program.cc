@@ -285,6 +285,15 @@ class NativeProgram {
     prog_.add_op(exec::make_softmax_tflite(rows, D, t, x_scale, beta, r == Rounding::Single), {x}, {y}, name);
   }
 
+  void mean_tflite(int x, int y, int64_t outer, int64_t len, int64_t inner, const std::string& dtype, int32_t x_zp,
+                   int32_t multiplier, int shift, int32_t y_zp, const std::string& name) {
+    const DType t = parse_qtype(dtype);
+    LOWP_CHECK(outer >= 0 && len >= 1 && inner >= 0 && prog_.slot_bytes(x) == static_cast<size_t>(outer * len * inner) &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(outer * inner),
+               "mean_tflite: sizes do not match [outer, len, inner]");
+    prog_.add_op(exec::make_mean_tflite(outer, len, inner, t, x_zp, multiplier, shift, y_zp), {x}, {y}, name);
+  }
+
   void quantize_tflite(int x, int y, int64_t n, const std::string& dtype, float scale, int32_t zp,
                        const std::string& name) {
     const DType t = parse_qtype(dtype);
@@ -474,6 +483,9 @@ void register_program(py::module_& m) {
            py::arg("dtype"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"), py::arg("name") = "softmax")
       .def("softmax_tflite", &NativeProgram::softmax_tflite, py::arg("x"), py::arg("y"), py::arg("rows"), py::arg("D"),
            py::arg("dtype"), py::arg("x_scale"), py::arg("beta"), py::arg("rounding"), py::arg("name") = "softmax")
+      .def("mean_tflite", &NativeProgram::mean_tflite, py::arg("x"), py::arg("y"), py::arg("outer"), py::arg("len"),
+           py::arg("inner"), py::arg("dtype"), py::arg("x_zero_point"), py::arg("multiplier"), py::arg("shift"),
+           py::arg("y_zero_point"), py::arg("name") = "mean")
       .def("quantize_tflite", &NativeProgram::quantize_tflite, py::arg("x"), py::arg("y"), py::arg("n"),
            py::arg("dtype"), py::arg("scale"), py::arg("zero_point"), py::arg("name") = "quantize")
       .def("copy", &NativeProgram::copy, py::arg("x"), py::arg("y"), py::arg("name") = "copy")

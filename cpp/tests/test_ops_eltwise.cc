@@ -15,6 +15,7 @@
 #include "ops/pool.h"
 #include "ops/quantize.h"
 #include "ops/softmax.h"
+#include "requant/requant.h"
 #include "tests/test_framework.h"
 
 using namespace lowp;
@@ -424,6 +425,38 @@ LOWP_TEST(eltwise_tflite_pair_table_matches_scalar) {
           }
       }
   EXPECT_TRUE(cases == 96 && bad == 0, std::to_string(bad) + " table / scalar mismatches");
+}
+
+// TFLite MEAN over the middle axis: int8 / uint8, inner 1 (last-axis mean) and 37 (channels), with guard bytes
+// after the output, against sums written out here and the same MultiplyByQuantizedMultiplier.
+LOWP_TEST(mean_tflite_matches_definition) {
+  std::mt19937 rng(41);
+  int bad = 0;
+  for (DType t : {DType::S8, DType::U8})
+    for (int64_t inner : {int64_t{1}, int64_t{37}}) {
+      const int64_t outer = 3, len = 11;
+      std::vector<uint8_t> x(static_cast<size_t>(outer * len * inner)), y(static_cast<size_t>(outer * inner) + 8, 0xA5);
+      for (auto& v : x) v = static_cast<uint8_t>(rng());
+      const int32_t xz = t == DType::S8 ? -9 : 140, yz = t == DType::S8 ? 4 : 100;
+      int32_t m;
+      int sh;
+      quantize_multiplier(0.037 / (11 * 0.021), &m, &sh, false);
+      ops::mean_tflite(x.data(), y.data(), t, outer, len, inner, xz, m, sh, yz);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) {
+          int64_t sum = 0;
+          for (int64_t l = 0; l < len; ++l) {
+            const uint8_t b = x[static_cast<size_t>((o * len + l) * inner + i)];
+            sum += (t == DType::S8 ? static_cast<int8_t>(b) : b) - xz;
+          }
+          const int32_t lo = t == DType::S8 ? -128 : 0, hi = t == DType::S8 ? 127 : 255;
+          const int32_t want = std::min(hi, std::max(lo, requant::mul_gemmlowp(static_cast<int32_t>(sum), m, sh) + yz));
+          const uint8_t got = y[static_cast<size_t>(o * inner + i)];
+          bad += (t == DType::S8 ? static_cast<int8_t>(got) : got) != want;
+        }
+      for (size_t k = static_cast<size_t>(outer * inner); k < y.size(); ++k) bad += y[k] != 0xA5;
+    }
+  EXPECT_TRUE(bad == 0, "TFLite mean: " + std::to_string(bad) + " wrong values or guard bytes");
 }
 
 LOWP_TEST(quantize_linear_matches_definition) {

@@ -27,10 +27,12 @@ quantized ops (domain "lowp", integer in / integer out, all quantization paramet
   QuantizeLinear / DequantizeLinear   (float <-> 8-bit, onnxruntime's arithmetic)
 
 Nodes from TFLite files (importers/tflite.py) carry ``rounding`` ("gemmlowp" / "single": TFLite's fixed point;
-default "half_even") on QConv / QGemm / QAdd / QSub / QMul / QAvgPool / QSoftmax (with ``beta``), and two kinds of
+default "half_even") on QConv / QGemm / QAdd / QSub / QMul / QAvgPool / QSoftmax (with ``beta``), and kinds of
 their own:
   lowp.TfliteQuantize        float32 -> 8-bit, round(x / scale) ties away from zero    attrs: scale, zero_point
   lowp.TfliteResizeBilinear  int8 NHWC, TFLite's 10-bit fixed point    attrs: y0, y1, wy, x0, x1, wx (per row / col)
+  lowp.TfliteMean            8-bit mean in TFLite's element order    attrs: axes, keepdims, x_zero_point, multiplier,
+                             shift, y_zero_point, out_shape
 """
 from __future__ import annotations
 

@@ -64,6 +64,20 @@ def mbqm(x, multiplier: int, shift: int, single_rounding: bool):
     return rdbpot(srdhm(_wrap32(x * (1 << left)), multiplier), right)
 
 
+def mean(x, axes, keepdims, xs, xz, ys, yz, single_rounding=False):
+    """LiteRT's reference QuantizedMeanOrSum (MEAN): int32 sums of x - xz, then MultiplyByQuantizedMultiplier with
+    QuantizeMultiplier(xs / ys) adapted to 1 / count by integer arithmetic (63 - clz(count), clamped to 32 and to
+    31 + shift; multiplier << k truncating-divided by count), + yz, saturated."""
+    x = np.asarray(x)
+    count = int(np.prod([x.shape[a] for a in axes]))
+    m, sh = quantize_multiplier(float(np.float64(np.float32(xs)) / np.float64(np.float32(ys))), single_rounding)
+    k = min(count.bit_length() - 1, 32, 31 + sh)
+    m, sh = (m << k) // count, sh - k
+    acc = _wrap32(x.astype(np.int64).sum(axis=tuple(axes), keepdims=keepdims) - xz * count)
+    info = np.iinfo(x.dtype)
+    return np.clip(mbqm(acc, m, sh, single_rounding) + yz, info.min, info.max).astype(x.dtype)
+
+
 def add_params(s1, s2, so, single_rounding, sub=False):
     s1, s2, so = float(np.float32(s1)), float(np.float32(s2)), float(np.float32(so))
     left_shift = 20

@@ -901,6 +901,36 @@ class _Builder:
     def op_SUB(self, ins, outs, opts, name):
         self._binary(ins, outs, opts, name, "Sub")
 
+    def op_MEAN(self, ins, outs, opts, name):
+        """TFLite MEAN of 8-bit data over constant axes (any set; keep_dims or not): LiteRT's reference
+        QuantizedMeanOrSum, int32 sums of x - zp requantized with gemmlowp rounding by the multiplier of
+        ops.eltwise.tflite_mean_multiplier."""
+        from ..ops.eltwise import tflite_mean_multiplier
+        (xs, xz), (ys, yz) = self._io_q(ins, outs, "MEAN")
+        axes = self.const_value(ins[1])
+        if axes is None:
+            raise NotImplementedError("lowp: MEAN with axes computed at run time")
+        shape = self.tensors[ins[0]].shape
+        r = len(shape)
+        raw = [int(a) for a in np.asarray(axes).reshape(-1)]
+        if any(not -r <= a < r for a in raw):
+            raise ValueError(f"lowp: {name}: MEAN axes {raw} out of range for a {r}-D tensor")
+        axes = sorted({a % r for a in raw})
+        count = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+        if count < 1:
+            raise ValueError(f"lowp: {name}: MEAN over an empty axis")
+        if count >= 1 << 23:
+            raise NotImplementedError(f"lowp: {name}: MEAN over {count} values (int32 sums need < 2^23)")
+        m, sh = tflite_mean_multiplier(xs, ys, count)
+        x = self.nhwc_of(ins[0], (xs, xz))
+        y = self.fresh(name + "_y")
+        self.vi(y, self.tensors[outs[0]].shape, self.tensors[outs[0]].dtype)
+        self.nodes.append(Node("TfliteMean", [x], [y], dict(axes=axes, keepdims=bool(opts.scalar(0, "?", False)),
+                                                            x_zero_point=xz, multiplier=m, shift=sh, y_zero_point=yz,
+                                                            out_shape=list(self.tensors[outs[0]].shape)),
+                               name, "lowp"))
+        self.define(outs[0], y, (ys, yz))
+
     # constant shape arithmetic (folded here)
     def _fold(self, outs, value, name):
         t = self.tensors[outs[0]]

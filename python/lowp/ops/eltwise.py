@@ -518,6 +518,19 @@ def _tflite_qm(real: float, single: bool):
     return _lowp.quantize_multiplier(float(real), single)
 
 
+def tflite_mean_multiplier(x_scale, y_scale, count: int, single: bool = False):
+    """The (multiplier, shift) LiteRT's reference MEAN requantizes ``sum(x - x_zp)`` with: QuantizeMultiplier of
+    ``x_scale / y_scale`` (float32 scales, divided in double), then 1 / count folded in by integer arithmetic,
+    ``k = min(floor(log2(count)), 32, 31 + shift)``, ``multiplier = (multiplier << k) // count`` (truncated),
+    ``shift -= k``; not QuantizeMultiplier(x_scale / (count * y_scale)), which differs by one on some outputs
+    for counts that are not powers of two (measured against LiteRT 2.3's BUILTIN_REF kernels)."""
+    if count < 1:
+        raise ValueError("lowp: mean over an empty axis")
+    m, sh = _tflite_qm(np.float64(np.float32(x_scale)) / np.float64(np.float32(y_scale)), single)
+    k = min(int(count).bit_length() - 1, 32, 31 + sh)
+    return (int(m) << k) // int(count), sh - k
+
+
 def _binary(op, a, a_scale, a_zero_point, b, b_scale, b_zero_point, c_scale, c_zero_point, rounding, qmin, qmax,
             out=None):
     rounding = _rounding(rounding)
@@ -1009,8 +1022,9 @@ def qlinear_reduce_mean(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axes
     The sum is exact (int32). rounding="half_even": ``float(sum - x_zp*count) *
     (x_scale / (y_scale * count))`` rounded half to even + y_zp (the arithmetic of onnxruntime's
     QLinearGlobalAveragePool, of which this is the generalisation). rounding="gemmlowp"/"single":
-    TFLite's reference QuantizedMeanOrSum: ``round_half_away(float(sum)/count * s - x_zp * s) +
-    y_zp`` with ``s = x_scale / y_scale`` in float32.
+    TFLite MEAN as LiteRT's reference QuantizedMeanOrSum computes it: ``MultiplyByQuantizedMultiplier(sum -
+    x_zp * count, m, shift) + y_zp`` (that rounding family) with (m, shift) from
+    ``tflite_mean_multiplier(x_scale, y_scale, count)``, saturated.
     """
     rounding = _rounding(rounding)
     x = _qarray(x, "x")
@@ -1038,13 +1052,10 @@ def qlinear_reduce_mean(x, x_scale, x_zero_point, y_scale, y_zero_point, *, axes
         return _lowp.requantize(acc.reshape(-1), np.zeros(1, np.int32), np.zeros(1, np.int32),
                                 np.array([scale], np.float32), yz, lo, hi, "half_even",
                                 str(x.dtype)).reshape(acc.shape)
-    f32 = np.float32
-    scale = f32(f32(xs) / f32(ys))
-    bias = f32(f32(-xz) * scale)
-    mean = (acc.astype(f32) / f32(count)).astype(f32)
-    v = ((mean * scale).astype(f32) + bias).astype(f32)
-    r = np.trunc(v + np.copysign(f32(0.5), v))  # TfLiteRound: half away from zero
-    return np.clip(r + yz, lo, hi).astype(x.dtype)
+    m, sh = tflite_mean_multiplier(xs, ys, count, rounding == "single")
+    acc = np.ascontiguousarray(acc - np.int32(xz * count)).astype(np.int32)  # int32 sums, as LiteRT's
+    return _lowp.requantize(acc.reshape(-1), np.array([m], np.int32), np.array([sh], np.int32),
+                            np.zeros(1, np.float32), yz, lo, hi, rounding, str(x.dtype)).reshape(acc.shape)
 
 
 # --------------------------------------------------------------------------- softmax

@@ -570,6 +570,38 @@ def make_tflite_quantize(a):
     return with_native(run, desc)
 
 
+def make_tflite_mean(a):
+    """TFLite MEAN on 8-bit data in TFLite's element order (importers/tflite.py): int32 sums of x - zp over the
+    axes, MultiplyByQuantizedMultiplier (gemmlowp) + zp, saturated. Native (ops::mean_tflite) when the axes
+    are consecutive, i.e. the tensor is [outer, len, inner] (spatial means of NHWC, last-axis means); else a
+    numpy step with the same arithmetic."""
+    axes, keep = tuple(int(v) for v in a["axes"]), bool(a["keepdims"])
+    xz, m, sh = int(a["x_zero_point"]), int(a["multiplier"]), int(a["shift"])
+    yz = np.asarray(a["y_zero_point"])
+    lo, hi = int(np.iinfo(yz.dtype).min), int(np.iinfo(yz.dtype).max)
+    out_shape = tuple(a["out_shape"])
+
+    def run(x):
+        _check_q(x, yz.dtype, "MEAN")
+        count = _prod([x.shape[i] for i in axes])
+        acc = x.astype(np.int32).sum(axis=axes, keepdims=keep, dtype=np.int32) - np.int32(xz * count)
+        y = _gemm.requantize(np.ascontiguousarray(acc, np.int32), m, sh, yz, lo, hi, rounding="gemmlowp")
+        return (y.reshape(out_shape),)
+
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != yz.dtype or not shp or not axes or list(axes) != list(range(axes[0], axes[-1] + 1)):
+            return False
+        outer, ln, inner = _prod(shp[:axes[0]]), _prod(shp[axes[0]:axes[-1] + 1]), _prod(shp[axes[-1] + 1:])
+        if ln < 1 or _prod(nb.shape(y)) != outer * inner:
+            return False
+        nb.op([x], [y], lambda P, S: P.mean_tflite(S(x), S(y), outer, ln, inner, yz.dtype.name, xz, m, sh, int(yz),
+                                                   name=f"Mean({y})"))
+        return True
+    return with_native(run, desc)
+
+
 def make_tflite_resize_bilinear(a):
     """TFLite's reference int8 ResizeBilinear on NHWC data in TFLite's order (importers/tflite.py computed the
     10-bit coordinates): the four weighted int64 products, (sum + (sum > 0 ? 2^19 : -2^19)) / 2^20 truncated."""

@@ -499,6 +499,8 @@ def _make(n, g, lay, num_threads):
         return K.make_tflite_quantize(a)
     if kind == "lowp.TfliteResizeBilinear":
         return K.make_tflite_resize_bilinear(a)
+    if kind == "lowp.TfliteMean":
+        return K.make_tflite_mean(a)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
