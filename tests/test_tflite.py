@@ -410,6 +410,28 @@ def test_mean(cfg, dtype):
     np.testing.assert_array_equal(got.reshape(o["shape"]), it.get_tensor(o["index"]))
 
 
+@pytest.mark.parametrize("cfg", [
+    dict(), dict(padding=1), dict(dtype=np.uint8), dict(dtype=np.uint8, padding=1, act=1), dict(act=1, stride=(1, 1)),
+    dict(out_hw=(9, 12)), dict(bias=False), dict(k=(4, 4)), dict(per_channel=False, act=3), dict(k=(1, 1), stride=(3, 2)),
+    dict(batch=2), dict(stride=(2, 3), k=(3, 5), padding=1, hw=(4, 7)), dict(cin=16, cout=24, hw=(7, 7)),
+])
+def test_transpose_conv(cfg):
+    """TRANSPOSE_CONV: SAME (odd total padding: the floor half is used) and VALID, strides 1-3, kernels 1x1-4x4 and
+    3x5, an output size that is not in * stride, fused activations, per-channel int8 and per-tensor uint8 weights."""
+    for seed in range(3):
+        assert_same_as_litert(TM.transpose_conv_model(np.random.default_rng(100 + seed), **cfg), runs=2)
+
+
+def test_transpose_conv_output_shape_must_be_constant_and_declared():
+    data = bytearray(TM.transpose_conv_model(np.random.default_rng(3), out_hw=(9, 12)))
+    from lowp.importers.tflite import _Builder
+    b = _Builder(bytes(data))
+    shape_t = next(i for i, t in enumerate(b.tensors) if t.dtype == np.int32 and list(t.shape) == [4])
+    b.const_value = lambda i, _orig=b.const_value: (np.array([1, 9, 13, 6], np.int32) if i == shape_t else _orig(i))
+    with pytest.raises(NotImplementedError, match="output shape"):
+        b.build()
+
+
 def test_mean_multiplier_is_litert_s():
     """The multiplier derivation itself, written out independently, on the counts above and the clamps (k <= 32,
     shift - k >= -31); a QuantizeMultiplier(in / (count * out)) mutant differs from it."""

@@ -95,6 +95,24 @@ def weights(rng, shape, dtype=np.int8):
     return rng.integers(-127, 128, shape).astype(dtype)
 
 
+def _conv_weights(mb, rng, dtype, wshape, O, per_channel, qdim, xs, bias):
+    """Weights (int8 symmetric, per channel along qdim or per tensor; for uint8 models per-tensor uint8 weights
+    with a zero point, as TFLite's uint8 kernels take) and, when `bias`, an int32 bias at scale xs * ws:
+    (weights tensor, [bias tensor] or [])."""
+    if dtype == np.uint8:
+        per_channel = False
+    nsc = O if per_channel else 1
+    ws = rng.uniform(0.002, 0.02, nsc).astype(np.float32)
+    if dtype == np.uint8:
+        w = mb.tensor(wshape, np.uint8, ws, [int(rng.integers(100, 156))], rng.integers(0, 256, wshape))
+    else:
+        w = mb.tensor(wshape, np.int8, ws, np.zeros(nsc, np.int64), weights(rng, wshape), qdim=qdim)
+    if not bias:
+        return w, []
+    bs = (np.float32(xs) * ws).astype(np.float64)
+    return w, [mb.tensor([O], np.int32, bs, np.zeros(nsc, np.int64), rng.integers(-3000, 3000, O).astype(np.int32))]
+
+
 def conv_model(rng, *, dtype=np.int8, hw=(9, 11), cin=5, cout=7, k=(3, 3), stride=(1, 1), dilation=(1, 1),
                padding=0, act=0, depthwise=False, mult=1, per_channel=True, bias=True):
     """input -> CONV_2D / DEPTHWISE_CONV_2D -> output (NHWC, int8 with symmetric per-channel weights)."""
@@ -105,19 +123,8 @@ def conv_model(rng, *, dtype=np.int8, hw=(9, 11), cin=5, cout=7, k=(3, 3), strid
     x = mb.tensor([1, *hw, cin], dtype, xs, xz, name="input")
     O = cin * mult if depthwise else cout
     wshape = [1, *k, O] if depthwise else [O, *k, cin]
-    if dtype == np.uint8:  # TFLite's uint8 kernels: per-tensor uint8 weights with a zero point
-        per_channel = False
-    nsc = O if per_channel else 1
-    ws = rng.uniform(0.002, 0.02, nsc).astype(np.float32)
-    if dtype == np.uint8:
-        w = mb.tensor(wshape, np.uint8, ws, [int(rng.integers(100, 156))], rng.integers(0, 256, wshape))
-    else:
-        w = mb.tensor(wshape, np.int8, ws, np.zeros(nsc, np.int64), weights(rng, wshape), qdim=3 if depthwise else 0)
-    ins = [x, w]
-    if bias:
-        bs = (np.float32(xs) * ws).astype(np.float64)
-        ins.append(mb.tensor([O], np.int32, bs, np.zeros(nsc, np.int64),
-                             rng.integers(-3000, 3000, O).astype(np.int32)))
+    w, b = _conv_weights(mb, rng, dtype, wshape, O, per_channel, 3 if depthwise else 0, xs, bias)
+    ins = [x, w] + b
     # output spatial size as TFLite computes it
     out = []
     for i in range(2):
@@ -133,6 +140,29 @@ def conv_model(rng, *, dtype=np.int8, hw=(9, 11), cin=5, cout=7, k=(3, 3), strid
     o.dilationWFactor, o.dilationHFactor = dilation[1], dilation[0]
     mb.op(4 if depthwise else 3, ins, [y], s.BuiltinOptions.DepthwiseConv2DOptions if depthwise
           else s.BuiltinOptions.Conv2DOptions, o)
+    mb.inputs, mb.outputs = [x], [y]
+    return mb.serialize()
+
+
+def transpose_conv_model(rng, *, dtype=np.int8, hw=(5, 6), cin=4, cout=6, k=(3, 3), stride=(2, 2), padding=0, act=0,
+                         per_channel=True, bias=True, out_hw=None, batch=1):
+    """input -> TRANSPOSE_CONV (inputs: output shape, OHWI weights, input[, bias]) -> output. The output size is
+    SAME: in * stride, VALID: (in - 1) * stride + k, unless out_hw gives one that maps back to the input."""
+    s = _schema()
+    mb = ModelBuilder()
+    xs, xz = qparams(rng, dtype)
+    ys, yz = qparams(rng, dtype)
+    x = mb.tensor([batch, *hw, cin], dtype, xs, xz, name="input")
+    wshape = [cout, *k, cin]
+    w, b = _conv_weights(mb, rng, dtype, wshape, cout, per_channel, 0, xs, bias)
+    if out_hw is None:
+        out_hw = [hw[i] * stride[i] if padding == 0 else (hw[i] - 1) * stride[i] + k[i] for i in range(2)]
+    shp = mb.tensor([4], np.int32, data=np.array([batch, *out_hw, cout], np.int32))
+    ins = [shp, w, x] + b
+    y = mb.tensor([batch, *out_hw, cout], dtype, ys, yz, name="output")
+    o = s.TransposeConvOptionsT()
+    o.padding, o.strideW, o.strideH, o.fusedActivationFunction = padding, stride[1], stride[0], act
+    mb.op(67, ins, [y], s.BuiltinOptions.TransposeConvOptions, o)
     mb.inputs, mb.outputs = [x], [y]
     return mb.serialize()
 

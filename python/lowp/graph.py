@@ -33,6 +33,9 @@ their own:
   lowp.TfliteResizeBilinear  int8 NHWC, TFLite's 10-bit fixed point    attrs: y0, y1, wy, x0, x1, wx (per row / col)
   lowp.TfliteMean            8-bit mean in TFLite's element order    attrs: axes, keepdims, x_zero_point, multiplier,
                              shift, y_zero_point, out_shape
+  lowp.TfliteTransposeConv   NHWC transposed conv (GEMM + int32 col2im)    attrs: w (Cin x KH*KW*Cout), w_zero_point,
+                             kernel, strides, pads, bias, x_zero_point, multiplier, shift, y_zero_point, qmin, qmax,
+                             out_shape
 """
 from __future__ import annotations
 

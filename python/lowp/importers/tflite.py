@@ -21,6 +21,7 @@ import numpy as np
 from flatbuffers import number_types as _N
 from flatbuffers.encode import Get as _get
 
+from ..gemm import _requant_params as _gemm_requant
 from ..graph import Graph, Node, ValueInfo
 
 _SOFFSET, _VOFFSET, _UOFFSET = (_N.SOffsetTFlags.packer_type, _N.VOffsetTFlags.packer_type,
@@ -900,6 +901,50 @@ class _Builder:
 
     def op_SUB(self, ins, outs, opts, name):
         self._binary(ins, outs, opts, name, "Sub")
+
+    def op_TRANSPOSE_CONV(self, ins, outs, opts, name):
+        """TFLite TRANSPOSE_CONV (inputs: output shape, OHWI weights, input[, bias]) as LiteRT's reference computes it:
+        int32 sums of (x - x_zp) * (w - w_zp) scattered to out = in * stride - pad + k, + bias, per-channel
+        MultiplyByQuantizedMultiplier (gemmlowp) + zp, clamped to the fused activation's range. pad is the floor half
+        of the padding a forward conv from the output size to the input size would have (SAME / VALID)."""
+        kind = "TRANSPOSE_CONV"
+        if len(ins) < 3:
+            raise ValueError(f"lowp: {name}: TRANSPOSE_CONV needs output shape, weights and input")
+        x_i = ins[2]
+        (xs, xz), (ys, yz) = self._io_q([x_i], outs, kind)
+        x_shape = self.tensors[x_i].shape
+        y_shape = list(self.tensors[outs[0]].shape)
+        w, ws, wz = self._weights(ins[1], kind, 0)
+        if len(x_shape) != 4 or w.ndim != 4:
+            raise NotImplementedError(f"lowp: {kind} needs a 4-D input and 4-D weights, got {x_shape} / {w.shape}")
+        O, kh, kw, C = w.shape
+        if C != x_shape[3]:
+            raise ValueError(f"lowp: {name}: input has {x_shape[3]} channels, the filter {C}")
+        oshape = self.const_value(ins[0])
+        if oshape is None or [int(v) for v in np.asarray(oshape).reshape(-1)] != y_shape:
+            raise NotImplementedError(f"lowp: {name}: the output shape must be a constant equal to the declared "
+                                      f"{y_shape}")
+        if len(y_shape) != 4 or y_shape[0] != x_shape[0] or y_shape[3] != O:
+            raise ValueError(f"lowp: {name}: output shape {y_shape} does not fit input {x_shape} / weights {w.shape}")
+        padding, sw, sh, act = opts.scalar(0, "b", 0), opts.scalar(1, "i", 1), opts.scalar(2, "i", 1), \
+            opts.scalar(3, "b", 0)
+        if sw < 1 or sh < 1:
+            raise ValueError(f"lowp: {name}: strides must be >= 1")
+        pads = []
+        for size, k, st in ((y_shape[1], kh, sh), (y_shape[2], kw, sw)):
+            n = (size + st - 1) // st if padding == 0 else (size - k + st) // st
+            pads.append(max((n - 1) * st + k - size, 0) // 2)
+        lo, hi = _act_range(act, ys, yz, self.tensors[outs[0]].dtype)
+        bias = self._bias([None, None, ins[3]] if len(ins) > 3 else [], O, kind)
+        mult = _gemm_requant("gemmlowp", xs, ws, ys, O)
+        x = self.nhwc_of(x_i, (xs, xz))
+        y = self.fresh(name + "_y")
+        self.vi(y, y_shape, self.tensors[outs[0]].dtype)
+        self.nodes.append(Node("TfliteTransposeConv", [x], [y], dict(
+            w=np.ascontiguousarray(w.transpose(3, 1, 2, 0).reshape(C, kh * kw * O)), w_zero_point=np.asarray(wz),
+            kernel=[kh, kw], strides=[sh, sw], pads=pads, bias=bias, x_zero_point=xz, multiplier=mult["multiplier"],
+            shift=mult["shift"], y_zero_point=yz, qmin=lo, qmax=hi, out_shape=y_shape), name, "lowp"))
+        self.define(outs[0], y, (ys, yz))
 
     def op_MEAN(self, ins, outs, opts, name):
         """TFLite MEAN of 8-bit data over constant axes (any set; keep_dims or not): LiteRT's reference

@@ -570,6 +570,53 @@ def make_tflite_quantize(a):
     return with_native(run, desc)
 
 
+def make_tflite_transpose_conv(a):
+    """TFLite TRANSPOSE_CONV on NHWC data in TFLite's order (importers/tflite.py): the int32 products of every input
+    pixel with the (Cin x KH*KW*Cout) weights as one exact GEMM (lowp's, zero points folded), scattered
+    (col2im) to out[iy * s - pad + ky, ix * s - pad + kx] in int32, + bias, then lowp's per-channel gemmlowp
+    requantization. The same int32 sums as LiteRT's reference scatter loop, in another order (addition mod 2^32)."""
+    kh, kw = a["kernel"]
+    sh, sw = a["strides"]
+    ph, pw = a["pads"]
+    xz, yz = int(a["x_zero_point"]), np.asarray(a["y_zero_point"])
+    dt = yz.dtype
+    C, O = a["w"].shape[0], a["w"].shape[1] // (kh * kw)
+    wz = np.broadcast_to(np.asarray(a["w_zero_point"]).reshape(-1), (O,))
+    b = _gemm.PackedMatrix(a["w"], np.ascontiguousarray(np.tile(wz, kh * kw)))  # columns are (ky, kx, o)
+    bias = None if a.get("bias") is None else np.asarray(a["bias"], np.int32)
+    mult, shift = np.asarray(a["multiplier"], np.int32), np.asarray(a["shift"], np.int32)
+    out_shape = tuple(a["out_shape"])
+    N, OH, OW = out_shape[0], out_shape[1], out_shape[2]
+
+    def spans(n_in, n_out, s, p, k):  # input range whose outputs i * s - p + k land in [0, n_out)
+        lo = max(0, -(-(p - k) // s))
+        hi = min(n_in, (n_out - 1 + p - k) // s + 1)
+        return lo, hi, lo * s - p + k
+
+    def run(x):
+        _check_q(x, dt, "TRANSPOSE_CONV")
+        if x.ndim != 4 or x.shape[0] != N or x.shape[3] != C:
+            raise ValueError(f"lowp: TRANSPOSE_CONV: input {x.shape} does not match the model's")
+        H, W = x.shape[1], x.shape[2]
+        cols = _gemm.matmul_integer(np.ascontiguousarray(x).reshape(-1, C), b, a_zero_point=x.dtype.type(xz))
+        cols = cols.reshape(N, H, W, kh, kw, O)
+        acc = np.zeros((N, OH, OW, O), np.int32)
+        for ky in range(kh):
+            y0, y1, oy = spans(H, OH, sh, ph, ky)
+            if y1 <= y0:
+                continue
+            for kx in range(kw):
+                x0, x1, ox = spans(W, OW, sw, pw, kx)
+                if x1 > x0:
+                    acc[:, oy:oy + (y1 - y0 - 1) * sh + 1:sh, ox:ox + (x1 - x0 - 1) * sw + 1:sw] += \
+                        cols[:, y0:y1, x0:x1, ky, kx]
+        if bias is not None:
+            acc += bias
+        y = _gemm.requantize(acc, mult, shift, yz, int(a["qmin"]), int(a["qmax"]), rounding="gemmlowp")
+        return (y.astype(dt, copy=False),)
+    return run
+
+
 def make_tflite_mean(a):
     """TFLite MEAN on 8-bit data in TFLite's element order (importers/tflite.py): int32 sums of x - zp over the
     axes, MultiplyByQuantizedMultiplier (gemmlowp) + zp, saturated. Native (ops::mean_tflite) when the axes

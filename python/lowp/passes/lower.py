@@ -501,6 +501,8 @@ def _make(n, g, lay, num_threads):
         return K.make_tflite_resize_bilinear(a)
     if kind == "lowp.TfliteMean":
         return K.make_tflite_mean(a)
+    if kind == "lowp.TfliteTransposeConv":
+        return K.make_tflite_transpose_conv(a)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
