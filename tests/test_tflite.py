@@ -432,6 +432,74 @@ def test_transpose_conv_output_shape_must_be_constant_and_declared():
         b.build()
 
 
+@pytest.mark.parametrize("op", ["add", "mul"])
+@pytest.mark.parametrize("b_shape", [(1, 1, 1, 8), (1, 5, 6, 8), (1, 5, 1, 8), (8,)])
+def test_binary_with_a_constant(op, b_shape):
+    """ADD / MUL with a constant operand: a 4-D constant is taken in TFLite's order (it was read as NCHW before)."""
+    for seed in range(2):
+        assert_same_as_litert(TM.binary_model(np.random.default_rng(120 + seed), op=op, b_shape=b_shape, const_b=True),
+                              runs=2)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("code,block,shape", [(5, 2, (1, 3, 4, 8)), (5, 3, (2, 2, 3, 18)), (26, 2, (1, 4, 6, 3)),
+                                              (26, 4, (1, 8, 4, 5))])
+def test_depth_space_moves(code, block, shape, dtype):
+    """DEPTH_TO_SPACE / SPACE_TO_DEPTH (TFLite's element order), natively and in the Python steps."""
+    assert_same_as_litert(TM.space_depth_model(np.random.default_rng(110), code, block, shape, dtype=dtype), runs=2)
+
+
+@pytest.mark.parametrize("shape,axis", [((1, 5, 6), 0), ((1, 5, 6), -1), ((2, 3, 4), 2), ((1, 4, 4, 3), 4)])
+def test_expand_dims(shape, axis):
+    assert_same_as_litert(TM.expand_dims_model(np.random.default_rng(111), shape, axis), runs=2)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("code", [55, 57])
+@pytest.mark.parametrize("shapes,const_b", [(((1, 4, 5, 6), (1, 4, 5, 6)), False), (((1, 4, 5, 6), (6,)), True),
+                                            (((2, 7), (2, 7)), False), (((1, 3, 1, 6), (1, 1, 5, 1)), False),
+                                            (((1, 4, 5, 6), (1, 1, 1, 6)), True)])
+def test_maximum_minimum(code, shapes, const_b, dtype):
+    """MAXIMUM / MINIMUM compare the stored values (the three tensors' quantizations differ here), with
+    broadcasting, against a second input or a constant."""
+    for seed in range(2):
+        data = TM.min_max_model(np.random.default_rng(112 + seed), code, *shapes, dtype=dtype, const_b=const_b)
+        assert_same_as_litert(data, runs=2)
+
+
+@pytest.mark.parametrize("code", [56, 79])
+@pytest.mark.parametrize("shape,axis,out_type,dtype", [((1, 10), 1, np.int32, np.int8), ((1, 6, 7, 21), 3, np.int64,
+                                                                                           np.int8),
+                                                       ((1, 6, 7, 5), 1, np.int32, np.uint8), ((3, 4, 5), -1, np.int64,
+                                                                                               np.uint8),
+                                                       ((2, 9), 0, np.int32, np.int8)])
+def test_arg_max_min(code, shape, axis, out_type, dtype):
+    """ARG_MAX / ARG_MIN: the first index of the extreme value (inputs with many ties: values in a narrow range)."""
+    data = TM.arg_model(np.random.default_rng(114), code, shape, axis, dtype=dtype, out_type=out_type)
+    it = _reference(data)
+    s = lowp.InferenceSession(data)
+    d = it.get_input_details()[0]
+    rng = np.random.default_rng(0)
+    for lo_hi in [(-128, 128) if dtype == np.int8 else (0, 256), (5, 9)]:
+        x = rng.integers(*lo_hi, shape).astype(dtype)
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        want = it.get_tensor(it.get_output_details()[0]["index"])
+        got = s.run(None, {d["name"]: x})[0]
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("shape,alpha_shape", [((1, 6, 7, 16), (1, 1, 16)), ((1, 6, 7, 16), (6, 7, 16)),
+                                               ((1, 6, 7, 16), (1, 1, 1)), ((2, 30), (30,))])
+def test_prelu(shape, alpha_shape, dtype):
+    """PRELU with a constant per-channel / per-element / single alpha of its own quantization."""
+    for seed in range(3):
+        assert_same_as_litert(TM.prelu_model(np.random.default_rng(116 + seed), shape, alpha_shape, dtype=dtype),
+                              runs=2)
+
+
 def test_mean_multiplier_is_litert_s():
     """The multiplier derivation itself, written out independently, on the counts above and the clamps (k <= 32,
     shift - k >= -31); a QuantizeMultiplier(in / (count * out)) mutant differs from it."""

@@ -208,14 +208,15 @@ def pool_model(rng, *, dtype=np.int8, hw=(10, 9), c=6, avg=True, k=(3, 3), strid
     return mb.serialize()
 
 
-def binary_model(rng, *, dtype=np.int8, op="add", a_shape=(1, 5, 6, 8), b_shape=(1, 5, 6, 8), act=0):
+def binary_model(rng, *, dtype=np.int8, op="add", a_shape=(1, 5, 6, 8), b_shape=(1, 5, 6, 8), act=0, const_b=False):
+    """ADD / SUB / MUL of two 8-bit tensors (b a second input, or a constant: const_b)."""
     s = _schema()
     mb = ModelBuilder()
     (sa, za), (sb, zb), (sc, zc) = qparams(rng, dtype), qparams(rng, dtype), qparams(rng, dtype)
     if op == "mul":
         sc = sa * sb * 40
     a = mb.tensor(list(a_shape), dtype, sa, za, name="a")
-    b = mb.tensor(list(b_shape), dtype, sb, zb, name="b")
+    b = mb.tensor(list(b_shape), dtype, sb, zb, name="b", data=_rand8(rng, b_shape, dtype) if const_b else None)
     y = mb.tensor(list(np.broadcast_shapes(a_shape, b_shape)), dtype, sc, zc, name="output")
     if op == "add":
         o = s.AddOptionsT()
@@ -228,7 +229,7 @@ def binary_model(rng, *, dtype=np.int8, op="add", a_shape=(1, 5, 6, 8), b_shape=
         t, code = s.BuiltinOptions.MulOptions, 18
     o.fusedActivationFunction = act
     mb.op(code, [a, b], [y], t, o)
-    mb.inputs, mb.outputs = [a, b], [y]
+    mb.inputs, mb.outputs = ([a] if const_b else [a, b]), [y]
     return mb.serialize()
 
 
@@ -559,4 +560,83 @@ def select_model(rng, code, *, dtype=np.int8, shape=(1, 6, 5, 8), out_shape=None
     ys = [mb.tensor(list(sh), dtype, xs, xz, name=f"out{k}") for k, sh in enumerate(shapes)]
     mb.op(code, ([x] + cs) if x_first else (cs + [x]), ys, opt_type, opts)
     mb.inputs, mb.outputs = [x], ys
+    return mb.serialize()
+
+
+def _rand8(rng, shape, dtype):
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, shape).astype(dtype)
+
+
+def space_depth_model(rng, code, block, shape, *, dtype=np.int8):
+    """DEPTH_TO_SPACE (code 5) or SPACE_TO_DEPTH (26) of an NHWC 8-bit tensor."""
+    s = _schema()
+    mb = ModelBuilder()
+    q = qparams(rng, dtype)
+    N, H, W, C = shape
+    out = [N, H * block, W * block, C // (block * block)] if code == 5 else [N, H // block, W // block, C * block * block]
+    x = mb.tensor(list(shape), dtype, *q, name="input")
+    y = mb.tensor(out, dtype, *q, name="output")
+    o = s.DepthToSpaceOptionsT() if code == 5 else s.SpaceToDepthOptionsT()
+    o.blockSize = block
+    mb.op(code, [x], [y], s.BuiltinOptions.DepthToSpaceOptions if code == 5 else s.BuiltinOptions.SpaceToDepthOptions, o)
+    mb.inputs, mb.outputs = [x], [y]
+    return mb.serialize()
+
+
+def expand_dims_model(rng, shape, axis, *, dtype=np.int8):
+    s = _schema()
+    mb = ModelBuilder()
+    q = qparams(rng, dtype)
+    x = mb.tensor(list(shape), dtype, *q, name="input")
+    a = mb.tensor([1], np.int32, data=np.array([axis], np.int32))
+    out = list(shape)
+    out.insert(axis % (len(shape) + 1), 1)
+    y = mb.tensor(out, dtype, *q, name="output")
+    mb.op(70, [x, a], [y], s.BuiltinOptions.ExpandDimsOptions, s.ExpandDimsOptionsT())
+    mb.inputs, mb.outputs = [x], [y]
+    return mb.serialize()
+
+
+def min_max_model(rng, code, shape_a, shape_b, *, dtype=np.int8, const_b=False):
+    """MAXIMUM (55) / MINIMUM (57) of two 8-bit tensors (b a second input, or a constant), each with its own
+    quantization parameters (TFLite compares the stored values)."""
+    s = _schema()
+    mb = ModelBuilder()
+    a = mb.tensor(list(shape_a), dtype, *qparams(rng, dtype), name="input")
+    b = mb.tensor(list(shape_b), dtype, *qparams(rng, dtype), data=_rand8(rng, shape_b, dtype) if const_b else None,
+                  name="const_b" if const_b else "input_b")
+    y = mb.tensor(list(np.broadcast_shapes(tuple(shape_a), tuple(shape_b))), dtype, *qparams(rng, dtype),
+                  name="output")
+    mb.op(code, [a, b], [y], s.BuiltinOptions.MaximumMinimumOptions, s.MaximumMinimumOptionsT())
+    mb.inputs, mb.outputs = ([a] if const_b else [a, b]), [y]
+    return mb.serialize()
+
+
+def arg_model(rng, code, shape, axis, *, dtype=np.int8, out_type=np.int32):
+    """ARG_MAX (56) / ARG_MIN (79) along `axis`."""
+    s = _schema()
+    mb = ModelBuilder()
+    x = mb.tensor(list(shape), dtype, *qparams(rng, dtype), name="input")
+    a = mb.tensor([1], np.int32, data=np.array([axis], np.int32))
+    out = [d for i, d in enumerate(shape) if i != axis % len(shape)]
+    y = mb.tensor(out, out_type, name="output")
+    o = s.ArgMaxOptionsT() if code == 56 else s.ArgMinOptionsT()
+    o.outputType = _TT[np.dtype(out_type)]
+    mb.op(code, [x, a], [y], s.BuiltinOptions.ArgMaxOptions if code == 56 else s.BuiltinOptions.ArgMinOptions, o)
+    mb.inputs, mb.outputs = [x], [y]
+    return mb.serialize()
+
+
+def prelu_model(rng, shape, alpha_shape, *, dtype=np.int8):
+    """PRELU with a constant alpha of its own quantization (alphas from about -0.5 to 1.5)."""
+    mb = ModelBuilder()
+    x = mb.tensor(list(shape), dtype, *qparams(rng, dtype), name="input")
+    info = np.iinfo(dtype)
+    az = int(rng.integers(info.min // 4, info.max // 4 + 1)) if dtype == np.int8 else int(rng.integers(40, 90))
+    a = mb.tensor(list(alpha_shape), dtype, float(np.float32(rng.uniform(0.004, 0.012))), az,
+                  data=_rand8(rng, alpha_shape, dtype))
+    y = mb.tensor(list(shape), dtype, *qparams(rng, dtype), name="output")
+    mb.op(54, [x, a], [y])
+    mb.inputs, mb.outputs = [x], [y]
     return mb.serialize()

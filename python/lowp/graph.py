@@ -36,6 +36,9 @@ their own:
   lowp.TfliteTransposeConv   NHWC transposed conv (GEMM + int32 col2im)    attrs: w (Cin x KH*KW*Cout), w_zero_point,
                              kernel, strides, pads, bias, x_zero_point, multiplier, shift, y_zero_point, qmin, qmax,
                              out_shape
+  lowp.TflitePrelu           8-bit PRELU, constant alpha    attrs: alpha (minus its zero point), x_zero_point, y_zero_point,
+                             multiplier, shift (positive / negative branch)
+  lowp.TfliteArgMinMax       ARG_MAX / ARG_MIN of 8-bit data    attrs: axis, is_max, dtype (int32 / int64), out_shape
 """
 from __future__ import annotations
 

@@ -303,6 +303,10 @@ class _Builder:
         name = self.name_of(i)
         if self.rank(i) != 4:
             return name
+        if i not in self.nhwc and self.const_value(i) is not None:
+            # a constant: its data is in TFLite's order already
+            self.nhwc[i] = self.fresh(self.tensors[i].name + "@nhwc")
+            self.constants[self.nhwc[i]] = self.const_value(i)
         if i not in self.nhwc:  # one Transpose per tensor, however many operators read it in NHWC order
             out = self.fresh(self.tensors[i].name + "@nhwc")
             t = self.tensors[i]
@@ -825,6 +829,134 @@ class _Builder:
 
     def op_SQUEEZE(self, ins, outs, opts, name):
         self._reshape_like(ins, outs, name, "SQUEEZE")
+
+    def op_EXPAND_DIMS(self, ins, outs, opts, name):
+        self._reshape_like(ins, outs, name, "EXPAND_DIMS")
+
+    def _moves(self, ins, outs, name, kind, steps):
+        """A chain of Reshape / Transpose moves in TFLite's element order (steps: ("Reshape", shape) or
+        ("Transpose", perm)); the last result is the output."""
+        q = self._same_q(ins[:1], outs, kind)
+        y = self.nhwc_of(ins[0], q)
+        dt = self.tensors[outs[0]].dtype
+        shape = list(self.tensors[ins[0]].shape)
+        for op, arg in steps:
+            z = self.fresh(name + "_m")
+            if op == "Reshape":
+                shape = list(arg)
+                sn = self.fresh(name + "_shape")
+                self.constants[sn] = np.array(shape, np.int64)
+                self.move("Reshape", [y, sn], z, {}, q, tuple(shape), dt)
+            else:
+                shape = [shape[p] for p in arg]
+                self.move("Transpose", [y], z, {"perm": list(arg)}, q, tuple(shape), dt)
+            y = z
+        if shape != list(self.tensors[outs[0]].shape):
+            raise ValueError(f"lowp: {name}: {kind} gives {shape}, the file declares {list(self.tensors[outs[0]].shape)}")
+        self.define(outs[0], y, q)
+
+    def op_DEPTH_TO_SPACE(self, ins, outs, opts, name):
+        """output[n, h*b + dy, w*b + dx, c] = input[n, h, w, (dy*b + dx) * C/b^2 + c] (TFLite's DCR order)."""
+        b = opts.scalar(0, "i", 0)
+        N, H, W, C = self._shape4(ins[0], "DEPTH_TO_SPACE")
+        if b < 1 or C % (b * b):
+            raise ValueError(f"lowp: {name}: DEPTH_TO_SPACE block {b} does not divide {C} channels")
+        c = C // (b * b)
+        self._moves(ins, outs, name, "DEPTH_TO_SPACE", [("Reshape", (N, H, W, b, b, c)),
+                                                         ("Transpose", (0, 1, 3, 2, 4, 5)),
+                                                         ("Reshape", (N, H * b, W * b, c))])
+
+    def op_SPACE_TO_DEPTH(self, ins, outs, opts, name):
+        """output[n, h, w, (dy*b + dx) * C + c] = input[n, h*b + dy, w*b + dx, c]."""
+        b = opts.scalar(0, "i", 0)
+        N, H, W, C = self._shape4(ins[0], "SPACE_TO_DEPTH")
+        if b < 1 or H % b or W % b:
+            raise ValueError(f"lowp: {name}: SPACE_TO_DEPTH block {b} does not divide {H}x{W}")
+        self._moves(ins, outs, name, "SPACE_TO_DEPTH", [("Reshape", (N, H // b, b, W // b, b, C)),
+                                                         ("Transpose", (0, 1, 3, 2, 4, 5)),
+                                                         ("Reshape", (N, H // b, W // b, b * b * C))])
+
+    def _shape4(self, i, kind):
+        shape = self.tensors[i].shape
+        if len(shape) != 4:
+            raise NotImplementedError(f"lowp: {kind} needs a 4-D input, got {list(shape)}")
+        return tuple(int(d) for d in shape)
+
+    def _raw_binary(self, ins, outs, name, kind, onnx_op):
+        """MAXIMUM / MINIMUM: TFLite compares the stored 8-bit values (no requantization, whatever the
+        quantization parameters) with broadcasting in TFLite's order."""
+        dts = {self.tensors[i].dtype for i in (ins[0], ins[1], outs[0])}
+        if len(dts) != 1 or not dts <= {np.dtype(np.int8), np.dtype(np.uint8)}:
+            raise NotImplementedError(f"lowp: {kind} on {sorted(str(d) for d in dts)} (8-bit tensors only)")
+        a, b = (self.nhwc_of(i, self._q_or_none(i)) for i in ins[:2])
+        y = self.fresh(name + "_y")
+        self.vi(y, self.tensors[outs[0]].shape, self.tensors[outs[0]].dtype)
+        self.nodes.append(Node(onnx_op, [a, b], [y], {}, name))
+        self.define(outs[0], y, self._q_or_none(outs[0]))
+
+    def op_MAXIMUM(self, ins, outs, opts, name):
+        self._raw_binary(ins, outs, name, "MAXIMUM", "Max")
+
+    def op_MINIMUM(self, ins, outs, opts, name):
+        self._raw_binary(ins, outs, name, "MINIMUM", "Min")
+
+    def _arg_min_max(self, ins, outs, name, kind, is_max):
+        t = self.tensors[ins[0]]
+        if t.dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
+            raise NotImplementedError(f"lowp: {kind} on {t.dtype} (8-bit tensors only)")
+        if t.quantized and np.any(np.asarray(t.scale) <= 0):
+            raise NotImplementedError(f"lowp: {kind} of a tensor with a non-positive scale")
+        axis = self.const_value(ins[1])
+        if axis is None or np.size(axis) != 1:
+            raise NotImplementedError(f"lowp: {kind} needs one constant axis")
+        r = len(t.shape)
+        ax = int(np.asarray(axis).reshape(-1)[0])
+        if not -r <= ax < r:
+            raise ValueError(f"lowp: {name}: {kind} axis {ax} out of range for a {r}-D tensor")
+        od = self.tensors[outs[0]].dtype
+        if od not in (np.dtype(np.int32), np.dtype(np.int64)):
+            raise NotImplementedError(f"lowp: {kind} with {od} output")
+        x = self.nhwc_of(ins[0], self._q_or_none(ins[0]))
+        y = self.fresh(name + "_y")
+        self.vi(y, self.tensors[outs[0]].shape, od)
+        self.nodes.append(Node("TfliteArgMinMax", [x], [y], dict(axis=ax % r, is_max=is_max, dtype=od.name,
+                                                                 out_shape=list(self.tensors[outs[0]].shape)),
+                               name, "lowp"))
+        self.define(outs[0], y, None)
+
+    def op_ARG_MAX(self, ins, outs, opts, name):
+        self._arg_min_max(ins, outs, name, "ARG_MAX", True)
+
+    def op_ARG_MIN(self, ins, outs, opts, name):
+        self._arg_min_max(ins, outs, name, "ARG_MIN", False)
+
+    def op_PRELU(self, ins, outs, opts, name):
+        """LiteRT's reference PRELU: x - zx >= 0 ? MBQM(x - zx, in / out) : MBQM((x - zx) * (alpha - za),
+        in * alpha / out), + zp, saturated; the real multipliers in float32 as its Prepare computes them."""
+        (xs, xz), (ys, yz) = self._io_q(ins, outs, "PRELU")
+        alpha = self.const_value(ins[1])
+        if alpha is None:
+            raise NotImplementedError("lowp: PRELU with an alpha computed at run time")
+        (as_, az) = self.qparams(ins[1], "PRELU alpha")
+        if self.tensors[ins[1]].dtype != self.tensors[ins[0]].dtype:
+            raise NotImplementedError("lowp: PRELU with alpha of another type than the input")
+        shape = self.tensors[ins[0]].shape
+        try:
+            if tuple(np.broadcast_shapes(shape, alpha.shape)) != tuple(shape):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"lowp: {name}: PRELU alpha {list(alpha.shape)} does not broadcast to {list(shape)}") \
+                from None
+        from .. import _lowp
+        m1, s1 = _lowp.quantize_multiplier(float(np.float32(xs) / np.float32(ys)), False)
+        m2, s2 = _lowp.quantize_multiplier(float(np.float32(np.float32(xs) * np.float32(as_)) / np.float32(ys)), False)
+        x = self.nhwc_of(ins[0], (xs, xz))
+        y = self.fresh(name + "_y")
+        self.vi(y, shape, self.tensors[outs[0]].dtype)
+        self.nodes.append(Node("TflitePrelu", [x], [y], dict(
+            alpha=np.ascontiguousarray(alpha.astype(np.int32) - int(az)), x_zero_point=xz, y_zero_point=yz,
+            multiplier=[m1, m2], shift=[s1, s2]), name, "lowp"))
+        self.define(outs[0], y, (ys, yz))
 
     def op_TRANSPOSE(self, ins, outs, opts, name):
         q = self._same_q(ins[:1], outs, "TRANSPOSE")

@@ -617,6 +617,36 @@ def make_tflite_transpose_conv(a):
     return run
 
 
+def make_tflite_arg_min_max(a):
+    """TFLite ARG_MAX / ARG_MIN of 8-bit data along one axis (TFLite order): the first index of the extreme
+    stored value (the scale is positive, so the same as on the real values), as int32 / int64."""
+    axis, is_max, dt = int(a["axis"]), bool(a["is_max"]), np.dtype(a["dtype"])
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype.itemsize != 1:
+            raise TypeError(f"lowp: ARG_MAX / ARG_MIN expect an 8-bit tensor, got {getattr(x, 'dtype', type(x))}")
+        return ((np.argmax(x, axis=axis) if is_max else np.argmin(x, axis=axis)).astype(dt),)
+    return run
+
+
+def make_tflite_prelu(a):
+    """LiteRT's reference PRELU with a constant alpha (stored values minus its zero point, broadcast in TFLite's
+    order): two gemmlowp requantizations of the int32 terms, chosen by the sign of x - zx."""
+    al = np.asarray(a["alpha"], np.int32)
+    xz, yz = int(a["x_zero_point"]), np.asarray(a["y_zero_point"])
+    dt = yz.dtype
+    lo, hi = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
+    (m1, m2), (s1, s2) = a["multiplier"], a["shift"]
+
+    def run(x):
+        _check_q(x, dt, "PRELU")
+        v = x.astype(np.int32) - np.int32(xz)
+        pos = _gemm.requantize(v, m1, s1, yz, lo, hi, rounding="gemmlowp")
+        neg = _gemm.requantize(np.ascontiguousarray(v * al), m2, s2, yz, lo, hi, rounding="gemmlowp")
+        return (np.where(v >= 0, pos, neg).astype(dt, copy=False),)
+    return run
+
+
 def make_tflite_mean(a):
     """TFLite MEAN on 8-bit data in TFLite's element order (importers/tflite.py): int32 sums of x - zp over the
     axes, MultiplyByQuantizedMultiplier (gemmlowp) + zp, saturated. Native (ops::mean_tflite) when the axes

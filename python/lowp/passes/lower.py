@@ -503,6 +503,10 @@ def _make(n, g, lay, num_threads):
         return K.make_tflite_mean(a)
     if kind == "lowp.TfliteTransposeConv":
         return K.make_tflite_transpose_conv(a)
+    if kind == "lowp.TfliteArgMinMax":
+        return K.make_tflite_arg_min_max(a)
+    if kind == "lowp.TflitePrelu":
+        return K.make_tflite_prelu(a)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
