@@ -500,6 +500,22 @@ def test_prelu(shape, alpha_shape, dtype):
                               runs=2)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("code", [82, 89])
+@pytest.mark.parametrize("cfg", [dict(), dict(keep=False), dict(axes=(3,)), dict(axes=(0, 2), keep=False),
+                                 dict(shape=(2, 9, 40), axes=(1,), keep=False)])
+def test_reduce_max_min(code, cfg, dtype):
+    """REDUCE_MAX / REDUCE_MIN: stored values, the same quantization in and out (as LiteRT requires)."""
+    for seed in range(2):
+        data = TM.mean_model(np.random.default_rng(130 + seed), dtype=dtype, code=code, same=True, **cfg)
+        assert_same_as_litert(data, runs=2)
+
+
+def test_sum_is_refused_by_name():
+    with pytest.raises(NotImplementedError, match="SUM"):
+        lowp.InferenceSession(TM.mean_model(np.random.default_rng(130), code=74))
+
+
 def test_mean_multiplier_is_litert_s():
     """The multiplier derivation itself, written out independently, on the counts above and the clamps (k <= 32,
     shift - k >= -31); a QuantizeMultiplier(in / (count * out)) mutant differs from it."""

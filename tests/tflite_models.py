@@ -346,7 +346,9 @@ def move_model(rng, code, *, dtype=np.int8, shape=(1, 4, 1, 6), out_shape=(1, 4,
     return mb.serialize()
 
 
-def mean_model(rng, *, dtype=np.int8, shape=(1, 7, 5, 16), axes=(1, 2), keep=True, same=False):
+def mean_model(rng, *, dtype=np.int8, shape=(1, 7, 5, 16), axes=(1, 2), keep=True, same=False, code=40):
+    """MEAN (code 40), SUM (74), REDUCE_MAX (82) or REDUCE_MIN (89) over `axes` (same: the output keeps the
+    input's quantization)."""
     s = _schema()
     mb = ModelBuilder()
     xs, xz = qparams(rng, dtype)
@@ -358,7 +360,7 @@ def mean_model(rng, *, dtype=np.int8, shape=(1, 7, 5, 16), axes=(1, 2), keep=Tru
     y = mb.tensor(osh, dtype, ys, yz, name="output")
     o = s.ReducerOptionsT()
     o.keepDims = keep
-    mb.op(40, [x, a], [y], s.BuiltinOptions.ReducerOptions, o)
+    mb.op(code, [x, a], [y], s.BuiltinOptions.ReducerOptions, o)
     mb.inputs, mb.outputs = [x], [y]
     return mb.serialize()
 

@@ -39,6 +39,7 @@ their own:
   lowp.TflitePrelu           8-bit PRELU, constant alpha    attrs: alpha (minus its zero point), x_zero_point, y_zero_point,
                              multiplier, shift (positive / negative branch)
   lowp.TfliteArgMinMax       ARG_MAX / ARG_MIN of 8-bit data    attrs: axis, is_max, dtype (int32 / int64), out_shape
+  lowp.TfliteReduceMaxMin    REDUCE_MAX / REDUCE_MIN of stored values    attrs: axes, keepdims, is_max, out_shape
 """
 from __future__ import annotations
 

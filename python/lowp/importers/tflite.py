@@ -1078,26 +1078,32 @@ class _Builder:
             shift=mult["shift"], y_zero_point=yz, qmin=lo, qmax=hi, out_shape=y_shape), name, "lowp"))
         self.define(outs[0], y, (ys, yz))
 
-    def op_MEAN(self, ins, outs, opts, name):
-        """TFLite MEAN of 8-bit data over constant axes (any set; keep_dims or not): LiteRT's reference
-        QuantizedMeanOrSum, int32 sums of x - zp requantized with gemmlowp rounding by the multiplier of
-        ops.eltwise.tflite_mean_multiplier."""
-        from ..ops.eltwise import tflite_mean_multiplier
-        (xs, xz), (ys, yz) = self._io_q(ins, outs, "MEAN")
+    def _reduce_axes(self, ins, name, kind):
         axes = self.const_value(ins[1])
         if axes is None:
-            raise NotImplementedError("lowp: MEAN with axes computed at run time")
+            raise NotImplementedError(f"lowp: {kind} with axes computed at run time")
         shape = self.tensors[ins[0]].shape
         r = len(shape)
         raw = [int(a) for a in np.asarray(axes).reshape(-1)]
         if any(not -r <= a < r for a in raw):
-            raise ValueError(f"lowp: {name}: MEAN axes {raw} out of range for a {r}-D tensor")
+            raise ValueError(f"lowp: {name}: {kind} axes {raw} out of range for a {r}-D tensor")
         axes = sorted({a % r for a in raw})
         count = int(np.prod([shape[a] for a in axes], dtype=np.int64))
         if count < 1:
-            raise ValueError(f"lowp: {name}: MEAN over an empty axis")
+            raise ValueError(f"lowp: {name}: {kind} over an empty axis")
+        return axes, count
+
+    def op_MEAN(self, ins, outs, opts, name):
+        """TFLite MEAN of 8-bit data over constant axes (any set; keep_dims or not): LiteRT's reference
+        QuantizedMeanOrSum, int32 sums of x - zp requantized with gemmlowp rounding by QuantizeMultiplier(in / out)
+        with 1 / count folded in (ops.eltwise.tflite_mean_multiplier). (SUM is not taken: LiteRT 2.3's reference
+        kernel returns 0 / -1 for int8 sums its optimized kernel computes, and the two disagree elsewhere.)"""
+        from ..ops.eltwise import tflite_mean_multiplier
+        kind = "MEAN"
+        (xs, xz), (ys, yz) = self._io_q(ins, outs, kind)
+        axes, count = self._reduce_axes(ins, name, kind)
         if count >= 1 << 23:
-            raise NotImplementedError(f"lowp: {name}: MEAN over {count} values (int32 sums need < 2^23)")
+            raise NotImplementedError(f"lowp: {name}: {kind} over {count} values (int32 sums need < 2^23)")
         m, sh = tflite_mean_multiplier(xs, ys, count)
         x = self.nhwc_of(ins[0], (xs, xz))
         y = self.fresh(name + "_y")
@@ -1107,6 +1113,25 @@ class _Builder:
                                                             out_shape=list(self.tensors[outs[0]].shape)),
                                name, "lowp"))
         self.define(outs[0], y, (ys, yz))
+
+    def _reduce_max_min(self, ins, outs, opts, name, kind, is_max):
+        """REDUCE_MAX / REDUCE_MIN: LiteRT requires the same quantization in and out and reduces the stored values."""
+        q = self._same_q(ins[:1], outs, kind)
+        axes, _count = self._reduce_axes(ins, name, kind)
+        x = self.nhwc_of(ins[0], q)
+        y = self.fresh(name + "_y")
+        self.vi(y, self.tensors[outs[0]].shape, self.tensors[outs[0]].dtype)
+        self.nodes.append(Node("TfliteReduceMaxMin", [x], [y], dict(axes=axes, keepdims=bool(opts.scalar(0, "?", False)),
+                                                                    is_max=is_max,
+                                                                    out_shape=list(self.tensors[outs[0]].shape)),
+                               name, "lowp"))
+        self.define(outs[0], y, q)
+
+    def op_REDUCE_MAX(self, ins, outs, opts, name):
+        self._reduce_max_min(ins, outs, opts, name, "REDUCE_MAX", True)
+
+    def op_REDUCE_MIN(self, ins, outs, opts, name):
+        self._reduce_max_min(ins, outs, opts, name, "REDUCE_MIN", False)
 
     # constant shape arithmetic (folded here)
     def _fold(self, outs, value, name):

@@ -629,6 +629,19 @@ def make_tflite_arg_min_max(a):
     return run
 
 
+def make_tflite_reduce_max_min(a):
+    """TFLite REDUCE_MAX / REDUCE_MIN over the axes (TFLite order) of the stored 8-bit values."""
+    axes, keep, is_max = tuple(int(v) for v in a["axes"]), bool(a["keepdims"]), bool(a["is_max"])
+    out_shape = tuple(a["out_shape"])
+
+    def run(x):
+        if not isinstance(x, np.ndarray) or x.dtype.itemsize != 1:
+            raise TypeError(f"lowp: REDUCE_MAX / REDUCE_MIN expect an 8-bit tensor, got {getattr(x, 'dtype', type(x))}")
+        r = np.max(x, axis=axes, keepdims=keep) if is_max else np.min(x, axis=axes, keepdims=keep)
+        return (np.ascontiguousarray(r).reshape(out_shape),)
+    return run
+
+
 def make_tflite_prelu(a):
     """LiteRT's reference PRELU with a constant alpha (stored values minus its zero point, broadcast in TFLite's
     order): two gemmlowp requantizations of the int32 terms, chosen by the sign of x - zx."""

@@ -507,6 +507,8 @@ def _make(n, g, lay, num_threads):
         return K.make_tflite_arg_min_max(a)
     if kind == "lowp.TflitePrelu":
         return K.make_tflite_prelu(a)
+    if kind == "lowp.TfliteReduceMaxMin":
+        return K.make_tflite_reduce_max_min(a)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
