@@ -516,6 +516,19 @@ def test_sum_is_refused_by_name():
         lowp.InferenceSession(TM.mean_model(np.random.default_rng(130), code=74))
 
 
+@pytest.mark.parametrize("shapes,kw", [
+    (((1, 5, 7), (1, 7, 6)), {}), (((2, 3, 5, 7), (2, 3, 7, 4)), {}), (((4, 5, 7), (7, 6)), {}),
+    (((3, 5, 7), (3, 6, 7)), dict(adj_y=True)), (((3, 7, 5), (3, 7, 6)), dict(adj_x=True)),
+    (((2, 7, 5), (2, 6, 7)), dict(adj_x=True, adj_y=True)), (((1, 5, 16), (16, 10)), dict(const_rhs=True)),
+    (((2, 1, 5, 8), (1, 3, 8, 2)), {}), (((1, 2, 1, 5, 8), (8, 3)), {}), (((1, 5, 7), (1, 7, 6)), dict(out_type=np.int32)),
+])
+def test_batch_matmul(shapes, kw):
+    """int8 BATCH_MATMUL: two activations (attention) or a constant, adjoints, broadcast batch axes, ranks 2-5,
+    int8 and int32 outputs."""
+    for seed in range(3):
+        assert_same_as_litert(TM.batch_matmul_model(np.random.default_rng(140 + seed), *shapes, **kw), runs=2)
+
+
 def test_mean_multiplier_is_litert_s():
     """The multiplier derivation itself, written out independently, on the counts above and the clamps (k <= 32,
     shift - k >= -31); a QuantizeMultiplier(in / (count * out)) mutant differs from it."""

@@ -642,3 +642,29 @@ def prelu_model(rng, shape, alpha_shape, *, dtype=np.int8):
     mb.op(54, [x, a], [y])
     mb.inputs, mb.outputs = [x], [y]
     return mb.serialize()
+
+
+def batch_matmul_model(rng, lhs_shape, rhs_shape, *, adj_x=False, adj_y=False, const_rhs=False, out_type=np.int8):
+    """int8 BATCH_MATMUL (126) of two activations, or of an activation and a constant."""
+    s = _schema()
+    mb = ModelBuilder()
+    lq, rq = qparams(rng, np.int8), qparams(rng, np.int8)
+    x = mb.tensor(list(lhs_shape), np.int8, *lq, name="lhs")
+    w = mb.tensor(list(rhs_shape), np.int8, *rq, data=_rand8(rng, rhs_shape, np.int8) if const_rhs else None,
+                  name="rhs_const" if const_rhs else "rhs")
+    lm = lhs_shape[-2:][::-1] if adj_x else lhs_shape[-2:]
+    rm = rhs_shape[-2:][::-1] if adj_y else rhs_shape[-2:]
+    batch = np.broadcast_shapes(tuple(lhs_shape[:-2]), tuple(rhs_shape[:-2]))
+    out = [*batch, lm[0], rm[1]]
+    k = lm[1]
+    if out_type == np.int8:
+        # an output scale that keeps most sums of k products in range
+        y = mb.tensor(out, np.int8, float(np.float32(lq[0] * rq[0] * 8 * np.sqrt(k))), int(rng.integers(-20, 20)),
+                      name="output")
+    else:
+        y = mb.tensor(out, np.int32, name="output")
+    o = s.BatchMatMulOptionsT()
+    o.adjX, o.adjY = adj_x, adj_y
+    mb.op(126, [x, w], [y], s.BuiltinOptions.BatchMatMulOptions, o)
+    mb.inputs, mb.outputs = ([x] if const_rhs else [x, w]), [y]
+    return mb.serialize()

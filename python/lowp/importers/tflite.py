@@ -1093,6 +1093,35 @@ class _Builder:
             raise ValueError(f"lowp: {name}: {kind} over an empty axis")
         return axes, count
 
+    def op_BATCH_MATMUL(self, ins, outs, opts, name):
+        """int8 BATCH_MATMUL (LiteRT's reference): sum_k (lhs - zl)(rhs - zr) in int32 over the last axes (adj_x / adj_y
+        transpose them), batch axes broadcast; MultiplyByQuantizedMultiplier (gemmlowp) with lhs * rhs / out scales,
+        + zp, saturated (no fused activation). An int32 output holds sum_k lhs * rhs of the stored values, zero points
+        left out, as LiteRT's int8 -> int32 kernel computes it."""
+        kind = "BATCH_MATMUL"
+        lt, rt, ot = (self.tensors[i] for i in (ins[0], ins[1], outs[0]))
+        if lt.dtype != np.dtype(np.int8) or rt.dtype != np.dtype(np.int8):
+            raise NotImplementedError(f"lowp: {kind} with {lt.dtype} x {rt.dtype} inputs (int8 x int8 only)")
+        (ls, lz), (rs, rz) = self.qparams(ins[0], kind), self.qparams(ins[1], kind)
+        if not 2 <= len(lt.shape) <= 5 or not 2 <= len(rt.shape) <= 5:
+            raise NotImplementedError(f"lowp: {kind} of ranks {len(lt.shape)} and {len(rt.shape)} (2 to 5 supported)")
+        adj_x, adj_y = bool(opts.scalar(0, "?", False)), bool(opts.scalar(1, "?", False))
+        a = dict(adj_x=adj_x, adj_y=adj_y, lhs_zero_point=int(lz), rhs_zero_point=int(rz),
+                 out_shape=list(ot.shape), dtype=ot.dtype.name)
+        q = None
+        if ot.dtype == np.dtype(np.int8):
+            ys, yz = self.qparams(outs[0], kind)
+            mult = _gemm_requant("gemmlowp", ls, np.array([rs], np.float32), ys, 1)
+            a.update(multiplier=int(mult["multiplier"][0]), shift=int(mult["shift"][0]), y_zero_point=int(yz))
+            q = (ys, yz)
+        elif ot.dtype != np.dtype(np.int32):
+            raise NotImplementedError(f"lowp: {kind} with a {ot.dtype} output")
+        xl, xr = self.nhwc_of(ins[0], (ls, lz)), self.nhwc_of(ins[1], (rs, rz))
+        y = self.fresh(name + "_y")
+        self.vi(y, ot.shape, ot.dtype)
+        self.nodes.append(Node("TfliteBatchMatMul", [xl, xr], [y], a, name, "lowp"))
+        self.define(outs[0], y, q)
+
     def op_MEAN(self, ins, outs, opts, name):
         """TFLite MEAN of 8-bit data over constant axes (any set; keep_dims or not): LiteRT's reference
         QuantizedMeanOrSum, int32 sums of x - zp requantized with gemmlowp rounding by QuantizeMultiplier(in / out)

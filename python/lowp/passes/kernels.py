@@ -629,6 +629,30 @@ def make_tflite_arg_min_max(a):
     return run
 
 
+def make_tflite_batch_matmul(a):
+    """TFLite int8 BATCH_MATMUL: lowp's exact int32 GEMM with ONNX MatMulInteger broadcasting of the batch axes
+    (adj_x / adj_y: the last two axes of an input swapped first), then the per-tensor gemmlowp requantization."""
+    adj_x, adj_y = bool(a["adj_x"]), bool(a["adj_y"])
+    out_shape, dt = tuple(a["out_shape"]), np.dtype(a["dtype"])
+    # LiteRT's int8 x int8 -> int32 kernel sums the raw products (no zero points)
+    zl, zr = (np.int8(a["lhs_zero_point"]), np.int8(a["rhs_zero_point"])) if dt == np.int8 else (np.int8(0), np.int8(0))
+
+    def run(lhs, rhs):
+        for v in (lhs, rhs):
+            _check_q(v, np.dtype(np.int8), "BATCH_MATMUL")
+        if adj_x:
+            lhs = np.swapaxes(lhs, -1, -2)
+        if adj_y:
+            rhs = np.swapaxes(rhs, -1, -2)
+        acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs), zl, zr)
+        if dt == np.int32:
+            return (acc.reshape(out_shape),)
+        y = _gemm.requantize(acc, int(a["multiplier"]), int(a["shift"]), np.int8(a["y_zero_point"]), -128, 127,
+                             rounding="gemmlowp")
+        return (y.reshape(out_shape),)
+    return run
+
+
 def make_tflite_reduce_max_min(a):
     """TFLite REDUCE_MAX / REDUCE_MIN over the axes (TFLite order) of the stored 8-bit values."""
     axes, keep, is_max = tuple(int(v) for v in a["axes"]), bool(a["keepdims"]), bool(a["is_max"])
