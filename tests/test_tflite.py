@@ -201,8 +201,8 @@ def test_reader_matches_litert_schema():
 
 # --------------------------------------------------------------------------- errors
 def test_unsupported_operator_is_named():
-    with pytest.raises(NotImplementedError, match="EXP"):
-        lowp.InferenceSession(TM.unary_model(47))
+    with pytest.raises(NotImplementedError, match="SIN"):
+        lowp.InferenceSession(TM.unary_model(66))
 
 
 def test_float_model_is_rejected_clearly():
@@ -298,11 +298,11 @@ def test_cli_on_a_tflite_model(tmp_path, capsys):
 def test_cli_names_unsupported_tflite_ops(tmp_path, capsys):
     from lowp.cli import main
     p = tmp_path / "tanh.tflite"
-    p.write_bytes(TM.unary_model(47))
+    p.write_bytes(TM.unary_model(66))
     assert main(["info", str(p)]) == 1
-    assert "unsupported: EXP" in capsys.readouterr().out
+    assert "unsupported: SIN" in capsys.readouterr().out
     assert main(["run", str(p)]) == 2
-    assert "EXP" in capsys.readouterr().err
+    assert "SIN" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- more operators
@@ -343,6 +343,26 @@ def test_logistic_tanh(code, dtype):
     for seed in range(3):
         data = TM.lut_model(np.random.default_rng(50 + seed), code, dtype=dtype, out_q=out_q)
         _check_all_256(data, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu(approximate, dtype):
+    """GELU (erfc form and tanh approximation): LiteRT's float32 transform, operation by operation, on all 256
+    inputs."""
+    s = TM._schema()
+    o = s.GeluOptionsT()
+    o.approximate = approximate
+    for seed in range(6):
+        _check_all_256(TM.lut_model(np.random.default_rng(200 + seed), 150, dtype=dtype,
+                                    opt_type=s.BuiltinOptions.GeluOptions, opts=o), dtype)
+
+
+def test_exp():
+    for seed in range(6):
+        _check_all_256(TM.lut_model(np.random.default_rng(210 + seed), 47), np.int8)
+    with pytest.raises(NotImplementedError, match="EXP"):
+        lowp.InferenceSession(TM.lut_model(np.random.default_rng(210), 47, dtype=np.uint8))
 
 
 @pytest.mark.parametrize("cfg", [dict(), dict(v2_value=5), dict(dtype=np.uint8),

@@ -716,6 +716,30 @@ class _Builder:
         import math
         self._float_table(ins, outs, name, math.tanh, "TANH")
 
+    def op_GELU(self, ins, outs, opts, name):
+        """LiteRT's GeluTransform / GeluTransformApproximate in float32 (each operation rounded to float32 in the
+        order the C++ writes them; erfc / tanh correctly rounded)."""
+        import math
+        f32 = np.float32
+        if opts.scalar(0, "?", False):
+            c = f32(2.0 / math.sqrt(math.pi) * math.sqrt(0.5))  # kSqrt2dPi, a float constant from doubles
+
+            def gelu(d):
+                x = f32(d)
+                inner = f32(x + f32(f32(f32(f32(0.044715) * x) * x) * x))
+                return float(f32(f32(f32(0.5) * x) * f32(f32(1) + f32(math.tanh(float(f32(c * inner)))))))
+        else:
+            def gelu(d):
+                x = f32(d)
+                return float(f32(f32(f32(0.5) * x) * f32(math.erfc(float(f32(x * f32(-math.sqrt(0.5))))))))
+        self._float_table(ins, outs, name, gelu, "GELU")
+
+    def op_EXP(self, ins, outs, opts, name):
+        import math
+        if self.tensors[ins[0]].dtype != np.dtype(np.int8):
+            raise NotImplementedError(f"lowp: EXP on {self.tensors[ins[0]].dtype} (LiteRT runs int8 EXP only)")
+        self._float_table(ins, outs, name, lambda d: math.exp(d) if d < 89 else math.inf, "EXP")
+
     def op_HARD_SWISH(self, ins, outs, opts, name):
         """TFLite's reference HardSwish on 8-bit data (int16 fixed point), evaluated here for the 256 inputs."""
         from .. import _lowp
