@@ -595,6 +595,17 @@ def test_composite_network(pool):
     assert [o.shape for o in s.get_outputs()] == [[1, 10], [1, 8, 8, 12]]
 
 
+@pytest.mark.parametrize("gelu_approx", [False, True])
+def test_transformer_block(gelu_approx):
+    """An int8 encoder block (FULLY_CONNECTED q / k / v, 4-D attention heads through RESHAPE / TRANSPOSE,
+    BATCH_MATMUL, SOFTMAX, residual ADD, MEAN + SUB, GELU feed-forward): identical to LiteRT's reference, natively
+    and in the Python steps."""
+    for seed in range(3):
+        s = assert_same_as_litert(TM.transformer_block_model(np.random.default_rng(150 + seed), gelu_approx=gelu_approx),
+                                  runs=2)
+    assert s.get_outputs()[0].shape == [1, 8, 16]
+
+
 def test_mobilenet_v2_mean_head():
     """MobileNetV2 with Keras' MEAN head (7x7 = 49 values per channel at 224; 3x3 at 96): identical outputs."""
     assert_same_as_litert(TM.mobilenet_v2_model(np.random.default_rng(8), res=96, width=0.35, classes=50,

@@ -668,3 +668,90 @@ def batch_matmul_model(rng, lhs_shape, rhs_shape, *, adj_x=False, adj_y=False, c
     mb.op(126, [x, w], [y], s.BuiltinOptions.BatchMatMulOptions, o)
     mb.inputs, mb.outputs = ([x] if const_rhs else [x, w]), [y]
     return mb.serialize()
+
+
+def transformer_block_model(rng, T=8, D=16, heads=2, gelu_approx=False):
+    """One int8 encoder block as a converter writes it (shapes [1, T, D]): FULLY_CONNECTED (keep_num_dims) q / k / v,
+    RESHAPE + TRANSPOSE to [1, heads, T, D/heads], BATCH_MATMUL q k^T (adj_y), SOFTMAX, BATCH_MATMUL with v,
+    TRANSPOSE + RESHAPE back, an output FULLY_CONNECTED, ADD (residual), MEAN over the last axis and SUB (centring),
+    FULLY_CONNECTED -> GELU -> FULLY_CONNECTED, ADD; attention tensors are 4-D [1, heads, T, dh]."""
+    s = _schema()
+    mb = ModelBuilder()
+    dh = D // heads
+
+    def q():
+        return qparams(rng, np.int8)
+
+    def fc(x, xq, n_in, n_out, shape_in):
+        ws = float(np.float32(rng.uniform(0.01, 0.03)))
+        w = mb.tensor([n_out, n_in], np.int8, ws, 0, weights(rng, (n_out, n_in)))
+        b = mb.tensor([n_out], np.int32, float(np.float32(xq[0]) * np.float32(ws)), 0,
+                      rng.integers(-2000, 2000, n_out).astype(np.int32))
+        yq = q()
+        y = mb.tensor([*shape_in[:-1], n_out], np.int8, *yq)
+        o = s.FullyConnectedOptionsT()
+        o.keepNumDims = True
+        mb.op(9, [x, w, b], [y], s.BuiltinOptions.FullyConnectedOptions, o)
+        return y, yq
+
+    def reshape(x, xq, shape):
+        y = mb.tensor(list(shape), np.int8, *xq)
+        sh = mb.tensor([len(shape)], np.int32, data=np.array(shape, np.int32))
+        o = s.ReshapeOptionsT()
+        o.newShape = list(shape)
+        mb.op(22, [x, sh], [y], s.BuiltinOptions.ReshapeOptions, o)
+        return y
+
+    def transpose(x, xq, shape, perm):
+        y = mb.tensor([shape[p] for p in perm], np.int8, *xq)
+        mb.op(39, [x, mb.tensor([len(perm)], np.int32, data=np.array(perm, np.int32))], [y])
+        return y
+
+    def bmm(a, aq, b, bq, out_shape, adj_y=False):
+        yq = (float(np.float32(aq[0] * bq[0] * 40)), int(rng.integers(-10, 10)))
+        y = mb.tensor(list(out_shape), np.int8, *yq)
+        o = s.BatchMatMulOptionsT()
+        o.adjX, o.adjY = False, adj_y
+        mb.op(126, [a, b], [y], s.BuiltinOptions.BatchMatMulOptions, o)
+        return y, yq
+
+    def binary(code, a, b, shape, opt_cls, opt_type):
+        yq = q()
+        y = mb.tensor(list(shape), np.int8, *yq)
+        mb.op(code, [a, b], [y], opt_type, opt_cls())
+        return y, yq
+
+    xq = q()
+    x = mb.tensor([1, T, D], np.int8, *xq, name="input")
+    heads_shape = (1, T, heads, dh)
+    qkv = []
+    for _ in range(3):
+        t, tq = fc(x, xq, D, D, (1, T, D))
+        qkv.append((transpose(reshape(t, tq, heads_shape), tq, heads_shape, (0, 2, 1, 3)), tq))
+    (qh, qq), (kh, kq), (vh, vq) = qkv
+    scores, sq = bmm(qh, qq, kh, kq, (1, heads, T, T), adj_y=True)
+    prob = mb.tensor([1, heads, T, T], np.int8, 1.0 / 256, -128)
+    so = s.SoftmaxOptionsT()
+    so.beta = 1.0
+    mb.op(25, [scores], [prob], s.BuiltinOptions.SoftmaxOptions, so)
+    ctx, cq = bmm(prob, (1.0 / 256, -128), vh, vq, (1, heads, T, dh))
+    merged = reshape(transpose(ctx, cq, (1, heads, T, dh), (0, 2, 1, 3)), cq, (1, T, D))
+    att, aq = fc(merged, cq, D, D, (1, T, D))
+    h, hq = binary(0, x, att, (1, T, D), s.AddOptionsT, s.BuiltinOptions.AddOptions)
+    mq = q()
+    mean = mb.tensor([1, T, 1], np.int8, *mq)
+    ro = s.ReducerOptionsT()
+    ro.keepDims = True
+    mb.op(40, [h, mb.tensor([1], np.int32, data=np.array([-1], np.int32))], [mean], s.BuiltinOptions.ReducerOptions, ro)
+    c, cq2 = binary(41, h, mean, (1, T, D), s.SubOptionsT, s.BuiltinOptions.SubOptions)
+    f1, f1q = fc(c, cq2, D, 2 * D, (1, T, D))
+    gq = q()
+    g = mb.tensor([1, T, 2 * D], np.int8, *gq)
+    go = s.GeluOptionsT()
+    go.approximate = gelu_approx
+    mb.op(150, [f1], [g], s.BuiltinOptions.GeluOptions, go)
+    f2, f2q = fc(g, gq, 2 * D, D, (1, T, 2 * D))
+    out, _ = binary(0, c, f2, (1, T, D), s.AddOptionsT, s.BuiltinOptions.AddOptions)
+    mb.tensors[out].name = b"output"
+    mb.inputs, mb.outputs = [x], [out]
+    return mb.serialize()
