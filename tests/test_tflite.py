@@ -358,6 +358,28 @@ def test_gelu(approximate, dtype):
                                     opt_type=s.BuiltinOptions.GeluOptions, opts=o), dtype)
 
 
+def test_rsqrt():
+    """int8 RSQRT (GetInvSqrtQuantizedMultiplierExp's Newton iteration) on every input at or above the zero point
+    (LiteRT refuses the others), 12 quantizations."""
+    for seed in range(12):
+        data = TM.lut_model(np.random.default_rng(300 + seed), 76)
+        it = _reference(data)
+        d = it.get_input_details()[0]
+        x = _all_256(data, np.int8)
+        x = np.maximum(x, d["quantization"][1]).astype(np.int8)
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        np.testing.assert_array_equal(lowp.InferenceSession(data).run(None, {"input": x})[0],
+                                      it.get_tensor(it.get_output_details()[0]["index"]))
+
+
+@pytest.mark.parametrize("shapes,const_b", [(((1, 4, 5, 6), (1, 4, 5, 6)), False), (((1, 4, 5, 6), (1, 4, 5, 1)), False),
+                                            (((2, 7), (7,)), True), (((3, 1, 9), (1, 4, 1)), False)])
+def test_squared_difference(shapes, const_b):
+    for seed in range(3):
+        assert_same_as_litert(TM.min_max_model(np.random.default_rng(160 + seed), 99, *shapes, const_b=const_b), runs=2)
+
+
 def test_exp():
     for seed in range(6):
         _check_all_256(TM.lut_model(np.random.default_rng(210 + seed), 47), np.int8)
@@ -595,14 +617,14 @@ def test_composite_network(pool):
     assert [o.shape for o in s.get_outputs()] == [[1, 10], [1, 8, 8, 12]]
 
 
-@pytest.mark.parametrize("gelu_approx", [False, True])
-def test_transformer_block(gelu_approx):
+@pytest.mark.parametrize("gelu_approx,layer_norm", [(False, False), (True, False), (False, True)])
+def test_transformer_block(gelu_approx, layer_norm):
     """An int8 encoder block (FULLY_CONNECTED q / k / v, 4-D attention heads through RESHAPE / TRANSPOSE,
     BATCH_MATMUL, SOFTMAX, residual ADD, MEAN + SUB, GELU feed-forward): identical to LiteRT's reference, natively
     and in the Python steps."""
     for seed in range(3):
-        s = assert_same_as_litert(TM.transformer_block_model(np.random.default_rng(150 + seed), gelu_approx=gelu_approx),
-                                  runs=2)
+        s = assert_same_as_litert(TM.transformer_block_model(np.random.default_rng(150 + seed), gelu_approx=gelu_approx,
+                                                             layer_norm=layer_norm), runs=2)
     assert s.get_outputs()[0].shape == [1, 8, 16]
 
 

@@ -601,8 +601,8 @@ def expand_dims_model(rng, shape, axis, *, dtype=np.int8):
 
 
 def min_max_model(rng, code, shape_a, shape_b, *, dtype=np.int8, const_b=False):
-    """MAXIMUM (55) / MINIMUM (57) of two 8-bit tensors (b a second input, or a constant), each with its own
-    quantization parameters (TFLite compares the stored values)."""
+    """MAXIMUM (55) / MINIMUM (57) / SQUARED_DIFFERENCE (99) of two 8-bit tensors (b a second input, or a
+    constant), each with its own quantization parameters (MAXIMUM / MINIMUM compare the stored values)."""
     s = _schema()
     mb = ModelBuilder()
     a = mb.tensor(list(shape_a), dtype, *qparams(rng, dtype), name="input")
@@ -610,7 +610,10 @@ def min_max_model(rng, code, shape_a, shape_b, *, dtype=np.int8, const_b=False):
                   name="const_b" if const_b else "input_b")
     y = mb.tensor(list(np.broadcast_shapes(tuple(shape_a), tuple(shape_b))), dtype, *qparams(rng, dtype),
                   name="output")
-    mb.op(code, [a, b], [y], s.BuiltinOptions.MaximumMinimumOptions, s.MaximumMinimumOptionsT())
+    if code == 99:
+        mb.op(code, [a, b], [y], s.BuiltinOptions.SquaredDifferenceOptions, s.SquaredDifferenceOptionsT())
+    else:
+        mb.op(code, [a, b], [y], s.BuiltinOptions.MaximumMinimumOptions, s.MaximumMinimumOptionsT())
     mb.inputs, mb.outputs = ([a] if const_b else [a, b]), [y]
     return mb.serialize()
 
@@ -670,11 +673,12 @@ def batch_matmul_model(rng, lhs_shape, rhs_shape, *, adj_x=False, adj_y=False, c
     return mb.serialize()
 
 
-def transformer_block_model(rng, T=8, D=16, heads=2, gelu_approx=False):
+def transformer_block_model(rng, T=8, D=16, heads=2, gelu_approx=False, layer_norm=False):
     """One int8 encoder block as a converter writes it (shapes [1, T, D]): FULLY_CONNECTED (keep_num_dims) q / k / v,
     RESHAPE + TRANSPOSE to [1, heads, T, D/heads], BATCH_MATMUL q k^T (adj_y), SOFTMAX, BATCH_MATMUL with v,
-    TRANSPOSE + RESHAPE back, an output FULLY_CONNECTED, ADD (residual), MEAN over the last axis and SUB (centring),
-    FULLY_CONNECTED -> GELU -> FULLY_CONNECTED, ADD; attention tensors are 4-D [1, heads, T, dh]."""
+    TRANSPOSE + RESHAPE back, an output FULLY_CONNECTED, ADD (residual), MEAN over the last axis and SUB (centring;
+    layer_norm: times RSQRT(MEAN(SQUARED_DIFFERENCE) + eps)), FULLY_CONNECTED -> GELU -> FULLY_CONNECTED, ADD;
+    attention tensors are 4-D [1, heads, T, dh]."""
     s = _schema()
     mb = ModelBuilder()
     dh = D // heads
@@ -744,6 +748,19 @@ def transformer_block_model(rng, T=8, D=16, heads=2, gelu_approx=False):
     ro.keepDims = True
     mb.op(40, [h, mb.tensor([1], np.int32, data=np.array([-1], np.int32))], [mean], s.BuiltinOptions.ReducerOptions, ro)
     c, cq2 = binary(41, h, mean, (1, T, D), s.SubOptionsT, s.BuiltinOptions.SubOptions)
+    if layer_norm:  # c * rsqrt(mean((h - mean)^2) + eps), as converters decompose LayerNormalization
+        sq, _ = binary(99, h, mean, (1, T, D), s.SquaredDifferenceOptionsT, s.BuiltinOptions.SquaredDifferenceOptions)
+        vq = q()
+        var = mb.tensor([1, T, 1], np.int8, *vq)
+        mb.op(40, [sq, mb.tensor([1], np.int32, data=np.array([-1], np.int32))], [var], s.BuiltinOptions.ReducerOptions,
+              ro)
+        eq = q()
+        eps = mb.tensor([1], np.int8, *eq, data=np.array([eq[1] + 3], np.int8))
+        ve, veq = binary(0, var, eps, (1, T, 1), s.AddOptionsT, s.BuiltinOptions.AddOptions)
+        rq = (float(np.float32(rng.uniform(0.02, 0.1))), int(rng.integers(-100, -60)))
+        r = mb.tensor([1, T, 1], np.int8, *rq)
+        mb.op(76, [ve], [r])
+        c, cq2 = binary(18, c, r, (1, T, D), s.MulOptionsT, s.BuiltinOptions.MulOptions)
     f1, f1q = fc(c, cq2, D, 2 * D, (1, T, D))
     gq = q()
     g = mb.tensor([1, T, 2 * D], np.int8, *gq)

@@ -40,6 +40,7 @@ their own:
                              multiplier, shift (positive / negative branch)
   lowp.TfliteArgMinMax       ARG_MAX / ARG_MIN of 8-bit data    attrs: axis, is_max, dtype (int32 / int64), out_shape
   lowp.TfliteReduceMaxMin    REDUCE_MAX / REDUCE_MIN of stored values    attrs: axes, keepdims, is_max, out_shape
+  lowp.TflitePairTable       int8 binary operator as a 64 KiB table of byte pairs    attrs: table, out_shape
   lowp.TfliteBatchMatMul     int8 BATCH_MATMUL (2 inputs)    attrs: adj_x, adj_y, lhs_zero_point, rhs_zero_point,
                              multiplier, shift, y_zero_point (int8 output), dtype, out_shape
 """

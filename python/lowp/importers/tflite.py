@@ -174,6 +174,63 @@ def _act_range(act, scale, zp, dtype):
     raise NotImplementedError(f"lowp: TFLite fused activation {name} is not supported")
 
 
+# gemmlowp / TFLite fixed point on int64 numpy arrays holding int32 values (load-time tables only)
+def _wrap32(v):
+    return ((np.asarray(v, np.int64) + (1 << 31)) % (1 << 32)) - (1 << 31)
+
+
+def _srdhm32(a, b):
+    """SaturatingRoundingDoublingHighMul: (a * b + nudge) / 2^31 truncated, nudge 2^30 or 1 - 2^30 by the sign."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    ab = a * b
+    s = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    q = np.where(s >= 0, s >> 31, -((-s) >> 31))
+    return np.where((a == b) & (a == -(1 << 31)), (1 << 31) - 1, q)
+
+
+def _rdbpot32(x, e):
+    """RoundingDivideByPOT: x / 2^e rounded half away from zero."""
+    x = np.asarray(x, np.int64)
+    if e == 0:
+        return x
+    mask = (1 << e) - 1
+    return (x >> e) + ((x & mask) > ((mask >> 1) + (x < 0)))
+
+
+def _sat_mul_pot32(x, e):
+    """SaturatingRoundingMultiplyByPOT: x * 2^e saturated to int32 (e >= 0), RoundingDivideByPOT (e < 0)."""
+    if e < 0:
+        return _rdbpot32(x, -e)
+    return np.clip(np.asarray(x, np.int64) << e, -(1 << 31), (1 << 31) - 1)
+
+
+def _mbqm32(x, m, shift):
+    """MultiplyByQuantizedMultiplier (int32 x, gemmlowp double rounding)."""
+    return _rdbpot32(_srdhm32(_wrap32(np.asarray(x, np.int64) << max(shift, 0)), m), max(-shift, 0))
+
+
+def _inv_sqrt_multiplier_exp(v):
+    """TFLite's GetInvSqrtQuantizedMultiplierExp(v, reverse_shift=-1) for one int32 v > 1: a Q3 Newton iteration
+    (5 steps from x = 1) for 1/sqrt of v normalised into [2^27, 2^29), times sqrt(2)/2 in Q0; -> (multiplier, shift)."""
+    shift = 11
+    while v >= 1 << 29:
+        v //= 4
+        shift += 1
+    pairs = ((32 - int(v).bit_length()) - 1) // 2 - 1  # (CountLeadingZeros - 1) / 2 - 1
+    shift -= pairs
+    v <<= 2 * pairs
+    half_input = int(_rdbpot32(v >> 1, 1))
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = int(_sat_mul_pot32(_srdhm32(_srdhm32(x, x), x), 6))
+        x = int(_sat_mul_pot32(_wrap32(int(_srdhm32(half_three, x)) - int(_srdhm32(half_input, x3))), 3))
+    x = int(_srdhm32(x, 1518500250))
+    if shift < 0:
+        x, shift = int(_sat_mul_pot32(x, -shift)), 0
+    return x, -shift
+
+
 def _same_pads(in_hw, k, s, d, padding):
     """TFLite padding (SAME = 0, VALID = 1) -> ONNX pads [top, left, bottom, right]."""
     if padding == 1:
@@ -733,6 +790,60 @@ class _Builder:
                 x = f32(d)
                 return float(f32(f32(f32(0.5) * x) * f32(math.erfc(float(f32(x * f32(-math.sqrt(0.5))))))))
         self._float_table(ins, outs, name, gelu, "GELU")
+
+    def op_RSQRT(self, ins, outs, opts, name):
+        """int8 RSQRT (LiteRT's RsqrtEvalQuantized) as a 256-entry table: v = x - zx; v == 0 -> 127; else
+        MBQM(MBQM(1, inv_sqrt(v), shift + 20), m, s - 20) + zy with (inv_sqrt, shift) from
+        GetInvSqrtQuantizedMultiplierExp and (m, s) = QuantizeMultiplier(1 / (sqrtf(x_scale) * y_scale)). LiteRT
+        refuses inputs below the zero point at run time; the table gives them 127."""
+        from .. import _lowp
+        if self.tensors[ins[0]].dtype != np.dtype(np.int8):
+            raise NotImplementedError(f"lowp: RSQRT on {self.tensors[ins[0]].dtype} (int8 only)")
+
+        def fn(vals, xs, xz, ys, yz, lo, hi):
+            m, s = _lowp.quantize_multiplier(float(1.0 / float(np.float32(np.sqrt(np.float32(xs))) * np.float32(ys))),
+                                             False)
+            out = []
+            for q in vals:
+                v = int(q) - xz
+                if v <= 0:
+                    out.append(hi)
+                    continue
+                if v <= 1:
+                    im, ish = (1 << 31) - 1, 0
+                else:
+                    im, ish = _inv_sqrt_multiplier_exp(v)
+                data = int(_mbqm32(1, im, ish + 20))
+                out.append(int(_mbqm32(data, m, s - 20)) + yz)
+            return np.array(out, np.int64)
+        self._table(ins, outs, name, fn, "RSQRT")
+
+    def op_SQUARED_DIFFERENCE(self, ins, outs, opts, name):
+        """int8 SQUARED_DIFFERENCE (LiteRT's reference): both inputs to a common 2 * max(scale) with 7 bits of
+        headroom, the difference squared in int32, requantized (gemmlowp, multipliers below one); every pair of
+        stored bytes in a 64 KiB table, applied with broadcasting in TFLite's order."""
+        kind = "SQUARED_DIFFERENCE"
+        dts = {self.tensors[i].dtype for i in (ins[0], ins[1], outs[0])}
+        if dts != {np.dtype(np.int8)}:
+            raise NotImplementedError(f"lowp: {kind} on {sorted(str(d) for d in dts)} (int8 only)")
+        from .. import _lowp
+        (s1, z1), (s2, z2), (so, zo) = (self.qparams(i, kind) for i in (ins[0], ins[1], outs[0]))
+        twice = float(np.float32(2) * max(np.float32(s1), np.float32(s2)))
+        m1, e1 = _lowp.quantize_multiplier(float(np.float32(s1)) / twice, False)
+        m2, e2 = _lowp.quantize_multiplier(float(np.float32(s2)) / twice, False)
+        mo, eo = _lowp.quantize_multiplier(twice * twice / float(np.float32(1 << 14) * np.float32(so)), False)
+        a = np.arange(-128, 128, dtype=np.int64)[:, None]
+        b = np.arange(-128, 128, dtype=np.int64)[None, :]
+        d = _mbqm32((a - int(z1)) << 7, m1, e1) - _mbqm32((b - int(z2)) << 7, m2, e2)
+        t = np.clip(_mbqm32(_wrap32(d * d), mo, eo) + int(zo), -128, 127).astype(np.int8)
+        table = np.roll(np.roll(t, -128, axis=0), -128, axis=1).reshape(-1)  # index = stored byte a << 8 | byte b
+        xa, xb = self.nhwc_of(ins[0], (s1, z1)), self.nhwc_of(ins[1], (s2, z2))
+        y = self.fresh(name + "_y")
+        self.vi(y, self.tensors[outs[0]].shape, np.int8)
+        self.nodes.append(Node("TflitePairTable", [xa, xb], [y], dict(table=np.ascontiguousarray(table),
+                                                                      out_shape=list(self.tensors[outs[0]].shape)),
+                               name, "lowp"))
+        self.define(outs[0], y, (so, zo))
 
     def op_EXP(self, ins, outs, opts, name):
         import math

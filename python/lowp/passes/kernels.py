@@ -653,6 +653,20 @@ def make_tflite_batch_matmul(a):
     return run
 
 
+def make_tflite_pair_table(a):
+    """An 8-bit binary operator as a 64 KiB table of every pair of stored bytes (table[a << 8 | b]), with
+    broadcasting in TFLite's order (importers/tflite.py builds it from the operator's integer arithmetic)."""
+    table = np.asarray(a["table"], np.int8)
+    out_shape = tuple(a["out_shape"])
+
+    def run(x, y):
+        for v in (x, y):
+            _check_q(v, np.dtype(np.int8), "pair table")
+        xb, yb = np.broadcast_arrays(x.view(np.uint8), y.view(np.uint8))
+        return (table[(xb.astype(np.intp) << 8) | yb].reshape(out_shape),)
+    return run
+
+
 def make_tflite_reduce_max_min(a):
     """TFLite REDUCE_MAX / REDUCE_MIN over the axes (TFLite order) of the stored 8-bit values."""
     axes, keep, is_max = tuple(int(v) for v in a["axes"]), bool(a["keepdims"]), bool(a["is_max"])

@@ -511,6 +511,8 @@ def _make(n, g, lay, num_threads):
         return K.make_tflite_reduce_max_min(a)
     if kind == "lowp.TfliteBatchMatMul":
         return K.make_tflite_batch_matmul(a)
+    if kind == "lowp.TflitePairTable":
+        return K.make_tflite_pair_table(a)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
