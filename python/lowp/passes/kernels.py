@@ -208,9 +208,11 @@ def lut(x, table):
 
 
 def _check_q(x, dtype, what):
-    if not isinstance(x, np.ndarray) or x.dtype != dtype:
-        raise TypeError(f"lowp: {what} expects a {np.dtype(dtype)} tensor, got "
-                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    """x must be a numpy array of `dtype`; dtype None: of int8 or uint8."""
+    ok = isinstance(x, np.ndarray) and (x.dtype == dtype if dtype is not None else x.dtype in (np.int8, np.uint8))
+    if not ok:
+        want = np.dtype(dtype) if dtype is not None else "8-bit"
+        raise TypeError(f"lowp: {what} expects a {want} tensor, got {getattr(x, 'dtype', type(x).__name__)}")
 
 
 def _same_pads(in_size, k, s, d, mode):
@@ -623,8 +625,7 @@ def make_tflite_arg_min_max(a):
     axis, is_max, dt = int(a["axis"]), bool(a["is_max"]), np.dtype(a["dtype"])
 
     def run(x):
-        if not isinstance(x, np.ndarray) or x.dtype.itemsize != 1:
-            raise TypeError(f"lowp: ARG_MAX / ARG_MIN expect an 8-bit tensor, got {getattr(x, 'dtype', type(x))}")
+        _check_q(x, None, "ARG_MAX / ARG_MIN")
         return ((np.argmax(x, axis=axis) if is_max else np.argmin(x, axis=axis)).astype(dt),)
     return run
 
@@ -673,8 +674,7 @@ def make_tflite_reduce_max_min(a):
     out_shape = tuple(a["out_shape"])
 
     def run(x):
-        if not isinstance(x, np.ndarray) or x.dtype.itemsize != 1:
-            raise TypeError(f"lowp: REDUCE_MAX / REDUCE_MIN expect an 8-bit tensor, got {getattr(x, 'dtype', type(x))}")
+        _check_q(x, None, "REDUCE_MAX / REDUCE_MIN")
         r = np.max(x, axis=axes, keepdims=keep) if is_max else np.min(x, axis=axes, keepdims=keep)
         return (np.ascontiguousarray(r).reshape(out_shape),)
     return run
