@@ -380,6 +380,33 @@ def test_squared_difference(shapes, const_b):
         assert_same_as_litert(TM.min_max_model(np.random.default_rng(160 + seed), 99, *shapes, const_b=const_b), runs=2)
 
 
+@pytest.mark.parametrize("mode", [0, 1], ids=["REFLECT", "SYMMETRIC"])
+@pytest.mark.parametrize("shape,pads", [((1, 5, 6, 3), [[0, 0], [2, 1], [1, 3], [0, 0]]), ((4, 7), [[1, 2], [3, 0]])])
+def test_mirror_pad(mode, shape, pads):
+    s = TM._schema()
+    o = s.MirrorPadOptionsT()
+    o.mode = mode
+    out = [d + a + b for d, (a, b) in zip(shape, pads)]
+    for dtype in (np.int8, np.uint8):
+        assert_same_as_litert(TM.const_arg_model(np.random.default_rng(170), 100, shape, out, pads, dtype=dtype,
+                                                 opt_type=s.BuiltinOptions.MirrorPadOptions, opts=o), runs=2)
+
+
+@pytest.mark.parametrize("shape,arg,code", [((1, 3, 4, 2), [1, 2, 1, 3], 69), ((2, 5), [3, 1], 69),
+                                            ((1, 3, 4, 2), [1, 2], 105), ((2, 5, 3), [-1], 105)])
+def test_tile_and_reverse(shape, arg, code):
+    out = [d * m for d, m in zip(shape, arg)] if code == 69 else list(shape)
+    assert_same_as_litert(TM.const_arg_model(np.random.default_rng(171), code, shape, out, arg), runs=2)
+
+
+def test_abs():
+    """int8 ABS with a different output scale (requantized) and with the same one (|x - zx| + zy), all 256 inputs."""
+    for seed in range(6):
+        xs, _ = TM.qparams(np.random.default_rng(180 + seed), np.int8)
+        for out_q in (None, (2 * xs, 7)):  # lut_model's input scale is 2 * xs
+            _check_all_256(TM.lut_model(np.random.default_rng(180 + seed), 101, out_q=out_q), np.int8)
+
+
 def test_exp():
     for seed in range(6):
         _check_all_256(TM.lut_model(np.random.default_rng(210 + seed), 47), np.int8)

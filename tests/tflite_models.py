@@ -772,3 +772,17 @@ def transformer_block_model(rng, T=8, D=16, heads=2, gelu_approx=False, layer_no
     mb.tensors[out].name = b"output"
     mb.inputs, mb.outputs = [x], [out]
     return mb.serialize()
+
+
+def const_arg_model(rng, code, shape, out_shape, arg, *, dtype=np.int8, opt_type=0, opts=None):
+    """input -> an operator with one constant int32 argument (MIRROR_PAD paddings, TILE multiples, REVERSE_V2 axes)
+    -> output, one quantization in and out."""
+    mb = ModelBuilder()
+    q = qparams(rng, dtype)
+    x = mb.tensor(list(shape), dtype, *q, name="input")
+    arg = np.asarray(arg, np.int32)
+    a = mb.tensor(list(arg.shape), np.int32, data=arg)
+    y = mb.tensor(list(out_shape), dtype, *q, name="output")
+    mb.op(code, [x, a], [y], opt_type, opts)
+    mb.inputs, mb.outputs = [x], [y]
+    return mb.serialize()

@@ -791,6 +791,19 @@ class _Builder:
                 return float(f32(f32(f32(0.5) * x) * f32(math.erfc(float(f32(x * f32(-math.sqrt(0.5))))))))
         self._float_table(ins, outs, name, gelu, "GELU")
 
+    def op_ABS(self, ins, outs, opts, name):
+        """int8 ABS: |x - zx| + zy, requantized (gemmlowp, QuantizeMultiplier(x_scale / y_scale)) when the scales
+        differ; a 256-entry table."""
+        if self.tensors[ins[0]].dtype != np.dtype(np.int8):
+            raise NotImplementedError(f"lowp: ABS on {self.tensors[ins[0]].dtype} (int8 only)")
+
+        def fn(v, xs, xz, ys, yz, lo, hi):
+            a = np.abs(v - xz)
+            if np.float32(xs) == np.float32(ys):
+                return a + yz
+            return self._mbqm(a, float(np.float64(np.float32(xs)) / np.float64(np.float32(ys))), yz, lo, hi)
+        self._table(ins, outs, name, fn, "ABS")
+
     def op_RSQRT(self, ins, outs, opts, name):
         """int8 RSQRT (LiteRT's RsqrtEvalQuantized) as a 256-entry table: v = x - zx; v == 0 -> 127; else
         MBQM(MBQM(1, inv_sqrt(v), shift + 20), m, s - 20) + zy with (inv_sqrt, shift) from
@@ -1350,6 +1363,36 @@ class _Builder:
         self.constants[sn] = np.array(out_shape, np.int64)
         self.move("Reshape", [y, sn], r, {}, q, out_shape, self.tensors[outs[0]].dtype)
         self.define(outs[0], r, q)
+
+    def op_MIRROR_PAD(self, ins, outs, opts, name):
+        """REFLECT (mode 0: the edge not repeated) or SYMMETRIC (1) padding: per-axis source indices."""
+        pads = self.const_value(ins[1])
+        if pads is None:
+            raise NotImplementedError("lowp: MIRROR_PAD with paddings computed at run time")
+        shape = self.tensors[ins[0]].shape
+        pads = np.asarray(pads, np.int64).reshape(-1, 2)
+        mode = "symmetric" if opts.scalar(0, "b", 0) == 1 else "reflect"
+        if len(pads) != len(shape) or (pads < 0).any() or \
+                any(p.max() > (d if mode == "symmetric" else d - 1) for p, d in zip(pads, shape)):
+            raise ValueError(f"lowp: {name}: MIRROR_PAD paddings {pads.tolist()} do not fit {list(shape)} ({mode})")
+        self._select(ins, outs, name, "MIRROR_PAD",
+                     [np.pad(np.arange(d), (int(b), int(a)), mode=mode) for d, (b, a) in zip(shape, pads)])
+
+    def op_TILE(self, ins, outs, opts, name):
+        (mult,) = self._const_inputs(ins[1:2], "TILE")
+        shape = self.tensors[ins[0]].shape
+        mult = [int(m) for m in np.asarray(mult).reshape(-1)]
+        if len(mult) != len(shape) or min(mult, default=1) < 0:
+            raise ValueError(f"lowp: {name}: TILE multiples {mult} for a {len(shape)}-D tensor")
+        self._select(ins, outs, name, "TILE", [np.tile(np.arange(d), m) for d, m in zip(shape, mult)])
+
+    def op_REVERSE_V2(self, ins, outs, opts, name):
+        (axes,) = self._const_inputs(ins[1:2], "REVERSE_V2")
+        shape = self.tensors[ins[0]].shape
+        r = len(shape)
+        axes = {int(a) % r for a in np.asarray(axes).reshape(-1) if -r <= int(a) < r}
+        self._select(ins, outs, name, "REVERSE_V2", [np.arange(d)[::-1] if i in axes else np.arange(d)
+                                                       for i, d in enumerate(shape)])
 
     def op_SLICE(self, ins, outs, opts, name):
         begin, size = (np.asarray(v).reshape(-1) for v in self._const_inputs(ins[1:3], "SLICE"))
