@@ -399,6 +399,14 @@ def test_tile_and_reverse(shape, arg, code):
     assert_same_as_litert(TM.const_arg_model(np.random.default_rng(171), code, shape, out, arg), runs=2)
 
 
+@pytest.mark.parametrize("shape,axis,n", [((1, 4, 5), 1, 3), ((2, 3), 0, 2), ((1, 3, 4, 2), -1, 2), ((4, 5), 2, 3),
+                                          ((1, 2, 3, 4), 1, 2)])
+def test_pack_unpack_activations(shape, axis, n):
+    """PACK of activations (Reshape + Concat) and UNPACK (a gather per output), ranks 2-5 for the packed tensor."""
+    for dtype in (np.int8, np.uint8):
+        assert_same_as_litert(TM.pack_unpack_model(np.random.default_rng(190), shape, axis, n, dtype=dtype), runs=2)
+
+
 def test_abs():
     """int8 ABS with a different output scale (requantized) and with the same one (|x - zx| + zy), all 256 inputs."""
     for seed in range(6):

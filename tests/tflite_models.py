@@ -786,3 +786,24 @@ def const_arg_model(rng, code, shape, out_shape, arg, *, dtype=np.int8, opt_type
     mb.op(code, [x, a], [y], opt_type, opts)
     mb.inputs, mb.outputs = [x], [y]
     return mb.serialize()
+
+
+def pack_unpack_model(rng, shape, axis, n, *, dtype=np.int8):
+    """n inputs of `shape` -> PACK(axis) -> output, and the packed tensor -> UNPACK(axis) -> n more outputs."""
+    s = _schema()
+    mb = ModelBuilder()
+    q = qparams(rng, dtype)
+    xs = [mb.tensor(list(shape), dtype, *q, name=f"input{k}") for k in range(n)]
+    r = len(shape) + 1
+    ax = axis % r
+    packed_shape = list(shape[:ax]) + [n] + list(shape[ax:])
+    y = mb.tensor(packed_shape, dtype, *q, name="packed")
+    po = s.PackOptionsT()
+    po.valuesCount, po.axis = n, axis
+    mb.op(83, xs, [y], s.BuiltinOptions.PackOptions, po)
+    ys = [mb.tensor(list(shape), dtype, *q, name=f"unpacked{k}") for k in range(n)]
+    uo = s.UnpackOptionsT()
+    uo.num, uo.axis = n, axis
+    mb.op(88, [y], ys, s.BuiltinOptions.UnpackOptions, uo)
+    mb.inputs, mb.outputs = xs, [y] + ys[::-1]
+    return mb.serialize()

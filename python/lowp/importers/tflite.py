@@ -1456,8 +1456,42 @@ class _Builder:
         self._split(ins[0], outs, name, "SPLIT_V", axis, sizes)
 
     def op_PACK(self, ins, outs, opts, name):
-        vals = self._const_inputs(ins, "PACK")
-        self._fold(outs, np.stack(vals, axis=opts.scalar(1, "i", 0)), name)
+        """PACK of constants is folded; of 8-bit activations (one quantization) a Reshape of each input to the
+        packed rank and a Concat along the new axis."""
+        axis = opts.scalar(1, "i", 0)
+        if all(self.const_value(i) is not None for i in ins):
+            self._fold(outs, np.stack(self._const_inputs(ins, "PACK"), axis=axis), name)
+            return
+        q = self._same_q(ins, outs, "PACK")
+        out_shape = list(self.tensors[outs[0]].shape)
+        axis = axis + len(out_shape) if axis < 0 else axis
+        if not 0 <= axis < len(out_shape) or out_shape[axis] != len(ins):
+            raise ValueError(f"lowp: {name}: PACK of {len(ins)} tensors along axis {axis} into {out_shape}")
+        one = out_shape[:axis] + [1] + out_shape[axis + 1:]
+        dt = self.tensors[outs[0]].dtype
+        parts = []
+        for k, i in enumerate(ins):
+            if list(self.tensors[i].shape) != out_shape[:axis] + out_shape[axis + 1:]:
+                raise ValueError(f"lowp: {name}: PACK input {k} has shape {list(self.tensors[i].shape)}")
+            sn = self.fresh(name + "_shape")
+            self.constants[sn] = np.array(one, np.int64)
+            r = self.fresh(name + f"_r{k}")
+            self.move("Reshape", [self.nhwc_of(i, q), sn], r, {}, q, tuple(one), dt)
+            parts.append(r)
+        y = self.fresh(name + "_y")
+        self.move("Concat", parts, y, {"axis": axis}, q, tuple(out_shape), dt)
+        self.define(outs[0], y, q)
+
+    def op_UNPACK(self, ins, outs, opts, name):
+        """UNPACK of an 8-bit activation: output k is the input at index k of the axis (a gather), reshaped."""
+        shape = self.tensors[ins[0]].shape
+        axis = opts.scalar(1, "i", 0)
+        axis = axis + len(shape) if axis < 0 else axis
+        if not 0 <= axis < len(shape) or shape[axis] != len(outs):
+            raise ValueError(f"lowp: {name}: UNPACK of axis {axis} of {list(shape)} into {len(outs)} outputs")
+        for k, o in enumerate(outs):
+            self._select(ins, [o], f"{name}_{k}", "UNPACK",
+                         [np.array([k]) if a == axis else np.arange(d) for a, d in enumerate(shape)])
 
 
 def import_tflite(data: bytes) -> Graph:
