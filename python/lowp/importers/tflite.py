@@ -140,6 +140,12 @@ class _Tensor:
         if code not in _TYPES:
             raise NotImplementedError(f"lowp: TFLite tensor {name!r} has an unsupported type (TensorType {code})")
         self.dtype = np.dtype(_TYPES[code])
+        # A damaged file can declare any shape: refuse negative sizes and tensors over 2 GiB here rather than
+        # let an allocation fail later (or the OS end the process).
+        if any(d < 0 for d in self.shape):
+            raise ValueError(f"lowp: corrupt TFLite file: tensor {name!r} has shape {list(self.shape)}")
+        if int(np.prod(self.shape, dtype=np.float64)) * self.dtype.itemsize >= 1 << 31:
+            raise ValueError(f"lowp: TFLite tensor {name!r} of shape {list(self.shape)} is over 2 GiB (corrupt file?)")
         self.buffer = t.scalar(2, "I", 0)
         q = t.table(4)
         if q is not None:
