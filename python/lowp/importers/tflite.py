@@ -354,7 +354,7 @@ class _Builder:
         if v is None:
             raise ValueError(f"lowp: TFLite tensor {self.tensors[i].name!r} is used before it is computed")
         name = self.tensors[i].name
-        self.constants[name] = v
+        self.constants[name] = np.ascontiguousarray(v.transpose(_NCHW)) if v.ndim == 4 else v  # logical NCHW
         self.logical[i] = name
         return name
 
@@ -367,7 +367,7 @@ class _Builder:
         if self.rank(i) != 4:
             return name
         if i not in self.nhwc and self.const_value(i) is not None:
-            # a constant: its data is in TFLite's order already
+            # a constant: its data is in TFLite's order already (no Transpose step of the logical copy)
             self.nhwc[i] = self.fresh(self.tensors[i].name + "@nhwc")
             self.constants[self.nhwc[i]] = self.const_value(i)
         if i not in self.nhwc:  # one Transpose per tensor, however many operators read it in NHWC order

@@ -289,6 +289,16 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
     converted: dict = {}  # (name, layout) -> name of the converted copy
     runtime_consts = {}
 
+    def const_nhwc(name):
+        """A 4-D constant's channels-last copy, made once at build time (other inputs: as they are)."""
+        if not name or name not in g.constants or np.ndim(g.constants[name]) != 4:
+            return name
+        key = (name, "NHWC")
+        if key not in converted:
+            converted[key] = f"{name}@NHWC"
+            runtime_consts[converted[key]] = np.ascontiguousarray(np.asarray(g.constants[name]).transpose(0, 2, 3, 1))
+        return converted[key]
+
     def want(name, lay):
         """Name of `name` in layout `lay` (inserting a transpose step if needed)."""
         if not name or name in g.constants:
@@ -390,7 +400,8 @@ def lower(g: Graph, num_threads: int = 0, native=None) -> Program:
             and any(_rank(g, i, ranks) == 4 for i in act)
         if neutral and nhwc_in:
             lay = "NHWC"
-            ins = [want(i, "NHWC") if i in act else i for i in n.inputs]
+            # 4-D constants (a QAdd / QMul / QSub operand) are logical NCHW like every 4-D value: held NHWC too
+            ins = [want(i, "NHWC") if i in act else const_nhwc(i) for i in n.inputs]
         else:
             lay = "NCHW"
             ins = [want(i, "NCHW") if i in act else i for i in n.inputs]
