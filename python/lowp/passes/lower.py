@@ -482,6 +482,19 @@ def _flatten_into_gemm(g, n, layout, ranks, consumers) -> bool:
     return True
 
 
+_TFLITE_KINDS = {
+    "lowp.TfliteQuantize": K.make_tflite_quantize,
+    "lowp.TfliteResizeBilinear": K.make_tflite_resize_bilinear,
+    "lowp.TfliteMean": K.make_tflite_mean,
+    "lowp.TfliteTransposeConv": K.make_tflite_transpose_conv,
+    "lowp.TfliteArgMinMax": K.make_tflite_arg_min_max,
+    "lowp.TflitePrelu": K.make_tflite_prelu,
+    "lowp.TfliteReduceMaxMin": K.make_tflite_reduce_max_min,
+    "lowp.TfliteBatchMatMul": K.make_tflite_batch_matmul,
+    "lowp.TflitePairTable": K.make_tflite_pair_table,
+}
+
+
 def _make(n, g, lay, num_threads):
     kind = n.kind
     a = n.attrs
@@ -506,24 +519,8 @@ def _make(n, g, lay, num_threads):
         return K.with_native(lambda x: (K.lut(x, table),), lut_desc)
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
-    if kind == "lowp.TfliteQuantize":
-        return K.make_tflite_quantize(a)
-    if kind == "lowp.TfliteResizeBilinear":
-        return K.make_tflite_resize_bilinear(a)
-    if kind == "lowp.TfliteMean":
-        return K.make_tflite_mean(a)
-    if kind == "lowp.TfliteTransposeConv":
-        return K.make_tflite_transpose_conv(a)
-    if kind == "lowp.TfliteArgMinMax":
-        return K.make_tflite_arg_min_max(a)
-    if kind == "lowp.TflitePrelu":
-        return K.make_tflite_prelu(a)
-    if kind == "lowp.TfliteReduceMaxMin":
-        return K.make_tflite_reduce_max_min(a)
-    if kind == "lowp.TfliteBatchMatMul":
-        return K.make_tflite_batch_matmul(a)
-    if kind == "lowp.TflitePairTable":
-        return K.make_tflite_pair_table(a)
+    if kind in _TFLITE_KINDS:  # node kinds of the TFLite importer: one adapter each, built from the attributes
+        return _TFLITE_KINDS[kind](a)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
