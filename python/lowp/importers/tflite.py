@@ -883,13 +883,6 @@ class _Builder:
             r = i16(np.trunc((ab + nudge) / (1 << 15)).astype(np.int64))
             return np.where((a == b) & (a == -32768), 32767, r)
 
-        def rdbpot(x, e):  # gemmlowp RoundingDivideByPOT
-            if e == 0:
-                return x
-            mask = (1 << e) - 1
-            threshold = (mask >> 1) + (x < 0)
-            return (x >> e) + ((x & mask) > threshold)
-
         def sat_left(x, k):
             return np.clip(x * (1 << k), -32768, 32767)
 
@@ -913,12 +906,12 @@ class _Builder:
             if rel_e > 0:
                 rel = sat_left(rel, 1)
             if rel_e < 0:
-                rel = rdbpot(rel, -rel_e)
+                rel = _rdbpot32(rel, -rel_e)
             rel = (rel + (1 << 15)) >> 1
             prod = rel * pre  # SaturatingDoublingHighMul: truncating division by 2^15
             preshift = np.where((rel == pre) & (rel == -32768), 32767,
                                 i16(np.trunc(prod / (1 << 15)).astype(np.int64)))
-            return rdbpot(preshift, -out_e) + yz
+            return _rdbpot32(preshift, -out_e) + yz
         self._table(ins, outs, name, fn, "HARD_SWISH")
 
     # data movement in TFLite's (NHWC) element order
@@ -1095,12 +1088,8 @@ class _Builder:
         if self.tensors[ins[1]].dtype != self.tensors[ins[0]].dtype:
             raise NotImplementedError("lowp: PRELU with alpha of another type than the input")
         shape = self.tensors[ins[0]].shape
-        try:
-            if tuple(np.broadcast_shapes(shape, alpha.shape)) != tuple(shape):
-                raise ValueError
-        except ValueError:
-            raise ValueError(f"lowp: {name}: PRELU alpha {list(alpha.shape)} does not broadcast to {list(shape)}") \
-                from None
+        if alpha.ndim > len(shape) or any(a not in (1, d) for a, d in zip(alpha.shape[::-1], shape[::-1])):
+            raise ValueError(f"lowp: {name}: PRELU alpha {list(alpha.shape)} does not broadcast to {list(shape)}")
         from .. import _lowp
         m1, s1 = _lowp.quantize_multiplier(float(np.float32(xs) / np.float32(ys)), False)
         m2, s2 = _lowp.quantize_multiplier(float(np.float32(np.float32(xs) * np.float32(as_)) / np.float32(ys)), False)
