@@ -42,7 +42,7 @@ their own:
   lowp.TfliteReduceMaxMin    REDUCE_MAX / REDUCE_MIN of stored values    attrs: axes, keepdims, is_max, out_shape
   lowp.TflitePairTable       int8 binary operator as a 64 KiB table of byte pairs    attrs: table, out_shape
   lowp.TfliteBatchMatMul     int8 BATCH_MATMUL (2 inputs)    attrs: adj_x, adj_y, lhs_zero_point, rhs_zero_point,
-                             multiplier, shift, y_zero_point (int8 output), dtype, out_shape
+                             multiplier, shift, y_zero_point (int8 output), dtype, out_shape, rhs_const
 """
 from __future__ import annotations
 

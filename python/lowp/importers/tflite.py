@@ -1250,7 +1250,7 @@ class _Builder:
             raise NotImplementedError(f"lowp: {kind} of ranks {len(lt.shape)} and {len(rt.shape)} (2 to 5 supported)")
         adj_x, adj_y = bool(opts.scalar(0, "?", False)), bool(opts.scalar(1, "?", False))
         a = dict(adj_x=adj_x, adj_y=adj_y, lhs_zero_point=int(lz), rhs_zero_point=int(rz),
-                 out_shape=list(ot.shape), dtype=ot.dtype.name)
+                 out_shape=list(ot.shape), dtype=ot.dtype.name, rhs_const=self.const_value(ins[1]) is not None)
         q = None
         if ot.dtype == np.dtype(np.int8):
             ys, yz = self.qparams(outs[0], kind)

@@ -638,14 +638,22 @@ def make_tflite_batch_matmul(a):
     # LiteRT's int8 x int8 -> int32 kernel sums the raw products (no zero points)
     zl, zr = (np.int8(a["lhs_zero_point"]), np.int8(a["rhs_zero_point"])) if dt == np.int8 else (np.int8(0), np.int8(0))
 
+    rhs_const = bool(a.get("rhs_const", False))
+    packed = {}  # a constant 2-D rhs (the model's weights): packed on the first run, reused
+
     def run(lhs, rhs):
         for v in (lhs, rhs):
             _check_q(v, np.dtype(np.int8), "BATCH_MATMUL")
         if adj_x:
             lhs = np.swapaxes(lhs, -1, -2)
-        if adj_y:
-            rhs = np.swapaxes(rhs, -1, -2)
-        acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs), zl, zr)
+        if rhs_const and rhs.ndim == 2:
+            if "b" not in packed:
+                packed["b"] = _gemm.PackedMatrix(np.ascontiguousarray(rhs.T if adj_y else rhs), zr)
+            acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), packed["b"], zl)
+        else:
+            if adj_y:
+                rhs = np.swapaxes(rhs, -1, -2)
+            acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs), zl, zr)
         if dt == np.int32:
             return (acc.reshape(out_shape),)
         y = _gemm.requantize(acc, int(a["multiplier"]), int(a["shift"]), np.int8(a["y_zero_point"]), -128, 127,
