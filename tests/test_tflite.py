@@ -16,8 +16,14 @@ import tflite_models as TM
 litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is a test dependency")
 
 
-def _reference(data):
+def _reference(data, batch=None):
+    """LiteRT's reference interpreter; batch: its dynamic-batch inputs resized to that batch (strict: LiteRT
+    refuses to resize a static dimension)."""
     it = litert.Interpreter(model_content=data, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    if batch is not None:
+        for d in it.get_input_details():
+            if len(d["shape_signature"]) and d["shape_signature"][0] == -1:
+                it.resize_tensor_input(d["index"], [batch, *d["shape"][1:]], strict=True)
     it.allocate_tensors()
     return it
 
@@ -29,10 +35,12 @@ def _random_input(rng, shape, dtype):
     return rng.integers(info.min, info.max + 1, shape).astype(dtype)
 
 
-def assert_same_as_litert(data, runs=4, seed=0, **session_kw):
-    """lowp (native program and Python steps) == LiteRT reference on `runs` random inputs."""
-    it = _reference(data)
-    sessions = [lowp.InferenceSession(data, **session_kw), lowp.InferenceSession(data, native=False, **session_kw)]
+def assert_same_as_litert(data, runs=4, seed=0, batch=None, sessions=None, **session_kw):
+    """lowp (native program and Python steps) == LiteRT reference on `runs` random inputs (at `batch`: see
+    _reference); sessions: the two sessions to check (default: new ones)."""
+    it = _reference(data, batch)
+    if sessions is None:
+        sessions = [lowp.InferenceSession(data, **session_kw), lowp.InferenceSession(data, native=False, **session_kw)]
     ins, outs = it.get_input_details(), it.get_output_details()
     assert [i.name for i in sessions[0].get_inputs()] == [d["name"] for d in ins]
     rng = np.random.default_rng(seed)
@@ -159,7 +167,89 @@ def test_mltk_models_present():
 def test_mlperf_tiny_model(path):
     data = _tflite_from_zip(path)
     s = assert_same_as_litert(data, runs=6)
-    assert len(s._program.native_programs({i.name: np.zeros(i.shape, i.dtype) for i in s.get_inputs()})) >= 1
+    feed = {i.name: np.zeros([1 if d == "batch" else d for d in i.shape], i.dtype) for i in s.get_inputs()}
+    assert len(s._program.native_programs(feed)) >= 1
+
+
+@pytest.mark.parametrize("path", MLTK, ids=[os.path.basename(p).split(".")[0] for p in MLTK])
+def test_mlperf_tiny_model_any_batch(path):
+    """The four MLPerf Tiny files declare a dynamic batch (shape_signature [-1, ...], as TFLiteConverter writes a
+    Keras model): lowp runs them at any batch size, as LiteRT does after resize_tensor_input."""
+    data = _tflite_from_zip(path)
+    sessions = [lowp.InferenceSession(data), lowp.InferenceSession(data, native=False)]
+    for arg in sessions[0].get_inputs() + sessions[0].get_outputs():
+        assert arg.shape[0] == "batch"
+    for batch in (3, 1, 5):
+        assert_same_as_litert(data, runs=1, seed=batch, batch=batch, sessions=sessions)
+
+
+# dynamic-batch versions of generated models (with_dynamic_batch reads the signatures off LiteRT's own resize)
+_DYNAMIC = {
+    "composite": lambda rng: TM.composite_model(rng),
+    "composite_mean": lambda rng: TM.composite_model(rng, pool="mean"),
+    "mobilenet_v2": lambda rng: TM.mobilenet_v2_model(rng, res=32, width=0.35, classes=10),
+    "transformer_block": lambda rng: TM.transformer_block_model(rng, layer_norm=True),
+    "fc_flatten": lambda rng: TM.fc_model(rng, in_shape=(1, 3, 40)),
+    "fc_rows": lambda rng: TM.fc_model(rng, in_shape=(1, 3, 40), K=40),  # output [3 x batch, 24]
+    "fc_keep_dims": lambda rng: TM.fc_model(rng, in_shape=(1, 3, 40), keep_num_dims=True),
+    "two_inputs": lambda rng: TM.binary_model(rng, op="add", a_shape=(1, 5, 6, 8), b_shape=(1, 5, 6, 8)),
+    "batch_matmul": lambda rng: TM.batch_matmul_model(rng, (1, 3, 4, 5), (1, 3, 5, 6)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_DYNAMIC))
+def test_dynamic_batch(name):
+    data = TM.with_dynamic_batch(_DYNAMIC[name](np.random.default_rng(40)))
+    sessions = [lowp.InferenceSession(data), lowp.InferenceSession(data, native=False)]
+    for batch in (2, 7, 1):
+        assert_same_as_litert(data, runs=2, seed=batch, batch=batch, sessions=sessions)
+
+
+def test_dynamic_batch_programs_and_errors():
+    """One program per batch size, built on first use, the last MAX_BATCH_PROGRAMS kept; inputs that disagree on
+    the batch, an empty batch and a fixed-batch model are refused clearly."""
+    from lowp.importers.tflite import import_tflite
+    data = TM.with_dynamic_batch(TM.binary_model(np.random.default_rng(41), op="mul", a_shape=(1, 3, 4, 8),
+                                                 b_shape=(1, 3, 4, 8)))
+    s = lowp.InferenceSession(data)
+    rng = np.random.default_rng(0)
+    feeds = {b: {"a": _random_input(rng, (b, 3, 4, 8), np.int8), "b": _random_input(rng, (b, 3, 4, 8), np.int8)}
+             for b in range(1, 12)}
+    first = {b: s.run(None, f)[0] for b, f in feeds.items()}
+    assert len(s._batch_programs) == s.MAX_BATCH_PROGRAMS and 11 in s._batch_programs and 1 not in s._batch_programs
+    for b in (1, 11, 4):  # rebuilt or kept: the same bits, and each batch item is the batch-1 result for that item
+        np.testing.assert_array_equal(s.run(None, feeds[b])[0], first[b])
+    for k in range(4):
+        np.testing.assert_array_equal(first[4][k:k + 1], s.run(None, {n: v[k:k + 1] for n, v in feeds[4].items()})[0])
+    with pytest.raises(ValueError, match="same batch size"):
+        s.run(None, {"a": feeds[2]["a"], "b": feeds[3]["b"]})
+    with pytest.raises(ValueError, match="batch size 0"):
+        s.run(None, {"a": feeds[2]["a"][:0], "b": feeds[2]["b"][:0]})
+    with pytest.raises(ValueError, match="dimension 1"):
+        s.run(None, {"a": feeds[2]["a"][:, :2], "b": feeds[2]["b"][:, :2]})
+    plan = s.memory_plan(batch=5)
+    assert plan.peak_bytes >= 2 * 5 * 3 * 4 * 8
+    static = TM.binary_model(np.random.default_rng(41), op="mul", a_shape=(1, 3, 4, 8), b_shape=(1, 3, 4, 8))
+    assert lowp.InferenceSession(static).get_inputs()[0].shape == [1, 3, 4, 8]
+    with pytest.raises(ValueError, match="dimension 0 must be 1"):
+        lowp.InferenceSession(static).run(None, feeds[2])
+    with pytest.raises(ValueError, match="fixed batch size"):
+        import_tflite(static, batch=2)
+
+
+def test_dynamic_batch_from_many_threads():
+    """Runs at different batch sizes from several threads at once (programs built concurrently) give the serial
+    results."""
+    from concurrent.futures import ThreadPoolExecutor
+    data = TM.with_dynamic_batch(TM.composite_model(np.random.default_rng(42)))
+    rng = np.random.default_rng(1)
+    feeds = [{"input": _random_input(rng, (b, 16, 16, 3), np.int8)} for b in (1, 2, 3, 4, 2, 3, 1, 4, 5, 5)]
+    want = [lowp.InferenceSession(data).run(None, f)[0] for f in feeds]
+    s = lowp.InferenceSession(data)
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda f: s.run(None, f)[0], feeds))
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(w, g)
 
 
 @pytest.mark.parametrize("kernel", [k for k in lowp.kernels()])
@@ -293,6 +383,21 @@ def test_cli_on_a_tflite_model(tmp_path, capsys):
     assert main(["bench", str(p), "--runs", "4", "--block", "2", "--warmup", "1", "--settle-ms", "0"]) == 0
     out = capsys.readouterr().out
     assert "lowp / litert (p50)" in out and "lowp / litert ref (p50)" in out
+
+
+def test_cli_batch_on_a_dynamic_batch_model(tmp_path, capsys):
+    """--batch on a dynamic-batch .tflite: lowp runs that batch, and `compare` resizes LiteRT to it."""
+    from lowp.cli import main
+    p = tmp_path / "m.tflite"
+    p.write_bytes(TM.with_dynamic_batch(TM.conv_model(np.random.default_rng(22), act=1)))
+    assert main(["info", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "input  input: int8 ['batch', 9, 11, 5]" in out and "MACs per run (batch 1): 31,185" in out
+    assert main(["compare", str(p), "--trials", "2", "--batch", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "output int8[3, 9, 11, 7]: 0 mismatching" in out and "result: BIT-EXACT" in out
+    assert main(["run", str(p), "--batch", "4", "-o", str(tmp_path / "y.npz")]) == 0
+    assert np.load(tmp_path / "y.npz")["output"].shape == (4, 9, 11, 7)
 
 
 def test_cli_names_unsupported_tflite_ops(tmp_path, capsys):

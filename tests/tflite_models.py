@@ -167,14 +167,17 @@ def transpose_conv_model(rng, *, dtype=np.int8, hw=(5, 6), cin=4, cout=6, k=(3, 
     return mb.serialize()
 
 
-def fc_model(rng, *, dtype=np.int8, in_shape=(3, 40), N=24, act=0, keep_num_dims=False, bias=True):
+def fc_model(rng, *, dtype=np.int8, in_shape=(3, 40), N=24, act=0, keep_num_dims=False, bias=True, K=None):
+    """input -> FULLY_CONNECTED -> output; K: the weights' depth (default: the input flattened after its first
+    axis, or its last axis with keep_num_dims); the input is read as rows of K."""
     s = _schema()
     mb = ModelBuilder()
     xs, xz = qparams(rng, dtype)
     ys, yz = qparams(rng, dtype)
     ys = ys * 4
     x = mb.tensor(list(in_shape), dtype, xs, xz, name="input")
-    K = in_shape[-1] if keep_num_dims else int(np.prod(in_shape[1:]))
+    if K is None:
+        K = in_shape[-1] if keep_num_dims else int(np.prod(in_shape[1:]))
     ws = float(np.float32(rng.uniform(0.002, 0.02)))
     if dtype == np.uint8:
         w = mb.tensor([N, K], np.uint8, ws, int(rng.integers(100, 156)), rng.integers(0, 256, (N, K)))
@@ -418,7 +421,7 @@ class NetBuilder(ModelBuilder):
             self.op(1, [x], [mean], s.BuiltinOptions.Pool2DOptions, po)
             flat = self.tensor([1, C], self.dtype, qm[0], qm[1])
             rs = s.ReshapeOptionsT()
-            rs.newShape = [1, C]
+            rs.newShape = [-1, C]  # as TFLiteConverter writes it (-1: the batch)
             self.op(22, [mean], [flat], s.BuiltinOptions.ReshapeOptions, rs)
         else:
             qm = self.act_q()
@@ -518,7 +521,7 @@ def composite_model(rng, dtype=np.int8, pool="avg"):
         mb.op(40, [cat, axes], [mean], s.BuiltinOptions.ReducerOptions, ro)
     flat = mb.tensor([1, 24], dtype, qm[0], qm[1])
     rs = s.ReshapeOptionsT()
-    rs.newShape = [1, 24]
+    rs.newShape = [-1, 24]
     mb.op(22, [mean], [flat], s.BuiltinOptions.ReshapeOptions, rs)
     wf = mb.tensor([10, 24], np.int8, 0.01, 0, weights(rng, (10, 24)))
     bf = mb.tensor([10], np.int32, float(np.float32(qm[0]) * np.float32(0.01)), 0,
@@ -700,9 +703,10 @@ def transformer_block_model(rng, T=8, D=16, heads=2, gelu_approx=False, layer_no
 
     def reshape(x, xq, shape):
         y = mb.tensor(list(shape), np.int8, *xq)
-        sh = mb.tensor([len(shape)], np.int32, data=np.array(shape, np.int32))
+        target = [-1, *shape[1:]]  # -1: the batch (times the rows merged into it)
+        sh = mb.tensor([len(shape)], np.int32, data=np.array(target, np.int32))
         o = s.ReshapeOptionsT()
-        o.newShape = list(shape)
+        o.newShape = target
         mb.op(22, [x, sh], [y], s.BuiltinOptions.ReshapeOptions, o)
         return y
 
@@ -807,3 +811,26 @@ def pack_unpack_model(rng, shape, axis, n, *, dtype=np.int8):
     mb.op(88, [y], ys, s.BuiltinOptions.UnpackOptions, uo)
     mb.inputs, mb.outputs = xs, [y] + ys[::-1]
     return mb.serialize()
+
+
+def with_dynamic_batch(data: bytes, batch: int = 2) -> bytes:
+    """The same model with a dynamic batch, as TFLiteConverter writes a Keras model whose batch is None: every
+    input's shape_signature is [-1, ...], and every tensor's signature has -1 on the axes that change when LiteRT
+    resizes the inputs to `batch` (read off LiteRT itself after resize_tensor_input). The shapes stay batch 1."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    s = _schema()
+    it = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    for d in it.get_input_details():
+        it.resize_tensor_input(d["index"], [batch, *d["shape"][1:]])
+    it.allocate_tensors()
+    resized = {d["index"]: list(d["shape"]) for d in it.get_tensor_details()}
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
+    for k, t in enumerate(m.subgraphs[0].tensors):
+        shape = [int(v) for v in (t.shape if t.shape is not None else [])]
+        new = resized.get(k, shape)
+        if len(new) == len(shape) and new != shape:
+            t.shapeSignature = [-1 if a != b else a for a, b in zip(shape, new)]
+    import flatbuffers
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

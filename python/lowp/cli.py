@@ -123,6 +123,12 @@ class _LiteRT:
         self.ins, self.outs = self.it.get_input_details(), self.it.get_output_details()
 
     def run(self, _names, feeds):
+        if any(tuple(d["shape"]) != np.shape(feeds[d["name"]]) for d in self.ins):
+            # another batch size: LiteRT's resize (strict: only the dimensions its shape_signature leaves dynamic)
+            for d in self.ins:
+                self.it.resize_tensor_input(d["index"], list(np.shape(feeds[d["name"]])), strict=True)
+            self.it.allocate_tensors()
+            self.ins, self.outs = self.it.get_input_details(), self.it.get_output_details()
         for d in self.ins:
             self.it.set_tensor(d["index"], feeds[d["name"]])
         self.it.invoke()
@@ -174,13 +180,18 @@ def _cmd_info_tflite(args) -> int:
 
     counts, fused, bad, params, macs, g, b = model_report_tflite(args.model)
     print(f"model: {args.model} (TFLite)")
+
+    def shape(t):  # a dynamic batch shows as in get_inputs(): "batch" (None: another axis that follows it)
+        if not b.batch_inputs:
+            return list(t.shape)
+        return [("batch" if k == 0 else None) if k in t.dynamic else d for k, d in enumerate(t.shape)]
     for i in b.sg.array(1, np.int32):
         t = b.tensors[int(i)]
-        print(f"  input  {t.name}: {t.dtype} {list(t.shape)}")
+        print(f"  input  {t.name}: {t.dtype} {shape(t)}")
     for i in b.sg.array(2, np.int32):
         t = b.tensors[int(i)]
-        print(f"  output {t.name}: {t.dtype} {list(t.shape)}")
-    print(f"parameters: {params:,}   MACs per run: {macs:,}")
+        print(f"  output {t.name}: {t.dtype} {shape(t)}")
+    print(f"parameters: {params:,}   MACs per run{' (batch 1)' if b.batch_inputs else ''}: {macs:,}")
     print("TFLite ops:")
     for k, v in sorted(counts.items(), key=lambda kv: -kv[1]):
         print(f"  {k:<32} x{v:<4} {'UNSUPPORTED' if k in bad else ''}")

@@ -14,6 +14,9 @@ session can serve many Python threads at once. Sessions pickle as their model by
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from .graph import ValueInfo
@@ -35,6 +38,14 @@ class NodeArg:
 
     def __repr__(self):
         return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape})"
+
+
+def _batch_axes(vi: ValueInfo, axes) -> ValueInfo:
+    """vi with its dynamic axes named: "batch" for axis 0, None for another axis that follows the batch."""
+    if not axes:
+        return vi
+    shape = tuple(("batch" if k == 0 else None) if k in axes else d for k, d in enumerate(vi.shape))
+    return ValueInfo(vi.name, vi.dtype, shape)
 
 
 class InferenceSession:
@@ -69,11 +80,15 @@ class InferenceSession:
     def _build(self):
         from .importers.tflite import import_tflite, is_tflite
 
+        self._batch_inputs = ()
         if is_tflite(self._model_bytes):
             # A .tflite model: lowp integer nodes with TFLite's reference arithmetic (importers/tflite.py)
             g = import_tflite(self._model_bytes)
-            self._inputs = [NodeArg(v) for v in g.inputs]
-            self._outputs = [NodeArg(v) for v in g.outputs]
+            # A dynamic batch (shape_signature [-1, ...]) shows as "batch", as an ONNX dim_param would; each batch
+            # size then gets its own import + lowering (_program_for), as LiteRT re-prepares after a resize.
+            self._batch_inputs = g.batch_inputs
+            self._inputs = [NodeArg(_batch_axes(v, (0,) if v.name in g.batch_inputs else ())) for v in g.inputs]
+            self._outputs = [NodeArg(_batch_axes(v, g.batch_outputs.get(v.name, ()))) for v in g.outputs]
             g.remove_dead()
         else:
             g = import_onnx(self._model_bytes)
@@ -87,10 +102,47 @@ class InferenceSession:
         self._program = lower(g, self._num_threads or 0, native=self._native)
         self._fast = None  # Program.fast_path of the last signature run (see run)
         if getattr(g, "source_format", "") == "tflite":
-            # TFLite files declare every tensor's shape: one probe run checks them all at load, so a damaged or
-            # inconsistent file fails here with its tensor named, not later inside a kernel.
-            zeros = {a.name: np.zeros([int(d) for d in a.shape], a.dtype) for a in self._inputs}
-            self._program.check_shapes(zeros, g.value_info)
+            self._check_tflite(self._program, g)
+        self._batch_programs = OrderedDict({1: self._program})  # dynamic-batch TFLite: batch size -> Program
+        self._batch_lock = threading.Lock()
+
+    MAX_BATCH_PROGRAMS = 8
+
+    @staticmethod
+    def _check_tflite(program, g):
+        # TFLite files declare every tensor's shape: one probe run checks them all at load, so a damaged or
+        # inconsistent file fails here with its tensor named, not later inside a kernel.
+        zeros = {a.name: np.zeros([int(d) for d in a.shape], a.dtype) for a in g.inputs}
+        program.check_shapes(zeros, g.value_info)
+
+    def _program_for(self, feed):
+        """The Program for this feed: the one built at load, or for a dynamic-batch TFLite model, the one for the
+        feed's batch size (imported and lowered on first use; the last MAX_BATCH_PROGRAMS sizes are kept)."""
+        if not self._batch_inputs:
+            return self._program
+        sizes = {feed[n].shape[0] for n in self._batch_inputs}
+        if len(sizes) != 1:
+            raise ValueError(f"lowp: the dynamic-batch inputs {list(self._batch_inputs)} must have the same batch "
+                             f"size, got {sorted(sizes)}")
+        batch = sizes.pop()
+        if batch < 1:
+            raise ValueError("lowp: batch size 0: this TFLite model needs at least one item per input")
+        with self._batch_lock:
+            prog = self._batch_programs.get(batch)
+            if prog is not None:
+                self._batch_programs.move_to_end(batch)
+                return prog
+        from .importers.tflite import import_tflite
+
+        g = import_tflite(self._model_bytes, batch)
+        g.remove_dead()
+        prog = lower(g, self._num_threads or 0, native=self._native)
+        self._check_tflite(prog, g)
+        with self._batch_lock:
+            prog = self._batch_programs.setdefault(batch, prog)
+            while len(self._batch_programs) > self.MAX_BATCH_PROGRAMS:
+                self._batch_programs.popitem(last=False)
+        return prog
 
     # ------------------------------------------------------------------ onnxruntime-style API
     def get_inputs(self):
@@ -153,10 +205,11 @@ class InferenceSession:
             bad = [n for n in output_names if n not in all_names]
             if bad:
                 raise ValueError(f"lowp: unknown output name(s) {bad}; the model's outputs are {all_names}")
-        env = self._program.run(feed)
-        alias = self._program.output_aliases
+        program = self._program_for(feed)
+        env = program.run(feed)
+        alias = program.output_aliases
         if output_names is all_names:
-            self._fast = self._program.fast_path(feed, all_names)
+            self._fast = program.fast_path(feed, all_names)
         return [np.asarray(env[alias[n]]) for n in output_names]
 
     def memory_plan(self, input_feed=None, batch: int = 1):
@@ -174,19 +227,20 @@ class InferenceSession:
                 shape = [d if isinstance(d, int) and d > 0 else (batch if k == 0 else 1) for k, d in enumerate(a.shape)]
                 input_feed[a.name] = np.zeros(shape, a.dtype or np.float32)
         feed = self._check_feed(input_feed)
+        program = self._program_for(feed)
         sizes = {}
-        env = dict(self._program.constants)
+        env = dict(program.constants)
         env.update(feed)
-        for step in self._program.steps:
+        for step in program.steps:
             outs = step.fn(*[env[i] if i else None for i in step.inputs])
             for name, v in zip(step.outputs, outs):
                 if name:
                     env[name] = v
                     sizes[name] = int(np.asarray(v).nbytes)
-        plan = plan_memory(self._program, sizes)
+        plan = plan_memory(program, sizes)
         plan.check()
-        if self._program.native:
-            plan.native_bytes = sum(p.arena_bytes for p in self._program.native_programs(feed))
+        if program.native:
+            plan.native_bytes = sum(p.arena_bytes for p in program.native_programs(feed))
         return plan
 
     # ------------------------------------------------------------------ pickling

@@ -126,7 +126,7 @@ class _Table:
 
 
 class _Tensor:
-    __slots__ = ("index", "name", "shape", "dtype", "buffer", "scale", "zero_point", "qdim")
+    __slots__ = ("index", "name", "shape", "dtype", "buffer", "scale", "zero_point", "qdim", "dynamic")
 
     def __init__(self, index, t: _Table, names_seen):
         self.index = index
@@ -144,8 +144,11 @@ class _Tensor:
         # let an allocation fail later (or the OS end the process).
         if any(d < 0 for d in self.shape):
             raise ValueError(f"lowp: corrupt TFLite file: tensor {name!r} has shape {list(self.shape)}")
-        if int(np.prod(self.shape, dtype=np.float64)) * self.dtype.itemsize >= 1 << 31:
-            raise ValueError(f"lowp: TFLite tensor {name!r} of shape {list(self.shape)} is over 2 GiB (corrupt file?)")
+        self._check_size()
+        # shape_signature: -1 marks a dimension fixed only at run time (LiteRT's resize_tensor_input); `shape` holds
+        # its size for a batch of 1. Axes of this tensor that are dynamic:
+        sig = t.array(7, np.int32)
+        self.dynamic = tuple(k for k, d in enumerate(sig) if d == -1) if sig.size == len(self.shape) else ()
         self.buffer = t.scalar(2, "I", 0)
         q = t.table(4)
         if q is not None:
@@ -154,6 +157,11 @@ class _Tensor:
             self.qdim = q.scalar(6, "i", 0)
         else:
             self.scale, self.zero_point, self.qdim = np.zeros(0, np.float32), np.zeros(0, np.int64), 0
+
+    def _check_size(self):
+        if int(np.prod(self.shape, dtype=np.float64)) * self.dtype.itemsize >= 1 << 31:
+            raise ValueError(f"lowp: TFLite tensor {self.name!r} of shape {list(self.shape)} is over 2 GiB "
+                             "(corrupt file?)")
 
     @property
     def quantized(self):
@@ -268,8 +276,17 @@ def _strided_slice_axes(shape, begin, end, strides, opts: _Table):
     return axes
 
 
+def batch_inputs(tensors, input_indices):
+    """Indices of the subgraph inputs whose batch (axis 0) is dynamic, when the model can be run at any batch size:
+    every input is either static or dynamic in axis 0 only (shape_signature [-1, ...]). () otherwise."""
+    dyn = [i for i in input_indices if tensors[i].dynamic]
+    if not dyn or any(tensors[i].dynamic != (0,) or tensors[i].shape[0] != 1 for i in dyn):
+        return ()
+    return tuple(dyn)
+
+
 class _Builder:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, batch: int | None = None):
         self.data = data
         root = _Table(data, int(np.frombuffer(data, "<u4", 1, 0)[0]))
         self.version = root.scalar(0, "I", 0)
@@ -288,6 +305,9 @@ class _Builder:
         self.buffers = root.tables(4)
         seen: set = set()
         self.tensors = [_Tensor(i, t, seen) for i, t in enumerate(self.sg.tables(0))]
+        self.batch_inputs = batch_inputs(self.tensors, [int(i) for i in self.sg.array(1, np.int32)])
+        if batch is not None and batch != 1:
+            self._set_batch(batch)
         self.nodes: list = []
         self.constants: dict = {}
         self.value_info: dict = {}
@@ -296,6 +316,21 @@ class _Builder:
         self.pad_fold: dict = {}  # PAD output index -> (its input index, [top, left, bottom, right]) folded into convs
         self.logical: dict = {}  # TFLite tensor index -> name of its value in the graph (NCHW for 4-D)
         self._n = 0
+
+    def _set_batch(self, batch):
+        """Every shape as LiteRT's resize_tensor_input(input, [batch, ...]) makes it: each dynamic axis (-1 in a
+        tensor's shape_signature) scales with the batch (its `shape` entry is its size at batch 1, e.g. 1, or S
+        where a RESHAPE merged the batch with S rows). Static tensors keep their shapes; the load-time shape check
+        (InferenceSession) catches a file whose operators do not follow this rule."""
+        if not self.batch_inputs:
+            raise ValueError("lowp: this TFLite model has a fixed batch size (no input's shape_signature is "
+                             "[-1, ...])")
+        if not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ValueError(f"lowp: batch size must be a positive integer, got {batch!r}")
+        for t in self.tensors:
+            if t.dynamic:
+                t.shape = tuple(d * int(batch) if k in t.dynamic else d for k, d in enumerate(t.shape))
+                t._check_size()
 
     # ------------------------------------------------------------------ helpers
     def vi(self, name, shape, dtype):
@@ -1489,12 +1524,22 @@ class _Builder:
                          [np.array([k]) if a == axis else np.arange(d) for a, d in enumerate(shape)])
 
 
-def import_tflite(data: bytes) -> Graph:
-    """Parses a .tflite flatbuffer into a lowp Graph of lowp integer nodes (TFLite arithmetic)."""
+def import_tflite(data: bytes, batch: int | None = None) -> Graph:
+    """Parses a .tflite flatbuffer into a lowp Graph of lowp integer nodes (TFLite arithmetic).
+
+    batch: for a model whose inputs have a dynamic batch (shape_signature [-1, ...], as TFLiteConverter writes for
+    Keras models), the graph for that batch size (what LiteRT computes after resize_tensor_input); None: the shapes
+    the file declares (batch 1). The graph's `batch_inputs` lists the names of the dynamic-batch inputs."""
     if not is_tflite(data):
         raise ValueError("lowp: not a TFLite flatbuffer (no 'TFL3' identifier)")
     try:
-        return _Builder(data).build()
+        b = _Builder(data, batch)
+        g = b.build()
+        g.batch_inputs = tuple(b.tensors[i].name for i in b.batch_inputs)
+        # the outputs' axes that follow the batch (dynamic in shape_signature), for a dynamic-batch model
+        g.batch_outputs = {b.tensors[int(i)].name: b.tensors[int(i)].dynamic for i in b.sg.array(2, np.int32)
+                           if b.batch_inputs and b.tensors[int(i)].dynamic}
+        return g
     except (NotImplementedError, ValueError, TypeError):
         raise
     except Exception as e:  # struct.error, IndexError, ... from a damaged file
