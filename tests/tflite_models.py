@@ -834,3 +834,42 @@ def with_dynamic_batch(data: bytes, batch: int = 2) -> bytes:
     b = flatbuffers.Builder(1024)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def gather_model(rng, params_shape, idx_shape, axis=0, *, dtype=np.int8, const_params=True, idx_type=np.int32,
+                 head=False):
+    """GATHER (36) with indices given at run time (input "ids", idx_type): from a constant 8-bit table (an
+    embedding lookup, const_params) or from the input "params". head: the gathered [1, S, D] rows then go through
+    MEAN over axis 1 and a FULLY_CONNECTED (a bag-of-embeddings classifier)."""
+    s = _schema()
+    mb = ModelBuilder()
+    ps, pz = qparams(rng, dtype)
+    if const_params:
+        p = mb.tensor(list(params_shape), dtype, ps, pz, _rand8(rng, params_shape, dtype), name="table")
+    else:
+        p = mb.tensor(list(params_shape), dtype, ps, pz, name="params")
+    ids = mb.tensor(list(idx_shape), idx_type, name="ids")
+    ax = axis % len(params_shape)
+    out_shape = [*params_shape[:ax], *idx_shape, *params_shape[ax + 1:]]
+    g = mb.tensor(out_shape, dtype, ps, pz, name="output" if not head else "gathered")
+    o = s.GatherOptionsT()
+    o.axis = axis
+    mb.op(36, [p, ids], [g], s.BuiltinOptions.GatherOptions, o)
+    mb.inputs = [ids] if const_params else [p, ids]
+    if not head:
+        mb.outputs = [g]
+        return mb.serialize()
+    D = out_shape[-1]
+    qm = qparams(rng, dtype)
+    mean = mb.tensor([out_shape[0], D], dtype, *qm)
+    axes = mb.tensor([1], np.int32, data=np.array([1], np.int32))
+    ro = s.ReducerOptionsT()
+    ro.keepDims = False
+    mb.op(40, [g, axes], [mean], s.BuiltinOptions.ReducerOptions, ro)
+    wf = mb.tensor([5, D], np.int8, 0.01, 0, weights(rng, (5, D)))
+    bf = mb.tensor([5], np.int32, float(np.float32(qm[0]) * np.float32(0.01)), 0,
+                   rng.integers(-500, 500, 5).astype(np.int32))
+    y = mb.tensor([out_shape[0], 5], dtype, *qparams(rng, dtype), name="output")
+    mb.op(9, [mean, wf, bf], [y], s.BuiltinOptions.FullyConnectedOptions, s.FullyConnectedOptionsT())
+    mb.outputs = [y]
+    return mb.serialize()

@@ -1434,10 +1434,22 @@ class _Builder:
         q = self._same_q(ins[:1], outs, "GATHER")
         axis, batch_dims = opts.scalar(0, "i", 0), opts.scalar(1, "i", 0)
         idx = self.const_value(ins[1])
-        if idx is None or batch_dims != 0:
-            raise NotImplementedError("lowp: GATHER with indices computed at run time or batch_dims")
+        if batch_dims != 0:
+            raise NotImplementedError("lowp: GATHER with batch_dims")
         shape = self.tensors[ins[0]].shape
         axis = axis + len(shape) if axis < 0 else axis
+        if not 0 <= axis < len(shape):
+            raise ValueError(f"lowp: {name}: GATHER axis {axis} of a rank-{len(shape)} tensor")
+        if idx is None:  # indices given at run time (token ids into an embedding table): checked on every run
+            t_idx = self.tensors[ins[1]]
+            if t_idx.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+                raise NotImplementedError(f"lowp: {name}: GATHER indices of type {t_idx.dtype}")
+            y = self.fresh(name + "_g")
+            self.vi(y, self.tensors[outs[0]].shape, self.tensors[outs[0]].dtype)
+            self.nodes.append(Node("TfliteGather", [self.nhwc_of(ins[0], q), self.nhwc_of(ins[1], None)], [y],
+                                   dict(axis=axis, out_shape=self.tensors[outs[0]].shape), name, "lowp"))
+            self.define(outs[0], y, q)
+            return
         idx = np.asarray(idx, np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= shape[axis]):
             raise ValueError(f"lowp: {name}: GATHER index out of range")

@@ -676,6 +676,26 @@ def make_tflite_pair_table(a):
     return run
 
 
+def make_tflite_gather(a):
+    """TFLite GATHER with indices given at run time (int32 / int64): rows of the 8-bit params along `axis`. LiteRT
+    fails the invoke on an index outside [0, size of axis); so does this step, naming the index."""
+    axis, out_shape = int(a["axis"]), tuple(a["out_shape"])
+
+    def run(params, idx):
+        _check_q(params, None, "GATHER")
+        if idx.dtype not in (np.int32, np.int64):
+            raise TypeError(f"lowp: GATHER indices must be int32 / int64, got {idx.dtype}")
+        n = params.shape[axis]
+        bad = (idx < 0) | (idx >= n)
+        if bad.any():
+            raise ValueError(f"lowp: GATHER index {int(idx[bad].reshape(-1)[0])} is out of range [0, {n})")
+        y = np.take(params, idx, axis=axis)
+        if y.shape != out_shape:
+            raise ValueError(f"lowp: GATHER output has shape {list(y.shape)}, the model declares {list(out_shape)}")
+        return (y,)
+    return run
+
+
 def make_tflite_reduce_max_min(a):
     """TFLite REDUCE_MAX / REDUCE_MIN over the axes (TFLite order) of the stored 8-bit values."""
     axes, keep, is_max = tuple(int(v) for v in a["axes"]), bool(a["keepdims"]), bool(a["is_max"])

@@ -492,6 +492,7 @@ _TFLITE_KINDS = {
     "lowp.TfliteReduceMaxMin": K.make_tflite_reduce_max_min,
     "lowp.TfliteBatchMatMul": K.make_tflite_batch_matmul,
     "lowp.TflitePairTable": K.make_tflite_pair_table,
+    "lowp.TfliteGather": K.make_tflite_gather,
 }
 
 
