@@ -817,6 +817,22 @@ def test_transformer_block(gelu_approx, layer_norm):
     assert s.get_outputs()[0].shape == [1, 8, 16]
 
 
+@pytest.mark.parametrize("kernel", [k for k in lowp.kernels()])
+def test_transformer_block_is_one_native_program(kernel):
+    """The whole block runs as one native program: BATCH_MATMUL of two activations (exec batch_matmul, the rhs
+    packed per run for the forced kernel), SQUARED_DIFFERENCE's pair table, SOFTMAX along the last TFLite axis of
+    the 4-D scores (transposed to rows and back); the same bits as LiteRT on every kernel."""
+    data = TM.transformer_block_model(np.random.default_rng(160), layer_norm=True)
+    s = lowp.InferenceSession(data)
+    feed = {"input": np.zeros((1, 8, 16), np.int8)}
+    kind, seg = s._program._items(feed)
+    assert kind == "single"
+    names = " ".join(seg.prog.op_names)
+    assert names.count("BatchMatMul(") == 2 and names.count("PairTable(") == 1 and "QSoftmax(" in names
+    with lowp.use_kernel(kernel):
+        assert_same_as_litert(data, runs=2, sessions=[s, lowp.InferenceSession(data, native=False)])
+
+
 def test_mobilenet_v2_mean_head():
     """MobileNetV2 with Keras' MEAN head (7x7 = 49 values per channel at 224; 3x3 at 96): identical outputs."""
     assert_same_as_litert(TM.mobilenet_v2_model(np.random.default_rng(8), res=96, width=0.35, classes=50,

@@ -139,6 +139,8 @@ class GemmOp final : public Op {
 
 class BinaryOp final : public Op {
  public:
+  BinaryOp(const ops::BroadcastShape& bs, std::vector<uint8_t> table, int nt)
+      : bs_(bs), t_(DType::U8), nt_(nt), table_(std::move(table)) {}
   BinaryOp(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p, int nt) : bs_(bs), t_(t), p_(p), nt_(nt) {
     if (p.rounding != Rounding::HalfEven) {
       // TFLite's fixed point costs ~8 ns an element in scalar code; a 64 KiB table of every pair of bytes,
@@ -374,6 +376,51 @@ class MeanTfliteOp final : public Op {
   int32_t yz_;
 };
 
+class BatchMatMulOp final : public Op {
+ public:
+  BatchMatMulOp(const GemmKernel& k, BatchMatMulParams p, OutputSpec spec, int nt)
+      : k_(k), p_(std::move(p)), spec_(std::move(spec)), nt_(nt) {}
+  void run(const void* const* in, void* const* out) const override {
+    const int M = p_.M, K = p_.K, N = p_.N;
+    const auto* lhs = static_cast<const uint8_t*>(in[0]);
+    const auto* rhs = static_cast<const uint8_t*>(in[1]);
+    auto* y = static_cast<uint8_t*>(out[0]);
+    const size_t osz = spec_.out_type == DType::S32 ? 4 : 1;
+    std::vector<uint8_t> at(p_.adj_x ? static_cast<size_t>(M) * K : 0), bt(p_.adj_y ? static_cast<size_t>(K) * N : 0);
+    for (size_t b = 0; b < p_.lhs_index.size(); ++b) {
+      const uint8_t* A = lhs + p_.lhs_index[b] * M * K;
+      if (p_.adj_x) {  // K x M -> M x K
+        for (int k = 0; k < K; ++k)
+          for (int i = 0; i < M; ++i) at[static_cast<size_t>(i) * K + k] = A[static_cast<size_t>(k) * M + i];
+        A = at.data();
+      }
+      const uint8_t* B = rhs + p_.rhs_index[b] * K * N;
+      if (p_.adj_y) {  // N x K -> K x N
+        for (int j = 0; j < N; ++j)
+          for (int k = 0; k < K; ++k) bt[static_cast<size_t>(k) * N + j] = B[static_cast<size_t>(j) * K + k];
+        B = bt.data();
+      }
+      const PackedB pb(k_, B, p_.b_type, K, N, N, &p_.zb, 1);
+      GemmArgs a;
+      a.M = M;
+      a.a = A;
+      a.a_type = p_.a_type;
+      a.lda = K;
+      a.za = p_.za;
+      a.c = y + b * static_cast<size_t>(M) * N * osz;
+      a.ldc = N;
+      gemm(a, pb, spec_, nt_);
+    }
+  }
+  int threads() const override { return nt_; }
+
+ private:
+  const GemmKernel& k_;
+  BatchMatMulParams p_;
+  OutputSpec spec_;
+  int nt_;
+};
+
 class QuantizeTfliteOp final : public Op {
  public:
   QuantizeTfliteOp(int64_t n, DType yt, float scale, int32_t zp) : n_(n), yt_(yt), scale_(scale), zp_(zp) {}
@@ -524,12 +571,27 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
   return std::unique_ptr<Op>(new BinaryOp(bs, t, p, num_threads));
 }
 
+std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector<uint8_t> table65536, int num_threads) {
+  LOWP_CHECK(table65536.size() == 65536, "binary_table: the table must have 65536 entries");
+  return std::unique_ptr<Op>(new BinaryOp(bs, std::move(table65536), num_threads));
+}
+
 std::unique_ptr<Op> make_softmax_tflite(int64_t rows, int64_t D, DType t, float x_scale, float beta, bool single) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "softmax on uint8 or int8 only");
   LOWP_CHECK(rows >= 0 && D >= 1, "softmax: bad rows x D");
   LOWP_CHECK(std::isfinite(x_scale) && x_scale > 0.f && std::isfinite(beta) && beta > 0.f,
              "softmax: x_scale and beta must be finite and > 0");
   return std::unique_ptr<Op>(new SoftmaxTfliteOp(rows, D, t, x_scale, beta, single));
+}
+
+std::unique_ptr<Op> make_batch_matmul(const GemmKernel& kernel, BatchMatMulParams p, OutputSpec spec, int num_threads) {
+  LOWP_CHECK(p.M >= 1 && p.K >= 1 && p.N >= 1, "batch_matmul: M, K, N must be >= 1");
+  LOWP_CHECK((p.a_type == DType::U8 || p.a_type == DType::S8) && (p.b_type == DType::U8 || p.b_type == DType::S8),
+             "batch_matmul: 8-bit operands only");
+  LOWP_CHECK(p.lhs_index.size() == p.rhs_index.size(), "batch_matmul: one lhs and one rhs block per output");
+  LOWP_CHECK(spec.out_type == DType::S32 || spec.out_type == DType::U8 || spec.out_type == DType::S8,
+             "batch_matmul: int32 or 8-bit output");
+  return std::make_unique<BatchMatMulOp>(kernel, std::move(p), std::move(spec), num_threads);
 }
 
 std::unique_ptr<Op> make_mean_tflite(int64_t outer, int64_t len, int64_t inner, DType t, int32_t x_zp,

@@ -46,6 +46,9 @@ std::unique_ptr<Op> make_gemm(std::shared_ptr<const PackedB> b, int M, DType a_t
 // binary_op on contiguous a, b with the broadcast strides in `bs` (output contiguous).
 std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const ops::BinaryParams& p,
                                 int num_threads = 1);
+// The same with a given 64 KiB table of every byte pair (table[ua << 8 | ub]; ops::binary_table).
+std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector<uint8_t> table65536,
+                                      int num_threads = 1);
 // y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
 // Pooling through element strides (Pool2D), by mode (Python: _lowp.PoolMode, same names in
@@ -94,6 +97,17 @@ std::unique_ptr<Op> make_softmax_tflite(int64_t rows, int64_t D, DType t, float 
 // TFLite MEAN over the middle axis of a contiguous [outer, len, inner] 8-bit tensor (ops::mean_tflite).
 std::unique_ptr<Op> make_mean_tflite(int64_t outer, int64_t len, int64_t inner, DType t, int32_t x_zp,
                                      int32_t multiplier, int shift, int32_t y_zp);
+// A batch of GEMMs of two activations (TFLite BATCH_MATMUL): output matrix b (M x N, contiguous, type spec.out_type)
+// is lhs block lhs_index[b] (M x K; K x M when adj_x) times rhs block rhs_index[b] (K x N; N x K when adj_y), exact
+// int32 sums with zero points za / zb, then `spec` (S32: the sums). The rhs block is packed for `kernel` on every run.
+struct BatchMatMulParams {
+  int M = 0, K = 0, N = 0;
+  bool adj_x = false, adj_y = false;
+  DType a_type = DType::S8, b_type = DType::S8;
+  int32_t za = 0, zb = 0;
+  std::vector<int64_t> lhs_index, rhs_index;  // one entry per output matrix
+};
+std::unique_ptr<Op> make_batch_matmul(const GemmKernel& kernel, BatchMatMulParams p, OutputSpec spec, int num_threads);
 // TFLite QUANTIZE float32 -> 8-bit over n values (ops::quantize_tflite: ties away from zero).
 std::unique_ptr<Op> make_quantize_tflite(int64_t n, DType yt, float scale, int32_t zp);
 // memcpy of `bytes`.

@@ -3,7 +3,9 @@
 // that releases the GIL.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "exec/ops.h"
 #include "exec/program.h"
@@ -136,12 +138,12 @@ class NativeProgram {
     prog_.add_op(exec::make_gemm(b, M, parse_qtype(x_dtype), zx, spec, num_threads), {x}, {y}, name);
   }
 
-  void binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
-              const std::string& dtype, const std::string& op, const std::string& rounding, float sa, int32_t za,
-              float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax, int num_threads,
-              const std::vector<int32_t>& fixed, const std::string& name) {
+  // numpy broadcasting of contiguous a (shape as) and b (shape bs_) whose slots hold those sizes: the
+  // BroadcastShape of binary_op / binary_table, and the output's element count.
+  std::pair<ops::BroadcastShape, int64_t> broadcast(int a, int b, const std::vector<int64_t>& as,
+                                                    const std::vector<int64_t>& bs_, const char* what) const {
     const int nd = static_cast<int>(std::max(as.size(), bs_.size()));
-    LOWP_CHECK(nd <= ops::kMaxDims, "binary: at most 8 dimensions");
+    LOWP_CHECK(nd <= ops::kMaxDims, std::string(what) + ": at most 8 dimensions");
     auto cstrides = [](const std::vector<int64_t>& s) {
       std::vector<int64_t> st(s.size(), 1);
       for (int d = static_cast<int>(s.size()) - 2; d >= 0; --d)
@@ -149,29 +151,37 @@ class NativeProgram {
       return st;
     };
     const auto sta = cstrides(as), stb = cstrides(bs_);
-    auto numel = [](const std::vector<int64_t>& s) {
+    auto numel = [what](const std::vector<int64_t>& s) {
       int64_t n = 1;
       for (int64_t d : s) {
-        LOWP_CHECK(d >= 0, "binary: negative dimension");
+        LOWP_CHECK(d >= 0, std::string(what) + ": negative dimension");
         n *= d;
       }
       return static_cast<size_t>(n);
     };
     LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs_),
-               "binary: input sizes do not match their shapes");
+               std::string(what) + ": input sizes do not match their shapes");
     ops::BroadcastShape bsh;
     bsh.ndim = nd;
     int64_t total = 1;
     for (int d = 0; d < nd; ++d) {
       const int da = d - (nd - static_cast<int>(as.size())), db = d - (nd - static_cast<int>(bs_.size()));
       const int64_t na = da >= 0 ? as[static_cast<size_t>(da)] : 1, nb = db >= 0 ? bs_[static_cast<size_t>(db)] : 1;
-      LOWP_CHECK(na == nb || na == 1 || nb == 1, "binary: shapes do not broadcast");
+      LOWP_CHECK(na == nb || na == 1 || nb == 1, std::string(what) + ": shapes do not broadcast");
       const int64_t n = na == 1 ? nb : na;
       bsh.shape[d] = n;
       bsh.stride_a[d] = (da >= 0 && na == n && n != 1) ? sta[static_cast<size_t>(da)] : 0;
       bsh.stride_b[d] = (db >= 0 && nb == n && n != 1) ? stb[static_cast<size_t>(db)] : 0;
       total *= n;
     }
+    return {bsh, total};
+  }
+
+  void binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
+              const std::string& dtype, const std::string& op, const std::string& rounding, float sa, int32_t za,
+              float sb, int32_t zb, float sc, int32_t zc, int32_t qmin, int32_t qmax, int num_threads,
+              const std::vector<int32_t>& fixed, const std::string& name) {
+    const auto [bsh, total] = broadcast(a, b, as, bs_, "binary");
     ops::BinaryParams p;
     if (op == "add") p.op = ops::BinaryOp::Add;
     else if (op == "sub") p.op = ops::BinaryOp::Sub;
@@ -196,6 +206,18 @@ class NativeProgram {
     LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "binary: activation range must lie inside the output type");
     LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(total), "binary: output size does not match the shapes");
     prog_.add_op(exec::make_binary(bsh, t, p, num_threads), {a, b}, {y}, name);
+  }
+
+  // A binary operator on 8-bit data given as its 64 KiB table of every byte pair (table[ua << 8 | ub], the
+  // TFLite importer's SQUARED_DIFFERENCE), with numpy broadcasting.
+  void binary_table(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
+                    const py::array& table, int num_threads, const std::string& name) {
+    const auto [bsh, total] = broadcast(a, b, as, bs_, "binary_table");
+    auto t = py::array::ensure(table, py::array::c_style);
+    LOWP_CHECK(t && t.itemsize() == 1 && t.size() == 65536, "binary_table: the table must be 65536 bytes");
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(total), "binary_table: output size does not match the shapes");
+    const auto* tp = static_cast<const uint8_t*>(t.data());
+    prog_.add_op(exec::make_binary_table(bsh, std::vector<uint8_t>(tp, tp + 65536), num_threads), {a, b}, {y}, name);
   }
 
   void lut(int x, int y, const py::array& table, int64_t n, int num_threads, const std::string& name) {
@@ -283,6 +305,36 @@ class NativeProgram {
                    prog_.slot_bytes(y) == static_cast<size_t>(rows * D),
                "softmax: sizes do not match rows x D");
     prog_.add_op(exec::make_softmax_tflite(rows, D, t, x_scale, beta, r == Rounding::Single), {x}, {y}, name);
+  }
+
+  // TFLite BATCH_MATMUL (exec::make_batch_matmul): lhs holds lhs_blocks matrices, rhs rhs_blocks, y one per index.
+  void batch_matmul(int lhs, int rhs, int y, int64_t lhs_blocks, int64_t rhs_blocks, std::vector<int64_t> lhs_index,
+                    std::vector<int64_t> rhs_index, int M, int K, int N, bool adj_x, bool adj_y,
+                    const std::string& a_dtype, const std::string& b_dtype, int32_t za, int32_t zb,
+                    const std::string& kernel, const std::string& out_dtype, const std::string& rounding,
+                    const py::object& multiplier, const py::object& shift, int32_t zero_point, int32_t qmin,
+                    int32_t qmax, int num_threads, const std::string& name) {
+    LOWP_CHECK(M >= 1 && K >= 1 && N >= 1 && lhs_blocks >= 1 && rhs_blocks >= 1 &&
+                   lhs_index.size() == rhs_index.size() && !lhs_index.empty(),
+               "batch_matmul: bad sizes");
+    for (size_t b = 0; b < lhs_index.size(); ++b)
+      LOWP_CHECK(lhs_index[b] >= 0 && lhs_index[b] < lhs_blocks && rhs_index[b] >= 0 && rhs_index[b] < rhs_blocks,
+                 "batch_matmul: block index out of range");
+    exec::BatchMatMulParams p;
+    p.M = M, p.K = K, p.N = N, p.adj_x = adj_x, p.adj_y = adj_y;
+    p.a_type = parse_qtype(a_dtype), p.b_type = parse_qtype(b_dtype), p.za = za, p.zb = zb;
+    LOWP_CHECK(p.a_type != DType::S32 && p.b_type != DType::S32 && p.a_type != DType::S16 && p.b_type != DType::S16,
+               "batch_matmul: 8-bit operands only");
+    p.lhs_index = std::move(lhs_index), p.rhs_index = std::move(rhs_index);
+    const OutputSpec spec = output_spec(out_dtype, rounding, py::none(), multiplier, shift, py::none(), zero_point,
+                                        qmin, qmax);
+    const size_t osz = spec.out_type == DType::S32 ? 4 : 1;
+    LOWP_CHECK(prog_.slot_bytes(lhs) == static_cast<size_t>(lhs_blocks) * M * K &&
+                   prog_.slot_bytes(rhs) == static_cast<size_t>(rhs_blocks) * K * N &&
+                   prog_.slot_bytes(y) == p.lhs_index.size() * M * N * osz,
+               "batch_matmul: tensor sizes do not match the blocks");
+    const GemmKernel& k = select_kernel_for(kernel.c_str(), K);
+    prog_.add_op(exec::make_batch_matmul(k, std::move(p), spec, num_threads), {lhs, rhs}, {y}, name);
   }
 
   void mean_tflite(int x, int y, int64_t outer, int64_t len, int64_t inner, const std::string& dtype, int32_t x_zp,
@@ -451,6 +503,8 @@ void register_program(py::module_& m) {
            py::arg("bias") = py::none(), py::arg("multiplier") = py::none(), py::arg("shift") = py::none(),
            py::arg("scale") = py::none(), py::arg("zero_point") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0,
            py::arg("num_threads") = 0, py::arg("name") = "gemm")
+      .def("binary_table", &NativeProgram::binary_table, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
+           py::arg("b_shape"), py::arg("table"), py::arg("num_threads") = 1, py::arg("name") = "binary_table")
       .def("binary", &NativeProgram::binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
            py::arg("b_shape"), py::arg("dtype"), py::arg("op"), py::arg("rounding"), py::arg("sa"), py::arg("za"),
            py::arg("sb"), py::arg("zb"), py::arg("sc"), py::arg("zc"), py::arg("qmin"), py::arg("qmax"),
@@ -483,6 +537,12 @@ void register_program(py::module_& m) {
            py::arg("dtype"), py::arg("x_scale"), py::arg("y_scale"), py::arg("y_zero_point"), py::arg("name") = "softmax")
       .def("softmax_tflite", &NativeProgram::softmax_tflite, py::arg("x"), py::arg("y"), py::arg("rows"), py::arg("D"),
            py::arg("dtype"), py::arg("x_scale"), py::arg("beta"), py::arg("rounding"), py::arg("name") = "softmax")
+      .def("batch_matmul", &NativeProgram::batch_matmul, py::arg("lhs"), py::arg("rhs"), py::arg("y"),
+           py::arg("lhs_blocks"), py::arg("rhs_blocks"), py::arg("lhs_index"), py::arg("rhs_index"), py::arg("M"),
+           py::arg("K"), py::arg("N"), py::arg("adj_x"), py::arg("adj_y"), py::arg("a_dtype"), py::arg("b_dtype"),
+           py::arg("za"), py::arg("zb"), py::arg("kernel"), py::arg("out_dtype"), py::arg("rounding"),
+           py::arg("multiplier"), py::arg("shift"), py::arg("zero_point"), py::arg("qmin"), py::arg("qmax"),
+           py::arg("num_threads"), py::arg("name") = "")
       .def("mean_tflite", &NativeProgram::mean_tflite, py::arg("x"), py::arg("y"), py::arg("outer"), py::arg("len"),
            py::arg("inner"), py::arg("dtype"), py::arg("x_zero_point"), py::arg("multiplier"), py::arg("shift"),
            py::arg("y_zero_point"), py::arg("name") = "mean")

@@ -11,6 +11,7 @@
 
 #include "exec/ops.h"
 #include "exec/program.h"
+#include "gemm/kernel.h"
 #include "tests/test_framework.h"
 
 using namespace lowp;
@@ -273,4 +274,46 @@ LOWP_TEST(exec_gather_channels_op) {
     threw = true;
   }
   EXPECT_TRUE(threw, "an index >= c_in is rejected");
+}
+
+LOWP_TEST(exec_batch_matmul_matches_reference) {
+  // TFLite BATCH_MATMUL's op: int32 sums with zero points for each output block, adj_x / adj_y, broadcast block
+  // indices, on every kernel this CPU runs; against int64 sums written here.
+  std::mt19937 rng(13);
+  for (const GemmKernel* kern : available_kernels())
+    for (int adj = 0; adj < 4; ++adj) {
+      const int M = 1 + static_cast<int>(rng() % 9), K = 1 + static_cast<int>(rng() % 40), N = 1 + static_cast<int>(rng() % 11);
+      exec::BatchMatMulParams p;
+      p.M = M, p.K = K, p.N = N, p.adj_x = adj & 1, p.adj_y = adj & 2;
+      p.a_type = DType::S8, p.b_type = DType::S8;
+      p.za = static_cast<int32_t>(rng() % 256) - 128, p.zb = static_cast<int32_t>(rng() % 256) - 128;
+      p.lhs_index = {0, 1, 0, 1, 0, 1}, p.rhs_index = {0, 0, 1, 1, 2, 2};  // [2] x [3] blocks broadcast to [3, 2]
+      std::vector<int8_t> a(2 * M * K), b(3 * K * N);
+      for (auto& v : a) v = static_cast<int8_t>(rng());
+      for (auto& v : b) v = static_cast<int8_t>(rng());
+      if (adj == 0) a[0] = -128, b[0] = -128;  // extreme values
+      OutputSpec spec;  // S32: the sums
+      auto op = exec::make_batch_matmul(*kern, p, spec, 1);
+      std::vector<int32_t> y(6 * M * N);
+      const void* in[2] = {a.data(), b.data()};
+      void* out[1] = {y.data()};
+      op->run(in, out);
+      bool ok = true;
+      for (int o = 0; o < 6; ++o)
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) {
+            int64_t s = 0;
+            for (int k = 0; k < K; ++k) {
+              const int8_t* A = a.data() + p.lhs_index[o] * M * K;
+              const int8_t* B = b.data() + p.rhs_index[o] * K * N;
+              const int av = p.adj_x ? A[k * M + i] : A[i * K + k], bv = p.adj_y ? B[j * K + k] : B[k * N + j];
+              s += static_cast<int64_t>(av - p.za) * (bv - p.zb);
+            }
+            ok = ok && y[(o * M + i) * N + j] == s;
+          }
+      EXPECT_TRUE(ok, std::string("batch_matmul sums, kernel ") + kern->name + ", adj " + std::to_string(adj));
+    }
+  exec::BatchMatMulParams bad;
+  EXPECT_TRUE(throws([&] { exec::make_batch_matmul(*available_kernels().front(), bad, OutputSpec{}, 1); }),
+              "M = K = N = 0 is rejected");
 }

@@ -659,7 +659,43 @@ def make_tflite_batch_matmul(a):
         y = _gemm.requantize(acc, int(a["multiplier"]), int(a["shift"]), np.int8(a["y_zero_point"]), -128, 127,
                              rounding="gemmlowp")
         return (y.reshape(out_shape),)
-    return run
+
+    # Native: a GEMM on the packed constant (2-D rhs, no adj_x), else exec::make_batch_matmul (one GEMM per output
+    # matrix, the rhs block packed on every run); the same sums and requantization as run().
+    out_kw = dict(out_dtype="int32") if dt == np.int32 else dict(
+        out_dtype="int8", rounding="gemmlowp", multiplier=np.array([int(a["multiplier"])], np.int32),
+        shift=np.array([int(a["shift"])], np.int32), zero_point=int(a["y_zero_point"]), qmin=-128, qmax=127)
+
+    def desc(nb, ins, outs):
+        from .._dispatch import _kernel_arg
+        lhs, rhs, y = ins[0], ins[1], outs[0]
+        ls, rs = nb.shape(lhs), nb.shape(rhs)
+        if nb.dtype(lhs) != np.int8 or nb.dtype(rhs) != np.int8 or len(ls) < 2 or len(rs) < 2 or 0 in ls + rs:
+            return False
+        M, K = (ls[-1], ls[-2]) if adj_x else (ls[-2], ls[-1])
+        N = rs[-2] if adj_y else rs[-1]
+        if (rs[-1] if adj_y else rs[-2]) != K or _prod(nb.shape(y)) != _prod(np.broadcast_shapes(ls[:-2], rs[:-2])) * M * N:
+            return False
+        kw = dict(out_kw, name=f"BatchMatMul({y})")
+        if rhs_const and len(rs) == 2 and not adj_x:
+            if "b" not in packed:
+                packed["b"] = _gemm.PackedMatrix(np.ascontiguousarray(nb.value(rhs).T if adj_y else nb.value(rhs)), zr)
+            pb = packed["b"].packed()
+            kw.pop("out_dtype")
+            nb.op([lhs], [y], lambda P, S: P.gemm(S(lhs), S(y), _prod(ls[:-1]), "int8", int(zl), pb, out_kw["out_dtype"],
+                                                  **kw))
+            return True
+        lb, rb = ls[:-2], rs[:-2]
+        ob = np.broadcast_shapes(lb, rb)
+        li = np.broadcast_to(np.arange(_prod(lb), dtype=np.int64).reshape(lb), ob).reshape(-1).tolist()
+        ri = np.broadcast_to(np.arange(_prod(rb), dtype=np.int64).reshape(rb), ob).reshape(-1).tolist()
+        kernel = _kernel_arg()
+        nb.op([lhs, rhs], [y], lambda P, S: P.batch_matmul(
+            S(lhs), S(rhs), S(y), _prod(lb), _prod(rb), li, ri, M, K, N, adj_x, adj_y, "int8", "int8", int(zl), int(zr),
+            kernel, kw["out_dtype"], kw.get("rounding", "gemmlowp"), kw.get("multiplier"), kw.get("shift"),
+            kw.get("zero_point", 0), kw.get("qmin", 0), kw.get("qmax", 0), 0, kw["name"]))
+        return True
+    return with_native(run, desc)
 
 
 def make_tflite_pair_table(a):
@@ -673,7 +709,19 @@ def make_tflite_pair_table(a):
             _check_q(v, np.dtype(np.int8), "pair table")
         xb, yb = np.broadcast_arrays(x.view(np.uint8), y.view(np.uint8))
         return (table[(xb.astype(np.intp) << 8) | yb].reshape(out_shape),)
-    return run
+
+    table_u8 = np.ascontiguousarray(table.view(np.uint8))
+
+    def desc(nb, ins, outs):  # the same lookup, natively (ops::binary_table)
+        x, y, o = ins[0], ins[1], outs[0]
+        if nb.dtype(x) != np.int8 or nb.dtype(y) != np.int8 or nb.dtype(o) != np.int8:
+            return False
+        xs, ys = list(nb.shape(x)), list(nb.shape(y))
+        if _prod(np.broadcast_shapes(tuple(xs), tuple(ys))) != _prod(nb.shape(o)):
+            return False
+        nb.op([x, y], [o], lambda P, S: P.binary_table(S(x), S(y), S(o), xs, ys, table_u8, 0, name=f"PairTable({o})"))
+        return True
+    return with_native(run, desc)
 
 
 def make_tflite_gather(a):
