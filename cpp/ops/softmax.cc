@@ -118,24 +118,18 @@ void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool singl
 namespace {
 
 template <typename T>
-void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, int32_t mult, int left_shift, int32_t diff_min,
-                      bool single) {
-  constexpr int kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12;
+void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, const TfliteSoftmaxTables& tab) {
+  constexpr int kAccumulationIntegerBits = 12;
   constexpr int32_t out_min = std::numeric_limits<T>::min(), out_max = std::numeric_limits<T>::max();
-  auto rescaled_exp = [&](int32_t diff) {
-    const int32_t r = single ? requant::mul_single(diff, mult, left_shift) : requant::mul_gemmlowp(diff, mult, left_shift);
-    return fxp::exp_on_negative_values(r, kScaledDiffIntegerBits);  // Q0.31
-  };
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * D;
     T* yr = y + r * D;
     int32_t max_in_row = out_min;
     for (int64_t c = 0; c < D; ++c) max_in_row = std::max<int32_t>(max_in_row, xr[c]);
-    int32_t sum_of_exps = 0;  // Q12.19
-    for (int64_t c = 0; c < D; ++c) {
-      const int32_t diff = static_cast<int32_t>(xr[c]) - max_in_row;
-      if (diff >= diff_min) sum_of_exps = fxp::wrap_add(sum_of_exps, fxp::rescale(rescaled_exp(diff), 0, kAccumulationIntegerBits));
-    }
+    // Q12.19 sum of the terms (the reference adds them with int32 wrap-around; a dropped difference adds 0)
+    uint32_t sum = 0;
+    for (int64_t c = 0; c < D; ++c) sum += static_cast<uint32_t>(tab.acc[max_in_row - static_cast<int32_t>(xr[c])]);
+    const int32_t sum_of_exps = static_cast<int32_t>(sum);
     // GetReciprocal(sum, 12, &num_bits_over_unit)
     const uint32_t ux = static_cast<uint32_t>(sum_of_exps);
     int headroom_plus_one = 0;
@@ -144,23 +138,20 @@ void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, int32_t mult, i
     const int32_t shifted_sum_minus_one =
         static_cast<int32_t>((ux << headroom_plus_one) - (static_cast<uint32_t>(1) << 31));
     const int32_t shifted_scale = fxp::one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
+    const int out_shift = num_bits_over_unit + 31 - 8;
     for (int64_t c = 0; c < D; ++c) {
-      const int32_t diff = static_cast<int32_t>(xr[c]) - max_in_row;
-      int32_t out = out_min;
-      if (diff >= diff_min) {
-        const int32_t unsat = requant::rdbpot(requant::srdhm(shifted_scale, rescaled_exp(diff)), num_bits_over_unit + 31 - 8);
-        const int32_t shifted = unsat + out_min;
-        out = std::max(std::min(shifted, out_max), out_min);
-      }
-      yr[c] = static_cast<T>(out);
+      // exp 0 (a dropped difference, or one whose exp is 0) gives 0 + out_min: the reference's out_min
+      const int32_t e = tab.exp[max_in_row - static_cast<int32_t>(xr[c])];
+      const int32_t unsat = requant::rdbpot(requant::srdhm(shifted_scale, e), out_shift);
+      yr[c] = static_cast<T>(std::max(std::min(unsat + out_min, out_max), out_min));
     }
   }
 }
 
 }  // namespace
 
-void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, float x_scale, float beta, bool single) {
-  constexpr int kScaledDiffIntegerBits = 5;
+TfliteSoftmaxTables tflite_softmax_tables(float x_scale, float beta, bool single) {
+  constexpr int kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12;
   // PreprocessSoftmaxScaling
   const double max_real = single ? static_cast<double>((int64_t{1} << 30) - 1) : static_cast<double>((int64_t{1} << 31) - 1);
   const double real = std::min<double>(static_cast<double>(beta) * static_cast<double>(x_scale) *
@@ -175,12 +166,32 @@ void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, fl
                         static_cast<double>(int64_t{1} << (31 - kScaledDiffIntegerBits)) /
                         static_cast<double>(int64_t{1} << left_shift);
   const int32_t diff_min = -static_cast<int32_t>(std::floor(radius));
+  TfliteSoftmaxTables tab;
+  for (int32_t k = 0; k < 256; ++k) {
+    const int32_t diff = -k;
+    int32_t e = 0;
+    if (diff >= diff_min) {
+      const int32_t r = single ? requant::mul_single(diff, mult, left_shift) : requant::mul_gemmlowp(diff, mult, left_shift);
+      e = fxp::exp_on_negative_values(r, kScaledDiffIntegerBits);  // Q0.31
+    }
+    tab.exp[k] = e;
+    tab.acc[k] = diff >= diff_min ? fxp::rescale(e, 0, kAccumulationIntegerBits) : 0;
+  }
+  return tab;
+}
+
+void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, const TfliteSoftmaxTables& tables) {
   if (t == DType::U8)
-    tflite_softmax_t(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), rows, D, mult, left_shift, diff_min, single);
+    tflite_softmax_t(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), rows, D, tables);
   else if (t == DType::S8)
-    tflite_softmax_t(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), rows, D, mult, left_shift, diff_min, single);
+    tflite_softmax_t(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), rows, D, tables);
   else
     throw Error("lowp: softmax takes uint8 or int8");
+}
+
+void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, float x_scale, float beta, bool single) {
+  if (t != DType::U8 && t != DType::S8) throw Error("lowp: softmax takes uint8 or int8");
+  tflite_softmax(x, y, t, rows, D, tflite_softmax_tables(x_scale, beta, single));
 }
 
 namespace {

@@ -32,6 +32,16 @@ void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool singl
 // sum in Q12.19, reciprocal by GetReciprocal, output scale 1/256 and zero point = type minimum.
 void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, float x_scale, float beta, bool single);
 
+// The same in two parts: the per-operator tables (each depends only on the difference d = x - row max, one of
+// 256 values: exp[-d] = exp_on_negative_values of the rescaled d in Q0.31, 0 where d < diff_min, and acc[-d] its
+// Q12.19 term of the row sum), built once, then the rows.
+struct TfliteSoftmaxTables {
+  int32_t exp[256];
+  int32_t acc[256];
+};
+TfliteSoftmaxTables tflite_softmax_tables(float x_scale, float beta, bool single);
+void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, const TfliteSoftmaxTables& tables);
+
 // onnxruntime MLAS logistic (the FMA3 kernel x86 CPUs with AVX2 run): Eigen's rational
 // polynomial on x clamped to [-18, 18], evaluated with fused multiply-adds, max(0, p/q + 0.5).
 float mlas_logistic_fma(float x);
