@@ -312,8 +312,8 @@ class NativeProgram {
                     std::vector<int64_t> rhs_index, int M, int K, int N, bool adj_x, bool adj_y,
                     const std::string& a_dtype, const std::string& b_dtype, int32_t za, int32_t zb,
                     const std::string& kernel, const std::string& out_dtype, const std::string& rounding,
-                    const py::object& multiplier, const py::object& shift, int32_t zero_point, int32_t qmin,
-                    int32_t qmax, int num_threads, const std::string& name) {
+                    const py::object& multiplier, const py::object& shift, const py::object& scale,
+                    int32_t zero_point, int32_t qmin, int32_t qmax, int num_threads, const std::string& name) {
     LOWP_CHECK(M >= 1 && K >= 1 && N >= 1 && lhs_blocks >= 1 && rhs_blocks >= 1 &&
                    lhs_index.size() == rhs_index.size() && !lhs_index.empty(),
                "batch_matmul: bad sizes");
@@ -326,7 +326,7 @@ class NativeProgram {
     LOWP_CHECK(p.a_type != DType::S32 && p.b_type != DType::S32 && p.a_type != DType::S16 && p.b_type != DType::S16,
                "batch_matmul: 8-bit operands only");
     p.lhs_index = std::move(lhs_index), p.rhs_index = std::move(rhs_index);
-    const OutputSpec spec = output_spec(out_dtype, rounding, py::none(), multiplier, shift, py::none(), zero_point,
+    const OutputSpec spec = output_spec(out_dtype, rounding, py::none(), multiplier, shift, scale, zero_point,
                                         qmin, qmax);
     const size_t osz = spec.out_type == DType::S32 ? 4 : 1;
     LOWP_CHECK(prog_.slot_bytes(lhs) == static_cast<size_t>(lhs_blocks) * M * K &&
@@ -540,9 +540,10 @@ void register_program(py::module_& m) {
       .def("batch_matmul", &NativeProgram::batch_matmul, py::arg("lhs"), py::arg("rhs"), py::arg("y"),
            py::arg("lhs_blocks"), py::arg("rhs_blocks"), py::arg("lhs_index"), py::arg("rhs_index"), py::arg("M"),
            py::arg("K"), py::arg("N"), py::arg("adj_x"), py::arg("adj_y"), py::arg("a_dtype"), py::arg("b_dtype"),
-           py::arg("za"), py::arg("zb"), py::arg("kernel"), py::arg("out_dtype"), py::arg("rounding"),
-           py::arg("multiplier"), py::arg("shift"), py::arg("zero_point"), py::arg("qmin"), py::arg("qmax"),
-           py::arg("num_threads"), py::arg("name") = "")
+           py::arg("za"), py::arg("zb"), py::arg("kernel"), py::arg("out_dtype"), py::arg("rounding") = "half_even",
+           py::arg("multiplier") = py::none(), py::arg("shift") = py::none(), py::arg("scale") = py::none(),
+           py::arg("zero_point") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0, py::arg("num_threads") = 0,
+           py::arg("name") = "batch_matmul")
       .def("mean_tflite", &NativeProgram::mean_tflite, py::arg("x"), py::arg("y"), py::arg("outer"), py::arg("len"),
            py::arg("inner"), py::arg("dtype"), py::arg("x_zero_point"), py::arg("multiplier"), py::arg("shift"),
            py::arg("y_zero_point"), py::arg("name") = "mean")

@@ -685,17 +685,23 @@ def make_tflite_batch_matmul(a):
             nb.op([lhs], [y], lambda P, S: P.gemm(S(lhs), S(y), _prod(ls[:-1]), "int8", int(zl), pb, out_kw["out_dtype"],
                                                   **kw))
             return True
-        lb, rb = ls[:-2], rs[:-2]
-        ob = np.broadcast_shapes(lb, rb)
-        li = np.broadcast_to(np.arange(_prod(lb), dtype=np.int64).reshape(lb), ob).reshape(-1).tolist()
-        ri = np.broadcast_to(np.arange(_prod(rb), dtype=np.int64).reshape(rb), ob).reshape(-1).tolist()
-        kernel = _kernel_arg()
-        nb.op([lhs, rhs], [y], lambda P, S: P.batch_matmul(
-            S(lhs), S(rhs), S(y), _prod(lb), _prod(rb), li, ri, M, K, N, adj_x, adj_y, "int8", "int8", int(zl), int(zr),
-            kernel, kw["out_dtype"], kw.get("rounding", "gemmlowp"), kw.get("multiplier"), kw.get("shift"),
-            kw.get("zero_point", 0), kw.get("qmin", 0), kw.get("qmax", 0), 0, kw["name"]))
+        _batch_matmul_op(nb, lhs, rhs, y, ls, rs, M, K, N, adj_x, adj_y, int(zl), int(zr), kw)
         return True
     return with_native(run, desc)
+
+
+def _batch_matmul_op(nb, lhs, rhs, y, ls, rs, M, K, N, adj_x, adj_y, za, zb, kw):
+    """Emits exec batch_matmul for lhs [..., M, K] x rhs [..., K, N] (adj_*: the last two axes swapped) with numpy
+    broadcasting of the batch axes; kw: out_dtype and the output stage (rounding, multiplier / shift or scale,
+    zero_point, qmin, qmax) and the op's name. The rhs blocks are packed for the current forced kernel."""
+    from .._dispatch import _kernel_arg
+    lb, rb = tuple(ls[:-2]), tuple(rs[:-2])
+    ob = np.broadcast_shapes(lb, rb)
+    li = np.broadcast_to(np.arange(_prod(lb), dtype=np.int64).reshape(lb), ob).reshape(-1).tolist()
+    ri = np.broadcast_to(np.arange(_prod(rb), dtype=np.int64).reshape(rb), ob).reshape(-1).tolist()
+    kernel, at, bt = _kernel_arg(), nb.dtype(lhs).name, nb.dtype(rhs).name
+    nb.op([lhs, rhs], [y], lambda P, S: P.batch_matmul(S(lhs), S(rhs), S(y), _prod(lb), _prod(rb), li, ri, M, K, N,
+                                                       adj_x, adj_y, at, bt, za, zb, kernel, **kw))
 
 
 def make_tflite_pair_table(a):
@@ -1081,7 +1087,24 @@ def make_qmatmul_activations(a, num_threads=0):
     def run(x, y):
         return (_gemm.qlinear_matmul(x, args[0], args[1], y, args[2], args[3], args[4], args[5], activation_min=lo,
                                      activation_max=hi, y_dtype=ydt, num_threads=threads),)
-    return run
+
+    def desc(nb, ins, outs):  # the same GEMMs natively (exec batch_matmul), with the per-tensor zero points
+        x, w, y = ins[0], ins[1], outs[0]
+        xs_, ws_ = nb.shape(x), nb.shape(w)
+        eight = (np.uint8, np.int8)
+        if nb.dtype(x) not in eight or nb.dtype(w) not in eight or nb.dtype(y) != ydt or len(xs_) < 2 or \
+                len(ws_) < 2 or 0 in xs_ + ws_ or xs_[-1] != ws_[-2] or np.size(args[1]) != 1 or np.size(args[3]) != 1:
+            return False
+        M, K, N = int(xs_[-2]), int(xs_[-1]), int(ws_[-1])
+        if _prod(nb.shape(y)) != _prod(np.broadcast_shapes(xs_[:-2], ws_[:-2])) * M * N:
+            return False
+        params = _gemm._requant_params("half_even", args[0], args[2], args[4], N)
+        kw = dict(out_dtype=ydt.name, rounding="half_even", scale=params["scale"], zero_point=int(np.asarray(args[5])),
+                  qmin=lo, qmax=hi, num_threads=threads or 0, name=f"QMatMul({y})")
+        _batch_matmul_op(nb, x, w, y, xs_, ws_, M, K, N, False, False, int(np.asarray(args[1])),
+                         int(np.asarray(args[3])), kw)
+        return True
+    return with_native(run, desc)
 
 
 def make_qconcat(a, lay):
