@@ -166,6 +166,19 @@ class BinaryOp final : public Op {
   std::vector<uint8_t> table_;
 };
 
+class FloatBinaryOp final : public Op {
+ public:
+  FloatBinaryOp(const ops::BroadcastShape& bs, ops::FloatBinaryOp op) : bs_(bs), op_(op) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::float_binary(bs_, static_cast<const float*>(in[0]), static_cast<const float*>(in[1]),
+                      static_cast<float*>(out[0]), op_);
+  }
+
+ private:
+  ops::BroadcastShape bs_;
+  ops::FloatBinaryOp op_;
+};
+
 class LutOp final : public Op {
  public:
   LutOp(const uint8_t* t, int64_t n, int nt) : n_(n), nt_(nt) { std::memcpy(table_, t, 256); }
@@ -568,6 +581,11 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
                                 int num_threads) {
   LOWP_CHECK(t == DType::U8 || t == DType::S8, "binary op on uint8 or int8 only");
   return std::unique_ptr<Op>(new BinaryOp(bs, t, p, num_threads));
+}
+
+std::unique_ptr<Op> make_float_binary(const ops::BroadcastShape& bs, ops::FloatBinaryOp op) {
+  LOWP_CHECK(static_cast<int>(op) >= 0 && static_cast<int>(op) <= 3, "float_binary: unknown op");
+  return std::make_unique<FloatBinaryOp>(bs, op);
 }
 
 std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector<uint8_t> table65536, int num_threads) {

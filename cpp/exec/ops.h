@@ -49,6 +49,8 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
 // The same with a given 64 KiB table of every byte pair (table[ua << 8 | ub]; ops::binary_table).
 std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector<uint8_t> table65536,
                                       int num_threads = 1);
+// float32 a op b with numpy broadcasting (ops::float_binary).
+std::unique_ptr<Op> make_float_binary(const ops::BroadcastShape& bs, ops::FloatBinaryOp op);
 // y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
 // Pooling through element strides (Pool2D), by mode (Python: _lowp.PoolMode, same names in

@@ -371,6 +371,27 @@ void binary_table(const BroadcastShape& bs_raw, const void* a, const void* b, vo
               threads, body, 4 * 1024);
 }
 
+void float_binary(const BroadcastShape& bs_raw, const float* a, const float* b, float* c, FloatBinaryOp op) {
+  LOWP_CHECK(bs_raw.ndim >= 0 && bs_raw.ndim <= kMaxDims, "too many dimensions for a broadcast op (max 8)");
+  auto run = [&](auto f) {
+    for_each_row(coalesce(bs_raw), a, b, c, [&](const float* pa, const float* pb, float* pc, int64_t n, int64_t ia,
+                                               int64_t ib) {
+      if (ia == 1 && ib == 1) {
+        for (int64_t i = 0; i < n; ++i) pc[i] = f(pa[i], pb[i]);
+      } else {
+        for (int64_t i = 0; i < n; ++i) pc[i] = f(pa[i * ia], pb[i * ib]);
+      }
+    });
+  };
+  switch (op) {
+    case FloatBinaryOp::Add: run([](float x, float y) { return x + y; }); break;
+    case FloatBinaryOp::Sub: run([](float x, float y) { return x - y; }); break;
+    case FloatBinaryOp::Mul: run([](float x, float y) { return x * y; }); break;
+    case FloatBinaryOp::Div: run([](float x, float y) { return x / y; }); break;
+    default: throw Error("lowp: unknown float binary op");
+  }
+}
+
 void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,
                int num_threads) {
   LOWP_CHECK(bs.ndim >= 0 && bs.ndim <= kMaxDims, "too many dimensions for a broadcast op (max 8)");

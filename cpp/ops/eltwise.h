@@ -114,6 +114,11 @@ void build_binary_table(DType t, const BinaryParams& p, uint8_t* table65536);
 void binary_table(const BroadcastShape& bs, const void* a, const void* b, void* c, const uint8_t* table65536,
                   int num_threads = 1);
 
+// Float32 c = a op b with numpy broadcasting (the float glue between quantized ops, e.g. a bias Add onnxruntime
+// leaves in float): one IEEE operation per element, so numpy's float32 result bit for bit.
+enum class FloatBinaryOp : int { Add = 0, Sub = 1, Mul = 2, Div = 3 };
+void float_binary(const BroadcastShape& bs, const float* a, const float* b, float* c, FloatBinaryOp op);
+
 // a, b, c all of type `t` (uint8 or int8). Large half-to-even ops are split over up to
 // num_threads threads of the pool (<= 0: all) along the outermost axis; same bits for any count.
 void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,

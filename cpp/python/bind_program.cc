@@ -138,10 +138,12 @@ class NativeProgram {
     prog_.add_op(exec::make_gemm(b, M, parse_qtype(x_dtype), zx, spec, num_threads), {x}, {y}, name);
   }
 
-  // numpy broadcasting of contiguous a (shape as) and b (shape bs_) whose slots hold those sizes: the
+  // numpy broadcasting of contiguous a (shape as) and b (shape bs_) whose slots hold those sizes (elements of
+  // elem_size bytes): the
   // BroadcastShape of binary_op / binary_table, and the output's element count.
   std::pair<ops::BroadcastShape, int64_t> broadcast(int a, int b, const std::vector<int64_t>& as,
-                                                    const std::vector<int64_t>& bs_, const char* what) const {
+                                                    const std::vector<int64_t>& bs_, const char* what,
+                                                    size_t elem_size = 1) const {
     const int nd = static_cast<int>(std::max(as.size(), bs_.size()));
     LOWP_CHECK(nd <= ops::kMaxDims, std::string(what) + ": at most 8 dimensions");
     auto cstrides = [](const std::vector<int64_t>& s) {
@@ -151,13 +153,13 @@ class NativeProgram {
       return st;
     };
     const auto sta = cstrides(as), stb = cstrides(bs_);
-    auto numel = [what](const std::vector<int64_t>& s) {
+    auto numel = [what, elem_size](const std::vector<int64_t>& s) {
       int64_t n = 1;
       for (int64_t d : s) {
         LOWP_CHECK(d >= 0, std::string(what) + ": negative dimension");
         n *= d;
       }
-      return static_cast<size_t>(n);
+      return static_cast<size_t>(n) * elem_size;
     };
     LOWP_CHECK(prog_.slot_bytes(a) == numel(as) && prog_.slot_bytes(b) == numel(bs_),
                std::string(what) + ": input sizes do not match their shapes");
@@ -206,6 +208,20 @@ class NativeProgram {
     LOWP_CHECK(qmin >= lo && qmax <= hi && qmin <= qmax, "binary: activation range must lie inside the output type");
     LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(total), "binary: output size does not match the shapes");
     prog_.add_op(exec::make_binary(bsh, t, p, num_threads), {a, b}, {y}, name);
+  }
+
+  // float32 Add / Sub / Mul / Div with numpy broadcasting (float glue between quantized segments).
+  void float_binary(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
+                    const std::string& op, const std::string& name) {
+    const auto [bsh, total] = broadcast(a, b, as, bs_, "float_binary", 4);
+    ops::FloatBinaryOp o;
+    if (op == "Add") o = ops::FloatBinaryOp::Add;
+    else if (op == "Sub") o = ops::FloatBinaryOp::Sub;
+    else if (op == "Mul") o = ops::FloatBinaryOp::Mul;
+    else if (op == "Div") o = ops::FloatBinaryOp::Div;
+    else throw Error("lowp: float_binary: unknown op '" + op + "'");
+    LOWP_CHECK(prog_.slot_bytes(y) == static_cast<size_t>(total) * 4, "float_binary: output size does not match");
+    prog_.add_op(exec::make_float_binary(bsh, o), {a, b}, {y}, name);
   }
 
   // A binary operator on 8-bit data given as its 64 KiB table of every byte pair (table[ua << 8 | ub], the
@@ -503,6 +519,8 @@ void register_program(py::module_& m) {
            py::arg("bias") = py::none(), py::arg("multiplier") = py::none(), py::arg("shift") = py::none(),
            py::arg("scale") = py::none(), py::arg("zero_point") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0,
            py::arg("num_threads") = 0, py::arg("name") = "gemm")
+      .def("float_binary", &NativeProgram::float_binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
+           py::arg("b_shape"), py::arg("op"), py::arg("name") = "float_binary")
       .def("binary_table", &NativeProgram::binary_table, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
            py::arg("b_shape"), py::arg("table"), py::arg("num_threads") = 1, py::arg("name") = "binary_table")
       .def("binary", &NativeProgram::binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),

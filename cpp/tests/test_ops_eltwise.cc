@@ -1135,3 +1135,38 @@ LOWP_TEST(softmax_rows_sum_to_about_one) {
   EXPECT_TRUE(sum >= 250 && sum <= 262, "quantized softmax row sums to ~256, got " + std::to_string(sum));
   EXPECT_TRUE(y[49] >= y[48] && y[0] <= y[1], "softmax is monotone in x");
 }
+
+LOWP_TEST(float_binary_matches_scalar_ieee) {
+  // [2, 3, 4] op [3, 1] (numpy broadcasting) and the swapped operands, with zeros, infinities, NaN, denormals:
+  // every output bit equals the one float operation on the broadcast operands.
+  std::mt19937 rng(31);
+  std::vector<float> a(24), b(3);
+  const float special[] = {0.f, -0.f, INFINITY, -INFINITY, NAN, 1e-40f, -3e-39f, 1.f, 3.f};
+  for (auto& v : a) v = rng() % 3 == 0 ? special[rng() % 9] : std::ldexp(static_cast<float>(rng() % 20001) - 10000.f, -7);
+  for (auto& v : b) v = std::ldexp(static_cast<float>(rng() % 2001) - 1000.f, -5);
+  b[1] = 0.f;
+  for (int swap = 0; swap < 2; ++swap)
+    for (int op = 0; op < 4; ++op) {
+      ops::BroadcastShape bs;
+      bs.ndim = 3;
+      const int64_t shp[3] = {2, 3, 4}, sa[3] = {12, 4, 1}, sb[3] = {0, 1, 0};
+      for (int d = 0; d < 3; ++d) {
+        bs.shape[d] = shp[d];
+        bs.stride_a[d] = swap ? sb[d] : sa[d];
+        bs.stride_b[d] = swap ? sa[d] : sb[d];
+      }
+      std::vector<float> c(24);
+      ops::float_binary(bs, swap ? b.data() : a.data(), swap ? a.data() : b.data(), c.data(), ops::FloatBinaryOp(op));
+      bool ok = true;
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 3; ++j)
+          for (int k = 0; k < 4; ++k) {
+            const float x = a[(i * 3 + j) * 4 + k], y = b[j];
+            const float l = swap ? y : x, r = swap ? x : y;
+            const volatile float want = op == 0 ? l + r : op == 1 ? l - r : op == 2 ? l * r : l / r;
+            const float w = want;
+            ok = ok && std::memcmp(&w, &c[(i * 3 + j) * 4 + k], 4) == 0;
+          }
+      EXPECT_TRUE(ok, "float_binary op " + std::to_string(op) + (swap ? " (swapped)" : ""));
+    }
+}

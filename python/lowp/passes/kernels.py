@@ -1478,7 +1478,25 @@ def generic_step(op, attrs):
         return with_native(fn, native_concat(int(attrs["axis"])))
     if op in ("Slice", "Split", "Gather", "Expand", "Transpose"):
         return with_native(fn, native_index_move(op, attrs))
+    if op in ("Add", "Sub", "Mul", "Div"):
+        return with_native(fn, native_float_binary(op))
     return fn
+
+
+def native_float_binary(op):
+    """float32 Add / Sub / Mul / Div of two float32 tensors (numpy broadcasting): one IEEE operation per element,
+    as numpy computes it."""
+    def desc(nb, ins, outs):
+        if len(ins) != 2 or not all(ins) or any(nb.dtype(i) != np.float32 for i in ins) or \
+                nb.dtype(outs[0]) != np.float32:
+            return False
+        a, b, y = ins[0], ins[1], outs[0]
+        sa, sb = list(nb.shape(a)), list(nb.shape(b))
+        if len(np.broadcast_shapes(tuple(sa), tuple(sb))) > 8:
+            return False
+        nb.op([a, b], [y], lambda P, S: P.float_binary(S(a), S(b), S(y), sa, sb, op, name=f"{op}({y})"))
+        return True
+    return desc
 
 
 def make_float_fallback(n):
