@@ -42,7 +42,7 @@ def _kind(sess, x):
     ("resnet", "QOperator", "s8", "single"),
     ("shufflenet", "QDQ", "u8", "single"),  # shape arithmetic folded per signature, slices as copy runs
     ("yolo", "QDQ", "u8", "single"),  # NHWC Split / nearest Resize as copy runs too
-    ("attention", "QDQ", "u8", "mixed"),  # the float ReduceMean stays a Python step between segments
+    ("attention", "QDQ", "u8", "single"),  # MatMuls of activations, float bias Adds and ReduceMean native too
 ])
 def test_native_matches_python_steps(model_dir, name, fmt, act, expect):
     path = B.build_quantized(name, model_dir, fmt, True, act)
@@ -241,7 +241,7 @@ def test_attention_softmax_and_matmuls_are_native(model_dir, kernel):
         kind, body = _kind(sess, x)
         py = [v.kind for t, v in (body[0] if kind == "mixed" else []) if t == "py"]
         names = [n for p in sess._program.native_programs({"input": x}) for n in p.op_names]
-    assert py == ["ReduceMean"]  # a float32 mean in numpy's summation order; the float bias Adds are native
+    assert kind == "single" and py == []  # float bias Adds and the float32 mean (numpy's order) native too
     assert any(n.startswith("QSoftmax") for n in names) and sum(n.startswith("QMatMul(") for n in names) == 2
     assert sum(n.startswith("Add(") for n in names) == 2
 
@@ -256,3 +256,39 @@ def test_pool_modes_cover_every_ort_float_order():
     assert orders <= {"rows", "columns", "lanes4"} and orders
     modes = {getattr(_lowp.PoolMode, "ort_float_" + o) for o in ("rows", "columns", "lanes4")}
     assert len(modes) == 3 and _lowp.PoolMode.max not in modes
+
+
+@pytest.mark.parametrize("shape,axis,keep", [((1, 64, 16), 1, 0), ((3, 300, 200), 1, 1), ((2, 5, 7, 3), 1, 0),
+                                             ((2, 5, 7, 3), 2, 1), ((4, 1, 9), 1, 0), ((3, 40), 0, 0),
+                                             ((2, 33, 1), 1, 0), ((2, 5, 6), -1, 0)])
+def test_float_glue_reduce_mean_and_binary(shape, axis, keep):
+    """Float32 glue run natively where numpy's order is a plain one: ReduceMean over an axis with data after it
+    (numpy sums it in order), Add / Mul / Sub / Div with broadcasting; a reduction over the innermost data (numpy's
+    pairwise sum) stays a numpy step. Every output bit is numpy's, -0.0, infinities and denormals included."""
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    c = np.random.default_rng(1).standard_normal(shape[-1]).astype(np.float32)
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[axis], keepdims=keep),
+             helper.make_node("Add", ["x", "c"], ["s"]), helper.make_node("Mul", ["s", "c"], ["p"]),
+             helper.make_node("Sub", ["p", "x"], ["d"]), helper.make_node("Div", ["d", "c"], ["q"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, list(shape))],
+                          [helper.make_tensor_value_info("m", T.FLOAT, None),
+                           helper.make_tensor_value_info("q", T.FLOAT, None)],
+                          [onnx.numpy_helper.from_array(c, "c")])
+    data = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3, shape)).astype(np.float32)
+    x.reshape(-1)[:4] = [-0.0, np.inf, 1e-40, -3e-39]
+    s = lowp.InferenceSession(data)
+    m, q = s.run(None, {"x": x})
+    want_m = np.mean(x, axis=axis, keepdims=bool(keep))
+    with np.errstate(all="ignore"):
+        want_q = ((x + c) * c - x) / c
+    assert m.tobytes() == want_m.tobytes() and m.shape == want_m.shape
+    assert q.tobytes() == want_q.tobytes()
+    names = [n for p in s._program.native_programs({"x": x}) for n in p.op_names]
+    inner = int(np.prod(shape[axis % len(shape) + 1:]))
+    assert any(n.startswith("ReduceMean(") for n in names) == (inner > 1)
+    assert sum(n.split("(")[0] in ("Add", "Mul", "Sub", "Div") for n in names) == 4

@@ -179,6 +179,17 @@ class FloatBinaryOp final : public Op {
   ops::FloatBinaryOp op_;
 };
 
+class FloatMeanOp final : public Op {
+ public:
+  FloatMeanOp(int64_t outer, int64_t len, int64_t inner) : outer_(outer), len_(len), inner_(inner) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::float_mean_axis(static_cast<const float*>(in[0]), static_cast<float*>(out[0]), outer_, len_, inner_);
+  }
+
+ private:
+  int64_t outer_, len_, inner_;
+};
+
 class LutOp final : public Op {
  public:
   LutOp(const uint8_t* t, int64_t n, int nt) : n_(n), nt_(nt) { std::memcpy(table_, t, 256); }
@@ -586,6 +597,11 @@ std::unique_ptr<Op> make_binary(const ops::BroadcastShape& bs, DType t, const op
 std::unique_ptr<Op> make_float_binary(const ops::BroadcastShape& bs, ops::FloatBinaryOp op) {
   LOWP_CHECK(static_cast<int>(op) >= 0 && static_cast<int>(op) <= 3, "float_binary: unknown op");
   return std::make_unique<FloatBinaryOp>(bs, op);
+}
+
+std::unique_ptr<Op> make_float_mean(int64_t outer, int64_t len, int64_t inner) {
+  LOWP_CHECK(outer >= 0 && len >= 1 && inner > 1 && len < (int64_t{1} << 24), "float_mean: bad [outer, len, inner]");
+  return std::make_unique<FloatMeanOp>(outer, len, inner);
 }
 
 std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector<uint8_t> table65536, int num_threads) {

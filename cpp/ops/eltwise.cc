@@ -392,6 +392,19 @@ void float_binary(const BroadcastShape& bs_raw, const float* a, const float* b, 
   }
 }
 
+void float_mean_axis(const float* x, float* y, int64_t outer, int64_t len, int64_t inner) {
+  LOWP_CHECK(outer >= 0 && len >= 1 && inner > 1 && len < (int64_t{1} << 24), "float_mean_axis: bad [outer, len, inner]");
+  const float n = static_cast<float>(len);
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* xo = x + o * len * inner;
+    float* yo = y + o * inner;
+    for (int64_t j = 0; j < inner; ++j) yo[j] = 0.0f;
+    for (int64_t i = 0; i < len; ++i)
+      for (int64_t j = 0; j < inner; ++j) yo[j] += xo[i * inner + j];
+    for (int64_t j = 0; j < inner; ++j) yo[j] /= n;
+  }
+}
+
 void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,
                int num_threads) {
   LOWP_CHECK(bs.ndim >= 0 && bs.ndim <= kMaxDims, "too many dimensions for a broadcast op (max 8)");

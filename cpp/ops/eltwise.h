@@ -119,6 +119,10 @@ void binary_table(const BroadcastShape& bs, const void* a, const void* b, void* 
 enum class FloatBinaryOp : int { Add = 0, Sub = 1, Mul = 2, Div = 3 };
 void float_binary(const BroadcastShape& bs, const float* a, const float* b, float* c, FloatBinaryOp op);
 
+// numpy's float32 mean over the middle axis of a contiguous [outer, len, inner] tensor with inner > 1: numpy sums a
+// non-innermost axis in order, from 0.0f, for each output element, then divides by float(len).
+void float_mean_axis(const float* x, float* y, int64_t outer, int64_t len, int64_t inner);
+
 // a, b, c all of type `t` (uint8 or int8). Large half-to-even ops are split over up to
 // num_threads threads of the pool (<= 0: all) along the outermost axis; same bits for any count.
 void binary_op(const BroadcastShape& bs, const void* a, const void* b, void* c, DType t, const BinaryParams& p,

@@ -224,6 +224,15 @@ class NativeProgram {
     prog_.add_op(exec::make_float_binary(bsh, o), {a, b}, {y}, name);
   }
 
+  // numpy's float32 mean over the middle axis of [outer, len, inner] (inner > 1).
+  void float_mean(int x, int y, int64_t outer, int64_t len, int64_t inner, const std::string& name) {
+    LOWP_CHECK(outer >= 0 && len >= 1 && inner > 1 &&
+                   prog_.slot_bytes(x) == static_cast<size_t>(outer * len * inner) * 4 &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(outer * inner) * 4,
+               "float_mean: sizes do not match [outer, len, inner]");
+    prog_.add_op(exec::make_float_mean(outer, len, inner), {x}, {y}, name);
+  }
+
   // A binary operator on 8-bit data given as its 64 KiB table of every byte pair (table[ua << 8 | ub], the
   // TFLite importer's SQUARED_DIFFERENCE), with numpy broadcasting.
   void binary_table(int a, int b, int y, const std::vector<int64_t>& as, const std::vector<int64_t>& bs_,
@@ -521,6 +530,8 @@ void register_program(py::module_& m) {
            py::arg("num_threads") = 0, py::arg("name") = "gemm")
       .def("float_binary", &NativeProgram::float_binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
            py::arg("b_shape"), py::arg("op"), py::arg("name") = "float_binary")
+      .def("float_mean", &NativeProgram::float_mean, py::arg("x"), py::arg("y"), py::arg("outer"), py::arg("len"),
+           py::arg("inner"), py::arg("name") = "float_mean")
       .def("binary_table", &NativeProgram::binary_table, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
            py::arg("b_shape"), py::arg("table"), py::arg("num_threads") = 1, py::arg("name") = "binary_table")
       .def("binary", &NativeProgram::binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),

@@ -1480,7 +1480,29 @@ def generic_step(op, attrs):
         return with_native(fn, native_index_move(op, attrs))
     if op in ("Add", "Sub", "Mul", "Div"):
         return with_native(fn, native_float_binary(op))
+    if op == "ReduceMean":
+        return with_native(fn, native_float_mean(attrs))
     return fn
+
+
+def native_float_mean(attrs):
+    """float32 ReduceMean over one axis that is not the innermost of its data (numpy sums such an axis in order:
+    the native op's order); other reductions (numpy's pairwise sums) stay numpy steps."""
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        if nb.dtype(x) != np.float32 or nb.dtype(y) != np.float32:
+            return False
+        shp = nb.shape(x)
+        axes = attrs.get("axes") if len(ins) < 2 or not ins[1] else nb.value(ins[1])
+        if axes is None or np.size(axes) != 1:
+            return False
+        ax = int(np.asarray(axes).reshape(-1)[0]) % len(shp)
+        outer, ln, inner = _prod(shp[:ax]), int(shp[ax]), _prod(shp[ax + 1:])
+        if inner <= 1 or ln < 1 or _prod(nb.shape(y)) != outer * inner:
+            return False
+        nb.op([x], [y], lambda P, S: P.float_mean(S(x), S(y), outer, ln, inner, name=f"ReduceMean({y})"))
+        return True
+    return desc
 
 
 def native_float_binary(op):
