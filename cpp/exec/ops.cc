@@ -409,7 +409,7 @@ class BatchMatMulOp final : public Op {
     const auto* rhs = static_cast<const uint8_t*>(in[1]);
     auto* y = static_cast<uint8_t*>(out[0]);
     const size_t osz = spec_.out_type == DType::S32 ? 4 : 1;
-    std::vector<uint8_t> at(p_.adj_x ? static_cast<size_t>(M) * K : 0), bt(p_.adj_y ? static_cast<size_t>(K) * N : 0);
+    std::vector<uint8_t> at(p_.adj_x ? static_cast<size_t>(M) * K : 0);
     for (size_t b = 0; b < p_.lhs_index.size(); ++b) {
       const uint8_t* A = lhs + p_.lhs_index[b] * M * K;
       if (p_.adj_x) {  // K x M -> M x K
@@ -417,13 +417,8 @@ class BatchMatMulOp final : public Op {
           for (int i = 0; i < M; ++i) at[static_cast<size_t>(i) * K + k] = A[static_cast<size_t>(k) * M + i];
         A = at.data();
       }
-      const uint8_t* B = rhs + p_.rhs_index[b] * K * N;
-      if (p_.adj_y) {  // N x K -> K x N
-        for (int j = 0; j < N; ++j)
-          for (int k = 0; k < K; ++k) bt[static_cast<size_t>(k) * N + j] = B[static_cast<size_t>(j) * K + k];
-        B = bt.data();
-      }
-      const PackedB pb(k_, B, p_.b_type, K, N, N, &p_.zb, 1);
+      // adj_y: the block is N x K, B^T, packed as such
+      const PackedB pb(k_, rhs + p_.rhs_index[b] * K * N, p_.b_type, K, N, p_.adj_y ? K : N, &p_.zb, 1, p_.adj_y);
       GemmArgs a;
       a.M = M;
       a.a = A;

@@ -185,11 +185,11 @@ thread_local CallTerms t_terms;
 }  // namespace
 
 PackedB::PackedB(const GemmKernel& kernel, const void* b, DType b_type, int K, int N, ptrdiff_t ldb,
-                 const int32_t* zb, int zb_count)
+                 const int32_t* zb, int zb_count, bool b_transposed)
     : kernel_(&kernel), K_(K), N_(N), b_type_(b_type) {
   LOWP_CHECK(b_type == DType::U8 || b_type == DType::S8, "B must be uint8 or int8");
   LOWP_CHECK(K >= 1 && N >= 1, "B must have K >= 1 and N >= 1");
-  LOWP_CHECK(ldb >= N, "B row stride must be >= N");
+  LOWP_CHECK(ldb >= (b_transposed ? K : N), b_transposed ? "B^T row stride must be >= K" : "B row stride must be >= N");
   LOWP_CHECK(b != nullptr, "B is null");
   LOWP_CHECK(zb_count == 1 || zb_count == N, "B zero point must have 1 or N entries");
   const int32_t lo = type_min(b_type), hi = type_max(b_type);
@@ -213,8 +213,12 @@ PackedB::PackedB(const GemmKernel& kernel, const void* b, DType b_type, int K, i
   for (int p = 0; p < panels; ++p) {
     const int j0 = p * kernel.nr;
     const int ncols = std::min(kernel.nr, N - j0);
-    pack_b_panel(kernel, static_cast<const uint8_t*>(b) + j0 * esz, b_type, K, ncols, ldb, data_ + p * panel_bytes,
-                 colsum_.data() + j0);
+    if (b_transposed)
+      pack_bt_panel(kernel, static_cast<const uint8_t*>(b) + j0 * ldb * esz, b_type, K, ncols, ldb,
+                    data_ + p * panel_bytes, colsum_.data() + j0);
+    else
+      pack_b_panel(kernel, static_cast<const uint8_t*>(b) + j0 * esz, b_type, K, ncols, ldb, data_ + p * panel_bytes,
+                   colsum_.data() + j0);
   }
   colsum_.resize(N);
 }

@@ -107,6 +107,9 @@ inline size_t a_panel_bytes(const GemmKernel& k, int K) {
 }
 void pack_b_panel(const GemmKernel& k, const void* b, DType b_type, int K, int ncols, ptrdiff_t ldb,
                   void* dst, int32_t* colsum);
+// The same from B^T: column c of B is row c of `bt` (K contiguous elements, row stride ldbt).
+void pack_bt_panel(const GemmKernel& k, const void* bt, DType b_type, int K, int ncols, ptrdiff_t ldbt,
+                   void* dst, int32_t* colsum);
 void pack_a_panel(const GemmKernel& k, const void* a, DType a_type, int mrows, int K, ptrdiff_t lda,
                   void* dst, int32_t* row_sums);
 // Shift added to a value of type `in` to bring it into domain `dom` (0, +128 or -128).

@@ -77,6 +77,12 @@ void pack_b_panel(const GemmKernel& k, const void* b, DType b_type, int K, int n
   pack_any(b_type, k.b_domain, b, ncols, k.nr, K, k.kr, 1, ldb, dst, colsum);
 }
 
+void pack_bt_panel(const GemmKernel& k, const void* bt, DType b_type, int K, int ncols, ptrdiff_t ldbt, void* dst,
+                   int32_t* colsum) {
+  // Column c of B is row c of B^T: a line with element stride 1, line stride ldbt.
+  pack_any(b_type, k.b_domain, bt, ncols, k.nr, K, k.kr, ldbt, 1, dst, colsum);
+}
+
 void pack_a_panel(const GemmKernel& k, const void* a, DType a_type, int mrows, int K, ptrdiff_t lda, void* dst,
                   int32_t* row_sums) {
   if (k.pack_a) return k.pack_a(a, a_type, mrows, K, lda, dst, row_sums);

@@ -31,8 +31,9 @@ struct OutputSpec {
 class PackedB {
  public:
   // b: K x N, element type b_type (U8 or S8), row stride ldb (elements). zb: 1 or N entries.
+  // b_transposed: b holds B^T instead (N rows of K elements, row stride ldb >= K).
   PackedB(const GemmKernel& kernel, const void* b, DType b_type, int K, int N, ptrdiff_t ldb,
-          const int32_t* zb, int zb_count);
+          const int32_t* zb, int zb_count, bool b_transposed = false);
   const GemmKernel& kernel() const { return *kernel_; }
   int K() const { return K_; }
   int N() const { return N_; }

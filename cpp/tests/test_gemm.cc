@@ -1,6 +1,8 @@
 // GEMM: every kernel this CPU can run, against a naive int64 reference (wrapped to int32).
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <utility>
 #include <random>
 #include <vector>
 
@@ -209,4 +211,39 @@ LOWP_TEST(gemm_threads_identical_on_large_shapes) {
       }
     }
   }
+}
+
+LOWP_TEST(packed_b_from_transposed_source_is_the_same) {
+  // PackedB from B^T (N rows of K, row stride >= K) packs the same panels and column sums as from B, on every
+  // kernel, for per-tensor and per-column zero points; a B^T row stride below K is rejected.
+  std::mt19937 rng(17);
+  for (const GemmKernel* k : available_kernels())
+    for (const auto& [K, N] : {std::pair<int, int>{1, 1}, {5, 3}, {33, 17}, {64, 70}, {130, 9}}) {
+      const int ldbt = K + 3;
+      std::vector<int8_t> b(static_cast<size_t>(K) * N), bt(static_cast<size_t>(N) * ldbt, 0);
+      std::vector<int32_t> zb(N);
+      for (int i = 0; i < K; ++i)
+        for (int j = 0; j < N; ++j) bt[static_cast<size_t>(j) * ldbt + i] = b[static_cast<size_t>(i) * N + j] =
+                                        static_cast<int8_t>(rng());
+      for (auto& z : zb) z = static_cast<int32_t>(rng() % 256) - 128;
+      for (int zc : {1, N}) {
+        const PackedB p1(*k, b.data(), DType::S8, K, N, N, zb.data(), zc);
+        const PackedB p2(*k, bt.data(), DType::S8, K, N, ldbt, zb.data(), zc, true);
+        bool same = p1.packed_bytes() == p2.packed_bytes() &&
+                    std::memcmp(p1.panel(0), p2.panel(0), p1.packed_bytes()) == 0;
+        for (int j = 0; j < N; ++j)
+          same = same && p1.colsum_domain()[j] == p2.colsum_domain()[j] && p1.zb_domain()[j] == p2.zb_domain()[j];
+        EXPECT_TRUE(same, std::string("B^T packing, kernel ") + k->name + " K=" + std::to_string(K) + " N=" +
+                              std::to_string(N));
+      }
+    }
+  bool threw = false;
+  const std::vector<int8_t> b(12, 1);
+  const int32_t zb = 0;
+  try {
+    PackedB B(*available_kernels().back(), b.data(), DType::S8, 4, 3, 3, &zb, 1, true);
+  } catch (const Error&) {
+    threw = true;
+  }
+  EXPECT_TRUE(threw, "a B^T row stride below K must be rejected");
 }

@@ -544,7 +544,7 @@ def make_qconv_fallback(a, num_threads=0):
     return run
 
 
-def make_tflite_quantize(a):
+def make_tflite_quantize(a, num_threads=0):
     """TFLite QUANTIZE float32 -> 8-bit (reference AffineQuantize): ``round_half_away(x / scale) + zero_point``,
     the division in float32, saturated."""
     scale = np.float32(a["scale"])
@@ -572,7 +572,7 @@ def make_tflite_quantize(a):
     return with_native(run, desc)
 
 
-def make_tflite_transpose_conv(a):
+def make_tflite_transpose_conv(a, num_threads=0):
     """TFLite TRANSPOSE_CONV on NHWC data in TFLite's order (importers/tflite.py): the int32 products of every input
     pixel with the (Cin x KH*KW*Cout) weights as one exact GEMM (lowp's, zero points folded), scattered
     (col2im) to out[iy * s - pad + ky, ix * s - pad + kx] in int32, + bias, then lowp's per-channel gemmlowp
@@ -600,7 +600,8 @@ def make_tflite_transpose_conv(a):
         if x.ndim != 4 or x.shape[0] != N or x.shape[3] != C:
             raise ValueError(f"lowp: TRANSPOSE_CONV: input {x.shape} does not match the model's")
         H, W = x.shape[1], x.shape[2]
-        cols = _gemm.matmul_integer(np.ascontiguousarray(x).reshape(-1, C), b, a_zero_point=x.dtype.type(xz))
+        cols = _gemm.matmul_integer(np.ascontiguousarray(x).reshape(-1, C), b, a_zero_point=x.dtype.type(xz),
+                                    num_threads=num_threads or None)
         cols = cols.reshape(N, H, W, kh, kw, O)
         acc = np.zeros((N, OH, OW, O), np.int32)
         for ky in range(kh):
@@ -619,7 +620,7 @@ def make_tflite_transpose_conv(a):
     return run
 
 
-def make_tflite_arg_min_max(a):
+def make_tflite_arg_min_max(a, num_threads=0):
     """TFLite ARG_MAX / ARG_MIN of 8-bit data along one axis (TFLite order): the first index of the extreme
     stored value (the scale is positive, so the same as on the real values), as int32 / int64."""
     axis, is_max, dt = int(a["axis"]), bool(a["is_max"]), np.dtype(a["dtype"])
@@ -630,7 +631,7 @@ def make_tflite_arg_min_max(a):
     return run
 
 
-def make_tflite_batch_matmul(a):
+def make_tflite_batch_matmul(a, num_threads=0):
     """TFLite int8 BATCH_MATMUL: lowp's exact int32 GEMM with ONNX MatMulInteger broadcasting of the batch axes
     (adj_x / adj_y: the last two axes of an input swapped first), then the per-tensor gemmlowp requantization."""
     adj_x, adj_y = bool(a["adj_x"]), bool(a["adj_y"])
@@ -649,11 +650,12 @@ def make_tflite_batch_matmul(a):
         if rhs_const and rhs.ndim == 2:
             if "b" not in packed:
                 packed["b"] = _gemm.PackedMatrix(np.ascontiguousarray(rhs.T if adj_y else rhs), zr)
-            acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), packed["b"], zl)
+            acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), packed["b"], zl, num_threads=num_threads or None)
         else:
             if adj_y:
                 rhs = np.swapaxes(rhs, -1, -2)
-            acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs), zl, zr)
+            acc = _gemm.matmul_integer(np.ascontiguousarray(lhs), np.ascontiguousarray(rhs), zl, zr,
+                                       num_threads=num_threads or None)
         if dt == np.int32:
             return (acc.reshape(out_shape),)
         y = _gemm.requantize(acc, int(a["multiplier"]), int(a["shift"]), np.int8(a["y_zero_point"]), -128, 127,
@@ -665,6 +667,7 @@ def make_tflite_batch_matmul(a):
     out_kw = dict(out_dtype="int32") if dt == np.int32 else dict(
         out_dtype="int8", rounding="gemmlowp", multiplier=np.array([int(a["multiplier"])], np.int32),
         shift=np.array([int(a["shift"])], np.int32), zero_point=int(a["y_zero_point"]), qmin=-128, qmax=127)
+    out_kw["num_threads"] = num_threads or 0
 
     def desc(nb, ins, outs):
         from .._dispatch import _kernel_arg
@@ -704,7 +707,7 @@ def _batch_matmul_op(nb, lhs, rhs, y, ls, rs, M, K, N, adj_x, adj_y, za, zb, kw)
                                                        adj_x, adj_y, at, bt, za, zb, kernel, **kw))
 
 
-def make_tflite_pair_table(a):
+def make_tflite_pair_table(a, num_threads=0):
     """An 8-bit binary operator as a 64 KiB table of every pair of stored bytes (table[a << 8 | b]), with
     broadcasting in TFLite's order (importers/tflite.py builds it from the operator's integer arithmetic)."""
     table = np.asarray(a["table"], np.int8)
@@ -725,12 +728,13 @@ def make_tflite_pair_table(a):
         xs, ys = list(nb.shape(x)), list(nb.shape(y))
         if _prod(np.broadcast_shapes(tuple(xs), tuple(ys))) != _prod(nb.shape(o)):
             return False
-        nb.op([x, y], [o], lambda P, S: P.binary_table(S(x), S(y), S(o), xs, ys, table_u8, 0, name=f"PairTable({o})"))
+        nb.op([x, y], [o], lambda P, S: P.binary_table(S(x), S(y), S(o), xs, ys, table_u8, num_threads or 0,
+                                                       name=f"PairTable({o})"))
         return True
     return with_native(run, desc)
 
 
-def make_tflite_gather(a):
+def make_tflite_gather(a, num_threads=0):
     """TFLite GATHER with indices given at run time (int32 / int64): rows of the 8-bit params along `axis`. LiteRT
     fails the invoke on an index outside [0, size of axis); so does this step, naming the index."""
     axis, out_shape = int(a["axis"]), tuple(a["out_shape"])
@@ -750,7 +754,7 @@ def make_tflite_gather(a):
     return run
 
 
-def make_tflite_reduce_max_min(a):
+def make_tflite_reduce_max_min(a, num_threads=0):
     """TFLite REDUCE_MAX / REDUCE_MIN over the axes (TFLite order) of the stored 8-bit values."""
     axes, keep, is_max = tuple(int(v) for v in a["axes"]), bool(a["keepdims"]), bool(a["is_max"])
     out_shape = tuple(a["out_shape"])
@@ -762,7 +766,7 @@ def make_tflite_reduce_max_min(a):
     return run
 
 
-def make_tflite_prelu(a):
+def make_tflite_prelu(a, num_threads=0):
     """LiteRT's reference PRELU with a constant alpha (stored values minus its zero point, broadcast in TFLite's
     order): two gemmlowp requantizations of the int32 terms, chosen by the sign of x - zx."""
     al = np.asarray(a["alpha"], np.int32)
@@ -780,7 +784,7 @@ def make_tflite_prelu(a):
     return run
 
 
-def make_tflite_mean(a):
+def make_tflite_mean(a, num_threads=0):
     """TFLite MEAN on 8-bit data in TFLite's element order (importers/tflite.py): int32 sums of x - zp over the
     axes, MultiplyByQuantizedMultiplier (gemmlowp) + zp, saturated. Native (ops::mean_tflite) when the axes
     are consecutive, i.e. the tensor is [outer, len, inner] (spatial means of NHWC, last-axis means); else a
@@ -812,7 +816,7 @@ def make_tflite_mean(a):
     return with_native(run, desc)
 
 
-def make_tflite_resize_bilinear(a):
+def make_tflite_resize_bilinear(a, num_threads=0):
     """TFLite's reference int8 ResizeBilinear on NHWC data in TFLite's order (importers/tflite.py computed the
     10-bit coordinates): the four weighted int64 products, (sum + (sum > 0 ? 2^19 : -2^19)) / 2^20 truncated."""
     y0, y1, wy, x0, x1, wx = (np.asarray(a[k], np.int64) for k in ("y0", "y1", "wy", "x0", "x1", "wx"))

@@ -521,7 +521,7 @@ def _make(n, g, lay, num_threads):
     if kind == "lowp.QMove":
         return K.make_qmove(a, lay)
     if kind in _TFLITE_KINDS:  # node kinds of the TFLite importer: one adapter each, built from the attributes
-        return _TFLITE_KINDS[kind](a)
+        return _TFLITE_KINDS[kind](a, num_threads)
     if kind in ("lowp.QAdd", "lowp.QMul", "lowp.QSub"):
         return K.make_qbinary(kind[6:].lower(), a, num_threads)
     if kind == "lowp.QConcat":
