@@ -431,6 +431,7 @@ class _Builder:
             name = self.fresh(t.name + "@nchw")
             self.move("Transpose", [nhwc_name], name, {"perm": list(_NCHW)}, q, self.logical_shape(i), t.dtype)
             self.logical[i] = name
+            self.nhwc[i] = nhwc_name  # readers in TFLite order take it as computed (no Transpose back)
         else:
             self.logical[i] = nhwc_name
 
@@ -677,9 +678,13 @@ class _Builder:
     def op_SOFTMAX(self, ins, outs, opts, name):
         (xs, xz), (ys, yz) = self._io_q(ins, outs, "SOFTMAX")
         beta = opts.scalar(0, "f", 0.0)
-        r = self.rank(ins[0])
-        attrs = dict(x_scale=xs, x_zero_point=xz, y_scale=ys, y_zero_point=yz, axis=1 if r == 4 else -1,
-                     rounding="gemmlowp", beta=float(beta))
+        attrs = dict(x_scale=xs, x_zero_point=xz, y_scale=ys, y_zero_point=yz, axis=-1, rounding="gemmlowp",
+                     beta=float(beta))
+        if self.rank(ins[0]) == 4:  # along TFLite's last axis, on the tensor in TFLite order (attention scores)
+            y = self.fresh(name + "_y")
+            self.nodes.append(Node("QSoftmax", [self.nhwc_of(ins[0], (xs, xz))], [y], attrs, name, "lowp"))
+            self.define(outs[0], y, (ys, yz))
+            return
         self.nodes.append(Node("QSoftmax", [self.name_of(ins[0])], [self.out_name(outs[0])], attrs, name, "lowp"))
 
     def _shape_arg(self, ins, opts):
