@@ -541,27 +541,12 @@ def _make(n, g, lay, num_threads):
                 from ..ops.eltwise import _f32
                 x, y = ins[0], outs[0]
                 shp, dt = nb.shape(x), nb.dtype(x)
-                if dt not in (np.uint8, np.int8) or not shp or 0 in shp:
+                if dt not in (np.uint8, np.int8) or not shp or 0 in shp or int(ax) % len(shp) != len(shp) - 1:
                     return False
-                axis = int(ax) % len(shp)
                 xs = _f32(args[0], "x_scale")
-                rows, D = int(np.prod(shp, dtype=np.int64)) // int(shp[axis]), int(shp[axis])
-                if axis == len(shp) - 1:
-                    nb.op([x], [y], lambda P, S: P.softmax_tflite(S(x), S(y), rows, D, dt.name, xs, tfl["beta"],
-                                                                  tfl["rounding"], name=f"QSoftmax({y})"))
-                    return True
-                # another axis (the last TFLite axis of a 4-D tensor held NCHW: attention scores): its axis moved
-                # last, the softmax rows, and back, through two scratch tensors
-                perm = [d for d in range(len(shp)) if d != axis] + [axis]
-                inv = list(np.argsort(perm))
-                t_shp = [int(shp[d]) for d in perm]
-                a_, b_ = f"{y}#softmax_in", f"{y}#softmax_out"
-                nb.env[a_], nb.env[b_] = np.empty(t_shp, dt), np.empty(t_shp, dt)
-                nb.op([x], [a_], lambda P, S: P.transpose(S(x), S(a_), list(shp), perm, 1, name=f"transpose({a_})"))
-                nb.op([a_], [b_], lambda P, S: P.softmax_tflite(S(a_), S(b_), rows, D, dt.name, xs, tfl["beta"],
-                                                                tfl["rounding"], name=f"QSoftmax({y})"))
-                nb.op([b_], [y], lambda P, S: P.transpose(S(b_), S(y), t_shp, [int(v) for v in inv], 1,
-                                                          name=f"transpose({y})"))
+                rows, D = int(np.prod(shp[:-1], dtype=np.int64)), int(shp[-1])
+                nb.op([x], [y], lambda P, S: P.softmax_tflite(S(x), S(y), rows, D, dt.name, xs, tfl["beta"],
+                                                              tfl["rounding"], name=f"QSoftmax({y})"))
                 return True
             return K.with_native(lambda x: (f(x, *args, axis=ax, **tfl),), tfl_desc)
 
