@@ -1,4 +1,5 @@
 // Generic packing of A panels and B panels into the shared interleaved layout (gemm/kernel.h).
+#include <algorithm>
 #include <cstring>
 
 #include "gemm/kernel.h"
@@ -37,13 +38,19 @@ void pack_lines(const void* src, int lines, int tile, int K, int kr, ptrdiff_t l
   TDom* out = static_cast<TDom*>(dst);
   std::memset(out, 0, sizeof(TDom) * static_cast<size_t>(Kp) * tile);
   const TIn* s = static_cast<const TIn*>(src);
+  const ptrdiff_t group = static_cast<ptrdiff_t>(tile) * kr;  // elements between k-groups of one line
   for (int l = 0; l < lines; ++l) {
     uint32_t sum = 0;
     const TIn* line = s + l * lstride;
-    for (int k = 0; k < K; ++k) {
-      const int32_t v = static_cast<int32_t>(line[k * estride]) + shift;
-      out[(k / kr) * tile * kr + l * kr + (k % kr)] = static_cast<TDom>(v);
-      sum += static_cast<uint32_t>(v);
+    TDom* o = out + static_cast<ptrdiff_t>(l) * kr;
+    // k-group by k-group (no division per element: this runs per call for activation x activation GEMMs)
+    for (int k0 = 0; k0 < K; k0 += kr, o += group) {
+      const int n = std::min(kr, K - k0);
+      for (int kk = 0; kk < n; ++kk) {
+        const int32_t v = static_cast<int32_t>(line[static_cast<ptrdiff_t>(k0 + kk) * estride]) + shift;
+        o[kk] = static_cast<TDom>(v);
+        sum += static_cast<uint32_t>(v);
+      }
     }
     if (sums) sums[l] = static_cast<int32_t>(sum);
   }
