@@ -139,6 +139,17 @@ void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, const TfliteSof
         static_cast<int32_t>((ux << headroom_plus_one) - (static_cast<uint32_t>(1) << 31));
     const int32_t shifted_scale = fxp::one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
     const int out_shift = num_bits_over_unit + 31 - 8;
+    if (shifted_scale >= 0 && out_shift >= 1 && out_shift <= 30) {
+      // Both factors are >= 0 (exp in Q0.31, the reciprocal in [0.5, 1)): SaturatingRoundingDoublingHighMul is
+      // (s * e + 2^30) >> 31 and RoundingDivideByPOT rounds half up, (p + 2^(shift-1)) >> shift, no branches.
+      const int64_t sc = shifted_scale, half = int64_t{1} << (out_shift - 1);
+      for (int64_t c = 0; c < D; ++c) {
+        const int64_t e = tab.exp[max_in_row - static_cast<int32_t>(xr[c])];
+        const int64_t unsat = ((((sc * e + (int64_t{1} << 30)) >> 31) + half) >> out_shift) + out_min;
+        yr[c] = static_cast<T>(unsat > out_max ? out_max : unsat);
+      }
+      continue;
+    }
     for (int64_t c = 0; c < D; ++c) {
       // exp 0 (a dropped difference, or one whose exp is 0) gives 0 + out_min: the reference's out_min
       const int32_t e = tab.exp[max_in_row - static_cast<int32_t>(xr[c])];
