@@ -965,3 +965,74 @@ def test_resize_bilinear(out_hw, align, hpc):
 def test_resize_bilinear_uint8_is_refused():
     with pytest.raises(NotImplementedError, match="RESIZE_BILINEAR"):
         lowp.InferenceSession(TM.resize_model(np.random.default_rng(120), bilinear=True, dtype=np.uint8))
+
+
+# --------------------------------------------------------------------------- LiteRT's Interpreter API
+def _interpreter_run(cls, data, batches, seed, **kw):
+    """The same LiteRT-style code on LiteRT's Interpreter or lowp's: details, resize, set_tensor, invoke, get_tensor."""
+    it = cls(model_content=data, **kw)
+    it.allocate_tensors()
+    details = (it.get_input_details(), it.get_output_details())
+    rng = np.random.default_rng(seed)
+    outs = []
+    for b in batches:
+        for d in it.get_input_details():
+            if b != d["shape"][0]:
+                it.resize_tensor_input(d["index"], [b, *d["shape"][1:]], strict=True)
+        it.allocate_tensors()
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], _random_input(rng, d["shape"], d["dtype"]))
+        it.invoke()
+        outs.append([(d["shape"].tolist(), it.get_tensor(d["index"])) for d in it.get_output_details()])
+    return details, outs
+
+
+@pytest.mark.parametrize("path", MLTK, ids=[os.path.basename(p).split(".")[0] for p in MLTK])
+def test_interpreter_api_matches_litert(path):
+    """lowp.Interpreter answers LiteRT's Interpreter calls as LiteRT does: the same details (names, indices, shapes,
+    signatures, dtypes, quantization) and, through resize_tensor_input, the same outputs at batches 1, 3, 2."""
+    data = _tflite_from_zip(path)
+    want = _interpreter_run(litert.Interpreter, data, (1, 3, 2), 7,
+                            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    got = _interpreter_run(lowp.Interpreter, data, (1, 3, 2), 7)
+    for dw, dg in zip(want[0], got[0]):
+        assert len(dw) == len(dg)
+        for w, g in zip(dw, dg):
+            for key in ("name", "index", "dtype", "quantization"):
+                assert w[key] == g[key], key
+            for key in ("shape", "shape_signature"):
+                np.testing.assert_array_equal(w[key], g[key])
+            for key in ("scales", "zero_points"):
+                np.testing.assert_array_equal(w["quantization_parameters"][key], g["quantization_parameters"][key])
+    for ow, og in zip(want[1], got[1]):
+        for (sw, w), (sg, g) in zip(ow, og):
+            assert sw == sg and g.dtype == w.dtype
+            np.testing.assert_array_equal(g, w)
+
+
+def test_interpreter_errors(tmp_path):
+    data = TM.conv_model(np.random.default_rng(60))  # a fixed batch
+    (tmp_path / "m.tflite").write_bytes(data)
+    it = lowp.Interpreter(model_path=str(tmp_path / "m.tflite"))
+    d = it.get_input_details()[0]
+    x = np.zeros(d["shape"], np.int8)
+    with pytest.raises(ValueError, match="allocate_tensors"):
+        it.set_tensor(d["index"], x)
+    it.allocate_tensors()
+    with pytest.raises(ValueError, match="uint8"):
+        it.set_tensor(d["index"], x.astype(np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        it.set_tensor(d["index"], x[:, :3])
+    with pytest.raises(ValueError, match="not set"):
+        it.invoke()
+    with pytest.raises(ValueError, match="only the batch"):
+        it.resize_tensor_input(d["index"], [2, *d["shape"][1:]])
+    with pytest.raises(ValueError, match="invalid tensor index"):
+        it.get_tensor(99)
+    with pytest.raises(ValueError, match="intermediate"):
+        it.get_tensor(1)  # the weights
+    with pytest.raises(ValueError, match="exactly one"):
+        lowp.Interpreter()
+    it.set_tensor(d["index"], x)
+    it.invoke()
+    assert it.get_tensor(it.get_output_details()[0]["index"]).shape == (1, 9, 11, 7)

@@ -20,3 +20,4 @@ from .gemm import (  # noqa: F401
 )
 from .ops import *  # noqa: F401,F403,E402
 from .session import InferenceSession, NodeArg, load  # noqa: E402,F401
+from .interpreter import Interpreter  # noqa: E402,F401
