@@ -1036,3 +1036,30 @@ def test_interpreter_errors(tmp_path):
     it.set_tensor(d["index"], x)
     it.invoke()
     assert it.get_tensor(it.get_output_details()[0]["index"]).shape == (1, 9, 11, 7)
+
+
+def test_signature_runner_matches_litert():
+    """get_signature_list / get_signature_runner (TFLiteConverter's "serving_default"): the same list, the same
+    outputs under the signature's names, the batch taken from the values given (a dynamic-batch model, 2 inputs)."""
+    data = TM.with_signature(TM.with_dynamic_batch(TM.binary_model(np.random.default_rng(61), op="add",
+                                                                   a_shape=(1, 5, 6, 8), b_shape=(1, 5, 6, 8))),
+                             inputs=["x", "y"], outputs=["sum"])
+    ref = litert.Interpreter(model_content=data, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    it = lowp.Interpreter(model_content=data)
+    assert it.get_signature_list() == ref.get_signature_list() == {"serving_default": {"inputs": ["x", "y"],
+                                                                                      "outputs": ["sum"]}}
+    run_ref, run = ref.get_signature_runner(), it.get_signature_runner("serving_default")
+    assert sorted(run.get_input_details()) == ["x", "y"] and run.get_output_details()["sum"]["name"] == "output"
+    rng = np.random.default_rng(3)
+    for b in (1, 4, 2):
+        feed = {"x": _random_input(rng, (b, 5, 6, 8), np.int8), "y": _random_input(rng, (b, 5, 6, 8), np.int8)}
+        want, got = run_ref(**feed), run(**feed)
+        assert list(got) == ["sum"]
+        np.testing.assert_array_equal(got["sum"], want["sum"])
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        run(x=feed["x"])
+    with pytest.raises(ValueError, match="unknown signature input"):
+        run(x=feed["x"], z=feed["y"])
+    with pytest.raises(ValueError, match="no signature"):
+        it.get_signature_runner("train")
+    assert lowp.Interpreter(model_content=TM.conv_model(np.random.default_rng(0))).get_signature_list() == {}

@@ -873,3 +873,29 @@ def gather_model(rng, params_shape, idx_shape, axis=0, *, dtype=np.int8, const_p
     mb.op(9, [mean, wf, bf], [y], s.BuiltinOptions.FullyConnectedOptions, s.FullyConnectedOptionsT())
     mb.outputs = [y]
     return mb.serialize()
+
+
+def with_signature(data: bytes, key: str = "serving_default", inputs=None, outputs=None) -> bytes:
+    """The same model with one SignatureDef (as TFLiteConverter writes it): inputs / outputs map signature names
+    to the subgraph's input / output tensors in order (default: "<tensor name>_sig")."""
+    s = _schema()
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
+    sg = m.subgraphs[0]
+
+    def maps(indices, names):
+        out = []
+        for k, i in enumerate(indices):
+            tm = s.TensorMapT()
+            tm.name = (names[k] if names else sg.tensors[i].name.decode() + "_sig").encode()
+            tm.tensorIndex = int(i)
+            out.append(tm)
+        return out
+    sd = s.SignatureDefT()
+    sd.inputs, sd.outputs = maps(sg.inputs, inputs), maps(sg.outputs, outputs)
+    sd.signatureKey = key.encode()
+    sd.subgraphIndex = 0
+    m.signatureDefs = [sd]
+    import flatbuffers
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

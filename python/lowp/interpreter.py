@@ -25,7 +25,7 @@ class Interpreter:
     """A LiteRT-style interpreter running a .tflite model with lowp (see the module docstring)."""
 
     def __init__(self, model_path=None, model_content=None, experimental_delegates=None, num_threads=None, **kwargs):
-        from .importers.tflite import _Builder, is_tflite
+        from .importers.tflite import _Builder, _Table, is_tflite
         from .session import InferenceSession
 
         if (model_path is None) == (model_content is None):
@@ -46,6 +46,20 @@ class Interpreter:
         self._batch = 1
         self._values: dict = {}  # tensor index -> the array last set (inputs) or computed (outputs)
         self._allocated = False
+        # SignatureDefs (TFLiteConverter writes "serving_default"): key -> ([(name, index)] in, [(name, index)] out)
+        self._signatures = {}
+        try:
+            root = _Table(data, int(np.frombuffer(data, "<u4", 1, 0)[0]))
+            for sd in root.tables(7):
+                if sd.scalar(4, "I", 0) != 0:  # another subgraph (lowp runs single-subgraph models)
+                    continue
+                maps = [[(m.string(0), int(m.scalar(1, "I", 0))) for m in sd.tables(k)] for k in (0, 1)]
+                if all(i < len(self._tensors) for _, i in maps[0] + maps[1]):
+                    self._signatures[sd.string(2)] = (maps[0], maps[1])
+        except ValueError:
+            raise
+        except Exception as e:  # struct.error, IndexError, ... from a damaged file
+            raise ValueError(f"lowp: corrupt TFLite file (signature defs: {type(e).__name__}: {e})") from None
 
     # ------------------------------------------------------------------ details
     def _shape(self, i):
@@ -135,3 +149,49 @@ class Interpreter:
         if tensor_index not in self._values:
             raise ValueError(f"lowp: tensor {tensor_index} has no value yet (set the inputs and invoke())")
         return self._values[tensor_index].copy()
+
+    # ------------------------------------------------------------------ SignatureDefs
+    def get_signature_list(self):
+        """{signature key: {"inputs": [names], "outputs": [names]}}, as LiteRT gives it."""
+        return {k: {"inputs": [n for n, _ in ins], "outputs": [n for n, _ in outs]}
+                for k, (ins, outs) in self._signatures.items()}
+
+    def get_signature_runner(self, signature_key=None):
+        """A callable runner(**inputs) -> {output name: array} for one SignatureDef (None: the model's only one)."""
+        if signature_key is None:
+            if len(self._signatures) != 1:
+                raise ValueError(f"lowp: signature_key is None and the model has {len(self._signatures)} signatures")
+            signature_key = next(iter(self._signatures))
+        if signature_key not in self._signatures:
+            raise ValueError(f"lowp: no signature {signature_key!r} (the model's: {sorted(self._signatures)})")
+        return _SignatureRunner(self, *self._signatures[signature_key])
+
+
+class _SignatureRunner:
+    """LiteRT's SignatureRunner: inputs by their signature names, resized to the values given (the batch)."""
+
+    def __init__(self, interpreter, inputs, outputs):
+        self._it, self._inputs, self._outputs = interpreter, dict(inputs), list(outputs)
+
+    def get_input_details(self):
+        return {n: self._it._details(i) for n, i in self._inputs.items()}
+
+    def get_output_details(self):
+        return {n: self._it._details(i) for n, i in self._outputs}
+
+    def __call__(self, **kwargs):
+        if len(kwargs) != len(self._inputs):
+            raise ValueError(f"lowp: the signature takes {len(self._inputs)} inputs ({sorted(self._inputs)}), got "
+                             f"{len(kwargs)}")
+        bad = sorted(set(kwargs) - set(self._inputs))
+        if bad:
+            raise ValueError(f"lowp: unknown signature input(s) {bad} (inputs: {sorted(self._inputs)})")
+        it = self._it
+        values = {n: np.asarray(v) for n, v in kwargs.items()}
+        for n, v in values.items():
+            it.resize_tensor_input(self._inputs[n], v.shape)
+        it.allocate_tensors()
+        for n, v in values.items():
+            it.set_tensor(self._inputs[n], v)
+        it.invoke()
+        return {n: it.get_tensor(i) for n, i in self._outputs}
