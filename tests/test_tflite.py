@@ -398,6 +398,11 @@ def test_cli_batch_on_a_dynamic_batch_model(tmp_path, capsys):
     assert "output int8[3, 9, 11, 7]: 0 mismatching" in out and "result: BIT-EXACT" in out
     assert main(["run", str(p), "--batch", "4", "-o", str(tmp_path / "y.npz")]) == 0
     assert np.load(tmp_path / "y.npz")["output"].shape == (4, 9, 11, 7)
+    capsys.readouterr()
+    assert main(["bench", str(p), "--batch", "3", "--runs", "4", "--block", "2", "--warmup", "1", "--settle-ms", "0",
+                 "--per-op"]) == 0
+    out = capsys.readouterr().out
+    assert "batch 3" in out and "native program timer" in out and "QConv" in out and "lowp / litert (p50)" in out
 
 
 def test_cli_names_unsupported_tflite_ops(tmp_path, capsys):

@@ -477,8 +477,8 @@ def _cmd_bench(args) -> int:
     feeds = _feeds(sess, a, np.random.default_rng(a.seed))
     runners = {"lowp": lambda: sess.run(None, feeds)}
     if tflite:  # the peer of a .tflite model is LiteRT: its default (XNNPACK) and its reference kernels
-        if a.per_op or a.float_model:
-            p.error("--per-op and --float-model apply to ONNX models")
+        if a.float_model:
+            p.error("--float-model applies to ONNX models")
         if not a.no_ort:
             for name, ref in (("litert", False), ("litert ref", True)):
                 lsess = _litert_session(args.target, a.threads, reference=ref)
@@ -504,7 +504,7 @@ def _cmd_bench(args) -> int:
     with tqdm(total=a.runs * len(runners), desc=f"bench {args.target}", unit="run", leave=False) as bar:
         times = _time_runs(runners, a.runs, a.block, a.interleave, bar.update, a.settle_ms / 1e3)
     if a.per_op:
-        _per_op_table(sess, args.target, feeds, a)
+        _per_op_table(sess, args.target, feeds, a, peer=not tflite)
     how = ("interleaved run by run" if a.interleave else
            f"taking turns in blocks of {a.block} runs (each after {a.settle_ms:g} ms idle + 1 untimed run)")
     print(f"{args.target}: batch {a.batch}, {a.threads} thread(s), {a.runs} runs, {how} (ms)")
@@ -598,14 +598,15 @@ def _time_runs(runners, runs, block, interleave, progress=None, settle=0.05):
     return times
 
 
-def _per_op_table(sess, path, feeds, a):
-    """Sum over steps of each step's best time, grouped by kind; onnxruntime's from its profiler."""
+def _per_op_table(sess, path, feeds, a, peer=True):
+    """Sum over steps of each step's best time, grouped by kind; onnxruntime's from its profiler (peer: an ONNX
+    model; LiteRT's Python API has no per-operator profiler)."""
     import collections
     import json
     import os
     import tempfile
 
-    prog = sess._program
+    prog = sess._program_for(feeds)  # a dynamic-batch TFLite model: the program of the feeds' batch
     best = {}
     if prog.native and len(feeds) == len(prog.inputs):
         kind, body = prog._items(feeds)
@@ -627,6 +628,8 @@ def _per_op_table(sess, path, feeds, a):
         print("per operator kind, sum of per-step best times (ms):")
         print("  lowp:        " + ", ".join(f"{k} {v:.3f}" for k, v in lk.most_common()) +
               f" | total {sum(lk.values()):.3f}")
+    if not peer:
+        return
     try:
         import onnxruntime as ort
     except ImportError:
