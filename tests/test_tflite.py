@@ -747,6 +747,49 @@ def test_gather_embedding_dynamic_batch():
         np.testing.assert_array_equal(s.run(None, {"ids": ids})[0], it.get_tensor(it.get_output_details()[0]["index"]))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("shape,target", [((1, 1, 5), (2, 4, 5)), ((3,), (2, 3)), ((1, 4, 1, 3), (2, 4, 6, 3)),
+                                          ((2, 1), (3, 2, 4)), ((4, 5), (4, 5))])
+def test_broadcast_to(shape, target, dtype):
+    assert_same_as_litert(TM.const_arg_model(np.random.default_rng(62), 130, shape, target, target, dtype=dtype))
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(params_shape=(4, 5, 6), idx_shape=(3, 2)), dict(params_shape=(4, 5, 6), idx_shape=(2, 2, 3)),
+    dict(params_shape=(1, 6, 5, 8), idx_shape=(7, 1), idx_type=np.int64), dict(params_shape=(9, 3), idx_shape=(4, 1),
+                                                                                dtype=np.uint8),
+    dict(params_shape=(4, 5, 6), const_idx=[[3, 4], [0, 0], [3, 4]]),
+])
+def test_gather_nd(cfg):
+    """GATHER_ND against LiteRT's reference with indices at run time or constant; -1 and the dimension size are
+    refused naming the index, as LiteRT fails the invoke."""
+    data = TM.gather_nd_model(np.random.default_rng(63), **cfg)
+    it = _reference(data)
+    sessions = [lowp.InferenceSession(data), lowp.InferenceSession(data, native=False)]
+    dims = cfg["params_shape"]
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        feed = {}
+        for d in it.get_input_details():
+            if d["name"] == "ids":
+                nd = d["shape"][-1]
+                feed["ids"] = np.stack([rng.integers(0, dims[k], d["shape"][:-1]) for k in range(nd)], -1).astype(
+                    d["dtype"])
+            else:
+                feed[d["name"]] = _random_input(rng, d["shape"], d["dtype"])
+            it.set_tensor(d["index"], feed[d["name"]])
+        it.invoke()
+        want = it.get_tensor(it.get_output_details()[0]["index"])
+        for s in sessions:
+            np.testing.assert_array_equal(s.run(None, feed)[0], want)
+    if "ids" in feed:
+        for bad in (-1, dims[0]):
+            feed["ids"].reshape(-1)[0] = bad
+            for s in sessions:
+                with pytest.raises(ValueError, match=f"GATHER_ND index {bad} is out of range"):
+                    s.run(None, feed)
+
+
 def test_sum_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="SUM"):
         lowp.InferenceSession(TM.mean_model(np.random.default_rng(130), code=74))

@@ -20,6 +20,10 @@ _TT = {np.dtype(np.float32): 0, np.dtype(np.int32): 2, np.dtype(np.uint8): 3, np
        np.dtype(np.int8): 9}
 
 
+# operators whose version 1 LiteRT does not register
+_OP_VERSIONS = {130: 2}  # BROADCAST_TO
+
+
 class ModelBuilder:
     """Collects tensors / operators of one subgraph and serializes a .tflite file."""
 
@@ -76,7 +80,7 @@ class ModelBuilder:
             oc = s.OperatorCodeT()
             oc.builtinCode = c
             oc.deprecatedBuiltinCode = min(c, 127)
-            oc.version = 1
+            oc.version = _OP_VERSIONS.get(c, 1)
             codes.append(oc)
         m.operatorCodes = codes
         b = flatbuffers.Builder(1024)
@@ -899,3 +903,21 @@ def with_signature(data: bytes, key: str = "serving_default", inputs=None, outpu
     b = flatbuffers.Builder(1024)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def gather_nd_model(rng, params_shape, idx_shape=None, *, dtype=np.int8, const_idx=None, idx_type=np.int32):
+    """GATHER_ND (107) of the 8-bit input "params" with indices given at run time (input "ids") or constant."""
+    mb = ModelBuilder()
+    q = qparams(rng, dtype)
+    p = mb.tensor(list(params_shape), dtype, *q, name="params")
+    if const_idx is not None:
+        ids = mb.tensor(list(np.shape(const_idx)), idx_type, data=np.asarray(const_idx, idx_type))
+        idx_shape = np.shape(const_idx)
+    else:
+        ids = mb.tensor(list(idx_shape), idx_type, name="ids")
+    nd = idx_shape[-1]
+    y = mb.tensor([*idx_shape[:-1], *params_shape[nd:]], dtype, *q, name="output")
+    mb.op(107, [p, ids], [y])
+    mb.inputs = [p] if const_idx is not None else [p, ids]
+    mb.outputs = [y]
+    return mb.serialize()

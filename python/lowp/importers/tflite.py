@@ -1421,6 +1421,19 @@ class _Builder:
             raise ValueError(f"lowp: {name}: TILE multiples {mult} for a {len(shape)}-D tensor")
         self._select(ins, outs, name, "TILE", [np.tile(np.arange(d), m) for d, m in zip(shape, mult)])
 
+    def op_BROADCAST_TO(self, ins, outs, opts, name):
+        (target,) = self._const_inputs(ins[1:2], "BROADCAST_TO")
+        shape = list(self.tensors[ins[0]].shape)
+        out = [int(d) for d in np.asarray(target).reshape(-1)]
+        lead = len(out) - len(shape)
+        if not shape or lead < 0 or any(d != o and d != 1 for d, o in zip(shape, out[lead:])):
+            raise ValueError(f"lowp: {name}: BROADCAST_TO cannot broadcast {shape} to {out}")
+        # per input axis: its own indices, or zeros where a size-1 axis broadcasts; new leading axes repeat the
+        # whole tensor (axis 0's indices tiled) before the final reshape to the output shape
+        axes = [np.zeros(o, np.int64) if d == 1 and o != 1 else np.arange(d) for d, o in zip(shape, out[lead:])]
+        axes[0] = np.tile(axes[0], int(np.prod(out[:lead], dtype=np.int64)))
+        self._select(ins, outs, name, "BROADCAST_TO", axes)
+
     def op_REVERSE_V2(self, ins, outs, opts, name):
         (axes,) = self._const_inputs(ins[1:2], "REVERSE_V2")
         shape = self.tensors[ins[0]].shape
@@ -1464,6 +1477,31 @@ class _Builder:
         g = self.fresh(name + "_g")
         self.move("Gather", [y, iname], g, {"axis": axis}, q, self.tensors[outs[0]].shape, self.tensors[outs[0]].dtype)
         self.define(outs[0], g, q)
+
+    def op_GATHER_ND(self, ins, outs, opts, name):
+        q = self._same_q(ins[:1], outs, "GATHER_ND")
+        shape = list(self.tensors[ins[0]].shape)
+        t_idx = self.tensors[ins[1]]
+        if t_idx.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+            raise NotImplementedError(f"lowp: {name}: GATHER_ND indices of type {t_idx.dtype}")
+        nd = t_idx.shape[-1] if t_idx.shape else 0
+        if not t_idx.shape or not 1 <= nd <= len(shape):
+            raise ValueError(f"lowp: {name}: GATHER_ND indices of shape {list(t_idx.shape)} for params {shape}")
+        out_shape = self.tensors[outs[0]].shape
+        if list(out_shape) != list(t_idx.shape[:-1]) + shape[nd:]:
+            raise ValueError(f"lowp: {name}: GATHER_ND gives {list(t_idx.shape[:-1]) + shape[nd:]}, the file "
+                             f"declares {list(out_shape)}")
+        # params viewed as [prod(shape[:nd]), rest...]: each index tuple is one row of that (the step checks ranges)
+        x = self.nhwc_of(ins[0], q)
+        flat = self.fresh(name + "_rows")
+        sn = self.fresh(name + "_shape")
+        self.constants[sn] = np.array([int(np.prod(shape[:nd], dtype=np.int64))] + shape[nd:], np.int64)
+        self.move("Reshape", [x, sn], flat, {}, q, tuple(self.constants[sn]), self.tensors[ins[0]].dtype)
+        y = self.fresh(name + "_g")
+        self.vi(y, out_shape, self.tensors[outs[0]].dtype)
+        self.nodes.append(Node("TfliteGatherNd", [flat, self.nhwc_of(ins[1], None)], [y],
+                               dict(dims=shape[:nd], out_shape=out_shape), name, "lowp"))
+        self.define(outs[0], y, q)
 
     def _split(self, x_i, outs, name, kind, axis, sizes):
         q = self._same_q([x_i], outs[:1], kind)

@@ -754,6 +754,26 @@ def make_tflite_gather(a, num_threads=0):
     return run
 
 
+def make_tflite_gather_nd(a, num_threads=0):
+    """TFLite GATHER_ND: params as [prod(dims), rest...] rows, each index tuple (last axis of the int32 / int64
+    indices) one row; an index outside its dimension fails as LiteRT's invoke does, naming it."""
+    dims, out_shape = [int(d) for d in a["dims"]], tuple(a["out_shape"])
+
+    def run(rows, idx):
+        _check_q(rows, None, "GATHER_ND")
+        if idx.dtype not in (np.int32, np.int64) or idx.ndim < 1 or idx.shape[-1] != len(dims):
+            raise ValueError(f"lowp: GATHER_ND indices must be int32 / int64 tuples of {len(dims)}")
+        tup = idx.reshape(-1, len(dims)).astype(np.int64)
+        bad = (tup < 0) | (tup >= np.array(dims, np.int64))
+        if bad.any():
+            k = np.argwhere(bad)[0]
+            raise ValueError(f"lowp: GATHER_ND index {int(tup[k[0], k[1]])} is out of range [0, {dims[k[1]]}) "
+                             f"(axis {int(k[1])})")
+        flat = np.ravel_multi_index(tuple(tup.T), dims) if tup.size else np.zeros(0, np.int64)
+        return (np.take(rows, flat, axis=0).reshape(out_shape),)
+    return run
+
+
 def make_tflite_reduce_max_min(a, num_threads=0):
     """TFLite REDUCE_MAX / REDUCE_MIN over the axes (TFLite order) of the stored 8-bit values."""
     axes, keep, is_max = tuple(int(v) for v in a["axes"]), bool(a["keepdims"]), bool(a["is_max"])

@@ -493,6 +493,7 @@ _TFLITE_KINDS = {
     "lowp.TfliteBatchMatMul": K.make_tflite_batch_matmul,
     "lowp.TflitePairTable": K.make_tflite_pair_table,
     "lowp.TfliteGather": K.make_tflite_gather,
+    "lowp.TfliteGatherNd": K.make_tflite_gather_nd,
 }
 
 
