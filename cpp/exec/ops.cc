@@ -215,6 +215,21 @@ class LutOp final : public Op {
   int nt_;
 };
 
+class LutChannelsOp final : public Op {
+ public:
+  LutChannelsOp(std::vector<uint8_t> tables, int64_t rows, int64_t C) : t_(std::move(tables)), rows_(rows), C_(C) {}
+  void run(const void* const* in, void* const* out) const override {
+    const uint8_t* x = static_cast<const uint8_t*>(in[0]);
+    uint8_t* y = static_cast<uint8_t*>(out[0]);
+    for (int64_t r = 0; r < rows_; ++r, x += C_, y += C_)
+      for (int64_t c = 0; c < C_; ++c) y[c] = t_[static_cast<size_t>(c) * 256 + x[c]];
+  }
+
+ private:
+  std::vector<uint8_t> t_;
+  int64_t rows_, C_;
+};
+
 class PoolOp final : public Op {
  public:
   PoolOp(const ops::Pool2D& g, DType t, PoolMode mode, const AvgPoolParams& p) : g_(g), t_(t), mode_(mode), p_(p) {}
@@ -597,6 +612,11 @@ std::unique_ptr<Op> make_float_binary(const ops::BroadcastShape& bs, ops::FloatB
 std::unique_ptr<Op> make_float_mean(int64_t outer, int64_t len, int64_t inner) {
   LOWP_CHECK(outer >= 0 && len >= 1 && inner > 1 && len < (int64_t{1} << 24), "float_mean: bad [outer, len, inner]");
   return std::make_unique<FloatMeanOp>(outer, len, inner);
+}
+
+std::unique_ptr<Op> make_lut_channels(std::vector<uint8_t> tables, int64_t rows, int64_t C) {
+  LOWP_CHECK(rows >= 0 && C >= 1 && tables.size() == static_cast<size_t>(C) * 256, "lut_channels: C x 256 tables");
+  return std::make_unique<LutChannelsOp>(std::move(tables), rows, C);
 }
 
 std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector<uint8_t> table65536, int num_threads) {

@@ -53,6 +53,9 @@ std::unique_ptr<Op> make_binary_table(const ops::BroadcastShape& bs, std::vector
 std::unique_ptr<Op> make_float_binary(const ops::BroadcastShape& bs, ops::FloatBinaryOp op);
 // numpy's float32 mean over the middle axis of [outer, len, inner], inner > 1 (ops::float_mean_axis).
 std::unique_ptr<Op> make_float_mean(int64_t outer, int64_t len, int64_t inner);
+// A table per channel: y[r * C + c] = tables[c * 256 + x[r * C + c]] over rows x C bytes (channels last;
+// TFLite PRELU with a per-channel alpha).
+std::unique_ptr<Op> make_lut_channels(std::vector<uint8_t> tables, int64_t rows, int64_t C);
 // y[i] = table[x[i]] for n bytes; large ones on up to num_threads threads (<= 0: the whole pool).
 std::unique_ptr<Op> make_lut(const uint8_t* table256, int64_t n, int num_threads = 1);
 // Pooling through element strides (Pool2D), by mode (Python: _lowp.PoolMode, same names in

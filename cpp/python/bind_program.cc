@@ -253,6 +253,17 @@ class NativeProgram {
     prog_.add_op(exec::make_lut(t.data(), n, num_threads), {x}, {y}, name);
   }
 
+  // Per-channel tables (C x 256 bytes) over rows x C channels-last bytes.
+  void lut_channels(int x, int y, const py::array& tables, int64_t rows, int64_t C, const std::string& name) {
+    auto t = py::array::ensure(tables, py::array::c_style);
+    LOWP_CHECK(t && t.itemsize() == 1 && C >= 1 && rows >= 0 && t.size() == C * 256,
+               "lut_channels: C x 256 8-bit tables");
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(rows * C) && prog_.slot_bytes(y) == static_cast<size_t>(rows * C),
+               "lut_channels: sizes do not match rows x C");
+    const auto* tp = static_cast<const uint8_t*>(t.data());
+    prog_.add_op(exec::make_lut_channels(std::vector<uint8_t>(tp, tp + C * 256), rows, C), {x}, {y}, name);
+  }
+
   // x, y NHWC (N, H, W, C) / (N, OH, OW, C) contiguous.
   void pool(int x, int y, const std::vector<int64_t>& xs, const std::vector<int64_t>& ys, const std::string& dtype,
             exec::PoolMode mode, const std::vector<int64_t>& k, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
@@ -532,6 +543,8 @@ void register_program(py::module_& m) {
            py::arg("b_shape"), py::arg("op"), py::arg("name") = "float_binary")
       .def("float_mean", &NativeProgram::float_mean, py::arg("x"), py::arg("y"), py::arg("outer"), py::arg("len"),
            py::arg("inner"), py::arg("name") = "float_mean")
+      .def("lut_channels", &NativeProgram::lut_channels, py::arg("x"), py::arg("y"), py::arg("tables"),
+           py::arg("rows"), py::arg("C"), py::arg("name") = "lut_channels")
       .def("binary_table", &NativeProgram::binary_table, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),
            py::arg("b_shape"), py::arg("table"), py::arg("num_threads") = 1, py::arg("name") = "binary_table")
       .def("binary", &NativeProgram::binary, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),

@@ -317,3 +317,20 @@ LOWP_TEST(exec_batch_matmul_matches_reference) {
   EXPECT_TRUE(throws([&] { exec::make_batch_matmul(*available_kernels().front(), bad, OutputSpec{}, 1); }),
               "M = K = N = 0 is rejected");
 }
+
+LOWP_TEST(exec_lut_channels_op) {
+  // 5 rows x 3 channels through a table per channel; C x 256 entries required.
+  std::vector<uint8_t> tables(3 * 256);
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) tables[c * 256 + v] = static_cast<uint8_t>(v * (c + 1) + 7 * c);
+  auto op = exec::make_lut_channels(tables, 5, 3);
+  uint8_t x[15], y[15];
+  for (int i = 0; i < 15; ++i) x[i] = static_cast<uint8_t>(i * 37 + 250);
+  const void* in[1] = {x};
+  void* out[1] = {y};
+  op->run(in, out);
+  bool ok = true;
+  for (int i = 0; i < 15; ++i) ok = ok && y[i] == tables[(i % 3) * 256 + x[i]];
+  EXPECT_TRUE(ok, "per-channel lookups");
+  EXPECT_TRUE(throws([] { exec::make_lut_channels(std::vector<uint8_t>(255), 1, 1); }), "a short table is rejected");
+}

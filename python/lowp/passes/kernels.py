@@ -801,7 +801,25 @@ def make_tflite_prelu(a, num_threads=0):
         pos = _gemm.requantize(v, m1, s1, yz, lo, hi, rounding="gemmlowp")
         neg = _gemm.requantize(np.ascontiguousarray(v * al), m2, s2, yz, lo, hi, rounding="gemmlowp")
         return (np.where(v >= 0, pos, neg).astype(dt, copy=False),)
-    return run
+
+    # An alpha that varies along the last axis only (per channel, or one value): the output is a function of the
+    # channel and the byte, a 256-entry table per channel, computed by run() itself on every byte.
+    C = int(al.shape[-1]) if al.ndim else 1
+    if al.size != C:
+        return run
+    every = np.arange(256, dtype=np.uint8).view(dt)
+    tables = np.ascontiguousarray(run(np.repeat(every[:, None], C, axis=1))[0].view(np.uint8).T)  # C x 256
+
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != dt or not shp or (C > 1 and shp[-1] != C):
+            return False
+        c = int(shp[-1]) if C > 1 else 1
+        t = tables if C > 1 else tables.reshape(1, 256)
+        nb.op([x], [y], lambda P, S: P.lut_channels(S(x), S(y), t, _prod(shp) // c, c, name=f"Prelu({y})"))
+        return True
+    return with_native(run, desc)
 
 
 def make_tflite_mean(a, num_threads=0):
