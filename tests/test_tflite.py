@@ -1046,6 +1046,13 @@ def test_interpreter_api_matches_litert(path):
     want = _interpreter_run(litert.Interpreter, data, (1, 3, 2), 7,
                             experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
     got = _interpreter_run(lowp.Interpreter, data, (1, 3, 2), 7)
+    every_w = litert.Interpreter(model_content=data).get_tensor_details()
+    every_g = lowp.Interpreter(model_content=data).get_tensor_details()
+    assert [(d["name"], d["index"], d["dtype"], d["quantization"]) for d in every_w] == \
+        [(d["name"], d["index"], d["dtype"], d["quantization"]) for d in every_g]
+    for w, g in zip(every_w, every_g):
+        np.testing.assert_array_equal(w["shape"], g["shape"])
+        np.testing.assert_array_equal(w["quantization_parameters"]["scales"], g["quantization_parameters"]["scales"])
     for dw, dg in zip(want[0], got[0]):
         assert len(dw) == len(dg)
         for w, g in zip(dw, dg):

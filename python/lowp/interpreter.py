@@ -88,6 +88,11 @@ class Interpreter:
     def get_output_details(self):
         return [self._details(i) for i in self._out]
 
+    def get_tensor_details(self):
+        """Details of every tensor of the model (weights and intermediates included: their names, shapes and
+        quantization; only inputs and outputs can be read with get_tensor)."""
+        return [self._details(i) for i in range(len(self._tensors))]
+
     # ------------------------------------------------------------------ running
     def allocate_tensors(self):
         self._allocated = True
