@@ -112,8 +112,11 @@ class OrtFloatBinaryOp final : public Op {
 
 class GemmOp final : public Op {
  public:
-  GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt)
-      : b_(std::move(b)), M_(M), at_(at), za_(za), spec_(std::move(spec)), nt_(nt), terms_(*b_, at_, za_, spec_) {}
+  // dynamic_za: the activation zero point is in[1] (one element of the activation type, computed at run time by
+  // DynamicQuantizeLinear): the column terms, which depend on it, are then computed per call.
+  GemmOp(std::shared_ptr<const PackedB> b, int M, DType at, int32_t za, OutputSpec spec, int nt, bool dynamic_za = false)
+      : b_(std::move(b)), M_(M), at_(at), za_(za), spec_(std::move(spec)), nt_(nt), terms_(*b_, at_, za_, spec_),
+        dynamic_za_(dynamic_za) {}
   void run(const void* const* in, void* const* out) const override {
     GemmArgs a;
     a.M = M_;
@@ -123,6 +126,11 @@ class GemmOp final : public Op {
     a.za = za_;
     a.c = out[0];
     a.ldc = b_->N();
+    if (dynamic_za_) {
+      a.za = at_ == DType::U8 ? int32_t{*static_cast<const uint8_t*>(in[1])} : int32_t{*static_cast<const int8_t*>(in[1])};
+      gemm(a, *b_, spec_, nt_);
+      return;
+    }
     gemm(a, *b_, spec_, nt_, &terms_);
   }
   int threads() const override { return nt_; }
@@ -135,6 +143,7 @@ class GemmOp final : public Op {
   OutputSpec spec_;
   int nt_;
   GemmTerms terms_;
+  bool dynamic_za_;
 };
 
 class BinaryOp final : public Op {
@@ -454,6 +463,40 @@ class BatchMatMulOp final : public Op {
   int nt_;
 };
 
+class DynamicQuantizeOp final : public Op {
+ public:
+  explicit DynamicQuantizeOp(int64_t n) : n_(n) {}
+  void run(const void* const* in, void* const* out) const override {
+    ops::dynamic_quantize_linear(static_cast<const float*>(in[0]), n_, static_cast<uint8_t*>(out[0]),
+                                 static_cast<float*>(out[1]), static_cast<uint8_t*>(out[2]));
+  }
+
+ private:
+  int64_t n_;
+};
+
+class CastToFloatOp final : public Op {
+ public:
+  CastToFloatOp(int64_t n, DType from) : n_(n), from_(from) {}
+  void run(const void* const* in, void* const* out) const override {
+    float* y = static_cast<float*>(out[0]);
+    if (from_ == DType::S32) {
+      const int32_t* x = static_cast<const int32_t*>(in[0]);
+      for (int64_t i = 0; i < n_; ++i) y[i] = static_cast<float>(x[i]);
+    } else if (from_ == DType::U8) {
+      const uint8_t* x = static_cast<const uint8_t*>(in[0]);
+      for (int64_t i = 0; i < n_; ++i) y[i] = static_cast<float>(x[i]);
+    } else {
+      const int8_t* x = static_cast<const int8_t*>(in[0]);
+      for (int64_t i = 0; i < n_; ++i) y[i] = static_cast<float>(x[i]);
+    }
+  }
+
+ private:
+  int64_t n_;
+  DType from_;
+};
+
 class QuantizeTfliteOp final : public Op {
  public:
   QuantizeTfliteOp(int64_t n, DType yt, float scale, int32_t zp) : n_(n), yt_(yt), scale_(scale), zp_(zp) {}
@@ -640,6 +683,22 @@ std::unique_ptr<Op> make_batch_matmul(const GemmKernel& kernel, BatchMatMulParam
   LOWP_CHECK(spec.out_type == DType::S32 || spec.out_type == DType::U8 || spec.out_type == DType::S8,
              "batch_matmul: int32 or 8-bit output");
   return std::make_unique<BatchMatMulOp>(kernel, std::move(p), std::move(spec), num_threads);
+}
+
+std::unique_ptr<Op> make_dynamic_quantize(int64_t n) {
+  LOWP_CHECK(n >= 1, "dynamic_quantize: needs at least one value");
+  return std::make_unique<DynamicQuantizeOp>(n);
+}
+
+std::unique_ptr<Op> make_gemm_dynamic_zero_point(std::shared_ptr<const PackedB> b, int M, DType a_type,
+                                                 int num_threads) {
+  LOWP_CHECK(b && M >= 1 && (a_type == DType::U8 || a_type == DType::S8), "gemm_dynamic_zero_point: bad arguments");
+  return std::make_unique<GemmOp>(std::move(b), M, a_type, 0, OutputSpec{}, num_threads, true);
+}
+
+std::unique_ptr<Op> make_cast_to_float(int64_t n, DType from) {
+  LOWP_CHECK(n >= 0 && (from == DType::S32 || from == DType::U8 || from == DType::S8), "cast_to_float: bad type");
+  return std::make_unique<CastToFloatOp>(n, from);
 }
 
 std::unique_ptr<Op> make_mean_tflite(int64_t outer, int64_t len, int64_t inner, DType t, int32_t x_zp,

@@ -115,6 +115,15 @@ struct BatchMatMulParams {
   std::vector<int64_t> lhs_index, rhs_index;  // one entry per output matrix
 };
 std::unique_ptr<Op> make_batch_matmul(const GemmKernel& kernel, BatchMatMulParams p, OutputSpec spec, int num_threads);
+// ONNX DynamicQuantizeLinear over n float32 values (ops::dynamic_quantize_linear): out[0] y (n uint8), out[1] the
+// float32 scale, out[2] the uint8 zero point.
+std::unique_ptr<Op> make_dynamic_quantize(int64_t n);
+// MatMulInteger with a zero point computed at run time: in[0] x (M x K 8-bit), in[1] its zero point (one element of
+// x's type) -> out[0] M x N int32 sums.
+std::unique_ptr<Op> make_gemm_dynamic_zero_point(std::shared_ptr<const PackedB> b, int M, DType a_type,
+                                                 int num_threads);
+// float32 <- int32 / uint8 / int8, n values (ONNX Cast).
+std::unique_ptr<Op> make_cast_to_float(int64_t n, DType from);
 // TFLite QUANTIZE float32 -> 8-bit over n values (ops::quantize_tflite: ties away from zero).
 std::unique_ptr<Op> make_quantize_tflite(int64_t n, DType yt, float scale, int32_t zp);
 // memcpy of `bytes`.

@@ -177,5 +177,27 @@ void lut_apply_ref(const uint8_t* x, const uint8_t* table, uint8_t* y, int64_t n
   for (; i < n; ++i) y[i] = table[x[i]];
 }
 
+void dynamic_quantize_linear(const float* x, int64_t n, uint8_t* y, float* scale, uint8_t* zero_point) {
+  LOWP_CHECK(n >= 0, "dynamic_quantize_linear: bad size");
+  float lo = 0.0f, hi = 0.0f;
+  bool finite = true;
+  for (int64_t i = 0; i < n; ++i) {
+    finite = finite && std::isfinite(x[i]);
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  LOWP_CHECK(finite, "DynamicQuantizeLinear input contains NaN or infinity (no finite scale exists)");
+  float s = (hi - lo) / 255.0f;
+  if (s == 0.0f) s = 1.0f;  // all zeros: any scale gives y = zp = 0
+  const float zf = std::nearbyint(0.0f - lo / s);
+  const float z = zf < 0.0f ? 0.0f : (zf > 255.0f ? 255.0f : zf);
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = std::nearbyint(x[i] / s) + z;
+    y[i] = static_cast<uint8_t>(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+  }
+  *scale = s;
+  *zero_point = static_cast<uint8_t>(z);
+}
+
 }  // namespace ops
 }  // namespace lowp

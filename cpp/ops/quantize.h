@@ -44,6 +44,11 @@ inline int32_t quantize_one_tflite(float x, float scale, int32_t zp, int32_t lo,
 // y (uint8 / int8) = quantize_one_tflite of n contiguous floats.
 void quantize_tflite(const float* x, void* y, DType yt, int64_t n, float scale, int32_t zp);
 
+// ONNX DynamicQuantizeLinear (uint8) in float32 as the spec and onnxruntime compute it: lo = min(0, min x),
+// hi = max(0, max x), scale = (hi - lo) / 255 (1 when 0: all zeros), zp = clamp(rint(0 - lo / scale), 0, 255),
+// y = clamp(rint(x / scale) + zp, 0, 255), rint half to even. Throws on NaN / infinity (no finite scale).
+void dynamic_quantize_linear(const float* x, int64_t n, uint8_t* y, float* scale, uint8_t* zero_point);
+
 // x: contiguous [outer, axis_len, inner] float32; y: same shape of `yt` (uint8/int8/uint16/int16).
 // nparam == 1 (per tensor) or axis_len (per axis).
 void quantize_linear(const float* x, void* y, DType yt, int64_t outer, int64_t axis_len, int64_t inner,

@@ -253,6 +253,35 @@ class NativeProgram {
     prog_.add_op(exec::make_lut(t.data(), n, num_threads), {x}, {y}, name);
   }
 
+  // ONNX DynamicQuantizeLinear of n float32 values into y (uint8), scale (float32) and zero point (uint8).
+  void dynamic_quantize(int x, int y, int scale, int zp, int64_t n, const std::string& name) {
+    LOWP_CHECK(n >= 1 && prog_.slot_bytes(x) == static_cast<size_t>(n) * 4 && prog_.slot_bytes(y) == static_cast<size_t>(n) &&
+                   prog_.slot_bytes(scale) == 4 && prog_.slot_bytes(zp) == 1,
+               "dynamic_quantize: sizes do not match");
+    prog_.add_op(exec::make_dynamic_quantize(n), {x}, {y, scale, zp}, name);
+  }
+
+  // MatMulInteger with a run-time zero point (one element in slot xz): x M x K -> y M x N int32.
+  void gemm_dynamic_zero_point(int x, int xz, int y, int M, const std::string& x_dtype, std::shared_ptr<PackedB> b,
+                               int num_threads, const std::string& name) {
+    const DType t = parse_qtype(x_dtype);
+    LOWP_CHECK(b && M >= 1 && (t == DType::U8 || t == DType::S8) &&
+                   prog_.slot_bytes(x) == static_cast<size_t>(M) * b->K() && prog_.slot_bytes(xz) == 1 &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(M) * b->N() * 4,
+               "gemm_dynamic_zero_point: sizes do not match");
+    prog_.add_op(exec::make_gemm_dynamic_zero_point(b, M, t, num_threads), {x, xz}, {y}, name);
+  }
+
+  // ONNX Cast of n int32 / uint8 / int8 values to float32.
+  void cast_to_float(int x, int y, int64_t n, const std::string& from, const std::string& name) {
+    const DType t = parse_qtype(from);
+    const size_t esz = t == DType::S32 ? 4 : 1;
+    LOWP_CHECK(t != DType::S16 && prog_.slot_bytes(x) == static_cast<size_t>(n) * esz &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(n) * 4,
+               "cast_to_float: sizes do not match");
+    prog_.add_op(exec::make_cast_to_float(n, t), {x}, {y}, name);
+  }
+
   // Per-channel tables (C x 256 bytes) over rows x C channels-last bytes.
   void lut_channels(int x, int y, const py::array& tables, int64_t rows, int64_t C, const std::string& name) {
     auto t = py::array::ensure(tables, py::array::c_style);
@@ -543,6 +572,12 @@ void register_program(py::module_& m) {
            py::arg("b_shape"), py::arg("op"), py::arg("name") = "float_binary")
       .def("float_mean", &NativeProgram::float_mean, py::arg("x"), py::arg("y"), py::arg("outer"), py::arg("len"),
            py::arg("inner"), py::arg("name") = "float_mean")
+      .def("dynamic_quantize", &NativeProgram::dynamic_quantize, py::arg("x"), py::arg("y"), py::arg("scale"),
+           py::arg("zp"), py::arg("n"), py::arg("name") = "dynamic_quantize")
+      .def("gemm_dynamic_zero_point", &NativeProgram::gemm_dynamic_zero_point, py::arg("x"), py::arg("xz"), py::arg("y"),
+           py::arg("M"), py::arg("x_dtype"), py::arg("b"), py::arg("num_threads") = 0, py::arg("name") = "gemm")
+      .def("cast_to_float", &NativeProgram::cast_to_float, py::arg("x"), py::arg("y"), py::arg("n"), py::arg("from_dtype"),
+           py::arg("name") = "cast")
       .def("lut_channels", &NativeProgram::lut_channels, py::arg("x"), py::arg("y"), py::arg("tables"),
            py::arg("rows"), py::arg("C"), py::arg("name") = "lut_channels")
       .def("binary_table", &NativeProgram::binary_table, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),

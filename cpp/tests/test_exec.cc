@@ -334,3 +334,45 @@ LOWP_TEST(exec_lut_channels_op) {
   EXPECT_TRUE(ok, "per-channel lookups");
   EXPECT_TRUE(throws([] { exec::make_lut_channels(std::vector<uint8_t>(255), 1, 1); }), "a short table is rejected");
 }
+
+LOWP_TEST(exec_dynamic_quantize_and_gemm_with_its_zero_point) {
+  // DynamicQuantizeLinear -> MatMulInteger reading the zero point it computed, against the formulas in int64 / float
+  // written here; a NaN input is refused.
+  std::mt19937 rng(19);
+  const int M = 5, K = 37, N = 11;
+  std::vector<float> x(M * K);
+  for (auto& v : x) v = std::ldexp(static_cast<float>(static_cast<int>(rng() % 4001) - 1500), -9);
+  std::vector<uint8_t> y(M * K);
+  float scale = 0;
+  uint8_t zp = 0;
+  auto dq = exec::make_dynamic_quantize(M * K);
+  const void* in1[1] = {x.data()};
+  void* out1[3] = {y.data(), &scale, &zp};
+  dq->run(in1, out1);
+  float lo = 0, hi = 0;
+  for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+  const float s = (hi - lo) / 255.0f;
+  const float z = std::min(255.0f, std::max(0.0f, std::nearbyint(0.0f - lo / s)));
+  bool ok = scale == s && zp == static_cast<uint8_t>(z);
+  for (int i = 0; i < M * K; ++i)
+    ok = ok && y[i] == static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, std::nearbyint(x[i] / s) + z)));
+  EXPECT_TRUE(ok, "dynamic quantization: scale, zero point, values");
+  std::vector<int8_t> w(K * N);
+  for (auto& v : w) v = static_cast<int8_t>(rng());
+  const int32_t wz = 3;
+  auto pb = std::make_shared<PackedB>(*available_kernels().front(), w.data(), DType::S8, K, N, N, &wz, 1);
+  auto mm = exec::make_gemm_dynamic_zero_point(pb, M, DType::U8, 1);
+  std::vector<int32_t> acc(M * N);
+  const void* in2[2] = {y.data(), &zp};
+  void* out2[1] = {acc.data()};
+  mm->run(in2, out2);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      int64_t r = 0;
+      for (int k = 0; k < K; ++k) r += (int64_t{y[i * K + k]} - zp) * (int64_t{w[k * N + j]} - wz);
+      ok = ok && acc[i * N + j] == r;
+    }
+  EXPECT_TRUE(ok, "MatMulInteger with the run-time zero point");
+  x[7] = NAN;
+  EXPECT_TRUE(throws([&] { dq->run(in1, out1); }), "a NaN input is refused");
+}

@@ -320,6 +320,8 @@ def _resize(attrs, *inp):
 def _dynamic_quantize_linear(attrs, x):
     """ONNX DynamicQuantizeLinear (uint8) in float32, as the spec and onnxruntime compute it."""
     x = np.asarray(x, np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError("lowp: DynamicQuantizeLinear input contains NaN or infinity (no finite scale exists)")
     lo = np.minimum(np.float32(0), x.min()) if x.size else np.float32(0)
     hi = np.maximum(np.float32(0), x.max()) if x.size else np.float32(0)
     scale = np.float32((hi - lo) / np.float32(255))

@@ -1328,7 +1328,26 @@ def make_matmul_integer(a, num_threads=0):
                                  num_threads=threads)
         return (y.reshape(x.shape[:-1] + (N,)),)
 
-    return run
+    def desc(nb, ins, outs):  # the same GEMM natively; a zero point computed at run time (DynamicQuantizeLinear)
+        x, y = ins[0], outs[0]  # is read by the op on every run
+        xz = ins[1] if len(ins) > 1 and ins[1] else None
+        shp, dt = nb.shape(x), nb.dtype(x)
+        if dt not in (np.uint8, np.int8) or not shp or shp[-1] != Kd or _prod(shp) == 0:
+            return False
+        if xz is not None and (nb.dtype(xz) != dt or _prod(nb.shape(xz)) != 1):
+            return False
+        M, pb = _prod(shp[:-1]), packed.packed()
+        zc = nb.value(xz) if xz is not None else np.zeros((), dt)
+        if zc is not None:
+            nb.op([x], [y], lambda P, S: P.gemm(S(x), S(y), M, dt.name, int(np.asarray(zc).reshape(())), pb, "int32",
+                                                num_threads=threads or 0, name=f"MatMulInteger({y})"))
+        else:
+            nb.op([x, xz], [y], lambda P, S: P.gemm_dynamic_zero_point(S(x), S(xz), S(y), M, dt.name, pb,
+                                                                       num_threads=threads or 0,
+                                                                       name=f"MatMulInteger({y})"))
+        return True
+
+    return with_native(run, desc)
 
 
 def make_conv_integer(a, num_threads=0):
@@ -1524,7 +1543,33 @@ def generic_step(op, attrs):
         return with_native(fn, native_float_binary(op))
     if op == "ReduceMean":
         return with_native(fn, native_float_mean(attrs))
+    if op == "DynamicQuantizeLinear":
+        return with_native(fn, _native_dynamic_quantize)
+    if op == "Cast":
+        return with_native(fn, _native_cast_to_float)
     return fn
+
+
+def _native_dynamic_quantize(nb, ins, outs):
+    """ONNX DynamicQuantizeLinear natively (ops::dynamic_quantize_linear: the float32 steps of the numpy step)."""
+    x = ins[0]
+    if nb.dtype(x) != np.float32 or len(outs) != 3 or not all(outs) or _prod(nb.shape(x)) < 1:
+        return False
+    y, sc, zp = outs
+    n = _prod(nb.shape(x))
+    nb.op([x], [y, sc, zp], lambda P, S: P.dynamic_quantize(S(x), S(y), S(sc), S(zp), n, name=f"DynamicQuantize({y})"))
+    return True
+
+
+def _native_cast_to_float(nb, ins, outs):
+    """ONNX Cast of int32 / 8-bit values to float32 (exact for every int32 below 2^24, rounded as numpy above)."""
+    x, y = ins[0], outs[0]
+    dt = nb.dtype(x)
+    if nb.dtype(y) != np.float32 or dt not in (np.int32, np.uint8, np.int8):
+        return False
+    n = _prod(nb.shape(x))
+    nb.op([x], [y], lambda P, S: P.cast_to_float(S(x), S(y), n, dt.name, name=f"Cast({y})"))
+    return True
 
 
 def native_float_mean(attrs):
