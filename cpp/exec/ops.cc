@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "ops/float_glue.h"
 #include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
@@ -497,6 +498,40 @@ class CastToFloatOp final : public Op {
   DType from_;
 };
 
+class FloatGlueOp final : public Op {
+ public:
+  enum Kind { kSoftmax, kLayerNorm, kGelu, kMatMul };
+  FloatGlueOp(Kind k, int64_t a, int64_t b, int64_t c = 0) : k_(k), a_(a), b_(b), c_(c) {}
+  std::vector<float> scale_, bias_;
+  std::vector<int64_t> li_, ri_;
+  double eps_ = 0;
+  bool flag_ = false;  // LayerNorm: the statistics outputs; Gelu: the tanh form
+  void run(const void* const* in, void* const* out) const override {
+    const float* x = static_cast<const float*>(in[0]);
+    float* y = static_cast<float*>(out[0]);
+    switch (k_) {
+      case kSoftmax: ops::float_softmax_rows(x, y, a_, b_); break;
+      case kLayerNorm:
+        ops::float_layer_norm_rows(x, y, a_, b_, scale_.data(), bias_.empty() ? nullptr : bias_.data(), eps_,
+                                   flag_ ? static_cast<float*>(out[1]) : nullptr,
+                                   flag_ ? static_cast<float*>(out[2]) : nullptr);
+        break;
+      case kGelu: ops::float_gelu(x, y, a_, flag_); break;
+      case kMatMul: {  // a_ = M, b_ = K, c_ = N
+        const float* rhs = static_cast<const float*>(in[1]);
+        for (size_t i = 0; i < li_.size(); ++i)
+          ops::float_matmul(x + li_[i] * a_ * b_, rhs + ri_[i] * b_ * c_, y + static_cast<int64_t>(i) * a_ * c_, a_,
+                            b_, c_);
+        break;
+      }
+    }
+  }
+
+ private:
+  Kind k_;
+  int64_t a_, b_, c_;
+};
+
 class QuantizeTfliteOp final : public Op {
  public:
   QuantizeTfliteOp(int64_t n, DType yt, float scale, int32_t zp) : n_(n), yt_(yt), scale_(scale), zp_(zp) {}
@@ -699,6 +734,36 @@ std::unique_ptr<Op> make_gemm_dynamic_zero_point(std::shared_ptr<const PackedB> 
 std::unique_ptr<Op> make_cast_to_float(int64_t n, DType from) {
   LOWP_CHECK(n >= 0 && (from == DType::S32 || from == DType::U8 || from == DType::S8), "cast_to_float: bad type");
   return std::make_unique<CastToFloatOp>(n, from);
+}
+
+std::unique_ptr<Op> make_float_softmax(int64_t rows, int64_t len) {
+  LOWP_CHECK(rows >= 0 && len >= 1, "float_softmax: bad rows x len");
+  return std::make_unique<FloatGlueOp>(FloatGlueOp::kSoftmax, rows, len);
+}
+
+std::unique_ptr<Op> make_float_layer_norm(int64_t rows, int64_t len, std::vector<float> scale, std::vector<float> bias,
+                                          double eps, bool stats) {
+  LOWP_CHECK(rows >= 0 && len >= 1 && scale.size() == static_cast<size_t>(len) &&
+                 (bias.empty() || bias.size() == static_cast<size_t>(len)),
+             "float_layer_norm: scale / bias of len values");
+  auto op = std::make_unique<FloatGlueOp>(FloatGlueOp::kLayerNorm, rows, len);
+  op->scale_ = std::move(scale), op->bias_ = std::move(bias), op->eps_ = eps, op->flag_ = stats;
+  return op;
+}
+
+std::unique_ptr<Op> make_float_gelu(int64_t n, bool tanh_form) {
+  LOWP_CHECK(n >= 0, "float_gelu: bad size");
+  auto op = std::make_unique<FloatGlueOp>(FloatGlueOp::kGelu, n, 0);
+  op->flag_ = tanh_form;
+  return op;
+}
+
+std::unique_ptr<Op> make_float_matmul(std::vector<int64_t> lhs_index, std::vector<int64_t> rhs_index, int64_t M,
+                                      int64_t K, int64_t N) {
+  LOWP_CHECK(M >= 0 && K >= 0 && N >= 0 && lhs_index.size() == rhs_index.size(), "float_matmul: bad sizes");
+  auto op = std::make_unique<FloatGlueOp>(FloatGlueOp::kMatMul, M, K, N);
+  op->li_ = std::move(lhs_index), op->ri_ = std::move(rhs_index);
+  return op;
 }
 
 std::unique_ptr<Op> make_mean_tflite(int64_t outer, int64_t len, int64_t inner, DType t, int32_t x_zp,

@@ -124,6 +124,15 @@ std::unique_ptr<Op> make_gemm_dynamic_zero_point(std::shared_ptr<const PackedB> 
                                                  int num_threads);
 // float32 <- int32 / uint8 / int8, n values (ONNX Cast).
 std::unique_ptr<Op> make_cast_to_float(int64_t n, DType from);
+// Float glue (ops/float_glue.h): softmax over rows x len; LayerNormalization over rows x len (in[0] x; out[0] y,
+// out[1] / out[2] the row means / inverse deviations when `stats`); Gelu over n values; MatMul of float32 blocks
+// (output b = lhs block lhs_index[b] (M x K) times rhs block rhs_index[b] (K x N)).
+std::unique_ptr<Op> make_float_softmax(int64_t rows, int64_t len);
+std::unique_ptr<Op> make_float_layer_norm(int64_t rows, int64_t len, std::vector<float> scale, std::vector<float> bias,
+                                          double eps, bool stats);
+std::unique_ptr<Op> make_float_gelu(int64_t n, bool tanh_form);
+std::unique_ptr<Op> make_float_matmul(std::vector<int64_t> lhs_index, std::vector<int64_t> rhs_index, int64_t M,
+                                      int64_t K, int64_t N);
 // TFLite QUANTIZE float32 -> 8-bit over n values (ops::quantize_tflite: ties away from zero).
 std::unique_ptr<Op> make_quantize_tflite(int64_t n, DType yt, float scale, int32_t zp);
 // memcpy of `bytes`.

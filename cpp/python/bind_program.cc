@@ -282,6 +282,42 @@ class NativeProgram {
     prog_.add_op(exec::make_cast_to_float(n, t), {x}, {y}, name);
   }
 
+  // Float glue (ops/float_glue.h) of dynamic-quantized transformers.
+  void float_softmax(int x, int y, int64_t rows, int64_t len, const std::string& name) {
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(rows * len) * 4 && prog_.slot_bytes(y) == prog_.slot_bytes(x),
+               "float_softmax: sizes do not match rows x len");
+    prog_.add_op(exec::make_float_softmax(rows, len), {x}, {y}, name);
+  }
+  void float_layer_norm(int x, int y, int mean, int inv, int64_t rows, int64_t len, std::vector<float> scale,
+                        std::vector<float> bias, double eps, const std::string& name) {
+    const bool stats = mean >= 0 && inv >= 0;
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(rows * len) * 4 && prog_.slot_bytes(y) == prog_.slot_bytes(x) &&
+                   (!stats || (prog_.slot_bytes(mean) == static_cast<size_t>(rows) * 4 &&
+                               prog_.slot_bytes(inv) == static_cast<size_t>(rows) * 4)),
+               "float_layer_norm: sizes do not match rows x len");
+    auto op = exec::make_float_layer_norm(rows, len, std::move(scale), std::move(bias), eps, stats);
+    if (stats)
+      prog_.add_op(std::move(op), {x}, {y, mean, inv}, name);
+    else
+      prog_.add_op(std::move(op), {x}, {y}, name);
+  }
+  void float_gelu(int x, int y, int64_t n, bool tanh_form, const std::string& name) {
+    LOWP_CHECK(prog_.slot_bytes(x) == static_cast<size_t>(n) * 4 && prog_.slot_bytes(y) == prog_.slot_bytes(x),
+               "float_gelu: sizes do not match");
+    prog_.add_op(exec::make_float_gelu(n, tanh_form), {x}, {y}, name);
+  }
+  void float_matmul(int a, int b, int c, int64_t a_blocks, int64_t b_blocks, std::vector<int64_t> li,
+                    std::vector<int64_t> ri, int64_t M, int64_t K, int64_t N, const std::string& name) {
+    LOWP_CHECK(li.size() == ri.size() && a_blocks >= 1 && b_blocks >= 1, "float_matmul: bad blocks");
+    for (size_t i = 0; i < li.size(); ++i)
+      LOWP_CHECK(li[i] >= 0 && li[i] < a_blocks && ri[i] >= 0 && ri[i] < b_blocks, "float_matmul: block out of range");
+    LOWP_CHECK(prog_.slot_bytes(a) == static_cast<size_t>(a_blocks * M * K) * 4 &&
+                   prog_.slot_bytes(b) == static_cast<size_t>(b_blocks * K * N) * 4 &&
+                   prog_.slot_bytes(c) == li.size() * static_cast<size_t>(M * N) * 4,
+               "float_matmul: sizes do not match the blocks");
+    prog_.add_op(exec::make_float_matmul(std::move(li), std::move(ri), M, K, N), {a, b}, {c}, name);
+  }
+
   // Per-channel tables (C x 256 bytes) over rows x C channels-last bytes.
   void lut_channels(int x, int y, const py::array& tables, int64_t rows, int64_t C, const std::string& name) {
     auto t = py::array::ensure(tables, py::array::c_style);
@@ -578,6 +614,16 @@ void register_program(py::module_& m) {
            py::arg("M"), py::arg("x_dtype"), py::arg("b"), py::arg("num_threads") = 0, py::arg("name") = "gemm")
       .def("cast_to_float", &NativeProgram::cast_to_float, py::arg("x"), py::arg("y"), py::arg("n"), py::arg("from_dtype"),
            py::arg("name") = "cast")
+      .def("float_softmax", &NativeProgram::float_softmax, py::arg("x"), py::arg("y"), py::arg("rows"),
+           py::arg("len"), py::arg("name") = "float_softmax")
+      .def("float_layer_norm", &NativeProgram::float_layer_norm, py::arg("x"), py::arg("y"), py::arg("mean"),
+           py::arg("inv"), py::arg("rows"), py::arg("len"), py::arg("scale"), py::arg("bias"), py::arg("eps"),
+           py::arg("name") = "float_layer_norm")
+      .def("float_gelu", &NativeProgram::float_gelu, py::arg("x"), py::arg("y"), py::arg("n"), py::arg("tanh_form"),
+           py::arg("name") = "float_gelu")
+      .def("float_matmul", &NativeProgram::float_matmul, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("a_blocks"),
+           py::arg("b_blocks"), py::arg("lhs_index"), py::arg("rhs_index"), py::arg("M"), py::arg("K"), py::arg("N"),
+           py::arg("name") = "float_matmul")
       .def("lut_channels", &NativeProgram::lut_channels, py::arg("x"), py::arg("y"), py::arg("tables"),
            py::arg("rows"), py::arg("C"), py::arg("name") = "lut_channels")
       .def("binary_table", &NativeProgram::binary_table, py::arg("a"), py::arg("b"), py::arg("y"), py::arg("a_shape"),

@@ -12,6 +12,7 @@ void register_ops_eltwise(py::module_& m);  // bind_ops_eltwise.cc: pooling, ele
 void register_bench(py::module_& m);        // bind_bench.cc: peak probes for the benchmarks
 void register_program(py::module_& m);      // bind_program.cc: the native executor (cpp/exec)
 void register_ort_float(py::module_& m);    // bind_ort_float.cc: onnxruntime's float32 QDQ conv fallback
+void register_float_glue(py::module_& m);   // bind_float_glue.cc: float LayerNorm / Softmax / Gelu / MatMul glue
 }  // namespace lowp
 
 PYBIND11_MODULE(_lowp, m) {
@@ -28,5 +29,6 @@ PYBIND11_MODULE(_lowp, m) {
   lowp::register_ops_eltwise(m);
   lowp::register_bench(m);
   lowp::register_ort_float(m);
+  lowp::register_float_glue(m);
   lowp::register_program(m);
 }

@@ -11,6 +11,7 @@
 
 #include "exec/ops.h"
 #include "ops/eltwise.h"
+#include "ops/float_glue.h"
 #include "ops/layout.h"
 #include "ops/pool.h"
 #include "ops/quantize.h"
@@ -1169,4 +1170,63 @@ LOWP_TEST(float_binary_matches_scalar_ieee) {
           }
       EXPECT_TRUE(ok, "float_binary op " + std::to_string(op) + (swap ? " (swapped)" : ""));
     }
+}
+
+LOWP_TEST(float_glue_matches_its_definitions) {
+  // ops/float_glue.h against the same formulas written here with long double: softmax rows sum to 1 and follow
+  // exp(x - max) within float rounding; LayerNorm / Gelu within 1 float ulp; MatMul equal to in-order float sums.
+  std::mt19937 rng(41);
+  const int rows = 3, len = 37;
+  std::vector<float> x(rows * len), y(x.size()), sc(len), bi(len), mean(rows), inv(rows);
+  for (auto& v : x) v = std::ldexp(static_cast<float>(static_cast<int>(rng() % 20001) - 10000), -11);
+  for (auto& v : sc) v = 0.5f + static_cast<float>(rng() % 1000) / 1000.0f;
+  for (auto& v : bi) v = static_cast<float>(static_cast<int>(rng() % 200) - 100) / 64.0f;
+  auto ulp_close = [](float a, long double b) {
+    return std::fabs(static_cast<long double>(a) - b) <= 1.0L * std::fabs(std::nextafter(a, INFINITY) - a) + 1e-30L;
+  };
+  bool ok = true;
+  ops::float_softmax_rows(x.data(), y.data(), rows, len);
+  for (int r = 0; r < rows; ++r) {
+    long double m = x[r * len], s = 0;
+    for (int j = 0; j < len; ++j) m = std::max<long double>(m, x[r * len + j]);
+    for (int j = 0; j < len; ++j) s += std::exp(static_cast<long double>(x[r * len + j]) - m);
+    for (int j = 0; j < len; ++j)
+      ok = ok && std::fabs(y[r * len + j] - std::exp(static_cast<long double>(x[r * len + j]) - m) / s) < 1e-6L;
+  }
+  EXPECT_TRUE(ok, "float softmax");
+  ops::float_layer_norm_rows(x.data(), y.data(), rows, len, sc.data(), bi.data(), 1e-5, mean.data(), inv.data());
+  for (int r = 0; r < rows; ++r) {
+    long double mu = 0, var = 0;
+    for (int j = 0; j < len; ++j) mu += x[r * len + j];
+    mu /= len;
+    for (int j = 0; j < len; ++j) var += (x[r * len + j] - mu) * (x[r * len + j] - mu);
+    const long double iv = 1.0L / std::sqrt(var / len + 1e-5L);
+    for (int j = 0; j < len; ++j) ok = ok && ulp_close(y[r * len + j], (x[r * len + j] - mu) * iv * sc[j] + bi[j]);
+    ok = ok && ulp_close(mean[r], mu) && ulp_close(inv[r], iv);
+  }
+  EXPECT_TRUE(ok, "float layer norm");
+  for (int tanh_form = 0; tanh_form < 2; ++tanh_form) {
+    ops::float_gelu(x.data(), y.data(), rows * len, tanh_form);
+    for (int i = 0; i < rows * len; ++i) {
+      const long double v = x[i];
+      const long double want = tanh_form ? 0.5L * v * (1 + std::tanh(std::sqrt(2.0L / 3.14159265358979323846L) *
+                                                                      (v + 0.044715L * v * v * v)))
+                                         : 0.5L * v * std::erfc(-v / std::sqrt(2.0L));
+      ok = ok && ulp_close(y[i], want);
+    }
+    EXPECT_TRUE(ok, tanh_form ? "float gelu (tanh)" : "float gelu (erf)");
+  }
+  const int M = 4, K = 9, N = 5;
+  std::vector<float> c(M * N);
+  ops::float_matmul(x.data(), x.data() + M * K, c.data(), M, K, N);
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float s = 0.0f;
+      for (int k = 0; k < K; ++k) {
+        const volatile float p = x[i * K + k] * x[M * K + k * N + j];
+        s += p;
+      }
+      ok = ok && c[i * N + j] == s;
+    }
+  EXPECT_TRUE(ok, "float matmul: in-order float32 sums");
 }

@@ -5,7 +5,8 @@ elementwise chain on the 256 values of an 8-bit tensor (building a lookup table)
 for glue (Reshape, Transpose, ...) which moves data without arithmetic and so is exact on integers.
 Arithmetic is float32 like onnxruntime's CPU kernels, except Erf, Gelu and LayerNormalization (the float ops
 of quantize_dynamic transformers), computed in float64 and rounded: neither is onnxruntime's float32 order, so
-their results may differ from its in the last bits. Each entry: fn(attrs, *inputs) -> [outputs].
+their results may differ from its in the last bits. Softmax (last axis), Gelu, LayerNormalization and MatMul on
+float32 call lowp's native functions (ops/float_glue.h), which the native executor runs too. Each entry: fn(attrs, *inputs) -> [outputs].
 """
 from __future__ import annotations
 
@@ -167,10 +168,36 @@ def _constant_of_shape(attrs, shape):
     return [np.full([int(s) for s in np.asarray(shape).reshape(-1)], v[0], dtype=v.dtype)]
 
 
+def _native():
+    """lowp's native module, or None (then the numpy forms below)."""
+    try:
+        from .. import _lowp
+    except ImportError:  # pragma: no cover - the package always builds it
+        return None
+    return _lowp if hasattr(_lowp, "float_softmax") else None
+
+
 def _softmax(attrs, x):
     ax = int(attrs.get("axis", -1))
+    L = _native()
+    if L is not None and x.dtype == np.float32 and x.size and ax % max(x.ndim, 1) == x.ndim - 1:
+        return L.float_softmax(x)  # ops/float_glue.h: the native executor's own function
     e = np.exp(x - np.max(x, axis=ax, keepdims=True))
     return (e / np.sum(e, axis=ax, keepdims=True)).astype(x.dtype)
+
+
+def float_matmul(a, b):
+    """float32 MatMul with numpy's broadcasting, as ops/float_glue.h computes it (sums over k in order); other types
+    or vectors through numpy."""
+    L = _native()
+    if L is None or a.dtype != np.float32 or b.dtype != np.float32 or a.ndim < 2 or b.ndim < 2:
+        return (a @ b).astype(np.float32)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3 = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+    b3 = np.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
+    if a3.shape[0] == 0:
+        return np.zeros(batch + (a.shape[-2], b.shape[-1]), np.float32)
+    return L.float_matmul(a3, b3).reshape(batch + (a.shape[-2], b.shape[-1]))
 
 
 # erf(z) = 2 / sqrt(pi) * sum_n (-1)^n z^(2n+1) / (n! (2n+1)): Horner coefficients in z^2, 16 terms (relative
@@ -223,6 +250,9 @@ def _gelu(attrs, x):
     form as 0.5 x erfc(-x / sqrt 2): relative accuracy also where Phi(x) is tiny."""
     a = attrs.get("approximate", "none")
     a = a.decode() if isinstance(a, bytes) else a
+    L = _native()
+    if L is not None and np.asarray(x).dtype == np.float32 and a in ("tanh", "none"):
+        return L.float_gelu(x, a == "tanh")  # the same double arithmetic, in C++ (std::erfc / std::tanh)
     x64 = np.asarray(x, np.float64)
     if a == "tanh":
         y = 0.5 * x64 * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x64 + 0.044715 * x64 ** 3)))
@@ -241,6 +271,16 @@ def _layer_norm(attrs, x, scale, bias=None):
     if not 0 <= ax < x.ndim:
         raise ValueError(f"lowp: LayerNormalization axis {attrs.get('axis', -1)} is out of range for a {x.ndim}-D input")
     axes = tuple(range(ax, x.ndim))
+    L = _native()
+    if L is not None and x.dtype == np.float32 and x.size:
+        inner = x.shape[ax:]
+        ln = int(np.prod(inner))
+        sc = np.ascontiguousarray(np.broadcast_to(np.asarray(scale, np.float32), inner)).reshape(-1)
+        bi = None if bias is None else np.ascontiguousarray(np.broadcast_to(np.asarray(bias, np.float32),
+                                                                            inner)).reshape(-1)
+        y, mean, inv = L.float_layer_norm(x.reshape(-1, ln), sc, bi, float(attrs.get("epsilon", 1e-5)))
+        keep = x.shape[:ax] + (1,) * (x.ndim - ax)
+        return [y.reshape(x.shape), mean.reshape(keep), inv.reshape(keep)]
     x64 = np.asarray(x, np.float64)
     mean = x64.mean(axis=axes, keepdims=True)
     inv = 1.0 / np.sqrt(((x64 - mean) ** 2).mean(axis=axes, keepdims=True) + float(attrs.get("epsilon", 1e-5)))

@@ -1545,9 +1545,73 @@ def generic_step(op, attrs):
         return with_native(fn, native_float_mean(attrs))
     if op == "DynamicQuantizeLinear":
         return with_native(fn, _native_dynamic_quantize)
+    if op in ("Softmax", "Gelu", "LayerNormalization"):
+        return with_native(fn, _native_float_glue(op, attrs))
     if op == "Cast":
         return with_native(fn, _native_cast_to_float)
     return fn
+
+
+def _native_float_matmul(nb, ins, outs):
+    """float32 MatMul of two tensors of rank >= 2 (numpy broadcasting of the batch axes): ops::float_matmul per
+    output matrix, the Python step's own function."""
+    a, b, y = ins[0], ins[1], outs[0]
+    sa, sb = nb.shape(a), nb.shape(b)
+    if nb.dtype(a) != np.float32 or nb.dtype(b) != np.float32 or len(sa) < 2 or len(sb) < 2 or sa[-1] != sb[-2]:
+        return False
+    la, lb = tuple(sa[:-2]), tuple(sb[:-2])
+    ob = np.broadcast_shapes(la, lb)
+    if _prod(ob) == 0 or _prod(la) == 0 or _prod(lb) == 0:
+        return False
+    li = np.broadcast_to(np.arange(_prod(la), dtype=np.int64).reshape(la), ob).reshape(-1).tolist()
+    ri = np.broadcast_to(np.arange(_prod(lb), dtype=np.int64).reshape(lb), ob).reshape(-1).tolist()
+    M, K, N = int(sa[-2]), int(sa[-1]), int(sb[-1])
+    nb.op([a, b], [y], lambda P, S: P.float_matmul(S(a), S(b), S(y), _prod(la), _prod(lb), li, ri, M, K, N,
+                                                   name=f"MatMul({y})"))
+    return True
+
+
+def _native_float_glue(op, attrs):
+    """Softmax (last axis), Gelu and LayerNormalization on float32: the native ops of ops/float_glue.h, which the
+    Python steps (float_ops) call too."""
+    def desc(nb, ins, outs):
+        x, y = ins[0], outs[0]
+        shp = nb.shape(x)
+        if nb.dtype(x) != np.float32 or not shp or _prod(shp) == 0:
+            return False
+        if op == "Softmax":
+            if int(attrs.get("axis", -1)) % len(shp) != len(shp) - 1:
+                return False
+            ln = int(shp[-1])
+            nb.op([x], [y], lambda P, S: P.float_softmax(S(x), S(y), _prod(shp) // ln, ln, name=f"Softmax({y})"))
+            return True
+        if op == "Gelu":
+            a = attrs.get("approximate", "none")
+            a = a.decode() if isinstance(a, bytes) else a
+            if a not in ("none", "tanh"):
+                return False
+            nb.op([x], [y], lambda P, S: P.float_gelu(S(x), S(y), _prod(shp), a == "tanh", name=f"Gelu({y})"))
+            return True
+        # LayerNormalization: x, scale[, bias] -> y[, mean, inv]
+        ax = int(attrs.get("axis", -1)) % len(shp)
+        inner = tuple(shp[ax:])
+        sc = nb.value(ins[1]) if len(ins) > 1 and ins[1] else None
+        bi = nb.value(ins[2]) if len(ins) > 2 and ins[2] else None
+        if sc is None or (len(ins) > 2 and ins[2] and bi is None):
+            return False
+        ln = _prod(inner)
+        scale = np.broadcast_to(np.asarray(sc, np.float32), inner).reshape(-1).tolist()
+        bias = [] if bi is None else np.broadcast_to(np.asarray(bi, np.float32), inner).reshape(-1).tolist()
+        stats = [o for o in outs[1:3] if o]
+        if stats and len(stats) != 2:
+            return False
+        mean, inv = (outs[1], outs[2]) if stats else (None, None)
+        eps = float(attrs.get("epsilon", 1e-5))
+        nb.op([x], [y] + stats, lambda P, S: P.float_layer_norm(
+            S(x), S(y), S(mean) if mean else -1, S(inv) if inv else -1, _prod(shp) // ln, ln, scale, bias, eps,
+            name=f"LayerNorm({y})"))
+        return True
+    return desc
 
 
 def _native_dynamic_quantize(nb, ins, outs):
@@ -1624,7 +1688,8 @@ def make_float_fallback(n):
             return (y.astype(np.float32),)
         return gemm
     if op == "MatMul":
-        return lambda x, b: ((x @ b).astype(np.float32),)
+        from .float_ops import float_matmul
+        return with_native(lambda x, b: (float_matmul(x, b),), _native_float_matmul)
     if op == "Conv":
         def conv(x, w, b=None):
             N, C, H, W = x.shape
