@@ -741,6 +741,7 @@ def test_gather_embedding_dynamic_batch():
     data = TM.with_dynamic_batch(TM.gather_model(np.random.default_rng(51), (40, 16), (1, 6), head=True))
     s = lowp.InferenceSession(data)
     assert s.get_inputs()[0].shape == ["batch", 6]
+    assert any(n.startswith("Gather(") for n in _native_op_names(data, (1, 6), np.int32))  # one native program
     rng = np.random.default_rng(2)
     for batch in (1, 4, 2):
         it = _reference(data, batch)

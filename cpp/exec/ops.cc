@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "ops/float_glue.h"
@@ -476,6 +477,31 @@ class DynamicQuantizeOp final : public Op {
   int64_t n_;
 };
 
+class GatherRowsOp final : public Op {
+ public:
+  GatherRowsOp(int64_t outer, int64_t n, int64_t inner, int64_t n_idx, bool idx64)
+      : outer_(outer), n_(n), inner_(inner), n_idx_(n_idx), idx64_(idx64) {}
+  void run(const void* const* in, void* const* out) const override {
+    const auto* p = static_cast<const uint8_t*>(in[0]);
+    auto* y = static_cast<uint8_t*>(out[0]);
+    for (int64_t k = 0; k < n_idx_; ++k) {  // every index checked before any copy
+      const int64_t i = index(in[1], k);
+      if (i < 0 || i >= n_)
+        throw Error("lowp: GATHER index " + std::to_string(i) + " is out of range [0, " + std::to_string(n_) + ")");
+    }
+    for (int64_t o = 0; o < outer_; ++o)
+      for (int64_t k = 0; k < n_idx_; ++k)
+        std::memcpy(y + (o * n_idx_ + k) * inner_, p + (o * n_ + index(in[1], k)) * inner_, static_cast<size_t>(inner_));
+  }
+
+ private:
+  int64_t index(const void* idx, int64_t k) const {
+    return idx64_ ? static_cast<const int64_t*>(idx)[k] : int64_t{static_cast<const int32_t*>(idx)[k]};
+  }
+  int64_t outer_, n_, inner_, n_idx_;
+  bool idx64_;
+};
+
 class CastToFloatOp final : public Op {
  public:
   CastToFloatOp(int64_t n, DType from) : n_(n), from_(from) {}
@@ -729,6 +755,11 @@ std::unique_ptr<Op> make_gemm_dynamic_zero_point(std::shared_ptr<const PackedB> 
                                                  int num_threads) {
   LOWP_CHECK(b && M >= 1 && (a_type == DType::U8 || a_type == DType::S8), "gemm_dynamic_zero_point: bad arguments");
   return std::make_unique<GemmOp>(std::move(b), M, a_type, 0, OutputSpec{}, num_threads, true);
+}
+
+std::unique_ptr<Op> make_gather_rows(int64_t outer, int64_t n, int64_t inner_bytes, int64_t n_idx, bool idx64) {
+  LOWP_CHECK(outer >= 0 && n >= 1 && inner_bytes >= 1 && n_idx >= 0, "gather_rows: bad sizes");
+  return std::make_unique<GatherRowsOp>(outer, n, inner_bytes, n_idx, idx64);
 }
 
 std::unique_ptr<Op> make_cast_to_float(int64_t n, DType from) {

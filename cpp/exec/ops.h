@@ -122,6 +122,9 @@ std::unique_ptr<Op> make_dynamic_quantize(int64_t n);
 // x's type) -> out[0] M x N int32 sums.
 std::unique_ptr<Op> make_gemm_dynamic_zero_point(std::shared_ptr<const PackedB> b, int M, DType a_type,
                                                  int num_threads);
+// Gather with indices given at run time (TFLite GATHER): in[0] params [outer, n, inner_bytes], in[1] n_idx indices
+// (int32, or int64 when idx64) -> out[0] [outer, n_idx, inner_bytes]; an index outside [0, n) throws, naming it.
+std::unique_ptr<Op> make_gather_rows(int64_t outer, int64_t n, int64_t inner_bytes, int64_t n_idx, bool idx64);
 // float32 <- int32 / uint8 / int8, n values (ONNX Cast).
 std::unique_ptr<Op> make_cast_to_float(int64_t n, DType from);
 // Float glue (ops/float_glue.h): softmax over rows x len; LayerNormalization over rows x len (in[0] x; out[0] y,

@@ -272,6 +272,19 @@ class NativeProgram {
     prog_.add_op(exec::make_gemm_dynamic_zero_point(b, M, t, num_threads), {x, xz}, {y}, name);
   }
 
+  // TFLite GATHER with run-time indices: params [outer, n, inner_bytes], n_idx int32 / int64 indices.
+  void gather_rows(int params, int idx, int y, int64_t outer, int64_t n, int64_t inner_bytes, int64_t n_idx,
+                   const std::string& idx_dtype, const std::string& name) {
+    LOWP_CHECK(idx_dtype == "int32" || idx_dtype == "int64", "gather_rows: int32 or int64 indices");
+    const size_t isz = idx_dtype == "int64" ? 8 : 4;
+    LOWP_CHECK(outer >= 0 && n >= 1 && inner_bytes >= 1 && n_idx >= 0 &&
+                   prog_.slot_bytes(params) == static_cast<size_t>(outer * n * inner_bytes) &&
+                   prog_.slot_bytes(idx) == static_cast<size_t>(n_idx) * isz &&
+                   prog_.slot_bytes(y) == static_cast<size_t>(outer * n_idx * inner_bytes),
+               "gather_rows: sizes do not match");
+    prog_.add_op(exec::make_gather_rows(outer, n, inner_bytes, n_idx, isz == 8), {params, idx}, {y}, name);
+  }
+
   // ONNX Cast of n int32 / uint8 / int8 values to float32.
   void cast_to_float(int x, int y, int64_t n, const std::string& from, const std::string& name) {
     const DType t = parse_qtype(from);
@@ -612,6 +625,9 @@ void register_program(py::module_& m) {
            py::arg("zp"), py::arg("n"), py::arg("name") = "dynamic_quantize")
       .def("gemm_dynamic_zero_point", &NativeProgram::gemm_dynamic_zero_point, py::arg("x"), py::arg("xz"), py::arg("y"),
            py::arg("M"), py::arg("x_dtype"), py::arg("b"), py::arg("num_threads") = 0, py::arg("name") = "gemm")
+      .def("gather_rows", &NativeProgram::gather_rows, py::arg("params"), py::arg("idx"), py::arg("y"),
+           py::arg("outer"), py::arg("n"), py::arg("inner_bytes"), py::arg("n_idx"), py::arg("idx_dtype"),
+           py::arg("name") = "gather")
       .def("cast_to_float", &NativeProgram::cast_to_float, py::arg("x"), py::arg("y"), py::arg("n"), py::arg("from_dtype"),
            py::arg("name") = "cast")
       .def("float_softmax", &NativeProgram::float_softmax, py::arg("x"), py::arg("y"), py::arg("rows"),

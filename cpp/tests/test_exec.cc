@@ -376,3 +376,27 @@ LOWP_TEST(exec_dynamic_quantize_and_gemm_with_its_zero_point) {
   x[7] = NAN;
   EXPECT_TRUE(throws([&] { dq->run(in1, out1); }), "a NaN input is refused");
 }
+
+LOWP_TEST(exec_gather_rows_op) {
+  // [2, 4, 3 bytes] gathered along the middle axis by int32 and int64 indices; an index out of range throws.
+  uint8_t p[24], y[2 * 3 * 3];
+  for (int i = 0; i < 24; ++i) p[i] = static_cast<uint8_t>(i * 11);
+  const int32_t i32[3] = {3, 0, 3};
+  const int64_t i64[3] = {3, 0, 3};
+  for (int w = 0; w < 2; ++w) {
+    auto op = exec::make_gather_rows(2, 4, 3, 3, w == 1);
+    const void* in[2] = {p, w ? static_cast<const void*>(i64) : static_cast<const void*>(i32)};
+    void* out[1] = {y};
+    op->run(in, out);
+    bool ok = true;
+    for (int o = 0; o < 2; ++o)
+      for (int k = 0; k < 3; ++k)
+        for (int b = 0; b < 3; ++b) ok = ok && y[(o * 3 + k) * 3 + b] == p[(o * 4 + i32[k]) * 3 + b];
+    EXPECT_TRUE(ok, w ? "gather rows, int64 indices" : "gather rows, int32 indices");
+  }
+  const int32_t bad[3] = {0, 4, 1};
+  auto op = exec::make_gather_rows(2, 4, 3, 3, false);
+  const void* in[2] = {p, bad};
+  void* out[1] = {y};
+  EXPECT_TRUE(throws([&] { op->run(in, out); }), "index 4 of 4 rows is refused");
+}

@@ -751,7 +751,20 @@ def make_tflite_gather(a, num_threads=0):
         if y.shape != out_shape:
             raise ValueError(f"lowp: GATHER output has shape {list(y.shape)}, the model declares {list(out_shape)}")
         return (y,)
-    return run
+
+    def desc(nb, ins, outs):  # the same rows natively (exec gather_rows checks every index the same way)
+        p, i, y = ins[0], ins[1], outs[0]
+        shp, it = nb.shape(p), nb.dtype(i)
+        if nb.dtype(p) not in (np.int8, np.uint8) or it not in (np.int32, np.int64) or not shp or 0 in shp:
+            return False
+        outer, n, inner = _prod(shp[:axis]), int(shp[axis]), _prod(shp[axis + 1:])
+        if _prod(nb.shape(y)) != outer * _prod(nb.shape(i)) * inner:
+            return False
+        k = _prod(nb.shape(i))
+        nb.op([p, i], [y], lambda P, S: P.gather_rows(S(p), S(i), S(y), outer, n, inner, k, it.name,
+                                                      name=f"Gather({y})"))
+        return True
+    return with_native(run, desc)
 
 
 def make_tflite_gather_nd(a, num_threads=0):
