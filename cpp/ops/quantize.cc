@@ -191,8 +191,11 @@ void dynamic_quantize_linear(const float* x, int64_t n, uint8_t* y, float* scale
   if (s == 0.0f) s = 1.0f;  // all zeros: any scale gives y = zp = 0
   const float zf = std::nearbyint(0.0f - lo / s);
   const float z = zf < 0.0f ? 0.0f : (zf > 255.0f ? 255.0f : zf);
+  // x / s lies in [-255, 255] (s spans the range): adding and subtracting 1.5 * 2^23 rounds it half to even in
+  // float32, as nearbyint does, without a library call per element
+  constexpr float kRound = 12582912.0f;
   for (int64_t i = 0; i < n; ++i) {
-    const float v = std::nearbyint(x[i] / s) + z;
+    const float v = ((x[i] / s + kRound) - kRound) + z;
     y[i] = static_cast<uint8_t>(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
   }
   *scale = s;

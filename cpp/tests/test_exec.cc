@@ -373,6 +373,19 @@ LOWP_TEST(exec_dynamic_quantize_and_gemm_with_its_zero_point) {
       ok = ok && acc[i * N + j] == r;
     }
   EXPECT_TRUE(ok, "MatMulInteger with the run-time zero point");
+  // exact ties: scale 2 (range [-255, 255]), x / s = +-0.5, 1.5, 2.5, 253.5 round half to even
+  const float tie_x[8] = {-255.0f, 255.0f, 1.0f, 3.0f, 5.0f, -1.0f, -3.0f, 507.0f / 2.0f};
+  uint8_t tie_y[8];
+  float tie_s = 0;
+  uint8_t tie_z = 0;
+  auto dq8 = exec::make_dynamic_quantize(8);
+  const void* tin[1] = {tie_x};
+  void* tout[3] = {tie_y, &tie_s, &tie_z};
+  dq8->run(tin, tout);
+  const int want[8] = {0, 255, 128, 130, 130, 128, 126, 255};  // zp 128 (0 - (-255) / 2 = 127.5 -> 128)
+  bool ties = tie_s == 2.0f && tie_z == 128;
+  for (int i = 0; i < 8; ++i) ties = ties && tie_y[i] == want[i];
+  EXPECT_TRUE(ties, "dynamic quantization rounds ties half to even");
   x[7] = NAN;
   EXPECT_TRUE(throws([&] { dq->run(in1, out1); }), "a NaN input is refused");
 }
