@@ -2,8 +2,10 @@
 
 #include "ops/fixedpoint.h"
 #include "requant/requant.h"
+#include "runtime/cpu.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -117,10 +119,24 @@ void tflite_logistic_table(float x_scale, int32_t x_zp, bool is_int8, bool singl
 
 namespace {
 
+std::atomic<bool> g_softmax_simd{true};
+
+// The AVX-512 row loops when this CPU has them (and LOWP_MAX_ISA allows them) and they are switched on.
+bool softmax_simd() {
+#if defined(__x86_64__)
+  static const bool ok = cpu::has_avx512bw();
+  return ok && g_softmax_simd.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
+
 template <typename T>
 void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, const TfliteSoftmaxTables& tab) {
   constexpr int kAccumulationIntegerBits = 12;
   constexpr int32_t out_min = std::numeric_limits<T>::min(), out_max = std::numeric_limits<T>::max();
+  [[maybe_unused]] constexpr bool s8 = std::is_signed<T>::value;
+  [[maybe_unused]] const bool simd = softmax_simd();
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * D;
     T* yr = y + r * D;
@@ -128,7 +144,14 @@ void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, const TfliteSof
     for (int64_t c = 0; c < D; ++c) max_in_row = std::max<int32_t>(max_in_row, xr[c]);
     // Q12.19 sum of the terms (the reference adds them with int32 wrap-around; a dropped difference adds 0)
     uint32_t sum = 0;
-    for (int64_t c = 0; c < D; ++c) sum += static_cast<uint32_t>(tab.acc[max_in_row - static_cast<int32_t>(xr[c])]);
+#if defined(__x86_64__)
+    if (simd) {
+      sum = tflite_softmax_row_sum_avx512(xr, D, max_in_row, tab.acc, s8);
+    } else
+#endif
+    {
+      for (int64_t c = 0; c < D; ++c) sum += static_cast<uint32_t>(tab.acc[max_in_row - static_cast<int32_t>(xr[c])]);
+    }
     const int32_t sum_of_exps = static_cast<int32_t>(sum);
     // GetReciprocal(sum, 12, &num_bits_over_unit)
     const uint32_t ux = static_cast<uint32_t>(sum_of_exps);
@@ -142,6 +165,12 @@ void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, const TfliteSof
     if (shifted_scale >= 0 && out_shift >= 1 && out_shift <= 30) {
       // Both factors are >= 0 (exp in Q0.31, the reciprocal in [0.5, 1)): SaturatingRoundingDoublingHighMul is
       // (s * e + 2^30) >> 31 and RoundingDivideByPOT rounds half up, (p + 2^(shift-1)) >> shift, no branches.
+#if defined(__x86_64__)
+      if (simd) {
+        tflite_softmax_row_out_avx512(xr, yr, D, max_in_row, tab.exp, shifted_scale, out_shift, s8);
+        continue;
+      }
+#endif
       const int64_t sc = shifted_scale, half = int64_t{1} << (out_shift - 1);
       for (int64_t c = 0; c < D; ++c) {
         const int64_t e = tab.exp[max_in_row - static_cast<int32_t>(xr[c])];
@@ -160,6 +189,8 @@ void tflite_softmax_t(const T* x, T* y, int64_t rows, int64_t D, const TfliteSof
 }
 
 }  // namespace
+
+bool set_softmax_simd(bool on) { return g_softmax_simd.exchange(on); }
 
 TfliteSoftmaxTables tflite_softmax_tables(float x_scale, float beta, bool single) {
   constexpr int kScaledDiffIntegerBits = 5, kAccumulationIntegerBits = 12;

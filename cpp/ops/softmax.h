@@ -41,6 +41,14 @@ struct TfliteSoftmaxTables {
 };
 TfliteSoftmaxTables tflite_softmax_tables(float x_scale, float beta, bool single);
 void tflite_softmax(const void* x, void* y, DType t, int64_t rows, int64_t D, const TfliteSoftmaxTables& tables);
+// AVX-512 twins of its two per-element loops (softmax_avx512.cc, x86 only; tflite_softmax uses them when the CPU
+// has AVX-512): the row's Q12.19 sum of acc[max - x] (modulo 2^32), and the output stage
+// min(((scale * exp[max - x] + 2^30) >> 31 + 2^(shift-1)) >> shift + type min, type max) for shift in 1..30.
+uint32_t tflite_softmax_row_sum_avx512(const void* x, int64_t D, int32_t max_in_row, const int32_t* acc, bool s8);
+void tflite_softmax_row_out_avx512(const void* x, void* y, int64_t D, int32_t max_in_row, const int32_t* exp_tab,
+                                   int32_t scale, int shift, bool s8);
+// Switch the AVX-512 row loops off / on (tests compare them with the scalar ones); returns the previous setting.
+bool set_softmax_simd(bool on);
 
 // onnxruntime MLAS logistic (the FMA3 kernel x86 CPUs with AVX2 run): Eigen's rational
 // polynomial on x clamped to [-18, 18], evaluated with fused multiply-adds, max(0, p/q + 0.5).

@@ -1230,3 +1230,26 @@ LOWP_TEST(float_glue_matches_its_definitions) {
     }
   EXPECT_TRUE(ok, "float matmul: in-order float32 sums");
 }
+
+LOWP_TEST(tflite_softmax_simd_rows_match_scalar) {
+  // The AVX-512 row loops (when this CPU runs them) against the scalar ones: int8 and uint8, row lengths with
+  // tails, input scales that give every output shift, rows with many dropped differences.
+  std::mt19937 rng(43);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t D = std::vector<int64_t>{1, 5, 16, 17, 33, 64, 300}[trial % 7], rows = 1 + trial % 5;
+    const float xs = std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f, -static_cast<int>(rng() % 9));
+    const float beta = trial % 3 == 0 ? 1.0f : 0.5f + static_cast<float>(rng() % 100) / 50.0f;
+    for (int s8 = 0; s8 < 2; ++s8) {
+      std::vector<uint8_t> x(rows * D), a(x.size()), b(x.size());
+      for (auto& v : x) v = static_cast<uint8_t>(rng());
+      const DType t = s8 ? DType::S8 : DType::U8;
+      const auto tab = ops::tflite_softmax_tables(xs, beta, trial % 2 == 1);
+      const bool prev = ops::set_softmax_simd(false);
+      ops::tflite_softmax(x.data(), a.data(), t, rows, D, tab);
+      ops::set_softmax_simd(true);
+      ops::tflite_softmax(x.data(), b.data(), t, rows, D, tab);
+      ops::set_softmax_simd(prev);
+      EXPECT_TRUE(a == b, "softmax rows, D " + std::to_string(D) + (s8 ? " int8" : " uint8"));
+    }
+  }
+}
