@@ -17,7 +17,7 @@ def test_readme_api_tour_runs(tmp_path):
     import tflite_models
     tfl = os.path.join(str(tmp_path), "model_int8.tflite")
     with open(tfl, "wb") as f:
-        f.write(tflite_models.conv_model(np.random.default_rng(0)))
+        f.write(tflite_models.with_dynamic_batch(tflite_models.conv_model(np.random.default_rng(0))))  # "batch"
     code = code.replace('"model_int8.tflite"', repr(tfl))
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
