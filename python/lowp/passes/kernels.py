@@ -693,15 +693,20 @@ def make_tflite_batch_matmul(a, num_threads=0):
     return with_native(run, desc)
 
 
+def _broadcast_blocks(lb, rb):
+    """The matrices of a batched matmul under numpy broadcasting of the batch shapes lb, rb: for each output
+    matrix (row-major over the broadcast shape) the index of its lhs and of its rhs matrix."""
+    ob = np.broadcast_shapes(lb, rb)
+    return [np.broadcast_to(np.arange(_prod(s), dtype=np.int64).reshape(s), ob).reshape(-1).tolist() for s in (lb, rb)]
+
+
 def _batch_matmul_op(nb, lhs, rhs, y, ls, rs, M, K, N, adj_x, adj_y, za, zb, kw):
     """Emits exec batch_matmul for lhs [..., M, K] x rhs [..., K, N] (adj_*: the last two axes swapped) with numpy
     broadcasting of the batch axes; kw: out_dtype and the output stage (rounding, multiplier / shift or scale,
     zero_point, qmin, qmax) and the op's name. The rhs blocks are packed for the current forced kernel."""
     from .._dispatch import _kernel_arg
     lb, rb = tuple(ls[:-2]), tuple(rs[:-2])
-    ob = np.broadcast_shapes(lb, rb)
-    li = np.broadcast_to(np.arange(_prod(lb), dtype=np.int64).reshape(lb), ob).reshape(-1).tolist()
-    ri = np.broadcast_to(np.arange(_prod(rb), dtype=np.int64).reshape(rb), ob).reshape(-1).tolist()
+    li, ri = _broadcast_blocks(lb, rb)
     kernel, at, bt = _kernel_arg(), nb.dtype(lhs).name, nb.dtype(rhs).name
     nb.op([lhs, rhs], [y], lambda P, S: P.batch_matmul(S(lhs), S(rhs), S(y), _prod(lb), _prod(rb), li, ri, M, K, N,
                                                        adj_x, adj_y, at, bt, za, zb, kernel, **kw))
@@ -1573,11 +1578,9 @@ def _native_float_matmul(nb, ins, outs):
     if nb.dtype(a) != np.float32 or nb.dtype(b) != np.float32 or len(sa) < 2 or len(sb) < 2 or sa[-1] != sb[-2]:
         return False
     la, lb = tuple(sa[:-2]), tuple(sb[:-2])
-    ob = np.broadcast_shapes(la, lb)
-    if _prod(ob) == 0 or _prod(la) == 0 or _prod(lb) == 0:
+    if _prod(np.broadcast_shapes(la, lb)) == 0 or _prod(la) == 0 or _prod(lb) == 0:
         return False
-    li = np.broadcast_to(np.arange(_prod(la), dtype=np.int64).reshape(la), ob).reshape(-1).tolist()
-    ri = np.broadcast_to(np.arange(_prod(lb), dtype=np.int64).reshape(lb), ob).reshape(-1).tolist()
+    li, ri = _broadcast_blocks(la, lb)
     M, K, N = int(sa[-2]), int(sa[-1]), int(sb[-1])
     nb.op([a, b], [y], lambda P, S: P.float_matmul(S(a), S(b), S(y), _prod(la), _prod(lb), li, ri, M, K, N,
                                                    name=f"MatMul({y})"))
