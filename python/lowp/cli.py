@@ -181,10 +181,11 @@ def _cmd_info_tflite(args) -> int:
     counts, fused, bad, params, macs, g, b = model_report_tflite(args.model)
     print(f"model: {args.model} (TFLite)")
 
+    from lowp.graph import ValueInfo
+    from lowp.session import _batch_axes
+
     def shape(t):  # a dynamic batch shows as in get_inputs(): "batch" (None: another axis that follows it)
-        if not b.batch_inputs:
-            return list(t.shape)
-        return [("batch" if k == 0 else None) if k in t.dynamic else d for k, d in enumerate(t.shape)]
+        return list(_batch_axes(ValueInfo(t.name, t.dtype, t.shape), t.dynamic if b.batch_inputs else ()).shape)
     for i in b.sg.array(1, np.int32):
         t = b.tensors[int(i)]
         print(f"  input  {t.name}: {t.dtype} {shape(t)}")

@@ -64,9 +64,7 @@ class Interpreter:
     # ------------------------------------------------------------------ details
     def _shape(self, i):
         t = self._tensors[i]
-        if not self._dynamic:
-            return list(t.shape)
-        return [d * self._batch if k in t.dynamic else d for k, d in enumerate(t.shape)]
+        return list(t.shape_at(self._batch) if self._dynamic else t.shape)
 
     def _details(self, i):
         t = self._tensors[i]

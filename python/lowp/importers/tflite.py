@@ -158,6 +158,12 @@ class _Tensor:
         else:
             self.scale, self.zero_point, self.qdim = np.zeros(0, np.float32), np.zeros(0, np.int64), 0
 
+    def shape_at(self, batch):
+        """This tensor's shape when the model's inputs run at `batch`: each dynamic axis (-1 in shape_signature)
+        scales with it, its `shape` entry being its size at batch 1 (1, or S where a RESHAPE merged the batch with
+        S rows)."""
+        return tuple(d * int(batch) if k in self.dynamic else d for k, d in enumerate(self.shape))
+
     def _check_size(self):
         if int(np.prod(self.shape, dtype=np.float64)) * self.dtype.itemsize >= 1 << 31:
             raise ValueError(f"lowp: TFLite tensor {self.name!r} of shape {list(self.shape)} is over 2 GiB "
@@ -318,10 +324,9 @@ class _Builder:
         self._n = 0
 
     def _set_batch(self, batch):
-        """Every shape as LiteRT's resize_tensor_input(input, [batch, ...]) makes it: each dynamic axis (-1 in a
-        tensor's shape_signature) scales with the batch (its `shape` entry is its size at batch 1, e.g. 1, or S
-        where a RESHAPE merged the batch with S rows). Static tensors keep their shapes; the load-time shape check
-        (InferenceSession) catches a file whose operators do not follow this rule."""
+        """Every shape as LiteRT's resize_tensor_input(input, [batch, ...]) makes it (_Tensor.shape_at). Static
+        tensors keep their shapes; the load-time shape check (InferenceSession) catches a file whose operators do
+        not follow this rule."""
         if not self.batch_inputs:
             raise ValueError("lowp: this TFLite model has a fixed batch size (no input's shape_signature is "
                              "[-1, ...])")
@@ -329,7 +334,7 @@ class _Builder:
             raise ValueError(f"lowp: batch size must be a positive integer, got {batch!r}")
         for t in self.tensors:
             if t.dynamic:
-                t.shape = tuple(d * int(batch) if k in t.dynamic else d for k, d in enumerate(t.shape))
+                t.shape = t.shape_at(batch)
                 t._check_size()
 
     # ------------------------------------------------------------------ helpers
