@@ -10,6 +10,7 @@ float32 call lowp's native functions (ops/float_glue.h), which the native execut
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -168,8 +169,9 @@ def _constant_of_shape(attrs, shape):
     return [np.full([int(s) for s in np.asarray(shape).reshape(-1)], v[0], dtype=v.dtype)]
 
 
+@functools.lru_cache(maxsize=None)
 def _native():
-    """lowp's native module, or None (then the numpy forms below)."""
+    """lowp's native module, or None (then the numpy forms below); looked up once, not per step call."""
     try:
         from .. import _lowp
     except ImportError:  # pragma: no cover - the package always builds it
